@@ -1,0 +1,39 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Test projects, one per layer (see README "Tests"):
+ * - unit: pure core functions and handlers with aws-sdk-client-mock
+ * - statemachine: the ASL executed with aws-local-stepfunctions (path matrix)
+ * - integration: handlers and the whole AWS pipeline against moto server
+ * - e2e: the local factory on qemu (real Packer bake, boot, probe)
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'statemachine', include: ['tests/statemachine/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.test.ts'],
+          globalSetup: ['tests/integration/moto-server.ts'],
+          testTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['tests/e2e/**/*.test.ts'],
+          testTimeout: 3_600_000,
+          hookTimeout: 3_600_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+    setupFiles: ['tests/setup.ts'],
+    restoreMocks: true,
+  },
+});
