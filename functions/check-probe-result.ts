@@ -1,0 +1,25 @@
+/** Task `CheckProbeResult` → `checkProbeResult()`. Env: PROBE_COMMAND, PROBE_MAX_ATTEMPTS (default 40). */
+import { commandRunner } from '#commons/aws/ports.js';
+import { config } from '#commons/config.js';
+import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { CheckProbeResultInput } from '#commons/schemas.js';
+import { checkProbeResult } from '#commons/steps/check-probe-result.js';
+
+const ports = { runner: commandRunner() };
+const options = { maxAttempts: config.probeMaxAttempts };
+
+export const handler = lambdaHandler(CheckProbeResultInput, async (input) => {
+  try {
+    const result = await checkProbeResult(input, ports, options);
+    if (result.passed) metrics.addMetric('ProbePassed', MetricUnit.Count, 1);
+    return result;
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name === 'ProbeFailed' || name === 'ProbeTimedOut') {
+      metrics.addMetric(name, MetricUnit.Count, 1);
+      logger.warn('probe did not pass', { buildId: input.build.buildId, error: name });
+    }
+    throw error;
+  }
+});

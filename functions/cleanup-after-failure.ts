@@ -1,0 +1,14 @@
+/** Task `CleanupAfterFailure` → `cleanupAfterFailure()`. */
+import { imageStore, machineLauncher } from '#commons/aws/ports.js';
+import { logger } from '#commons/powertools/index.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { CleanupAfterFailureInput } from '#commons/schemas.js';
+import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
+
+const ports = { launcher: machineLauncher(), images: imageStore() };
+
+export const handler = lambdaHandler(CleanupAfterFailureInput, async (input) => {
+  const result = await cleanupAfterFailure(input, ports);
+  logger.info('cleanup done', { buildId: input.build?.buildId, ...result });
+  return result;
+});

@@ -1,0 +1,66 @@
+/**
+ * Trigger: EventBridge "CodeCommit Repository State Change" (`referenceCreated`/`referenceUpdated`
+ * on the configured branch) starts one build per configured pipeline at the pushed commit.
+ * Event reference: https://docs.aws.amazon.com/codecommit/latest/userguide/monitoring-events.html
+ * Env: PIPELINES, STATE_MACHINE_ARN, SOURCE_BRANCH (main), CODECOMMIT_REPOSITORY (optional), DEFAULT_CHANNEL.
+ */
+
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
+import { z } from 'zod';
+import { sourceResolver } from '#commons/aws/ports.js';
+import { startBuild } from '#commons/aws/start-execution.js';
+import { startPushBuilds } from '#commons/aws/triggers.js';
+import { sfn } from '#commons/clients/index.js';
+import { config } from '#commons/config.js';
+import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { CommitSha } from '#commons/schemas.js';
+
+export const CodeCommitStateChange = EventBridgeSchema.extend({
+  source: z.literal('aws.codecommit'),
+  'detail-type': z.literal('CodeCommit Repository State Change'),
+  detail: z.looseObject({
+    event: z.string(),
+    repositoryName: z.string(),
+    referenceType: z.string(),
+    referenceName: z.string(),
+    commitId: CommitSha.optional(),
+  }),
+});
+
+const pipelines = config.pipelines;
+const branch = config.sourceBranch;
+const repositoryFilter = config.codeCommitRepository;
+const stateMachineArn = config.stateMachineArn;
+const deps = {
+  sources: sourceResolver(),
+  start: (input: Parameters<typeof startBuild>[2]) => startBuild(sfn, stateMachineArn, input),
+};
+
+export const handler = lambdaHandler(CodeCommitStateChange, async (event) => {
+  const { detail } = event;
+  const relevant =
+    (detail.event === 'referenceUpdated' || detail.event === 'referenceCreated') &&
+    detail.referenceType === 'branch' &&
+    detail.referenceName === branch &&
+    (repositoryFilter === undefined || detail.repositoryName === repositoryFilter) &&
+    detail.commitId !== undefined;
+  if (!relevant || !detail.commitId) {
+    logger.info('push ignored', {
+      event: detail.event,
+      referenceType: detail.referenceType,
+      reference: detail.referenceName,
+    });
+    return { ignored: true, executions: [] };
+  }
+  const executions = await startPushBuilds(
+    pipelines,
+    { commit: detail.commitId, repository: detail.repositoryName },
+    deps,
+  );
+  for (const execution of executions) {
+    metrics.addMetric(execution.started ? 'BuildsStarted' : 'BuildsAlreadyStarted', MetricUnit.Count, 1);
+  }
+  logger.info('builds requested', { commit: detail.commitId, executions });
+  return { ignored: false, executions };
+});

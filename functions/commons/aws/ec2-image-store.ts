@@ -1,0 +1,106 @@
+/**
+ * `ImageStore` on EC2 AMIs.
+ *
+ * APIs (EC2 API reference, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/):
+ * - `DescribeImages` with `Owners=self` and `tag:<key>` filters, paginated;
+ * - `CreateTags` for channel changes;
+ * - `DescribeImageReferences` (instances and launch templates that reference an AMI) for "in use".
+ *   The SDK in use ships `DescribeImageReferencesCommand`, so no DescribeInstances /
+ *   DescribeLaunchTemplateVersions fallback is needed;
+ * - `DeregisterImage` with `DeleteAssociatedSnapshots=true`, whose per-snapshot `ReturnCode`
+ *   (`success`, `skipped`, `missing-permissions`, `internal-error`, `client-error`) is reported.
+ */
+import {
+  CreateTagsCommand,
+  DeregisterImageCommand,
+  DescribeImageReferencesCommand,
+  DescribeImagesCommand,
+  type EC2Client,
+  type Image,
+  paginateDescribeImages,
+} from '@aws-sdk/client-ec2';
+import type { ImageRecord, ImageStore, SnapshotOutcome } from '../ports.js';
+
+const NOT_FOUND = new Set(['InvalidAMIID.NotFound', 'InvalidAMIID.Malformed', 'InvalidAMIID.Unavailable']);
+
+/** Map an EC2 `Image` to the port's record. */
+export const toImageRecord = (image: Image): ImageRecord => ({
+  imageId: image.ImageId ?? '',
+  name: image.Name ?? '',
+  createdAt: image.CreationDate ?? '',
+  tags: Object.fromEntries((image.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+  snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((mapping) =>
+    mapping.Ebs?.SnapshotId ? [mapping.Ebs.SnapshotId] : [],
+  ),
+});
+
+export class Ec2ImageStore implements ImageStore {
+  constructor(private readonly client: EC2Client) {}
+
+  async findImages(tags: Record<string, string>): Promise<ImageRecord[]> {
+    const filters = [
+      { Name: 'state', Values: ['available'] },
+      ...Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] })),
+    ];
+    const images: ImageRecord[] = [];
+    for await (const page of paginateDescribeImages(
+      { client: this.client },
+      { Owners: ['self'], Filters: filters, MaxResults: 1000 },
+    )) {
+      images.push(...(page.Images ?? []).map(toImageRecord));
+    }
+    return images;
+  }
+
+  async getImage(imageId: string): Promise<ImageRecord | undefined> {
+    try {
+      const { Images } = await this.client.send(
+        new DescribeImagesCommand({ ImageIds: [imageId], Owners: ['self'] }),
+      );
+      const image = Images?.[0];
+      return image ? toImageRecord(image) : undefined;
+    } catch (error) {
+      if (NOT_FOUND.has((error as Error).name)) return undefined;
+      throw error;
+    }
+  }
+
+  async tagImage(imageId: string, tags: Record<string, string>): Promise<void> {
+    await this.client.send(
+      new CreateTagsCommand({
+        Resources: [imageId],
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+  }
+
+  async imagesInUse(imageIds: readonly string[]): Promise<string[]> {
+    if (imageIds.length === 0) return [];
+    const inUse = new Set<string>();
+    let nextToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new DescribeImageReferencesCommand({
+          ImageIds: [...imageIds],
+          ResourceTypes: [{ ResourceType: 'ec2:Instance' }, { ResourceType: 'ec2:LaunchTemplate' }],
+          NextToken: nextToken,
+        }),
+      );
+      for (const reference of page.ImageReferences ?? []) if (reference.ImageId) inUse.add(reference.ImageId);
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return imageIds.filter((id) => inUse.has(id));
+  }
+
+  async deregisterImage(imageId: string): Promise<SnapshotOutcome[]> {
+    const result = await this.client.send(
+      new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }),
+    );
+    return (result.DeleteSnapshotResults ?? []).map((entry): SnapshotOutcome => {
+      const snapshotId = entry.SnapshotId ?? '';
+      if (entry.ReturnCode === 'success') return { snapshotId, outcome: 'deleted' };
+      if (entry.ReturnCode === 'skipped') return { snapshotId, outcome: 'skipped', detail: 'skipped' };
+      return { snapshotId, outcome: 'failed', detail: entry.ReturnCode ?? 'unknown' };
+    });
+  }
+}

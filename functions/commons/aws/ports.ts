@@ -1,0 +1,31 @@
+/**
+ * The AWS backend's port instances, wired to the module-scope SDK clients.
+ * Configuration is read where each port is first used, so a handler only requires the variables
+ * of the ports it touches.
+ */
+import { ec2, ssm, ssmIncidents } from '../clients/index.js';
+import { config } from '../config.js';
+import { Ec2ImageStore } from './ec2-image-store.js';
+import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
+import { SsmIncidentReporter } from './incident-reporter.js';
+import { SlackNotifier } from './slack-notifier.js';
+import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
+import { SsmChannelPointer } from './ssm-channel-pointer.js';
+import { SsmCommandRunner } from './ssm-command-runner.js';
+
+export const imageStore = (): Ec2ImageStore => new Ec2ImageStore(ec2);
+export const channelPointer = (): SsmChannelPointer =>
+  new SsmChannelPointer(ssm, config.channelParameterPrefix);
+export const sourceResolver = (): PublicParameterSourceImageResolver =>
+  new PublicParameterSourceImageResolver(ec2, ssm);
+export const machineLauncher = (): Ec2MachineLauncher =>
+  new Ec2MachineLauncher(ec2, ssm, {
+    instanceType: config.testInstanceType,
+    instanceProfile: config.testInstanceProfile,
+    subnetId: config.testSubnetId,
+    securityGroupIds: config.testSecurityGroupIds,
+  });
+export const commandRunner = (): SsmCommandRunner => new SsmCommandRunner(ssm, config.probeCommand);
+export const slackNotifier = (): SlackNotifier =>
+  new SlackNotifier(ssm, { parameterName: config.slackWebhookParameter });
+export const incidentReporter = (): SsmIncidentReporter => new SsmIncidentReporter(ssmIncidents);

@@ -1,0 +1,41 @@
+/**
+ * Start an image-factory execution with its deterministic name (`core/build-key.ts`).
+ * `ExecutionAlreadyExists` means this exact build (pipeline, source AMI, commit) was already started
+ * — a webhook redelivery or a watcher re-run — and is a handled no-op.
+ * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+ */
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { executionName } from '../core/build-key.js';
+import type { ExecutionInput } from '../schemas.js';
+
+export interface StartResult {
+  executionName: string;
+  /** ARN of the new execution; undefined when it already existed. */
+  executionArn?: string;
+  started: boolean;
+}
+
+export const startBuild = async (
+  client: SFNClient,
+  stateMachineArn: string,
+  input: ExecutionInput & { sourceImageId: string },
+): Promise<StartResult> => {
+  const name = executionName({
+    pipeline: input.pipeline,
+    sourceImageId: input.sourceImageId,
+    commit: input.commit,
+  });
+  try {
+    const result = await client.send(
+      new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
+    );
+    return {
+      executionName: name,
+      started: true,
+      ...(result.executionArn ? { executionArn: result.executionArn } : {}),
+    };
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionAlreadyExists') return { executionName: name, started: false };
+    throw error;
+  }
+};

@@ -1,0 +1,201 @@
+/**
+ * Configuration from environment variables, read once per cold start.
+ *
+ * Each getter reads its variable on first access and caches it; a handler touches the getters it
+ * needs at module scope, so a missing or malformed variable fails the cold start with a
+ * `MissingConfiguration` error that names the variable. Defaults are documented per getter.
+ * Tuning of Powertools (`POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_LOG_LEVEL`,
+ * `POWERTOOLS_METRICS_NAMESPACE`) and SDK endpoints (`AWS_ENDPOINT_URL`) stay with their owners.
+ */
+import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
+import { isBaseImageName } from './core/base-images.js';
+import { MissingConfiguration } from './errors.js';
+
+const cache = new Map<string, unknown>();
+
+const once = <T>(key: string, read: () => T): T => {
+  if (!cache.has(key)) {
+    try {
+      cache.set(key, read());
+    } catch (error) {
+      if (error instanceof MissingConfiguration) throw error;
+      throw new MissingConfiguration(
+        `environment variable ${key} is missing or invalid: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+  return cache.get(key) as T;
+};
+
+const required = (key: string, description: string): string =>
+  once(key, () =>
+    getStringFromEnv({ key, errorMessage: `environment variable ${key} is required (${description})` }),
+  );
+
+const optional = (key: string): string | undefined =>
+  once(key, () => {
+    const value = getStringFromEnv({ key, defaultValue: '' });
+    return value === '' ? undefined : value;
+  });
+
+const positiveInt = (key: string, defaultValue: number): number =>
+  once(key, () => {
+    const value = getNumberFromEnv({ key, defaultValue });
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new MissingConfiguration(
+        `environment variable ${key} must be a positive integer, got "${process.env[key]}"`,
+      );
+    }
+    return value;
+  });
+
+/** A configured pipeline: which base image it bakes from and which channel it promotes to. */
+export interface PipelineConfig {
+  pipeline: string;
+  baseImage: string;
+  channel: string;
+}
+
+/**
+ * Parse `PIPELINES`: comma-separated `pipeline=baseImage[:channel]`, e.g.
+ * `web=ubuntu-24.04,api=al2023:beta`. Channel defaults to `DEFAULT_CHANNEL`.
+ * @throws MissingConfiguration naming the bad entry.
+ */
+export const parsePipelines = (value: string, defaultChannel: string): PipelineConfig[] =>
+  value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const match = /^([a-z][a-z0-9-]{0,31})=([a-z0-9.-]+)(?::([a-z][a-z0-9-]{0,31}))?$/.exec(entry);
+      if (!match?.[1] || !match[2] || !isBaseImageName(match[2])) {
+        throw new MissingConfiguration(
+          `environment variable PIPELINES has an invalid entry "${entry}"; expected pipeline=baseImage[:channel] with a known base image`,
+        );
+      }
+      return { pipeline: match[1], baseImage: match[2], channel: match[3] ?? defaultChannel };
+    });
+
+export const config = {
+  /** `STATE_MACHINE_ARN`: the image-factory state machine (triggers). */
+  get stateMachineArn(): string {
+    return required('STATE_MACHINE_ARN', 'ARN of the image-factory state machine');
+  },
+  /** `CHANNEL_PARAMETER_PREFIX` (default `/image-factory/channels`): channel pointer is `<prefix>/<pipeline>/<channel>`. */
+  get channelParameterPrefix(): string {
+    return once('CHANNEL_PARAMETER_PREFIX', () =>
+      getStringFromEnv({ key: 'CHANNEL_PARAMETER_PREFIX', defaultValue: '/image-factory/channels' }).replace(
+        /\/+$/,
+        '',
+      ),
+    );
+  },
+  /** `LAST_SEEN_PARAMETER_PREFIX` (default `/image-factory/last-seen`): watcher state, `<prefix>/<pipeline>`. */
+  get lastSeenParameterPrefix(): string {
+    return once('LAST_SEEN_PARAMETER_PREFIX', () =>
+      getStringFromEnv({
+        key: 'LAST_SEEN_PARAMETER_PREFIX',
+        defaultValue: '/image-factory/last-seen',
+      }).replace(/\/+$/, ''),
+    );
+  },
+  /** `DEFAULT_CHANNEL` (default `stable`). */
+  get defaultChannel(): string {
+    return once('DEFAULT_CHANNEL', () =>
+      getStringFromEnv({ key: 'DEFAULT_CHANNEL', defaultValue: 'stable' }),
+    );
+  },
+  /** `PIPELINES` (required for triggers): `pipeline=baseImage[:channel],…`. */
+  get pipelines(): PipelineConfig[] {
+    return once('PIPELINES', () =>
+      parsePipelines(
+        required('PIPELINES', 'pipeline=baseImage[:channel], comma-separated'),
+        config.defaultChannel,
+      ),
+    );
+  },
+  /** `SOURCE_BRANCH` (default `main`): the branch whose pushes start a build. */
+  get sourceBranch(): string {
+    return once('SOURCE_BRANCH', () => getStringFromEnv({ key: 'SOURCE_BRANCH', defaultValue: 'main' }));
+  },
+  /** `CODECOMMIT_REPOSITORY` (optional): only pushes to this repository start a build. */
+  get codeCommitRepository(): string | undefined {
+    return optional('CODECOMMIT_REPOSITORY');
+  },
+  /** `GITHUB_WEBHOOK_SECRET_PARAMETER`: SSM SecureString holding the webhook secret. */
+  get githubWebhookSecretParameter(): string {
+    return required('GITHUB_WEBHOOK_SECRET_PARAMETER', 'SSM SecureString name of the GitHub webhook secret');
+  },
+  /** `SLACK_WEBHOOK_PARAMETER`: SSM SecureString holding the Slack incoming-webhook URL. */
+  get slackWebhookParameter(): string {
+    return required('SLACK_WEBHOOK_PARAMETER', 'SSM SecureString name of the Slack webhook URL');
+  },
+  /** `TEST_INSTANCE_TYPE` (default `t3.small`; the catalog's base images are x86_64). */
+  get testInstanceType(): string {
+    return once('TEST_INSTANCE_TYPE', () =>
+      getStringFromEnv({ key: 'TEST_INSTANCE_TYPE', defaultValue: 't3.small' }),
+    );
+  },
+  /** `TEST_INSTANCE_PROFILE`: instance profile name of test instances (needs AmazonSSMManagedInstanceCore). */
+  get testInstanceProfile(): string {
+    return required('TEST_INSTANCE_PROFILE', 'instance profile name for test instances');
+  },
+  /** `TEST_SUBNET_ID` (optional): subnet of test instances; default VPC when absent. */
+  get testSubnetId(): string | undefined {
+    return optional('TEST_SUBNET_ID');
+  },
+  /** `TEST_SECURITY_GROUP_IDS` (optional): comma-separated security groups of test instances. */
+  get testSecurityGroupIds(): string[] {
+    return (optional('TEST_SECURITY_GROUP_IDS') ?? '')
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id !== '');
+  },
+  /** `PROBE_COMMAND` (default `/opt/image-factory/probe/run-probes`): the probe suite on the image. */
+  get probeCommand(): string {
+    return once('PROBE_COMMAND', () =>
+      getStringFromEnv({ key: 'PROBE_COMMAND', defaultValue: '/opt/image-factory/probe/run-probes' }),
+    );
+  },
+  /** `PROBE_TIMEOUT_SECONDS` (default 600): how long the probe suite may run, in seconds. */
+  get probeTimeoutSeconds(): number {
+    return positiveInt('PROBE_TIMEOUT_SECONDS', 600);
+  },
+  /** `ONLINE_MAX_ATTEMPTS` (default 30): checks before `InstanceNeverOnline`. */
+  get onlineMaxAttempts(): number {
+    return positiveInt('ONLINE_MAX_ATTEMPTS', 30);
+  },
+  /** `PROBE_MAX_ATTEMPTS` (default 40): result reads before `ProbeTimedOut`. */
+  get probeMaxAttempts(): number {
+    return positiveInt('PROBE_MAX_ATTEMPTS', 40);
+  },
+  /** `RETENTION_MAX_AGE_DAYS` (default 30), in days. */
+  get retentionMaxAgeDays(): number {
+    return positiveInt('RETENTION_MAX_AGE_DAYS', 30);
+  },
+  /** `RETENTION_KEEP_LATEST` (default 3). */
+  get retentionKeepLatest(): number {
+    return positiveInt('RETENTION_KEEP_LATEST', 3);
+  },
+  /** `RETENTION_DRY_RUN` (default `false`): plan only, deregister nothing. */
+  get retentionDryRun(): boolean {
+    return once('RETENTION_DRY_RUN', () => {
+      const value = getStringFromEnv({ key: 'RETENTION_DRY_RUN', defaultValue: 'false' }).toLowerCase();
+      if (value !== 'true' && value !== 'false') {
+        throw new MissingConfiguration(
+          `environment variable RETENTION_DRY_RUN must be "true" or "false", got "${value}"`,
+        );
+      }
+      return value === 'true';
+    });
+  },
+  /** `INCIDENT_RESPONSE_PLAN_ARN` (optional): when set, failures open an incident. */
+  get incidentResponsePlanArn(): string | undefined {
+    return optional('INCIDENT_RESPONSE_PLAN_ARN');
+  },
+  /** `AWS_REGION` (set by Lambda). */
+  get region(): string {
+    return required('AWS_REGION', 'AWS region, set by the Lambda runtime');
+  },
+};

@@ -1,0 +1,82 @@
+/**
+ * Catalog of supported base images (the source AMI families a pipeline can bake from).
+ *
+ * Sources of the public parameter names and owners:
+ * - Ubuntu: https://documentation.ubuntu.com/aws/aws-how-to/instances/find-ubuntu-images/
+ *   (Canonical account 099720109477)
+ * - Amazon Linux 2023: https://docs.aws.amazon.com/linux/al2023/ug/ec2.html#launch-from-ec2-console
+ *   (owner alias `amazon`, account 137112412989 in commercial regions)
+ * - Debian: https://wiki.debian.org/Cloud/AmazonEC2Image/Bookworm (account 136693071363)
+ */
+import { UnknownBaseImage } from '../errors.js';
+
+export interface BaseImageDefinition {
+  /** Catalog key, e.g. `ubuntu-24.04`. */
+  readonly name: string;
+  /** Public SSM parameter holding the current source AMI id for the region. */
+  readonly ssmParameter: string;
+  /** AWS account ids allowed to own the source AMI. */
+  readonly owners: readonly string[];
+  /** Owner alias accepted by `DescribeImages --owners`, when the publisher has one. */
+  readonly ownerAlias?: string;
+  /** Architecture of the source AMI (EC2 `Architecture`). */
+  readonly architecture: 'x86_64';
+  /** True when the local (qemu) backend can bake from this base. */
+  readonly local: boolean;
+}
+
+export const BASE_IMAGES = {
+  'ubuntu-24.04': {
+    name: 'ubuntu-24.04',
+    ssmParameter: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id',
+    owners: ['099720109477'],
+    architecture: 'x86_64',
+    local: false,
+  },
+  'ubuntu-22.04': {
+    name: 'ubuntu-22.04',
+    ssmParameter: '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id',
+    owners: ['099720109477'],
+    architecture: 'x86_64',
+    local: false,
+  },
+  al2023: {
+    name: 'al2023',
+    ssmParameter: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+    owners: ['137112412989'],
+    ownerAlias: 'amazon',
+    architecture: 'x86_64',
+    local: false,
+  },
+  'debian-12': {
+    name: 'debian-12',
+    ssmParameter: '/aws/service/debian/release/bookworm/latest/amd64',
+    owners: ['136693071363'],
+    architecture: 'x86_64',
+    local: true,
+  },
+} as const satisfies Record<string, BaseImageDefinition>;
+
+export type BaseImageName = keyof typeof BASE_IMAGES;
+
+/** Catalog keys, in catalog order. */
+export const BASE_IMAGE_NAMES = Object.keys(BASE_IMAGES) as BaseImageName[];
+
+/** True when `name` is a catalog key. */
+export const isBaseImageName = (name: string): name is BaseImageName => Object.hasOwn(BASE_IMAGES, name);
+
+/**
+ * Look up a base image by catalog key.
+ * @throws UnknownBaseImage with the list of known names when `name` is not in the catalog.
+ */
+export const getBaseImage = (name: string): BaseImageDefinition => {
+  if (!isBaseImageName(name)) throw new UnknownBaseImage(name, BASE_IMAGE_NAMES);
+  return BASE_IMAGES[name];
+};
+
+/**
+ * True when `ownerId` (the AMI's owning account id, as `DescribeImages` returns it) is a trusted
+ * publisher of `base`. Aliases are not trusted on their own: `DescribeImages` always reports the account id.
+ */
+export const isTrustedOwner = (base: BaseImageDefinition, ownerId: string | undefined): boolean =>
+  ownerId !== undefined && base.owners.includes(ownerId);

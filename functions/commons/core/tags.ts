@@ -1,0 +1,37 @@
+/**
+ * Tag keys and values of the ownership contract (`docs/design.md`, "Tags").
+ * IAM policies condition on `factory:pipeline`, so every image and test instance carries it.
+ */
+export const TAG = {
+  pipeline: 'factory:pipeline',
+  buildId: 'factory:build-id',
+  channel: 'factory:channel',
+  sourceAmi: 'factory:source-ami',
+  sourceAmiName: 'factory:source-ami-name',
+  commit: 'factory:commit',
+  buildDate: 'factory:build-date',
+  protected: 'factory:protected',
+  execution: 'factory:execution',
+  role: 'factory:role',
+  name: 'Name',
+} as const;
+
+/** `factory:channel` value of a freshly baked, not yet promoted image. */
+export const CANDIDATE_CHANNEL = 'candidate';
+/** `factory:channel` value of an image that left the channel history by promotion. */
+export const RETIRED_CHANNEL = 'retired';
+/** `factory:channel` value of an image that was withdrawn from its channel by a rollback. */
+export const ROLLED_BACK_CHANNEL = 'rolled-back';
+/** `factory:role` value of a test instance. */
+export const TEST_INSTANCE_ROLE = 'test-instance';
+
+/** `factory:channel` value of the image demoted from `channel` by the latest promotion. */
+export const previousChannel = (channel: string): string => `previous-${channel}`;
+
+/** True when a `factory:channel` value marks the current or previous image of some channel. */
+export const isPromotedChannelTag = (value: string | undefined): boolean =>
+  value !== undefined &&
+  value !== '' &&
+  value !== CANDIDATE_CHANNEL &&
+  value !== RETIRED_CHANNEL &&
+  value !== ROLLED_BACK_CHANNEL;

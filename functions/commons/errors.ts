@@ -1,0 +1,104 @@
+/**
+ * Named errors the state machine acts on.
+ *
+ * Each class sets `this.name` to the exact string that `Catch.ErrorEquals` / `Retry.ErrorEquals`
+ * in `statemachines/image-factory.asl.yaml` matches (Lambda reports `errorType` = `error.name`).
+ * The names are fixed by `docs/design.md` ("Error names"); never rename one without the ASL.
+ */
+
+/** Base class: keeps `name` and an optional `cause` on every factory error. */
+export abstract class FactoryError extends Error {
+  protected constructor(name: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = name;
+  }
+}
+
+/** A task or trigger input failed its zod schema. The message lists every problem and what is expected. */
+export class InvalidInput extends FactoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('InvalidInput', message, options);
+  }
+}
+
+/** The requested base image is not in the catalog (`core/base-images.ts`). */
+export class UnknownBaseImage extends FactoryError {
+  constructor(
+    readonly requested: string,
+    readonly known: readonly string[],
+  ) {
+    super('UnknownBaseImage', `unknown base image "${requested}"; expected one of: ${known.join(', ')}`);
+  }
+}
+
+/** A source AMI is not owned by the publisher the catalog trusts for that base image. */
+export class ForeignBaseImage extends FactoryError {
+  constructor(
+    readonly imageId: string,
+    readonly ownerId: string | undefined,
+    readonly expectedOwners: readonly string[],
+  ) {
+    super(
+      'ForeignBaseImage',
+      `source image ${imageId} is owned by ${ownerId ?? 'an unknown account'}; expected owner ${expectedOwners.join(' or ')}`,
+    );
+  }
+}
+
+/** No available image carries the build id after the bake. */
+export class CandidateNotFound extends FactoryError {
+  constructor(readonly buildId: string) {
+    super('CandidateNotFound', `no available candidate image tagged factory:build-id=${buildId}`);
+  }
+}
+
+/** The test instance did not report online within the poll bound. */
+export class InstanceNeverOnline extends FactoryError {
+  constructor(
+    readonly instanceId: string,
+    readonly attempts: number,
+  ) {
+    super('InstanceNeverOnline', `test instance ${instanceId} not online after ${attempts} checks`);
+  }
+}
+
+/** The probe suite ran and at least one check failed, or its output was unusable. */
+export class ProbeFailed extends FactoryError {
+  constructor(message: string) {
+    super('ProbeFailed', message);
+  }
+}
+
+/** The probe suite did not finish within its timeout or the poll bound. */
+export class ProbeTimedOut extends FactoryError {
+  constructor(message: string) {
+    super('ProbeTimedOut', message);
+  }
+}
+
+/**
+ * The command invocation is not (yet) visible. SSM returns `InvocationDoesNotExist` for a short
+ * while after `SendCommand`; the ASL retries on this name.
+ */
+export class InvocationDoesNotExist extends FactoryError {
+  constructor(commandId: string, instanceId: string, options?: ErrorOptions) {
+    super('InvocationDoesNotExist', `no invocation of command ${commandId} on ${instanceId} yet`, options);
+  }
+}
+
+/** Slack did not accept the message after the bounded retries. The webhook URL is never part of the message. */
+export class SlackDeliveryFailed extends FactoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SlackDeliveryFailed', message, options);
+  }
+}
+
+/** A required environment variable or parameter is missing or malformed; the message names it. */
+export class MissingConfiguration extends FactoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('MissingConfiguration', message, options);
+  }
+}
+
+/** Error names that mean "the candidate was tested and must not ship" (cleanup deregisters it). */
+export const PROBE_FAILURE_ERRORS: readonly string[] = ['ProbeFailed', 'ProbeTimedOut'];

@@ -1,0 +1,163 @@
+/**
+ * Ports: the small, backend-neutral interfaces the steps are written against.
+ *
+ * The AWS backend implements them in `functions/commons/aws/` (EC2, SSM, Slack); the local backend
+ * in `local/` (file catalog, qemu, guest agent, terminal). Keep them free of SDK types.
+ * All times are ISO 8601 strings; all durations are seconds.
+ */
+
+/** A machine image (an AMI on AWS, a qcow2 + catalog entry locally). */
+export interface ImageRecord {
+  imageId: string;
+  name: string;
+  /** ISO 8601 creation time. */
+  createdAt: string;
+  /** All tags, including the `factory:*` ownership tags. */
+  tags: Record<string, string>;
+  /** Backing snapshot ids (EBS snapshots on AWS; empty locally if not applicable). */
+  snapshotIds: string[];
+}
+
+/** Result of deleting one backing snapshot together with its image. */
+export interface SnapshotOutcome {
+  snapshotId: string;
+  outcome: 'deleted' | 'skipped' | 'failed';
+  /** Backend's own code or message, e.g. EC2's `missing-permissions`. */
+  detail?: string;
+}
+
+export interface ImageStore {
+  /**
+   * Available images owned by this account/catalog that carry *every* given tag (exact values).
+   * Implementations page through all results.
+   */
+  findImages(tags: Record<string, string>): Promise<ImageRecord[]>;
+  /** One image by id, or undefined when it does not exist (or is not ours). */
+  getImage(imageId: string): Promise<ImageRecord | undefined>;
+  /** Add or overwrite tags. */
+  tagImage(imageId: string, tags: Record<string, string>): Promise<void>;
+  /** The subset of `imageIds` currently referenced by running machines or launch configuration. */
+  imagesInUse(imageIds: readonly string[]): Promise<string[]>;
+  /** Deregister the image and delete its snapshots; reports each snapshot's outcome. */
+  deregisterImage(imageId: string): Promise<SnapshotOutcome[]>;
+}
+
+/** One position of a channel pointer. */
+export interface ChannelPosition {
+  imageId: string;
+  /** Monotonic version of the pointer (SSM parameter version on AWS). */
+  version: number;
+  /** Where the pointer lives: SSM parameter name on AWS, file path locally. */
+  location: string;
+  /** ISO 8601 time of this position, when known. */
+  updatedAt?: string;
+}
+
+/** The "which image is current for pipeline/channel" pointer, with its history for rollback. */
+export interface ChannelPointer {
+  /** Current position, or undefined when the channel was never promoted. */
+  current(pipeline: string, channel: string): Promise<ChannelPosition | undefined>;
+  /** Point the channel at `imageId`; returns the new position. */
+  point(pipeline: string, channel: string, imageId: string): Promise<ChannelPosition>;
+  /** Every recorded position, newest first (the rollback trail). */
+  history(pipeline: string, channel: string): Promise<ChannelPosition[]>;
+}
+
+export interface LaunchRequest {
+  imageId: string;
+  pipeline: string;
+  buildId: string;
+  executionName: string;
+  /** Idempotency token (≤ 64 ASCII chars): a retried launch with the same token launches nothing new. */
+  idempotencyToken: string;
+}
+
+/** Boots and disposes of test machines. */
+export interface MachineLauncher {
+  /** Launch one test machine tagged with the pipeline and build id. */
+  launch(request: LaunchRequest): Promise<{ instanceId: string }>;
+  /** True once the machine can accept commands (SSM agent Online / guest agent answering). */
+  isReady(instanceId: string): Promise<boolean>;
+  /** Terminate machines; returns the ids whose termination was requested. Unknown ids are not an error. */
+  terminate(instanceIds: readonly string[]): Promise<string[]>;
+  /** Ids of not-yet-terminated test machines tagged with `buildId`. */
+  listByBuildId(buildId: string): Promise<string[]>;
+}
+
+export type CommandStatus = 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut';
+
+export interface CommandResult {
+  status: CommandStatus;
+  /** Exit code once finished; undefined while running or when the backend does not know it. */
+  exitCode?: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the probe suite on a test machine. */
+export interface CommandRunner {
+  /**
+   * Start the probe suite asynchronously.
+   * @param timeoutSeconds execution timeout of the suite on the machine.
+   */
+  startProbe(
+    instanceId: string,
+    options: { timeoutSeconds: number; buildId: string },
+  ): Promise<{ commandId: string }>;
+  /**
+   * Current state of a started probe.
+   * @throws InvocationDoesNotExist while the backend has not registered the invocation yet.
+   */
+  readProbe(commandId: string, instanceId: string): Promise<CommandResult>;
+}
+
+/** A backend-neutral pipeline report; the Slack notifier renders it as Block Kit. */
+export interface Notification {
+  outcome: 'success' | 'failure';
+  /** One-line headline, also the plain-text fallback. */
+  title: string;
+  fields: Array<{ label: string; value: string }>;
+  /** Longer text (e.g. the failure cause), optional. */
+  detail?: string;
+  link?: { label: string; url: string };
+}
+
+export interface Notifier {
+  /** Deliver the report. @throws SlackDeliveryFailed (or the backend's equivalent) when it cannot. */
+  notify(notification: Notification): Promise<void>;
+}
+
+/** A source image as published by its vendor. */
+export interface SourceImage {
+  imageId: string;
+  name: string;
+  /** Owning account id. */
+  ownerId: string | undefined;
+  /** Owner alias (e.g. `amazon`), when the publisher has one. */
+  ownerAlias?: string | undefined;
+}
+
+/** Resolves a catalog base image to its current source image (public SSM parameter on AWS). */
+export interface SourceImageResolver {
+  /** Current source image id and metadata for a catalog base image. */
+  resolve(baseImage: string): Promise<SourceImage>;
+  /** Metadata of a given source image id, or undefined when it does not exist. */
+  describe(imageId: string): Promise<SourceImage | undefined>;
+}
+
+export interface IncidentRequest {
+  responsePlanArn: string;
+  title: string;
+  /** Idempotency token; the execution name, so a retried task opens one incident. */
+  clientToken: string;
+  /** Impact 1 (critical) … 5 (no impact). */
+  impact: 1 | 2 | 3 | 4 | 5;
+  detail: string;
+  /** Deep link, e.g. the execution in the console. */
+  link?: string;
+}
+
+/** Opens an incident (SSM Incident Manager on AWS). */
+export interface IncidentReporter {
+  open(request: IncidentRequest): Promise<{ incidentArn: string }>;
+}

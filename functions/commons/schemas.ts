@@ -1,0 +1,259 @@
+/**
+ * zod schemas for the manual execution input, the execution state document (`docs/design.md`,
+ * "Execution state") and every task input. Task inputs are the whole state document, so their
+ * schemas are loose objects: they name what the step reads and let the rest pass through.
+ */
+import { z } from 'zod';
+import { BASE_IMAGE_NAMES } from './core/base-images.js';
+import { InvalidInput } from './errors.js';
+
+const NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const RESERVED_CHANNELS = new Set(['candidate', 'retired', 'rolled-back']);
+
+export const PipelineName = z.string({ error: 'pipeline is required: a name such as "web"' }).regex(NAME, {
+  error: 'pipeline must be 1-32 characters: lowercase letters, digits, "-", starting with a letter',
+});
+
+export const ChannelName = z
+  .string({ error: 'channel must be a string such as "stable"' })
+  .regex(NAME, {
+    error: 'channel must be 1-32 characters: lowercase letters, digits, "-", starting with a letter',
+  })
+  .refine((value) => !RESERVED_CHANNELS.has(value) && !value.startsWith('previous-'), {
+    error:
+      'channel must not be "candidate", "retired", "rolled-back" or start with "previous-" (reserved tag values)',
+  });
+
+export const BaseImageNameSchema = z.enum(BASE_IMAGE_NAMES as [string, ...string[]], {
+  error: `baseImage is required and must be one of: ${BASE_IMAGE_NAMES.join(', ')}`,
+});
+
+/** An image id: `ami-` + 8 or 17 hex on AWS; the local backend uses `local-…` ids. */
+export const ImageId = z
+  .string({ error: 'an image id is required' })
+  .regex(/^(ami-[0-9a-f]{8}([0-9a-f]{9})?|local-[A-Za-z0-9._-]{1,120})$/, {
+    error: 'must be an image id such as "ami-0123456789abcdef0" (or "local-…" on the local backend)',
+  });
+
+export const InstanceId = z.string().regex(/^(i-[0-9a-f]{8}([0-9a-f]{9})?|local-[A-Za-z0-9._-]{1,120})$/, {
+  error: 'must be an instance id such as "i-0123456789abcdef0"',
+});
+
+export const CommitSha = z
+  .string()
+  .regex(/^[0-9a-f]{7,40}$/, { error: 'commit must be a git commit id: 7-40 lowercase hex characters' });
+
+export const Trigger = z.enum(['manual', 'base-image', 'git-push'], {
+  error: 'trigger must be one of: manual, base-image, git-push',
+});
+
+/**
+ * The execution input, as documented for users who start an execution by hand:
+ *
+ * ```json
+ * { "pipeline": "web", "baseImage": "ubuntu-24.04",
+ *   "channel": "stable", "sourceImageId": "ami-0123456789abcdef0", "commit": "<git sha>" }
+ * ```
+ * `pipeline` and `baseImage` are required; `channel` defaults to `stable`, `trigger` to `manual`;
+ * without `sourceImageId` the current public AMI of the base image is used. Unknown keys are
+ * rejected so that a typo (`baseimage`) fails fast instead of being ignored.
+ */
+export const ExecutionInput = z.strictObject(
+  {
+    pipeline: PipelineName,
+    channel: ChannelName.default('stable'),
+    trigger: Trigger.default('manual'),
+    baseImage: BaseImageNameSchema,
+    sourceImageId: ImageId.optional(),
+    commit: CommitSha.optional(),
+    repository: z.string().min(1).max(256).optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? undefined : 'the execution input must be a JSON object',
+  },
+);
+export type ExecutionInput = z.infer<typeof ExecutionInput>;
+
+/** `$$.Execution` from the context object (passed by the ASL as `execution.$`). */
+export const ExecutionContext = z.looseObject({
+  Id: z.string().min(1),
+  Name: z.string().min(1).max(80),
+  StartTime: z.iso.datetime({ offset: true }),
+});
+
+/**
+ * PrepareBuild input: either the execution input itself, or
+ * `{ "input.$": "$", "execution.$": "$$.Execution" }` so that the build records the real
+ * execution name, ARN and start time.
+ */
+export const PrepareBuildInput = z.preprocess(
+  (value) =>
+    typeof value === 'object' && value !== null && 'input' in value && 'execution' in value
+      ? value
+      : { input: value },
+  z.object({ input: ExecutionInput, execution: ExecutionContext.optional() }),
+);
+export type PrepareBuildInput = z.infer<typeof PrepareBuildInput>;
+
+export const Build = z.object({
+  buildId: z.string().min(1),
+  pipeline: PipelineName,
+  channel: ChannelName,
+  trigger: Trigger,
+  baseImage: BaseImageNameSchema,
+  sourceImageId: ImageId,
+  sourceImageName: z.string(),
+  commit: CommitSha.optional(),
+  repository: z.string().optional(),
+  executionName: z.string().min(1).max(80),
+  executionArn: z.string().optional(),
+  startedAt: z.iso.datetime({ offset: true }),
+  /** Seconds the probe suite may run on the test instance. */
+  probeTimeoutSeconds: z.number().int().positive(),
+  incidentResponsePlanArn: z.string().optional(),
+});
+export type Build = z.infer<typeof Build>;
+
+export const Candidate = z.object({
+  imageId: ImageId,
+  name: z.string(),
+  createdAt: z.string(),
+  snapshotIds: z.array(z.string()),
+});
+export type Candidate = z.infer<typeof Candidate>;
+
+export const TestInstance = z.object({ instanceId: InstanceId });
+export const Online = z.object({ online: z.boolean(), attempt: z.number().int().nonnegative() });
+export const Probe = z.object({ commandId: z.string().min(1), instanceId: InstanceId });
+export const ProbeCheckSchema = z.object({ name: z.string(), ok: z.boolean(), detail: z.string() });
+export const ProbeResult = z.object({
+  status: z.enum(['Pending', 'InProgress', 'Success', 'Failed', 'TimedOut']),
+  attempt: z.number().int().nonnegative(),
+  checks: z.array(ProbeCheckSchema),
+  passed: z.boolean(),
+  failed: z.array(z.string()),
+  summary: z.string().optional(),
+});
+export type ProbeResult = z.infer<typeof ProbeResult>;
+
+export const Promotion = z.object({
+  channel: ChannelName,
+  imageId: ImageId,
+  previousImageId: z.string().nullable(),
+  parameterName: z.string(),
+  parameterVersion: z.number().int(),
+});
+export type Promotion = z.infer<typeof Promotion>;
+
+export const RetentionOutcome = z.object({
+  imageId: z.string(),
+  action: z.enum(['deregister', 'keep']),
+  reason: z.string(),
+  outcome: z.enum(['deregistered', 'kept', 'failed', 'planned']),
+  snapshots: z.array(
+    z.object({ snapshotId: z.string(), outcome: z.string(), detail: z.string().optional() }),
+  ),
+  error: z.string().optional(),
+});
+export const Retention = z.object({ dryRun: z.boolean(), outcomes: z.array(RetentionOutcome) });
+export type Retention = z.infer<typeof Retention>;
+
+/** `$.error` as written by a Catch with `ResultPath: $.error`. */
+export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
+export type CaughtError = z.infer<typeof CaughtError>;
+
+// ---- Task inputs (the state document; only the read parts are declared) ----
+
+export const FindCandidateImageInput = z.looseObject({ build: Build });
+export const LaunchTestInstanceInput = z.looseObject({ build: Build, candidate: Candidate });
+export const CheckInstanceOnlineInput = z.looseObject({
+  build: Build,
+  testInstance: TestInstance,
+  online: Online.optional(),
+});
+export const ProbeTestInstanceInput = z.looseObject({ build: Build, testInstance: TestInstance });
+export const CheckProbeResultInput = z.looseObject({
+  build: Build,
+  probe: Probe,
+  probeResult: ProbeResult.optional(),
+});
+export const TerminateTestInstanceInput = z.looseObject({ build: Build, testInstance: TestInstance });
+export const PromoteImageInput = z.looseObject({ build: Build, candidate: Candidate });
+export const ApplyRetentionInput = z.looseObject({
+  build: Build,
+  promotion: Promotion.optional(),
+  /** Per-execution override of the configured dry-run mode. */
+  retentionDryRun: z.boolean().optional(),
+});
+export const CleanupAfterFailureInput = z.looseObject({
+  build: Build.optional(),
+  candidate: Candidate.optional(),
+  testInstance: TestInstance.optional(),
+  error: CaughtError.optional(),
+});
+export const NotifySuccessInput = z.looseObject({
+  build: Build,
+  candidate: Candidate,
+  probeResult: ProbeResult.optional(),
+  promotion: Promotion,
+  retention: Retention.optional(),
+});
+export const NotifyFailureInput = z.looseObject({
+  pipeline: z.string().optional(),
+  build: Build.optional(),
+  error: CaughtError.optional(),
+  failedState: z.string().optional(),
+});
+export const OpenIncidentInput = z.looseObject({
+  build: Build.extend({ incidentResponsePlanArn: z.string().min(1) }),
+  error: CaughtError.optional(),
+});
+export const RollbackChannelInput = z.strictObject({
+  pipeline: PipelineName,
+  channel: ChannelName.default('stable'),
+  /** Roll back to this image; default: the channel's previous image. */
+  imageId: ImageId.optional(),
+});
+export type RollbackChannelInput = z.infer<typeof RollbackChannelInput>;
+
+/** Standard Schema issue, as carried by Powertools' `ParseError.cause`. */
+interface Issue {
+  message: string;
+  path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> | undefined;
+}
+
+/** Render issues as `path: message; …` for an `InvalidInput` message. */
+export const formatIssues = (issues: readonly Issue[]): string =>
+  issues
+    .map((issue) => {
+      const path = (issue.path ?? [])
+        .map((part) => (typeof part === 'object' && part !== null && 'key' in part ? part.key : part))
+        .map(String)
+        .join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+
+/**
+ * Unwrap a Powertools safe-parse result (parser middleware with `safeParse: true`).
+ * @throws InvalidInput listing what is wrong and what is expected.
+ */
+export const requireValid = <T>(
+  result: { success: true; data: T } | { success: false; error: Error; originalEvent?: unknown },
+): T => {
+  if (result.success) return result.data;
+  const cause = result.error.cause;
+  const detail = Array.isArray(cause) ? formatIssues(cause as Issue[]) : result.error.message;
+  throw new InvalidInput(`invalid input: ${detail}`, { cause: result.error });
+};
+
+/**
+ * Parse a value with a schema outside the middleware (e.g. a JSON body).
+ * @throws InvalidInput listing what is wrong and what is expected.
+ */
+export const parseOrThrow = <S extends z.ZodType>(schema: S, value: unknown, what = 'input'): z.output<S> => {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new InvalidInput(`invalid ${what}: ${formatIssues(result.error.issues)}`, { cause: result.error });
+};

@@ -1,0 +1,190 @@
+/**
+ * Pipeline reports: backend-neutral `Notification` builders for success and failure, and their
+ * Slack Block Kit rendering. Pure.
+ * Block Kit reference: https://docs.slack.dev/reference/block-kit/blocks
+ */
+import type { Notification } from './ports.js';
+import type { Build, Candidate, CaughtError, ProbeResult, Promotion, Retention } from './schemas.js';
+
+export interface SuccessReport {
+  build: Build;
+  candidate: Candidate;
+  promotion: Promotion;
+  probeResult?: ProbeResult | undefined;
+  retention?: Retention | undefined;
+}
+
+/** Seconds between two ISO instants, rendered as `1h 02m 03s`. */
+export const formatDuration = (fromIso: string, to: Date): string => {
+  const seconds = Math.max(0, Math.round((to.getTime() - Date.parse(fromIso)) / 1000));
+  if (Number.isNaN(seconds)) return 'unknown';
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}h ${pad(m)}m ${pad(s)}s` : m > 0 ? `${m}m ${pad(s)}s` : `${s}s`;
+};
+
+/** `3 deregistered, 5 kept, 1 failed` (dry run: `2 would be deregistered, …`). */
+export const retentionSummary = (retention: Retention | undefined): string => {
+  if (!retention) return 'not run';
+  const count = (outcome: string) => retention.outcomes.filter((entry) => entry.outcome === outcome).length;
+  const parts = retention.dryRun
+    ? [`${count('planned')} would be deregistered (dry run)`, `${count('kept')} kept`]
+    : [`${count('deregistered')} deregistered`, `${count('kept')} kept`];
+  if (count('failed') > 0) parts.push(`${count('failed')} failed`);
+  return parts.join(', ');
+};
+
+const probeSummary = (probe: ProbeResult | undefined): string => {
+  if (!probe) return 'not run';
+  return (
+    probe.summary ?? `${probe.checks.filter((check) => check.ok).length}/${probe.checks.length} checks passed`
+  );
+};
+
+/** Report of a successful build: pipeline, source and new image, commit, duration, probe, retention. */
+export const buildSuccessNotification = (
+  report: SuccessReport,
+  now: Date,
+  executionUrl?: string,
+): Notification => {
+  const { build, candidate, promotion } = report;
+  return {
+    outcome: 'success',
+    title: `${build.pipeline}: ${candidate.imageId} promoted to ${promotion.channel}`,
+    fields: [
+      { label: 'Pipeline', value: build.pipeline },
+      { label: 'Channel', value: promotion.channel },
+      { label: 'Base image', value: `${build.baseImage} (${build.sourceImageId})` },
+      { label: 'New image', value: `${candidate.imageId} ${candidate.name}`.trim() },
+      { label: 'Previous image', value: promotion.previousImageId ?? 'none' },
+      { label: 'Commit', value: build.commit ?? 'not pinned' },
+      { label: 'Duration', value: formatDuration(build.startedAt, now) },
+      { label: 'Probe', value: probeSummary(report.probeResult) },
+      { label: 'Retention', value: retentionSummary(report.retention) },
+    ],
+    ...(executionUrl ? { link: { label: 'Execution', url: executionUrl } } : {}),
+  };
+};
+
+/** Task states in pipeline order with the result each writes (design.md ResultPaths). */
+const PROGRESS: ReadonlyArray<[state: string, resultKey: string]> = [
+  ['PrepareBuild', 'build'],
+  ['BakeImage', 'bake'],
+  ['FindCandidateImage', 'candidate'],
+  ['LaunchTestInstance', 'testInstance'],
+  ['CheckInstanceOnline', 'online'],
+  ['ProbeTestInstance', 'probe'],
+  ['CheckProbeResult', 'probeResult'],
+  ['TerminateTestInstance', 'termination'],
+  ['PromoteImage', 'promotion'],
+  ['ApplyRetention', 'retention'],
+];
+
+const ERROR_STATES: Record<string, string> = {
+  InvalidInput: 'PrepareBuild',
+  UnknownBaseImage: 'PrepareBuild',
+  ForeignBaseImage: 'PrepareBuild',
+  CandidateNotFound: 'FindCandidateImage',
+  InstanceNeverOnline: 'CheckInstanceOnline',
+  ProbeFailed: 'CheckProbeResult',
+  ProbeTimedOut: 'CheckProbeResult',
+  InvocationDoesNotExist: 'CheckProbeResult',
+};
+
+/**
+ * Best-effort name of the state that failed. A Catch's `$.error` carries only Error and Cause, so
+ * this uses, in order: an explicit `failedState`, the error name of our named errors, then the
+ * first state in pipeline order whose result is missing from the state document.
+ */
+export const inferFailedState = (state: Record<string, unknown>, error: CaughtError | undefined): string => {
+  if (typeof state.failedState === 'string' && state.failedState !== '') return state.failedState;
+  const byName = error ? ERROR_STATES[error.Error] : undefined;
+  if (byName) return byName;
+  const missing = PROGRESS.find(([, key]) => state[key] === undefined);
+  return missing?.[0] ?? 'unknown';
+};
+
+/** Report of a failed execution: pipeline, failed state, error and cause. */
+export const buildFailureNotification = (
+  state: Record<string, unknown> & { build?: Build | undefined; pipeline?: string | undefined },
+  error: CaughtError | undefined,
+  executionUrl?: string,
+): Notification => {
+  const pipeline = state.build?.pipeline ?? state.pipeline ?? 'unknown pipeline';
+  const failedState = inferFailedState(state, error);
+  return {
+    outcome: 'failure',
+    title: `${pipeline}: build failed in ${failedState}`,
+    fields: [
+      { label: 'Pipeline', value: pipeline },
+      { label: 'Failed state', value: failedState },
+      { label: 'Error', value: error?.Error ?? 'unknown' },
+      ...(state.build
+        ? [
+            { label: 'Build', value: state.build.buildId },
+            { label: 'Base image', value: `${state.build.baseImage} (${state.build.sourceImageId})` },
+            { label: 'Commit', value: state.build.commit ?? 'not pinned' },
+          ]
+        : []),
+    ],
+    detail: (error?.Cause ?? 'no cause recorded').slice(0, 2900),
+    ...(executionUrl ? { link: { label: 'Execution', url: executionUrl } } : {}),
+  };
+};
+
+/** Slack message body: `text` (notification fallback) and Block Kit `blocks`. */
+export interface SlackMessage {
+  text: string;
+  blocks: Array<Record<string, unknown>>;
+}
+
+const escapeMrkdwn = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Render a notification as Block Kit (header, fields in groups of ≤ 10, detail, link button). */
+export const toSlackMessage = (notification: Notification): SlackMessage => {
+  const icon = notification.outcome === 'success' ? ':white_check_mark:' : ':x:';
+  const blocks: Array<Record<string, unknown>> = [
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: `${icon} ${notification.title}`.slice(0, 150), emoji: true },
+    },
+  ];
+  for (let i = 0; i < notification.fields.length; i += 10) {
+    blocks.push({
+      type: 'section',
+      fields: notification.fields.slice(i, i + 10).map((field) => ({
+        type: 'mrkdwn',
+        text: `*${escapeMrkdwn(field.label)}*\n${escapeMrkdwn(field.value)}`,
+      })),
+    });
+  }
+  if (notification.detail) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `\`\`\`${escapeMrkdwn(notification.detail)}\`\`\`` },
+    });
+  }
+  if (notification.link) {
+    blocks.push({
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          text: { type: 'plain_text', text: notification.link.label },
+          url: notification.link.url,
+        },
+      ],
+    });
+  }
+  return { text: `${icon} ${notification.title}`, blocks };
+};
+
+/** Step Functions console URL of an execution (region taken from the ARN). */
+export const executionConsoleUrl = (executionArn: string | undefined): string | undefined => {
+  const region = executionArn?.split(':')[3];
+  if (!executionArn || !region) return undefined;
+  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${encodeURIComponent(executionArn)}`;
+};

@@ -1,0 +1,12 @@
+import type { MachineLauncher } from '../ports.js';
+
+/**
+ * State `TerminateTestInstance`: terminate the test instance after a passed probe.
+ * @returns `$.termination` `{ instanceIds }` — the ids whose termination was requested.
+ */
+export const terminateTestInstance = async (
+  input: { testInstance: { instanceId: string } },
+  ports: { launcher: MachineLauncher },
+): Promise<{ instanceIds: string[] }> => ({
+  instanceIds: await ports.launcher.terminate([input.testInstance.instanceId]),
+});

@@ -1,0 +1,9 @@
+/** Task `FindCandidateImage` → `findCandidateImage()`. */
+import { imageStore } from '#commons/aws/ports.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { FindCandidateImageInput } from '#commons/schemas.js';
+import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
+
+const ports = { images: imageStore() };
+
+export const handler = lambdaHandler(FindCandidateImageInput, (input) => findCandidateImage(input, ports));

@@ -1,0 +1,101 @@
+/**
+ * Trigger: GitHub `push` webhook on a Lambda function URL.
+ *
+ * - 401 when `X-Hub-Signature-256` is missing or does not match the HMAC of the raw body (function
+ *   URLs may deliver the body base64-encoded; it is decoded before the HMAC);
+ * - 200 for `ping`, other events, other branches, tags and deleted refs (no execution);
+ * - 202 when a build started; 200 when the deterministic execution already existed — which is what a
+ *   redelivery (same `X-GitHub-Delivery`, same commit) yields.
+ * Secret: SSM SecureString `GITHUB_WEBHOOK_SECRET_PARAMETER`, cached 5 minutes, never logged.
+ * Push payload: https://docs.github.com/en/webhooks/webhook-events-and-payloads#push
+ * Env: PIPELINES, STATE_MACHINE_ARN, GITHUB_WEBHOOK_SECRET_PARAMETER, SOURCE_BRANCH (main), DEFAULT_CHANNEL.
+ */
+
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { LambdaFunctionUrlSchema } from '@aws-lambda-powertools/parser/schemas';
+import { z } from 'zod';
+import { sourceResolver } from '#commons/aws/ports.js';
+import { startBuild } from '#commons/aws/start-execution.js';
+import { startPushBuilds } from '#commons/aws/triggers.js';
+import { sfn, ssm } from '#commons/clients/index.js';
+import { config } from '#commons/config.js';
+import { verifyGitHubSignature } from '#commons/core/webhook-signature.js';
+import { MissingConfiguration } from '#commons/errors.js';
+import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { CommitSha } from '#commons/schemas.js';
+
+const PushPayload = z.looseObject({
+  ref: z.string(),
+  after: CommitSha,
+  deleted: z.boolean().optional(),
+  repository: z.looseObject({ full_name: z.string() }),
+});
+
+const ZERO_SHA = /^0+$/;
+
+export interface FunctionUrlResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const respond = (statusCode: number, body: Record<string, unknown>): FunctionUrlResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+const pipelines = config.pipelines;
+const branch = config.sourceBranch;
+const secretParameter = config.githubWebhookSecretParameter;
+const stateMachineArn = config.stateMachineArn;
+const secrets = new SSMProvider({ awsSdkV3Client: ssm });
+const deps = {
+  sources: sourceResolver(),
+  start: (input: Parameters<typeof startBuild>[2]) => startBuild(sfn, stateMachineArn, input),
+};
+
+export const handler = lambdaHandler(LambdaFunctionUrlSchema, async (event): Promise<FunctionUrlResponse> => {
+  const headers = Object.fromEntries(
+    Object.entries(event.headers ?? {}).map(([key, value]) => [key.toLowerCase(), value]),
+  );
+  const githubEvent = headers['x-github-event'];
+  logger.appendKeys({ githubDelivery: headers['x-github-delivery'], githubEvent });
+  const rawBody = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+  const secret = await secrets.get(secretParameter, { decrypt: true, maxAge: 300 });
+  if (typeof secret !== 'string' || secret === '') {
+    throw new MissingConfiguration(`parameter ${secretParameter} holds no webhook secret`);
+  }
+  if (!verifyGitHubSignature(secret, rawBody, headers['x-hub-signature-256'])) {
+    metrics.addMetric('WebhookRejected', MetricUnit.Count, 1);
+    logger.warn('webhook signature rejected');
+    return respond(401, { message: 'invalid or missing X-Hub-Signature-256' });
+  }
+  if (githubEvent === 'ping') return respond(200, { message: 'pong' });
+  if (githubEvent !== 'push') return respond(200, { message: `event ${githubEvent ?? 'unknown'} ignored` });
+
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return respond(400, { message: 'body is not JSON' });
+  }
+  const parsed = PushPayload.safeParse(json);
+  if (!parsed.success) return respond(400, { message: 'not a push payload' });
+  const push = parsed.data;
+  if (push.deleted === true || ZERO_SHA.test(push.after))
+    return respond(200, { message: 'deleted ref ignored' });
+  if (push.ref.startsWith('refs/tags/')) return respond(200, { message: 'tag push ignored' });
+  if (push.ref !== `refs/heads/${branch}`) return respond(200, { message: `push to ${push.ref} ignored` });
+
+  const executions = await startPushBuilds(
+    pipelines,
+    { commit: push.after, repository: push.repository.full_name },
+    deps,
+  );
+  const started = executions.filter((execution) => execution.started).length;
+  metrics.addMetric('BuildsStarted', MetricUnit.Count, started);
+  logger.info('builds requested', { commit: push.after, executions });
+  return respond(started > 0 ? 202 : 200, { executions });
+});

@@ -1,0 +1,9 @@
+/** Task `NotifySuccess` → `notifySuccess()`. Env: SLACK_WEBHOOK_PARAMETER. */
+import { slackNotifier } from '#commons/aws/ports.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { NotifySuccessInput } from '#commons/schemas.js';
+import { notifySuccess } from '#commons/steps/notify-success.js';
+
+const ports = { notifier: slackNotifier() };
+
+export const handler = lambdaHandler(NotifySuccessInput, (input) => notifySuccess(input, ports));

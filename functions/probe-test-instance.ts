@@ -1,0 +1,9 @@
+/** Task `ProbeTestInstance` → `probeTestInstance()`. Env: PROBE_COMMAND. */
+import { commandRunner } from '#commons/aws/ports.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { ProbeTestInstanceInput } from '#commons/schemas.js';
+import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
+
+const ports = { runner: commandRunner() };
+
+export const handler = lambdaHandler(ProbeTestInstanceInput, (input) => probeTestInstance(input, ports));

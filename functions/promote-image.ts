@@ -1,0 +1,15 @@
+/** Task `PromoteImage` → `promoteImage()`. Env: CHANNEL_PARAMETER_PREFIX. */
+import { channelPointer, imageStore } from '#commons/aws/ports.js';
+import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { PromoteImageInput } from '#commons/schemas.js';
+import { promoteImage } from '#commons/steps/promote-image.js';
+
+const ports = { images: imageStore(), pointer: channelPointer() };
+
+export const handler = lambdaHandler(PromoteImageInput, async (input) => {
+  const promotion = await promoteImage(input, ports);
+  metrics.addMetric('ImagePromoted', MetricUnit.Count, 1);
+  logger.info('image promoted', { ...promotion });
+  return promotion;
+});

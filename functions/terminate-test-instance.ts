@@ -1,0 +1,11 @@
+/** Task `TerminateTestInstance` → `terminateTestInstance()`. */
+import { machineLauncher } from '#commons/aws/ports.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+import { TerminateTestInstanceInput } from '#commons/schemas.js';
+import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
+
+const ports = { launcher: machineLauncher() };
+
+export const handler = lambdaHandler(TerminateTestInstanceInput, (input) =>
+  terminateTestInstance(input, ports),
+);

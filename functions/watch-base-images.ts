@@ -1,0 +1,42 @@
+/**
+ * Trigger: poll the public SSM parameters of the configured base images and start a build when a
+ * pipeline's source AMI changed. Invoked by an EventBridge schedule and, optionally, by the Amazon
+ * Linux AMI-update SNS topic (its message is not parsed: any notification triggers a re-check).
+ * AWS emits no change events for its public parameters, hence the watcher (see `aws/triggers.ts`).
+ * Env: PIPELINES, STATE_MACHINE_ARN, LAST_SEEN_PARAMETER_PREFIX, DEFAULT_CHANNEL.
+ */
+
+import { EventBridgeSchema, SnsSchema } from '@aws-lambda-powertools/parser/schemas';
+import { z } from 'zod';
+import { sourceResolver } from '#commons/aws/ports.js';
+import { startBuild } from '#commons/aws/start-execution.js';
+import { LastSeenStore, watchBaseImages } from '#commons/aws/triggers.js';
+import { sfn, ssm } from '#commons/clients/index.js';
+import { config } from '#commons/config.js';
+import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
+import { lambdaHandler } from '#commons/powertools/middleware.js';
+
+const WatchEvent = z.union([EventBridgeSchema, SnsSchema], {
+  error: 'expected an EventBridge scheduled event or an SNS notification',
+});
+
+const pipelines = config.pipelines;
+const stateMachineArn = config.stateMachineArn;
+const deps = {
+  sources: sourceResolver(),
+  lastSeen: new LastSeenStore(ssm, config.lastSeenParameterPrefix),
+  start: (input: Parameters<typeof startBuild>[2]) => startBuild(sfn, stateMachineArn, input),
+};
+
+export const handler = lambdaHandler(WatchEvent, async (event) => {
+  logger.info('checking base images', {
+    trigger: 'Records' in event ? 'sns' : 'schedule',
+    pipelines: pipelines.length,
+  });
+  const results = await watchBaseImages(pipelines, deps);
+  for (const result of results.filter((entry) => entry.changed)) {
+    metrics.addMetric(result.started ? 'BuildsStarted' : 'BuildsAlreadyStarted', MetricUnit.Count, 1);
+    logger.info('source image changed', { ...result });
+  }
+  return { results };
+});

@@ -1,0 +1,169 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { TAG } from '#commons/core/tags.js';
+import type { ImageRecord } from '#commons/ports.js';
+import type { LocalCatalog } from '#local/catalog.js';
+import { PROJECT_ROOT, runTool } from '#local/process.js';
+import { ensureSshKeyPair } from '#local/qemu/ssh.js';
+
+/**
+ * The bake request as the `BakeImage` state sends it to `ecs:runTask.sync` — the same document
+ * locally: the container's environment overrides carry the build (see statemachines/).
+ * Source: ECS RunTask API reference, `overrides.containerOverrides[].environment`.
+ */
+export interface RunTaskRequest {
+  Overrides?: { ContainerOverrides?: Array<{ Name?: string; Environment?: Array<{ Name: string; Value?: string }> }> };
+}
+
+/** The build variables the Fargate Packer runner reads from its environment. */
+export interface BakeEnvironment {
+  BASE_IMAGE: string;
+  SOURCE_AMI_ID: string;
+  BUILD_ID: string;
+  PIPELINE: string;
+  CHANNEL: string;
+  COMMIT: string;
+}
+
+/** Bake failed: Packer exited non-zero or produced no image. Caught by the ASL as any task error. */
+export class BakeFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BakeFailed';
+  }
+}
+
+/**
+ * Reads the container environment out of a RunTask request.
+ * @throws BakeFailed when a required variable is missing.
+ */
+export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
+  const environment = request.Overrides?.ContainerOverrides?.[0]?.Environment ?? [];
+  const value = (name: keyof BakeEnvironment, required: boolean): string => {
+    const found = environment.find((entry) => entry.Name === name)?.Value ?? '';
+    if (required && !found) throw new BakeFailed(`bake request has no ${name} in its container environment`);
+    return found;
+  };
+  return {
+    BASE_IMAGE: value('BASE_IMAGE', true),
+    SOURCE_AMI_ID: value('SOURCE_AMI_ID', true),
+    BUILD_ID: value('BUILD_ID', true),
+    PIPELINE: value('PIPELINE', true),
+    CHANNEL: value('CHANNEL', true),
+    COMMIT: value('COMMIT', false),
+  };
+}
+
+interface PackerManifest {
+  builds: Array<{
+    name: string;
+    builder_type: string;
+    build_time: number;
+    files?: Array<{ name: string; size: number }> | null;
+    artifact_id: string;
+    packer_run_uuid: string;
+    custom_data?: Record<string, string>;
+  }>;
+  last_run_uuid: string;
+}
+
+export interface LocalBakeOptions {
+  catalog: LocalCatalog;
+  /** Work directory of this build (keys, output, manifest, log). */
+  workDir: string;
+  /** Path of the base image's qcow2 for a source image id. */
+  baseImagePath: (sourceImageId: string) => string;
+  /** Execution name, recorded in the image's tags. */
+  executionName: string;
+  /** Progress lines of Packer (already prefixed by Packer with the source name). */
+  onLine?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Extra `-var` values (e.g. `ansible_extra_arguments` for a test build). */
+  extraVars?: Record<string, string>;
+}
+
+/**
+ * Local counterpart of the Fargate Packer runner: `packer init` + `packer build -only=qemu.golden`
+ * of the project's own template (packer/), then registers the qcow2 in the catalog with the tags
+ * the template's manifest `custom_data` carries — the way the amazon-ebs builder registers and tags
+ * the AMI on AWS. Returns a RunTask-shaped result (`TaskArn`, `LastStatus`) like the `.sync` integration.
+ * @throws BakeFailed on a failed build or a manifest without an image.
+ */
+export async function bakeLocally(
+  request: RunTaskRequest,
+  options: LocalBakeOptions,
+): Promise<{ TaskArn: string; LastStatus: string; image: ImageRecord }> {
+  const environment = bakeEnvironment(request);
+  const workDir = path.resolve(options.workDir);
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  const keys = await ensureSshKeyPair(workDir, 'build-key');
+  const outputDir = path.join(workDir, 'output');
+  const manifestPath = path.join(workDir, 'manifest.json');
+  const logFile = path.join(workDir, 'packer.log');
+  const vars: Record<string, string> = {
+    pipeline: environment.PIPELINE,
+    build_id: environment.BUILD_ID,
+    channel: environment.CHANNEL,
+    commit: environment.COMMIT,
+    execution_name: options.executionName,
+    base_image: environment.BASE_IMAGE,
+    manifest_path: manifestPath,
+    qemu_base_image: options.baseImagePath(environment.SOURCE_AMI_ID),
+    qemu_output_directory: outputDir,
+    qemu_ssh_private_key_file: keys.privateKeyPath,
+    ...options.extraVars,
+  };
+  const varArgs = Object.entries(vars).flatMap(([key, value]) => ['-var', `${key}=${value}`]);
+  const run = { logFile, env: { PACKER_LOG: '0' }, ...pick(options, 'onLine', 'signal') };
+  const template = path.join(PROJECT_ROOT, 'packer');
+  try {
+    await runTool('packer', ['init', template], run);
+    await runTool(
+      'packer',
+      ['build', '-only=qemu.golden', '-color=false', '-timestamp-ui', '-on-error=cleanup', ...varArgs, template],
+      run,
+    );
+  } catch (error) {
+    throw new BakeFailed(`packer build failed (log: ${logFile}): ${(error as Error).message}`);
+  }
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as PackerManifest;
+  const build = manifest.builds.find((entry) => entry.packer_run_uuid === manifest.last_run_uuid);
+  const disk = build?.files?.find((file) => file.name.endsWith('.qcow2'))?.name;
+  if (!build || !disk) throw new BakeFailed(`packer manifest ${manifestPath} lists no qcow2 image for this run`);
+  const image = await options.catalog.registerImage({
+    disk: path.resolve(PROJECT_ROOT, disk),
+    name: build.custom_data?.image_name ?? `${environment.BUILD_ID}-${build.build_time}`,
+    tags: imageTags(environment, options.executionName, build.custom_data ?? {}),
+  });
+  await rm(outputDir, { recursive: true, force: true });
+  return { TaskArn: `local:bake/${environment.BUILD_ID}/${build.packer_run_uuid}`, LastStatus: 'STOPPED', image };
+}
+
+/**
+ * The ownership tags of a baked image (docs/design.md "Tags"), from the manifest's custom_data
+ * where the template records them, else from the bake request.
+ */
+export function imageTags(
+  environment: BakeEnvironment,
+  executionName: string,
+  custom: Record<string, string>,
+): Record<string, string> {
+  return {
+    [TAG.name]: custom.image_name ?? environment.BUILD_ID,
+    [TAG.pipeline]: custom.pipeline ?? environment.PIPELINE,
+    [TAG.buildId]: custom.build_id ?? environment.BUILD_ID,
+    [TAG.channel]: 'candidate',
+    [TAG.sourceAmi]: custom.source_image ?? environment.SOURCE_AMI_ID,
+    [TAG.sourceAmiName]: custom.source_image_name ?? environment.BASE_IMAGE,
+    [TAG.commit]: custom.commit ?? environment.COMMIT,
+    [TAG.buildDate]: custom.build_date ?? new Date().toISOString(),
+    [TAG.execution]: executionName,
+  };
+}
+
+function pick<T extends object, K extends keyof T>(value: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (value[key] !== undefined) out[key] = value[key];
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * `npm run factory -- [options]`: run the image factory pipeline locally on qemu.
+ *
+ * Options (all optional):
+ *   --pipeline <name>        pipeline name (default `web`)
+ *   --channel <name>         channel to promote to (default `stable`)
+ *   --base-image <name>      base image (default `debian-12`, the only one available locally)
+ *   --state-dir <dir>        catalog, VMs and build work dirs (default `.factory`)
+ *   --retention-days <n>     retention: deregister images older than n days (default 30)
+ *   --retention-keep <n>     retention: always keep the newest n images (default 3)
+ *   --retention-dry-run      retention: print the plan, deregister nothing
+ *   --no-clone-check         skip booting a second machine from the promoted image
+ *   --bake-var <key=value>   extra Packer variable for this bake (repeatable)
+ *   --summary-json <file>    also write the run summary as JSON
+ *
+ * Exit status: 0 when the execution succeeded (and the clone check passed), 1 when it failed,
+ * 130 when interrupted (Ctrl-C), 2 on bad arguments. Slack: set SLACK_WEBHOOK_URL to also post
+ * the pipeline report there.
+ */
+import '#local/compat.js';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { SlackWebhookNotifier } from '#commons/aws/slack-notifier.js';
+import { type LocalRunSummary, runLocalFactory } from '#local/factory.js';
+
+const usage = 'usage: npm run factory -- [--pipeline web] [--channel stable] [--base-image debian-12] …';
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (error) {
+    process.stderr.write(`factory: ${(error as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  const { values } = parsed;
+  const number = (name: string, value: string | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    const result = Number(value);
+    if (!Number.isInteger(result) || result < 0) throw new Error(`--${name} must be a whole number ≥ 0, got ${value}`);
+    return result;
+  };
+  const bakeVars: Record<string, string> = {};
+  for (const entry of values['bake-var'] ?? []) {
+    const at = entry.indexOf('=');
+    if (at < 1) {
+      process.stderr.write(`factory: --bake-var must be key=value, got ${entry}\n`);
+      return 2;
+    }
+    bakeVars[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\nfactory: ${signal}: stopping the execution and cleaning up…\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const slackUrl = process.env.SLACK_WEBHOOK_URL;
+  let summary: LocalRunSummary;
+  try {
+    summary = await runLocalFactory({
+      pipeline: values.pipeline ?? 'web',
+      channel: values.channel ?? 'stable',
+      baseImage: values['base-image'] ?? 'debian-12',
+      stateDir: values['state-dir'] ?? '.factory',
+      retention: {
+        maxAgeDays: number('retention-days', values['retention-days'], 30),
+        keepLatest: number('retention-keep', values['retention-keep'], 3),
+        dryRun: values['retention-dry-run'] ?? false,
+      },
+      cloneCheck: !(values['no-clone-check'] ?? false),
+      bakeVars,
+      signal: controller.signal,
+      ...(slackUrl ? { notifier: new SlackWebhookNotifier(async () => slackUrl) } : {}),
+    });
+  } catch (error) {
+    process.stderr.write(`factory: ${(error as Error).message}\n`);
+    return interrupted ? 130 : 1;
+  }
+  process.stdout.write(renderSummary(summary));
+  if (values['summary-json']) await writeFile(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
+  if (interrupted || summary.status === 'ABORTED') return 130;
+  if (summary.status !== 'SUCCEEDED') return 1;
+  return summary.clone && summary.clone.identical.length > 0 ? 1 : 0;
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      pipeline: { type: 'string' },
+      channel: { type: 'string' },
+      'base-image': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'retention-days': { type: 'string' },
+      'retention-keep': { type: 'string' },
+      'retention-dry-run': { type: 'boolean' },
+      'no-clone-check': { type: 'boolean' },
+      'bake-var': { type: 'string', multiple: true },
+      'summary-json': { type: 'string' },
+    },
+    allowPositionals: false,
+    strict: true,
+  });
+}
+
+/** The final summary as printed to the terminal. */
+export function renderSummary(summary: LocalRunSummary): string {
+  const output = summary.output ?? {};
+  const build = output.build as { buildId?: string; sourceImageId?: string; sourceImageName?: string } | undefined;
+  const candidate = output.candidate as { imageId?: string } | undefined;
+  const probe = output.probeResult as { checks?: Array<{ name: string; ok: boolean; detail: string }> } | undefined;
+  const promotion = output.promotion as
+    | { channel: string; imageId: string; previousImageId: string | null; parameterName: string; parameterVersion: number }
+    | undefined;
+  const retention = output.retention as
+    | { dryRun: boolean; outcomes: Array<{ imageId: string; action: string; outcome: string; reason: string }> }
+    | undefined;
+  const lines = ['', `══ local factory: ${summary.status} ══`, `execution     ${summary.executionName}`];
+  if (summary.sourceImage) lines.push(`base image    ${summary.sourceImage.imageId} (${summary.sourceImage.name})`);
+  if (build?.buildId) lines.push(`build id      ${build.buildId}`);
+  if (candidate?.imageId) lines.push(`image         ${candidate.imageId}${summary.imagePath ? `  ${summary.imagePath}` : ''}`);
+  for (const check of probe?.checks ?? []) lines.push(`probe         ${check.ok ? 'pass' : 'FAIL'} ${check.name}: ${check.detail}`);
+  if (promotion) {
+    lines.push(
+      `promotion     ${promotion.channel} → ${promotion.imageId} (previous ${promotion.previousImageId ?? 'none'}; ${promotion.parameterName} v${promotion.parameterVersion})`,
+    );
+  }
+  for (const outcome of retention?.outcomes ?? []) {
+    lines.push(`retention     ${outcome.imageId} ${outcome.outcome} (${outcome.reason})`);
+  }
+  if (summary.clone) {
+    lines.push(
+      summary.clone.identical.length === 0
+        ? 'clone check   machine-id and SSH host keys differ between two machines of the image'
+        : `clone check   FAILED: clones share ${summary.clone.identical.join(', ')}`,
+    );
+  }
+  if (summary.error) lines.push(`error         ${summary.error.Error}: ${summary.error.Cause}`);
+  lines.push('time per state (s):');
+  for (const timing of summary.timings) {
+    lines.push(`  ${timing.state.padEnd(24)} ${timing.seconds.toFixed(1).padStart(8)}${timing.entries > 1 ? `  (${timing.entries}×)` : ''}`);
+  }
+  lines.push(`total         ${summary.totalSeconds.toFixed(1)} s`, '');
+  return lines.join('\n');
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`factory: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

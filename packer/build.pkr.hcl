@@ -1,0 +1,120 @@
+# The golden image build: one provisioning sequence shared by both build machines.
+#   packer build -only=amazon-ebs.golden ...   (AWS, Fargate runner)
+#   packer build -only=qemu.golden ...         (local backend)
+build {
+  name    = "golden"
+  sources = ["source.amazon-ebs.golden", "source.qemu.golden"]
+
+  # Stage the image definition's helper scripts (cleanup, validation) and the probe suite.
+  provisioner "shell" {
+    inline = ["mkdir -p ${local.staging_dir}/probe"]
+  }
+  provisioner "file" {
+    source      = "${path.root}/scripts/"
+    destination = local.staging_dir
+  }
+  # The probe suite (probe/, entry probe.sh) belongs to the image: the pipeline runs it on
+  # the test instance. generated = true: checked when the build runs, not at validate time.
+  provisioner "file" {
+    source      = "${path.root}/../probe/"
+    destination = "${local.staging_dir}/probe"
+    generated   = true
+  }
+
+  # Configuration: ansible/playbook.yml (roles baseline, hardening, web, cleanup), run from
+  # this host straight over the communicator's SSH connection (no Packer SSH proxy).
+  provisioner "ansible" {
+    playbook_file = "${path.root}/../ansible/playbook.yml"
+    user          = build.User
+    use_proxy     = false
+    extra_arguments = concat([
+      "--extra-vars", "image_factory_backend=${source.type == "amazon-ebs" ? "aws" : "local"}",
+      "--extra-vars", "image_factory_pipeline=${var.pipeline} image_factory_build_id=${var.build_id}",
+    ], var.ansible_extra_arguments)
+    ansible_env_vars = [
+      "ANSIBLE_CONFIG=${path.root}/../ansible/ansible.cfg",
+      "ANSIBLE_ROLES_PATH=${path.root}/../ansible/roles",
+      "ANSIBLE_RETRY_FILES_ENABLED=False",
+      # Throwaway build machine with fresh host keys, reached over a key Packer controls.
+      "ANSIBLE_HOST_KEY_CHECKING=False",
+      "ANSIBLE_FORCE_COLOR=False",
+    ]
+    ansible_ssh_extra_args = ["-o IdentitiesOnly=yes -o ServerAliveInterval=30"]
+  }
+
+  # Install the probe suite where the pipeline expects it.
+  provisioner "shell" {
+    execute_command = "sudo -n env {{ .Vars }} bash '{{ .Path }}'"
+    inline = [
+      "set -o errexit",
+      "install -d -o root -g root -m 0755 /usr/local/libexec/image-factory",
+      "cp -R ${local.staging_dir}/probe/. /usr/local/libexec/image-factory/",
+      "chown -R root:root /usr/local/libexec/image-factory",
+      "chmod -R go-w /usr/local/libexec/image-factory",
+      "test -f /usr/local/libexec/image-factory/probe.sh",
+      "chmod 0755 /usr/local/libexec/image-factory/probe.sh",
+    ]
+  }
+
+  # Finalize, as ONE root process (a single sudo): cleanup.sh removes the machine's identity
+  # and the build user itself (the user running this SSH session), then validate-image.sh
+  # fails the build if anything is left. Both must run in the same root process because once
+  # the build user is deleted its sudo right is gone; the established SSH connection carries
+  # on. Afterwards nothing needs the build user: on AWS Packer stops the instance through
+  # the EC2 API; locally the poweroff timer armed last shuts the VM down cleanly while the
+  # qemu shutdown_command merely waits. skip_clean: the deleted user could not remove the
+  # uploaded script; validate-image.sh deletes the staging files instead.
+  provisioner "shell" {
+    execute_command = "sudo -n env {{ .Vars }} bash '{{ .Path }}'"
+    environment_vars = [
+      "FACTORY_BUILD_USER=${build.User}",
+      "FACTORY_BACKEND=${source.type == "amazon-ebs" ? "aws" : "local"}",
+    ]
+    inline = [
+      "set -o errexit",
+      "bash ${local.staging_dir}/cleanup.sh",
+      "bash ${local.staging_dir}/validate-image.sh",
+      "if [ \"$FACTORY_BACKEND\" = local ]; then systemd-run --quiet --on-active=15 --timer-property=AccuracySec=1s /usr/bin/systemctl poweroff; fi",
+    ]
+    skip_clean = true
+  }
+
+  # What the pipeline reads back (FindCandidateImage locally, logs on AWS).
+  post-processor "manifest" {
+    only       = ["amazon-ebs.golden"]
+    output     = local.manifest_path
+    strip_path = false
+    custom_data = {
+      backend           = "aws"
+      build_id          = var.build_id
+      pipeline          = var.pipeline
+      channel           = var.channel
+      commit            = var.commit
+      build_date        = local.build_date
+      execution_name    = var.execution_name
+      base_image        = var.base_image
+      image_name        = local.image_name
+      source_image      = build.SourceAMI
+      source_image_name = build.SourceAMIName
+    }
+  }
+  post-processor "manifest" {
+    only       = ["qemu.golden"]
+    output     = local.manifest_path
+    strip_path = false
+    custom_data = {
+      backend           = "local"
+      build_id          = var.build_id
+      pipeline          = var.pipeline
+      channel           = var.channel
+      commit            = var.commit
+      build_date        = local.build_date
+      execution_name    = var.execution_name
+      base_image        = var.base_image
+      image_name        = local.image_name
+      source_image      = var.qemu_base_image
+      source_image_name = basename(var.qemu_base_image)
+      image_path        = "${local.qemu_output_directory}/${var.build_id}.qcow2"
+    }
+  }
+}

@@ -1,0 +1,73 @@
+# Values derived once from the variables (locals are evaluated a single time per build,
+# so the build date is the same in every tag and in the manifest).
+locals {
+  build_date = var.build_date != "" ? var.build_date : timestamp()
+
+  # Unique per build and sortable: <build_id>-<UTC yyyymmddhhmmss>. AMI names allow [A-Za-z0-9 ()./'@_-].
+  image_name = "${var.build_id}-${formatdate("YYYYMMDDhhmmss", local.build_date)}"
+
+  # Per base image facts of the AWS source (mirrors functions/commons/core/base-images.ts).
+  base_images = {
+    "debian-12" = {
+      ssh_username     = "admin"
+      root_device_name = "/dev/xvda"
+      ami_name_filter  = "debian-12-amd64-*"
+      owners           = ["136693071363"]
+    }
+    "ubuntu-24.04" = {
+      ssh_username     = "ubuntu"
+      root_device_name = "/dev/sda1"
+      ami_name_filter  = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
+      owners           = ["099720109477"]
+    }
+    "ubuntu-22.04" = {
+      ssh_username     = "ubuntu"
+      root_device_name = "/dev/sda1"
+      ami_name_filter  = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"
+      owners           = ["099720109477"]
+    }
+    "al2023" = {
+      ssh_username     = "ec2-user"
+      root_device_name = "/dev/xvda"
+      ami_name_filter  = "al2023-ami-2023.*-kernel-*-x86_64"
+      owners           = ["137112412989"]
+    }
+  }
+  base = local.base_images[var.base_image]
+
+  aws_ssh_username     = var.aws_ssh_username != "" ? var.aws_ssh_username : local.base.ssh_username
+  aws_root_device_name = var.aws_root_device_name != "" ? var.aws_root_device_name : local.base.root_device_name
+
+  # Ownership contract (docs/design.md, "Tags"). {{ .SourceAMI }} / {{ .SourceAMIName }} are
+  # filled in by the amazon builder once it has resolved the source image.
+  aws_tags = {
+    "Name"                    = local.image_name
+    "factory:pipeline"        = var.pipeline
+    "factory:build-id"        = var.build_id
+    "factory:channel"         = "candidate"
+    "factory:source-ami"      = "{{ .SourceAMI }}"
+    "factory:source-ami-name" = "{{ .SourceAMIName }}"
+    "factory:commit"          = var.commit
+    "factory:build-date"      = local.build_date
+    "factory:execution"       = var.execution_name
+  }
+  # The build instance is temporary: marked so that cleanup can find a leaked one.
+  aws_run_tags = merge(local.aws_tags, {
+    "Name"         = "packer-${var.build_id}"
+    "factory:role" = "build-instance"
+  })
+
+  # Local backend: the build user's key and where the image goes.
+  qemu_ssh_public_key = trimspace(
+    var.qemu_ssh_public_key != "" ? var.qemu_ssh_public_key : (
+      var.qemu_ssh_private_key_file != "" && fileexists("${var.qemu_ssh_private_key_file}.pub")
+      ? file("${var.qemu_ssh_private_key_file}.pub") : ""
+    )
+  )
+  qemu_output_directory = var.qemu_output_directory != "" ? var.qemu_output_directory : "output/${var.build_id}"
+
+  manifest_path = var.manifest_path != "" ? var.manifest_path : "${path.root}/manifest.json"
+
+  # Where the image definition's helper files are staged on the build machine.
+  staging_dir = "/tmp/image-factory"
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Entry point of the Fargate Packer runner (packer/Dockerfile), started by the BakeImage
+# state (ecs:runTask.sync). Fetches the image definition at the requested commit, bakes
+# amazon-ebs.golden and exits with Packer's status. SIGTERM/SIGINT (ECS StopTask) are passed
+# on to Packer, which then terminates its build instance and deletes its temporary resources;
+# give the task a stopTimeout long enough for that (Fargate allows up to 120 s).
+#
+# Environment (the state machine's container overrides):
+#   BUILD_ID, PIPELINE, SOURCE_AMI_ID    required (PrepareBuild output)
+#   AWS_REGION | AWS_DEFAULT_REGION      required
+#   Image definition, one of:
+#     SOURCE_BUNDLE_S3_URI   s3://bucket/key of a .tar.gz / .zip of the repository
+#     REPOSITORY_URL         git URL (https://, codecommit::region://repo); COMMIT selects it
+#     IMAGE_DEFINITION_DIR   a directory already holding the repository (tests)
+#   COMMIT                 40 hex; verified against the checkout (empty: the default branch's head)
+#   CHANNEL (stable), EXECUTION_NAME (manual), BASE_IMAGE (debian-12), BUILD_DATE (now),
+#   SUBNET_ID, INSTANCE_TYPE, IAM_INSTANCE_PROFILE, KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
+#   MANIFEST_S3_URI        optional: where to copy packer's manifest.json
+set -o nounset -o errexit -o pipefail
+
+log() { printf 'runner: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 2
+}
+require() {
+  local name
+  for name in "$@"; do
+    [[ -n "${!name:-}" ]] || die "${name} is required"
+  done
+}
+
+# s3_copy SRC DST — copy between a local path and s3://bucket/key (boto3; no AWS CLI here).
+s3_copy() {
+  python3 - "$1" "$2" <<'PY'
+import sys, boto3
+src, dst = sys.argv[1], sys.argv[2]
+def split(uri):
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+s3 = boto3.client("s3")
+if src.startswith("s3://"):
+    s3.download_file(*split(src), dst)
+else:
+    s3.upload_file(src, *split(dst))
+PY
+}
+
+fetch_definition() {
+  local dest="$1" archive
+  if [[ -n "${IMAGE_DEFINITION_DIR:-}" ]]; then
+    log "image definition from ${IMAGE_DEFINITION_DIR}"
+    cp -R "${IMAGE_DEFINITION_DIR}/." "${dest}/"
+  elif [[ -n "${SOURCE_BUNDLE_S3_URI:-}" ]]; then
+    log "image definition from ${SOURCE_BUNDLE_S3_URI}"
+    archive="$(mktemp)"
+    s3_copy "${SOURCE_BUNDLE_S3_URI}" "${archive}"
+    case "${SOURCE_BUNDLE_S3_URI}" in
+      *.zip) python3 -m zipfile -e "${archive}" "${dest}" ;;
+      *) tar -xzf "${archive}" -C "${dest}" ;;
+    esac
+    rm -f "${archive}"
+  elif [[ -n "${REPOSITORY_URL:-}" ]]; then
+    log "image definition from ${REPOSITORY_URL} at ${COMMIT:-the default branch}"
+    git -C "${dest}" init --quiet
+    git -C "${dest}" remote add origin "${REPOSITORY_URL}"
+    if [[ -n "${COMMIT:-}" ]]; then
+      # Fetch just that commit; servers that refuse fetch-by-id get a full fetch instead.
+      git -C "${dest}" fetch --quiet --depth 1 origin "${COMMIT}" ||
+        git -C "${dest}" fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
+      git -C "${dest}" checkout --quiet --detach "${COMMIT}"
+    else
+      git -C "${dest}" fetch --quiet --depth 1 origin HEAD
+      git -C "${dest}" checkout --quiet --detach FETCH_HEAD
+      COMMIT="$(git -C "${dest}" rev-parse HEAD)"
+    fi
+    [[ "$(git -C "${dest}" rev-parse HEAD)" == "${COMMIT}" ]] || die "checkout is not at ${COMMIT}"
+  else
+    die "set SOURCE_BUNDLE_S3_URI, REPOSITORY_URL or IMAGE_DEFINITION_DIR"
+  fi
+  [[ -f "${dest}/packer/build.pkr.hcl" ]] || die "no packer/build.pkr.hcl in the image definition"
+}
+
+packer_pid=""
+# forward SIGNAL — pass a stop request on to Packer, which cleans up before exiting.
+# shellcheck disable=SC2317 # invoked by the traps below
+forward() {
+  log "received SIG$1: stopping packer (it deletes the build instance and temporary resources)"
+  if [[ -n "${packer_pid}" ]]; then kill -s "$1" "${packer_pid}" 2>/dev/null || true; fi
+}
+
+main() {
+  require BUILD_ID PIPELINE SOURCE_AMI_ID
+  AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
+  require AWS_REGION
+  export AWS_REGION
+
+  local workdir status=0
+  workdir="$(mktemp -d)"
+  fetch_definition "${workdir}"
+  cd "${workdir}"
+
+  local args=(
+    -only=amazon-ebs.golden
+    -var "build_id=${BUILD_ID}"
+    -var "pipeline=${PIPELINE}"
+    -var "source_ami=${SOURCE_AMI_ID}"
+    -var "aws_region=${AWS_REGION}"
+    -var "channel=${CHANNEL:-stable}"
+    -var "commit=${COMMIT:-}"
+    -var "execution_name=${EXECUTION_NAME:-manual}"
+    -var "base_image=${BASE_IMAGE:-debian-12}"
+    -var "build_date=${BUILD_DATE:-}"
+    -var "manifest_path=${workdir}/manifest.json"
+  )
+  [[ -z "${SUBNET_ID:-}" ]] || args+=(-var "aws_subnet_id=${SUBNET_ID}")
+  [[ -z "${INSTANCE_TYPE:-}" ]] || args+=(-var "aws_instance_type=${INSTANCE_TYPE}")
+  [[ -z "${IAM_INSTANCE_PROFILE:-}" ]] || args+=(-var "aws_iam_instance_profile=${IAM_INSTANCE_PROFILE}")
+  [[ -z "${KMS_KEY_ID:-}" ]] || args+=(-var "kms_key_id=${KMS_KEY_ID}")
+  [[ -z "${ROOT_VOLUME_SIZE_GB:-}" ]] || args+=(-var "root_volume_size_gb=${ROOT_VOLUME_SIZE_GB}")
+
+  # Plugins are baked into the image (PACKER_PLUGIN_PATH): init only checks them, offline.
+  packer init packer/
+  packer validate "${args[@]}" packer/
+
+  trap 'forward TERM' TERM
+  trap 'forward INT' INT
+  log "packer build ${BUILD_ID} (${PIPELINE}) from ${SOURCE_AMI_ID} at ${COMMIT:-no commit}"
+  packer build -color=false -timestamp-ui "${args[@]}" packer/ &
+  packer_pid=$!
+  # `wait` returns early when a trapped signal arrives: keep waiting until Packer is done.
+  while :; do
+    status=0
+    wait "${packer_pid}" || status=$?
+    kill -0 "${packer_pid}" 2>/dev/null || break
+  done
+  trap - TERM INT
+
+  if [[ -f "${workdir}/manifest.json" ]]; then
+    cat "${workdir}/manifest.json"
+    if [[ -n "${MANIFEST_S3_URI:-}" && ${status} -eq 0 ]]; then
+      s3_copy "${workdir}/manifest.json" "${MANIFEST_S3_URI}"
+    fi
+  fi
+  log "packer exited with ${status}"
+  exit "${status}"
+}
+
+main "$@"

@@ -1,0 +1,271 @@
+# Input variables of the golden image build. The pipeline passes them with -var (see
+# packer/runner/entrypoint.sh and the local runner); names and formats follow docs/design.md.
+
+# ---------------------------------------------------------------------------------------
+# Build identity (both backends): recorded in tags and in the manifest's custom_data.
+# ---------------------------------------------------------------------------------------
+
+variable "pipeline" {
+  type        = string
+  description = "Pipeline name (factory:pipeline tag; IAM conditions key on it). 1-32 chars: a-z, 0-9, '-', starting with a letter."
+  default     = "web"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.pipeline))
+    error_message = "The pipeline must be 1-32 characters: lowercase letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "build_id" {
+  type        = string
+  description = "Build id from PrepareBuild: '<pipeline>-<12 hex>' (functions/commons/core/build-key.ts). Names the image and the factory:build-id tag."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,49}-[0-9a-f]{12}$", var.build_id))
+    error_message = "The build_id must look like '<pipeline>-<12 lowercase hex>', e.g. 'web-0123456789ab'."
+  }
+}
+
+variable "channel" {
+  type        = string
+  description = "Channel the build is meant for (e.g. 'stable'); recorded in the manifest. The image itself is tagged factory:channel=candidate until promoted."
+  default     = "stable"
+
+  validation {
+    condition = (
+      can(regex("^[a-z][a-z0-9-]{0,31}$", var.channel))
+      && !contains(["candidate", "retired", "rolled-back"], var.channel)
+      && !startswith(var.channel, "previous-")
+    )
+    error_message = "The channel must be 1-32 characters (a-z, 0-9, '-', starting with a letter) and not a reserved value (candidate, retired, rolled-back, previous-*)."
+  }
+}
+
+variable "commit" {
+  type        = string
+  description = "Git commit (40 lowercase hex) of the image definition being built; empty when the build is not tied to a commit."
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([0-9a-f]{40})?$", var.commit))
+    error_message = "The commit must be a full 40-character lowercase hex SHA-1, or empty."
+  }
+}
+
+variable "execution_name" {
+  type        = string
+  description = "Step Functions execution name (factory:execution tag); 'manual' for runs outside the pipeline."
+  default     = "manual"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,80}$", var.execution_name))
+    error_message = "The execution_name must be 1-80 characters from [A-Za-z0-9_-]."
+  }
+}
+
+variable "build_date" {
+  type        = string
+  description = "Build date, ISO 8601 / RFC 3339 UTC (e.g. the execution's startedAt). Empty: the time Packer starts."
+  default     = ""
+
+  validation {
+    condition     = var.build_date == "" || can(formatdate("YYYY", var.build_date))
+    error_message = "The build_date must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z, or empty."
+  }
+}
+
+variable "base_image" {
+  type        = string
+  description = "Base image catalog key (functions/commons/core/base-images.ts): selects the AWS login user, root device name and, for manual runs, the source AMI lookup."
+  default     = "debian-12"
+
+  validation {
+    condition     = contains(["ubuntu-24.04", "ubuntu-22.04", "al2023", "debian-12"], var.base_image)
+    error_message = "The base_image must be one of: ubuntu-24.04, ubuntu-22.04, al2023, debian-12."
+  }
+}
+
+variable "manifest_path" {
+  type        = string
+  description = "Where the manifest post-processor writes its JSON. Empty: packer/manifest.json."
+  default     = ""
+}
+
+variable "ansible_extra_arguments" {
+  type        = list(string)
+  description = "Extra arguments for ansible-playbook (e.g. [\"--tags\", \"web\"] or [\"-vv\"])."
+  default     = []
+}
+
+# ---------------------------------------------------------------------------------------
+# AWS backend (source.amazon-ebs.golden)
+# ---------------------------------------------------------------------------------------
+
+variable "aws_region" {
+  type        = string
+  description = "AWS region of the build. Defaults to $AWS_REGION, then $AWS_DEFAULT_REGION."
+  default     = env("AWS_REGION") != "" ? env("AWS_REGION") : env("AWS_DEFAULT_REGION")
+
+  validation {
+    condition     = var.aws_region == "" || can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.aws_region))
+    error_message = "The aws_region must be a region name such as eu-west-1."
+  }
+}
+
+variable "source_ami" {
+  type        = string
+  description = "Source AMI id resolved by PrepareBuild. Empty (manual runs only): the newest AMI of base_image is looked up when the build starts (never at validate time)."
+  default     = ""
+
+  validation {
+    condition     = var.source_ami == "" || can(regex("^ami-[0-9a-f]{8,17}$", var.source_ami))
+    error_message = "The source_ami must look like ami-0123456789abcdef0, or be empty."
+  }
+}
+
+variable "aws_instance_type" {
+  type        = string
+  description = "Instance type of the temporary build instance (x86_64)."
+  default     = "t3.small"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.aws_instance_type))
+    error_message = "The aws_instance_type must be an instance type such as t3.small."
+  }
+}
+
+variable "aws_subnet_id" {
+  type        = string
+  description = "Subnet of the build instance; it must reach the SSM endpoints (NAT or VPC endpoints). Empty: default VPC."
+  default     = ""
+
+  validation {
+    condition     = var.aws_subnet_id == "" || can(regex("^subnet-[0-9a-f]{8,17}$", var.aws_subnet_id))
+    error_message = "The aws_subnet_id must look like subnet-0123456789abcdef0, or be empty."
+  }
+}
+
+variable "aws_iam_instance_profile" {
+  type        = string
+  description = "Existing instance profile with SSM core permissions for the build instance. Empty: Packer creates a temporary one (the runner then needs iam:CreateRole/PutRolePolicy/CreateInstanceProfile/PassRole and their deletes)."
+  default     = ""
+}
+
+variable "aws_ssh_username" {
+  type        = string
+  description = "Login user of the source AMI. Empty: the base_image's default (admin, ubuntu or ec2-user)."
+  default     = ""
+
+  validation {
+    condition     = var.aws_ssh_username == "" || can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.aws_ssh_username))
+    error_message = "The aws_ssh_username must be a valid Linux user name."
+  }
+}
+
+variable "aws_root_device_name" {
+  type        = string
+  description = "Root device name of the source AMI. Empty: the base_image's default (/dev/xvda, or /dev/sda1 for Ubuntu)."
+  default     = ""
+
+  validation {
+    condition     = var.aws_root_device_name == "" || can(regex("^/dev/(xvd|sd|nvme)[a-z0-9]+$", var.aws_root_device_name))
+    error_message = "The aws_root_device_name must be a device name such as /dev/xvda."
+  }
+}
+
+variable "root_volume_size_gb" {
+  type        = number
+  description = "Size of the root volume in GiB (AWS gp3 volume; local qcow2 virtual size)."
+  default     = 8
+
+  validation {
+    condition     = var.root_volume_size_gb >= 4 && var.root_volume_size_gb <= 1024 && floor(var.root_volume_size_gb) == var.root_volume_size_gb
+    error_message = "The root_volume_size_gb must be a whole number between 4 and 1024."
+  }
+}
+
+variable "kms_key_id" {
+  type        = string
+  description = "KMS key (id, alias or ARN) encrypting the root volume and so the AMI snapshot. Empty: the account's default EBS key."
+  default     = ""
+  sensitive   = true
+}
+
+# ---------------------------------------------------------------------------------------
+# Local backend (source.qemu.golden)
+# ---------------------------------------------------------------------------------------
+
+variable "qemu_base_image" {
+  type        = string
+  description = "Path of the local Debian 12 base qcow2 (cloud-init NoCloud, openssh, python3, qemu-guest-agent). Relative paths are relative to the working directory."
+  default     = ".cache/base/debian-12.qcow2"
+}
+
+variable "qemu_base_image_checksum" {
+  type        = string
+  description = "Checksum of qemu_base_image in Packer's iso_checksum syntax ('sha256:<hex>', 'file:<path>' or 'none')."
+  default     = "none"
+
+  validation {
+    condition     = var.qemu_base_image_checksum == "none" || can(regex("^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}|file:.+)$", var.qemu_base_image_checksum))
+    error_message = "The qemu_base_image_checksum must be 'none', 'sha256:<64 hex>', 'sha512:<128 hex>' or 'file:<path>'."
+  }
+}
+
+variable "qemu_output_directory" {
+  type        = string
+  description = "Directory the qcow2 image is written to; must not exist yet. Empty: output/<build_id> under the working directory."
+  default     = ""
+}
+
+variable "qemu_ssh_private_key_file" {
+  type        = string
+  description = "Private key (OpenSSH) generated by the caller for the temporary build user; its public half is read from '<file>.pub' unless qemu_ssh_public_key is set."
+  default     = ""
+}
+
+variable "qemu_ssh_public_key" {
+  type        = string
+  description = "Public key (one OpenSSH line) authorized for the build user. Empty: read from '<qemu_ssh_private_key_file>.pub'."
+  default     = ""
+}
+
+variable "qemu_build_user" {
+  type        = string
+  description = "Temporary user the NoCloud seed creates for the bake; removed before the image is captured."
+  default     = "factory-build"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.qemu_build_user)) && !contains(["root", "admin", "debian"], var.qemu_build_user)
+    error_message = "The qemu_build_user must be a valid Linux user name other than root/admin/debian."
+  }
+}
+
+variable "qemu_accelerator" {
+  type        = string
+  description = "'tcg' (software emulation, multi-threaded, works everywhere) or 'kvm' (needs /dev/kvm)."
+  default     = "tcg"
+
+  validation {
+    condition     = contains(["tcg", "kvm"], var.qemu_accelerator)
+    error_message = "The qemu_accelerator must be 'tcg' or 'kvm'."
+  }
+}
+
+variable "qemu_cpus" {
+  type        = number
+  description = "Virtual CPUs of the local build VM."
+  default     = 2
+}
+
+variable "qemu_memory_mb" {
+  type        = number
+  description = "Memory of the local build VM in MiB."
+  default     = 2048
+}
+
+variable "qemu_ssh_timeout" {
+  type        = string
+  description = "How long Packer waits for SSH on the local VM (TCG boots in about a minute)."
+  default     = "15m"
+}

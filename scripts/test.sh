@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The project's test command (README: `npm test`; CI: .ci/run).
+#
+# Installs what it needs (scripts/setup.sh, idempotent and cached), then runs every stage in order
+# and prints one line per stage with its wall time in seconds, and a closing
+# "N passed, N failed" line. Exits non-zero when any stage fails.
+#
+# Stages can be chosen: `npm test -- lint unit` runs only those (default: all, in the order below).
+set -o nounset -o errexit -o pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${repo_root}"
+
+all_stages=(setup lint unit statemachine package image-definition integration e2e)
+if [[ $# -gt 0 ]]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
+
+stage_setup() { bash scripts/setup.sh; }
+
+stage_lint() {
+  npx --no-install biome ci .
+  npx --no-install tsc --noEmit
+}
+
+stage_unit() { npx --no-install vitest run --project unit; }
+
+stage_statemachine() { npx --no-install vitest run --project statemachine; }
+
+# serverless package offline, then cfn-lint on the generated CloudFormation template.
+stage_package() {
+  # shellcheck source=scripts/env.sh
+  source scripts/env.sh
+  npx --no-install serverless package --stage dev --region us-east-1
+  cfn-lint .serverless/cloudformation-template-update-stack.json
+}
+
+# Packer fmt/validate with the real plugins, Ansible lint/syntax, yamllint, shellcheck.
+stage_image-definition() { bash scripts/check-image-definition.sh; }
+
+stage_integration() { npx --no-install vitest run --project integration; }
+
+stage_e2e() { npx --no-install vitest run --project e2e; }
+
+passed=0
+failed=0
+failed_names=()
+for stage in "${stages[@]}"; do
+  if ! declare -F "stage_${stage}" >/dev/null; then
+    echo "test: unknown stage '${stage}' (expected one of: ${all_stages[*]})" >&2
+    exit 2
+  fi
+  echo "==> ${stage}"
+  started=${SECONDS}
+  if ( "stage_${stage}" ); then
+    passed=$((passed + 1))
+    echo "<== ${stage}: ok ($((SECONDS - started)) s)"
+  else
+    failed=$((failed + 1))
+    failed_names+=("${stage}")
+    echo "<== ${stage}: FAILED ($((SECONDS - started)) s)"
+    # Without the toolchain nothing after it can be trusted.
+    if [[ "${stage}" == setup ]]; then break; fi
+  fi
+done
+
+if [[ ${failed} -gt 0 ]]; then echo "failed stages: ${failed_names[*]}"; fi
+echo "stages: ${passed} passed, ${failed} failed"
+[[ ${failed} -eq 0 ]]

@@ -1,0 +1,145 @@
+/**
+ * Loads `statemachines/image-factory.asl.yaml` for local execution and tests.
+ *
+ * The YAML is written for serverless-step-functions: Lambda tasks name their function with
+ * `Fn::GetAtt: [<function key>, Arn]`, the Fargate bake uses `Ref` / `Fn::GetAtt` on stack
+ * resources and `${param:...}` variables. Neither is meaningful outside CloudFormation, so
+ * {@link loadDefinition} replaces them with placeholders:
+ *
+ * - `Fn::GetAtt: [<kebab-case function key>, Arn]` →
+ *   `arn:aws:lambda:<region>:<accountId>:function:golden-image-factory-<stage>-<key>`
+ *   (the name osls gives a function: `<service>-<stage>-<key>`);
+ * - any other `Ref` / `Fn::GetAtt` / `Fn::*` → the string `local:<LogicalId>[.<Attribute>]`;
+ * - a string that is exactly one `${source:address}` variable → `variables[source:address]` when
+ *   given, else the string `local:<source:address>`; a variable inside a longer string is replaced
+ *   by the same value as text (e.g. `States.StringSplit('${param:bakeSubnetIds}', ',')`).
+ *
+ * Locally every Task state is overridden by state name (aws-local-stepfunctions
+ * `taskResourceLocalHandlers`), so the placeholders are never called; they only have to pass the
+ * definition validation (ARN syntax in `Resource`).
+ *
+ * Sources: https://github.com/serverless-operations/serverless-step-functions#readme (intrinsic
+ * functions in definitions), https://states-language.net/spec.html.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
+import { parse } from 'yaml';
+
+/** Absolute path of the pipeline definition (YAML, JSONPath ASL). */
+export const DEFINITION_PATH: string = fileURLToPath(new URL('./image-factory.asl.yaml', import.meta.url));
+
+/** The serverless service name; Lambda function names are `<service>-<stage>-<function key>`. */
+export const SERVICE_NAME = 'golden-image-factory';
+
+/** A function key is the kebab-case handler file name (`probe-test-instance`). */
+const FUNCTION_KEY = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** `${source:address}` or `${source:address, fallback}` filling the whole string. */
+const WHOLE_VARIABLE = /^\$\{([a-zA-Z]+:[^,}]+)(?:,[^}]*)?\}$/;
+
+/** The same variable inside a longer string. */
+const EMBEDDED_VARIABLE = /\$\{([a-zA-Z]+:[^,}]+)(?:,[^}]*)?\}/g;
+
+/** Options of {@link loadDefinition}; every field has a local default. */
+export interface LoadOptions {
+  /** Region used in placeholder ARNs. Default `us-east-1`. */
+  readonly region?: string;
+  /** 12-digit account id used in placeholder ARNs. Default `123456789012`. */
+  readonly accountId?: string;
+  /** Stage used in placeholder function names. Default `local`. */
+  readonly stage?: string;
+  /** Values for serverless variables, keyed `source:address` (e.g. `param:bakeSubnetIds`). */
+  readonly variables?: Readonly<Record<string, unknown>>;
+}
+
+/** The raw YAML document, intrinsic functions and variables left as written. */
+export function readRawDefinition(path: string = DEFINITION_PATH): Record<string, unknown> {
+  // `merge: true` is not needed: the file uses plain anchors/aliases only. JSON round trip
+  // removes the sharing of aliased nodes so callers may mutate the result.
+  return JSON.parse(JSON.stringify(parse(readFileSync(path, 'utf8')))) as Record<string, unknown>;
+}
+
+/**
+ * The pipeline definition ready for `new StateMachine(loadDefinition())` (aws-local-stepfunctions).
+ * Returns a fresh object on every call.
+ */
+export function loadDefinition(options: LoadOptions = {}): StateMachineDefinition {
+  const resolved = resolveNode(readRawDefinition(), {
+    region: options.region ?? 'us-east-1',
+    accountId: options.accountId ?? '123456789012',
+    stage: options.stage ?? 'local',
+    variables: options.variables ?? {},
+  });
+  return resolved as StateMachineDefinition;
+}
+
+/**
+ * Maps each Lambda-backed Task state to its serverless function key, read from the raw YAML
+ * (`PrepareBuild` → `prepare-build`). BakeImage (a native ECS integration) is not included.
+ */
+export function lambdaFunctionKeys(path: string = DEFINITION_PATH): Record<string, string> {
+  const states = readRawDefinition(path).States as Record<string, { Type?: string; Resource?: unknown }>;
+  const keys: Record<string, string> = {};
+  for (const [name, state] of Object.entries(states)) {
+    const target = getAttTarget(state.Resource);
+    if (state.Type === 'Task' && target !== undefined && FUNCTION_KEY.test(target)) keys[name] = target;
+  }
+  return keys;
+}
+
+/** Names of every Task state in definition order (all of them must be overridden locally). */
+export function taskStateNames(definition: StateMachineDefinition): string[] {
+  return Object.entries(definition.States)
+    .filter(([, state]) => state.Type === 'Task')
+    .map(([name]) => name);
+}
+
+interface ResolveContext {
+  readonly region: string;
+  readonly accountId: string;
+  readonly stage: string;
+  readonly variables: Readonly<Record<string, unknown>>;
+}
+
+function resolveNode(node: unknown, ctx: ResolveContext): unknown {
+  if (typeof node === 'string') return resolveString(node, ctx);
+  if (Array.isArray(node)) return node.map((item) => resolveNode(item, ctx));
+  if (node === null || typeof node !== 'object') return node;
+  const intrinsic = resolveIntrinsic(node as Record<string, unknown>, ctx);
+  if (intrinsic !== undefined) return intrinsic;
+  return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, resolveNode(value, ctx)]));
+}
+
+function resolveString(value: string, ctx: ResolveContext): unknown {
+  const whole = WHOLE_VARIABLE.exec(value)?.[1]?.trim();
+  if (whole !== undefined) return variableValue(whole, ctx);
+  return value.replace(EMBEDDED_VARIABLE, (_match, name: string) => String(variableValue(name.trim(), ctx)));
+}
+
+function variableValue(name: string, ctx: ResolveContext): unknown {
+  return Object.hasOwn(ctx.variables, name) ? ctx.variables[name] : `local:${name}`;
+}
+
+function resolveIntrinsic(node: Record<string, unknown>, ctx: ResolveContext): string | undefined {
+  const keys = Object.keys(node);
+  if (keys.length !== 1) return undefined;
+  const [key] = keys as [string];
+  if (key === 'Ref') return `local:${String(node.Ref)}`;
+  if (key === 'Fn::GetAtt') {
+    const target = getAttTarget(node);
+    const attribute = Array.isArray(node[key]) ? String((node[key] as unknown[])[1]) : '';
+    if (target !== undefined && FUNCTION_KEY.test(target) && attribute === 'Arn') {
+      return `arn:aws:lambda:${ctx.region}:${ctx.accountId}:function:${SERVICE_NAME}-${ctx.stage}-${target}`;
+    }
+    return `local:${target ?? 'unknown'}.${attribute}`;
+  }
+  if (key.startsWith('Fn::')) return `local:${key}`;
+  return undefined;
+}
+
+function getAttTarget(resource: unknown): string | undefined {
+  if (resource === null || typeof resource !== 'object') return undefined;
+  const getAtt = (resource as Record<string, unknown>)['Fn::GetAtt'];
+  return Array.isArray(getAtt) && typeof getAtt[0] === 'string' ? getAtt[0] : undefined;
+}

@@ -1,0 +1,492 @@
+/**
+ * MotoGapProxy: an HTTP front for moto server that fills the gaps listed in MOTO-GAPS.md.
+ *
+ * Every request is forwarded to moto unchanged, except these, which the proxy answers itself the
+ * way AWS documents them (each one is a named, test-controlled double):
+ *
+ * - {@link PublicParameterPublisher}: SSM `GetParameter(s)` / `GetParametersByPath` for public
+ *   `/aws/service/...` parameters a test published (moto refuses `PutParameter` under `/aws/` and
+ *   has no Canonical/Debian parameters);
+ * - {@link SsmAgentDouble}: SSM `DescribeInstanceInformation` (not implemented in moto) and the
+ *   status/output of `GetCommandInvocation` (moto always says `Success` with empty output);
+ * - {@link IncidentManagerDouble}: SSM Incident Manager `StartIncident` (no moto backend);
+ * - `ImageReferencesDouble`: EC2 `DescribeImageReferences` (not implemented), answered from moto's
+ *   own instances;
+ * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
+ *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto.
+ *
+ * The handlers under test keep their real SDK clients and port implementations; only
+ * `AWS_ENDPOINT_URL` points here. Listens on 127.0.0.1 only.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DeleteSnapshotCommand, DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DUMMY_AWS_ENV, MOTO_ACCOUNT_ID, TEST_REGION } from '../moto.js';
+
+/** One request seen by the proxy (forwarded or answered). */
+export interface SeenOperation {
+  service: string;
+  operation: string;
+  /** Parsed request: JSON body for JSON protocols, form fields for the EC2 Query protocol. */
+  input: Record<string, unknown>;
+  answeredBy: 'moto' | 'double';
+}
+
+interface PublishedVersion {
+  value: string;
+  version: number;
+  lastModified: Date;
+}
+
+/** Plays the vendor that publishes `/aws/service/...` parameters (moto reserves the prefix). */
+export class PublicParameterPublisher {
+  readonly #versions = new Map<string, PublishedVersion[]>();
+
+  /** Publish a new value (a new version) of a public parameter. */
+  publish(name: string, value: string): void {
+    const versions = this.#versions.get(name) ?? [];
+    versions.push({ value, version: versions.length + 1, lastModified: new Date() });
+    this.#versions.set(name, versions);
+  }
+
+  /** Forget every published parameter (they then come from moto again). */
+  clear(): void {
+    this.#versions.clear();
+  }
+
+  /** The parameter as SSM's JSON API returns it, or undefined when not published here. */
+  lookup(nameWithSelector: string): Record<string, unknown> | undefined {
+    const [name, selector] = splitSelector(nameWithSelector);
+    const versions = this.#versions.get(name);
+    if (versions === undefined) return undefined;
+    const chosen =
+      selector === undefined ? versions.at(-1) : versions.find((v) => String(v.version) === selector);
+    if (chosen === undefined) return undefined;
+    return {
+      Name: name,
+      Type: 'String',
+      Value: chosen.value,
+      Version: chosen.version,
+      LastModifiedDate: chosen.lastModified.getTime() / 1000,
+      ARN: `arn:aws:ssm:${TEST_REGION}::parameter${name}`,
+      DataType: 'text',
+      ...(selector === undefined ? {} : { Selector: `:${selector}` }),
+    };
+  }
+
+  /** Published names under `path` (one level, or all levels when `recursive`). */
+  namesUnder(path: string, recursive: boolean): string[] {
+    const prefix = path.endsWith('/') ? path : `${path}/`;
+    return [...this.#versions.keys()].filter(
+      (name) => name.startsWith(prefix) && (recursive || !name.slice(prefix.length).includes('/')),
+    );
+  }
+}
+
+const splitSelector = (name: string): [string, string | undefined] => {
+  const at = name.lastIndexOf(':');
+  return at > 0 ? [name.slice(0, at), name.slice(at + 1)] : [name, undefined];
+};
+
+/** One scripted answer of `GetCommandInvocation`; `NotYet` answers `InvocationDoesNotExist`. */
+export interface ScriptedInvocation {
+  status: 'NotYet' | 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut';
+  stdout?: string;
+  stderr?: string;
+  /** Exit code of the command; default 0 for Success, 1 for Failed, -1 otherwise. */
+  exitCode?: number;
+}
+
+/** Any instance. */
+export const ANY_INSTANCE = '*';
+
+/** Plays the SSM agent of the test instances: ping status and the outcome of commands. */
+export class SsmAgentDouble {
+  readonly #onlineAfter = new Map<string, number>();
+  readonly #checks = new Map<string, number>();
+  readonly #scripts = new Map<string, ScriptedInvocation[]>();
+  readonly #reads = new Map<string, number>();
+
+  /**
+   * The agent of `instanceId` (or {@link ANY_INSTANCE}) reports `Online` from its `afterChecks`+1-th
+   * `DescribeInstanceInformation` on (`Infinity`: never). Default for every running instance: at once.
+   */
+  goesOnline(instanceId: string, afterChecks: number): void {
+    this.#onlineAfter.set(instanceId, afterChecks);
+  }
+
+  /** Script the answers of `GetCommandInvocation` on `instanceId`; the last step repeats. */
+  scriptCommand(instanceId: string, steps: readonly ScriptedInvocation[]): void {
+    if (steps.length === 0) throw new Error('a command script needs at least one step');
+    this.#scripts.set(instanceId, [...steps]);
+  }
+
+  /** Number of `DescribeInstanceInformation` answers that included `instanceId`. */
+  checksOf(instanceId: string): number {
+    return this.#checks.get(instanceId) ?? 0;
+  }
+
+  /** Ping status for one more check of a running instance. */
+  ping(instanceId: string): 'Online' | 'ConnectionLost' {
+    const checks = (this.#checks.get(instanceId) ?? 0) + 1;
+    this.#checks.set(instanceId, checks);
+    const after = this.#onlineAfter.get(instanceId) ?? this.#onlineAfter.get(ANY_INSTANCE) ?? 0;
+    return checks > after ? 'Online' : 'ConnectionLost';
+  }
+
+  /** The scripted step for the next read of (commandId, instanceId), or undefined when unscripted. */
+  nextStep(commandId: string, instanceId: string): ScriptedInvocation | undefined {
+    const steps = this.#scripts.get(instanceId) ?? this.#scripts.get(ANY_INSTANCE);
+    if (steps === undefined) return undefined;
+    const key = `${commandId}/${instanceId}`;
+    const read = this.#reads.get(key) ?? 0;
+    this.#reads.set(key, read + 1);
+    return steps[Math.min(read, steps.length - 1)];
+  }
+}
+
+/** One `StartIncident` request received. */
+export interface StartedIncident {
+  incidentRecordArn: string;
+  responsePlanArn: string;
+  title?: string;
+  impact?: number;
+  clientToken?: string;
+  triggerDetails?: unknown;
+  relatedItems?: unknown;
+}
+
+/** Plays SSM Incident Manager (moto has no backend for it). */
+export class IncidentManagerDouble {
+  readonly started: StartedIncident[] = [];
+  #failure: { status: number; type: string; message: string } | undefined;
+
+  /** Make `StartIncident` fail (default: `ResourceNotFoundException`, HTTP 404, not retried by the SDK). */
+  failWith(failure = { status: 404, type: 'ResourceNotFoundException', message: 'Response plan not found' }): void {
+    this.#failure = failure;
+  }
+
+  get failure(): { status: number; type: string; message: string } | undefined {
+    return this.#failure;
+  }
+
+  start(input: Record<string, unknown>): StartedIncident {
+    const token = typeof input.clientToken === 'string' ? input.clientToken : undefined;
+    const existing = token === undefined ? undefined : this.started.find((i) => i.clientToken === token);
+    if (existing !== undefined) return existing;
+    const incident: StartedIncident = {
+      incidentRecordArn: `arn:aws:ssm-incidents::${MOTO_ACCOUNT_ID}:incident-record/test-plan/${randomUUID()}`,
+      responsePlanArn: String(input.responsePlanArn),
+      ...(typeof input.title === 'string' ? { title: input.title } : {}),
+      ...(typeof input.impact === 'number' ? { impact: input.impact } : {}),
+      ...(token === undefined ? {} : { clientToken: token }),
+      triggerDetails: input.triggerDetails,
+      relatedItems: input.relatedItems,
+    };
+    this.started.push(incident);
+    return incident;
+  }
+}
+
+interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface MotoGapProxy {
+  /** `http://127.0.0.1:<port>`: give this to the handlers as `AWS_ENDPOINT_URL`. */
+  readonly endpoint: string;
+  readonly publicParameters: PublicParameterPublisher;
+  readonly ssmAgent: SsmAgentDouble;
+  readonly incidents: IncidentManagerDouble;
+  /** Every operation seen, in order. */
+  readonly operations: SeenOperation[];
+  close(): Promise<void>;
+}
+
+const readBody = async (message: IncomingMessage): Promise<Buffer> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of message) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+};
+
+const serviceOf = (headers: IncomingMessage['headers']): string =>
+  /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(String(headers.authorization ?? ''))?.[1] ?? 'unknown';
+
+const json = (status: number, body: unknown, contentType = 'application/x-amz-json-1.1'): Reply => ({
+  status,
+  headers: { 'content-type': contentType },
+  body: Buffer.from(JSON.stringify(body)),
+});
+
+const jsonError = (status: number, type: string, message: string, contentType?: string): Reply =>
+  json(status, { __type: type, message }, contentType);
+
+const xml = (body: string): Reply => ({
+  status: 200,
+  headers: { 'content-type': 'text/xml;charset=UTF-8' },
+  body: Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`),
+});
+
+const escapeXml = (value: string): string =>
+  value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Form fields `Prefix.1`, `Prefix.2`, … of an EC2 Query request. */
+const listField = (form: URLSearchParams, prefix: string): string[] =>
+  [...form.entries()].filter(([key]) => new RegExp(`^${prefix}\\.\\d+$`).test(key)).map(([, value]) => value);
+
+/** Start a proxy in front of the moto server at `motoEndpoint`. */
+export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapProxy> => {
+  const upstream = new URL(motoEndpoint);
+  const ec2 = new EC2Client({
+    endpoint: motoEndpoint,
+    region: TEST_REGION,
+    credentials: { accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+  });
+  const publicParameters = new PublicParameterPublisher();
+  const ssmAgent = new SsmAgentDouble();
+  const incidents = new IncidentManagerDouble();
+  const operations: SeenOperation[] = [];
+
+  const forward = async (incoming: IncomingMessage, body: Buffer): Promise<Reply> =>
+    new Promise((resolveReply, reject) => {
+      const headers = { ...incoming.headers, host: upstream.host, 'content-length': String(body.length) };
+      const outgoing = request(
+        { hostname: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers },
+        (response) => {
+          readBody(response).then(
+            (responseBody) => {
+              const responseHeaders: Record<string, string> = {};
+              for (const [key, value] of Object.entries(response.headers)) {
+                if (value !== undefined && key !== 'content-length' && key !== 'transfer-encoding') {
+                  responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;
+                }
+              }
+              resolveReply({ status: response.statusCode ?? 502, headers: responseHeaders, body: responseBody });
+            },
+            reject,
+          );
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+
+  const withBody = (incoming: IncomingMessage, input: Record<string, unknown>): Promise<Reply> =>
+    forward(incoming, Buffer.from(JSON.stringify(input)));
+
+  const runningInstances = async (): Promise<Array<{ id: string; imageId: string; ip: string }>> => {
+    const reply = await ec2.send(new DescribeInstancesCommand({}));
+    return (reply.Reservations ?? [])
+      .flatMap((r) => r.Instances ?? [])
+      .filter((i) => i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down')
+      .map((i) => ({ id: i.InstanceId ?? '', imageId: i.ImageId ?? '', ip: i.PrivateIpAddress ?? '10.0.0.1' }));
+  };
+
+  const ssm = async (incoming: IncomingMessage, operation: string, input: Record<string, unknown>, body: Buffer) => {
+    switch (operation) {
+      case 'GetParameter': {
+        const found = publicParameters.lookup(String(input.Name));
+        return found ? { reply: json(200, { Parameter: found }), by: 'double' as const } : undefined;
+      }
+      case 'GetParameters': {
+        const names = (input.Names as string[] | undefined) ?? [];
+        const ours = names.map((n) => publicParameters.lookup(n)).filter((p) => p !== undefined);
+        if (ours.length === 0) return undefined;
+        const rest = names.filter((n) => publicParameters.lookup(n) === undefined);
+        let parameters: unknown[] = ours;
+        let invalid: unknown[] = [];
+        if (rest.length > 0) {
+          const reply = await withBody(incoming, { ...input, Names: rest });
+          if (reply.status !== 200) return { reply, by: 'moto' as const };
+          const parsed = JSON.parse(reply.body.toString()) as { Parameters?: unknown[]; InvalidParameters?: unknown[] };
+          parameters = [...ours, ...(parsed.Parameters ?? [])];
+          invalid = parsed.InvalidParameters ?? [];
+        }
+        return { reply: json(200, { Parameters: parameters, InvalidParameters: invalid }), by: 'double' as const };
+      }
+      case 'GetParametersByPath': {
+        const names = publicParameters.namesUnder(String(input.Path), input.Recursive === true);
+        if (names.length === 0) return undefined;
+        return {
+          reply: json(200, { Parameters: names.map((n) => publicParameters.lookup(n)) }),
+          by: 'double' as const,
+        };
+      }
+      case 'DescribeInstanceInformation': {
+        const wanted = new Set<string>([
+          ...((input.InstanceInformationFilterList as Array<{ key: string; valueSet: string[] }> | undefined) ?? [])
+            .filter((f) => f.key === 'InstanceIds')
+            .flatMap((f) => f.valueSet),
+          ...((input.Filters as Array<{ Key: string; Values: string[] }> | undefined) ?? [])
+            .filter((f) => f.Key === 'InstanceIds')
+            .flatMap((f) => f.Values),
+        ]);
+        const instances = (await runningInstances()).filter((i) => wanted.size === 0 || wanted.has(i.id));
+        const now = Date.now() / 1000;
+        return {
+          reply: json(200, {
+            InstanceInformationList: instances.map((i) => ({
+              InstanceId: i.id,
+              PingStatus: ssmAgent.ping(i.id),
+              LastPingDateTime: now,
+              AgentVersion: '3.3.0.0',
+              IsLatestVersion: true,
+              PlatformType: 'Linux',
+              PlatformName: 'Ubuntu',
+              PlatformVersion: '24.04',
+              ResourceType: 'EC2Instance',
+              IPAddress: i.ip,
+              ComputerName: `ip-${i.ip.replace(/\./g, '-')}.ec2.internal`,
+            })),
+          }),
+          by: 'double' as const,
+        };
+      }
+      case 'GetCommandInvocation': {
+        const reply = await forward(incoming, body);
+        if (reply.status !== 200) return { reply, by: 'moto' as const };
+        const step = ssmAgent.nextStep(String(input.CommandId), String(input.InstanceId));
+        if (step === undefined) return { reply, by: 'moto' as const };
+        if (step.status === 'NotYet') {
+          return {
+            reply: jsonError(400, 'InvocationDoesNotExist', 'An error occurred (InvocationDoesNotExist)'),
+            by: 'double' as const,
+          };
+        }
+        const finished = step.status === 'Success' || step.status === 'Failed' || step.status === 'TimedOut';
+        const defaultCode = step.status === 'Success' ? 0 : step.status === 'Failed' ? 1 : -1;
+        const invocation = JSON.parse(reply.body.toString()) as Record<string, unknown>;
+        return {
+          reply: json(200, {
+            ...invocation,
+            Status: step.status,
+            StatusDetails: step.status === 'TimedOut' ? 'DeliveryTimedOut' : step.status,
+            ResponseCode: step.exitCode ?? defaultCode,
+            StandardOutputContent: step.stdout ?? '',
+            StandardErrorContent: step.stderr ?? '',
+            ...(finished ? {} : { ExecutionEndDateTime: '' }),
+          }),
+          by: 'double' as const,
+        };
+      }
+      default:
+        return undefined;
+    }
+  };
+
+  const ec2Query = async (incoming: IncomingMessage, form: URLSearchParams, body: Buffer) => {
+    const action = form.get('Action');
+    if (action === 'DescribeImageReferences') {
+      const imageIds = new Set(listField(form, 'ImageId'));
+      const references = (await runningInstances()).filter((i) => imageIds.has(i.imageId));
+      const items = references
+        .map(
+          (i) =>
+            `<item><imageId>${escapeXml(i.imageId)}</imageId><resourceType>ec2:Instance</resourceType><arn>arn:aws:ec2:${TEST_REGION}:${MOTO_ACCOUNT_ID}:instance/${escapeXml(i.id)}</arn></item>`,
+        )
+        .join('');
+      return {
+        reply: xml(
+          `<DescribeImageReferencesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><imageReferenceSet>${items}</imageReferenceSet></DescribeImageReferencesResponse>`,
+        ),
+        by: 'double' as const,
+      };
+    }
+    if (action === 'DeregisterImage' && form.get('DeleteAssociatedSnapshots') === 'true') {
+      const imageId = form.get('ImageId') ?? '';
+      let snapshotIds: string[] = [];
+      try {
+        const described = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+        snapshotIds = (described.Images?.[0]?.BlockDeviceMappings ?? [])
+          .map((m) => m.Ebs?.SnapshotId)
+          .filter((id): id is string => id !== undefined);
+      } catch {
+        // let moto produce the error for an unknown image below
+      }
+      const reply = await forward(incoming, body);
+      if (reply.status !== 200) return { reply, by: 'moto' as const };
+      const results: string[] = [];
+      for (const snapshotId of snapshotIds) {
+        let code = 'success';
+        try {
+          await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+        } catch {
+          code = 'client-error';
+        }
+        results.push(`<item><snapshotId>${escapeXml(snapshotId)}</snapshotId><returnCode>${code}</returnCode></item>`);
+      }
+      return {
+        reply: xml(
+          `<DeregisterImageResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><return>true</return><deleteSnapshotResultSet>${results.join('')}</deleteSnapshotResultSet></DeregisterImageResponse>`,
+        ),
+        by: 'double' as const,
+      };
+    }
+    return undefined;
+  };
+
+  const incidentManager = (path: string, input: Record<string, unknown>) => {
+    if (path !== '/startIncident') return undefined;
+    const failure = incidents.failure;
+    if (failure !== undefined) {
+      return { reply: jsonError(failure.status, failure.type, failure.message, 'application/json'), by: 'double' as const };
+    }
+    const incident = incidents.start(input);
+    return {
+      reply: json(200, { incidentRecordArn: incident.incidentRecordArn }, 'application/json'),
+      by: 'double' as const,
+    };
+  };
+
+  const handle = async (incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> => {
+    const body = await readBody(incoming);
+    const service = serviceOf(incoming.headers);
+    const target = String(incoming.headers['x-amz-target'] ?? '');
+    const contentType = String(incoming.headers['content-type'] ?? '');
+    let operation = target.includes('.') ? (target.split('.').pop() ?? target) : '';
+    let input: Record<string, unknown> = {};
+    let answer: { reply: Reply; by: 'moto' | 'double' } | undefined;
+
+    if (contentType.startsWith('application/x-www-form-urlencoded')) {
+      const form = new URLSearchParams(body.toString());
+      operation = form.get('Action') ?? '';
+      input = Object.fromEntries(form.entries());
+      if (service === 'ec2') answer = await ec2Query(incoming, form, body);
+    } else {
+      input = body.length > 0 ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
+      const path = (incoming.url ?? '/').split('?')[0] ?? '/';
+      if (operation === '') operation = path;
+      if (service === 'ssm') answer = await ssm(incoming, operation, input, body);
+      if (service === 'ssm-incidents') answer = incidentManager(path, input);
+    }
+    answer ??= { reply: await forward(incoming, body), by: 'moto' };
+    operations.push({ service, operation, input, answeredBy: answer.by });
+    outgoing.writeHead(answer.reply.status, { ...answer.reply.headers, 'content-length': answer.reply.body.length });
+    outgoing.end(answer.reply.body);
+  };
+
+  const server = createServer((incoming, outgoing) => {
+    handle(incoming, outgoing).catch((error: unknown) => {
+      outgoing.writeHead(500, { 'content-type': 'application/json' });
+      outgoing.end(JSON.stringify({ __type: 'MotoGapProxyError', message: String(error) }));
+    });
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    publicParameters,
+    ssmAgent,
+    incidents,
+    operations,
+    close: async () => {
+      ec2.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+};

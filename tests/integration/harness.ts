@@ -1,0 +1,133 @@
+/**
+ * Integration harness: the AWS side of one test file.
+ *
+ * {@link startAwsSide} resets the shared moto server (or uses the one given), puts the
+ * {@link MotoGapProxy} in front of it, sets the environment the handlers read at module scope
+ * (`AWS_ENDPOINT_URL` → the proxy, dummy credentials, quiet Powertools, factory settings) and
+ * returns SDK clients that talk to moto *directly*, for preparing and asserting the emulator's state.
+ * Import handlers only after it ran (dynamic `import()` in `beforeAll`).
+ */
+import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, EC2Client, type Image, type Instance } from '@aws-sdk/client-ec2';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
+import { inject } from 'vitest';
+import { type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
+import { createInstanceProfile, DUMMY_AWS_ENV, resetMoto, TEST_REGION, useMotoEnvironment } from './moto.js';
+
+/** Instance profile the factory launches test instances with (created in moto by the harness). */
+export const TEST_INSTANCE_PROFILE = 'image-factory-test-instance';
+
+export interface AwsSide {
+  /** moto's own endpoint (assertions and preparation go here). */
+  readonly motoEndpoint: string;
+  /** The proxy the handlers talk to. */
+  readonly proxy: MotoGapProxy;
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+  readonly sfn: SFNClient;
+  /** Close the proxy and the clients (moto itself is owned by the global setup or the caller). */
+  close(): Promise<void>;
+}
+
+const clientConfig = (endpoint: string) => ({
+  endpoint,
+  region: TEST_REGION,
+  credentials: { accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+});
+
+/**
+ * Prepare moto and the environment for one test file.
+ * @param options.motoEndpoint a dedicated moto server (default: the shared one, reset first).
+ * @param options.env factory settings the handlers of this file read (merged over the defaults).
+ */
+export const startAwsSide = async (
+  options: { motoEndpoint?: string; env?: Record<string, string> } = {},
+): Promise<AwsSide> => {
+  const motoEndpoint = options.motoEndpoint ?? inject('motoEndpoint');
+  await resetMoto(motoEndpoint);
+  await createInstanceProfile(motoEndpoint, TEST_INSTANCE_PROFILE);
+  const proxy = await startMotoGapProxy(motoEndpoint);
+  useMotoEnvironment(proxy.endpoint);
+  Object.assign(process.env, { TEST_INSTANCE_PROFILE, ...options.env });
+  const ec2 = new EC2Client(clientConfig(motoEndpoint));
+  const ssm = new SSMClient(clientConfig(motoEndpoint));
+  const sfn = new SFNClient(clientConfig(motoEndpoint));
+  return {
+    motoEndpoint,
+    proxy,
+    ec2,
+    ssm,
+    sfn,
+    close: async () => {
+      ec2.destroy();
+      ssm.destroy();
+      sfn.destroy();
+      await proxy.close();
+    },
+  };
+};
+
+/** A Lambda context good enough for Powertools' `injectLambdaContext`. */
+export const lambdaContext = (functionName: string): Context => ({
+  callbackWaitsForEmptyEventLoop: false,
+  functionName,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:${TEST_REGION}:123456789012:function:${functionName}`,
+  memoryLimitInMB: '256',
+  awsRequestId: crypto.randomUUID(),
+  logGroupName: `/aws/lambda/${functionName}`,
+  logStreamName: '2026/11/21/[$LATEST]0123456789abcdef',
+  getRemainingTimeInMillis: () => 60_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+});
+
+/** A handler as exported by `functions/*.ts` (middy). */
+export type LambdaHandler<Out = unknown> = (event: unknown, context: Context) => Promise<Out>;
+
+/** Invoke a handler the way Lambda does (fresh context per call). */
+export const invoke = async <Out>(handler: LambdaHandler<Out>, event: unknown, functionName = 'test'): Promise<Out> =>
+  handler(structuredClone(event), lambdaContext(functionName));
+
+/** Invoke and return the thrown error (fails the test when the handler succeeds). */
+export const invokeExpectingError = async (handler: LambdaHandler, event: unknown): Promise<Error> => {
+  try {
+    await invoke(handler, event);
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the handler to throw');
+};
+
+// ---- reading the emulator's state ----
+
+export const tagsOf = (resource: { Tags?: Array<{ Key?: string; Value?: string }> }): Record<string, string> =>
+  Object.fromEntries((resource.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+
+/** Every image owned by the account (moto: `Owners: self`). */
+export const ownImages = async (ec2: EC2Client): Promise<Image[]> =>
+  (await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images ?? [];
+
+/** One image by id, or undefined when it is gone. */
+export const findImage = async (ec2: EC2Client, imageId: string): Promise<Image | undefined> => {
+  try {
+    return (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+  } catch (error) {
+    if ((error as Error).name === 'InvalidAMIID.NotFound') return undefined;
+    throw error;
+  }
+};
+
+/** Ids of every snapshot that still exists. */
+export const existingSnapshotIds = async (ec2: EC2Client): Promise<Set<string>> =>
+  new Set(((await ec2.send(new DescribeSnapshotsCommand({}))).Snapshots ?? []).map((s) => s.SnapshotId ?? ''));
+
+/** Every instance moto knows (any state). */
+export const allInstances = async (ec2: EC2Client): Promise<Instance[]> =>
+  ((await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? []).flatMap((r) => r.Instances ?? []);
+
+/** Instances not terminated (pending, running, stopping, stopped). */
+export const liveInstances = async (ec2: EC2Client): Promise<Instance[]> =>
+  (await allInstances(ec2)).filter((i) => i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down');

@@ -1,0 +1,44 @@
+/**
+ * Global setup of the `integration` project: one moto server for the whole run.
+ *
+ * Starts `moto_server` (from `.cache/venv`) on 127.0.0.1 and a free port with the vendor image
+ * catalog, exposes its endpoint to the test files (`inject('motoEndpoint')`, and
+ * `AWS_ENDPOINT_URL` / region / dummy credentials in the environment the forked workers inherit),
+ * and stops it at teardown so no process outlives the run. Test files reset moto's state before
+ * they start (`resetMoto`); files never run in parallel (`fileParallelism: false`).
+ *
+ * It also creates the throw-away TLS certificate of the HTTPS doubles and trusts it in the workers
+ * through `NODE_EXTRA_CA_CERTS` (see `doubles/test-tls.ts`).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { generateTestTls, type TestTls } from './doubles/test-tls.js';
+import { vendorImages } from './fixtures/image-catalog.js';
+import { DUMMY_AWS_ENV, startMotoServer } from './moto.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** `http://127.0.0.1:<port>` of the shared moto server. */
+    motoEndpoint: string;
+    /** Certificate and key of the HTTPS doubles (trusted by the workers). */
+    testTls: TestTls;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const tlsDir = mkdtempSync(join(tmpdir(), 'factory-tls-'));
+  const tls = generateTestTls(tlsDir);
+  const server = await startMotoServer({ images: vendorImages() });
+  Object.assign(process.env, DUMMY_AWS_ENV, {
+    AWS_ENDPOINT_URL: server.endpoint,
+    NODE_EXTRA_CA_CERTS: tls.certPath,
+  });
+  project.provide('motoEndpoint', server.endpoint);
+  project.provide('testTls', tls);
+  return async () => {
+    await server.stop();
+    rmSync(tlsDir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * NotifySuccess, NotifyFailure and OpenIncident with their real adapters: the Slack webhook URL is
+ * read from an SSM SecureString in moto and points at the SlackWebhookDouble (HTTPS on 127.0.0.1);
+ * Incident Manager is the IncidentManagerDouble (no moto backend, MOTO-GAPS.md).
+ * The handlers throw on delivery failures; that the pipeline's outcome does not change is asserted
+ * on the state machine in `pipeline.test.ts`.
+ */
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
+import { buildDocument } from './fixtures/build.js';
+import { type AwsSide, invoke, invokeExpectingError, type LambdaHandler, startAwsSide } from './harness.js';
+
+const SLACK_PARAMETER = '/test/slack-webhook-url';
+const PLAN = 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory';
+
+let aws: AwsSide;
+let slack: SlackWebhookDouble;
+let notifySuccess: LambdaHandler;
+let notifyFailure: LambdaHandler;
+let openIncident: LambdaHandler<{ incidentArn: string }>;
+
+const build = buildDocument({ pipeline: 'web', incidentResponsePlanArn: PLAN });
+const candidate = { imageId: 'ami-0aaaabbbbccccdddd', name: 'web-build', createdAt: '2026-11-21T12:30:00.000Z', snapshotIds: [] };
+const successInput = {
+  build,
+  candidate,
+  promotion: {
+    channel: 'stable',
+    imageId: candidate.imageId,
+    previousImageId: null,
+    parameterName: '/image-factory/channels/web/stable',
+    parameterVersion: 1,
+  },
+};
+const failureInput = {
+  build,
+  candidate,
+  error: { Error: 'ProbeFailed', Cause: 'probe failed on i-0123456789abcdef0: no-authorized-keys' },
+};
+
+beforeAll(async () => {
+  slack = await startSlackWebhookDouble(inject('testTls'));
+  aws = await startAwsSide({ env: { SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER } });
+  await aws.ssm.send(new PutParameterCommand({ Name: SLACK_PARAMETER, Value: slack.url, Type: 'SecureString' }));
+  notifySuccess = (await import('../../functions/notify-success.js')).handler as never;
+  notifyFailure = (await import('../../functions/notify-failure.js')).handler as never;
+  openIncident = (await import('../../functions/open-incident.js')).handler as never;
+});
+
+afterAll(async () => {
+  await slack?.close();
+  await aws?.close();
+});
+
+describe('Slack notifications', () => {
+  it('posts one Block Kit message for a promoted image', async () => {
+    // Prepare
+    slack.respondWith(200);
+    const before = slack.received.length;
+
+    // Act
+    await invoke(notifySuccess, successInput);
+
+    // Assess
+    expect(slack.received.length).toBe(before + 1);
+    const message = JSON.stringify(slack.received.at(-1));
+    expect(message).toContain(candidate.imageId);
+    expect(message).toContain('stable');
+  });
+
+  it('posts the failure with its error name and cause', async () => {
+    // Prepare
+    slack.respondWith(200);
+
+    // Act
+    await invoke(notifyFailure, failureInput);
+
+    // Assess
+    const message = JSON.stringify(slack.received.at(-1));
+    expect(message).toContain('ProbeFailed');
+    expect(message).toContain('no-authorized-keys');
+  });
+
+  it('throws SlackDeliveryFailed after bounded retries when Slack answers 500, without leaking the URL', async () => {
+    // Prepare
+    slack.respondWith(500);
+    const before = slack.received.length;
+
+    // Act
+    const error = await invokeExpectingError(notifySuccess, successInput);
+
+    // Assess
+    expect(error.name).toBe('SlackDeliveryFailed');
+    expect(error.message).not.toContain(slack.url);
+    expect(slack.received.length - before).toBe(3);
+  });
+});
+
+describe('OpenIncident', () => {
+  it('opens one incident per execution: a retried task returns the same incident', async () => {
+    // Act
+    const first = await invoke(openIncident, failureInput);
+    const retried = await invoke(openIncident, failureInput);
+
+    // Assess
+    expect(retried.incidentArn).toBe(first.incidentArn);
+    expect(aws.proxy.incidents.started).toHaveLength(1);
+    expect(aws.proxy.incidents.started[0]).toMatchObject({
+      responsePlanArn: PLAN,
+      clientToken: build.executionName,
+      impact: 3,
+    });
+    expect(aws.proxy.incidents.started[0]?.title).toContain(build.buildId);
+  });
+
+  it('propagates an Incident Manager failure (the ASL catches it)', async () => {
+    // Prepare
+    aws.proxy.incidents.failWith();
+    const input = { ...failureInput, build: buildDocument({ pipeline: 'api', incidentResponsePlanArn: PLAN }) };
+
+    // Act
+    const error = await invokeExpectingError(openIncident, input);
+
+    // Assess
+    expect(error.name).toBe('ResourceNotFoundException');
+    expect(aws.proxy.incidents.started).toHaveLength(1);
+  });
+});
+
+describe('Slack unreachable', () => {
+  it('throws SlackDeliveryFailed when nothing listens at the webhook URL', async () => {
+    // Prepare
+    await slack.close();
+
+    // Act
+    const error = await invokeExpectingError(notifyFailure, failureInput);
+
+    // Assess
+    expect(error.name).toBe('SlackDeliveryFailed');
+    expect(error.message).not.toContain(slack.url);
+  });
+});

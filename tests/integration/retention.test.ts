@@ -1,0 +1,185 @@
+/**
+ * ApplyRetention against moto with a catalog of images of chosen ages.
+ *
+ * moto stamps `CreationDate` with "now" on every API path, so the aged catalog is seeded through
+ * `MOTO_AMIS_PATH` (MOTO-GAPS.md) on a moto server of this file's own. Each seeded image comes with
+ * the EBS snapshot moto creates for it. Expected: exactly the expired, unprotected images of the
+ * pipeline are deregistered and their snapshots deleted; promoted, protected, in-use, newest,
+ * foreign and other pipelines' images are untouched.
+ */
+import { DescribeImagesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { amiId, FOREIGN_ACCOUNT_ID, vendorImages } from './fixtures/image-catalog.js';
+import { buildDocument } from './fixtures/build.js';
+import { type AwsSide, existingSnapshotIds, findImage, invoke, type LambdaHandler, ownImages, startAwsSide } from './harness.js';
+import { MOTO_ACCOUNT_ID, type MotoServer, type SeedImage, startMotoServer } from './moto.js';
+
+const DAY_MS = 86_400_000;
+/** Whole seconds: moto keeps `CreationDate` to the second. */
+const NOW = Math.floor(Date.now() / 1000) * 1000;
+const PREFIX = '/test/channels';
+
+type Expectation = 'deregistered' | 'kept' | 'untouched';
+
+interface CatalogEntry {
+  key: string;
+  ageDays: number;
+  tags: Record<string, string>;
+  ownerId?: string;
+  /** What retention must do: deregister, keep (with reason), or not even consider (foreign). */
+  expect: Expectation;
+  reason?: string;
+}
+
+/** pipeline `web`, RETENTION_MAX_AGE_DAYS=30, RETENTION_KEEP_LATEST=2. */
+const CATALOG: CatalogEntry[] = [
+  { key: 'newest', ageDays: 1, tags: { 'factory:channel': 'candidate' }, expect: 'kept', reason: 'newest' },
+  { key: 'second-newest', ageDays: 2, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'newest' },
+  { key: 'young', ageDays: 10, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'within-age' },
+  { key: 'at-limit', ageDays: 29.99, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'within-age' },
+  { key: 'current', ageDays: 60, tags: { 'factory:channel': 'stable' }, expect: 'kept', reason: 'promoted' },
+  { key: 'previous', ageDays: 70, tags: { 'factory:channel': 'previous-stable' }, expect: 'kept', reason: 'promoted' },
+  { key: 'beta', ageDays: 75, tags: { 'factory:channel': 'beta' }, expect: 'kept', reason: 'promoted' },
+  { key: 'pointed', ageDays: 200, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'promoted' },
+  {
+    key: 'protected',
+    ageDays: 90,
+    tags: { 'factory:channel': 'retired', 'factory:protected': 'true' },
+    expect: 'kept',
+    reason: 'protected',
+  },
+  { key: 'in-use', ageDays: 80, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'in-use' },
+  { key: 'expired-retired', ageDays: 40, tags: { 'factory:channel': 'retired' }, expect: 'deregistered' },
+  { key: 'expired-rolled-back', ageDays: 100, tags: { 'factory:channel': 'rolled-back' }, expect: 'deregistered' },
+  { key: 'expired-candidate', ageDays: 31, tags: { 'factory:channel': 'candidate' }, expect: 'deregistered' },
+  { key: 'other-pipeline', ageDays: 300, tags: { 'factory:pipeline': 'api', 'factory:channel': 'retired' }, expect: 'untouched' },
+  { key: 'untagged', ageDays: 300, tags: {}, expect: 'untouched' },
+  {
+    key: 'foreign-owner',
+    ageDays: 300,
+    tags: { 'factory:channel': 'retired' },
+    ownerId: FOREIGN_ACCOUNT_ID,
+    expect: 'untouched',
+  },
+];
+
+const imageIdOf = new Map(CATALOG.map((entry, index) => [entry.key, amiId(0x7e7e0, index + 1)]));
+const id = (key: string): string => imageIdOf.get(key) ?? '';
+
+const seedImages = (): SeedImage[] =>
+  CATALOG.map((entry) => ({
+    imageId: id(entry.key),
+    name: `web-${entry.key}`,
+    ownerId: entry.ownerId ?? MOTO_ACCOUNT_ID,
+    createdAt: new Date(NOW - entry.ageDays * DAY_MS).toISOString().replace(/\.\d{3}Z$/, '.000Z'),
+    tags:
+      entry.key === 'untagged'
+        ? {}
+        : { 'factory:pipeline': 'web', 'factory:build-id': `web-${entry.key}`, ...entry.tags },
+  }));
+
+let moto: MotoServer;
+let aws: AwsSide;
+let applyRetention: LambdaHandler<{ dryRun: boolean; outcomes: Array<Record<string, unknown>> }>;
+let snapshotOf: Map<string, string>;
+
+const input = (extra: Record<string, unknown> = {}) => ({
+  build: buildDocument({ pipeline: 'web' }),
+  promotion: {
+    channel: 'stable',
+    imageId: id('current'),
+    previousImageId: id('previous'),
+    parameterName: `${PREFIX}/web/stable`,
+    parameterVersion: 7,
+  },
+  ...extra,
+});
+
+beforeAll(async () => {
+  moto = await startMotoServer({ images: [...vendorImages(), ...seedImages()] });
+  aws = await startAwsSide({
+    motoEndpoint: moto.endpoint,
+    env: { CHANNEL_PARAMETER_PREFIX: PREFIX, RETENTION_MAX_AGE_DAYS: '30', RETENTION_KEEP_LATEST: '2', RETENTION_DRY_RUN: 'false' },
+  });
+  // The channel pointer names an image whose tag says retired (e.g. a manual pointer move).
+  await aws.ssm.send(
+    new PutParameterCommand({ Name: `${PREFIX}/web/stable`, Value: id('pointed'), Type: 'String', DataType: 'aws:ec2:image' }),
+  );
+  // An instance still runs the in-use image.
+  await aws.ec2.send(new RunInstancesCommand({ ImageId: id('in-use'), MinCount: 1, MaxCount: 1 }));
+  const { Images } = await aws.ec2.send(new DescribeImagesCommand({ ImageIds: CATALOG.map((entry) => id(entry.key)) }));
+  snapshotOf = new Map(
+    (Images ?? []).map((image) => [image.ImageId ?? '', image.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '']),
+  );
+  expect(snapshotOf.size).toBe(CATALOG.length);
+  applyRetention = (await import('../../functions/apply-retention.js')).handler as never;
+}, 60_000);
+
+afterAll(async () => {
+  await aws?.close();
+  await moto?.stop();
+});
+
+describe('ApplyRetention', () => {
+  it('in dry run plans the expired images and changes nothing', async () => {
+    // Prepare
+    const before = (await ownImages(aws.ec2)).length;
+
+    // Act
+    const result = await invoke(applyRetention, input({ retentionDryRun: true }));
+
+    // Assess
+    const planned = result.outcomes.filter((o) => o.outcome === 'planned').map((o) => o.imageId);
+    expect(result.dryRun).toBe(true);
+    expect(planned.sort()).toEqual(CATALOG.filter((e) => e.expect === 'deregistered').map((e) => id(e.key)).sort());
+    expect((await ownImages(aws.ec2)).length).toBe(before);
+  });
+
+  it('deregisters exactly the expired images of the pipeline and deletes their snapshots', async () => {
+    // Act
+    const result = await invoke(applyRetention, input());
+
+    // Assess: the report
+    const byId = new Map(result.outcomes.map((o) => [o.imageId, o]));
+    for (const entry of CATALOG) {
+      const outcome = byId.get(id(entry.key));
+      if (entry.expect === 'untouched') expect(outcome, entry.key).toBeUndefined();
+      if (entry.expect === 'kept') expect(outcome, entry.key).toMatchObject({ outcome: 'kept', reason: entry.reason });
+      if (entry.expect === 'deregistered') {
+        expect(outcome, entry.key).toMatchObject({
+          outcome: 'deregistered',
+          reason: 'expired',
+          snapshots: [{ snapshotId: snapshotOf.get(id(entry.key)), outcome: 'deleted' }],
+        });
+      }
+    }
+
+    // Assess: the emulator
+    const snapshots = await existingSnapshotIds(aws.ec2);
+    for (const entry of CATALOG) {
+      const image = await findImage(aws.ec2, id(entry.key));
+      const snapshot = snapshotOf.get(id(entry.key)) ?? '';
+      if (entry.expect === 'deregistered') {
+        expect(image, entry.key).toBeUndefined();
+        expect(snapshots.has(snapshot), `${entry.key} snapshot`).toBe(false);
+      } else {
+        expect(image?.ImageId, entry.key).toBe(id(entry.key));
+        expect(snapshots.has(snapshot), `${entry.key} snapshot`).toBe(true);
+      }
+    }
+    for (const vendor of vendorImages()) expect((await findImage(aws.ec2, vendor.imageId))?.ImageId).toBe(vendor.imageId);
+  });
+
+  it('is idempotent: a second run deregisters nothing more', async () => {
+    // Prepare
+    const before = (await ownImages(aws.ec2)).map((i) => i.ImageId).sort();
+
+    // Act
+    const result = await invoke(applyRetention, input());
+
+    // Assess
+    expect(result.outcomes.filter((o) => o.outcome !== 'kept')).toEqual([]);
+    expect((await ownImages(aws.ec2)).map((i) => i.ImageId).sort()).toEqual(before);
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * The triggers against moto: the base-image watcher (public SSM parameters → Step Functions) and
+ * the GitHub webhook (signed push → Step Functions). Executions are read back from moto's Step
+ * Functions; names are the deterministic ones of `core/build-key.ts`, so a re-run or a redelivery
+ * never starts a second build. The vendors' public parameters are published through the
+ * PublicParameterPublisher double (moto reserves `/aws/`, MOTO-GAPS.md).
+ */
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  type ExecutionListItem,
+  ListExecutionsCommand,
+} from '@aws-sdk/client-sfn';
+import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BASE_IMAGES } from '#commons/core/base-images.js';
+import { executionName } from '#commons/core/build-key.js';
+import { amazonLinuxSnsEvent, githubDelivery, pushPayload, scheduledEvent } from './fixtures/events.js';
+import { FOREIGN_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
+import { type AwsSide, invoke, invokeExpectingError, type LambdaHandler, startAwsSide } from './harness.js';
+
+const LAST_SEEN = '/test/last-seen';
+const SECRET_PARAMETER = '/test/github-webhook-secret';
+const SECRET = 'it-is-a-secret-to-everybody';
+const COMMIT = '9fceb02d0ae598e95dc970b74767f19372d61af8';
+
+let aws: AwsSide;
+let stateMachineArn: string;
+let watch: LambdaHandler<{ results: Array<Record<string, unknown>> }>;
+let webhook: LambdaHandler<{ statusCode: number; body: string }>;
+
+const executions = async (): Promise<ExecutionListItem[]> =>
+  (await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
+
+const executionInput = async (name: string): Promise<unknown> => {
+  const { input } = await aws.sfn.send(
+    new DescribeExecutionCommand({ executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}` }),
+  );
+  return JSON.parse(input ?? 'null');
+};
+
+const lastSeen = async (pipeline: string): Promise<string | undefined> => {
+  try {
+    return (await aws.ssm.send(new GetParameterCommand({ Name: `${LAST_SEEN}/${pipeline}` }))).Parameter?.Value;
+  } catch {
+    return undefined;
+  }
+};
+
+beforeAll(async () => {
+  aws = await startAwsSide();
+  ({ stateMachineArn = '' } = await aws.sfn.send(
+    new CreateStateMachineCommand({
+      name: 'image-factory',
+      definition: JSON.stringify({ StartAt: 'Bake', States: { Bake: { Type: 'Wait', Seconds: 3600, End: true } } }),
+      roleArn: 'arn:aws:iam::123456789012:role/image-factory-states',
+    }),
+  ));
+  Object.assign(process.env, {
+    STATE_MACHINE_ARN: stateMachineArn,
+    PIPELINES: 'web=ubuntu-24.04,api=al2023:beta',
+    LAST_SEEN_PARAMETER_PREFIX: LAST_SEEN,
+    GITHUB_WEBHOOK_SECRET_PARAMETER: SECRET_PARAMETER,
+    SOURCE_BRANCH: 'main',
+  });
+  await aws.ssm.send(new PutParameterCommand({ Name: SECRET_PARAMETER, Value: SECRET, Type: 'SecureString' }));
+  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, PUBLISHED['ubuntu-24.04'].previous.imageId);
+  aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameter, PUBLISHED.al2023.previous.imageId);
+  watch = (await import('../../functions/watch-base-images.js')).handler as never;
+  webhook = (await import('../../functions/github-webhook.js')).handler as never;
+});
+
+afterAll(async () => {
+  await aws?.close();
+});
+
+describe('watch-base-images', () => {
+  it('starts nothing while the public parameters still name the last seen images', async () => {
+    // Prepare
+    for (const [pipeline, image] of [
+      ['web', PUBLISHED['ubuntu-24.04'].previous.imageId],
+      ['api', PUBLISHED.al2023.previous.imageId],
+    ] as const) {
+      await aws.ssm.send(new PutParameterCommand({ Name: `${LAST_SEEN}/${pipeline}`, Value: image, Type: 'String' }));
+    }
+
+    // Act
+    const result = await invoke(watch, scheduledEvent());
+
+    // Assess
+    expect(result.results.map((r) => [r.pipeline, r.changed])).toEqual([
+      ['web', false],
+      ['api', false],
+    ]);
+    expect(await executions()).toEqual([]);
+  });
+
+  it('starts exactly one build, with the deterministic name, when a vendor publishes a new image', async () => {
+    // Prepare
+    const current = PUBLISHED['ubuntu-24.04'].current.imageId;
+    aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, current);
+    const name = executionName({ pipeline: 'web', sourceImageId: current });
+
+    // Act
+    const first = await invoke(watch, scheduledEvent());
+    const rerun = await invoke(watch, amazonLinuxSnsEvent());
+
+    // Assess
+    expect(first.results.find((r) => r.pipeline === 'web')).toMatchObject({ changed: true, started: true, executionName: name });
+    expect(rerun.results.every((r) => r.changed === false)).toBe(true);
+    const started = await executions();
+    expect(started.map((e) => [e.name, e.status])).toEqual([[name, 'RUNNING']]);
+    expect(await executionInput(name)).toEqual({
+      pipeline: 'web',
+      channel: 'stable',
+      trigger: 'base-image',
+      baseImage: 'ubuntu-24.04',
+      sourceImageId: current,
+    });
+    expect(await lastSeen('web')).toBe(current);
+    expect(await lastSeen('api')).toBe(PUBLISHED.al2023.previous.imageId);
+  });
+
+  it('refuses a public parameter that names an image of an untrusted owner (ForeignBaseImage)', async () => {
+    // Prepare
+    const before = (await executions()).length;
+    aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, FOREIGN_IMAGE.imageId);
+
+    // Act
+    const error = await invokeExpectingError(watch, scheduledEvent());
+
+    // Assess
+    expect(error.name).toBe('ForeignBaseImage');
+    expect(error.message).toContain(FOREIGN_IMAGE.ownerId);
+    expect((await executions()).length).toBe(before);
+    expect(await lastSeen('web')).toBe(PUBLISHED['ubuntu-24.04'].current.imageId);
+
+    // Cleanup: the vendor's parameter is right again for the next tests.
+    aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, PUBLISHED['ubuntu-24.04'].current.imageId);
+  });
+});
+
+describe('github-webhook', () => {
+  const body = JSON.stringify(pushPayload({ after: COMMIT }));
+  const name = executionName({ pipeline: 'web', sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId, commit: COMMIT });
+  const apiName = executionName({ pipeline: 'api', sourceImageId: PUBLISHED.al2023.previous.imageId, commit: COMMIT });
+
+  it('starts one build per pipeline for a signed push to the source branch', async () => {
+    // Act
+    const response = await invoke(webhook, githubDelivery(SECRET, body, { delivery: 'delivery-1' }));
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+    const names = (await executions()).map((e) => e.name);
+    expect(names).toContain(name);
+    expect(names).toContain(apiName);
+    expect(await executionInput(name)).toEqual({
+      pipeline: 'web',
+      channel: 'stable',
+      trigger: 'git-push',
+      baseImage: 'ubuntu-24.04',
+      sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
+      commit: COMMIT,
+      repository: 'acme/golden-images',
+    });
+  });
+
+  it('answers a redelivery (same delivery, same body) without starting a second build', async () => {
+    // Prepare
+    const before = (await executions()).map((e) => e.name).sort();
+
+    // Act
+    const response = await invoke(webhook, githubDelivery(SECRET, body, { delivery: 'delivery-1', base64: true }));
+
+    // Assess
+    expect([200, 202]).toContain(response.statusCode);
+    expect((await executions()).map((e) => e.name).sort()).toEqual(before);
+  });
+
+  it('rejects a forged or missing signature with 401 and starts nothing', async () => {
+    // Prepare
+    const before = (await executions()).length;
+    const other = JSON.stringify(pushPayload({ after: 'a'.repeat(40) }));
+
+    // Act
+    const forged = await invoke(webhook, githubDelivery('wrong-secret', other));
+    const missing = await invoke(webhook, githubDelivery(SECRET, other, { signature: null }));
+
+    // Assess
+    expect(forged.statusCode).toBe(401);
+    expect(missing.statusCode).toBe(401);
+    expect((await executions()).length).toBe(before);
+  });
+
+  it('ignores pings, other branches, tags and deleted refs', async () => {
+    // Prepare
+    const before = (await executions()).length;
+    const deliveries = [
+      githubDelivery(SECRET, JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 }), { event: 'ping' }),
+      githubDelivery(SECRET, JSON.stringify(pushPayload({ after: 'b'.repeat(40), ref: 'refs/heads/feature' }))),
+      githubDelivery(SECRET, JSON.stringify(pushPayload({ after: 'c'.repeat(40), ref: 'refs/tags/v1.0.0' }))),
+      githubDelivery(SECRET, JSON.stringify(pushPayload({ after: '0'.repeat(40), deleted: true }))),
+    ];
+
+    // Act
+    const responses = [];
+    for (const delivery of deliveries) responses.push(await invoke(webhook, delivery));
+
+    // Assess
+    expect(responses.map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
+    expect((await executions()).length).toBe(before);
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * Static checks of `statemachines/image-factory.asl.yaml`: valid ASL (asl-validator, the same
+ * validator serverless-step-functions runs with `validate: true`), the names fixed by
+ * docs/design.md, and the bounds every Task and poll loop must have.
+ */
+import aslValidator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import { lambdaFunctionKeys, loadDefinition, readRawDefinition } from '../../statemachines/definition.js';
+
+type State = Record<string, unknown> & { Type: string };
+type Retrier = { ErrorEquals: string[]; BackoffRate?: number; JitterStrategy?: string; MaxAttempts?: number };
+type Catcher = { ErrorEquals: string[]; ResultPath?: string | null; Next: string };
+
+const STANDARD_LAMBDA_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** State → [Type, ResultPath] from the design table (docs/design.md "State machine"). */
+const DESIGN: Record<string, [string, string | null | undefined]> = {
+  PrepareBuild: ['Task', '$.build'],
+  BakeImage: ['Task', '$.bake'],
+  FindCandidateImage: ['Task', '$.candidate'],
+  LaunchTestInstance: ['Task', '$.testInstance'],
+  CheckInstanceOnline: ['Task', '$.online'],
+  IsInstanceOnline: ['Choice', undefined],
+  WaitForInstanceOnline: ['Wait', undefined],
+  ProbeTestInstance: ['Task', '$.probe'],
+  WaitForProbe: ['Wait', undefined],
+  IsProbeComplete: ['Choice', undefined],
+  CheckProbeResult: ['Task', '$.probeResult'],
+  TerminateTestInstance: ['Task', '$.termination'],
+  PromoteImage: ['Task', '$.promotion'],
+  ApplyRetention: ['Task', '$.retention'],
+  NotifySuccess: ['Task', null],
+  PipelineSucceeded: ['Succeed', undefined],
+  CleanupAfterFailure: ['Task', '$.cleanup'],
+  NotifyFailure: ['Task', null],
+  IsIncidentConfigured: ['Choice', undefined],
+  OpenIncident: ['Task', '$.incident'],
+  PipelineFailed: ['Fail', undefined],
+};
+
+/** Pass states that turn an exhausted poll into the error a Catch would have recorded. */
+const POLL_FAILURES = ['InstanceNeverOnline', 'ProbeFailed', 'ProbeTimedOut'];
+
+const raw = readRawDefinition();
+const states = raw.States as Record<string, State>;
+const tasks = Object.entries(states).filter(([, state]) => state.Type === 'Task');
+const lambdaTasks = Object.keys(lambdaFunctionKeys());
+
+const kebab = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+
+describe('image-factory.asl.yaml', () => {
+  it('is valid ASL as written for serverless (intrinsic functions in place)', () => {
+    // Act
+    const result = aslValidator(structuredClone(raw));
+
+    // Assess
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('is valid ASL once resolved for local execution (placeholder ARNs)', () => {
+    const result = aslValidator(structuredClone(loadDefinition()));
+
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('is a JSONPath definition starting at PrepareBuild', () => {
+    expect(raw.StartAt).toBe('PrepareBuild');
+    expect(raw.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+  });
+
+  it('has exactly the design states plus the poll-failure Pass states', () => {
+    expect(Object.keys(states).sort()).toEqual([...Object.keys(DESIGN), ...POLL_FAILURES].sort());
+    for (const name of POLL_FAILURES) {
+      expect(states[name]).toMatchObject({
+        Type: 'Pass',
+        ResultPath: '$.error',
+        Next: 'CleanupAfterFailure',
+      });
+    }
+  });
+
+  it.each(Object.entries(DESIGN))('%s has the design type and ResultPath', (name, [type, resultPath]) => {
+    const state = states[name];
+
+    expect(state?.Type).toBe(type);
+    if (type === 'Task') expect(state?.ResultPath).toBe(resultPath);
+  });
+
+  it('names every Lambda task after its handler file (PrepareBuild → prepare-build)', () => {
+    const keys = lambdaFunctionKeys();
+
+    expect(Object.keys(keys)).toHaveLength(13);
+    for (const [state, key] of Object.entries(keys)) expect(key).toBe(kebab(state));
+  });
+
+  it('runs BakeImage as a bounded Fargate runTask.sync with the build in the container environment', () => {
+    const bake = states.BakeImage as State & { Parameters: Record<string, unknown> };
+    const loaded = loadDefinition().States.BakeImage as unknown as typeof bake;
+    const container = (loaded.Parameters.Overrides as { ContainerOverrides: Record<string, unknown>[] })
+      .ContainerOverrides[0];
+
+    expect(bake.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
+    expect(bake.Parameters.LaunchType).toBe('FARGATE');
+    expect(bake.TimeoutSeconds).toBe(5400);
+    expect(container?.Environment).toEqual([
+      { Name: 'BASE_IMAGE', 'Value.$': '$.build.baseImage' },
+      { Name: 'SOURCE_AMI_ID', 'Value.$': '$.build.sourceImageId' },
+      { Name: 'BUILD_ID', 'Value.$': '$.build.buildId' },
+      { Name: 'PIPELINE', 'Value.$': '$.build.pipeline' },
+      { Name: 'CHANNEL', 'Value.$': '$.build.channel' },
+      { Name: 'EXECUTION_NAME', 'Value.$': '$.build.executionName' },
+      { Name: 'BUILD_JSON', 'Value.$': 'States.JsonToString($.build)' },
+    ]);
+  });
+
+  it('passes no Parameters to Lambda tasks except PrepareBuild (request + Context Object execution)', () => {
+    for (const name of lambdaTasks.filter((task) => task !== 'PrepareBuild')) {
+      expect(states[name]?.Parameters, name).toBeUndefined();
+    }
+    expect(states.PrepareBuild?.Parameters).toEqual({ 'input.$': '$', 'execution.$': '$$.Execution' });
+  });
+
+  it.each(tasks)('Task %s has a TimeoutSeconds bound', (_name, state) => {
+    expect(state.TimeoutSeconds).toEqual(expect.any(Number));
+    expect(state.TimeoutSeconds as number).toBeGreaterThan(0);
+  });
+
+  it.each(lambdaTasks)(
+    'Lambda task %s retries the transient Lambda errors with backoff 2 and full jitter',
+    (name) => {
+      const retriers = (states[name]?.Retry ?? []) as Retrier[];
+      const standard = retriers.find((retrier) => retrier.ErrorEquals.includes('Lambda.ServiceException'));
+
+      expect(standard?.ErrorEquals).toEqual(STANDARD_LAMBDA_ERRORS);
+      expect(standard).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
+      expect(standard?.MaxAttempts).toBeGreaterThan(0);
+    },
+  );
+
+  it('retries InvocationDoesNotExist on CheckProbeResult a bounded number of times', () => {
+    const retriers = states.CheckProbeResult?.Retry as Retrier[];
+
+    expect(retriers.find((retrier) => retrier.ErrorEquals.includes('InvocationDoesNotExist'))).toMatchObject({
+      MaxAttempts: 5,
+      BackoffRate: 2,
+      JitterStrategy: 'FULL',
+    });
+  });
+
+  it.each(
+    tasks.filter(
+      ([name]) => !['NotifySuccess', 'CleanupAfterFailure', 'NotifyFailure', 'OpenIncident'].includes(name),
+    ),
+  )('Task %s catches States.ALL into CleanupAfterFailure keeping its input at $.error', (_name, state) => {
+    expect(state.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CleanupAfterFailure' },
+    ]);
+  });
+
+  it.each([
+    ['NotifySuccess', 'PipelineSucceeded', '$.notificationError'],
+    ['CleanupAfterFailure', 'NotifyFailure', '$.cleanup'],
+    ['NotifyFailure', 'IsIncidentConfigured', '$.notificationError'],
+    ['OpenIncident', 'PipelineFailed', '$.incidentError'],
+  ])('tail task %s catches everything and continues to %s without touching $.error', (name, next, path) => {
+    const catchers = states[name]?.Catch as Catcher[];
+
+    expect(catchers).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: path, Next: next }]);
+    expect(states[name]?.Next).toBe(next);
+  });
+
+  it.each([
+    ['IsInstanceOnline', '$.online.attempt', 'InstanceNeverOnline', 'WaitForInstanceOnline'],
+    ['IsProbeComplete', '$.probeResult.attempt', 'ProbeTimedOut', 'WaitForProbe'],
+  ])('poll %s stops on %s before looping', (name, variable, exhausted, wait) => {
+    const text = JSON.stringify(states[name]);
+
+    expect(text).toContain(`"Variable":"${variable}","NumericGreaterThanEquals"`);
+    expect(text).toContain(`"Next":"${exhausted}"`);
+    expect(states[name]?.Default).toBe(wait);
+  });
+
+  it('fails with the recorded error and cause', () => {
+    expect(states.PipelineFailed).toEqual({
+      Type: 'Fail',
+      ErrorPath: '$.error.Error',
+      CausePath: '$.error.Cause',
+    });
+  });
+
+  it('has no execution-level timeout (it would skip the cleanup)', () => {
+    expect(raw.TimeoutSeconds).toBeUndefined();
+  });
+});

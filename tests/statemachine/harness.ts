@@ -1,0 +1,274 @@
+/**
+ * Test harness: executes `statemachines/image-factory.asl.yaml` with aws-local-stepfunctions and
+ * records what every Task state was asked to do.
+ *
+ * The Task handlers here are recording test doubles that stand in for AWS (the Lambda functions and
+ * the ECS `runTask.sync` integration). They return payloads shaped like the real ones
+ * (docs/design.md "Execution state") and follow the handler contracts the ASL relies on:
+ * the check handlers return `attempt` = previous `attempt` + 1, named errors carry the design's
+ * error names. They never touch AWS or the file system.
+ *
+ * Waits and retry pauses are overridden to 0 ms, so a run takes milliseconds.
+ * Library reference: https://github.com/nibble-4bits/aws-local-stepfunctions#staterunninput-options
+ */
+import { StateMachine } from 'aws-local-stepfunctions';
+import { loadDefinition, taskStateNames } from '../../statemachines/definition.js';
+
+/** Any JSON value a Task receives or returns. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+/** One entry of the execution event log (StateEntered, StateRetried, ExecutionFailed, ...). */
+export type ExecutionEvent =
+  ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+/** A local Task implementation: gets the state's effective input, returns its result or throws. */
+export type TaskDouble = (input: JsonObject, call: number) => Json | Promise<Json>;
+
+/** Names of the Task states (keys of `taskResourceLocalHandlers`). */
+export type TaskName =
+  | 'PrepareBuild'
+  | 'BakeImage'
+  | 'FindCandidateImage'
+  | 'LaunchTestInstance'
+  | 'CheckInstanceOnline'
+  | 'ProbeTestInstance'
+  | 'CheckProbeResult'
+  | 'TerminateTestInstance'
+  | 'PromoteImage'
+  | 'ApplyRetention'
+  | 'NotifySuccess'
+  | 'CleanupAfterFailure'
+  | 'NotifyFailure'
+  | 'OpenIncident';
+
+/** The result of one execution. */
+export interface PipelineRun {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  /** Execution output (the final JSONPath document) when SUCCEEDED. */
+  readonly output: JsonObject | undefined;
+  /** `{Error, Cause}` of the ExecutionFailed event when FAILED. */
+  readonly error: { Error: string; Cause: unknown } | undefined;
+  /** Every event the library emitted, in order. */
+  readonly events: readonly ExecutionEvent[];
+  /** State names in the order they were entered (repeats included). */
+  readonly visited: readonly string[];
+  /** Inputs each Task double received, one per invocation (retries included). */
+  readonly calls: Readonly<Record<string, JsonObject[]>>;
+}
+
+/** A manual execution request (docs/design.md "Execution state"). */
+export const MANUAL_INPUT: JsonObject = {
+  pipeline: 'web',
+  channel: 'stable',
+  trigger: 'manual',
+  baseImage: 'ubuntu-24.04',
+};
+
+export const BUILD_ID = 'web-20260101t120000z-3f2a9c1';
+
+/**
+ * The Context Object's execution fields Step Functions provides and aws-local-stepfunctions does not
+ * (it sets only `Input` and `StartTime`); passed with the `context` run option.
+ */
+export const EXECUTION = {
+  Id: `arn:aws:states:us-east-1:123456789012:execution:golden-image-factory-local:${BUILD_ID}`,
+  Name: BUILD_ID,
+};
+export const CANDIDATE_IMAGE_ID = 'ami-0c0ffee0c0ffee001';
+export const TEST_INSTANCE_ID = 'i-0feedface0000001';
+
+/** An Error whose `name` is what Step Functions matches in Retry / Catch `ErrorEquals`. */
+export function namedError(name: string, message = `${name} (test double)`): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** Previous attempt counter of a poll (0 before the first check). */
+function previousAttempt(input: JsonObject, key: 'online' | 'probeResult'): number {
+  const previous = input[key];
+  if (previous === null || typeof previous !== 'object' || Array.isArray(previous)) return 0;
+  return typeof previous.attempt === 'number' ? previous.attempt : 0;
+}
+
+/** Happy-path doubles: the instance is online at the 2nd check, the probe passes at the 2nd check. */
+export function happyPath(): Record<TaskName, TaskDouble> {
+  return {
+    // Receives `{ input, execution }` (the execution input and the Context Object's Execution).
+    PrepareBuild: (request) => {
+      const input = request.input as JsonObject;
+      const execution = request.execution as JsonObject;
+      return {
+        buildId: BUILD_ID,
+        pipeline: input.pipeline ?? 'web',
+        channel: input.channel ?? 'stable',
+        trigger: input.trigger ?? 'manual',
+        baseImage: input.baseImage ?? 'ubuntu-24.04',
+        sourceImageId: 'ami-0123456789abcdef0',
+        sourceImageName: 'ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20260101',
+        commit: '0123456789abcdef0123456789abcdef01234567',
+        executionName: execution.Name ?? BUILD_ID,
+        executionArn: execution.Id ?? null,
+        // Fixed rather than execution.StartTime, which the library sets to the real start time.
+        startedAt: '2026-01-01T12:00:00.000Z',
+        probeTimeoutSeconds: 600,
+      };
+    },
+    // Shape of the stopped ECS task that `ecs:runTask.sync` returns (DescribeTasks, PascalCase).
+    BakeImage: () => ({
+      TaskArn: 'arn:aws:ecs:us-east-1:123456789012:task/golden-image-factory-local/0f1e2d3c4b5a',
+      LastStatus: 'STOPPED',
+      StopCode: 'EssentialContainerExited',
+      Containers: [{ Name: 'packer', ExitCode: 0 }],
+    }),
+    FindCandidateImage: () => ({
+      imageId: CANDIDATE_IMAGE_ID,
+      name: `web-ubuntu-24.04-${BUILD_ID}`,
+      createdAt: '2026-01-01T12:40:00.000Z',
+      snapshotIds: ['snap-0aaaaaaaaaaaaaaa1'],
+    }),
+    LaunchTestInstance: () => ({ instanceId: TEST_INSTANCE_ID }),
+    CheckInstanceOnline: (input) => {
+      const attempt = previousAttempt(input, 'online') + 1;
+      return { online: attempt >= 2, attempt };
+    },
+    ProbeTestInstance: () => ({
+      commandId: 'c0ffee00-0000-4000-8000-000000000001',
+      instanceId: TEST_INSTANCE_ID,
+    }),
+    CheckProbeResult: (input): JsonObject => {
+      const attempt = previousAttempt(input, 'probeResult') + 1;
+      if (attempt < 2) return { status: 'InProgress', attempt, checks: [], passed: false, failed: [] };
+      return {
+        status: 'Success',
+        attempt,
+        checks: [
+          { name: 'sshd-hardened', ok: true, detail: 'PermitRootLogin no' },
+          { name: 'machine-id-empty', ok: true, detail: '' },
+        ],
+        passed: true,
+        failed: [],
+        summary: '2 of 2 checks passed',
+      };
+    },
+    TerminateTestInstance: () => ({ terminatedInstanceIds: [TEST_INSTANCE_ID] }),
+    PromoteImage: () => ({
+      channel: 'stable',
+      imageId: CANDIDATE_IMAGE_ID,
+      previousImageId: 'ami-0b0b0b0b0b0b0b0b0',
+      parameterName: '/image-factory/web/stable',
+      parameterVersion: 7,
+    }),
+    ApplyRetention: () => ({
+      dryRun: false,
+      outcomes: [
+        {
+          imageId: 'ami-0a0a0a0a0a0a0a0a0',
+          action: 'deregister',
+          reason: 'older than the 3 newest',
+          outcome: 'deregistered',
+          snapshots: ['snap-0bbbbbbbbbbbbbbb1'],
+        },
+      ],
+    }),
+    NotifySuccess: () => ({ delivered: true }),
+    CleanupAfterFailure: () => ({ terminatedInstanceIds: [TEST_INSTANCE_ID], deregisteredImageId: null }),
+    NotifyFailure: () => ({ delivered: true }),
+    OpenIncident: () => ({
+      incidentRecordArn: 'arn:aws:ssm-incidents::123456789012:incident-record/golden-image-factory/0001',
+    }),
+  };
+}
+
+/**
+ * Runs the pipeline once with the happy-path doubles, `overrides` replacing some of them.
+ * Never throws for a failed execution: the outcome is in `status` / `error`.
+ */
+export async function runPipeline(
+  overrides: Partial<Record<TaskName, TaskDouble>> = {},
+  input: JsonObject = MANUAL_INPUT,
+): Promise<PipelineRun> {
+  const definition = loadDefinition();
+  const doubles: Record<string, TaskDouble> = { ...happyPath(), ...overrides };
+  const calls: Record<string, JsonObject[]> = {};
+  const handlers = Object.fromEntries(
+    taskStateNames(definition).map((name) => {
+      const double = doubles[name];
+      if (double === undefined) throw new Error(`no test double for Task state ${name}`);
+      const recorded = (taskInput: unknown): Json | Promise<Json> => {
+        const received = structuredClone(taskInput) as JsonObject;
+        calls[name] ??= [];
+        calls[name].push(received);
+        return double(structuredClone(received), calls[name].length);
+      };
+      return [name, recorded];
+    }),
+  );
+  const execution = new StateMachine(definition).run(structuredClone(input), {
+    context: { Execution: { ...EXECUTION } },
+    overrides: {
+      taskResourceLocalHandlers: handlers,
+      waitTimeOverrides: { WaitForInstanceOnline: 0, WaitForProbe: 0 },
+      retryIntervalOverrides: Object.fromEntries(taskStateNames(definition).map((name) => [name, 0])),
+    },
+  });
+
+  const events: ExecutionEvent[] = [];
+  const collecting = (async () => {
+    for await (const event of execution.eventLogs) events.push(event);
+  })();
+  let status: PipelineRun['status'] = 'SUCCEEDED';
+  let output: JsonObject | undefined;
+  try {
+    output = (await execution.result) as JsonObject;
+  } catch {
+    status = 'FAILED';
+  }
+  await collecting;
+
+  const failed = events.find((event) => event.type === 'ExecutionFailed');
+  return {
+    status,
+    output,
+    error: failed?.type === 'ExecutionFailed' ? { Error: failed.Error, Cause: failed.Cause } : undefined,
+    events,
+    visited: events.flatMap((event) => (event.type === 'StateEntered' ? [event.state.name] : [])),
+    calls,
+  };
+}
+
+/** Number of StateRetried events of a state. */
+export function retriesOf(run: PipelineRun, state: string): number {
+  return run.events.filter((event) => event.type === 'StateRetried' && event.state.name === state).length;
+}
+
+/** Input the n-th (default: last) invocation of a Task double received. */
+export function inputOf(run: PipelineRun, state: TaskName, index = -1): JsonObject {
+  const received = run.calls[state]?.at(index);
+  if (received === undefined) throw new Error(`${state} was not invoked`);
+  return received;
+}
+
+/**
+ * The ownership invariant: once LaunchTestInstance has run, the execution must afterwards either
+ * complete TerminateTestInstance (success path; a caught failure of it does not count) or enter
+ * CleanupAfterFailure (every failure path).
+ */
+export function leavesNoTestInstance(run: PipelineRun): boolean {
+  const launched = run.events.findLastIndex(
+    (event) => event.type === 'StateEntered' && event.state.name === 'LaunchTestInstance',
+  );
+  if (launched < 0) return true;
+  const after = run.events.slice(launched + 1);
+  const cleanedUp = after.some(
+    (event) => event.type === 'StateEntered' && event.state.name === 'CleanupAfterFailure',
+  );
+  const terminateCaught = after.some(
+    (event) => event.type === 'StateCaught' && event.state.name === 'TerminateTestInstance',
+  );
+  const terminated = after.some(
+    (event) => event.type === 'StateExited' && event.state.name === 'TerminateTestInstance',
+  );
+  return cleanedUp || (terminated && !terminateCaught);
+}

@@ -1,0 +1,409 @@
+/**
+ * Path matrix of the pipeline: the ASL executed by aws-local-stepfunctions with recording test
+ * doubles in place of AWS (see harness.ts). Each case asserts the states visited, that a launched
+ * test instance is always terminated or cleaned up, and the final status.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  BUILD_ID,
+  EXECUTION,
+  happyPath,
+  inputOf,
+  leavesNoTestInstance,
+  namedError,
+  type PipelineRun,
+  retriesOf,
+  runPipeline,
+  type TaskDouble,
+  type TaskName,
+} from './harness.js';
+
+const SUCCESS_PATH = [
+  'PrepareBuild',
+  'BakeImage',
+  'FindCandidateImage',
+  'LaunchTestInstance',
+  'CheckInstanceOnline',
+  'IsInstanceOnline',
+  'WaitForInstanceOnline',
+  'CheckInstanceOnline',
+  'IsInstanceOnline',
+  'ProbeTestInstance',
+  'WaitForProbe',
+  'CheckProbeResult',
+  'IsProbeComplete',
+  'WaitForProbe',
+  'CheckProbeResult',
+  'IsProbeComplete',
+  'TerminateTestInstance',
+  'PromoteImage',
+  'ApplyRetention',
+  'NotifySuccess',
+  'PipelineSucceeded',
+];
+
+const FAILURE_TAIL = ['CleanupAfterFailure', 'NotifyFailure', 'IsIncidentConfigured', 'PipelineFailed'];
+
+const throwing =
+  (name: string, message?: string): TaskDouble =>
+  () => {
+    throw namedError(name, message);
+  };
+
+/** Fails with `name` on the first `times` invocations, then behaves like `then`. */
+const failingFirst =
+  (times: number, name: string, then: TaskDouble): TaskDouble =>
+  (input, call) => {
+    if (call <= times) throw namedError(name);
+    return then(input, call);
+  };
+
+function expectFailedWith(run: PipelineRun, error: string): void {
+  expect(run.status).toBe('FAILED');
+  expect(run.error?.Error).toBe(error);
+  expect(run.visited.slice(-FAILURE_TAIL.length)).toEqual(FAILURE_TAIL);
+  expect(inputOf(run, 'CleanupAfterFailure').error).toMatchObject({ Error: error });
+  expect(inputOf(run, 'NotifyFailure').error).toMatchObject({ Error: error });
+  expect(leavesNoTestInstance(run)).toBe(true);
+}
+
+describe('pipeline paths', () => {
+  it('success: bakes, probes, terminates the test instance, promotes, applies retention, notifies', async () => {
+    // Act
+    const run = await runPipeline();
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.visited).toEqual(SUCCESS_PATH);
+    expect(run.visited).not.toContain('CleanupAfterFailure');
+    expect(leavesNoTestInstance(run)).toBe(true);
+    expect(run.output).toMatchObject({
+      pipeline: 'web',
+      build: { buildId: BUILD_ID },
+      bake: { lastStatus: 'STOPPED' },
+      candidate: { imageId: 'ami-0c0ffee0c0ffee001' },
+      testInstance: { instanceId: 'i-0feedface0000001' },
+      online: { online: true, attempt: 2 },
+      probeResult: { status: 'Success', attempt: 2 },
+      promotion: { parameterName: '/image-factory/web/stable' },
+      retention: { dryRun: false },
+    });
+    expect(run.output).not.toHaveProperty('error');
+  });
+
+  it('success: hands the build to the Packer container and keeps only the task identity', async () => {
+    const run = await runPipeline();
+    const request = inputOf(run, 'BakeImage');
+
+    expect(request).toMatchObject({
+      LaunchType: 'FARGATE',
+      Overrides: {
+        ContainerOverrides: [
+          {
+            Name: 'packer',
+            Environment: [
+              { Name: 'BASE_IMAGE', Value: 'ubuntu-24.04' },
+              { Name: 'SOURCE_AMI_ID', Value: 'ami-0123456789abcdef0' },
+              { Name: 'BUILD_ID', Value: BUILD_ID },
+              { Name: 'PIPELINE', Value: 'web' },
+              { Name: 'CHANNEL', Value: 'stable' },
+              { Name: 'EXECUTION_NAME', Value: BUILD_ID },
+              { Name: 'BUILD_JSON', Value: JSON.stringify(run.output?.build) },
+            ],
+          },
+        ],
+      },
+      NetworkConfiguration: {
+        AwsvpcConfiguration: {
+          Subnets: ['local:param:bakeSubnetIds'],
+          SecurityGroups: ['local:param:bakeSecurityGroupIds'],
+        },
+      },
+      Tags: [
+        { Key: 'factory:pipeline', Value: 'web' },
+        { Key: 'factory:build-id', Value: BUILD_ID },
+      ],
+    });
+    expect(run.output?.bake).toEqual({
+      taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/golden-image-factory-local/0f1e2d3c4b5a',
+      lastStatus: 'STOPPED',
+    });
+  });
+
+  it('success: PrepareBuild gets the request and the execution; later tasks get the whole document', async () => {
+    const run = await runPipeline();
+
+    expect(inputOf(run, 'PrepareBuild')).toEqual({
+      input: { pipeline: 'web', channel: 'stable', trigger: 'manual', baseImage: 'ubuntu-24.04' },
+      execution: expect.objectContaining({ Id: EXECUTION.Id, Name: EXECUTION.Name }),
+    });
+    expect(run.output?.build).toMatchObject({ executionName: EXECUTION.Name, executionArn: EXECUTION.Id });
+    expect(inputOf(run, 'NotifySuccess')).toMatchObject({
+      pipeline: 'web',
+      build: { buildId: BUILD_ID },
+      candidate: {},
+      termination: {},
+      promotion: {},
+      retention: {},
+    });
+  });
+
+  it('bake failure: cleans up and fails with the ECS error without launching anything', async () => {
+    const run = await runPipeline({
+      BakeImage: throwing('States.TaskFailed', 'Essential container in task exited'),
+    });
+
+    expectFailedWith(run, 'States.TaskFailed');
+    expect(run.visited).toEqual(['PrepareBuild', 'BakeImage', ...FAILURE_TAIL]);
+    expect(run.error?.Cause).toContain('Essential container in task exited');
+  });
+
+  it('no AMI found: CandidateNotFound goes to cleanup and fails the execution', async () => {
+    const run = await runPipeline({ FindCandidateImage: throwing('CandidateNotFound') });
+
+    expectFailedWith(run, 'CandidateNotFound');
+    expect(run.visited).toEqual(['PrepareBuild', 'BakeImage', 'FindCandidateImage', ...FAILURE_TAIL]);
+  });
+
+  it('invalid request: PrepareBuild failure is reported even though no build exists yet', async () => {
+    const run = await runPipeline({ PrepareBuild: throwing('InvalidInput') });
+
+    expectFailedWith(run, 'InvalidInput');
+    expect(run.visited).toEqual(['PrepareBuild', ...FAILURE_TAIL]);
+  });
+
+  it('instance never online: stops after 40 checks and cleans up the test instance', async () => {
+    const run = await runPipeline({
+      CheckInstanceOnline: (input) => ({
+        online: false,
+        attempt: ((input.online as { attempt?: number } | undefined)?.attempt ?? 0) + 1,
+      }),
+    });
+
+    expectFailedWith(run, 'InstanceNeverOnline');
+    expect(run.calls.CheckInstanceOnline).toHaveLength(40);
+    expect(run.visited.filter((state) => state === 'WaitForInstanceOnline')).toHaveLength(39);
+    expect(run.visited).not.toContain('ProbeTestInstance');
+    expect(run.visited.slice(-5)).toEqual(['InstanceNeverOnline', ...FAILURE_TAIL]);
+    expect(run.error?.Cause).toBe('test instance not online after 40 checks');
+  });
+
+  it('probe failure: ProbeFailed cleans up (candidate deregistered there) and nothing is promoted', async () => {
+    const run = await runPipeline({
+      CheckProbeResult: throwing('ProbeFailed', '1 of 12 checks failed: sshd-hardened'),
+    });
+
+    expectFailedWith(run, 'ProbeFailed');
+    expect(run.visited).not.toContain('TerminateTestInstance');
+    expect(run.visited).not.toContain('PromoteImage');
+    expect(inputOf(run, 'CleanupAfterFailure')).toMatchObject({
+      candidate: { imageId: 'ami-0c0ffee0c0ffee001' },
+      testInstance: { instanceId: 'i-0feedface0000001' },
+    });
+  });
+
+  it('probe failure reported as a status: the ProbeFailed Pass state records the error', async () => {
+    const run = await runPipeline({
+      CheckProbeResult: () => ({
+        status: 'Failed',
+        attempt: 1,
+        checks: [],
+        passed: false,
+        failed: ['sshd-hardened'],
+      }),
+    });
+
+    expectFailedWith(run, 'ProbeFailed');
+    expect(run.visited).toContain('ProbeFailed');
+    expect(run.error?.Cause).toBe('probe reported status Failed at check 1');
+  });
+
+  it('probe never completes: stops after 80 checks with ProbeTimedOut', async () => {
+    const run = await runPipeline({
+      CheckProbeResult: (input) => ({
+        status: 'InProgress',
+        attempt: ((input.probeResult as { attempt?: number } | undefined)?.attempt ?? 0) + 1,
+        checks: [],
+        passed: false,
+        failed: [],
+      }),
+    });
+
+    expectFailedWith(run, 'ProbeTimedOut');
+    expect(run.calls.CheckProbeResult).toHaveLength(80);
+    expect(run.error?.Cause).toBe('probe not complete after 80 checks (last status InProgress)');
+  });
+
+  it('probe command timed out in SSM: ProbeTimedOut without waiting for the poll bound', async () => {
+    const run = await runPipeline({
+      CheckProbeResult: () => ({ status: 'TimedOut', attempt: 3, checks: [], passed: false, failed: [] }),
+    });
+
+    expectFailedWith(run, 'ProbeTimedOut');
+    expect(run.calls.CheckProbeResult).toHaveLength(1);
+  });
+
+  it('Slack failure on success: the execution still succeeds and the image stays promoted', async () => {
+    const run = await runPipeline({ NotifySuccess: throwing('SlackDeliveryFailed') });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.visited.slice(-2)).toEqual(['NotifySuccess', 'PipelineSucceeded']);
+    expect(run.visited).not.toContain('CleanupAfterFailure');
+    expect(run.output).toMatchObject({
+      promotion: { imageId: 'ami-0c0ffee0c0ffee001' },
+      notificationError: { Error: 'SlackDeliveryFailed' },
+    });
+  });
+
+  it('Slack failure on failure: the execution still fails with the original error', async () => {
+    const run = await runPipeline({
+      FindCandidateImage: throwing('CandidateNotFound'),
+      NotifyFailure: throwing('SlackDeliveryFailed'),
+    });
+
+    expectFailedWith(run, 'CandidateNotFound');
+  });
+
+  it('retention partial failure: per-image failures are reported and the pipeline succeeds', async () => {
+    const outcomes = [
+      {
+        imageId: 'ami-0a0a0a0a0a0a0a0a1',
+        action: 'deregister',
+        reason: 'older than the 3 newest',
+        outcome: 'deregistered',
+        snapshots: [],
+      },
+      {
+        imageId: 'ami-0a0a0a0a0a0a0a0a2',
+        action: 'deregister',
+        reason: 'older than the 3 newest',
+        outcome: 'failed',
+        snapshots: [],
+      },
+    ];
+    const run = await runPipeline({ ApplyRetention: () => ({ dryRun: false, outcomes }) });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.visited.slice(-3)).toEqual(['ApplyRetention', 'NotifySuccess', 'PipelineSucceeded']);
+    expect(inputOf(run, 'NotifySuccess').retention).toEqual({ dryRun: false, outcomes });
+  });
+
+  it('retention failure as a whole: treated as a pipeline failure after the image was promoted', async () => {
+    const run = await runPipeline({ ApplyRetention: throwing('AccessDenied') });
+
+    expectFailedWith(run, 'AccessDenied');
+    expect(inputOf(run, 'CleanupAfterFailure').promotion).toMatchObject({ imageId: 'ami-0c0ffee0c0ffee001' });
+  });
+
+  it('retried Lambda.ServiceException then success: one retry, same outcome as the happy path', async () => {
+    const happy = await runPipeline();
+    const run = await runPipeline({
+      LaunchTestInstance: failingFirst(1, 'Lambda.ServiceException', () => ({
+        instanceId: 'i-0feedface0000001',
+      })),
+    });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.visited).toEqual(SUCCESS_PATH);
+    expect(retriesOf(run, 'LaunchTestInstance')).toBe(1);
+    expect(run.calls.LaunchTestInstance).toHaveLength(2);
+    expect(run.output).toEqual(happy.output);
+  });
+
+  it('Lambda.TooManyRequestsException that never clears: retries are bounded, then cleanup', async () => {
+    const run = await runPipeline({ PromoteImage: throwing('Lambda.TooManyRequestsException') });
+
+    expectFailedWith(run, 'Lambda.TooManyRequestsException');
+    expect(run.calls.PromoteImage).toHaveLength(7);
+  });
+
+  it('InvocationDoesNotExist right after SendCommand: retried, then the probe result is read', async () => {
+    const run = await runPipeline({
+      CheckProbeResult: failingFirst(2, 'InvocationDoesNotExist', (input) => ({
+        status: 'Success',
+        attempt: ((input.probeResult as { attempt?: number } | undefined)?.attempt ?? 0) + 1,
+        checks: [],
+        passed: true,
+        failed: [],
+      })),
+    });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(retriesOf(run, 'CheckProbeResult')).toBe(2);
+  });
+
+  it('InvocationDoesNotExist that persists: bounded at 5 retries, then cleanup', async () => {
+    const run = await runPipeline({ CheckProbeResult: throwing('InvocationDoesNotExist') });
+
+    expectFailedWith(run, 'InvocationDoesNotExist');
+    expect(run.calls.CheckProbeResult).toHaveLength(6);
+  });
+
+  it.each<[TaskName, string]>([
+    ['LaunchTestInstance', 'InsufficientInstanceCapacity'],
+    ['CheckInstanceOnline', 'UnauthorizedOperation'],
+    ['ProbeTestInstance', 'InvalidInstanceId'],
+    ['CheckProbeResult', 'ProbeFailed'],
+    ['TerminateTestInstance', 'RequestLimitExceeded'],
+    ['PromoteImage', 'ParameterVersionLabelLimitExceeded'],
+    ['ApplyRetention', 'InvalidAMIID.Unavailable'],
+  ])('after launch, a failure of %s (%s) always reaches CleanupAfterFailure', async (state, error) => {
+    const run = await runPipeline({ [state]: throwing(error) });
+
+    expectFailedWith(run, error);
+    expect(run.visited).toContain('LaunchTestInstance');
+    expect(run.visited.at(-FAILURE_TAIL.length - 1)).toBe(state);
+  });
+
+  it('cleanup failure: retried, its error kept at $.cleanup, failure still notified with the original error', async () => {
+    const run = await runPipeline({
+      FindCandidateImage: throwing('CandidateNotFound'),
+      CleanupAfterFailure: throwing('UnauthorizedOperation'),
+    });
+
+    expectFailedWith(run, 'CandidateNotFound');
+    expect(run.calls.CleanupAfterFailure).toHaveLength(4);
+    expect(inputOf(run, 'NotifyFailure').cleanup).toMatchObject({ Error: 'UnauthorizedOperation' });
+  });
+
+  describe('with an incident response plan', () => {
+    const withPlan: TaskDouble = async (request, call) => ({
+      ...((await happyPath().PrepareBuild(request, call)) as object),
+      incidentResponsePlanArn: 'arn:aws:ssm-incidents::123456789012:response-plan/golden-image-factory',
+    });
+
+    it('opens an incident on failure, then fails with the original error', async () => {
+      const run = await runPipeline({ PrepareBuild: withPlan, CheckProbeResult: throwing('ProbeFailed') });
+
+      expect(run.status).toBe('FAILED');
+      expect(run.error?.Error).toBe('ProbeFailed');
+      expect(run.visited.slice(-5)).toEqual([
+        'CleanupAfterFailure',
+        'NotifyFailure',
+        'IsIncidentConfigured',
+        'OpenIncident',
+        'PipelineFailed',
+      ]);
+      expect(leavesNoTestInstance(run)).toBe(true);
+    });
+
+    it('an Incident Manager outage does not change the failure reported', async () => {
+      const run = await runPipeline({
+        PrepareBuild: withPlan,
+        CheckProbeResult: throwing('ProbeFailed'),
+        OpenIncident: throwing('AccessDeniedException'),
+      });
+
+      expect(run.status).toBe('FAILED');
+      expect(run.error?.Error).toBe('ProbeFailed');
+      expect(run.visited.slice(-2)).toEqual(['OpenIncident', 'PipelineFailed']);
+    });
+
+    it('opens no incident when the pipeline succeeds', async () => {
+      const run = await runPipeline({ PrepareBuild: withPlan });
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.calls.OpenIncident).toBeUndefined();
+    });
+  });
+});

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { BASE_IMAGE_NAMES, getBaseImage, isTrustedOwner } from '#commons/core/base-images.js';
+import { UnknownBaseImage } from '#commons/errors.js';
+
+describe('base image catalog', () => {
+  it('lists the supported base images', () => {
+    expect(BASE_IMAGE_NAMES).toEqual(['ubuntu-24.04', 'ubuntu-22.04', 'al2023', 'debian-12']);
+  });
+
+  it.each([
+    [
+      'ubuntu-24.04',
+      '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id',
+      '099720109477',
+    ],
+    [
+      'ubuntu-22.04',
+      '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id',
+      '099720109477',
+    ],
+    ['al2023', '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64', '137112412989'],
+    ['debian-12', '/aws/service/debian/release/bookworm/latest/amd64', '136693071363'],
+  ])('%s → %s owned by %s', (name, parameter, owner) => {
+    const base = getBaseImage(name);
+    expect(base.ssmParameter).toBe(parameter);
+    expect(isTrustedOwner(base, owner)).toBe(true);
+    expect(isTrustedOwner(base, '123456789012')).toBe(false);
+    expect(isTrustedOwner(base, undefined)).toBe(false);
+  });
+
+  it('throws UnknownBaseImage listing the known names', () => {
+    expect(() => getBaseImage('centos-7')).toThrow(UnknownBaseImage);
+    expect(() => getBaseImage('centos-7')).toThrow(/ubuntu-24\.04, ubuntu-22\.04, al2023, debian-12/);
+    expect(() => getBaseImage('toString')).toThrow(UnknownBaseImage);
+  });
+});

@@ -1,0 +1,105 @@
+import { CreateTagsCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  GetParameterCommand,
+  GetParameterHistoryCommand,
+  PutParameterCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { handler as rollbackChannel } from '../../../functions/rollback-channel.js';
+import { context } from '../helpers/lambda.js';
+
+vi.hoisted(() => {
+  Object.assign(process.env, {
+    AWS_REGION: 'eu-west-1',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    CHANNEL_PARAMETER_PREFIX: '/image-factory/channels/',
+  });
+});
+
+const ec2 = mockClient(EC2Client);
+const ssm = mockClient(SSMClient);
+afterEach(() => {
+  ec2.reset();
+  ssm.reset();
+});
+
+const image = (id: string, created: string, channel?: string) => ({
+  ImageId: id,
+  Name: id,
+  CreationDate: created,
+  Tags: [
+    { Key: 'factory:pipeline', Value: 'web' },
+    ...(channel ? [{ Key: 'factory:channel', Value: channel }] : []),
+  ],
+});
+
+describe('rollback-channel', () => {
+  it('re-points the channel to the previous image and withdraws the current one', async () => {
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        image('ami-0000000000000000c', '2026-06-29T00:00:00.000Z', 'stable'),
+        image('ami-0000000000000000b', '2026-06-20T00:00:00.000Z', 'previous-stable'),
+      ],
+    });
+    ec2.on(CreateTagsCommand).resolves({});
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-0000000000000000c', Version: 5 } });
+    ssm.on(PutParameterCommand).resolves({ Version: 6 });
+    await expect(rollbackChannel({ pipeline: 'web' }, context())).resolves.toEqual({
+      pipeline: 'web',
+      channel: 'stable',
+      imageId: 'ami-0000000000000000b',
+      withdrawnImageId: 'ami-0000000000000000c',
+      parameterName: '/image-factory/channels/web/stable',
+      parameterVersion: 6,
+    });
+    expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input.Tags?.[0]?.Value)).toEqual([
+      'stable',
+      'rolled-back',
+    ]);
+  });
+
+  it('uses the parameter history when no image is tagged previous', async () => {
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        image('ami-0000000000000000c', '2026-06-29T00:00:00.000Z', 'stable'),
+        image('ami-0000000000000000a', '2026-06-01T00:00:00.000Z', 'retired'),
+      ],
+    });
+    ec2.on(CreateTagsCommand).resolves({});
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-0000000000000000c', Version: 2 } });
+    ssm.on(GetParameterHistoryCommand).resolves({
+      Parameters: [
+        { Value: 'ami-0000000000000000a', Version: 1 },
+        { Value: 'ami-0000000000000000c', Version: 2 },
+      ],
+    });
+    ssm.on(PutParameterCommand).resolves({ Version: 3 });
+    await expect(rollbackChannel({ pipeline: 'web', channel: 'stable' }, context())).resolves.toMatchObject({
+      imageId: 'ami-0000000000000000a',
+    });
+  });
+
+  it('rejects unknown keys and a missing pipeline with InvalidInput', async () => {
+    await expect(rollbackChannel({ pipline: 'web' }, context())).rejects.toMatchObject({
+      name: 'InvalidInput',
+      message: expect.stringMatching(/pipeline: pipeline is required.*Unrecognized key.*pipline/),
+    });
+  });
+
+  it('refuses an image of another pipeline', async () => {
+    ec2
+      .on(DescribeImagesCommand)
+      .resolves({ Images: [image('ami-0000000000000000c', '2026-06-29T00:00:00.000Z', 'stable')] });
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-0000000000000000c', Version: 2 } });
+    await expect(
+      rollbackChannel({ pipeline: 'web', imageId: 'ami-0ffffffffffffffff' }, context()),
+    ).rejects.toMatchObject({
+      name: 'InvalidInput',
+    });
+    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,133 @@
+/** In-memory port implementations for step tests (they record every call). */
+import type {
+  ChannelPointer,
+  ChannelPosition,
+  CommandResult,
+  CommandRunner,
+  ImageRecord,
+  ImageStore,
+  IncidentReporter,
+  IncidentRequest,
+  LaunchRequest,
+  MachineLauncher,
+  Notification,
+  Notifier,
+  SnapshotOutcome,
+  SourceImage,
+  SourceImageResolver,
+} from '#commons/ports.js';
+
+export class MemoryImageStore implements ImageStore {
+  readonly deregistered: string[] = [];
+  readonly failing = new Set<string>();
+  inUse: string[] = [];
+  constructor(public images: ImageRecord[] = []) {}
+  async findImages(tags: Record<string, string>) {
+    return structuredClone(
+      this.images.filter((image) => Object.entries(tags).every(([k, v]) => image.tags[k] === v)),
+    );
+  }
+  async getImage(imageId: string) {
+    const image = this.images.find((candidate) => candidate.imageId === imageId);
+    return image ? structuredClone(image) : undefined;
+  }
+  async tagImage(imageId: string, tags: Record<string, string>) {
+    const image = this.images.find((candidate) => candidate.imageId === imageId);
+    if (!image) throw new Error(`no image ${imageId}`);
+    Object.assign(image.tags, tags);
+  }
+  async imagesInUse(imageIds: readonly string[]) {
+    return imageIds.filter((id) => this.inUse.includes(id));
+  }
+  async deregisterImage(imageId: string): Promise<SnapshotOutcome[]> {
+    if (this.failing.has(imageId))
+      throw Object.assign(new Error('denied'), { name: 'UnauthorizedOperation' });
+    const image = this.images.find((candidate) => candidate.imageId === imageId);
+    this.images = this.images.filter((candidate) => candidate.imageId !== imageId);
+    this.deregistered.push(imageId);
+    return (image?.snapshotIds ?? []).map((snapshotId) => ({ snapshotId, outcome: 'deleted' as const }));
+  }
+}
+
+export class MemoryChannelPointer implements ChannelPointer {
+  readonly positions = new Map<string, ChannelPosition[]>();
+  async current(pipeline: string, channel: string) {
+    return this.positions.get(`${pipeline}/${channel}`)?.[0];
+  }
+  async point(pipeline: string, channel: string, imageId: string) {
+    const key = `${pipeline}/${channel}`;
+    const list = this.positions.get(key) ?? [];
+    const position = { imageId, version: list.length + 1, location: `/channels/${key}` };
+    this.positions.set(key, [position, ...list]);
+    return position;
+  }
+  async history(pipeline: string, channel: string) {
+    return this.positions.get(`${pipeline}/${channel}`) ?? [];
+  }
+}
+
+export class MemoryLauncher implements MachineLauncher {
+  readonly launches: LaunchRequest[] = [];
+  readonly terminated: string[] = [];
+  ready = new Set<string>();
+  live = new Map<string, string>(); // instanceId → buildId
+  async launch(request: LaunchRequest) {
+    const instanceId = `i-${String(this.launches.length + 1).padStart(17, '0')}`;
+    this.launches.push(request);
+    this.live.set(instanceId, request.buildId);
+    return { instanceId };
+  }
+  async isReady(instanceId: string) {
+    return this.ready.has(instanceId);
+  }
+  async terminate(instanceIds: readonly string[]) {
+    const known = instanceIds.filter((id) => this.live.has(id));
+    for (const id of known) this.live.delete(id);
+    this.terminated.push(...known);
+    return known;
+  }
+  async listByBuildId(buildId: string) {
+    return [...this.live].filter(([, build]) => build === buildId).map(([id]) => id);
+  }
+}
+
+export class ScriptedRunner implements CommandRunner {
+  readonly started: Array<{ instanceId: string; timeoutSeconds: number }> = [];
+  constructor(public results: CommandResult[] = []) {}
+  async startProbe(instanceId: string, options: { timeoutSeconds: number; buildId: string }) {
+    this.started.push({ instanceId, timeoutSeconds: options.timeoutSeconds });
+    return { commandId: 'cmd-1' };
+  }
+  async readProbe() {
+    const next = this.results.shift();
+    if (!next) throw new Error('no scripted result left');
+    return next;
+  }
+}
+
+export class RecordingNotifier implements Notifier {
+  readonly sent: Notification[] = [];
+  async notify(notification: Notification) {
+    this.sent.push(notification);
+  }
+}
+
+export class RecordingIncidents implements IncidentReporter {
+  readonly opened: IncidentRequest[] = [];
+  async open(request: IncidentRequest) {
+    this.opened.push(request);
+    return { incidentArn: `arn:aws:ssm-incidents::123456789012:incident-record/plan/${request.clientToken}` };
+  }
+}
+
+export class StaticSources implements SourceImageResolver {
+  constructor(private readonly images: Record<string, SourceImage & { baseImage?: string }>) {}
+  async resolve(baseImage: string) {
+    const found = Object.values(this.images).find((image) => image.baseImage === baseImage);
+    if (!found) throw new Error(`no source for ${baseImage}`);
+    return found;
+  }
+  async describe(imageId: string) {
+    return this.images[imageId];
+  }
+}

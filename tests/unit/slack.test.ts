@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { executionConsoleUrl, formatDuration, retentionSummary, toSlackMessage } from '#commons/slack.js';
+
+describe('slack rendering', () => {
+  it('renders header, fields, escaped detail and a link button', () => {
+    const message = toSlackMessage({
+      outcome: 'failure',
+      title: 'web: build failed in CheckProbeResult',
+      fields: Array.from({ length: 12 }, (_, i) => ({
+        label: `F${i}`,
+        value: i === 0 ? '<script>&' : `v${i}`,
+      })),
+      detail: 'a < b',
+      link: { label: 'Execution', url: 'https://example.com/x' },
+    });
+    expect(message.text).toBe(':x: web: build failed in CheckProbeResult');
+    expect(message.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'actions']);
+    expect(JSON.stringify(message.blocks[1])).toContain('&lt;script&gt;&amp;');
+    expect((message.blocks[1] as { fields: unknown[] }).fields).toHaveLength(10);
+    expect(JSON.stringify(message.blocks[3])).toContain('a &lt; b');
+  });
+
+  it.each([
+    ['2026-01-01T00:00:00Z', '2026-01-01T00:00:42Z', '42s'],
+    ['2026-01-01T00:00:00Z', '2026-01-01T00:03:05Z', '3m 05s'],
+    ['2026-01-01T00:00:00Z', '2026-01-01T02:00:09Z', '2h 00m 09s'],
+    ['not a date', '2026-01-01T00:00:00Z', 'unknown'],
+  ])('formats the duration from %s to %s as %s', (from, to, text) => {
+    expect(formatDuration(from, new Date(to))).toBe(text);
+  });
+
+  it('summarises retention, dry run included', () => {
+    expect(retentionSummary(undefined)).toBe('not run');
+    const outcomes = [
+      {
+        imageId: 'a',
+        action: 'deregister' as const,
+        reason: 'expired',
+        outcome: 'planned' as const,
+        snapshots: [],
+      },
+      { imageId: 'b', action: 'keep' as const, reason: 'newest', outcome: 'kept' as const, snapshots: [] },
+      {
+        imageId: 'c',
+        action: 'deregister' as const,
+        reason: 'expired',
+        outcome: 'failed' as const,
+        snapshots: [],
+      },
+    ];
+    expect(retentionSummary({ dryRun: true, outcomes })).toBe(
+      '1 would be deregistered (dry run), 1 kept, 1 failed',
+    );
+  });
+
+  it('builds the console URL from the execution ARN region', () => {
+    expect(executionConsoleUrl('arn:aws:states:us-east-2:1:execution:sm:n')).toBe(
+      'https://us-east-2.console.aws.amazon.com/states/home?region=us-east-2#/v2/executions/details/arn%3Aaws%3Astates%3Aus-east-2%3A1%3Aexecution%3Asm%3An',
+    );
+    expect(executionConsoleUrl(undefined)).toBeUndefined();
+  });
+});

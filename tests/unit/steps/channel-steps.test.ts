@@ -1,0 +1,238 @@
+import { describe, expect, it } from 'vitest';
+import { CandidateNotFound, InvalidInput } from '#commons/errors.js';
+import { applyRetention } from '#commons/steps/apply-retention.js';
+import { promoteImage } from '#commons/steps/promote-image.js';
+import { rollbackChannel } from '#commons/steps/rollback-channel.js';
+import { MemoryChannelPointer, MemoryImageStore } from '../helpers/fakes.js';
+import { BUILD, CANDIDATE, imageRecord, NOW } from '../helpers/fixtures.js';
+
+const channelOf = (store: MemoryImageStore, id: string) =>
+  store.images.find((i) => i.imageId === id)?.tags['factory:channel'];
+
+describe('promoteImage', () => {
+  const setup = () => {
+    const images = new MemoryImageStore([
+      { ...imageRecord(CANDIDATE.imageId, 0, { 'factory:channel': 'candidate' }) },
+      imageRecord('ami-0000000000000000b', 10, { 'factory:channel': 'stable' }),
+      imageRecord('ami-0000000000000000a', 20, { 'factory:channel': 'previous-stable' }),
+      imageRecord('ami-0000000000000000f', 5, { 'factory:channel': 'stable', 'factory:pipeline': 'api' }),
+    ]);
+    const pointer = new MemoryChannelPointer();
+    return { images, pointer };
+  };
+
+  it('tags the candidate, shifts the history and moves the pointer', async () => {
+    const { images, pointer } = setup();
+    await pointer.point('web', 'stable', 'ami-0000000000000000b');
+    const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+    expect(promotion).toEqual({
+      channel: 'stable',
+      imageId: CANDIDATE.imageId,
+      previousImageId: 'ami-0000000000000000b',
+      parameterName: '/channels/web/stable',
+      parameterVersion: 2,
+    });
+    expect(channelOf(images, CANDIDATE.imageId)).toBe('stable');
+    expect(channelOf(images, 'ami-0000000000000000b')).toBe('previous-stable');
+    expect(channelOf(images, 'ami-0000000000000000a')).toBe('retired');
+    expect(channelOf(images, 'ami-0000000000000000f')).toBe('stable');
+  });
+
+  it('is idempotent when retried', async () => {
+    const { images, pointer } = setup();
+    const first = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+    const second = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+    expect(second).toEqual({ ...first, previousImageId: 'ami-0000000000000000b' });
+    expect(await pointer.history('web', 'stable')).toHaveLength(1);
+  });
+
+  it('throws CandidateNotFound when the candidate is gone', async () => {
+    const { pointer } = setup();
+    await expect(
+      promoteImage({ build: BUILD, candidate: CANDIDATE }, { images: new MemoryImageStore(), pointer }),
+    ).rejects.toThrow(CandidateNotFound);
+  });
+});
+
+describe('applyRetention', () => {
+  const catalog = () =>
+    new MemoryImageStore([
+      imageRecord('ami-00000000000000001', 1, { 'factory:channel': 'stable' }),
+      imageRecord('ami-00000000000000002', 35, { 'factory:channel': 'previous-stable' }),
+      imageRecord('ami-00000000000000003', 40),
+      imageRecord('ami-00000000000000004', 45),
+      imageRecord('ami-00000000000000005', 50, { 'factory:protected': 'true' }),
+      imageRecord('ami-00000000000000006', 55),
+      imageRecord('ami-00000000000000007', 60),
+      imageRecord('ami-00000000000000008', 65),
+      imageRecord('ami-00000000000000009', 70, { 'factory:pipeline': 'api' }),
+    ]);
+  const options = { maxAgeDays: 30, keepLatest: 3, dryRun: false, now: () => NOW };
+
+  it('deregisters expired images and reports every image with outcome and reason', async () => {
+    const images = catalog();
+    images.inUse = ['ami-00000000000000006'];
+    const retention = await applyRetention(
+      { build: BUILD },
+      { images, pointer: new MemoryChannelPointer() },
+      options,
+    );
+    expect(retention.dryRun).toBe(false);
+    expect(retention.outcomes.map((o) => [o.imageId, o.outcome, o.reason])).toEqual([
+      ['ami-00000000000000001', 'kept', 'promoted'],
+      ['ami-00000000000000002', 'kept', 'promoted'],
+      ['ami-00000000000000003', 'kept', 'newest'],
+      ['ami-00000000000000004', 'deregistered', 'expired'],
+      ['ami-00000000000000005', 'kept', 'protected'],
+      ['ami-00000000000000006', 'kept', 'in-use'],
+      ['ami-00000000000000007', 'deregistered', 'expired'],
+      ['ami-00000000000000008', 'deregistered', 'expired'],
+    ]);
+    expect(images.deregistered).toEqual([
+      'ami-00000000000000004',
+      'ami-00000000000000007',
+      'ami-00000000000000008',
+    ]);
+    expect(retention.outcomes[3]?.snapshots).toEqual([
+      { snapshotId: 'snap-00000000000000004', outcome: 'deleted' },
+    ]);
+  });
+
+  it('dry run returns the exact plan and changes nothing', async () => {
+    const images = catalog();
+    const live = await applyRetention(
+      { build: BUILD },
+      { images: catalog(), pointer: new MemoryChannelPointer() },
+      options,
+    );
+    const dry = await applyRetention(
+      { build: BUILD },
+      { images, pointer: new MemoryChannelPointer() },
+      { ...options, dryRun: true },
+    );
+    expect(dry.dryRun).toBe(true);
+    expect(images.deregistered).toEqual([]);
+    expect(dry.outcomes.map((o) => [o.imageId, o.action, o.reason])).toEqual(
+      live.outcomes.map((o) => [o.imageId, o.action, o.reason]),
+    );
+    expect(dry.outcomes.filter((o) => o.outcome === 'planned').map((o) => o.imageId)).toEqual([
+      'ami-00000000000000004',
+      'ami-00000000000000006',
+      'ami-00000000000000007',
+      'ami-00000000000000008',
+    ]);
+  });
+
+  it('per-execution retentionDryRun overrides the configured mode', async () => {
+    const images = catalog();
+    const retention = await applyRetention(
+      { build: BUILD, retentionDryRun: true },
+      { images, pointer: new MemoryChannelPointer() },
+      options,
+    );
+    expect(retention.dryRun).toBe(true);
+    expect(images.deregistered).toEqual([]);
+  });
+
+  it('continues after a failed deregistration and reports it', async () => {
+    const images = catalog();
+    images.failing.add('ami-00000000000000007');
+    const retention = await applyRetention(
+      { build: BUILD },
+      { images, pointer: new MemoryChannelPointer() },
+      options,
+    );
+    const failed = retention.outcomes.find((o) => o.imageId === 'ami-00000000000000007');
+    expect(failed).toMatchObject({ outcome: 'failed', error: 'UnauthorizedOperation: denied' });
+    expect(images.deregistered).toEqual([
+      'ami-00000000000000004',
+      'ami-00000000000000006',
+      'ami-00000000000000008',
+    ]);
+  });
+
+  it('protects the image the channel pointer and this promotion name, even untagged', async () => {
+    const images = new MemoryImageStore([
+      imageRecord('ami-0000000000000000a', 1),
+      imageRecord('ami-0000000000000000b', 2),
+      imageRecord('ami-0000000000000000c', 3),
+      imageRecord('ami-0000000000000000d', 90),
+      imageRecord('ami-0000000000000000e', 91),
+    ]);
+    const pointer = new MemoryChannelPointer();
+    await pointer.point('web', 'stable', 'ami-0000000000000000d');
+    const promotion = {
+      channel: 'stable',
+      imageId: 'ami-0000000000000000a',
+      previousImageId: 'ami-0000000000000000e',
+      parameterName: 'p',
+      parameterVersion: 1,
+    };
+    const retention = await applyRetention({ build: BUILD, promotion }, { images, pointer }, options);
+    expect(images.deregistered).toEqual([]);
+    expect(retention.outcomes.filter((o) => o.reason === 'promoted').map((o) => o.imageId)).toEqual([
+      'ami-0000000000000000a',
+      'ami-0000000000000000d',
+      'ami-0000000000000000e',
+    ]);
+  });
+});
+
+describe('rollbackChannel', () => {
+  const setup = async () => {
+    const images = new MemoryImageStore([
+      imageRecord('ami-0000000000000000c', 1, { 'factory:channel': 'stable' }),
+      imageRecord('ami-0000000000000000b', 10, { 'factory:channel': 'previous-stable' }),
+      imageRecord('ami-0000000000000000a', 20, { 'factory:channel': 'retired' }),
+    ]);
+    const pointer = new MemoryChannelPointer();
+    await pointer.point('web', 'stable', 'ami-0000000000000000a');
+    await pointer.point('web', 'stable', 'ami-0000000000000000b');
+    await pointer.point('web', 'stable', 'ami-0000000000000000c');
+    return { images, pointer };
+  };
+
+  it('points the channel back to the previous image and withdraws the current one', async () => {
+    const { images, pointer } = await setup();
+    const result = await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
+    expect(result).toEqual({
+      pipeline: 'web',
+      channel: 'stable',
+      imageId: 'ami-0000000000000000b',
+      withdrawnImageId: 'ami-0000000000000000c',
+      parameterName: '/channels/web/stable',
+      parameterVersion: 4,
+    });
+    expect(channelOf(images, 'ami-0000000000000000b')).toBe('stable');
+    expect(channelOf(images, 'ami-0000000000000000c')).toBe('rolled-back');
+  });
+
+  it('falls back to the pointer history when no image is tagged previous', async () => {
+    const { images, pointer } = await setup();
+    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
+    const second = await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
+    expect(second.imageId).toBe('ami-0000000000000000c');
+  });
+
+  it('rolls back to an explicit image of the pipeline', async () => {
+    const { images, pointer } = await setup();
+    const result = await rollbackChannel(
+      { pipeline: 'web', channel: 'stable', imageId: 'ami-0000000000000000a' },
+      { images, pointer },
+    );
+    expect(result.imageId).toBe('ami-0000000000000000a');
+  });
+
+  it('refuses an image that is not the pipeline’s, and a channel without history', async () => {
+    const { images, pointer } = await setup();
+    await expect(
+      rollbackChannel(
+        { pipeline: 'web', channel: 'stable', imageId: 'ami-0000000000000000f' },
+        { images, pointer },
+      ),
+    ).rejects.toThrow(InvalidInput);
+    await expect(rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer })).rejects.toThrow(
+      /no previous image/,
+    );
+  });
+});

@@ -1,0 +1,252 @@
+import { describe, expect, it } from 'vitest';
+import { executionName, launchToken } from '#commons/core/build-key.js';
+import {
+  CandidateNotFound,
+  ForeignBaseImage,
+  InstanceNeverOnline,
+  InvalidInput,
+  ProbeFailed,
+  ProbeTimedOut,
+  UnknownBaseImage,
+} from '#commons/errors.js';
+import { PrepareBuildInput } from '#commons/schemas.js';
+import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
+import { checkProbeResult } from '#commons/steps/check-probe-result.js';
+import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
+import { launchTestInstance } from '#commons/steps/launch-test-instance.js';
+import { prepareBuild } from '#commons/steps/prepare-build.js';
+import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
+import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
+import { MemoryImageStore, MemoryLauncher, ScriptedRunner, StaticSources } from '../helpers/fakes.js';
+import { BUILD, CANDIDATE, COMMIT, imageRecord, NOW } from '../helpers/fixtures.js';
+
+const CANONICAL = '099720109477';
+const sources = new StaticSources({
+  'ami-0aaaaaaaaaaaaaaaa': {
+    imageId: 'ami-0aaaaaaaaaaaaaaaa',
+    name: 'ubuntu-noble',
+    ownerId: CANONICAL,
+    baseImage: 'ubuntu-24.04',
+  },
+  'ami-0bbbbbbbbbbbbbbbb': { imageId: 'ami-0bbbbbbbbbbbbbbbb', name: 'evil', ownerId: '666666666666' },
+});
+const options = { probeTimeoutSeconds: 900, now: () => NOW };
+
+describe('prepareBuild', () => {
+  it('resolves the current source AMI and derives build id and execution name', async () => {
+    const request = PrepareBuildInput.parse({ pipeline: 'web', baseImage: 'ubuntu-24.04', commit: COMMIT });
+    const build = await prepareBuild(request, { sources }, options);
+    expect(build).toMatchObject({
+      pipeline: 'web',
+      channel: 'stable',
+      trigger: 'manual',
+      sourceImageId: 'ami-0aaaaaaaaaaaaaaaa',
+      sourceImageName: 'ubuntu-noble',
+      commit: COMMIT,
+      startedAt: NOW.toISOString(),
+      probeTimeoutSeconds: 900,
+      executionName: executionName({
+        pipeline: 'web',
+        sourceImageId: 'ami-0aaaaaaaaaaaaaaaa',
+        commit: COMMIT,
+      }),
+    });
+    expect(build.buildId).toMatch(/^web-[0-9a-f]{12}$/);
+    expect(build).not.toHaveProperty('incidentResponsePlanArn');
+  });
+
+  it('takes name, ARN and start time from $$.Execution when the ASL passes it', async () => {
+    const request = PrepareBuildInput.parse({
+      input: { pipeline: 'web', baseImage: 'ubuntu-24.04' },
+      execution: {
+        Id: 'arn:aws:states:eu-west-1:1:execution:sm:manual-1',
+        Name: 'manual-1',
+        StartTime: '2026-06-30T10:00:00.000Z',
+      },
+    });
+    const build = await prepareBuild(
+      request,
+      { sources },
+      { ...options, incidentResponsePlanArn: 'arn:plan' },
+    );
+    expect(build).toMatchObject({
+      executionName: 'manual-1',
+      executionArn: 'arn:aws:states:eu-west-1:1:execution:sm:manual-1',
+      startedAt: '2026-06-30T10:00:00.000Z',
+      incidentResponsePlanArn: 'arn:plan',
+    });
+  });
+
+  it('refuses a source AMI from an untrusted owner', async () => {
+    const request = PrepareBuildInput.parse({
+      pipeline: 'web',
+      baseImage: 'ubuntu-24.04',
+      sourceImageId: 'ami-0bbbbbbbbbbbbbbbb',
+    });
+    await expect(prepareBuild(request, { sources }, options)).rejects.toThrow(ForeignBaseImage);
+  });
+
+  it('refuses a source AMI that does not exist', async () => {
+    const request = PrepareBuildInput.parse({
+      pipeline: 'web',
+      baseImage: 'ubuntu-24.04',
+      sourceImageId: 'ami-0ddddddddddddddd0',
+    });
+    await expect(prepareBuild(request, { sources }, options)).rejects.toThrow(InvalidInput);
+  });
+
+  it('throws UnknownBaseImage for a base image outside the catalog', async () => {
+    const request = {
+      input: { pipeline: 'web', baseImage: 'centos-7', channel: 'stable', trigger: 'manual' as const },
+    };
+    await expect(prepareBuild(request, { sources }, options)).rejects.toThrow(UnknownBaseImage);
+  });
+});
+
+describe('findCandidateImage', () => {
+  it('returns the newest image carrying the build id', async () => {
+    const images = new MemoryImageStore([
+      imageRecord('ami-0000000000000000a', 0.1, { 'factory:build-id': BUILD.buildId }),
+      imageRecord('ami-0000000000000000b', 0.05, { 'factory:build-id': BUILD.buildId }),
+      imageRecord('ami-0000000000000000c', 0, { 'factory:build-id': 'other' }),
+    ]);
+    const candidate = await findCandidateImage({ build: BUILD }, { images });
+    expect(candidate.imageId).toBe('ami-0000000000000000b');
+    expect(candidate.snapshotIds).toEqual(['snap-0000000000000000b']);
+  });
+
+  it('ignores another pipeline image with the same build id', async () => {
+    const images = new MemoryImageStore([
+      imageRecord('ami-0000000000000000a', 0, {
+        'factory:build-id': BUILD.buildId,
+        'factory:pipeline': 'api',
+      }),
+    ]);
+    await expect(findCandidateImage({ build: BUILD }, { images })).rejects.toThrow(CandidateNotFound);
+  });
+});
+
+describe('launch, readiness, probe start, termination', () => {
+  it('launches with an idempotency token derived from build and execution', async () => {
+    const launcher = new MemoryLauncher();
+    const { instanceId } = await launchTestInstance({ build: BUILD, candidate: CANDIDATE }, { launcher });
+    expect(instanceId).toMatch(/^i-/);
+    expect(launcher.launches).toEqual([
+      {
+        imageId: CANDIDATE.imageId,
+        pipeline: 'web',
+        buildId: BUILD.buildId,
+        executionName: BUILD.executionName,
+        idempotencyToken: launchToken(BUILD),
+      },
+    ]);
+  });
+
+  it('counts readiness attempts and throws InstanceNeverOnline at the bound', async () => {
+    const launcher = new MemoryLauncher();
+    const { instanceId } = await launcher.launch({
+      imageId: 'ami-1',
+      pipeline: 'web',
+      buildId: 'b',
+      executionName: 'e',
+      idempotencyToken: 't',
+    });
+    const input = { testInstance: { instanceId } };
+    await expect(checkInstanceOnline(input, { launcher }, { maxAttempts: 3 })).resolves.toEqual({
+      online: false,
+      attempt: 1,
+    });
+    await expect(
+      checkInstanceOnline({ ...input, online: { attempt: 1 } }, { launcher }, { maxAttempts: 3 }),
+    ).resolves.toEqual({ online: false, attempt: 2 });
+    await expect(
+      checkInstanceOnline({ ...input, online: { attempt: 2 } }, { launcher }, { maxAttempts: 3 }),
+    ).rejects.toThrow(InstanceNeverOnline);
+    launcher.ready.add(instanceId);
+    await expect(
+      checkInstanceOnline({ ...input, online: { attempt: 2 } }, { launcher }, { maxAttempts: 3 }),
+    ).resolves.toEqual({ online: true, attempt: 3 });
+  });
+
+  it('starts the probe with the build probe timeout', async () => {
+    const runner = new ScriptedRunner();
+    const probe = await probeTestInstance({ build: BUILD, testInstance: { instanceId: 'i-1' } }, { runner });
+    expect(probe).toEqual({ commandId: 'cmd-1', instanceId: 'i-1' });
+    expect(runner.started).toEqual([{ instanceId: 'i-1', timeoutSeconds: 600 }]);
+  });
+
+  it('terminates the test instance', async () => {
+    const launcher = new MemoryLauncher();
+    const { instanceId } = await launcher.launch({
+      imageId: 'ami-1',
+      pipeline: 'web',
+      buildId: 'b',
+      executionName: 'e',
+      idempotencyToken: 't',
+    });
+    await expect(terminateTestInstance({ testInstance: { instanceId } }, { launcher })).resolves.toEqual({
+      instanceIds: [instanceId],
+    });
+  });
+});
+
+describe('checkProbeResult', () => {
+  const probe = { commandId: 'cmd-1', instanceId: 'i-1' };
+  const ok = `${JSON.stringify({ check: 'sshd', ok: true, detail: '' })}\n${JSON.stringify({ check: 'imds', ok: true, detail: 'v2' })}`;
+
+  it('reports a running probe with the attempt count', async () => {
+    const runner = new ScriptedRunner([{ status: 'InProgress', stdout: '', stderr: '' }]);
+    await expect(
+      checkProbeResult({ probe, probeResult: { attempt: 4 } }, { runner }, { maxAttempts: 10 }),
+    ).resolves.toEqual({
+      status: 'InProgress',
+      attempt: 5,
+      checks: [],
+      passed: false,
+      failed: [],
+    });
+  });
+
+  it('passes a successful probe', async () => {
+    const runner = new ScriptedRunner([{ status: 'Success', exitCode: 0, stdout: ok, stderr: '' }]);
+    const result = await checkProbeResult({ probe }, { runner }, { maxAttempts: 10 });
+    expect(result).toMatchObject({
+      status: 'Success',
+      attempt: 1,
+      passed: true,
+      failed: [],
+      summary: '2/2 checks passed',
+    });
+    expect(result.checks).toHaveLength(2);
+  });
+
+  it('throws ProbeFailed naming the failed checks and their detail', async () => {
+    const stdout = `${JSON.stringify({ check: 'sshd', ok: false, detail: 'PasswordAuthentication yes' })}\n`;
+    const runner = new ScriptedRunner([{ status: 'Failed', exitCode: 1, stdout, stderr: '' }]);
+    const error = await checkProbeResult({ probe }, { runner }, { maxAttempts: 10 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProbeFailed);
+    expect((error as Error).name).toBe('ProbeFailed');
+    expect((error as Error).message).toMatch(/sshd: PasswordAuthentication yes/);
+  });
+
+  it('throws ProbeFailed on garbage output even with exit code 0', async () => {
+    const runner = new ScriptedRunner([
+      { status: 'Success', exitCode: 0, stdout: 'Segmentation fault', stderr: '' },
+    ]);
+    await expect(checkProbeResult({ probe }, { runner }, { maxAttempts: 10 })).rejects.toThrow(
+      /probe:no-output/,
+    );
+  });
+
+  it('throws ProbeTimedOut when the command timed out', async () => {
+    const runner = new ScriptedRunner([{ status: 'TimedOut', stdout: '', stderr: '' }]);
+    await expect(checkProbeResult({ probe }, { runner }, { maxAttempts: 10 })).rejects.toThrow(ProbeTimedOut);
+  });
+
+  it('throws ProbeTimedOut when the poll bound is reached', async () => {
+    const runner = new ScriptedRunner([{ status: 'Pending', stdout: '', stderr: '' }]);
+    await expect(
+      checkProbeResult({ probe, probeResult: { attempt: 9 } }, { runner }, { maxAttempts: 10 }),
+    ).rejects.toThrow(ProbeTimedOut);
+  });
+});
