@@ -19,7 +19,6 @@ export default defineConfig({
           include: ['tests/integration/**/*.test.ts'],
           globalSetup: ['tests/integration/moto-server.ts'],
           testTimeout: 60_000,
-          fileParallelism: false,
         },
       },
       {
@@ -29,10 +28,11 @@ export default defineConfig({
           include: ['tests/e2e/**/*.test.ts'],
           testTimeout: 3_600_000,
           hookTimeout: 3_600_000,
-          fileParallelism: false,
         },
       },
     ],
+    // Integration and e2e files share one emulator / one qemu host: run files one at a time.
+    fileParallelism: false,
     setupFiles: ['tests/setup.ts'],
     restoreMocks: true,
   },

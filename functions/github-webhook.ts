@@ -7,6 +7,7 @@
  * - 202 when a build started; 200 when the deterministic execution already existed — which is what a
  *   redelivery (same `X-GitHub-Delivery`, same commit) yields.
  * Secret: SSM SecureString `GITHUB_WEBHOOK_SECRET_PARAMETER`, cached 5 minutes, never logged.
+ * Configure the webhook with content type `application/json` (a form-encoded body answers 400).
  * Push payload: https://docs.github.com/en/webhooks/webhook-events-and-payloads#push
  * Env: PIPELINES, STATE_MACHINE_ARN, GITHUB_WEBHOOK_SECRET_PARAMETER, SOURCE_BRANCH (main), DEFAULT_CHANNEL.
  */

@@ -15,13 +15,17 @@ export interface RunTaskRequest {
   Overrides?: { ContainerOverrides?: Array<{ Name?: string; Environment?: Array<{ Name: string; Value?: string }> }> };
 }
 
-/** The build variables the Fargate Packer runner reads from its environment. */
+/**
+ * The build variables the Fargate Packer runner reads from its environment. `COMMIT` comes out of
+ * `BUILD_JSON` (the whole `$.build`), since a build without a commit has no `$.build.commit` path.
+ */
 export interface BakeEnvironment {
   BASE_IMAGE: string;
   SOURCE_AMI_ID: string;
   BUILD_ID: string;
   PIPELINE: string;
   CHANNEL: string;
+  EXECUTION_NAME: string;
   COMMIT: string;
 }
 
@@ -39,18 +43,25 @@ export class BakeFailed extends Error {
  */
 export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
   const environment = request.Overrides?.ContainerOverrides?.[0]?.Environment ?? [];
-  const value = (name: keyof BakeEnvironment, required: boolean): string => {
+  const value = (name: string): string => {
     const found = environment.find((entry) => entry.Name === name)?.Value ?? '';
-    if (required && !found) throw new BakeFailed(`bake request has no ${name} in its container environment`);
+    if (!found) throw new BakeFailed(`bake request has no ${name} in its container environment`);
     return found;
   };
+  let build: { commit?: unknown };
+  try {
+    build = JSON.parse(value('BUILD_JSON')) as { commit?: unknown };
+  } catch (error) {
+    throw new BakeFailed(`BUILD_JSON is not JSON: ${(error as Error).message}`);
+  }
   return {
-    BASE_IMAGE: value('BASE_IMAGE', true),
-    SOURCE_AMI_ID: value('SOURCE_AMI_ID', true),
-    BUILD_ID: value('BUILD_ID', true),
-    PIPELINE: value('PIPELINE', true),
-    CHANNEL: value('CHANNEL', true),
-    COMMIT: value('COMMIT', false),
+    BASE_IMAGE: value('BASE_IMAGE'),
+    SOURCE_AMI_ID: value('SOURCE_AMI_ID'),
+    BUILD_ID: value('BUILD_ID'),
+    PIPELINE: value('PIPELINE'),
+    CHANNEL: value('CHANNEL'),
+    EXECUTION_NAME: value('EXECUTION_NAME'),
+    COMMIT: typeof build.commit === 'string' ? build.commit : '',
   };
 }
 
@@ -73,8 +84,6 @@ export interface LocalBakeOptions {
   workDir: string;
   /** Path of the base image's qcow2 for a source image id. */
   baseImagePath: (sourceImageId: string) => string;
-  /** Execution name, recorded in the image's tags. */
-  executionName: string;
   /** Progress lines of Packer (already prefixed by Packer with the source name). */
   onLine?: (line: string) => void;
   signal?: AbortSignal;
@@ -106,7 +115,7 @@ export async function bakeLocally(
     build_id: environment.BUILD_ID,
     channel: environment.CHANNEL,
     commit: environment.COMMIT,
-    execution_name: options.executionName,
+    execution_name: environment.EXECUTION_NAME,
     base_image: environment.BASE_IMAGE,
     manifest_path: manifestPath,
     qemu_base_image: options.baseImagePath(environment.SOURCE_AMI_ID),
@@ -134,7 +143,7 @@ export async function bakeLocally(
   const image = await options.catalog.registerImage({
     disk: path.resolve(PROJECT_ROOT, disk),
     name: build.custom_data?.image_name ?? `${environment.BUILD_ID}-${build.build_time}`,
-    tags: imageTags(environment, options.executionName, build.custom_data ?? {}),
+    tags: imageTags(environment, build.custom_data ?? {}),
   });
   await rm(outputDir, { recursive: true, force: true });
   return { TaskArn: `local:bake/${environment.BUILD_ID}/${build.packer_run_uuid}`, LastStatus: 'STOPPED', image };
@@ -144,11 +153,7 @@ export async function bakeLocally(
  * The ownership tags of a baked image (docs/design.md "Tags"), from the manifest's custom_data
  * where the template records them, else from the bake request.
  */
-export function imageTags(
-  environment: BakeEnvironment,
-  executionName: string,
-  custom: Record<string, string>,
-): Record<string, string> {
+export function imageTags(environment: BakeEnvironment, custom: Record<string, string>): Record<string, string> {
   return {
     [TAG.name]: custom.image_name ?? environment.BUILD_ID,
     [TAG.pipeline]: custom.pipeline ?? environment.PIPELINE,
@@ -158,7 +163,7 @@ export function imageTags(
     [TAG.sourceAmiName]: custom.source_image_name ?? environment.BASE_IMAGE,
     [TAG.commit]: custom.commit ?? environment.COMMIT,
     [TAG.buildDate]: custom.build_date ?? new Date().toISOString(),
-    [TAG.execution]: executionName,
+    [TAG.execution]: custom.execution_name ?? environment.EXECUTION_NAME,
   };
 }
 

@@ -175,7 +175,6 @@ export async function runLocalFactory(
         catalog,
         workDir: path.join(stateDir, 'builds', name),
         baseImagePath: LocalBaseImageResolver.pathOf,
-        executionName: name,
         onLine: progress,
         ...signalOf(options),
         ...(options.bakeVars ? { extraVars: options.bakeVars } : {}),

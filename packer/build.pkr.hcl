@@ -1,8 +1,8 @@
 # The golden image build: one provisioning sequence shared by both build machines.
 #   packer build -only=amazon-ebs.golden ...   (AWS, Fargate runner)
 #   packer build -only=qemu.golden ...         (local backend)
+# No build name: builds are addressed as amazon-ebs.golden and qemu.golden.
 build {
-  name    = "golden"
   sources = ["source.amazon-ebs.golden", "source.qemu.golden"]
 
   # Stage the image definition's helper scripts (cleanup, validation) and the probe suite.
@@ -10,13 +10,13 @@ build {
     inline = ["mkdir -p ${local.staging_dir}/probe"]
   }
   provisioner "file" {
-    source      = "${path.root}/scripts/"
+    source      = "${local.root}/scripts/"
     destination = local.staging_dir
   }
   # The probe suite (probe/, entry probe.sh) belongs to the image: the pipeline runs it on
   # the test instance. generated = true: checked when the build runs, not at validate time.
   provisioner "file" {
-    source      = "${path.root}/../probe/"
+    source      = "${local.probe_dir}/"
     destination = "${local.staging_dir}/probe"
     generated   = true
   }
@@ -24,7 +24,7 @@ build {
   # Configuration: ansible/playbook.yml (roles baseline, hardening, web, cleanup), run from
   # this host straight over the communicator's SSH connection (no Packer SSH proxy).
   provisioner "ansible" {
-    playbook_file = "${path.root}/../ansible/playbook.yml"
+    playbook_file = "${local.repo}/ansible/playbook.yml"
     user          = build.User
     use_proxy     = false
     extra_arguments = concat([
@@ -32,14 +32,15 @@ build {
       "--extra-vars", "image_factory_pipeline=${var.pipeline} image_factory_build_id=${var.build_id}",
     ], var.ansible_extra_arguments)
     ansible_env_vars = [
-      "ANSIBLE_CONFIG=${path.root}/../ansible/ansible.cfg",
-      "ANSIBLE_ROLES_PATH=${path.root}/../ansible/roles",
+      "ANSIBLE_CONFIG=${local.repo}/ansible/ansible.cfg",
+      "ANSIBLE_ROLES_PATH=${local.repo}/ansible/roles",
       "ANSIBLE_RETRY_FILES_ENABLED=False",
       # Throwaway build machine with fresh host keys, reached over a key Packer controls.
       "ANSIBLE_HOST_KEY_CHECKING=False",
-      "ANSIBLE_FORCE_COLOR=False",
     ]
-    ansible_ssh_extra_args = ["-o IdentitiesOnly=yes -o ServerAliveInterval=30"]
+    # ansible_ssh_extra_args is left at the plugin's default (-o IdentitiesOnly=yes): the
+    # plugin passes the list as ONE quoted word, so a second option would break ssh.
+    # Keep-alives etc. come from ansible/ansible.cfg (ssh_args).
   }
 
   # Install the probe suite where the pipeline expects it.

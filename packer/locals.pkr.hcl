@@ -1,6 +1,11 @@
 # Values derived once from the variables (locals are evaluated a single time per build,
 # so the build date is the same in every tag and in the manifest).
 locals {
+  # Absolute directory of this template: Packer resolves file()/templatefile() relative to
+  # the template directory but provisioner sources relative to the working directory.
+  root = abspath(path.root)
+  repo = abspath("${path.root}/..")
+
   build_date = var.build_date != "" ? var.build_date : timestamp()
 
   # Unique per build and sortable: <build_id>-<UTC yyyymmddhhmmss>. AMI names allow [A-Za-z0-9 ()./'@_-].
@@ -57,16 +62,18 @@ locals {
     "factory:role" = "build-instance"
   })
 
-  # Local backend: the build user's key and where the image goes.
+  # Local backend: the build user's public key ("" when none was given; see sources).
   qemu_ssh_public_key = trimspace(
     var.qemu_ssh_public_key != "" ? var.qemu_ssh_public_key : (
       var.qemu_ssh_private_key_file != "" && fileexists("${var.qemu_ssh_private_key_file}.pub")
       ? file("${var.qemu_ssh_private_key_file}.pub") : ""
     )
   )
-  qemu_output_directory = var.qemu_output_directory != "" ? var.qemu_output_directory : "output/${var.build_id}"
+  qemu_output_directory = var.qemu_output_directory != "" ? var.qemu_output_directory : "output-packer/${var.build_id}"
 
-  manifest_path = var.manifest_path != "" ? var.manifest_path : "${path.root}/manifest.json"
+  probe_dir = var.probe_dir != "" ? var.probe_dir : "${local.repo}/probe"
+
+  manifest_path = var.manifest_path != "" ? var.manifest_path : "${local.repo}/output-packer/manifest.json"
 
   # Where the image definition's helper files are staged on the build machine.
   staging_dir = "/tmp/image-factory"

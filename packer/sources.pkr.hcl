@@ -15,10 +15,10 @@ source "amazon-ebs" "golden" {
     for_each = var.source_ami == "" ? [local.base] : []
     content {
       filters = {
-        name                  = source_ami_filter.value.ami_name_filter
-        architecture          = "x86_64"
-        root-device-type      = "ebs"
-        virtualization-type   = "hvm"
+        name                = source_ami_filter.value.ami_name_filter
+        architecture        = "x86_64"
+        root-device-type    = "ebs"
+        virtualization-type = "hvm"
       }
       owners      = source_ami_filter.value.owners
       most_recent = true
@@ -83,7 +83,7 @@ source "amazon-ebs" "golden" {
     }
   }
   # Official Debian AMIs lack the SSM agent: the user data installs it when missing.
-  user_data_file = "${path.root}/files/aws-user-data.sh"
+  user_data_file = "${local.root}/files/aws-user-data.sh"
 
   # If Packer dies, a guest-initiated shutdown must not leave a stopped instance behind.
   shutdown_behavior = "terminate"
@@ -105,9 +105,12 @@ source "qemu" "golden" {
   format           = "qcow2"
   disk_size        = "${var.root_volume_size_gb}G"
   disk_interface   = "virtio"
-  net_device       = "virtio-net"
-  output_directory = local.qemu_output_directory
-  vm_name          = "${var.build_id}.qcow2"
+  # Blocks freed in the guest (fstrim in cleanup.sh) are released from the qcow2.
+  disk_discard       = "unmap"
+  disk_detect_zeroes = "unmap"
+  net_device         = "virtio-net"
+  output_directory   = local.qemu_output_directory
+  vm_name            = "${var.build_id}.qcow2"
 
   headless = true
   cpus     = var.qemu_cpus
@@ -120,17 +123,20 @@ source "qemu" "golden" {
     ["-accel", var.qemu_accelerator == "tcg" ? "tcg,thread=multi" : "kvm"],
     ["-cpu", var.qemu_accelerator == "tcg" ? "max" : "host"],
   ]
-  boot_wait = "0s"
+  boot_wait = "5s"
 
   cd_label = "cidata"
   cd_content = {
-    "meta-data" = templatefile("${path.root}/files/nocloud/meta-data.pkrtpl", {
+    "meta-data" = templatefile("${local.root}/files/nocloud/meta-data.pkrtpl", {
       instance_id = "${var.build_id}-bake"
       hostname    = "factory-build"
     })
-    "user-data" = templatefile("${path.root}/files/nocloud/user-data.pkrtpl", {
-      build_user     = var.qemu_build_user
-      ssh_public_key = local.qemu_ssh_public_key
+    "user-data" = templatefile("${local.root}/files/nocloud/user-data.pkrtpl", {
+      build_user = var.qemu_build_user
+      # Without a key the build could never log in: fail now. (HCL has no raise; a file()
+      # of the message does it, and only for this source.)
+      ssh_public_key = (local.qemu_ssh_public_key != "" ? local.qemu_ssh_public_key
+      : file("ERROR: qemu.golden needs qemu_ssh_private_key_file (with its .pub) or qemu_ssh_public_key"))
     })
   }
 

@@ -35,7 +35,7 @@ variable "channel" {
     condition = (
       can(regex("^[a-z][a-z0-9-]{0,31}$", var.channel))
       && !contains(["candidate", "retired", "rolled-back"], var.channel)
-      && !startswith(var.channel, "previous-")
+      && !can(regex("^previous-", var.channel))
     )
     error_message = "The channel must be 1-32 characters (a-z, 0-9, '-', starting with a letter) and not a reserved value (candidate, retired, rolled-back, previous-*)."
   }
@@ -87,7 +87,7 @@ variable "base_image" {
 
 variable "manifest_path" {
   type        = string
-  description = "Where the manifest post-processor writes its JSON. Empty: packer/manifest.json."
+  description = "Where the manifest post-processor writes its JSON. Empty: output-packer/manifest.json in the repository (git-ignored by output-*/)."
   default     = ""
 }
 
@@ -214,7 +214,7 @@ variable "qemu_base_image_checksum" {
 
 variable "qemu_output_directory" {
   type        = string
-  description = "Directory the qcow2 image is written to; must not exist yet. Empty: output/<build_id> under the working directory."
+  description = "Directory the qcow2 image is written to; must not exist yet. Empty: output-packer/<build_id> under the working directory (git-ignored by output-*/)."
   default     = ""
 }
 
@@ -268,4 +268,10 @@ variable "qemu_ssh_timeout" {
   type        = string
   description = "How long Packer waits for SSH on the local VM (TCG boots in about a minute)."
   default     = "15m"
+}
+
+variable "probe_dir" {
+  type        = string
+  description = "Directory of the probe suite installed into the image at /usr/local/libexec/image-factory (entry: probe.sh). Empty: probe/ of this repository."
+  default     = ""
 }

@@ -49,7 +49,7 @@ readonly PACKAGES=(
   openssh-server sudo python3 python3-apt
   cloud-init cloud-guest-utils qemu-guest-agent
   ca-certificates ifupdown isc-dhcp-client iproute2 netbase
-  e2fsprogs procps less curl
+  e2fsprogs procps less curl locales
 )
 
 log() { printf '%s build-base-image: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -239,6 +239,7 @@ write_file /etc/fstab 0644 <<EOF
 UUID=${FS_UUID}  /  ext4  errors=remount-ro,discard  0  1
 EOF
 printf '%s\n' "${HOSTNAME_DEFAULT}" >"${ROOT}/etc/hostname"
+printf 'LANG=C.UTF-8\n' >"${ROOT}/etc/default/locale"
 write_file /etc/hosts 0644 <<EOF
 127.0.0.1 localhost
 127.0.1.1 ${HOSTNAME_DEFAULT}
@@ -263,7 +264,11 @@ write_file /etc/cloud/cloud.cfg.d/10_factory.cfg 0644 <<'EOF'
 # Set by scripts/build-base-image.sh.
 # Host keys are not in the image: generate fresh ones at first boot.
 ssh_deletekeys: true
-ssh_genkeytypes: [ ed25519, ecdsa, rsa ]
+ssh_genkeytypes: [ ed25519, ecdsa ]
+# /etc/hosts from cloud-init's template, so the instance's hostname resolves (sudo needs it).
+manage_etc_hosts: true
+# The locale the image already has (cloud-init's default en_US.UTF-8 is not generated).
+locale: C.UTF-8
 # No root password and no root SSH login.
 disable_root: true
 ssh_pwauth: false

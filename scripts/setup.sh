@@ -113,8 +113,9 @@ step_packer() {
     export PATH="/usr/local/go/bin:${PATH}"
   fi
   toolchain_check_go
-  key="$(hash_of "${ROOT}/tools/versions.env" "${ROOT}/scripts/lib/packer-toolchain.sh" \
-    "$("${GO:-go}" env GOVERSION GOOS GOARCH)")"
+  # Keyed by the Packer pins only (other entries of versions.env do not force a rebuild).
+  key="$(hash_of "$(grep -E '^(PACKER_|GO_MIN_VERSION=)' "${ROOT}/tools/versions.env")" \
+    "${ROOT}/scripts/lib/packer-toolchain.sh" "$("${GO:-go}" env GOVERSION GOOS GOARCH)")"
   if [[ -x "${bin}/packer" ]] && compgen -G "${plugins}/github.com/hashicorp/qemu/packer-plugin-qemu_*" >/dev/null &&
     fresh packer "${key}"; then
     log "packer: $("${bin}/packer" version | head -n1) and plugins up to date"

@@ -18,6 +18,19 @@
  * `taskResourceLocalHandlers`), so the placeholders are never called; they only have to pass the
  * definition validation (ARN syntax in `Resource`).
  *
+ * Local execution contract (what a runner must provide):
+ * - execution input: `{ pipeline, channel, trigger, baseImage, sourceImageId?, commit?, repository? }`
+ *   (docs/design.md "Execution state");
+ * - run option `context: { Execution: { Id, Name } }`: PrepareBuild receives
+ *   `{ input: $, execution: $$.Execution }` and the library itself sets only `Input`/`StartTime`;
+ * - a handler for every name in {@link taskStateNames}: Lambda tasks get the whole execution
+ *   document and return their result; `BakeImage` gets the ECS RunTask request (Parameters
+ *   resolved; `Overrides.ContainerOverrides[0].Environment` carries BASE_IMAGE, SOURCE_AMI_ID,
+ *   BUILD_ID, PIPELINE, CHANNEL, EXECUTION_NAME, BUILD_JSON) and must return an object with
+ *   `TaskArn` and `LastStatus` (the stopped-task shape its ResultSelector reads), or throw;
+ * - errors are matched by `error.name` (e.g. `ProbeFailed`) in Retry / Catch;
+ * - optional `waitTimeOverrides` for {@link waitStateNames} and `retryIntervalOverrides`.
+ *
  * Sources: https://github.com/serverless-operations/serverless-step-functions#readme (intrinsic
  * functions in definitions), https://states-language.net/spec.html.
  */
@@ -92,6 +105,13 @@ export function lambdaFunctionKeys(path: string = DEFINITION_PATH): Record<strin
 export function taskStateNames(definition: StateMachineDefinition): string[] {
   return Object.entries(definition.States)
     .filter(([, state]) => state.Type === 'Task')
+    .map(([name]) => name);
+}
+
+/** Names of every Wait state (set them to 0 ms with `waitTimeOverrides` for fast local runs). */
+export function waitStateNames(definition: StateMachineDefinition): string[] {
+  return Object.entries(definition.States)
+    .filter(([, state]) => state.Type === 'Wait')
     .map(([name]) => name);
 }
 

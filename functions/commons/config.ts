@@ -28,10 +28,14 @@ const once = <T>(key: string, read: () => T): T => {
   return cache.get(key) as T;
 };
 
+/** A variable that must be set and non-empty (deployment tools often render an unset parameter as ''). */
 const required = (key: string, description: string): string =>
-  once(key, () =>
-    getStringFromEnv({ key, errorMessage: `environment variable ${key} is required (${description})` }),
-  );
+  once(key, () => {
+    const message = `environment variable ${key} is required (${description})`;
+    const value = getStringFromEnv({ key, errorMessage: message });
+    if (value === '') throw new MissingConfiguration(message);
+    return value;
+  });
 
 const optional = (key: string): string | undefined =>
   once(key, () => {
@@ -152,21 +156,33 @@ export const config = {
       .map((id) => id.trim())
       .filter((id) => id !== '');
   },
-  /** `PROBE_COMMAND` (default `/opt/image-factory/probe/run-probes`): the probe suite on the image. */
+  /**
+   * `PROBE_COMMAND` (default `/usr/local/libexec/image-factory/probe.sh --backend aws`): the probe
+   * suite as installed on the image by `packer/build.pkr.hcl`.
+   */
   get probeCommand(): string {
     return once('PROBE_COMMAND', () =>
-      getStringFromEnv({ key: 'PROBE_COMMAND', defaultValue: '/opt/image-factory/probe/run-probes' }),
+      getStringFromEnv({
+        key: 'PROBE_COMMAND',
+        defaultValue: '/usr/local/libexec/image-factory/probe.sh --backend aws',
+      }),
     );
   },
   /** `PROBE_TIMEOUT_SECONDS` (default 600): how long the probe suite may run, in seconds. */
   get probeTimeoutSeconds(): number {
     return positiveInt('PROBE_TIMEOUT_SECONDS', 600);
   },
-  /** `ONLINE_MAX_ATTEMPTS` (default 30): checks before `InstanceNeverOnline`. */
+  /**
+   * `ONLINE_MAX_ATTEMPTS` (default 30): checks before `InstanceNeverOnline`. Keep it below the ASL's
+   * `IsInstanceOnline` bound (40) so the handler's error, with its detail, is the one reported.
+   */
   get onlineMaxAttempts(): number {
     return positiveInt('ONLINE_MAX_ATTEMPTS', 30);
   },
-  /** `PROBE_MAX_ATTEMPTS` (default 40): result reads before `ProbeTimedOut`. */
+  /**
+   * `PROBE_MAX_ATTEMPTS` (default 40): result reads before `ProbeTimedOut`. Keep it below the ASL's
+   * `IsProbeComplete` bound (80).
+   */
   get probeMaxAttempts(): number {
     return positiveInt('PROBE_MAX_ATTEMPTS', 40);
   },

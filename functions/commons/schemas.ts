@@ -235,13 +235,16 @@ export const formatIssues = (issues: readonly Issue[]): string =>
     })
     .join('; ');
 
+/** Result of the Powertools parser middleware with `safeParse: true`. */
+export type SafeParsed<T> =
+  | { success: true; data: T }
+  | { success: false; error: Error; originalEvent?: unknown };
+
 /**
  * Unwrap a Powertools safe-parse result (parser middleware with `safeParse: true`).
  * @throws InvalidInput listing what is wrong and what is expected.
  */
-export const requireValid = <T>(
-  result: { success: true; data: T } | { success: false; error: Error; originalEvent?: unknown },
-): T => {
+export const requireValid = <T>(result: SafeParsed<T>): T => {
   if (result.success) return result.data;
   const cause = result.error.cause;
   const detail = Array.isArray(cause) ? formatIssues(cause as Issue[]) : result.error.message;

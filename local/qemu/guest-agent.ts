@@ -105,7 +105,9 @@ export class GuestAgentSession {
     } catch (error) {
       socket.close();
       if (error instanceof JsonSocketTimeout || error instanceof JsonSocketClosed) {
-        throw new GuestAgentTimeout(`guest agent on ${socketPath} did not sync within ${syncTimeoutSeconds} s`);
+        throw new GuestAgentTimeout(
+          `guest agent on ${socketPath} did not sync within ${syncTimeoutSeconds} s`,
+        );
       }
       throw error;
     }
@@ -125,7 +127,10 @@ export class GuestAgentSession {
    */
   async execute(command: string, args?: Json, timeoutSeconds = COMMAND_TIMEOUT_SECONDS): Promise<unknown> {
     this.#socket.send(args === undefined ? { execute: command } : { execute: command, arguments: args });
-    const reply = await this.#socket.next((message) => 'return' in message || 'error' in message, timeoutSeconds);
+    const reply = await this.#socket.next(
+      (message) => 'return' in message || 'error' in message,
+      timeoutSeconds,
+    );
     if ('error' in reply) {
       const error = (reply.error ?? {}) as { class?: string; desc?: string };
       throw new GuestAgentError(command, error.class ?? 'GenericError', error.desc ?? 'unknown error');

@@ -129,5 +129,7 @@ export async function waitForSsh(target: SshTarget, timeoutSeconds: number): Pro
     last = result.stderr.trim();
     await sleep(1000);
   }
-  throw new SshNotReady(`ssh ${target.user}@127.0.0.1:${target.port} not ready within ${timeoutSeconds} s: ${last}`);
+  throw new SshNotReady(
+    `ssh ${target.user}@127.0.0.1:${target.port} not ready within ${timeoutSeconds} s: ${last}`,
+  );
 }

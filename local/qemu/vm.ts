@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -214,7 +214,7 @@ export async function launchVm(options: LaunchVmOptions): Promise<Vm> {
   await rm(paths.vmDir, { recursive: true, force: true });
   await mkdir(paths.vmDir, { recursive: true });
 
-  const image = resolve(options.image);
+  const image = await realpath(options.image);
   const createArgs = ['create', '-q', '-f', 'qcow2', '-F', await imageFormat(image), '-b', image];
   createArgs.push(paths.overlayPath);
   if (options.diskGiB !== undefined) createArgs.push(`${options.diskGiB}G`);
@@ -343,7 +343,10 @@ export async function stopVm(
  * directory, so a recycled pid is never killed.
  * @returns ids of the VMs that were stopped
  */
-export async function reapVms(workDir: string, options: StopVmOptions = { graceSeconds: 3 }): Promise<string[]> {
+export async function reapVms(
+  workDir: string,
+  options: StopVmOptions = { graceSeconds: 3 },
+): Promise<string[]> {
   const reaped: string[] = [];
   for (const id of await readdir(join(resolve(workDir), 'vms')).catch(() => [] as string[])) {
     const paths = vmPaths(workDir, id);

@@ -31,7 +31,6 @@ home_dirs() {
 # ---- package manager caches ------------------------------------------------------------
 log "package caches"
 if command -v apt-get >/dev/null 2>&1; then
-  apt-get -y -q autoremove --purge >/dev/null || true
   apt-get -q clean
   rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 fi

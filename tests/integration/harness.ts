@@ -7,13 +7,27 @@
  * returns SDK clients that talk to moto *directly*, for preparing and asserting the emulator's state.
  * Import handlers only after it ran (dynamic `import()` in `beforeAll`).
  */
-import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, EC2Client, type Image, type Instance } from '@aws-sdk/client-ec2';
+
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  EC2Client,
+  type Image,
+  type Instance,
+} from '@aws-sdk/client-ec2';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { inject } from 'vitest';
 import { type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
 import { createInstanceProfile, DUMMY_AWS_ENV, resetMoto, TEST_REGION, useMotoEnvironment } from './moto.js';
+
+/** Timeout of a file's `beforeAll` (moto reset, proxy, dynamic import of the handlers): 1 minute. */
+export const SETUP_TIMEOUT_MS = 60_000;
 
 /** Instance profile the factory launches test instances with (created in moto by the harness). */
 export const TEST_INSTANCE_PROFILE = 'image-factory-test-instance';
@@ -33,7 +47,10 @@ export interface AwsSide {
 const clientConfig = (endpoint: string) => ({
   endpoint,
   region: TEST_REGION,
-  credentials: { accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+  credentials: {
+    accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
+    secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+  },
 });
 
 /**
@@ -45,9 +62,16 @@ export const startAwsSide = async (
   options: { motoEndpoint?: string; env?: Record<string, string> } = {},
 ): Promise<AwsSide> => {
   const motoEndpoint = options.motoEndpoint ?? inject('motoEndpoint');
-  await resetMoto(motoEndpoint);
-  await createInstanceProfile(motoEndpoint, TEST_INSTANCE_PROFILE);
-  const proxy = await startMotoGapProxy(motoEndpoint);
+  const release = claimMotoServer(motoEndpoint);
+  let proxy: MotoGapProxy;
+  try {
+    await resetMoto(motoEndpoint);
+    await createInstanceProfile(motoEndpoint, TEST_INSTANCE_PROFILE);
+    proxy = await startMotoGapProxy(motoEndpoint);
+  } catch (error) {
+    release();
+    throw error;
+  }
   useMotoEnvironment(proxy.endpoint);
   Object.assign(process.env, { TEST_INSTANCE_PROFILE, ...options.env });
   const ec2 = new EC2Client(clientConfig(motoEndpoint));
@@ -64,8 +88,30 @@ export const startAwsSide = async (
       ssm.destroy();
       sfn.destroy();
       await proxy.close();
+      release();
     },
   };
+};
+
+/**
+ * Claim a moto server for this test file. Files reset the server they use, so two files must never
+ * share one at the same time; vitest only serializes files when the project runs in a single worker
+ * (root `fileParallelism: false` or the project's `poolOptions.forks.singleFork`). Fail fast and
+ * say so, instead of failing randomly.
+ * @returns the release function.
+ */
+const claimMotoServer = (endpoint: string): (() => void) => {
+  const lock = join(tmpdir(), `factory-moto-${new URL(endpoint).port}.lock`);
+  try {
+    mkdirSync(lock);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw new Error(
+      `another test file is using the moto server at ${endpoint} at the same time: integration test files must run ` +
+        'one after the other (vitest ignores a project-level fileParallelism; use poolOptions.forks.singleFork)',
+    );
+  }
+  return () => rmSync(lock, { recursive: true, force: true });
 };
 
 /** A Lambda context good enough for Powertools' `injectLambdaContext`. */
@@ -88,8 +134,11 @@ export const lambdaContext = (functionName: string): Context => ({
 export type LambdaHandler<Out = unknown> = (event: unknown, context: Context) => Promise<Out>;
 
 /** Invoke a handler the way Lambda does (fresh context per call). */
-export const invoke = async <Out>(handler: LambdaHandler<Out>, event: unknown, functionName = 'test'): Promise<Out> =>
-  handler(structuredClone(event), lambdaContext(functionName));
+export const invoke = async <Out>(
+  handler: LambdaHandler<Out>,
+  event: unknown,
+  functionName = 'test',
+): Promise<Out> => handler(structuredClone(event), lambdaContext(functionName));
 
 /** Invoke and return the thrown error (fails the test when the handler succeeds). */
 export const invokeExpectingError = async (handler: LambdaHandler, event: unknown): Promise<Error> => {
@@ -103,7 +152,9 @@ export const invokeExpectingError = async (handler: LambdaHandler, event: unknow
 
 // ---- reading the emulator's state ----
 
-export const tagsOf = (resource: { Tags?: Array<{ Key?: string; Value?: string }> }): Record<string, string> =>
+export const tagsOf = (resource: {
+  Tags?: Array<{ Key?: string; Value?: string }>;
+}): Record<string, string> =>
   Object.fromEntries((resource.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
 
 /** Every image owned by the account (moto: `Owners: self`). */
@@ -122,7 +173,9 @@ export const findImage = async (ec2: EC2Client, imageId: string): Promise<Image 
 
 /** Ids of every snapshot that still exists. */
 export const existingSnapshotIds = async (ec2: EC2Client): Promise<Set<string>> =>
-  new Set(((await ec2.send(new DescribeSnapshotsCommand({}))).Snapshots ?? []).map((s) => s.SnapshotId ?? ''));
+  new Set(
+    ((await ec2.send(new DescribeSnapshotsCommand({}))).Snapshots ?? []).map((s) => s.SnapshotId ?? ''),
+  );
 
 /** Every instance moto knows (any state). */
 export const allInstances = async (ec2: EC2Client): Promise<Instance[]> =>
@@ -130,4 +183,6 @@ export const allInstances = async (ec2: EC2Client): Promise<Instance[]> =>
 
 /** Instances not terminated (pending, running, stopping, stopped). */
 export const liveInstances = async (ec2: EC2Client): Promise<Instance[]> =>
-  (await allInstances(ec2)).filter((i) => i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down');
+  (await allInstances(ec2)).filter(
+    (i) => i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down',
+  );

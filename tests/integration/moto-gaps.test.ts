@@ -26,7 +26,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
 import { FOREIGN_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
-import { type AwsSide, existingSnapshotIds, findImage, startAwsSide, TEST_INSTANCE_PROFILE } from './harness.js';
+import {
+  type AwsSide,
+  existingSnapshotIds,
+  findImage,
+  SETUP_TIMEOUT_MS,
+  startAwsSide,
+  TEST_INSTANCE_PROFILE,
+} from './harness.js';
 import { DUMMY_AWS_ENV, TEST_REGION } from './moto.js';
 
 let aws: AwsSide;
@@ -36,10 +43,15 @@ const config = (endpoint: string) => ({
   endpoint,
   region: TEST_REGION,
   maxAttempts: 1,
-  credentials: { accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+  credentials: {
+    accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
+    secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+  },
 });
 
-const errorOf = async (promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> =>
+const errorOf = async (
+  promise: Promise<unknown>,
+): Promise<Error & { $metadata?: { httpStatusCode?: number } }> =>
   promise.then(
     () => {
       throw new Error('expected a failure');
@@ -54,7 +66,7 @@ beforeAll(async () => {
     ssm: new SSMClient(config(aws.proxy.endpoint)),
     incidents: new SSMIncidentsClient(config(aws.proxy.endpoint)),
   };
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   viaProxy.ec2.destroy();
@@ -77,10 +89,12 @@ describe('moto server set-up', () => {
 
     // Assess
     const byId = new Map((Images ?? []).map((image) => [image.ImageId, image]));
-    expect(byId.size).toBe(9);
+    expect(byId.size).toBe(10);
     expect(byId.get(PUBLISHED['ubuntu-24.04'].current.imageId)?.OwnerId).toBe('099720109477');
     expect(byId.get(FOREIGN_IMAGE.imageId)?.OwnerId).toBe(FOREIGN_IMAGE.ownerId);
-    expect(byId.get(PUBLISHED.al2023.previous.imageId)?.CreationDate).toBe(PUBLISHED.al2023.previous.createdAt);
+    expect(byId.get(PUBLISHED.al2023.previous.imageId)?.CreationDate).toBe(
+      PUBLISHED.al2023.previous.createdAt,
+    );
   });
 
   it('refuses to launch an unknown AMI (MOTO_ENABLE_AMI_VALIDATION)', async () => {
@@ -118,7 +132,9 @@ describe('EC2 gaps', () => {
     const doubled = await register('gap-doubled');
 
     // Act
-    const rawReply = await aws.ec2.send(new DeregisterImageCommand({ ImageId: raw.imageId, DeleteAssociatedSnapshots: true }));
+    const rawReply = await aws.ec2.send(
+      new DeregisterImageCommand({ ImageId: raw.imageId, DeleteAssociatedSnapshots: true }),
+    );
     const doubledReply = await viaProxy.ec2.send(
       new DeregisterImageCommand({ ImageId: doubled.imageId, DeleteAssociatedSnapshots: true }),
     );
@@ -127,7 +143,9 @@ describe('EC2 gaps', () => {
     const snapshots = await existingSnapshotIds(aws.ec2);
     expect(rawReply.DeleteSnapshotResults ?? []).toEqual([]);
     expect(snapshots.has(raw.snapshotId)).toBe(true);
-    expect(doubledReply.DeleteSnapshotResults).toEqual([{ SnapshotId: doubled.snapshotId, ReturnCode: 'success' }]);
+    expect(doubledReply.DeleteSnapshotResults).toEqual([
+      { SnapshotId: doubled.snapshotId, ReturnCode: 'success' },
+    ]);
     expect(snapshots.has(doubled.snapshotId)).toBe(false);
   });
 
@@ -140,7 +158,10 @@ describe('EC2 gaps', () => {
     // Act
     const rawError = await errorOf(aws.ec2.send(new DescribeImageReferencesCommand({ ImageIds: [used] })));
     const reply = await viaProxy.ec2.send(
-      new DescribeImageReferencesCommand({ ImageIds: [used, unused], ResourceTypes: [{ ResourceType: 'ec2:Instance' }] }),
+      new DescribeImageReferencesCommand({
+        ImageIds: [used, unused],
+        ResourceTypes: [{ ResourceType: 'ec2:Instance' }],
+      }),
     );
 
     // Assess
@@ -177,7 +198,14 @@ describe('SSM gaps', () => {
     // Prepare
     const name = BASE_IMAGES['ubuntu-24.04'].ssmParameter;
     const putError = await errorOf(
-      aws.ssm.send(new PutParameterCommand({ Name: name, Value: 'ami-0123456789abcdef0', Type: 'String', Overwrite: true })),
+      aws.ssm.send(
+        new PutParameterCommand({
+          Name: name,
+          Value: 'ami-0123456789abcdef0',
+          Type: 'String',
+          Overwrite: true,
+        }),
+      ),
     );
     const missing = await errorOf(aws.ssm.send(new GetParameterCommand({ Name: name })));
     aws.proxy.publicParameters.publish(name, PUBLISHED['ubuntu-24.04'].previous.imageId);
@@ -203,7 +231,9 @@ describe('SSM gaps', () => {
     const instanceId = await launch(PUBLISHED['ubuntu-22.04'].current.imageId);
     aws.proxy.ssmAgent.goesOnline(instanceId, 1);
     const describe = () =>
-      viaProxy.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }));
+      viaProxy.ssm.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+      );
 
     // Act
     const rawError = await errorOf(aws.ssm.send(new DescribeInstanceInformationCommand({})));
@@ -212,18 +242,27 @@ describe('SSM gaps', () => {
 
     // Assess
     expect(rawError.$metadata?.httpStatusCode).toBe(500);
-    expect(first.InstanceInformationList?.map((i) => [i.InstanceId, i.PingStatus])).toEqual([[instanceId, 'ConnectionLost']]);
-    expect(second.InstanceInformationList?.map((i) => [i.InstanceId, i.PingStatus])).toEqual([[instanceId, 'Online']]);
+    expect(first.InstanceInformationList?.map((i) => [i.InstanceId, i.PingStatus])).toEqual([
+      [instanceId, 'ConnectionLost'],
+    ]);
+    expect(second.InstanceInformationList?.map((i) => [i.InstanceId, i.PingStatus])).toEqual([
+      [instanceId, 'Online'],
+    ]);
   });
 
   it('GetCommandInvocation is always an empty Success in moto; the agent double plays a scripted run', async () => {
     // Prepare
     const instanceId = await launch(PUBLISHED['ubuntu-22.04'].current.imageId);
     const { Command } = await aws.ssm.send(
-      new SendCommandCommand({ InstanceIds: [instanceId], DocumentName: 'AWS-RunShellScript', Parameters: { commands: ['probe'] } }),
+      new SendCommandCommand({
+        InstanceIds: [instanceId],
+        DocumentName: 'AWS-RunShellScript',
+        Parameters: { commands: ['probe'] },
+      }),
     );
     const commandId = Command?.CommandId ?? '';
-    const read = (client: SSMClient) => client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+    const read = (client: SSMClient) =>
+      client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
     const raw = await read(aws.ssm);
     aws.proxy.ssmAgent.scriptCommand(ANY_INSTANCE, [
       { status: 'NotYet' },
@@ -255,7 +294,8 @@ describe('Step Functions and Incident Manager', () => {
         roleArn: 'arn:aws:iam::123456789012:role/sfn',
       }),
     );
-    const start = (input: string) => aws.sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'gap-run', input }));
+    const start = (input: string) =>
+      aws.sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'gap-run', input }));
 
     // Act
     const first = await start('{"a":1}');
@@ -272,7 +312,11 @@ describe('Step Functions and Incident Manager', () => {
   it('has no Incident Manager backend in moto; the double records StartIncident, idempotent on clientToken', async () => {
     // Prepare
     const rawIncidents = new SSMIncidentsClient(config(aws.motoEndpoint));
-    const request = { responsePlanArn: 'arn:aws:ssm-incidents::123456789012:response-plan/test', title: 't', clientToken: 'run-1' };
+    const request = {
+      responsePlanArn: 'arn:aws:ssm-incidents::123456789012:response-plan/test',
+      title: 't',
+      clientToken: 'run-1',
+    };
 
     // Act
     const rawError = await errorOf(rawIncidents.send(new StartIncidentCommand(request)));

@@ -9,7 +9,7 @@
  *   are imported (they create their SDK clients at module scope).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,7 +86,11 @@ const toMotoAmi = (image: SeedImage) => ({
   tags: image.tags ?? {},
 });
 
-const waitUntilAnswering = async (endpoint: string, child: ChildProcess, output: () => string): Promise<void> => {
+const waitUntilAnswering = async (
+  endpoint: string,
+  child: ChildProcess,
+  output: () => string,
+): Promise<void> => {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
@@ -107,7 +111,14 @@ const waitUntilAnswering = async (endpoint: string, child: ChildProcess, output:
  * Start moto server on a free loopback port with `images` as its whole EC2 image catalog.
  * @throws when the binary is missing or the server does not answer within 30 s.
  */
-export const startMotoServer = async (options: { images?: readonly SeedImage[] } = {}): Promise<MotoServer> => {
+export const startMotoServer = async (
+  options: { images?: readonly SeedImage[] } = {},
+): Promise<MotoServer> => {
+  if (!existsSync(MOTO_BINARY)) {
+    throw new Error(
+      `moto server not found at ${MOTO_BINARY}: run scripts/setup.sh (installs requirements.txt)`,
+    );
+  }
   const workDir = mkdtempSync(join(tmpdir(), 'factory-moto-'));
   const amisPath = join(workDir, 'amis.json');
   writeFileSync(amisPath, JSON.stringify((options.images ?? []).map(toMotoAmi)));
@@ -129,10 +140,11 @@ export const startMotoServer = async (options: { images?: readonly SeedImage[] }
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  child.on('error', (error) => keep(Buffer.from(`\nspawn error: ${error.message}`)));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
@@ -183,7 +195,11 @@ export const createInstanceProfile = async (endpoint: string, name: string): Pro
       'content-type': 'application/x-www-form-urlencoded',
       authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${TEST_REGION}/iam/aws4_request, SignedHeaders=host, Signature=0`,
     },
-    body: new URLSearchParams({ Action: 'CreateInstanceProfile', Version: '2010-05-08', InstanceProfileName: name }),
+    body: new URLSearchParams({
+      Action: 'CreateInstanceProfile',
+      Version: '2010-05-08',
+      InstanceProfileName: name,
+    }),
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`CreateInstanceProfile ${name} failed: HTTP ${response.status} ${text}`);

@@ -6,11 +6,17 @@
  * on the state machine in `pipeline.test.ts`.
  */
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { buildDocument } from './fixtures/build.js';
-import { type AwsSide, invoke, invokeExpectingError, type LambdaHandler, startAwsSide } from './harness.js';
+import {
+  type AwsSide,
+  invoke,
+  invokeExpectingError,
+  type LambdaHandler,
+  SETUP_TIMEOUT_MS,
+  startAwsSide,
+} from './harness.js';
 
 const SLACK_PARAMETER = '/test/slack-webhook-url';
 const PLAN = 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory';
@@ -22,7 +28,12 @@ let notifyFailure: LambdaHandler;
 let openIncident: LambdaHandler<{ incidentArn: string }>;
 
 const build = buildDocument({ pipeline: 'web', incidentResponsePlanArn: PLAN });
-const candidate = { imageId: 'ami-0aaaabbbbccccdddd', name: 'web-build', createdAt: '2026-11-21T12:30:00.000Z', snapshotIds: [] };
+const candidate = {
+  imageId: 'ami-0aaaabbbbccccdddd',
+  name: 'web-build',
+  createdAt: '2026-11-21T12:30:00.000Z',
+  snapshotIds: [],
+};
 const successInput = {
   build,
   candidate,
@@ -43,11 +54,13 @@ const failureInput = {
 beforeAll(async () => {
   slack = await startSlackWebhookDouble(inject('testTls'));
   aws = await startAwsSide({ env: { SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER } });
-  await aws.ssm.send(new PutParameterCommand({ Name: SLACK_PARAMETER, Value: slack.url, Type: 'SecureString' }));
+  await aws.ssm.send(
+    new PutParameterCommand({ Name: SLACK_PARAMETER, Value: slack.url, Type: 'SecureString' }),
+  );
   notifySuccess = (await import('../../functions/notify-success.js')).handler as never;
   notifyFailure = (await import('../../functions/notify-failure.js')).handler as never;
   openIncident = (await import('../../functions/open-incident.js')).handler as never;
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await slack?.close();
@@ -118,7 +131,10 @@ describe('OpenIncident', () => {
   it('propagates an Incident Manager failure (the ASL catches it)', async () => {
     // Prepare
     aws.proxy.incidents.failWith();
-    const input = { ...failureInput, build: buildDocument({ pipeline: 'api', incidentResponsePlanArn: PLAN }) };
+    const input = {
+      ...failureInput,
+      build: buildDocument({ pipeline: 'api', incidentResponsePlanArn: PLAN }),
+    };
 
     // Act
     const error = await invokeExpectingError(openIncident, input);

@@ -7,7 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Build } from '#commons/schemas.js';
 import { bakeImageLikePacker } from './doubles/packer-bake-double.js';
 import { buildDocument } from './fixtures/build.js';
-import { type AwsSide, findImage, invoke, invokeExpectingError, type LambdaHandler, startAwsSide, tagsOf } from './harness.js';
+import {
+  type AwsSide,
+  findImage,
+  invoke,
+  invokeExpectingError,
+  type LambdaHandler,
+  SETUP_TIMEOUT_MS,
+  startAwsSide,
+  tagsOf,
+} from './harness.js';
 
 const PREFIX = '/test/channels';
 let aws: AwsSide;
@@ -18,7 +27,7 @@ beforeAll(async () => {
   aws = await startAwsSide({ env: { CHANNEL_PARAMETER_PREFIX: PREFIX } });
   promote = (await import('../../functions/promote-image.js')).handler as never;
   rollback = (await import('../../functions/rollback-channel.js')).handler as never;
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await aws?.close();
@@ -49,7 +58,9 @@ const channelTag = async (imageId: string): Promise<string | undefined> =>
   tagsOf((await findImage(aws.ec2, imageId)) ?? {})['factory:channel'];
 
 const history = async (pipeline: string, channel: string) => {
-  const { Parameters } = await aws.ssm.send(new GetParameterHistoryCommand({ Name: `${PREFIX}/${pipeline}/${channel}` }));
+  const { Parameters } = await aws.ssm.send(
+    new GetParameterHistoryCommand({ Name: `${PREFIX}/${pipeline}/${channel}` }),
+  );
   return (Parameters ?? []).map((p) => [p.Version, p.Value]);
 };
 
@@ -66,8 +77,17 @@ describe('PromoteImage', () => {
     const third = await invoke(promote, c);
 
     // Assess
-    expect(first).toMatchObject({ channel: 'stable', imageId: a.candidate.imageId, previousImageId: null, parameterVersion: 1 });
-    expect(second).toMatchObject({ imageId: b.candidate.imageId, previousImageId: a.candidate.imageId, parameterVersion: 2 });
+    expect(first).toMatchObject({
+      channel: 'stable',
+      imageId: a.candidate.imageId,
+      previousImageId: null,
+      parameterVersion: 1,
+    });
+    expect(second).toMatchObject({
+      imageId: b.candidate.imageId,
+      previousImageId: a.candidate.imageId,
+      parameterVersion: 2,
+    });
     expect(third).toMatchObject({
       imageId: c.candidate.imageId,
       previousImageId: b.candidate.imageId,
@@ -156,7 +176,7 @@ describe('rollback-channel', () => {
     ]);
   });
 
-  it('does not return to the withdrawn image on a second rollback (core/promotion.ts planRollback contract)', async () => {
+  it('walks further back on a second rollback instead of returning to the withdrawn image', async () => {
     // Prepare
     const a = await bake('rb4', 'a1'.repeat(20));
     const b = await bake('rb4', 'b1'.repeat(20));
@@ -165,11 +185,17 @@ describe('rollback-channel', () => {
     await invoke(rollback, { pipeline: 'rb4', channel: 'stable' });
 
     // Act
-    const second = await invoke(rollback, { pipeline: 'rb4', channel: 'stable' }).catch((error: Error) => error);
+    const second = await invoke(rollback, { pipeline: 'rb4', channel: 'stable' });
 
     // Assess
-    const target = second instanceof Error ? undefined : second.imageId;
-    expect(target).not.toBe(c.candidate.imageId);
+    expect(second).toMatchObject({
+      imageId: a.candidate.imageId,
+      withdrawnImageId: b.candidate.imageId,
+      parameterVersion: 5,
+    });
+    expect(await channelTag(a.candidate.imageId)).toBe('stable');
+    expect(await channelTag(b.candidate.imageId)).toBe('rolled-back');
+    expect(await channelTag(c.candidate.imageId)).toBe('rolled-back');
   });
 
   it('rolls back to an explicitly named image of the pipeline', async () => {
@@ -180,10 +206,18 @@ describe('rollback-channel', () => {
     for (const baked of [a, b, c]) await invoke(promote, baked);
 
     // Act
-    const result = await invoke(rollback, { pipeline: 'rb2', channel: 'stable', imageId: a.candidate.imageId });
+    const result = await invoke(rollback, {
+      pipeline: 'rb2',
+      channel: 'stable',
+      imageId: a.candidate.imageId,
+    });
 
     // Assess
-    expect(result).toMatchObject({ imageId: a.candidate.imageId, withdrawnImageId: c.candidate.imageId, parameterVersion: 4 });
+    expect(result).toMatchObject({
+      imageId: a.candidate.imageId,
+      withdrawnImageId: c.candidate.imageId,
+      parameterVersion: 4,
+    });
     expect(await channelTag(a.candidate.imageId)).toBe('stable');
     expect(await channelTag(c.candidate.imageId)).toBe('rolled-back');
   });

@@ -7,12 +7,21 @@
  * pipeline are deregistered and their snapshots deleted; promoted, protected, in-use, newest,
  * foreign and other pipelines' images are untouched.
  */
-import { DescribeImagesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateLaunchTemplateCommand, DescribeImagesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amiId, FOREIGN_ACCOUNT_ID, vendorImages } from './fixtures/image-catalog.js';
 import { buildDocument } from './fixtures/build.js';
-import { type AwsSide, existingSnapshotIds, findImage, invoke, type LambdaHandler, ownImages, startAwsSide } from './harness.js';
+import { amiId, FOREIGN_ACCOUNT_ID, vendorImages } from './fixtures/image-catalog.js';
+import {
+  type AwsSide,
+  existingSnapshotIds,
+  findImage,
+  invoke,
+  type LambdaHandler,
+  ownImages,
+  SETUP_TIMEOUT_MS,
+  startAwsSide,
+} from './harness.js';
 import { MOTO_ACCOUNT_ID, type MotoServer, type SeedImage, startMotoServer } from './moto.js';
 
 const DAY_MS = 86_400_000;
@@ -35,13 +44,37 @@ interface CatalogEntry {
 /** pipeline `web`, RETENTION_MAX_AGE_DAYS=30, RETENTION_KEEP_LATEST=2. */
 const CATALOG: CatalogEntry[] = [
   { key: 'newest', ageDays: 1, tags: { 'factory:channel': 'candidate' }, expect: 'kept', reason: 'newest' },
-  { key: 'second-newest', ageDays: 2, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'newest' },
+  {
+    key: 'second-newest',
+    ageDays: 2,
+    tags: { 'factory:channel': 'retired' },
+    expect: 'kept',
+    reason: 'newest',
+  },
   { key: 'young', ageDays: 10, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'within-age' },
-  { key: 'at-limit', ageDays: 29.99, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'within-age' },
+  {
+    key: 'at-limit',
+    ageDays: 29.99,
+    tags: { 'factory:channel': 'retired' },
+    expect: 'kept',
+    reason: 'within-age',
+  },
   { key: 'current', ageDays: 60, tags: { 'factory:channel': 'stable' }, expect: 'kept', reason: 'promoted' },
-  { key: 'previous', ageDays: 70, tags: { 'factory:channel': 'previous-stable' }, expect: 'kept', reason: 'promoted' },
+  {
+    key: 'previous',
+    ageDays: 70,
+    tags: { 'factory:channel': 'previous-stable' },
+    expect: 'kept',
+    reason: 'promoted',
+  },
   { key: 'beta', ageDays: 75, tags: { 'factory:channel': 'beta' }, expect: 'kept', reason: 'promoted' },
-  { key: 'pointed', ageDays: 200, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'promoted' },
+  {
+    key: 'pointed',
+    ageDays: 200,
+    tags: { 'factory:channel': 'retired' },
+    expect: 'kept',
+    reason: 'promoted',
+  },
   {
     key: 'protected',
     ageDays: 90,
@@ -50,10 +83,27 @@ const CATALOG: CatalogEntry[] = [
     reason: 'protected',
   },
   { key: 'in-use', ageDays: 80, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'in-use' },
+  {
+    key: 'in-template',
+    ageDays: 85,
+    tags: { 'factory:channel': 'retired' },
+    expect: 'kept',
+    reason: 'in-use',
+  },
   { key: 'expired-retired', ageDays: 40, tags: { 'factory:channel': 'retired' }, expect: 'deregistered' },
-  { key: 'expired-rolled-back', ageDays: 100, tags: { 'factory:channel': 'rolled-back' }, expect: 'deregistered' },
+  {
+    key: 'expired-rolled-back',
+    ageDays: 100,
+    tags: { 'factory:channel': 'rolled-back' },
+    expect: 'deregistered',
+  },
   { key: 'expired-candidate', ageDays: 31, tags: { 'factory:channel': 'candidate' }, expect: 'deregistered' },
-  { key: 'other-pipeline', ageDays: 300, tags: { 'factory:pipeline': 'api', 'factory:channel': 'retired' }, expect: 'untouched' },
+  {
+    key: 'other-pipeline',
+    ageDays: 300,
+    tags: { 'factory:pipeline': 'api', 'factory:channel': 'retired' },
+    expect: 'untouched',
+  },
   { key: 'untagged', ageDays: 300, tags: {}, expect: 'untouched' },
   {
     key: 'foreign-owner',
@@ -100,21 +150,42 @@ beforeAll(async () => {
   moto = await startMotoServer({ images: [...vendorImages(), ...seedImages()] });
   aws = await startAwsSide({
     motoEndpoint: moto.endpoint,
-    env: { CHANNEL_PARAMETER_PREFIX: PREFIX, RETENTION_MAX_AGE_DAYS: '30', RETENTION_KEEP_LATEST: '2', RETENTION_DRY_RUN: 'false' },
+    env: {
+      CHANNEL_PARAMETER_PREFIX: PREFIX,
+      RETENTION_MAX_AGE_DAYS: '30',
+      RETENTION_KEEP_LATEST: '2',
+      RETENTION_DRY_RUN: 'false',
+    },
   });
   // The channel pointer names an image whose tag says retired (e.g. a manual pointer move).
   await aws.ssm.send(
-    new PutParameterCommand({ Name: `${PREFIX}/web/stable`, Value: id('pointed'), Type: 'String', DataType: 'aws:ec2:image' }),
+    new PutParameterCommand({
+      Name: `${PREFIX}/web/stable`,
+      Value: id('pointed'),
+      Type: 'String',
+      DataType: 'aws:ec2:image',
+    }),
   );
-  // An instance still runs the in-use image.
+  // An instance still runs the in-use image; a launch template still names the in-template image.
   await aws.ec2.send(new RunInstancesCommand({ ImageId: id('in-use'), MinCount: 1, MaxCount: 1 }));
-  const { Images } = await aws.ec2.send(new DescribeImagesCommand({ ImageIds: CATALOG.map((entry) => id(entry.key)) }));
+  await aws.ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: 'web-fleet',
+      LaunchTemplateData: { ImageId: id('in-template'), InstanceType: 't3.small' },
+    }),
+  );
+  const { Images } = await aws.ec2.send(
+    new DescribeImagesCommand({ ImageIds: CATALOG.map((entry) => id(entry.key)) }),
+  );
   snapshotOf = new Map(
-    (Images ?? []).map((image) => [image.ImageId ?? '', image.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '']),
+    (Images ?? []).map((image) => [
+      image.ImageId ?? '',
+      image.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '',
+    ]),
   );
   expect(snapshotOf.size).toBe(CATALOG.length);
   applyRetention = (await import('../../functions/apply-retention.js')).handler as never;
-}, 60_000);
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await aws?.close();
@@ -132,7 +203,11 @@ describe('ApplyRetention', () => {
     // Assess
     const planned = result.outcomes.filter((o) => o.outcome === 'planned').map((o) => o.imageId);
     expect(result.dryRun).toBe(true);
-    expect(planned.sort()).toEqual(CATALOG.filter((e) => e.expect === 'deregistered').map((e) => id(e.key)).sort());
+    expect(planned.sort()).toEqual(
+      CATALOG.filter((e) => e.expect === 'deregistered')
+        .map((e) => id(e.key))
+        .sort(),
+    );
     expect((await ownImages(aws.ec2)).length).toBe(before);
   });
 
@@ -145,7 +220,8 @@ describe('ApplyRetention', () => {
     for (const entry of CATALOG) {
       const outcome = byId.get(id(entry.key));
       if (entry.expect === 'untouched') expect(outcome, entry.key).toBeUndefined();
-      if (entry.expect === 'kept') expect(outcome, entry.key).toMatchObject({ outcome: 'kept', reason: entry.reason });
+      if (entry.expect === 'kept')
+        expect(outcome, entry.key).toMatchObject({ outcome: 'kept', reason: entry.reason });
       if (entry.expect === 'deregistered') {
         expect(outcome, entry.key).toMatchObject({
           outcome: 'deregistered',
@@ -153,6 +229,14 @@ describe('ApplyRetention', () => {
           snapshots: [{ snapshotId: snapshotOf.get(id(entry.key)), outcome: 'deleted' }],
         });
       }
+    }
+
+    // Assess: the port asked EC2 to delete the snapshots with the deregistration (answered by the
+    // DeregisterWithSnapshotsDouble, since moto ignores the flag)
+    const deregistrations = aws.proxy.operations.filter((o) => o.operation === 'DeregisterImage');
+    expect(deregistrations).toHaveLength(CATALOG.filter((e) => e.expect === 'deregistered').length);
+    for (const call of deregistrations) {
+      expect(call).toMatchObject({ input: { DeleteAssociatedSnapshots: 'true' }, answeredBy: 'double' });
     }
 
     // Assess: the emulator
@@ -168,7 +252,8 @@ describe('ApplyRetention', () => {
         expect(snapshots.has(snapshot), `${entry.key} snapshot`).toBe(true);
       }
     }
-    for (const vendor of vendorImages()) expect((await findImage(aws.ec2, vendor.imageId))?.ImageId).toBe(vendor.imageId);
+    for (const vendor of vendorImages())
+      expect((await findImage(aws.ec2, vendor.imageId))?.ImageId).toBe(vendor.imageId);
   });
 
   it('is idempotent: a second run deregisters nothing more', async () => {

@@ -3,7 +3,12 @@
  * CheckProbeResult, TerminateTestInstance and CleanupAfterFailure, with their real ports (EC2, SSM).
  * The SSM agent of the instances is the SsmAgentDouble (moto has no agent, MOTO-GAPS.md).
  */
-import { DescribeInstancesCommand, DescribeVolumesCommand, type Instance, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  DescribeVolumesCommand,
+  type Instance,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { ListCommandsCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchToken } from '#commons/core/build-key.js';
@@ -12,31 +17,32 @@ import { bakeImageLikePacker } from './doubles/packer-bake-double.js';
 import { buildDocument, FAILING_PROBE, PASSING_PROBE } from './fixtures/build.js';
 import {
   type AwsSide,
-  findImage,
   existingSnapshotIds,
+  findImage,
   invoke,
   invokeExpectingError,
   type LambdaHandler,
   liveInstances,
+  SETUP_TIMEOUT_MS,
   startAwsSide,
   TEST_INSTANCE_PROFILE,
   tagsOf,
 } from './harness.js';
 
 const handlers = {} as Record<
-  | 'launch'
-  | 'checkOnline'
-  | 'probe'
-  | 'checkProbe'
-  | 'terminate'
-  | 'cleanup',
+  'launch' | 'checkOnline' | 'probe' | 'checkProbe' | 'terminate' | 'cleanup',
   LambdaHandler<Record<string, unknown>>
 >;
 let aws: AwsSide;
 
 beforeAll(async () => {
   aws = await startAwsSide({
-    env: { TEST_INSTANCE_TYPE: 't3.small', ONLINE_MAX_ATTEMPTS: '3', PROBE_MAX_ATTEMPTS: '4', PROBE_COMMAND: '/opt/probe/run' },
+    env: {
+      TEST_INSTANCE_TYPE: 't3.small',
+      ONLINE_MAX_ATTEMPTS: '3',
+      PROBE_MAX_ATTEMPTS: '4',
+      PROBE_COMMAND: '/opt/probe/run',
+    },
   });
   handlers.launch = (await import('../../functions/launch-test-instance.js')).handler as never;
   handlers.checkOnline = (await import('../../functions/check-instance-online.js')).handler as never;
@@ -44,7 +50,7 @@ beforeAll(async () => {
   handlers.checkProbe = (await import('../../functions/check-probe-result.js')).handler as never;
   handlers.terminate = (await import('../../functions/terminate-test-instance.js')).handler as never;
   handlers.cleanup = (await import('../../functions/cleanup-after-failure.js')).handler as never;
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await aws?.close();
@@ -61,7 +67,12 @@ const describeInstance = async (instanceId: string): Promise<Instance> => {
 const launchedBuild = async (pipeline: string) => {
   const build = buildDocument({ pipeline });
   const baked = await bakeImageLikePacker(aws.ec2, build);
-  const candidate = { imageId: baked.imageId, name: `${pipeline}-x`, createdAt: new Date().toISOString(), snapshotIds: baked.snapshotIds };
+  const candidate = {
+    imageId: baked.imageId,
+    name: `${pipeline}-x`,
+    createdAt: new Date().toISOString(),
+    snapshotIds: baked.snapshotIds,
+  };
   const { instanceId } = (await invoke(handlers.launch, { build, candidate })) as { instanceId: string };
   return { build, candidate, instanceId, testInstance: { instanceId } };
 };
@@ -79,8 +90,14 @@ describe('LaunchTestInstance', () => {
     expect((await liveInstances(aws.ec2)).length).toBe(before + 1);
     expect(instance.ImageId).toBe(candidate.imageId);
     expect(instance.InstanceType).toBe('t3.small');
-    expect(instance.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
-    expect(instance.IamInstanceProfile?.Arn).toBe(`arn:aws:iam::123456789012:instance-profile/${TEST_INSTANCE_PROFILE}`);
+    expect(instance.MetadataOptions).toMatchObject({
+      HttpTokens: 'required',
+      HttpEndpoint: 'enabled',
+      HttpPutResponseHopLimit: 1,
+    });
+    expect(instance.IamInstanceProfile?.Arn).toBe(
+      `arn:aws:iam::123456789012:instance-profile/${TEST_INSTANCE_PROFILE}`,
+    );
     expect(instance.ClientToken).toBe(launchToken(build));
     expect(tagsOf(instance)).toMatchObject({
       'factory:pipeline': 'launch',
@@ -96,7 +113,12 @@ describe('LaunchTestInstance', () => {
   it('fails with the EC2 error when the candidate AMI does not exist', async () => {
     // Prepare
     const build = buildDocument({ pipeline: 'launch-missing' });
-    const candidate = { imageId: 'ami-0123456789abcdef0', name: 'gone', createdAt: '2026-11-21T00:00:00Z', snapshotIds: [] };
+    const candidate = {
+      imageId: 'ami-0123456789abcdef0',
+      name: 'gone',
+      createdAt: '2026-11-21T00:00:00Z',
+      snapshotIds: [],
+    };
 
     // Act
     const error = await invokeExpectingError(handlers.launch, { build, candidate });
@@ -127,7 +149,11 @@ describe('CheckInstanceOnline', () => {
     aws.proxy.ssmAgent.goesOnline(instanceId, Number.POSITIVE_INFINITY);
 
     // Act
-    const error = await invokeExpectingError(handlers.checkOnline, { build, testInstance, online: { online: false, attempt: 2 } });
+    const error = await invokeExpectingError(handlers.checkOnline, {
+      build,
+      testInstance,
+      online: { online: false, attempt: 2 },
+    });
 
     // Assess
     expect(error.name).toBe('InstanceNeverOnline');
@@ -136,10 +162,16 @@ describe('CheckInstanceOnline', () => {
 });
 
 describe('ProbeTestInstance and CheckProbeResult', () => {
-  const startProbe = async (pipeline: string, script: Parameters<AwsSide['proxy']['ssmAgent']['scriptCommand']>[1] | null) => {
+  const startProbe = async (
+    pipeline: string,
+    script: Parameters<AwsSide['proxy']['ssmAgent']['scriptCommand']>[1] | null,
+  ) => {
     const launched = await launchedBuild(pipeline);
     if (script) aws.proxy.ssmAgent.scriptCommand(launched.instanceId, script);
-    const probe = (await invoke(handlers.probe, { build: launched.build, testInstance: launched.testInstance })) as {
+    const probe = (await invoke(handlers.probe, {
+      build: launched.build,
+      testInstance: launched.testInstance,
+    })) as {
       commandId: string;
       instanceId: string;
     };
@@ -202,7 +234,10 @@ describe('ProbeTestInstance and CheckProbeResult', () => {
     const slow = await startProbe('probe-slow', [{ status: 'InProgress' }]);
 
     // Act
-    const onInstance = await invokeExpectingError(handlers.checkProbe, { build: timedOut.build, probe: timedOut.probe });
+    const onInstance = await invokeExpectingError(handlers.checkProbe, {
+      build: timedOut.build,
+      probe: timedOut.probe,
+    });
     const bounded = await invokeExpectingError(handlers.checkProbe, {
       build: slow.build,
       probe: slow.probe,

@@ -10,14 +10,28 @@ import {
   DescribeExecutionCommand,
   type ExecutionListItem,
   ListExecutionsCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { executionName } from '#commons/core/build-key.js';
-import { amazonLinuxSnsEvent, githubDelivery, pushPayload, scheduledEvent } from './fixtures/events.js';
+import {
+  amazonLinuxSnsEvent,
+  codeCommitPushEvent,
+  githubDelivery,
+  pushPayload,
+  scheduledEvent,
+} from './fixtures/events.js';
 import { FOREIGN_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
-import { type AwsSide, invoke, invokeExpectingError, type LambdaHandler, startAwsSide } from './harness.js';
+import {
+  type AwsSide,
+  invoke,
+  invokeExpectingError,
+  type LambdaHandler,
+  SETUP_TIMEOUT_MS,
+  startAwsSide,
+} from './harness.js';
 
 const LAST_SEEN = '/test/last-seen';
 const SECRET_PARAMETER = '/test/github-webhook-secret';
@@ -28,20 +42,24 @@ let aws: AwsSide;
 let stateMachineArn: string;
 let watch: LambdaHandler<{ results: Array<Record<string, unknown>> }>;
 let webhook: LambdaHandler<{ statusCode: number; body: string }>;
+let codeCommit: LambdaHandler<{ ignored: boolean; executions: Array<Record<string, unknown>> }>;
 
 const executions = async (): Promise<ExecutionListItem[]> =>
   (await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
 
 const executionInput = async (name: string): Promise<unknown> => {
   const { input } = await aws.sfn.send(
-    new DescribeExecutionCommand({ executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}` }),
+    new DescribeExecutionCommand({
+      executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
+    }),
   );
   return JSON.parse(input ?? 'null');
 };
 
 const lastSeen = async (pipeline: string): Promise<string | undefined> => {
   try {
-    return (await aws.ssm.send(new GetParameterCommand({ Name: `${LAST_SEEN}/${pipeline}` }))).Parameter?.Value;
+    return (await aws.ssm.send(new GetParameterCommand({ Name: `${LAST_SEEN}/${pipeline}` }))).Parameter
+      ?.Value;
   } catch {
     return undefined;
   }
@@ -52,7 +70,10 @@ beforeAll(async () => {
   ({ stateMachineArn = '' } = await aws.sfn.send(
     new CreateStateMachineCommand({
       name: 'image-factory',
-      definition: JSON.stringify({ StartAt: 'Bake', States: { Bake: { Type: 'Wait', Seconds: 3600, End: true } } }),
+      definition: JSON.stringify({
+        StartAt: 'Bake',
+        States: { Bake: { Type: 'Wait', Seconds: 3600, End: true } },
+      }),
       roleArn: 'arn:aws:iam::123456789012:role/image-factory-states',
     }),
   ));
@@ -63,12 +84,18 @@ beforeAll(async () => {
     GITHUB_WEBHOOK_SECRET_PARAMETER: SECRET_PARAMETER,
     SOURCE_BRANCH: 'main',
   });
-  await aws.ssm.send(new PutParameterCommand({ Name: SECRET_PARAMETER, Value: SECRET, Type: 'SecureString' }));
-  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, PUBLISHED['ubuntu-24.04'].previous.imageId);
+  await aws.ssm.send(
+    new PutParameterCommand({ Name: SECRET_PARAMETER, Value: SECRET, Type: 'SecureString' }),
+  );
+  aws.proxy.publicParameters.publish(
+    BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+    PUBLISHED['ubuntu-24.04'].previous.imageId,
+  );
   aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameter, PUBLISHED.al2023.previous.imageId);
   watch = (await import('../../functions/watch-base-images.js')).handler as never;
   webhook = (await import('../../functions/github-webhook.js')).handler as never;
-});
+  codeCommit = (await import('../../functions/codecommit-push.js')).handler as never;
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await aws?.close();
@@ -81,7 +108,9 @@ describe('watch-base-images', () => {
       ['web', PUBLISHED['ubuntu-24.04'].previous.imageId],
       ['api', PUBLISHED.al2023.previous.imageId],
     ] as const) {
-      await aws.ssm.send(new PutParameterCommand({ Name: `${LAST_SEEN}/${pipeline}`, Value: image, Type: 'String' }));
+      await aws.ssm.send(
+        new PutParameterCommand({ Name: `${LAST_SEEN}/${pipeline}`, Value: image, Type: 'String' }),
+      );
     }
 
     // Act
@@ -106,7 +135,11 @@ describe('watch-base-images', () => {
     const rerun = await invoke(watch, amazonLinuxSnsEvent());
 
     // Assess
-    expect(first.results.find((r) => r.pipeline === 'web')).toMatchObject({ changed: true, started: true, executionName: name });
+    expect(first.results.find((r) => r.pipeline === 'web')).toMatchObject({
+      changed: true,
+      started: true,
+      executionName: name,
+    });
     expect(rerun.results.every((r) => r.changed === false)).toBe(true);
     const started = await executions();
     expect(started.map((e) => [e.name, e.status])).toEqual([[name, 'RUNNING']]);
@@ -136,14 +169,25 @@ describe('watch-base-images', () => {
     expect(await lastSeen('web')).toBe(PUBLISHED['ubuntu-24.04'].current.imageId);
 
     // Cleanup: the vendor's parameter is right again for the next tests.
-    aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, PUBLISHED['ubuntu-24.04'].current.imageId);
+    aws.proxy.publicParameters.publish(
+      BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+      PUBLISHED['ubuntu-24.04'].current.imageId,
+    );
   });
 });
 
 describe('github-webhook', () => {
   const body = JSON.stringify(pushPayload({ after: COMMIT }));
-  const name = executionName({ pipeline: 'web', sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId, commit: COMMIT });
-  const apiName = executionName({ pipeline: 'api', sourceImageId: PUBLISHED.al2023.previous.imageId, commit: COMMIT });
+  const name = executionName({
+    pipeline: 'web',
+    sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
+    commit: COMMIT,
+  });
+  const apiName = executionName({
+    pipeline: 'api',
+    sourceImageId: PUBLISHED.al2023.previous.imageId,
+    commit: COMMIT,
+  });
 
   it('starts one build per pipeline for a signed push to the source branch', async () => {
     // Act
@@ -170,11 +214,31 @@ describe('github-webhook', () => {
     const before = (await executions()).map((e) => e.name).sort();
 
     // Act
-    const response = await invoke(webhook, githubDelivery(SECRET, body, { delivery: 'delivery-1', base64: true }));
+    const response = await invoke(
+      webhook,
+      githubDelivery(SECRET, body, { delivery: 'delivery-1', base64: true }),
+    );
 
     // Assess
     expect([200, 202]).toContain(response.statusCode);
     expect((await executions()).map((e) => e.name).sort()).toEqual(before);
+  });
+
+  it('answers 200 for a redelivery after the build finished (ExecutionAlreadyExists is a handled no-op)', async () => {
+    // Prepare
+    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    await aws.sfn.send(new StopExecutionCommand({ executionArn }));
+    const before = (await executions()).length;
+
+    // Act
+    const response = await invoke(webhook, githubDelivery(SECRET, body, { delivery: 'delivery-1' }));
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({
+      executions: expect.arrayContaining([{ pipeline: 'web', executionName: name, started: false }]),
+    });
+    expect((await executions()).length).toBe(before);
   });
 
   it('rejects a forged or missing signature with 401 and starts nothing', async () => {
@@ -196,8 +260,13 @@ describe('github-webhook', () => {
     // Prepare
     const before = (await executions()).length;
     const deliveries = [
-      githubDelivery(SECRET, JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 }), { event: 'ping' }),
-      githubDelivery(SECRET, JSON.stringify(pushPayload({ after: 'b'.repeat(40), ref: 'refs/heads/feature' }))),
+      githubDelivery(SECRET, JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 }), {
+        event: 'ping',
+      }),
+      githubDelivery(
+        SECRET,
+        JSON.stringify(pushPayload({ after: 'b'.repeat(40), ref: 'refs/heads/feature' })),
+      ),
       githubDelivery(SECRET, JSON.stringify(pushPayload({ after: 'c'.repeat(40), ref: 'refs/tags/v1.0.0' }))),
       githubDelivery(SECRET, JSON.stringify(pushPayload({ after: '0'.repeat(40), deleted: true }))),
     ];
@@ -208,6 +277,51 @@ describe('github-webhook', () => {
 
     // Assess
     expect(responses.map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
+    expect((await executions()).length).toBe(before);
+  });
+});
+
+describe('codecommit-push', () => {
+  const commit = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+  it('starts one build per pipeline for a push to the source branch; a replayed event starts nothing more', async () => {
+    // Prepare
+    const before = (await executions()).length;
+    const name = executionName({
+      pipeline: 'web',
+      sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
+      commit,
+    });
+
+    // Act
+    const first = await invoke(codeCommit, codeCommitPushEvent({ commit }));
+    const replay = await invoke(codeCommit, codeCommitPushEvent({ commit }));
+
+    // Assess
+    expect(first.ignored).toBe(false);
+    expect(replay.ignored).toBe(false);
+    const names = (await executions()).map((e) => e.name);
+    expect(names.length).toBe(before + 2);
+    expect(names).toContain(name);
+    expect(await executionInput(name)).toMatchObject({
+      trigger: 'git-push',
+      commit,
+      repository: 'golden-images',
+    });
+  });
+
+  it('ignores pushes to other branches', async () => {
+    // Prepare
+    const before = (await executions()).length;
+
+    // Act
+    const result = await invoke(
+      codeCommit,
+      codeCommitPushEvent({ commit: 'd'.repeat(40), branch: 'feature' }),
+    );
+
+    // Assess
+    expect(result).toEqual({ ignored: true, executions: [] });
     expect((await executions()).length).toBe(before);
   });
 });

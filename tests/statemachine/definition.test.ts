@@ -5,7 +5,7 @@
  */
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import { lambdaFunctionKeys, loadDefinition, readRawDefinition } from '../../statemachines/definition.js';
+import { lambdaFunctionKeys, loadDefinition, readRawDefinition } from '#statemachines/definition.js';
 
 type State = Record<string, unknown> & { Type: string };
 type Retrier = { ErrorEquals: string[]; BackoffRate?: number; JitterStrategy?: string; MaxAttempts?: number };

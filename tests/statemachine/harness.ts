@@ -12,7 +12,7 @@
  * Library reference: https://github.com/nibble-4bits/aws-local-stepfunctions#staterunninput-options
  */
 import { StateMachine } from 'aws-local-stepfunctions';
-import { loadDefinition, taskStateNames } from '../../statemachines/definition.js';
+import { loadDefinition, taskStateNames, waitStateNames } from '#statemachines/definition.js';
 
 /** Any JSON value a Task receives or returns. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -209,7 +209,7 @@ export async function runPipeline(
     context: { Execution: { ...EXECUTION } },
     overrides: {
       taskResourceLocalHandlers: handlers,
-      waitTimeOverrides: { WaitForInstanceOnline: 0, WaitForProbe: 0 },
+      waitTimeOverrides: Object.fromEntries(waitStateNames(definition).map((name) => [name, 0])),
       retryIntervalOverrides: Object.fromEntries(taskStateNames(definition).map((name) => [name, 0])),
     },
   });

@@ -9,6 +9,7 @@
  * - `TerminateInstances`; `DescribeInstances` filtered by `tag:factory:build-id` for cleanup.
  */
 import {
+  type _InstanceType,
   type EC2Client,
   paginateDescribeInstances,
   RunInstancesCommand,
@@ -48,7 +49,7 @@ export class Ec2MachineLauncher implements MachineLauncher {
     const result = await this.ec2.send(
       new RunInstancesCommand({
         ImageId: request.imageId,
-        InstanceType: this.options.instanceType as never,
+        InstanceType: this.options.instanceType as _InstanceType,
         MinCount: 1,
         MaxCount: 1,
         ClientToken: request.idempotencyToken.slice(0, 64),

@@ -8,7 +8,7 @@ import { config } from '../config.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
-import { SlackNotifier } from './slack-notifier.js';
+import { SlackWebhookNotifier, ssmSecureString } from './slack-notifier.js';
 import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
 import { SsmChannelPointer } from './ssm-channel-pointer.js';
 import { SsmCommandRunner } from './ssm-command-runner.js';
@@ -26,6 +26,6 @@ export const machineLauncher = (): Ec2MachineLauncher =>
     securityGroupIds: config.testSecurityGroupIds,
   });
 export const commandRunner = (): SsmCommandRunner => new SsmCommandRunner(ssm, config.probeCommand);
-export const slackNotifier = (): SlackNotifier =>
-  new SlackNotifier(ssm, { parameterName: config.slackWebhookParameter });
+export const slackNotifier = (): SlackWebhookNotifier =>
+  new SlackWebhookNotifier(ssmSecureString(ssm, config.slackWebhookParameter));
 export const incidentReporter = (): SsmIncidentReporter => new SsmIncidentReporter(ssmIncidents);

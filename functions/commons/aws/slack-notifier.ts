@@ -1,10 +1,11 @@
 /**
  * `Notifier` posting Block Kit messages to a Slack incoming webhook.
  *
- * The webhook URL is a secret: it is read from an SSM SecureString through Powertools Parameters
- * (cached for `cacheSeconds`), never logged and never put in an error message. Each POST has a
- * timeout (`AbortSignal.timeout`); HTTP 429 / 5xx and network errors are retried a bounded number
- * of times with backoff, honouring `Retry-After` up to the backoff cap.
+ * The webhook URL is a secret: it comes from `resolveUrl` (on AWS an SSM SecureString read through
+ * Powertools Parameters, see `ssmSecureString`), is never logged and never put in an error message.
+ * Each POST has a timeout (`AbortSignal.timeout`); HTTP 429 / 5xx, network errors and timeouts are
+ * retried a bounded number of times with exponential backoff (a `Retry-After` is honoured up to 4×
+ * the base backoff). Other 4xx answers are not retried.
  * Slack webhooks: https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks
  */
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
@@ -13,47 +14,36 @@ import { SlackDeliveryFailed } from '../errors.js';
 import type { Notification, Notifier } from '../ports.js';
 import { toSlackMessage } from '../slack.js';
 
-export interface SlackNotifierOptions {
-  /** SSM SecureString parameter holding the webhook URL. */
-  parameterName: string;
+export interface SlackWebhookOptions {
   /** Attempts per message (default 3). */
   attempts?: number;
   /** Per-request timeout in milliseconds (default 5000). */
   timeoutMs?: number;
-  /** Base backoff in milliseconds, doubled per retry (default 500); also the Retry-After cap × 4. */
+  /** Base backoff in milliseconds, doubled per retry (default 500). */
   backoffMs?: number;
-  /** Cache lifetime of the URL, in seconds (default 300). */
-  cacheSeconds?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export class SlackNotifier implements Notifier {
-  private readonly provider: SSMProvider;
-
+export class SlackWebhookNotifier implements Notifier {
   constructor(
-    client: SSMClient,
-    private readonly options: SlackNotifierOptions,
-  ) {
-    this.provider = new SSMProvider({ awsSdkV3Client: client });
-  }
+    /** Returns the webhook URL (`https://hooks.slack.com/services/…`). */
+    private readonly resolveUrl: () => Promise<string>,
+    private readonly options: SlackWebhookOptions = {},
+  ) {}
 
+  /** @throws SlackDeliveryFailed when the URL is not https or Slack does not accept the message. */
   async notify(notification: Notification): Promise<void> {
-    const url = await this.provider.get(this.options.parameterName, {
-      decrypt: true,
-      maxAge: this.options.cacheSeconds ?? 300,
-    });
+    const url = await this.resolveUrl();
     if (typeof url !== 'string' || !url.startsWith('https://')) {
-      throw new SlackDeliveryFailed(
-        `parameter ${this.options.parameterName} does not hold an https webhook URL`,
-      );
+      throw new SlackDeliveryFailed('the Slack webhook URL is not an https URL');
     }
     const body = JSON.stringify(toSlackMessage(notification));
     const attempts = this.options.attempts ?? 3;
     const backoffMs = this.options.backoffMs ?? 500;
     let lastProblem = '';
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
-      let retryAfterMs = backoffMs * 2 ** (attempt - 1);
+      let waitMs = backoffMs * 2 ** (attempt - 1);
       try {
         const response = await fetch(url, {
           method: 'POST',
@@ -65,15 +55,29 @@ export class SlackNotifier implements Notifier {
         lastProblem = `HTTP ${response.status}`;
         if (response.status !== 429 && response.status < 500) break;
         const retryAfter = Number(response.headers.get('retry-after'));
-        if (Number.isFinite(retryAfter) && retryAfter > 0) {
-          retryAfterMs = Math.min(retryAfter * 1000, backoffMs * 4);
-        }
+        if (Number.isFinite(retryAfter) && retryAfter > 0)
+          waitMs = Math.min(retryAfter * 1000, backoffMs * 4);
       } catch (error) {
-        lastProblem =
-          (error as Error).name === 'TimeoutError' ? 'timeout' : `network error (${(error as Error).name})`;
+        const name = (error as Error).name;
+        lastProblem = name === 'TimeoutError' ? 'timeout' : `network error (${name})`;
       }
-      if (attempt < attempts) await sleep(retryAfterMs);
+      if (attempt < attempts) await sleep(waitMs);
     }
-    throw new SlackDeliveryFailed(`slack webhook rejected the message: ${lastProblem}`);
+    throw new SlackDeliveryFailed(`slack webhook rejected the message after retries: ${lastProblem}`);
   }
 }
+
+/**
+ * URL provider reading an SSM SecureString through Powertools Parameters, cached `cacheSeconds`
+ * (default 300) per execution environment.
+ */
+export const ssmSecureString = (client: SSMClient, parameterName: string, cacheSeconds = 300) => {
+  const provider = new SSMProvider({ awsSdkV3Client: client });
+  return async (): Promise<string> => {
+    const value = await provider.get(parameterName, { decrypt: true, maxAge: cacheSeconds });
+    if (typeof value !== 'string' || value === '') {
+      throw new SlackDeliveryFailed(`parameter ${parameterName} holds no Slack webhook URL`);
+    }
+    return value;
+  };
+};

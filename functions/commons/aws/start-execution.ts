@@ -1,7 +1,11 @@
 /**
  * Start an image-factory execution with its deterministic name (`core/build-key.ts`).
- * `ExecutionAlreadyExists` means this exact build (pipeline, source AMI, commit) was already started
- * — a webhook redelivery or a watcher re-run — and is a handled no-op.
+ *
+ * No trigger can start the same build twice: for a Standard state machine, StartExecution with a
+ * name already used returns `ExecutionAlreadyExists` (a handled no-op here, `started: false`) —
+ * except while that execution is still running with an identical input, when the call is
+ * idempotent and returns the existing execution's ARN. Triggers build the input deterministically,
+ * so a webhook redelivery or a watcher re-run always lands in one of these two cases.
  * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
  */
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';

@@ -6,7 +6,14 @@
  * - the image that was current gets `previous-<channel>`;
  * - the image that was previous is demoted to `retired` (retention may then deregister it).
  */
-import { CANDIDATE_CHANNEL, previousChannel, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL, TAG } from './tags.js';
+import {
+  byId,
+  CANDIDATE_CHANNEL,
+  previousChannel,
+  RETIRED_CHANNEL,
+  ROLLED_BACK_CHANNEL,
+  TAG,
+} from './tags.js';
 
 export interface ChannelImage {
   imageId: string;
@@ -33,7 +40,7 @@ export interface PromotionPlan {
 }
 
 const newestFirst = (a: ChannelImage, b: ChannelImage): number =>
-  Date.parse(b.createdAt) - Date.parse(a.createdAt) || a.imageId.localeCompare(b.imageId);
+  Date.parse(b.createdAt) - Date.parse(a.createdAt) || byId(a.imageId, b.imageId);
 
 /**
  * Plan the tag changes that make `candidate` the current image of `channel`.

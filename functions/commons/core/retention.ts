@@ -15,7 +15,7 @@
  *    a millisecond older is deregistered. Older → `deregister` (`expired`), else keep (`within-age`).
  *    An unparseable `createdAt` is kept (`unknown-age`): never delete what we cannot date.
  */
-import { isPromotedChannelTag, TAG } from './tags.js';
+import { byId, isPromotedChannelTag, TAG } from './tags.js';
 
 /** Minimal image shape retention needs (an `ImageRecord` fits). */
 export interface RetentionImage {
@@ -85,7 +85,7 @@ export const planRetention = (input: RetentionInput): RetentionDecision[] => {
       const dateA = sortKey(a.createdMs);
       const dateB = sortKey(b.createdMs);
       if (dateA !== dateB) return dateB > dateA ? 1 : -1;
-      return a.image.imageId.localeCompare(b.image.imageId);
+      return byId(a.image.imageId, b.image.imageId);
     });
 
   return ours.map(({ image, createdMs }, rank): RetentionDecision => {

@@ -35,3 +35,6 @@ export const isPromotedChannelTag = (value: string | undefined): boolean =>
   value !== CANDIDATE_CHANNEL &&
   value !== RETIRED_CHANNEL &&
   value !== ROLLED_BACK_CHANNEL;
+
+/** Code-unit order of two ids (locale-independent, so plans are identical on every machine). */
+export const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

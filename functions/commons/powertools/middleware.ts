@@ -10,10 +10,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
+import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { requireValid } from '../schemas.js';
+import { requireValid, type SafeParsed } from '../schemas.js';
 import { logger, metrics, tracer } from './index.js';
 
 /**
@@ -23,12 +23,10 @@ import { logger, metrics, tracer } from './index.js';
 export const lambdaHandler = <S extends z.ZodType, Out>(
   schema: S,
   fn: (input: z.output<S>, context: Context) => Promise<Out>,
-) =>
+): MiddyfiedHandler<unknown, Out> =>
   middy<unknown, Out>()
     .use(injectLambdaContext(logger, { clearState: true }))
     .use(captureLambdaHandler(tracer))
     .use(logMetrics(metrics))
     .use(parser({ schema, safeParse: true }))
-    .handler(async (event, context) =>
-      fn(requireValid(event as Parameters<typeof requireValid<z.output<S>>>[0]), context),
-    );
+    .handler(async (event, context) => fn(requireValid(event as SafeParsed<z.output<S>>), context));

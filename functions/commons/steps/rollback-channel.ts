@@ -1,5 +1,5 @@
 import { planRollback } from '../core/promotion.js';
-import { previousChannel, TAG } from '../core/tags.js';
+import { previousChannel, ROLLED_BACK_CHANNEL, TAG } from '../core/tags.js';
 import { InvalidInput } from '../errors.js';
 import type { ChannelPointer, ImageStore } from '../ports.js';
 
@@ -15,7 +15,9 @@ export interface RollbackResult {
 /**
  * Manual rollback: point a channel back to its previous promoted image (or to `imageId`).
  * The target is, in order: `imageId`; the image tagged `previous-<channel>`; the newest entry of the
- * pointer history that differs from the current image. The withdrawn image is tagged `rolled-back`.
+ * pointer history that is not the current image, still exists and was not withdrawn by an earlier
+ * rollback. The withdrawn image is tagged `rolled-back`, so repeated rollbacks walk further back
+ * instead of returning to it.
  * @throws InvalidInput when there is no target, or the target is not an available image of the pipeline.
  */
 export const rollbackChannel = async (
@@ -33,8 +35,15 @@ export const rollbackChannel = async (
     targetId = tagged?.imageId;
   }
   if (!targetId) {
+    // Walk the pointer history back, skipping the current image, images withdrawn by an earlier
+    // rollback and images that no longer exist (deregistered by retention).
+    const rollbackable = new Set(
+      images.filter((image) => image.tags[TAG.channel] !== ROLLED_BACK_CHANNEL).map((image) => image.imageId),
+    );
     const history = await ports.pointer.history(pipeline, channel);
-    targetId = history.find((position) => position.imageId !== current?.imageId)?.imageId;
+    targetId = history.find(
+      (position) => position.imageId !== current?.imageId && rollbackable.has(position.imageId),
+    )?.imageId;
   }
   if (!targetId)
     throw new InvalidInput(`channel ${pipeline}/${channel} has no previous image to roll back to`);

@@ -11,7 +11,8 @@
  *   status/output of `GetCommandInvocation` (moto always says `Success` with empty output);
  * - {@link IncidentManagerDouble}: SSM Incident Manager `StartIncident` (no moto backend);
  * - `ImageReferencesDouble`: EC2 `DescribeImageReferences` (not implemented), answered from moto's
- *   own instances;
+ *   own state: live instances, and the `$Default` / `$Latest` versions of launch templates (the
+ *   versions AWS checks);
  * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
  *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto.
  *
@@ -21,7 +22,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DeleteSnapshotCommand, DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DeleteSnapshotCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { DUMMY_AWS_ENV, MOTO_ACCOUNT_ID, TEST_REGION } from '../moto.js';
 
 /** One request seen by the proxy (forwarded or answered). */
@@ -163,7 +171,9 @@ export class IncidentManagerDouble {
   #failure: { status: number; type: string; message: string } | undefined;
 
   /** Make `StartIncident` fail (default: `ResourceNotFoundException`, HTTP 404, not retried by the SDK). */
-  failWith(failure = { status: 404, type: 'ResourceNotFoundException', message: 'Response plan not found' }): void {
+  failWith(
+    failure = { status: 404, type: 'ResourceNotFoundException', message: 'Response plan not found' },
+  ): void {
     this.#failure = failure;
   }
 
@@ -213,7 +223,8 @@ const readBody = async (message: IncomingMessage): Promise<Buffer> => {
 };
 
 const serviceOf = (headers: IncomingMessage['headers']): string =>
-  /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(String(headers.authorization ?? ''))?.[1] ?? 'unknown';
+  /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(String(headers.authorization ?? ''))?.[1] ??
+  'unknown';
 
 const json = (status: number, body: unknown, contentType = 'application/x-amz-json-1.1'): Reply => ({
   status,
@@ -243,7 +254,10 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
   const ec2 = new EC2Client({
     endpoint: motoEndpoint,
     region: TEST_REGION,
-    credentials: { accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+    credentials: {
+      accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
+      secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+    },
   });
   const publicParameters = new PublicParameterPublisher();
   const ssmAgent = new SsmAgentDouble();
@@ -254,20 +268,27 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     new Promise((resolveReply, reject) => {
       const headers = { ...incoming.headers, host: upstream.host, 'content-length': String(body.length) };
       const outgoing = request(
-        { hostname: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers },
+        {
+          hostname: upstream.hostname,
+          port: upstream.port,
+          method: incoming.method,
+          path: incoming.url,
+          headers,
+        },
         (response) => {
-          readBody(response).then(
-            (responseBody) => {
-              const responseHeaders: Record<string, string> = {};
-              for (const [key, value] of Object.entries(response.headers)) {
-                if (value !== undefined && key !== 'content-length' && key !== 'transfer-encoding') {
-                  responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;
-                }
+          readBody(response).then((responseBody) => {
+            const responseHeaders: Record<string, string> = {};
+            for (const [key, value] of Object.entries(response.headers)) {
+              if (value !== undefined && key !== 'content-length' && key !== 'transfer-encoding') {
+                responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;
               }
-              resolveReply({ status: response.statusCode ?? 502, headers: responseHeaders, body: responseBody });
-            },
-            reject,
-          );
+            }
+            resolveReply({
+              status: response.statusCode ?? 502,
+              headers: responseHeaders,
+              body: responseBody,
+            });
+          }, reject);
         },
       );
       outgoing.on('error', reject);
@@ -282,10 +303,19 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     return (reply.Reservations ?? [])
       .flatMap((r) => r.Instances ?? [])
       .filter((i) => i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down')
-      .map((i) => ({ id: i.InstanceId ?? '', imageId: i.ImageId ?? '', ip: i.PrivateIpAddress ?? '10.0.0.1' }));
+      .map((i) => ({
+        id: i.InstanceId ?? '',
+        imageId: i.ImageId ?? '',
+        ip: i.PrivateIpAddress ?? '10.0.0.1',
+      }));
   };
 
-  const ssm = async (incoming: IncomingMessage, operation: string, input: Record<string, unknown>, body: Buffer) => {
+  const ssm = async (
+    incoming: IncomingMessage,
+    operation: string,
+    input: Record<string, unknown>,
+    body: Buffer,
+  ) => {
     switch (operation) {
       case 'GetParameter': {
         const found = publicParameters.lookup(String(input.Name));
@@ -301,11 +331,17 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
         if (rest.length > 0) {
           const reply = await withBody(incoming, { ...input, Names: rest });
           if (reply.status !== 200) return { reply, by: 'moto' as const };
-          const parsed = JSON.parse(reply.body.toString()) as { Parameters?: unknown[]; InvalidParameters?: unknown[] };
+          const parsed = JSON.parse(reply.body.toString()) as {
+            Parameters?: unknown[];
+            InvalidParameters?: unknown[];
+          };
           parameters = [...ours, ...(parsed.Parameters ?? [])];
           invalid = parsed.InvalidParameters ?? [];
         }
-        return { reply: json(200, { Parameters: parameters, InvalidParameters: invalid }), by: 'double' as const };
+        return {
+          reply: json(200, { Parameters: parameters, InvalidParameters: invalid }),
+          by: 'double' as const,
+        };
       }
       case 'GetParametersByPath': {
         const names = publicParameters.namesUnder(String(input.Path), input.Recursive === true);
@@ -317,7 +353,10 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
       }
       case 'DescribeInstanceInformation': {
         const wanted = new Set<string>([
-          ...((input.InstanceInformationFilterList as Array<{ key: string; valueSet: string[] }> | undefined) ?? [])
+          ...(
+            (input.InstanceInformationFilterList as Array<{ key: string; valueSet: string[] }> | undefined) ??
+            []
+          )
             .filter((f) => f.key === 'InstanceIds')
             .flatMap((f) => f.valueSet),
           ...((input.Filters as Array<{ Key: string; Values: string[] }> | undefined) ?? [])
@@ -381,11 +420,38 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     const action = form.get('Action');
     if (action === 'DescribeImageReferences') {
       const imageIds = new Set(listField(form, 'ImageId'));
-      const references = (await runningInstances()).filter((i) => imageIds.has(i.imageId));
+      const references: Array<{ imageId: string; type: string; arn: string }> = [];
+      for (const instance of await runningInstances()) {
+        if (imageIds.has(instance.imageId)) {
+          references.push({
+            imageId: instance.imageId,
+            type: 'ec2:Instance',
+            arn: `arn:aws:ec2:${TEST_REGION}:${MOTO_ACCOUNT_ID}:instance/${instance.id}`,
+          });
+        }
+      }
+      for (const template of (await ec2.send(new DescribeLaunchTemplatesCommand({}))).LaunchTemplates ?? []) {
+        const { LaunchTemplateVersions } = await ec2.send(
+          new DescribeLaunchTemplateVersionsCommand({
+            LaunchTemplateId: template.LaunchTemplateId,
+            Versions: ['$Default', '$Latest'],
+          }),
+        );
+        const used = new Set((LaunchTemplateVersions ?? []).map((v) => v.LaunchTemplateData?.ImageId ?? ''));
+        for (const imageId of used) {
+          if (imageIds.has(imageId)) {
+            references.push({
+              imageId,
+              type: 'ec2:LaunchTemplate',
+              arn: `arn:aws:ec2:${TEST_REGION}:${MOTO_ACCOUNT_ID}:launch-template/${template.LaunchTemplateId}`,
+            });
+          }
+        }
+      }
       const items = references
         .map(
-          (i) =>
-            `<item><imageId>${escapeXml(i.imageId)}</imageId><resourceType>ec2:Instance</resourceType><arn>arn:aws:ec2:${TEST_REGION}:${MOTO_ACCOUNT_ID}:instance/${escapeXml(i.id)}</arn></item>`,
+          (r) =>
+            `<item><imageId>${escapeXml(r.imageId)}</imageId><resourceType>${r.type}</resourceType><arn>${escapeXml(r.arn)}</arn></item>`,
         )
         .join('');
       return {
@@ -416,7 +482,9 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
         } catch {
           code = 'client-error';
         }
-        results.push(`<item><snapshotId>${escapeXml(snapshotId)}</snapshotId><returnCode>${code}</returnCode></item>`);
+        results.push(
+          `<item><snapshotId>${escapeXml(snapshotId)}</snapshotId><returnCode>${code}</returnCode></item>`,
+        );
       }
       return {
         reply: xml(
@@ -432,7 +500,10 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     if (path !== '/startIncident') return undefined;
     const failure = incidents.failure;
     if (failure !== undefined) {
-      return { reply: jsonError(failure.status, failure.type, failure.message, 'application/json'), by: 'double' as const };
+      return {
+        reply: jsonError(failure.status, failure.type, failure.message, 'application/json'),
+        by: 'double' as const,
+      };
     }
     const incident = incidents.start(input);
     return {
@@ -464,12 +535,24 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     }
     answer ??= { reply: await forward(incoming, body), by: 'moto' };
     operations.push({ service, operation, input, answeredBy: answer.by });
-    outgoing.writeHead(answer.reply.status, { ...answer.reply.headers, 'content-length': answer.reply.body.length });
+    outgoing.writeHead(answer.reply.status, {
+      ...answer.reply.headers,
+      'content-length': answer.reply.body.length,
+    });
     outgoing.end(answer.reply.body);
   };
 
   const server = createServer((incoming, outgoing) => {
     handle(incoming, outgoing).catch((error: unknown) => {
+      // A double failed: answer in the caller's protocol so the SDK error names the cause.
+      const message = escapeXml(String(error instanceof Error ? (error.stack ?? error) : error));
+      if (String(incoming.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+        outgoing.writeHead(500, { 'content-type': 'text/xml' });
+        outgoing.end(
+          `<Response><Errors><Error><Code>MotoGapProxyError</Code><Message>${message}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+        );
+        return;
+      }
       outgoing.writeHead(500, { 'content-type': 'application/json' });
       outgoing.end(JSON.stringify({ __type: 'MotoGapProxyError', message: String(error) }));
     });

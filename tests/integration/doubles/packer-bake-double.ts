@@ -9,7 +9,12 @@
  *
  * It returns what the ASL keeps of the stopped ECS task (`ResultSelector`: `taskArn`, `lastStatus`).
  */
-import { CreateTagsCommand, DescribeImagesCommand, type EC2Client, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeImagesCommand,
+  type EC2Client,
+  RegisterImageCommand,
+} from '@aws-sdk/client-ec2';
 import { TAG } from '#commons/core/tags.js';
 
 /** The part of `$.build` Packer receives through the container environment. */
@@ -57,7 +62,9 @@ export const bakeImageLikePacker = async (
       VirtualizationType: 'hvm',
       EnaSupport: true,
       ImdsSupport: 'v2.0',
-      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 8, VolumeType: 'gp3', Encrypted: true } }],
+      BlockDeviceMappings: [
+        { DeviceName: '/dev/xvda', Ebs: { VolumeSize: 8, VolumeType: 'gp3', Encrypted: true } },
+      ],
     }),
   );
   if (!ImageId) throw new Error('RegisterImage returned no image id');
@@ -77,9 +84,11 @@ export const bakeImageLikePacker = async (
 
 /** The container environment the ASL's `BakeImage` passes to Packer (`ContainerOverrides[0].Environment`). */
 export const bakeEnvironment = (runTaskParameters: unknown): Record<string, string> => {
-  const overrides = (runTaskParameters as {
-    Overrides?: { ContainerOverrides?: Array<{ Environment?: Array<{ Name?: string; Value?: unknown }> }> };
-  }).Overrides;
+  const overrides = (
+    runTaskParameters as {
+      Overrides?: { ContainerOverrides?: Array<{ Environment?: Array<{ Name?: string; Value?: unknown }> }> };
+    }
+  ).Overrides;
   const environment = overrides?.ContainerOverrides?.[0]?.Environment ?? [];
   return Object.fromEntries(environment.map((entry) => [String(entry.Name), String(entry.Value ?? '')]));
 };
@@ -100,7 +109,8 @@ export const packerBakeDouble =
       if (!env[name]) throw new Error(`BakeImage double: container environment lacks ${name}`);
     }
     const build = JSON.parse(env.BUILD_JSON ?? '{}') as { commit?: string; sourceImageName?: string };
-    const source = (await ec2.send(new DescribeImagesCommand({ ImageIds: [env.SOURCE_AMI_ID as string] }))).Images?.[0];
+    const source = (await ec2.send(new DescribeImagesCommand({ ImageIds: [env.SOURCE_AMI_ID as string] })))
+      .Images?.[0];
     if (options.registersImage !== false) {
       await bakeImageLikePacker(ec2, {
         pipeline: env.PIPELINE as string,

@@ -20,7 +20,10 @@ export interface SlackWebhookDouble {
   close(): Promise<void>;
 }
 
-export const startSlackWebhookDouble = async (tls: TestTls, initialStatus = 200): Promise<SlackWebhookDouble> => {
+export const startSlackWebhookDouble = async (
+  tls: TestTls,
+  initialStatus = 200,
+): Promise<SlackWebhookDouble> => {
   let status = initialStatus;
   const received: unknown[] = [];
   const options = { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) };

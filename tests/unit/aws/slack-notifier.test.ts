@@ -1,14 +1,18 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SlackNotifier } from '#commons/aws/slack-notifier.js';
+import { SlackWebhookNotifier, ssmSecureString } from '#commons/aws/slack-notifier.js';
 import type { Notification } from '#commons/ports.js';
 
 const ssm = mockClient(SSMClient);
 const fetchMock = vi.fn<typeof fetch>();
 const NOTE: Notification = { outcome: 'success', title: 't', fields: [] };
 const notifier = (parameterName = '/slack') =>
-  new SlackNotifier(new SSMClient({}), { parameterName, attempts: 3, backoffMs: 1, timeoutMs: 50 });
+  new SlackWebhookNotifier(ssmSecureString(new SSMClient({}), parameterName), {
+    attempts: 3,
+    backoffMs: 1,
+    timeoutMs: 50,
+  });
 
 beforeEach(() => {
   vi.stubGlobal('fetch', fetchMock);
@@ -58,5 +62,11 @@ describe('SlackNotifier', () => {
     expect(error).toMatchObject({ name: 'SlackDeliveryFailed' });
     expect((error as Error).message).not.toContain('insecure.example');
     expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  it('fails when the parameter is empty', async () => {
+    ssm.reset();
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: '' } });
+    await expect(notifier('/empty').notify(NOTE)).rejects.toMatchObject({ name: 'SlackDeliveryFailed' });
   });
 });

@@ -41,7 +41,7 @@ vi.hoisted(() => {
     TEST_INSTANCE_PROFILE: 'image-factory-test-instance',
     TEST_SUBNET_ID: 'subnet-0123456789abcdef0',
     TEST_SECURITY_GROUP_IDS: 'sg-0123456789abcdef0, sg-0123456789abcdef1',
-    PROBE_COMMAND: '/opt/image-factory/probe/run-probes',
+    PROBE_COMMAND: '/usr/local/libexec/image-factory/probe.sh --backend aws',
     PROBE_TIMEOUT_SECONDS: '900',
     ONLINE_MAX_ATTEMPTS: '5',
     PROBE_MAX_ATTEMPTS: '5',
@@ -239,7 +239,10 @@ describe('probe-test-instance and check-probe-result', () => {
     expect(ssm.commandCalls(SendCommandCommand)[0]?.args[0].input).toMatchObject({
       DocumentName: 'AWS-RunShellScript',
       InstanceIds: ['i-0123456789abcdef0'],
-      Parameters: { commands: ['/opt/image-factory/probe/run-probes'], executionTimeout: ['600'] },
+      Parameters: {
+        commands: ['/usr/local/libexec/image-factory/probe.sh --backend aws'],
+        executionTimeout: ['600'],
+      },
     });
   });
 
@@ -448,12 +451,10 @@ describe('cleanup-after-failure', () => {
     ec2
       .on(DescribeImagesCommand)
       .resolves({ Images: [ec2Image('ami-0ccccccccccccccc1', 0, { 'factory:channel': 'candidate' })] });
-    ec2
-      .on(DeregisterImageCommand)
-      .resolves({
-        Return: true,
-        DeleteSnapshotResults: [{ SnapshotId: 'snap-0ccccccccccccccc1', ReturnCode: 'success' }],
-      });
+    ec2.on(DeregisterImageCommand).resolves({
+      Return: true,
+      DeleteSnapshotResults: [{ SnapshotId: 'snap-0ccccccccccccccc1', ReturnCode: 'success' }],
+    });
     const result = await cleanupAfterFailure(state('probe-failed'), context());
     expect(result).toMatchObject({
       terminatedInstanceIds: ['i-0123456789abcdef0', 'i-0fedcba9876543210'],

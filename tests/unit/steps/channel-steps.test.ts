@@ -207,11 +207,22 @@ describe('rollbackChannel', () => {
     expect(channelOf(images, 'ami-0000000000000000c')).toBe('rolled-back');
   });
 
-  it('falls back to the pointer history when no image is tagged previous', async () => {
+  it('walks the pointer history back on a second rollback, never returning to the withdrawn image', async () => {
     const { images, pointer } = await setup();
     await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
     const second = await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
-    expect(second.imageId).toBe('ami-0000000000000000c');
+    expect(second).toMatchObject({
+      imageId: 'ami-0000000000000000a',
+      withdrawnImageId: 'ami-0000000000000000b',
+    });
+    expect(channelOf(images, 'ami-0000000000000000c')).toBe('rolled-back');
+  });
+
+  it('skips history entries whose image no longer exists', async () => {
+    const { images, pointer } = await setup();
+    images.images = images.images.filter((image) => image.imageId !== 'ami-0000000000000000b');
+    const result = await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
+    expect(result.imageId).toBe('ami-0000000000000000a');
   });
 
   it('rolls back to an explicit image of the pipeline', async () => {

@@ -1,0 +1,322 @@
+/**
+ * The whole pipeline against moto: `statemachines/image-factory.asl.yaml` executed by
+ * aws-local-stepfunctions, every Lambda Task served by the REAL handler (`functions/<key>.ts`,
+ * found through the state's function key) invoked in-process with a Lambda context, talking to moto
+ * through the MotoGapProxy; `BakeImage` (Fargate Packer) is the PackerBakeDouble, which registers the
+ * AMI in moto the way Packer does. Assertions are on the execution (states, outcome) and on the
+ * emulator's final state (instances, images, snapshots, parameters), plus what Slack and Incident
+ * Manager (doubles) received.
+ */
+import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { GetParameterHistoryCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BASE_IMAGES } from '#commons/core/base-images.js';
+import { executionName } from '#commons/core/build-key.js';
+import { lambdaFunctionKeys, loadDefinition, taskStateNames } from '../../statemachines/definition.js';
+import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
+import { bakeImageLikePacker, packerBakeDouble } from './doubles/packer-bake-double.js';
+import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
+import { buildDocument, FAILING_PROBE, PASSING_PROBE } from './fixtures/build.js';
+import { PUBLISHED } from './fixtures/image-catalog.js';
+import {
+  type AwsSide,
+  invoke,
+  type LambdaHandler,
+  liveInstances,
+  ownImages,
+  SETUP_TIMEOUT_MS,
+  startAwsSide,
+  tagsOf,
+} from './harness.js';
+
+const PREFIX = '/test/channels';
+const SLACK_PARAMETER = '/test/slack-webhook-url';
+const PLAN = 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory';
+const SOURCE = PUBLISHED['ubuntu-24.04'].current;
+
+let aws: AwsSide;
+let slack: SlackWebhookDouble;
+const handlers = new Map<string, LambdaHandler>();
+
+type EventLog = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'];
+
+interface Run {
+  status: 'SUCCEEDED' | 'FAILED';
+  output: Record<string, unknown> | undefined;
+  error: { Error: string; Cause: unknown } | undefined;
+  visited: string[];
+  retries: (state: string) => number;
+}
+
+/** Execute the ASL once for `input`; bakes with the Packer double unless `bake` says otherwise. */
+const runPipeline = async (
+  input: { pipeline: string; baseImage: string; commit?: string },
+  options: { registersImage?: boolean } = {},
+): Promise<Run> => {
+  const definition = loadDefinition();
+  const keys = lambdaFunctionKeys();
+  const localHandlers = Object.fromEntries(
+    taskStateNames(definition).map((state) => {
+      if (state === 'BakeImage') return [state, packerBakeDouble(aws.ec2, options)];
+      const key = keys[state];
+      const handler = key === undefined ? undefined : handlers.get(key);
+      if (key === undefined || handler === undefined) throw new Error(`no handler for Task state ${state}`);
+      // Lambda returns JSON: round-trip the result (undefined → null, Dates → strings).
+      return [
+        state,
+        async (taskInput: unknown) => {
+          const result = await invoke(handler, taskInput, `golden-image-factory-test-${key}`);
+          return result === undefined ? null : JSON.parse(JSON.stringify(result));
+        },
+      ];
+    }),
+  );
+  const name = executionName({
+    pipeline: input.pipeline,
+    sourceImageId: SOURCE.imageId,
+    commit: input.commit,
+  });
+  const execution = new StateMachine(definition).run(structuredClone(input), {
+    context: {
+      Execution: {
+        Id: `arn:aws:states:us-east-1:123456789012:execution:golden-image-factory-test:${name}`,
+        Name: name,
+        StartTime: new Date().toISOString(),
+      },
+    },
+    overrides: {
+      taskResourceLocalHandlers: localHandlers,
+      waitTimeOverrides: { WaitForInstanceOnline: 0, WaitForProbe: 0 },
+      retryIntervalOverrides: Object.fromEntries(taskStateNames(definition).map((state) => [state, 0])),
+    },
+  });
+  const events: NonNullable<EventLog>[] = [];
+  const collecting = (async () => {
+    for await (const event of execution.eventLogs) events.push(event);
+  })();
+  let status: Run['status'] = 'SUCCEEDED';
+  let output: Record<string, unknown> | undefined;
+  try {
+    output = (await execution.result) as Record<string, unknown>;
+  } catch {
+    status = 'FAILED';
+  }
+  await collecting;
+  const failed = events.find((event) => event.type === 'ExecutionFailed');
+  return {
+    status,
+    output,
+    error: failed?.type === 'ExecutionFailed' ? { Error: failed.Error, Cause: failed.Cause } : undefined,
+    visited: events.flatMap((event) => (event.type === 'StateEntered' ? [event.state.name] : [])),
+    retries: (state) =>
+      events.filter((event) => event.type === 'StateRetried' && event.state.name === state).length,
+  };
+};
+
+const imagesOf = async (pipeline: string) =>
+  (await ownImages(aws.ec2)).filter((image) => tagsOf(image)['factory:pipeline'] === pipeline);
+
+const liveInstancesOf = async (pipeline: string) =>
+  (await liveInstances(aws.ec2)).filter((instance) => tagsOf(instance)['factory:pipeline'] === pipeline);
+
+const channelHistory = async (pipeline: string): Promise<string[]> => {
+  try {
+    const { Parameters } = await aws.ssm.send(
+      new GetParameterHistoryCommand({ Name: `${PREFIX}/${pipeline}/stable` }),
+    );
+    return (Parameters ?? []).map((p) => p.Value ?? '');
+  } catch (error) {
+    if ((error as Error).name === 'ParameterNotFound') return [];
+    throw error;
+  }
+};
+
+const messagesSince = (count: number): string[] => slack.received.slice(count).map((m) => JSON.stringify(m));
+
+beforeAll(async () => {
+  slack = await startSlackWebhookDouble(inject('testTls'));
+  aws = await startAwsSide({
+    env: {
+      CHANNEL_PARAMETER_PREFIX: PREFIX,
+      SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER,
+      INCIDENT_RESPONSE_PLAN_ARN: PLAN,
+      ONLINE_MAX_ATTEMPTS: '3',
+      PROBE_MAX_ATTEMPTS: '5',
+      RETENTION_MAX_AGE_DAYS: '30',
+      RETENTION_KEEP_LATEST: '3',
+      RETENTION_DRY_RUN: 'false',
+    },
+  });
+  await aws.ssm.send(
+    new PutParameterCommand({ Name: SLACK_PARAMETER, Value: slack.url, Type: 'SecureString' }),
+  );
+  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, SOURCE.imageId);
+  for (const key of new Set(Object.values(lambdaFunctionKeys()))) {
+    handlers.set(key, (await import(`../../functions/${key}.ts`)).handler as LambdaHandler);
+  }
+}, SETUP_TIMEOUT_MS);
+
+afterAll(async () => {
+  await slack?.close();
+  await aws?.close();
+});
+
+describe('image factory pipeline on moto', () => {
+  it('bakes, probes, promotes and cleans up: success path', async () => {
+    // Prepare: a previous build of `web` is already promoted to stable.
+    const previous = await bakeImageLikePacker(
+      aws.ec2,
+      buildDocument({ pipeline: 'web', commit: '1'.repeat(40) }),
+    );
+    const promote = handlers.get('promote-image') as LambdaHandler;
+    await invoke(promote, {
+      build: buildDocument({ pipeline: 'web', commit: '1'.repeat(40) }),
+      candidate: {
+        imageId: previous.imageId,
+        name: 'previous',
+        createdAt: '2026-11-01T00:00:00.000Z',
+        snapshotIds: [],
+      },
+    });
+    aws.proxy.ssmAgent.goesOnline(ANY_INSTANCE, 1);
+    aws.proxy.ssmAgent.scriptCommand(ANY_INSTANCE, [
+      { status: 'NotYet' },
+      { status: 'InProgress' },
+      { status: 'Success', stdout: PASSING_PROBE },
+    ]);
+    slack.respondWith(200);
+    const slackBefore = slack.received.length;
+
+    // Act
+    const run = await runPipeline({ pipeline: 'web', baseImage: 'ubuntu-24.04' });
+
+    // Assess: the execution
+    expect(run.error).toBeUndefined();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.visited.filter((s) => s === 'CheckInstanceOnline')).toHaveLength(2);
+    expect(run.retries('CheckProbeResult')).toBe(1);
+    expect(run.visited).not.toContain('CleanupAfterFailure');
+    expect(run.visited.at(-1)).toBe('PipelineSucceeded');
+
+    // Assess: the emulator
+    const candidateId = (run.output?.candidate as { imageId?: string } | undefined)?.imageId ?? '';
+    const images = new Map((await imagesOf('web')).map((image) => [image.ImageId, tagsOf(image)]));
+    expect(images.get(candidateId)).toMatchObject({
+      'factory:channel': 'stable',
+      'factory:build-id': (run.output?.build as { buildId?: string } | undefined)?.buildId,
+      'factory:source-ami': SOURCE.imageId,
+      'factory:source-ami-name': SOURCE.name,
+    });
+    expect(images.get(previous.imageId)?.['factory:channel']).toBe('previous-stable');
+    expect(await liveInstancesOf('web')).toEqual([]);
+    expect(await channelHistory('web')).toEqual([previous.imageId, candidateId]);
+    const report = messagesSince(slackBefore);
+    expect(report).toHaveLength(1);
+    expect(report[0]).toContain(candidateId);
+  });
+
+  it('fails with CandidateNotFound when the bake registered no AMI; nothing launched, incident opened', async () => {
+    // Prepare
+    slack.respondWith(200);
+    const slackBefore = slack.received.length;
+    const incidentsBefore = aws.proxy.incidents.started.length;
+
+    // Act
+    const run = await runPipeline(
+      { pipeline: 'nobake', baseImage: 'ubuntu-24.04' },
+      { registersImage: false },
+    );
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error?.Error).toBe('CandidateNotFound');
+    expect(run.visited).not.toContain('LaunchTestInstance');
+    expect(run.visited).toEqual(
+      expect.arrayContaining(['CleanupAfterFailure', 'NotifyFailure', 'OpenIncident']),
+    );
+    expect(await liveInstancesOf('nobake')).toEqual([]);
+    expect(await imagesOf('nobake')).toEqual([]);
+    expect(await channelHistory('nobake')).toEqual([]);
+    expect(messagesSince(slackBefore).join()).toContain('CandidateNotFound');
+    expect(aws.proxy.incidents.started.slice(incidentsBefore)).toHaveLength(1);
+  });
+
+  it('fails with ProbeFailed: the test instance is terminated, the candidate and its snapshot are deleted', async () => {
+    // Prepare
+    aws.proxy.ssmAgent.goesOnline(ANY_INSTANCE, 0);
+    aws.proxy.ssmAgent.scriptCommand(ANY_INSTANCE, [{ status: 'Failed', stdout: FAILING_PROBE }]);
+    slack.respondWith(200);
+
+    // Act
+    const run = await runPipeline({ pipeline: 'badprobe', baseImage: 'ubuntu-24.04' });
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error?.Error).toBe('ProbeFailed');
+    expect(String(run.error?.Cause)).toContain('no-authorized-keys');
+    expect(run.visited).not.toContain('PromoteImage');
+    const cleanup = run.visited.indexOf('CleanupAfterFailure');
+    expect(cleanup).toBeGreaterThan(run.visited.indexOf('CheckProbeResult'));
+    expect(await liveInstancesOf('badprobe')).toEqual([]);
+    expect(await imagesOf('badprobe')).toEqual([]);
+    const { Snapshots } = await aws.ec2.send(
+      new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:factory:pipeline', Values: ['badprobe'] }] }),
+    );
+    expect(Snapshots).toEqual([]);
+    expect(await channelHistory('badprobe')).toEqual([]);
+  });
+
+  it('fails with InstanceNeverOnline: the instance is terminated, the untested candidate is kept', async () => {
+    // Prepare
+    aws.proxy.ssmAgent.goesOnline(ANY_INSTANCE, Number.POSITIVE_INFINITY);
+    slack.respondWith(200);
+
+    // Act
+    const run = await runPipeline({ pipeline: 'offline', baseImage: 'ubuntu-24.04' });
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error?.Error).toBe('InstanceNeverOnline');
+    expect(run.visited.filter((s) => s === 'CheckInstanceOnline')).toHaveLength(3);
+    expect(await liveInstancesOf('offline')).toEqual([]);
+    expect((await imagesOf('offline')).map((image) => tagsOf(image)['factory:channel'])).toEqual([
+      'candidate',
+    ]);
+  });
+
+  it('still succeeds when Slack answers 500', async () => {
+    // Prepare
+    aws.proxy.ssmAgent.goesOnline(ANY_INSTANCE, 0);
+    aws.proxy.ssmAgent.scriptCommand(ANY_INSTANCE, [{ status: 'Success', stdout: PASSING_PROBE }]);
+    slack.respondWith(500);
+
+    // Act
+    const run = await runPipeline({ pipeline: 'quiet', baseImage: 'ubuntu-24.04' });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output?.notificationError).toMatchObject({ Error: 'SlackDeliveryFailed' });
+    expect((await channelHistory('quiet')).length).toBe(1);
+    expect(await liveInstancesOf('quiet')).toEqual([]);
+  });
+
+  it('fails with the original error, after cleanup, when Slack is unreachable and Incident Manager refuses', async () => {
+    // Prepare
+    aws.proxy.ssmAgent.scriptCommand(ANY_INSTANCE, [{ status: 'Failed', stdout: FAILING_PROBE }]);
+    aws.proxy.incidents.failWith();
+    await slack.close();
+
+    // Act
+    const run = await runPipeline({ pipeline: 'storm', baseImage: 'ubuntu-24.04' });
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error?.Error).toBe('ProbeFailed');
+    expect(run.visited).toEqual(
+      expect.arrayContaining(['CleanupAfterFailure', 'NotifyFailure', 'OpenIncident', 'PipelineFailed']),
+    );
+    expect(await liveInstancesOf('storm')).toEqual([]);
+    expect(await imagesOf('storm')).toEqual([]);
+  });
+});

@@ -1,0 +1,196 @@
+import {
+  DeregisterImageCommand,
+  DescribeImageReferencesCommand,
+  DescribeImagesCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  GetCommandInvocationCommand,
+  GetParameterCommand,
+  GetParameterHistoryCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { SSMIncidentsClient, StartIncidentCommand } from '@aws-sdk/client-ssm-incidents';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Ec2ImageStore } from '#commons/aws/ec2-image-store.js';
+import { SsmIncidentReporter } from '#commons/aws/incident-reporter.js';
+import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-resolver.js';
+import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
+import { SsmCommandRunner } from '#commons/aws/ssm-command-runner.js';
+import { startBuild } from '#commons/aws/start-execution.js';
+
+const ec2 = mockClient(EC2Client);
+const ssm = mockClient(SSMClient);
+const sfn = mockClient(SFNClient);
+const incidents = mockClient(SSMIncidentsClient);
+afterEach(() => {
+  ec2.reset();
+  ssm.reset();
+  sfn.reset();
+  incidents.reset();
+});
+const awsError = (name: string) => Object.assign(new Error(name), { name, $metadata: {} });
+
+describe('Ec2ImageStore', () => {
+  const store = new Ec2ImageStore(new EC2Client({}));
+
+  it('pages DescribeImageReferences and returns only referenced ids', async () => {
+    ec2
+      .on(DescribeImageReferencesCommand)
+      .resolvesOnce({ ImageReferences: [{ ImageId: 'ami-2', ResourceType: 'ec2:Instance' }], NextToken: 't' })
+      .resolvesOnce({ ImageReferences: [{ ImageId: 'ami-3', ResourceType: 'ec2:LaunchTemplate' }] });
+    await expect(store.imagesInUse(['ami-1', 'ami-2', 'ami-3'])).resolves.toEqual(['ami-2', 'ami-3']);
+    expect(ec2.commandCalls(DescribeImageReferencesCommand)[1]?.args[0].input.NextToken).toBe('t');
+  });
+
+  it('does not call EC2 for an empty list', async () => {
+    await expect(store.imagesInUse([])).resolves.toEqual([]);
+    expect(ec2.calls()).toHaveLength(0);
+  });
+
+  it('maps every DeleteAssociatedSnapshots return code', async () => {
+    ec2.on(DeregisterImageCommand).resolves({
+      Return: true,
+      DeleteSnapshotResults: [
+        { SnapshotId: 'snap-1', ReturnCode: 'success' },
+        { SnapshotId: 'snap-2', ReturnCode: 'skipped' },
+        { SnapshotId: 'snap-3', ReturnCode: 'internal-error' },
+      ],
+    });
+    await expect(store.deregisterImage('ami-1')).resolves.toEqual([
+      { snapshotId: 'snap-1', outcome: 'deleted' },
+      { snapshotId: 'snap-2', outcome: 'skipped', detail: 'skipped' },
+      { snapshotId: 'snap-3', outcome: 'failed', detail: 'internal-error' },
+    ]);
+  });
+
+  it('returns undefined for an unknown image and rethrows other errors', async () => {
+    ec2
+      .on(DescribeImagesCommand)
+      .rejectsOnce(awsError('InvalidAMIID.NotFound'))
+      .rejectsOnce(awsError('UnauthorizedOperation'));
+    await expect(store.getImage('ami-0')).resolves.toBeUndefined();
+    await expect(store.getImage('ami-0')).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
+  });
+});
+
+describe('SsmChannelPointer', () => {
+  const pointer = new SsmChannelPointer(new SSMClient({}), '/ch');
+
+  it('returns the history newest first across pages', async () => {
+    ssm
+      .on(GetParameterHistoryCommand)
+      .resolvesOnce({
+        Parameters: [{ Value: 'ami-1', Version: 1, LastModifiedDate: new Date('2026-01-01T00:00:00Z') }],
+        NextToken: 'n',
+      })
+      .resolvesOnce({ Parameters: [{ Value: 'ami-2', Version: 2 }] });
+    await expect(pointer.history('web', 'stable')).resolves.toEqual([
+      { imageId: 'ami-2', version: 2, location: '/ch/web/stable' },
+      { imageId: 'ami-1', version: 1, location: '/ch/web/stable', updatedAt: '2026-01-01T00:00:00.000Z' },
+    ]);
+  });
+
+  it('treats a missing parameter as a channel never promoted', async () => {
+    ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
+    ssm.on(GetParameterHistoryCommand).rejects(awsError('ParameterNotFound'));
+    await expect(pointer.current('web', 'stable')).resolves.toBeUndefined();
+    await expect(pointer.history('web', 'stable')).resolves.toEqual([]);
+  });
+});
+
+describe('SsmCommandRunner', () => {
+  const runner = new SsmCommandRunner(new SSMClient({}), '/probe.sh');
+
+  it.each([
+    ['Pending', -1, { status: 'Pending' }],
+    ['InProgress', -1, { status: 'InProgress' }],
+    ['Success', 0, { status: 'Success', exitCode: 0 }],
+    ['Failed', 1, { status: 'Failed', exitCode: 1 }],
+    ['Cancelled', -1, { status: 'Failed' }],
+    ['TimedOut', -1, { status: 'TimedOut' }],
+  ])('maps %s (ResponseCode %i)', async (Status, ResponseCode, expected) => {
+    ssm
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: Status as 'Pending', ResponseCode, StandardOutputContent: 'x' });
+    const result = await runner.readProbe('c', 'i');
+    expect(result).toEqual({ ...expected, stdout: 'x', stderr: '' });
+  });
+
+  it('rethrows other SSM errors unchanged', async () => {
+    ssm.on(GetCommandInvocationCommand).rejects(awsError('InvalidInstanceId'));
+    await expect(runner.readProbe('c', 'i')).rejects.toMatchObject({ name: 'InvalidInstanceId' });
+  });
+});
+
+describe('PublicParameterSourceImageResolver', () => {
+  const resolver = new PublicParameterSourceImageResolver(new EC2Client({}), new SSMClient({}));
+
+  it('fails with MissingConfiguration when the public parameter does not exist in the region', async () => {
+    ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
+    await expect(resolver.resolve('debian-12')).rejects.toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining('/aws/service/debian/release/bookworm/latest/amd64'),
+    });
+  });
+
+  it('fails when the parameter points to a vanished AMI', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-0123456789abcdef0' } });
+    ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+    await expect(resolver.resolve('al2023')).rejects.toMatchObject({ name: 'MissingConfiguration' });
+  });
+
+  it('throws UnknownBaseImage before any call', async () => {
+    await expect(resolver.resolve('centos-7')).rejects.toMatchObject({ name: 'UnknownBaseImage' });
+    expect(ssm.calls()).toHaveLength(0);
+  });
+});
+
+describe('startBuild', () => {
+  const input = {
+    pipeline: 'web',
+    channel: 'stable',
+    trigger: 'manual' as const,
+    baseImage: 'al2023',
+    sourceImageId: 'ami-0123456789abcdef0',
+  };
+
+  it('returns started=false on ExecutionAlreadyExists and rethrows other errors', async () => {
+    sfn
+      .on(StartExecutionCommand)
+      .rejectsOnce(awsError('ExecutionAlreadyExists'))
+      .rejectsOnce(awsError('StateMachineDoesNotExist'));
+    await expect(startBuild(new SFNClient({}), 'arn:sm', input)).resolves.toMatchObject({ started: false });
+    await expect(startBuild(new SFNClient({}), 'arn:sm', input)).rejects.toMatchObject({
+      name: 'StateMachineDoesNotExist',
+    });
+  });
+});
+
+describe('SsmIncidentReporter', () => {
+  it('links the execution as a related item', async () => {
+    incidents.on(StartIncidentCommand).resolves({ incidentRecordArn: 'arn:rec' });
+    const reporter = new SsmIncidentReporter(new SSMIncidentsClient({}));
+    await reporter.open({
+      responsePlanArn: 'arn:plan',
+      title: 't',
+      clientToken: 'exec-1',
+      impact: 3,
+      detail: 'd',
+      link: 'https://console',
+    });
+    expect(incidents.commandCalls(StartIncidentCommand)[0]?.args[0].input.relatedItems).toEqual([
+      { identifier: { type: 'OTHER', value: { url: 'https://console' } }, title: 'Execution' },
+    ]);
+  });
+
+  it('fails when no incident record comes back', async () => {
+    incidents.on(StartIncidentCommand).resolves({});
+    const reporter = new SsmIncidentReporter(new SSMIncidentsClient({}));
+    await expect(
+      reporter.open({ responsePlanArn: 'a', title: 't', clientToken: 'c', impact: 3, detail: 'd' }),
+    ).rejects.toThrow(/no incident record/);
+  });
+});

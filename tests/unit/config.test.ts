@@ -1,0 +1,98 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+const load = async () => (await import('#commons/config.js')).config;
+/** The error `read` throws (the module is reloaded per test, so compare by name, not class). */
+const thrown = (read: () => unknown): Error | undefined => {
+  try {
+    read();
+  } catch (error) {
+    return error as Error;
+  }
+  return undefined;
+};
+
+beforeEach(() => {
+  vi.resetModules(); // config caches each variable per module instance (one cold start)
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('config', () => {
+  it('names the missing variable', async () => {
+    vi.stubEnv('STATE_MACHINE_ARN', '');
+    const config = await load();
+    expect(thrown(() => config.stateMachineArn)).toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining('STATE_MACHINE_ARN'),
+    });
+  });
+
+  it('applies documented defaults', async () => {
+    for (const key of [
+      'CHANNEL_PARAMETER_PREFIX',
+      'RETENTION_MAX_AGE_DAYS',
+      'RETENTION_KEEP_LATEST',
+      'RETENTION_DRY_RUN',
+      'TEST_SUBNET_ID',
+    ]) {
+      vi.stubEnv(key, undefined);
+    }
+    const config = await load();
+    expect(config.channelParameterPrefix).toBe('/image-factory/channels');
+    expect(config.retentionMaxAgeDays).toBe(30);
+    expect(config.retentionKeepLatest).toBe(3);
+    expect(config.retentionDryRun).toBe(false);
+    expect(config.testSubnetId).toBeUndefined();
+  });
+
+  it('reads once: later changes to the environment are not seen', async () => {
+    vi.stubEnv('RETENTION_MAX_AGE_DAYS', '14');
+    const config = await load();
+    expect(config.retentionMaxAgeDays).toBe(14);
+    vi.stubEnv('RETENTION_MAX_AGE_DAYS', '60');
+    expect(config.retentionMaxAgeDays).toBe(14);
+  });
+
+  it.each([
+    ['RETENTION_MAX_AGE_DAYS', 'thirty', 'retentionMaxAgeDays'],
+    ['RETENTION_KEEP_LATEST', '0', 'retentionKeepLatest'],
+    ['PROBE_TIMEOUT_SECONDS', '1.5', 'probeTimeoutSeconds'],
+    ['RETENTION_DRY_RUN', 'maybe', 'retentionDryRun'],
+  ] as const)('rejects %s=%s naming the variable', async (key, value, getter) => {
+    vi.stubEnv(key, value);
+    const config = await load();
+    expect(thrown(() => config[getter])).toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining(key),
+    });
+  });
+
+  it('parses PIPELINES with per-pipeline channels', async () => {
+    vi.stubEnv('PIPELINES', 'web=ubuntu-24.04, api=al2023:beta');
+    vi.stubEnv('DEFAULT_CHANNEL', 'stable');
+    const config = await load();
+    expect(config.pipelines).toEqual([
+      { pipeline: 'web', baseImage: 'ubuntu-24.04', channel: 'stable' },
+      { pipeline: 'api', baseImage: 'al2023', channel: 'beta' },
+    ]);
+  });
+
+  it.each(['web', 'web=centos-7', 'Web=al2023', 'web=al2023:Bad'])(
+    'rejects the PIPELINES entry %s',
+    async (value) => {
+      vi.stubEnv('PIPELINES', value);
+      const config = await load();
+      expect(thrown(() => config.pipelines)).toMatchObject({
+        name: 'MissingConfiguration',
+        message: expect.stringContaining('PIPELINES'),
+      });
+    },
+  );
+
+  it('splits security groups', async () => {
+    vi.stubEnv('TEST_SECURITY_GROUP_IDS', ' sg-1 ,sg-2,, ');
+    const config = await load();
+    expect(config.testSecurityGroupIds).toEqual(['sg-1', 'sg-2']);
+  });
+});
