@@ -24,20 +24,28 @@ const PROBE = ['ProbeTestInstance', 'WaitForProbe', 'CheckProbeResult', 'IsProbe
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** Seconds spent in the given states of one run. */
 export function secondsIn(summary: Pick<LocalRunSummary, 'timings'>, states: readonly string[]): number {
-  return summary.timings.filter((timing) => states.includes(timing.state)).reduce((sum, t) => sum + t.seconds, 0);
+  return summary.timings
+    .filter((timing) => states.includes(timing.state))
+    .reduce((sum, t) => sum + t.seconds, 0);
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '1' }, 'state-dir': { type: 'string', default: '.factory-bench' } },
+    options: {
+      runs: { type: 'string', default: '1' },
+      'state-dir': { type: 'string', default: '.factory-bench' },
+    },
   });
   const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
   const summaries: LocalRunSummary[] = [];
   for (let index = 0; index < runs; index += 1) {
     const summary = await runLocalFactory({
@@ -48,7 +56,8 @@ async function main(): Promise<void> {
       cloneCheck: false,
       write: () => {},
     });
-    if (summary.status !== 'SUCCEEDED') throw new Error(`run ${index + 1} ${summary.status}: ${summary.error?.Cause}`);
+    if (summary.status !== 'SUCCEEDED')
+      throw new Error(`run ${index + 1} ${summary.status}: ${summary.error?.Cause}`);
     summaries.push(summary);
     process.stdout.write(`run ${index + 1}/${runs}: ${summary.executionSeconds.toFixed(1)} s\n`);
   }
@@ -64,10 +73,15 @@ async function main(): Promise<void> {
   const probe = median(summaries.map((summary) => secondsIn(summary, PROBE)));
   const overheads = summaries.map(
     (summary) =>
-      summary.executionSeconds - secondsIn(summary, BAKE) - secondsIn(summary, BOOT) - secondsIn(summary, PROBE),
+      summary.executionSeconds -
+      secondsIn(summary, BAKE) -
+      secondsIn(summary, BOOT) -
+      secondsIn(summary, PROBE),
   );
   const overhead = median(overheads);
-  const share = median(overheads.map((value, index) => value / (summaries[index] as LocalRunSummary).executionSeconds));
+  const share = median(
+    overheads.map((value, index) => value / (summaries[index] as LocalRunSummary).executionSeconds),
+  );
   process.stdout.write(
     [
       '',

@@ -12,7 +12,9 @@ import { ensureSshKeyPair } from '#local/qemu/ssh.js';
  * Source: ECS RunTask API reference, `overrides.containerOverrides[].environment`.
  */
 export interface RunTaskRequest {
-  Overrides?: { ContainerOverrides?: Array<{ Name?: string; Environment?: Array<{ Name: string; Value?: string }> }> };
+  Overrides?: {
+    ContainerOverrides?: Array<{ Name?: string; Environment?: Array<{ Name: string; Value?: string }> }>;
+  };
 }
 
 /**
@@ -130,7 +132,15 @@ export async function bakeLocally(
     await runTool('packer', ['init', template], run);
     await runTool(
       'packer',
-      ['build', '-only=qemu.golden', '-color=false', '-timestamp-ui', '-on-error=cleanup', ...varArgs, template],
+      [
+        'build',
+        '-only=qemu.golden',
+        '-color=false',
+        '-timestamp-ui',
+        '-on-error=cleanup',
+        ...varArgs,
+        template,
+      ],
       run,
     );
   } catch (error) {
@@ -139,21 +149,29 @@ export async function bakeLocally(
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as PackerManifest;
   const build = manifest.builds.find((entry) => entry.packer_run_uuid === manifest.last_run_uuid);
   const disk = build?.files?.find((file) => file.name.endsWith('.qcow2'))?.name;
-  if (!build || !disk) throw new BakeFailed(`packer manifest ${manifestPath} lists no qcow2 image for this run`);
+  if (!build || !disk)
+    throw new BakeFailed(`packer manifest ${manifestPath} lists no qcow2 image for this run`);
   const image = await options.catalog.registerImage({
     disk: path.resolve(PROJECT_ROOT, disk),
     name: build.custom_data?.image_name ?? `${environment.BUILD_ID}-${build.build_time}`,
     tags: imageTags(environment, build.custom_data ?? {}),
   });
   await rm(outputDir, { recursive: true, force: true });
-  return { TaskArn: `local:bake/${environment.BUILD_ID}/${build.packer_run_uuid}`, LastStatus: 'STOPPED', image };
+  return {
+    TaskArn: `local:bake/${environment.BUILD_ID}/${build.packer_run_uuid}`,
+    LastStatus: 'STOPPED',
+    image,
+  };
 }
 
 /**
  * The ownership tags of a baked image (docs/design.md "Tags"), from the manifest's custom_data
  * where the template records them, else from the bake request.
  */
-export function imageTags(environment: BakeEnvironment, custom: Record<string, string>): Record<string, string> {
+export function imageTags(
+  environment: BakeEnvironment,
+  custom: Record<string, string>,
+): Record<string, string> {
   return {
     [TAG.name]: custom.image_name ?? environment.BUILD_ID,
     [TAG.pipeline]: custom.pipeline ?? environment.PIPELINE,

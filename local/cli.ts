@@ -22,6 +22,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { SlackWebhookNotifier } from '#commons/aws/slack-notifier.js';
 import { type LocalRunSummary, runLocalFactory } from '#local/factory.js';
+import { renderSummary } from '#local/summary.js';
 
 const usage = 'usage: npm run factory -- [--pipeline web] [--channel stable] [--base-image debian-12] …';
 
@@ -37,7 +38,8 @@ async function main(): Promise<number> {
   const number = (name: string, value: string | undefined, fallback: number): number => {
     if (value === undefined) return fallback;
     const result = Number(value);
-    if (!Number.isInteger(result) || result < 0) throw new Error(`--${name} must be a whole number ≥ 0, got ${value}`);
+    if (!Number.isInteger(result) || result < 0)
+      throw new Error(`--${name} must be a whole number ≥ 0, got ${value}`);
     return result;
   };
   const bakeVars: Record<string, string> = {};
@@ -83,7 +85,8 @@ async function main(): Promise<number> {
     return interrupted ? 130 : 1;
   }
   process.stdout.write(renderSummary(summary));
-  if (values['summary-json']) await writeFile(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
+  if (values['summary-json'])
+    await writeFile(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
   if (interrupted || summary.status === 'ABORTED') return 130;
   if (summary.status !== 'SUCCEEDED') return 1;
   return summary.clone && summary.clone.identical.length > 0 ? 1 : 0;
@@ -106,47 +109,6 @@ function parse() {
     allowPositionals: false,
     strict: true,
   });
-}
-
-/** The final summary as printed to the terminal. */
-export function renderSummary(summary: LocalRunSummary): string {
-  const output = summary.output ?? {};
-  const build = output.build as { buildId?: string; sourceImageId?: string; sourceImageName?: string } | undefined;
-  const candidate = output.candidate as { imageId?: string } | undefined;
-  const probe = output.probeResult as { checks?: Array<{ name: string; ok: boolean; detail: string }> } | undefined;
-  const promotion = output.promotion as
-    | { channel: string; imageId: string; previousImageId: string | null; parameterName: string; parameterVersion: number }
-    | undefined;
-  const retention = output.retention as
-    | { dryRun: boolean; outcomes: Array<{ imageId: string; action: string; outcome: string; reason: string }> }
-    | undefined;
-  const lines = ['', `══ local factory: ${summary.status} ══`, `execution     ${summary.executionName}`];
-  if (summary.sourceImage) lines.push(`base image    ${summary.sourceImage.imageId} (${summary.sourceImage.name})`);
-  if (build?.buildId) lines.push(`build id      ${build.buildId}`);
-  if (candidate?.imageId) lines.push(`image         ${candidate.imageId}${summary.imagePath ? `  ${summary.imagePath}` : ''}`);
-  for (const check of probe?.checks ?? []) lines.push(`probe         ${check.ok ? 'pass' : 'FAIL'} ${check.name}: ${check.detail}`);
-  if (promotion) {
-    lines.push(
-      `promotion     ${promotion.channel} → ${promotion.imageId} (previous ${promotion.previousImageId ?? 'none'}; ${promotion.parameterName} v${promotion.parameterVersion})`,
-    );
-  }
-  for (const outcome of retention?.outcomes ?? []) {
-    lines.push(`retention     ${outcome.imageId} ${outcome.outcome} (${outcome.reason})`);
-  }
-  if (summary.clone) {
-    lines.push(
-      summary.clone.identical.length === 0
-        ? 'clone check   machine-id and SSH host keys differ between two machines of the image'
-        : `clone check   FAILED: clones share ${summary.clone.identical.join(', ')}`,
-    );
-  }
-  if (summary.error) lines.push(`error         ${summary.error.Error}: ${summary.error.Cause}`);
-  lines.push('time per state (s):');
-  for (const timing of summary.timings) {
-    lines.push(`  ${timing.state.padEnd(24)} ${timing.seconds.toFixed(1).padStart(8)}${timing.entries > 1 ? `  (${timing.entries}×)` : ''}`);
-  }
-  lines.push(`total         ${summary.totalSeconds.toFixed(1)} s`, '');
-  return lines.join('\n');
 }
 
 main().then(

@@ -213,7 +213,10 @@ export async function runLocalFactory(
   };
 
   const stateMachine = new StateMachine(loadDefinition({ stage: 'local' }));
-  const waits = { WaitForInstanceOnline: options.pollSeconds * 1000, WaitForProbe: options.pollSeconds * 1000 };
+  const waits = {
+    WaitForInstanceOnline: options.pollSeconds * 1000,
+    WaitForProbe: options.pollSeconds * 1000,
+  };
   const execution = stateMachine.run(executionInput as JSONValue, {
     overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits },
     context: {
@@ -337,7 +340,9 @@ async function bootAndReadIdentity(
     const vm = await launcher.vm(instanceId);
     await waitForAgent(vm.qgaSocket, 360);
     // Host keys appear once cloud-init/ssh finished first boot.
-    await guestShell(vm.qgaSocket, 'cloud-init status --wait >/dev/null 2>&1 || true', { timeoutSeconds: 360 });
+    await guestShell(vm.qgaSocket, 'cloud-init status --wait >/dev/null 2>&1 || true', {
+      timeoutSeconds: 360,
+    });
     return await readIdentity(launcher, instanceId);
   } finally {
     await launcher.terminate([instanceId]);

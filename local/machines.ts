@@ -176,7 +176,8 @@ export class GuestAgentCommandRunner implements CommandRunner {
       if (!status.exited) return { status: 'InProgress', stdout: '', stderr: '' };
       const result = toResult(status, 0);
       // coreutils `timeout` exits 124 when it had to stop the command.
-      if (result.exitCode === 124) return { status: 'TimedOut', exitCode: 124, stdout: result.stdout, stderr: result.stderr };
+      if (result.exitCode === 124)
+        return { status: 'TimedOut', exitCode: 124, stdout: result.stdout, stderr: result.stderr };
       return {
         status: result.exitCode === 0 ? 'Success' : 'Failed',
         ...(result.exitCode === undefined ? {} : { exitCode: result.exitCode }),

@@ -5,22 +5,6 @@
 build {
   sources = ["source.amazon-ebs.golden", "source.qemu.golden"]
 
-  # Stage the image definition's helper scripts (cleanup, validation) and the probe suite.
-  provisioner "shell" {
-    inline = ["mkdir -p ${local.staging_dir}/probe"]
-  }
-  provisioner "file" {
-    source      = "${local.root}/scripts/"
-    destination = local.staging_dir
-  }
-  # The probe suite (probe/, entry probe.sh) belongs to the image: the pipeline runs it on
-  # the test instance. generated = true: checked when the build runs, not at validate time.
-  provisioner "file" {
-    source      = "${local.probe_dir}/"
-    destination = "${local.staging_dir}/probe"
-    generated   = true
-  }
-
   # Configuration: ansible/playbook.yml (roles baseline, hardening, web, cleanup), run from
   # this host straight over the communicator's SSH connection (no Packer SSH proxy).
   provisioner "ansible" {
@@ -41,6 +25,23 @@ build {
     # ansible_ssh_extra_args is left at the plugin's default (-o IdentitiesOnly=yes): the
     # plugin passes the list as ONE quoted word, so a second option would break ssh.
     # Keep-alives etc. come from ansible/ansible.cfg (ssh_args).
+  }
+
+  # Stage the helper scripts (cleanup, validation) and the probe suite. After Ansible on
+  # purpose: the cleanup role empties /tmp.
+  provisioner "shell" {
+    inline = ["mkdir -p ${local.staging_dir}/probe"]
+  }
+  provisioner "file" {
+    source      = "${local.root}/scripts/"
+    destination = local.staging_dir
+  }
+  # The probe suite (probe/, entry probe.sh) belongs to the image: the pipeline runs it on
+  # the test instance. generated = true: checked when the build runs, not at validate time.
+  provisioner "file" {
+    source      = "${local.probe_dir}/"
+    destination = "${local.staging_dir}/probe"
+    generated   = true
   }
 
   # Install the probe suite where the pipeline expects it.
@@ -73,6 +74,7 @@ build {
     ]
     inline = [
       "set -o errexit",
+      "cd /", # the build user's home (this session's directory) is about to go
       "bash ${local.staging_dir}/cleanup.sh",
       "bash ${local.staging_dir}/validate-image.sh",
       "if [ \"$FACTORY_BACKEND\" = local ]; then systemd-run --quiet --on-active=15 --timer-property=AccuracySec=1s /usr/bin/systemctl poweroff; fi",
@@ -113,7 +115,7 @@ build {
       execution_name    = var.execution_name
       base_image        = var.base_image
       image_name        = local.image_name
-      source_image      = var.qemu_base_image
+      source_image      = abspath(var.qemu_base_image)
       source_image_name = basename(var.qemu_base_image)
       image_path        = "${local.qemu_output_directory}/${var.build_id}.qcow2"
     }

@@ -24,6 +24,8 @@
 # Usage: sudo scripts/build-base-image.sh [--force] [--print-path]
 #   --force       rebuild even when the cached image matches the recipe
 #   --print-path  print the cached image path and exit 0 if it is current, 1 if it must be built
+#   --prune       after building (or finding) the current image, delete other debian-12-* images
+#                 (only when no VM overlay still uses them: check before pruning)
 # Environment: FACTORY_CACHE_DIR (default <repo>/.cache), DEBIAN_MIRROR (default http://deb.debian.org/debian)
 # Output: the path of the image on the last line of stdout. Logs go to stderr.
 # Requires root and: debootstrap qemu-utils fdisk (sfdisk) e2fsprogs util-linux coreutils.
@@ -52,7 +54,10 @@ readonly PACKAGES=(
   e2fsprogs procps less curl locales
 )
 
-log() { printf '%s build-base-image: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+# Logs go to the original stderr (fd saved here): a trap runs inside the redirections of the
+# command it interrupted, and those point at build logs that cleanup deletes.
+exec {log_fd}>&2
+log() { printf '%s build-base-image: %s\n' "$(date -u +%H:%M:%S)" "$*" >&"${log_fd}"; }
 die() {
   log "error: $*"
   exit 1
@@ -62,10 +67,12 @@ usage() { sed -n '2,/^set -o/p' "${SCRIPT_PATH}" | sed '$d; s/^# \{0,1\}//' >&2;
 
 force=false
 print_path=false
+prune=false
 while (($# > 0)); do
   case "$1" in
     --force) force=true ;;
     --print-path) print_path=true ;;
+    --prune) prune=true ;;
     -h | --help)
       usage
       exit 0
@@ -96,6 +103,14 @@ fi
 link_current() {
   ln -sfn "$(basename "${IMAGE}")" "${LINK}.tmp"
   mv -T "${LINK}.tmp" "${LINK}"
+  if [[ "${prune}" == true ]]; then
+    local old
+    for old in "${BASE_DIR}"/debian-12-*.qcow2; do
+      [[ "${old}" == "${IMAGE}" || ! -f "${old}" ]] && continue
+      log "pruning ${old}"
+      rm -f "${old}" "${old%.qcow2}.json" "${old%.qcow2}.packages.txt"
+    done
+  fi
 }
 
 if [[ "${force}" == false && -f "${IMAGE}" ]]; then
@@ -111,9 +126,17 @@ for tool in debootstrap qemu-img sfdisk losetup mkfs.ext4 mount chroot sha256sum
 done
 
 mkdir -p "${BASE_DIR}" "${DEB_CACHE_DIR}"
-# One build at a time per cache directory.
+# One build at a time per cache directory; a caller that waited may find the image built.
 exec {lock_fd}>"${BASE_DIR}/.build.lock"
-flock -n "${lock_fd}" || die "another build holds ${BASE_DIR}/.build.lock"
+if ! flock -n "${lock_fd}"; then
+  log "waiting for the build that holds ${BASE_DIR}/.build.lock"
+  flock -w 3600 "${lock_fd}" || die 'timed out waiting for the other build'
+  if [[ "${force}" == false && -f "${IMAGE}" ]]; then
+    link_current
+    printf '%s\n' "${IMAGE}"
+    exit 0
+  fi
+fi
 
 work="$(mktemp -d "${BASE_DIR}/.build-${HASH}.XXXXXX")"
 readonly WORK="${work}"
@@ -366,6 +389,9 @@ compgen -G "${ROOT}/etc/ssh/ssh_host_*" >/dev/null && die 'ssh host keys remain'
 grep -q '^root:[!*]' "${ROOT}/etc/shadow" || die 'root has a password'
 compgen -G "${ROOT}/boot/vmlinuz-*" >/dev/null || die 'no kernel in /boot'
 compgen -G "${ROOT}/boot/initrd.img-*" >/dev/null || die 'no initrd in /boot'
+[[ -x "${ROOT}/usr/sbin/qemu-ga" ]] || die 'qemu-guest-agent missing'
+grep -q '^datasource_list: \[ NoCloud, None \]$' "${ROOT}/etc/cloud/cloud.cfg.d/90_dpkg.cfg" ||
+  die 'cloud-init datasource_list is not NoCloud, None'
 kernel="$(basename "$(find "${ROOT}/boot" -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -n 1)")"
 # shellcheck disable=SC2016
 in_chroot dpkg-query -W -f '${Package} ${Version}\n' >"${WORK}/packages.txt"

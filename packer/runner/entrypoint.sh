@@ -123,11 +123,12 @@ main() {
   packer init packer/
   packer validate "${args[@]}" packer/
 
+  log "packer build ${BUILD_ID} (${PIPELINE}) from ${SOURCE_AMI_ID} at ${COMMIT:-no commit}"
+  # exec: $! must be Packer itself, not a subshell that would die on the signal alone.
+  (exec packer build -color=false -timestamp-ui "${args[@]}" packer/) &
+  packer_pid=$!
   trap 'forward TERM' TERM
   trap 'forward INT' INT
-  log "packer build ${BUILD_ID} (${PIPELINE}) from ${SOURCE_AMI_ID} at ${COMMIT:-no commit}"
-  packer build -color=false -timestamp-ui "${args[@]}" packer/ &
-  packer_pid=$!
   # `wait` returns early when a trapped signal arrives: keep waiting until Packer is done.
   while :; do
     status=0

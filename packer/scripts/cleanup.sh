@@ -48,7 +48,7 @@ rm -rf /var/lib/cloud/instances/* /var/lib/cloud/instance /var/lib/cloud/data/* 
 rm -f /var/log/cloud-init.log /var/log/cloud-init-output.log
 
 # ---- machine identity ------------------------------------------------------------------
-log "machine-id, host keys, random seed, leases"
+log "machine-id, host keys, hostname, random seed, leases"
 # Emptied, not deleted: an empty file makes systemd generate a new id at boot, while a
 # missing one can leave early-boot units with a read-only /etc unable to create it.
 truncate -s 0 /etc/machine-id
@@ -58,6 +58,8 @@ if [[ -e /var/lib/dbus/machine-id && ! -L /var/lib/dbus/machine-id ]]; then
 fi
 rm -f /etc/ssh/ssh_host_*
 rm -f /var/lib/systemd/random-seed
+# The build machine's name (cloud-init wrote it): instances get theirs at first boot.
+printf 'localhost\n' >/etc/hostname
 rm -f /var/lib/dhcp/*.leases /var/lib/dhclient/*.leases /var/lib/NetworkManager/*.lease
 # Host keys are regenerated at boot by cloud-init; this drop-in makes sshd independent of it.
 for unit in ssh sshd; do

@@ -135,7 +135,7 @@ describe('FindCandidateImage', () => {
     // Assess
     expect(candidate).toMatchObject({
       imageId: baked.imageId,
-      name: `find-${build.buildId}`,
+      name: baked.tags.Name,
       snapshotIds: baked.snapshotIds,
     });
   });

@@ -44,6 +44,31 @@ export interface AwsSide {
   close(): Promise<void>;
 }
 
+/** The factory's own settings (`functions/commons/config.ts`), cleared before each file sets its own. */
+const FACTORY_SETTINGS = [
+  'STATE_MACHINE_ARN',
+  'CHANNEL_PARAMETER_PREFIX',
+  'LAST_SEEN_PARAMETER_PREFIX',
+  'DEFAULT_CHANNEL',
+  'PIPELINES',
+  'SOURCE_BRANCH',
+  'CODECOMMIT_REPOSITORY',
+  'GITHUB_WEBHOOK_SECRET_PARAMETER',
+  'SLACK_WEBHOOK_PARAMETER',
+  'TEST_INSTANCE_TYPE',
+  'TEST_INSTANCE_PROFILE',
+  'TEST_SUBNET_ID',
+  'TEST_SECURITY_GROUP_IDS',
+  'PROBE_COMMAND',
+  'PROBE_TIMEOUT_SECONDS',
+  'ONLINE_MAX_ATTEMPTS',
+  'PROBE_MAX_ATTEMPTS',
+  'RETENTION_MAX_AGE_DAYS',
+  'RETENTION_KEEP_LATEST',
+  'RETENTION_DRY_RUN',
+  'INCIDENT_RESPONSE_PLAN_ARN',
+] as const;
+
 const clientConfig = (endpoint: string) => ({
   endpoint,
   region: TEST_REGION,
@@ -73,6 +98,8 @@ export const startAwsSide = async (
     throw error;
   }
   useMotoEnvironment(proxy.endpoint);
+  // Start from the defaults: files may share one worker process (and its environment).
+  for (const key of FACTORY_SETTINGS) delete process.env[key];
   Object.assign(process.env, { TEST_INSTANCE_PROFILE, ...options.env });
   const ec2 = new EC2Client(clientConfig(motoEndpoint));
   const ssm = new SSMClient(clientConfig(motoEndpoint));

@@ -25,7 +25,7 @@ import { SSMIncidentsClient, StartIncidentCommand } from '@aws-sdk/client-ssm-in
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
-import { FOREIGN_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
+import { FOREIGN_IMAGE, PUBLISHED, vendorImages } from './fixtures/image-catalog.js';
 import {
   type AwsSide,
   existingSnapshotIds,
@@ -89,7 +89,7 @@ describe('moto server set-up', () => {
 
     // Assess
     const byId = new Map((Images ?? []).map((image) => [image.ImageId, image]));
-    expect(byId.size).toBe(10);
+    expect(byId.size).toBe(vendorImages().length);
     expect(byId.get(PUBLISHED['ubuntu-24.04'].current.imageId)?.OwnerId).toBe('099720109477');
     expect(byId.get(FOREIGN_IMAGE.imageId)?.OwnerId).toBe(FOREIGN_IMAGE.ownerId);
     expect(byId.get(PUBLISHED.al2023.previous.imageId)?.CreationDate).toBe(

@@ -51,7 +51,7 @@ interface Run {
 
 /** Execute the ASL once for `input`; bakes with the Packer double unless `bake` says otherwise. */
 const runPipeline = async (
-  input: { pipeline: string; baseImage: string; commit?: string },
+  input: { pipeline: string; baseImage: string; commit?: string; trigger?: string; repository?: string },
   options: { registersImage?: boolean } = {},
 ): Promise<Run> => {
   const definition = loadDefinition();
@@ -207,6 +207,7 @@ describe('image factory pipeline on moto', () => {
       'factory:build-id': (run.output?.build as { buildId?: string } | undefined)?.buildId,
       'factory:source-ami': SOURCE.imageId,
       'factory:source-ami-name': SOURCE.name,
+      'factory:execution': executionName({ pipeline: 'web', sourceImageId: SOURCE.imageId }),
     });
     expect(images.get(previous.imageId)?.['factory:channel']).toBe('previous-stable');
     expect(await liveInstancesOf('web')).toEqual([]);
@@ -214,6 +215,28 @@ describe('image factory pipeline on moto', () => {
     const report = messagesSince(slackBefore);
     expect(report).toHaveLength(1);
     expect(report[0]).toContain(candidateId);
+  });
+
+  it('bakes a pushed commit: the image records the commit it was built from', async () => {
+    // Prepare
+    const commit = '0f3e2d1c0b0a09080706050403020100f0e0d0c0';
+    aws.proxy.ssmAgent.goesOnline(ANY_INSTANCE, 0);
+    aws.proxy.ssmAgent.scriptCommand(ANY_INSTANCE, [{ status: 'Success', stdout: PASSING_PROBE }]);
+    slack.respondWith(200);
+
+    // Act
+    const run = await runPipeline({
+      pipeline: 'pushed',
+      baseImage: 'ubuntu-24.04',
+      commit,
+      trigger: 'git-push',
+      repository: 'acme/golden-images',
+    });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    const [image] = await imagesOf('pushed');
+    expect(tagsOf(image ?? {})).toMatchObject({ 'factory:commit': commit, 'factory:channel': 'stable' });
   });
 
   it('fails with CandidateNotFound when the bake registered no AMI; nothing launched, incident opened', async () => {
@@ -283,6 +306,36 @@ describe('image factory pipeline on moto', () => {
     expect((await imagesOf('offline')).map((image) => tagsOf(image)['factory:channel'])).toEqual([
       'candidate',
     ]);
+  });
+
+  it('fails with the original error when the cleanup itself keeps failing: retried, then reported', async () => {
+    // Prepare
+    aws.proxy.ssmAgent.goesOnline(ANY_INSTANCE, 0);
+    aws.proxy.ssmAgent.scriptCommand(ANY_INSTANCE, [{ status: 'Failed', stdout: FAILING_PROBE }]);
+    aws.proxy.faults.add({
+      service: 'ec2',
+      operation: 'TerminateInstances',
+      status: 403,
+      code: 'UnauthorizedOperation',
+    });
+    slack.respondWith(200);
+    const slackBefore = slack.received.length;
+
+    // Act
+    const run = await runPipeline({ pipeline: 'stuck', baseImage: 'ubuntu-24.04' });
+    aws.proxy.faults.clear();
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error?.Error).toBe('ProbeFailed');
+    expect(run.retries('CleanupAfterFailure')).toBe(3);
+    expect(run.visited).toEqual(expect.arrayContaining(['NotifyFailure', 'PipelineFailed']));
+    expect((await liveInstancesOf('stuck')).length).toBe(1);
+    // The operators must learn that a test instance may be left running (ASL: NotifyFailure
+    // "Reports $.error (and $.cleanup) to Slack").
+    const report = messagesSince(slackBefore).join();
+    expect(report).toContain('ProbeFailed');
+    expect(report).toContain('UnauthorizedOperation');
   });
 
   it('still succeeds when Slack answers 500', async () => {

@@ -105,6 +105,31 @@ const CATALOG: CatalogEntry[] = [
     expect: 'untouched',
   },
   { key: 'untagged', ageDays: 300, tags: {}, expect: 'untouched' },
+  // Pipeline `faulty`: its two expired images are the subject of the fault test.
+  {
+    key: 'faulty-new',
+    ageDays: 1,
+    tags: { 'factory:pipeline': 'faulty', 'factory:channel': 'retired' },
+    expect: 'untouched',
+  },
+  {
+    key: 'faulty-new2',
+    ageDays: 2,
+    tags: { 'factory:pipeline': 'faulty', 'factory:channel': 'retired' },
+    expect: 'untouched',
+  },
+  {
+    key: 'faulty-old',
+    ageDays: 40,
+    tags: { 'factory:pipeline': 'faulty', 'factory:channel': 'retired' },
+    expect: 'untouched',
+  },
+  {
+    key: 'faulty-old2',
+    ageDays: 50,
+    tags: { 'factory:pipeline': 'faulty', 'factory:channel': 'retired' },
+    expect: 'untouched',
+  },
   {
     key: 'foreign-owner',
     ageDays: 300,
@@ -266,5 +291,31 @@ describe('ApplyRetention', () => {
     // Assess
     expect(result.outcomes.filter((o) => o.outcome !== 'kept')).toEqual([]);
     expect((await ownImages(aws.ec2)).map((i) => i.ImageId).sort()).toEqual(before);
+  });
+
+  it('reports a failed deregistration in its outcome and goes on with the others', async () => {
+    // Prepare
+    aws.proxy.faults.add({
+      service: 'ec2',
+      operation: 'DeregisterImage',
+      when: (request) => request.ImageId === id('faulty-old'),
+      status: 403,
+      code: 'UnauthorizedOperation',
+    });
+    const build = buildDocument({ pipeline: 'faulty' });
+
+    // Act
+    const result = await invoke(applyRetention, { build });
+
+    // Assess
+    const byId = new Map(result.outcomes.map((o) => [o.imageId, o]));
+    expect(byId.get(id('faulty-old'))).toMatchObject({
+      outcome: 'failed',
+      error: expect.stringContaining('UnauthorizedOperation'),
+    });
+    expect(byId.get(id('faulty-old2'))).toMatchObject({ outcome: 'deregistered' });
+    expect(await findImage(aws.ec2, id('faulty-old'))).toBeDefined();
+    expect(await findImage(aws.ec2, id('faulty-old2'))).toBeUndefined();
+    expect(await findImage(aws.ec2, id('faulty-new'))).toBeDefined();
   });
 });

@@ -226,8 +226,10 @@ describe('github-webhook', () => {
 
   it('answers 200 for a redelivery after the build finished (ExecutionAlreadyExists is a handled no-op)', async () => {
     // Prepare
-    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-    await aws.sfn.send(new StopExecutionCommand({ executionArn }));
+    for (const finished of [name, apiName]) {
+      const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${finished}`;
+      await aws.sfn.send(new StopExecutionCommand({ executionArn }));
+    }
     const before = (await executions()).length;
 
     // Act

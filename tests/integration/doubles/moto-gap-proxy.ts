@@ -16,6 +16,8 @@
  * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
  *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto.
  *
+ * A {@link FaultInjector} can make any call fail with an AWS error, to exercise error handling.
+ *
  * The handlers under test keep their real SDK clients and port implementations; only
  * `AWS_ENDPOINT_URL` points here. Listens on 127.0.0.1 only.
  */
@@ -38,7 +40,44 @@ export interface SeenOperation {
   operation: string;
   /** Parsed request: JSON body for JSON protocols, form fields for the EC2 Query protocol. */
   input: Record<string, unknown>;
-  answeredBy: 'moto' | 'double';
+  answeredBy: 'moto' | 'double' | 'fault';
+}
+
+/** An error the proxy returns instead of forwarding, for requests that match (see {@link FaultInjector}). */
+export interface Fault {
+  service: string;
+  operation: string;
+  /** Only requests whose parsed input satisfies this (default: every request of the operation). */
+  when?: (input: Record<string, unknown>) => boolean;
+  /** HTTP status and AWS error code, e.g. 403 `UnauthorizedOperation`. */
+  status: number;
+  code: string;
+  message?: string;
+  /** How many matching requests fail (default: all). */
+  times?: number;
+}
+
+/** Makes chosen AWS calls fail the way AWS reports errors, to exercise error handling. */
+export class FaultInjector {
+  readonly #faults: Array<Fault & { remaining: number }> = [];
+
+  add(fault: Fault): void {
+    this.#faults.push({ ...fault, remaining: fault.times ?? Number.POSITIVE_INFINITY });
+  }
+
+  clear(): void {
+    this.#faults.length = 0;
+  }
+
+  /** The fault to apply to this request, if any (consumes one of its `times`). */
+  take(service: string, operation: string, input: Record<string, unknown>): Fault | undefined {
+    const fault = this.#faults.find(
+      (f) =>
+        f.remaining > 0 && f.service === service && f.operation === operation && (f.when?.(input) ?? true),
+    );
+    if (fault) fault.remaining -= 1;
+    return fault;
+  }
 }
 
 interface PublishedVersion {
@@ -211,6 +250,7 @@ export interface MotoGapProxy {
   readonly publicParameters: PublicParameterPublisher;
   readonly ssmAgent: SsmAgentDouble;
   readonly incidents: IncidentManagerDouble;
+  readonly faults: FaultInjector;
   /** Every operation seen, in order. */
   readonly operations: SeenOperation[];
   close(): Promise<void>;
@@ -262,6 +302,7 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
   const publicParameters = new PublicParameterPublisher();
   const ssmAgent = new SsmAgentDouble();
   const incidents = new IncidentManagerDouble();
+  const faults = new FaultInjector();
   const operations: SeenOperation[] = [];
 
   const forward = async (incoming: IncomingMessage, body: Buffer): Promise<Reply> =>
@@ -519,17 +560,36 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     const contentType = String(incoming.headers['content-type'] ?? '');
     let operation = target.includes('.') ? (target.split('.').pop() ?? target) : '';
     let input: Record<string, unknown> = {};
-    let answer: { reply: Reply; by: 'moto' | 'double' } | undefined;
-
-    if (contentType.startsWith('application/x-www-form-urlencoded')) {
-      const form = new URLSearchParams(body.toString());
+    let answer: { reply: Reply; by: SeenOperation['answeredBy'] } | undefined;
+    const query = contentType.startsWith('application/x-www-form-urlencoded');
+    const form = query ? new URLSearchParams(body.toString()) : undefined;
+    const path = (incoming.url ?? '/').split('?')[0] ?? '/';
+    if (form) {
       operation = form.get('Action') ?? '';
       input = Object.fromEntries(form.entries());
-      if (service === 'ec2') answer = await ec2Query(incoming, form, body);
     } else {
       input = body.length > 0 ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
-      const path = (incoming.url ?? '/').split('?')[0] ?? '/';
-      if (operation === '') operation = path;
+      if (operation === '') operation = path.replace(/^\//, '').replace(/^./, (c) => c.toUpperCase());
+    }
+
+    const fault = faults.take(service, operation, input);
+    if (fault) {
+      const message = fault.message ?? `${fault.code} (injected by the test)`;
+      answer = {
+        reply: form
+          ? {
+              status: fault.status,
+              headers: { 'content-type': 'text/xml;charset=UTF-8' },
+              body: Buffer.from(
+                `<Response><Errors><Error><Code>${escapeXml(fault.code)}</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+              ),
+            }
+          : jsonError(fault.status, fault.code, message),
+        by: 'fault',
+      };
+    } else if (form) {
+      if (service === 'ec2') answer = await ec2Query(incoming, form, body);
+    } else {
       if (service === 'ssm') answer = await ssm(incoming, operation, input, body);
       if (service === 'ssm-incidents') answer = incidentManager(path, input);
     }
@@ -565,6 +625,7 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     publicParameters,
     ssmAgent,
     incidents,
+    faults,
     operations,
     close: async () => {
       ec2.destroy();

@@ -1,13 +1,20 @@
 /**
- * PackerBakeDouble: stands in for the `BakeImage` state (Packer on Fargate, `ecs:runTask.sync`).
+ * PackerBakeDouble: stands in for the `BakeImage` state (the Packer runner on Fargate,
+ * `ecs:runTask.sync`).
  *
- * It leaves in moto what a successful Packer amazon-ebs build leaves in EC2: one registered AMI and
- * its EBS snapshot, both carrying the ownership tags of docs/design.md ("Tags") with
- * `factory:channel=candidate`. moto's `RegisterImage` ignores `TagSpecifications` and block device
- * mappings (MOTO-GAPS.md), so the image and the snapshot moto created for it are tagged with
- * `CreateTags`, as Packer itself does for `tags` / `snapshot_tags`.
+ * It honours the same contract as the real runner:
+ * - input: the container environment of `packer/runner/entrypoint.sh` (`BUILD_ID`, `PIPELINE`,
+ *   `SOURCE_AMI_ID` required; `COMMIT`, `EXECUTION_NAME` (default `manual`), `BUILD_DATE`
+ *   optional), taken from the `ContainerOverrides` the ASL sends — and nothing else, so a value the
+ *   ASL does not pass in the runner's variables does not reach the image here either;
+ * - output in EC2: one AMI and its EBS snapshot, both tagged like `packer/locals.pkr.hcl`
+ *   `aws_tags` (docs/design.md "Tags", `factory:channel=candidate`), named
+ *   `<build id>-<yyyymmddhhmmss>`;
+ * - result: the stopped ECS task (DescribeTasks shape) that the ASL's `ResultSelector` reads.
  *
- * It returns what the ASL keeps of the stopped ECS task (`ResultSelector`: `taskArn`, `lastStatus`).
+ * moto's `RegisterImage` ignores `TagSpecifications` and block device mappings (MOTO-GAPS.md), so
+ * the image and the snapshot moto created for it are tagged with `CreateTags`, as Packer itself
+ * does for `tags` / `snapshot_tags`.
  */
 import {
   CreateTagsCommand,
@@ -17,14 +24,16 @@ import {
 } from '@aws-sdk/client-ec2';
 import { TAG } from '#commons/core/tags.js';
 
-/** The part of `$.build` Packer receives through the container environment. */
+/** What the runner passes to Packer (`-var` values). */
 export interface BakeBuild {
   buildId: string;
   pipeline: string;
-  /** Empty when unknown (the Fargate task is not told the execution name). */
-  executionName: string;
+  /** `EXECUTION_NAME`; the runner defaults it to `manual`. */
+  executionName?: string;
   sourceImageId: string;
+  /** Resolved by Packer from the source AMI (`{{ .SourceAMIName }}`). */
   sourceImageName: string;
+  /** `COMMIT`; empty when the build is not tied to a commit. */
   commit?: string;
 }
 
@@ -34,17 +43,21 @@ export interface BakedImage {
   tags: Record<string, string>;
 }
 
-/** The tags Packer puts on the AMI and its snapshots (`packer/` → design.md "Tags"). */
+/** `local.image_name`: `<build id>-<UTC yyyymmddhhmmss>`. */
+export const packerImageName = (buildId: string, buildDate: Date): string =>
+  `${buildId}-${buildDate.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+
+/** `local.aws_tags` of `packer/locals.pkr.hcl`: on the AMI and on its snapshots. */
 export const packerTags = (build: BakeBuild, buildDate: Date): Record<string, string> => ({
+  [TAG.name]: packerImageName(build.buildId, buildDate),
   [TAG.pipeline]: build.pipeline,
   [TAG.buildId]: build.buildId,
   [TAG.channel]: 'candidate',
   [TAG.sourceAmi]: build.sourceImageId,
   [TAG.sourceAmiName]: build.sourceImageName,
-  [TAG.commit]: build.commit ?? 'none',
+  [TAG.commit]: build.commit ?? '',
   [TAG.buildDate]: buildDate.toISOString(),
-  ...(build.executionName ? { [TAG.execution]: build.executionName } : {}),
-  [TAG.name]: `${build.pipeline}-${build.buildId}`,
+  [TAG.execution]: build.executionName || 'manual',
 });
 
 /** Register one AMI in moto the way Packer would, tagged for `build`. */
@@ -55,8 +68,8 @@ export const bakeImageLikePacker = async (
 ): Promise<BakedImage> => {
   const { ImageId } = await ec2.send(
     new RegisterImageCommand({
-      Name: `${build.pipeline}-${build.buildId}`,
-      Description: `image factory ${build.pipeline} build ${build.buildId}`,
+      Name: packerImageName(build.buildId, now),
+      Description: `${build.pipeline} golden image, build ${build.buildId}, commit ${build.commit || 'none'}`,
       Architecture: 'x86_64',
       RootDeviceName: '/dev/xvda',
       VirtualizationType: 'hvm',
@@ -82,7 +95,7 @@ export const bakeImageLikePacker = async (
   return { imageId: ImageId, snapshotIds, tags };
 };
 
-/** The container environment the ASL's `BakeImage` passes to Packer (`ContainerOverrides[0].Environment`). */
+/** The container environment the ASL's `BakeImage` passes to the runner (`ContainerOverrides[0].Environment`). */
 export const bakeEnvironment = (runTaskParameters: unknown): Record<string, string> => {
   const overrides = (
     runTaskParameters as {
@@ -94,32 +107,34 @@ export const bakeEnvironment = (runTaskParameters: unknown): Record<string, stri
 };
 
 /**
- * A `BakeImage` Task handler for aws-local-stepfunctions. It receives what Step Functions would
- * send to `ecs:runTask.sync` (the state's `Parameters`), reads the Packer container environment
- * from it (`PIPELINE`, `BUILD_ID`, `SOURCE_AMI_ID`, `EXECUTION_NAME`, `BUILD_JSON` with the optional
- * commit), looks the source AMI up like Packer's `source_ami` does, bakes like Packer — or, with
- * `registersImage: false`, stops "successfully" without registering anything — and returns the
- * stopped task (DescribeTasks shape) that the ASL's `ResultSelector` reads.
+ * A `BakeImage` Task handler for aws-local-stepfunctions. It receives what Step Functions would send
+ * to `ecs:runTask.sync` (the state's `Parameters`), reads the runner's environment from it, looks
+ * the source AMI up like Packer's `source_ami` does, and bakes like Packer — or, with
+ * `registersImage: false`, stops "successfully" without registering anything.
  */
 export const packerBakeDouble =
   (ec2: EC2Client, options: { registersImage?: boolean } = {}) =>
   async (runTaskParameters: unknown): Promise<{ TaskArn: string; LastStatus: string; StopCode: string }> => {
     const env = bakeEnvironment(runTaskParameters);
-    for (const name of ['PIPELINE', 'BUILD_ID', 'SOURCE_AMI_ID'] as const) {
-      if (!env[name]) throw new Error(`BakeImage double: container environment lacks ${name}`);
+    for (const name of ['BUILD_ID', 'PIPELINE', 'SOURCE_AMI_ID'] as const) {
+      // The runner dies with exit code 2 ("<NAME> is required"): the task fails.
+      if (!env[name]) throw new Error(`BakeImage double: ${name} is required`);
     }
-    const build = JSON.parse(env.BUILD_JSON ?? '{}') as { commit?: string; sourceImageName?: string };
-    const source = (await ec2.send(new DescribeImagesCommand({ ImageIds: [env.SOURCE_AMI_ID as string] })))
-      .Images?.[0];
+    const sourceImageId = env.SOURCE_AMI_ID as string;
+    const source = (await ec2.send(new DescribeImagesCommand({ ImageIds: [sourceImageId] }))).Images?.[0];
     if (options.registersImage !== false) {
-      await bakeImageLikePacker(ec2, {
-        pipeline: env.PIPELINE as string,
-        buildId: env.BUILD_ID as string,
-        sourceImageId: env.SOURCE_AMI_ID as string,
-        sourceImageName: source?.Name ?? build.sourceImageName ?? '',
-        executionName: env.EXECUTION_NAME ?? '',
-        ...(build.commit ? { commit: build.commit } : {}),
-      });
+      await bakeImageLikePacker(
+        ec2,
+        {
+          pipeline: env.PIPELINE as string,
+          buildId: env.BUILD_ID as string,
+          sourceImageId,
+          sourceImageName: source?.Name ?? '',
+          executionName: env.EXECUTION_NAME || 'manual',
+          ...(env.COMMIT ? { commit: env.COMMIT } : {}),
+        },
+        env.BUILD_DATE ? new Date(env.BUILD_DATE) : new Date(),
+      );
     }
     return {
       TaskArn: `arn:aws:ecs:us-east-1:123456789012:task/image-factory/${crypto.randomUUID().replace(/-/g, '')}`,

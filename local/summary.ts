@@ -1,0 +1,60 @@
+import type { LocalRunSummary } from '#local/factory.js';
+
+/** The final summary as printed to the terminal. */
+export function renderSummary(summary: LocalRunSummary): string {
+  const output = summary.output ?? {};
+  const build = output.build as
+    | { buildId?: string; sourceImageId?: string; sourceImageName?: string }
+    | undefined;
+  const candidate = output.candidate as { imageId?: string } | undefined;
+  const probe = output.probeResult as
+    | { checks?: Array<{ name: string; ok: boolean; detail: string }> }
+    | undefined;
+  const promotion = output.promotion as
+    | {
+        channel: string;
+        imageId: string;
+        previousImageId: string | null;
+        parameterName: string;
+        parameterVersion: number;
+      }
+    | undefined;
+  const retention = output.retention as
+    | {
+        dryRun: boolean;
+        outcomes: Array<{ imageId: string; action: string; outcome: string; reason: string }>;
+      }
+    | undefined;
+  const lines = ['', `══ local factory: ${summary.status} ══`, `execution     ${summary.executionName}`];
+  if (summary.sourceImage)
+    lines.push(`base image    ${summary.sourceImage.imageId} (${summary.sourceImage.name})`);
+  if (build?.buildId) lines.push(`build id      ${build.buildId}`);
+  if (candidate?.imageId)
+    lines.push(`image         ${candidate.imageId}${summary.imagePath ? `  ${summary.imagePath}` : ''}`);
+  for (const check of probe?.checks ?? [])
+    lines.push(`probe         ${check.ok ? 'pass' : 'FAIL'} ${check.name}: ${check.detail}`);
+  if (promotion) {
+    lines.push(
+      `promotion     ${promotion.channel} → ${promotion.imageId} (previous ${promotion.previousImageId ?? 'none'}; ${promotion.parameterName} v${promotion.parameterVersion})`,
+    );
+  }
+  for (const outcome of retention?.outcomes ?? []) {
+    lines.push(`retention     ${outcome.imageId} ${outcome.outcome} (${outcome.reason})`);
+  }
+  if (summary.clone) {
+    lines.push(
+      summary.clone.identical.length === 0
+        ? 'clone check   machine-id and SSH host keys differ between two machines of the image'
+        : `clone check   FAILED: clones share ${summary.clone.identical.join(', ')}`,
+    );
+  }
+  if (summary.error) lines.push(`error         ${summary.error.Error}: ${summary.error.Cause}`);
+  lines.push('time per state (s):');
+  for (const timing of summary.timings) {
+    lines.push(
+      `  ${timing.state.padEnd(24)} ${timing.seconds.toFixed(1).padStart(8)}${timing.entries > 1 ? `  (${timing.entries}×)` : ''}`,
+    );
+  }
+  lines.push(`total         ${summary.totalSeconds.toFixed(1)} s`, '');
+  return lines.join('\n');
+}

@@ -1,0 +1,249 @@
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TAG } from '#commons/core/tags.js';
+import { promoteImage } from '#commons/steps/promote-image.js';
+import { bakeEnvironment, imageTags } from '#local/bake.js';
+import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
+import { sameIdentity } from '#local/factory.js';
+import { renderSummary } from '#local/summary.js';
+
+let root: string;
+let catalog: LocalCatalog;
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'catalog-'));
+  catalog = new LocalCatalog(path.join(root, 'catalog'));
+});
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function register(tags: Record<string, string>, createdAt?: string) {
+  const disk = path.join(root, `disk-${Math.random()}.qcow2`);
+  await writeFile(disk, 'qcow2 bytes');
+  return catalog.registerImage({ disk, name: 'img', tags, ...(createdAt ? { createdAt } : {}) });
+}
+
+describe('LocalCatalog and LocalImageStore', () => {
+  it('registers a disk as an image with an AMI-like id and moves the disk into the catalog', async () => {
+    // Act
+    const image = await register({ [TAG.pipeline]: 'web' });
+
+    // Assess
+    expect(image.imageId).toMatch(/^local-img-[0-9a-f]{17}$/);
+    expect((await stat(catalog.diskPath(image.imageId))).size).toBe('qcow2 bytes'.length);
+    expect(await readdir(root)).toEqual(['catalog']);
+    expect(await catalog.readImage(image.imageId)).toEqual(image);
+  });
+
+  it('finds images carrying every requested tag only', async () => {
+    // Prepare
+    const web = await register({ [TAG.pipeline]: 'web', [TAG.buildId]: 'b1' });
+    await register({ [TAG.pipeline]: 'web', [TAG.buildId]: 'b2' });
+    await register({ [TAG.pipeline]: 'api', [TAG.buildId]: 'b1' });
+    const store = new LocalImageStore(catalog);
+
+    // Act
+    const found = await store.findImages({ [TAG.pipeline]: 'web', [TAG.buildId]: 'b1' });
+
+    // Assess
+    expect(found.map((image) => image.imageId)).toEqual([web.imageId]);
+  });
+
+  it('merges tags and refuses to tag a missing image', async () => {
+    // Prepare
+    const image = await register({ [TAG.pipeline]: 'web', [TAG.channel]: 'candidate' });
+    const store = new LocalImageStore(catalog);
+
+    // Act
+    await store.tagImage(image.imageId, { [TAG.channel]: 'stable' });
+
+    // Assess
+    expect((await store.getImage(image.imageId))?.tags).toEqual({
+      [TAG.pipeline]: 'web',
+      [TAG.channel]: 'stable',
+    });
+    await expect(store.tagImage('local-img-00000000000000000', {})).rejects.toThrow(/does not exist/);
+  });
+
+  it('deregisters an image with its disk and reports its snapshot deleted', async () => {
+    // Prepare
+    const image = await register({ [TAG.pipeline]: 'web' });
+    const store = new LocalImageStore(catalog);
+
+    // Act
+    const outcomes = await store.deregisterImage(image.imageId);
+
+    // Assess
+    expect(outcomes).toEqual([{ snapshotId: image.snapshotIds[0], outcome: 'deleted' }]);
+    expect(await store.getImage(image.imageId)).toBeUndefined();
+    expect(await store.deregisterImage(image.imageId)).toEqual([]);
+  });
+
+  it('rejects ids that are not local image ids before touching the file system', () => {
+    expect(() => catalog.imageDir('../../etc')).toThrow(/not a local image id/);
+    expect(() => catalog.channelFile('web', '../x')).toThrow(/invalid pipeline or channel/);
+  });
+
+  it('asks the launcher which images are in use', async () => {
+    const store = new LocalImageStore(catalog, async (ids) => ids.filter((id) => id.endsWith('1')));
+    expect(await store.imagesInUse(['local-img-00000000000000001', 'local-img-00000000000000002'])).toEqual([
+      'local-img-00000000000000001',
+    ]);
+  });
+});
+
+describe('FileChannelPointer', () => {
+  it('keeps every position newest first, with increasing versions (the rollback trail)', async () => {
+    // Prepare
+    const pointer = new FileChannelPointer(catalog);
+
+    // Act
+    const first = await pointer.point('web', 'stable', 'local-img-00000000000000001');
+    const second = await pointer.point('web', 'stable', 'local-img-00000000000000002');
+
+    // Assess
+    expect([first.version, second.version]).toEqual([1, 2]);
+    expect((await pointer.current('web', 'stable'))?.imageId).toBe('local-img-00000000000000002');
+    expect((await pointer.history('web', 'stable')).map((position) => position.imageId)).toEqual([
+      'local-img-00000000000000002',
+      'local-img-00000000000000001',
+    ]);
+    expect(await pointer.current('web', 'beta')).toBeUndefined();
+  });
+
+  it('serves the shared promotion step: candidate promoted, previous demoted, pointer moved', async () => {
+    // Prepare
+    const store = new LocalImageStore(catalog);
+    const pointer = new FileChannelPointer(catalog);
+    const old = await register(
+      { [TAG.pipeline]: 'web', [TAG.channel]: 'stable' },
+      '2026-01-01T00:00:00.000Z',
+    );
+    await pointer.point('web', 'stable', old.imageId);
+    const candidate = await register({
+      [TAG.pipeline]: 'web',
+      [TAG.channel]: 'candidate',
+      [TAG.buildId]: 'b',
+    });
+    const build = {
+      buildId: 'b',
+      pipeline: 'web',
+      channel: 'stable',
+      trigger: 'manual' as const,
+      baseImage: 'debian-12',
+      sourceImageId: 'local-base-debian-12-0123456789ab',
+      sourceImageName: 'debian-12',
+      executionName: 'x',
+      startedAt: '2026-01-02T00:00:00.000Z',
+      probeTimeoutSeconds: 60,
+    };
+
+    // Act
+    const promotion = await promoteImage(
+      { build, candidate: { ...candidate, snapshotIds: candidate.snapshotIds } },
+      { images: store, pointer },
+    );
+
+    // Assess
+    expect(promotion.imageId).toBe(candidate.imageId);
+    expect(promotion.previousImageId).toBe(old.imageId);
+    expect((await store.getImage(candidate.imageId))?.tags[TAG.channel]).toBe('stable');
+    expect((await store.getImage(old.imageId))?.tags[TAG.channel]).toBe('previous-stable');
+    expect((await pointer.current('web', 'stable'))?.version).toBe(2);
+  });
+});
+
+describe('bake request', () => {
+  const request = (environment: Array<{ Name: string; Value?: string }>) => ({
+    Overrides: { ContainerOverrides: [{ Name: 'packer', Environment: environment }] },
+  });
+  const full = [
+    { Name: 'BASE_IMAGE', Value: 'debian-12' },
+    { Name: 'SOURCE_AMI_ID', Value: 'local-base-debian-12-0123456789ab' },
+    { Name: 'BUILD_ID', Value: 'web-0123456789ab' },
+    { Name: 'PIPELINE', Value: 'web' },
+    { Name: 'CHANNEL', Value: 'stable' },
+    { Name: 'EXECUTION_NAME', Value: 'web-x' },
+    { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234' }) },
+  ];
+
+  it('reads the container environment the BakeImage state sends, commit from BUILD_JSON', () => {
+    const environment = bakeEnvironment(request(full));
+    expect(environment).toMatchObject({
+      BUILD_ID: 'web-0123456789ab',
+      COMMIT: 'abc1234',
+      EXECUTION_NAME: 'web-x',
+    });
+    expect(imageTags(environment, {})).toMatchObject({
+      [TAG.pipeline]: 'web',
+      [TAG.buildId]: 'web-0123456789ab',
+      [TAG.channel]: 'candidate',
+      [TAG.commit]: 'abc1234',
+    });
+  });
+
+  it('names the missing variable', () => {
+    expect(() => bakeEnvironment(request(full.filter((entry) => entry.Name !== 'BUILD_ID')))).toThrow(
+      /no BUILD_ID/,
+    );
+    expect(() =>
+      bakeEnvironment(
+        request([...full.filter((entry) => entry.Name !== 'BUILD_JSON'), { Name: 'BUILD_JSON', Value: '{' }]),
+      ),
+    ).toThrow(/BUILD_JSON is not JSON/);
+  });
+});
+
+describe('clone identity', () => {
+  it('lists what two machines of one image share', () => {
+    const a = { machineId: 'a', hostKeys: 'k1' };
+    expect(sameIdentity(a, { machineId: 'b', hostKeys: 'k2' })).toEqual([]);
+    expect(sameIdentity(a, { machineId: 'a', hostKeys: 'k1' })).toEqual(['machine-id', 'ssh-host-keys']);
+    expect(sameIdentity({ machineId: '', hostKeys: '' }, { machineId: 'b', hostKeys: 'k' })).toEqual([
+      'machine-id',
+      'ssh-host-keys',
+    ]);
+  });
+});
+
+describe('renderSummary', () => {
+  it('prints each probe check, the promotion and each retention decision', () => {
+    const text = renderSummary({
+      status: 'SUCCEEDED',
+      executionName: 'web-x',
+      statesVisited: [],
+      timings: [{ state: 'BakeImage', seconds: 12.34, entries: 1 }],
+      executionSeconds: 20,
+      totalSeconds: 30,
+      output: {
+        probeResult: { checks: [{ name: 'health', ok: true, detail: '200' }] },
+        promotion: {
+          channel: 'stable',
+          imageId: 'local-img-1',
+          previousImageId: null,
+          parameterName: 'p',
+          parameterVersion: 1,
+        },
+        retention: {
+          dryRun: false,
+          outcomes: [
+            {
+              imageId: 'local-img-0',
+              action: 'deregister',
+              outcome: 'deregistered',
+              reason: 'older than 30 days',
+            },
+          ],
+        },
+      },
+    });
+    expect(text).toContain('pass health: 200');
+    expect(text).toContain('stable → local-img-1');
+    expect(text).toContain('local-img-0 deregistered (older than 30 days)');
+    expect(text).toMatch(/BakeImage\s+12\.3/);
+  });
+});
