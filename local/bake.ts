@@ -177,7 +177,7 @@ export function imageTags(
     [TAG.pipeline]: custom.pipeline ?? environment.PIPELINE,
     [TAG.buildId]: custom.build_id ?? environment.BUILD_ID,
     [TAG.channel]: 'candidate',
-    [TAG.sourceAmi]: custom.source_image ?? environment.SOURCE_AMI_ID,
+    [TAG.sourceAmi]: environment.SOURCE_AMI_ID,
     [TAG.sourceAmiName]: custom.source_image_name ?? environment.BASE_IMAGE,
     [TAG.commit]: custom.commit ?? environment.COMMIT,
     [TAG.buildDate]: custom.build_date ?? new Date().toISOString(),

@@ -5,6 +5,15 @@
 build {
   sources = ["source.amazon-ebs.golden", "source.qemu.golden"]
 
+  # Let first-boot cloud-init finish (user creation, host keys and the sshd restart that
+  # follows, the AWS user data installing the SSM agent, apt locks) before configuring.
+  # An error status is reported but not fatal: cleanup.sh wipes cloud-init state anyway.
+  provisioner "shell" {
+    inline = [
+      "cloud-init status --wait >/dev/null || echo \"cloud-init finished with status $? (continuing)\"",
+    ]
+  }
+
   # Configuration: ansible/playbook.yml (roles baseline, hardening, web, cleanup), run from
   # this host straight over the communicator's SSH connection (no Packer SSH proxy).
   provisioner "ansible" {
@@ -21,6 +30,8 @@ build {
       "ANSIBLE_RETRY_FILES_ENABLED=False",
       # Throwaway build machine with fresh host keys, reached over a key Packer controls.
       "ANSIBLE_HOST_KEY_CHECKING=False",
+      # A TCG guest can be slow to accept a new connection.
+      "ANSIBLE_SSH_RETRIES=3",
     ]
     # ansible_ssh_extra_args is left at the plugin's default (-o IdentitiesOnly=yes): the
     # plugin passes the list as ONE quoted word, so a second option would break ssh.

@@ -129,7 +129,7 @@ source "qemu" "golden" {
   cd_content = {
     "meta-data" = templatefile("${local.root}/files/nocloud/meta-data.pkrtpl", {
       instance_id = "${var.build_id}-bake"
-      hostname    = "factory-build"
+      hostname    = "localhost" # resolvable without touching /etc/hosts (sudo looks it up)
     })
     "user-data" = templatefile("${local.root}/files/nocloud/user-data.pkrtpl", {
       build_user = var.qemu_build_user

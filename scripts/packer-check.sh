@@ -50,6 +50,13 @@ check "packer validate amazon-ebs.golden (no AWS credentials)" env -u AWS_PROFIL
 check "packer validate rejects a malformed source_ami" bash -c \
   '! packer validate -only=amazon-ebs.golden "$@" -var aws_region=eu-west-1 -var source_ami=ami-nothex packer/' \
   _ "${common[@]}"
+dockerfile_pins_match() {
+  local go_image base_image
+  go_image="$(sed -n 's/^RUNNER_GO_IMAGE=//p' tools/versions.env)"
+  base_image="$(sed -n 's/^RUNNER_BASE_IMAGE=//p' tools/versions.env)"
+  grep -qx "ARG GO_IMAGE=${go_image}" packer/Dockerfile && grep -qx "ARG BASE_IMAGE=${base_image}" packer/Dockerfile
+}
+check "packer/Dockerfile base images equal tools/versions.env" dockerfile_pins_match
 if have hadolint; then
   check "hadolint packer/Dockerfile" hadolint packer/Dockerfile
 else

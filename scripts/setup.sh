@@ -26,7 +26,7 @@ LOG_PREFIX=setup
 readonly APT_PACKAGES=(
   ca-certificates curl git jq openssh-client # fetching, scripting, ssh keys for bakes
   qemu-system-x86 qemu-utils ovmf            # local backend VMs (TCG), qcow2 tools, UEFI firmware
-  debootstrap                                # local Debian 12 base image
+  debootstrap fdisk e2fsprogs                # local Debian 12 base image (sfdisk, mkfs.ext4)
   xorriso                                    # Packer cd_files / NoCloud seed ISOs
   shellcheck                                 # lint of every shell script
   python3-venv                               # .cache/venv
@@ -68,8 +68,12 @@ step_node() {
     # A tree installed before this script kept stamps: adopt it when it is consistent.
     log "node: adopting the existing node_modules"
   else
-    log "node: npm ci"
-    (cd "${ROOT}" && npm ci --no-audit --no-fund)
+    # `npm install` from the committed lock (exact versions in package.json), not `npm ci`: npm
+    # 11.19 writes locks without the other platforms' optional packages (@biomejs/cli-*,
+    # @rollup/rollup-*) and then `npm ci` refuses its own lock as "out of sync".
+    log "node: npm install (from package-lock.json)"
+    (cd "${ROOT}" && npm install --no-audit --no-fund) ||
+      die "node: npm install failed"
   fi
   stamp_write "${STAMPS}" node "${key}"
 }
@@ -122,11 +126,30 @@ step_packer() {
     return
   fi
   local started=${SECONDS}
-  toolchain_build "${bin}" "${work}"
-  toolchain_install "${bin}/packer" "${plugins}" "${work}"
-  rm -rf "${work}"
+  # Machine-wide copy keyed like the stamp: a fresh clone (CI) on the same machine reuses
+  # the binaries instead of rebuilding them (SETUP_TOOL_CACHE= disables it).
+  local shared="${SETUP_TOOL_CACHE-${XDG_CACHE_HOME:-${HOME}/.cache}/image-factory}"
+  shared="${shared:+${shared}/packer-${key:0:16}}"
+  if [[ "${FORCE}" != 1 && -n "${shared}" && -x "${shared}/bin/packer" && -d "${shared}/plugins" ]]; then
+    log "packer: reusing the build in ${shared}"
+    mkdir -p "${bin}"
+    rm -rf "${plugins}"
+    cp -f "${shared}/bin/packer" "${bin}/packer"
+    cp -R "${shared}/plugins" "${plugins}"
+  else
+    toolchain_build "${bin}" "${work}"
+    toolchain_install "${bin}/packer" "${plugins}" "${work}"
+    rm -rf "${work}"
+    if [[ -n "${shared}" ]] && mkdir -p "${shared}.tmp/bin" 2>/dev/null; then
+      cp -f "${bin}/packer" "${shared}.tmp/bin/packer"
+      rm -rf "${shared}.tmp/plugins" "${shared}"
+      cp -R "${plugins}" "${shared}.tmp/plugins"
+      mv "${shared}.tmp" "${shared}"
+    fi
+  fi
+  [[ "$("${bin}/packer" version | head -n1)" == "Packer v${PACKER_VERSION}" ]] || die "packer: ${bin}/packer is broken"
   stamp_write "${STAMPS}" packer "${key}"
-  log "packer: built and installed in $((SECONDS - started))s"
+  log "packer: installed in $((SECONDS - started))s"
 }
 
 main() {
@@ -134,7 +157,7 @@ main() {
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --force) FORCE=1 ;;
-      -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
+      -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
       apt | node | python | packer) steps+=("$1") ;;
       *) die "unknown component '$1' (apt, node, python, packer)" ;;
     esac

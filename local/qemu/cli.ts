@@ -55,6 +55,13 @@ async function main(argv: string[]): Promise<number> {
       };
       if (values.disk !== undefined) options.diskGiB = Number(values.disk);
       const vm = await launchVm(options);
+      // Ctrl-C while waiting: do not leave this VM behind.
+      const abort = (): void => {
+        process.kill(vm.pid, 'SIGKILL');
+        process.exit(130);
+      };
+      process.once('SIGINT', abort);
+      process.once('SIGTERM', abort);
       try {
         await waitForAgent(vm.qgaSocket, timeoutSeconds);
         const agentSeconds = (Date.now() - vm.startedAt) / 1000;
@@ -80,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
           inventoryPath,
         };
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        process.off('SIGINT', abort);
+        process.off('SIGTERM', abort);
         return 0;
       } catch (error) {
         await stopVm(vm);

@@ -38,7 +38,7 @@ interface Baked {
   candidate: { imageId: string; name: string; createdAt: string; snapshotIds: string[] };
 }
 
-/** Bake a candidate for `pipeline` (distinct commit → distinct build), `minutesAgo` old by its build date. */
+/** Bake a candidate for `pipeline` (a distinct commit gives a distinct build). */
 const bake = async (pipeline: string, commit: string, channel = 'stable'): Promise<Baked> => {
   const build = buildDocument({ pipeline, channel, commit });
   const baked = await bakeImageLikePacker(aws.ec2, build);
