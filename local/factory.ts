@@ -109,10 +109,10 @@ export interface Identity {
 const defaults = (stateDir: string): Omit<LocalFactoryOptions, 'pipeline' | 'channel' | 'baseImage'> => ({
   stateDir,
   retention: { maxAgeDays: 30, keepLatest: 3, dryRun: false },
-  probeTimeoutSeconds: 300,
+  probeTimeoutSeconds: 600,
   pollSeconds: 5,
   onlineMaxAttempts: 72,
-  probeMaxAttempts: 120,
+  probeMaxAttempts: 180,
   cloneCheck: true,
 });
 

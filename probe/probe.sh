@@ -382,6 +382,11 @@ main() {
     checks "${backend}"
     return 0
   fi
+  # The machine may be reachable (SSM Online, guest agent answering) before its first boot has
+  # finished: wait, bounded, for cloud-init and systemd to settle so the checks judge the booted
+  # machine, not a half-started one. A timeout is not a failure here: the checks report it.
+  timeout "${cloud_init_wait}" cloud-init status --wait >/dev/null 2>&1 || true
+  timeout "${cloud_init_wait}" systemctl is-system-running --wait >/dev/null 2>&1 || true
   # Names are read up front: a check must not be able to consume the list from stdin.
   mapfile -t names < <(checks "${backend}")
   for name in "${names[@]}"; do
