@@ -128,10 +128,37 @@ export const buildFailureNotification = (
             { label: 'Commit', value: state.build.commit ?? 'not pinned' },
           ]
         : []),
+      ...(state.cleanup === undefined ? [] : [{ label: 'Cleanup', value: cleanupSummary(state.cleanup) }]),
     ],
     detail: (error?.Cause ?? 'no cause recorded').slice(0, 2900),
     ...(executionUrl ? { link: { label: 'Execution', url: executionUrl } } : {}),
   };
+};
+
+/**
+ * One line on what `CleanupAfterFailure` did (`$.cleanup`): the instances terminated and the
+ * candidate's fate or, when cleanup itself failed (the ASL's Catch stored `{Error, Cause}` there),
+ * a warning that test instances may still be running.
+ */
+export const cleanupSummary = (cleanup: unknown): string => {
+  const value = (cleanup ?? {}) as {
+    Error?: string;
+    Cause?: string;
+    terminatedInstanceIds?: string[];
+    deregisteredImageId?: string | null;
+    candidate?: string;
+  };
+  if (value.Error) {
+    return `FAILED (${value.Error}: ${(value.Cause ?? '').slice(0, 300)}) — test instances of this build may still be running`;
+  }
+  const terminated = value.terminatedInstanceIds ?? [];
+  const instances = terminated.length
+    ? `terminated ${terminated.join(', ')}`
+    : 'no test instance to terminate';
+  const candidate = value.deregisteredImageId
+    ? `candidate ${value.deregisteredImageId} deregistered`
+    : `candidate ${value.candidate ?? 'absent'}`;
+  return `${instances}; ${candidate}`;
 };
 
 /** Slack message body: `text` (notification fallback) and Block Kit `blocks`. */

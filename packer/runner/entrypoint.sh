@@ -12,6 +12,8 @@
 #     SOURCE_BUNDLE_S3_URI   s3://bucket/key of a .tar.gz / .zip of the repository
 #     REPOSITORY_URL         git URL (https://, codecommit::region://repo); COMMIT selects it
 #     IMAGE_DEFINITION_DIR   a directory already holding the repository (tests)
+#   BUILD_JSON             the whole $.build document (States.JsonToString); COMMIT and
+#                          REPOSITORY_URL default to its `commit` and `repository` fields
 #   COMMIT                 40 hex; verified against the checkout (empty: the default branch's head)
 #   CHANNEL (stable), EXECUTION_NAME (manual), BASE_IMAGE (debian-12), BUILD_DATE (now),
 #   SUBNET_ID, INSTANCE_TYPE, IAM_INSTANCE_PROFILE, KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
@@ -22,6 +24,12 @@ log() { printf 'runner: %s\n' "$*" >&2; }
 die() {
   log "error: $*"
   exit 2
+}
+# build_field NAME — a top-level string field of BUILD_JSON, empty when absent.
+build_field() {
+  [[ -n "${BUILD_JSON:-}" ]] || return 0
+  python3 -c 'import json, os, sys; value = json.loads(os.environ["BUILD_JSON"]).get(sys.argv[1]); print(value if isinstance(value, str) else "")' "$1" ||
+    die "BUILD_JSON is not a JSON object"
 }
 require() {
   local name
@@ -91,6 +99,9 @@ forward() {
 
 main() {
   require BUILD_ID PIPELINE SOURCE_AMI_ID
+  # A build without a commit has no $.build.commit, so the state machine sends the whole build.
+  COMMIT="${COMMIT:-$(build_field commit)}"
+  REPOSITORY_URL="${REPOSITORY_URL:-$(build_field repository)}"
   AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   require AWS_REGION
   export AWS_REGION

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { executionConsoleUrl, formatDuration, retentionSummary, toSlackMessage } from '#commons/slack.js';
+import {
+  buildFailureNotification,
+  cleanupSummary,
+  executionConsoleUrl,
+  formatDuration,
+  retentionSummary,
+  toSlackMessage,
+} from '#commons/slack.js';
 
 describe('slack rendering', () => {
   it('renders header, fields, escaped detail and a link button', () => {
@@ -58,5 +65,37 @@ describe('slack rendering', () => {
       'https://us-east-2.console.aws.amazon.com/states/home?region=us-east-2#/v2/executions/details/arn%3Aaws%3Astates%3Aus-east-2%3A1%3Aexecution%3Asm%3An',
     );
     expect(executionConsoleUrl(undefined)).toBeUndefined();
+  });
+});
+
+describe('failure report: cleanup outcome', () => {
+  it('says what cleanup terminated and deregistered', () => {
+    expect(
+      cleanupSummary({
+        terminatedInstanceIds: ['i-1'],
+        deregisteredImageId: 'ami-1',
+        candidate: 'deregistered',
+      }),
+    ).toBe('terminated i-1; candidate ami-1 deregistered');
+    expect(cleanupSummary({ terminatedInstanceIds: [], deregisteredImageId: null, candidate: 'kept' })).toBe(
+      'no test instance to terminate; candidate kept',
+    );
+  });
+
+  it('warns that test instances may still run when cleanup itself failed', () => {
+    // Prepare: the ASL's Catch on CleanupAfterFailure stores {Error, Cause} at $.cleanup.
+    const state = { pipeline: 'web', cleanup: { Error: 'UnauthorizedOperation', Cause: 'not allowed' } };
+
+    // Act
+    const notification = buildFailureNotification(state, { Error: 'ProbeFailed', Cause: 'health' });
+
+    // Assess
+    const cleanup = notification.fields.find((field) => field.label === 'Cleanup');
+    expect(cleanup?.value).toMatch(/^FAILED \(UnauthorizedOperation: not allowed\).*may still be running/);
+  });
+
+  it('has no cleanup line when cleanup did not run', () => {
+    const notification = buildFailureNotification({ pipeline: 'web' }, { Error: 'InvalidInput' });
+    expect(notification.fields.map((field) => field.label)).not.toContain('Cleanup');
   });
 });

@@ -106,6 +106,14 @@ export const bakeEnvironment = (runTaskParameters: unknown): Record<string, stri
   return Object.fromEntries(environment.map((entry) => [String(entry.Name), String(entry.Value ?? '')]));
 };
 
+/** The commit the runner bakes: `COMMIT`, else `BUILD_JSON.commit` (packer/runner/entrypoint.sh). */
+const commitOf = (env: Record<string, string>): string | undefined => {
+  if (env.COMMIT) return env.COMMIT;
+  if (!env.BUILD_JSON) return undefined;
+  const commit = (JSON.parse(env.BUILD_JSON) as { commit?: unknown }).commit;
+  return typeof commit === 'string' ? commit : undefined;
+};
+
 /**
  * A `BakeImage` Task handler for aws-local-stepfunctions. It receives what Step Functions would send
  * to `ecs:runTask.sync` (the state's `Parameters`), reads the runner's environment from it, looks
@@ -131,7 +139,7 @@ export const packerBakeDouble =
           sourceImageId,
           sourceImageName: source?.Name ?? '',
           executionName: env.EXECUTION_NAME || 'manual',
-          ...(env.COMMIT ? { commit: env.COMMIT } : {}),
+          ...(commitOf(env) ? { commit: commitOf(env) } : {}),
         },
         env.BUILD_DATE ? new Date(env.BUILD_DATE) : new Date(),
       );
