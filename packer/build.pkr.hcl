@@ -98,37 +98,21 @@ build {
     only       = ["amazon-ebs.golden"]
     output     = local.manifest_path
     strip_path = false
-    custom_data = {
+    custom_data = merge(local.manifest_data, {
       backend           = "aws"
-      build_id          = var.build_id
-      pipeline          = var.pipeline
-      channel           = var.channel
-      commit            = var.commit
-      build_date        = local.build_date
-      execution_name    = var.execution_name
-      base_image        = var.base_image
-      image_name        = local.image_name
       source_image      = build.SourceAMI
       source_image_name = build.SourceAMIName
-    }
+    })
   }
   post-processor "manifest" {
     only       = ["qemu.golden"]
     output     = local.manifest_path
     strip_path = false
-    custom_data = {
+    custom_data = merge(local.manifest_data, {
       backend           = "local"
-      build_id          = var.build_id
-      pipeline          = var.pipeline
-      channel           = var.channel
-      commit            = var.commit
-      build_date        = local.build_date
-      execution_name    = var.execution_name
-      base_image        = var.base_image
-      image_name        = local.image_name
       source_image      = abspath(var.qemu_base_image)
       source_image_name = basename(var.qemu_base_image)
       image_path        = "${local.qemu_output_directory}/${var.build_id}.qcow2"
-    }
+    })
   }
 }

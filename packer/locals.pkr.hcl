@@ -75,6 +75,18 @@ locals {
 
   manifest_path = var.manifest_path != "" ? var.manifest_path : "${local.repo}/output-packer/manifest.json"
 
+  # Build metadata both manifests carry (post-processor custom_data; the pipeline reads it back).
+  manifest_data = {
+    build_id       = var.build_id
+    pipeline       = var.pipeline
+    channel        = var.channel
+    commit         = var.commit
+    build_date     = local.build_date
+    execution_name = var.execution_name
+    base_image     = var.base_image
+    image_name     = local.image_name
+  }
+
   # Where the image definition's helper files are staged on the build machine.
   staging_dir = "/tmp/image-factory"
 }
