@@ -1,5 +1,7 @@
 /**
  * Benchmark of the local pipeline: `npm run bench:local -- [--runs N] [--state-dir DIR]`.
+ * `--summary FILE` (repeatable) reads run summaries saved by `npm run factory -- --summary-json FILE`
+ * instead of running the pipeline.
  *
  * Runs the local factory N times (default 1) and prints, per state, the median wall time in
  * seconds over the runs, then the orchestration overhead: everything except bake, boot and probe,
@@ -13,6 +15,7 @@
  *   promote, retention, notify, and the time between states) is orchestration overhead.
  */
 import '#local/compat.js';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type LocalRunSummary, runLocalFactory } from '#local/factory.js';
 
@@ -41,13 +44,20 @@ async function main(): Promise<void> {
     options: {
       runs: { type: 'string', default: '1' },
       'state-dir': { type: 'string', default: '.factory-bench' },
+      summary: { type: 'string', multiple: true },
     },
   });
-  const runs = Number(values.runs);
+  const summaries: LocalRunSummary[] = [];
+  for (const file of values.summary ?? []) {
+    const summary = JSON.parse(await readFile(file, 'utf8')) as LocalRunSummary;
+    if (summary.status !== 'SUCCEEDED')
+      throw new Error(`${file}: run ${summary.status}, not a benchmark run`);
+    summaries.push(summary);
+  }
+  const runs = summaries.length > 0 ? summaries.length : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1)
     throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
-  const summaries: LocalRunSummary[] = [];
-  for (let index = 0; index < runs; index += 1) {
+  for (let index = summaries.length; index < runs; index += 1) {
     const summary = await runLocalFactory({
       pipeline: 'bench',
       channel: 'stable',
