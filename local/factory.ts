@@ -212,6 +212,22 @@ export async function runLocalFactory(
     },
   };
 
+  // A Task handler still running when the execution is aborted (Ctrl-C) or times out goes on in
+  // the background (aws-local-stepfunctions does not cancel it): track every call so that the run
+  // waits for them (Packer cleaning up its VM, a launch finishing) before it reaps VMs and returns.
+  const inFlight = new Set<Promise<JSONValue>>();
+  for (const [state, handler] of Object.entries(handlers)) {
+    handlers[state] = (raw) => {
+      const call = handler(raw);
+      inFlight.add(call);
+      void call.then(
+        () => inFlight.delete(call),
+        () => inFlight.delete(call),
+      );
+      return call;
+    };
+  }
+
   const stateMachine = new StateMachine(loadDefinition({ stage: 'local' }));
   const waits = {
     WaitForInstanceOnline: options.pollSeconds * 1000,
@@ -277,6 +293,7 @@ export async function runLocalFactory(
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await consume.catch(() => {});
+    await Promise.allSettled([...inFlight]);
     // Whatever happened, no VM of this state directory outlives the run.
     await reapVms(vmDir, { graceSeconds: 3 });
   }
