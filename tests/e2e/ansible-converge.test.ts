@@ -132,6 +132,12 @@ describe('ansible image definition on the local Debian 12 base', () => {
     vms.push(builder);
     builderSsh = { port: builder.sshPort, user: builder.sshUser, privateKeyPath: key.privateKeyPath };
     await waitForSsh(builderSsh, bootSeconds);
+    // First boot is not over when SSH first answers: cloud-init's later stages restart sshd, which
+    // drops a connection opened meanwhile. Converge the settled machine, like Packer's first step.
+    await waitForAgent(builder.qgaSocket, bootSeconds);
+    await guestExec(builder.qgaSocket, '/usr/bin/cloud-init', ['status', '--wait'], {
+      timeoutSeconds: bootSeconds,
+    });
   });
 
   afterAll(async () => {
