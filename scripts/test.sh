@@ -16,6 +16,7 @@ if [[ $# -gt 0 ]]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 stage_setup() { bash scripts/setup.sh; }
 
+# Biome checks TypeScript (JSON, YAML and Markdown are excluded: YAML is yamllint's, stage image-definition).
 stage_lint() {
   npx --no-install biome ci .
   npx --no-install tsc --noEmit
@@ -50,7 +51,16 @@ for stage in "${stages[@]}"; do
   fi
   echo "==> ${stage}"
   started=${SECONDS}
-  if ( "stage_${stage}" ); then
+  # Not inside `if`: bash ignores errexit in a condition, so a failing first command of a stage
+  # (biome before tsc, package before cfn-lint) would go unnoticed.
+  set +o errexit
+  (
+    set -o errexit
+    "stage_${stage}"
+  )
+  stage_status=$?
+  set -o errexit
+  if [[ ${stage_status} -eq 0 ]]; then
     passed=$((passed + 1))
     echo "<== ${stage}: ok ($((SECONDS - started)) s)"
   else
