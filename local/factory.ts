@@ -157,7 +157,11 @@ export async function runLocalFactory(
   });
   write(`▶ base image ${request.baseImage}: building or reusing the local base image\n`);
   const source = await sources.resolve(request.baseImage);
-  const name = `${deterministicExecutionName({ pipeline: request.pipeline, sourceImageId: source.imageId, commit: request.commit })}`;
+  const name = deterministicExecutionName({
+    pipeline: request.pipeline,
+    sourceImageId: source.imageId,
+    commit: request.commit,
+  });
   const executionInput = { ...request, sourceImageId: source.imageId };
   let identity: Identity | undefined;
 

@@ -13,7 +13,8 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { executionName } from '#commons/core/build-key.js';
-import { lambdaFunctionKeys, loadDefinition, taskStateNames } from '../../statemachines/definition.js';
+import { lambdaFunctionKeys, loadDefinition, taskStateNames } from '#statemachines/definition.js';
+import { collectRun, retriesOf } from '../statemachine/harness.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
 import { bakeImageLikePacker, packerBakeDouble } from './doubles/packer-bake-double.js';
 import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
@@ -38,8 +39,6 @@ const SOURCE = PUBLISHED['ubuntu-24.04'].current;
 let aws: AwsSide;
 let slack: SlackWebhookDouble;
 const handlers = new Map<string, LambdaHandler>();
-
-type EventLog = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'];
 
 interface Run {
   status: 'SUCCEEDED' | 'FAILED';
@@ -91,26 +90,13 @@ const runPipeline = async (
       retryIntervalOverrides: Object.fromEntries(taskStateNames(definition).map((state) => [state, 0])),
     },
   });
-  const events: NonNullable<EventLog>[] = [];
-  const collecting = (async () => {
-    for await (const event of execution.eventLogs) events.push(event);
-  })();
-  let status: Run['status'] = 'SUCCEEDED';
-  let output: Record<string, unknown> | undefined;
-  try {
-    output = (await execution.result) as Record<string, unknown>;
-  } catch {
-    status = 'FAILED';
-  }
-  await collecting;
-  const failed = events.find((event) => event.type === 'ExecutionFailed');
+  const run = await collectRun(execution);
   return {
-    status,
-    output,
-    error: failed?.type === 'ExecutionFailed' ? { Error: failed.Error, Cause: failed.Cause } : undefined,
-    visited: events.flatMap((event) => (event.type === 'StateEntered' ? [event.state.name] : [])),
-    retries: (state) =>
-      events.filter((event) => event.type === 'StateRetried' && event.state.name === state).length,
+    status: run.status,
+    output: run.output,
+    error: run.error,
+    visited: [...run.visited],
+    retries: (state) => retriesOf(run, state),
   };
 };
 

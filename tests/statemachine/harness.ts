@@ -214,6 +214,16 @@ export async function runPipeline(
     },
   });
 
+  return { ...(await collectRun(execution)), calls };
+}
+
+/**
+ * Drives an execution to its end and collects its event log: the final status, the output (when
+ * SUCCEEDED), the ExecutionFailed `{Error, Cause}` (when FAILED) and the states entered, in order.
+ */
+export async function collectRun(
+  execution: ReturnType<StateMachine['run']>,
+): Promise<Omit<PipelineRun, 'calls'>> {
   const events: ExecutionEvent[] = [];
   const collecting = (async () => {
     for await (const event of execution.eventLogs) events.push(event);
@@ -226,7 +236,6 @@ export async function runPipeline(
     status = 'FAILED';
   }
   await collecting;
-
   const failed = events.find((event) => event.type === 'ExecutionFailed');
   return {
     status,
@@ -234,12 +243,11 @@ export async function runPipeline(
     error: failed?.type === 'ExecutionFailed' ? { Error: failed.Error, Cause: failed.Cause } : undefined,
     events,
     visited: events.flatMap((event) => (event.type === 'StateEntered' ? [event.state.name] : [])),
-    calls,
   };
 }
 
 /** Number of StateRetried events of a state. */
-export function retriesOf(run: PipelineRun, state: string): number {
+export function retriesOf(run: Pick<PipelineRun, 'events'>, state: string): number {
   return run.events.filter((event) => event.type === 'StateRetried' && event.state.name === state).length;
 }
 
