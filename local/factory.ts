@@ -34,7 +34,7 @@ import { prepareBuild } from '#commons/steps/prepare-build.js';
 import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
-import { bakeLocally, type RunTaskRequest } from '#local/bake.js';
+import { bakeLocally, importLocally, type RunTaskRequest } from '#local/bake.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
 import { PROJECT_ROOT } from '#local/process.js';
@@ -69,6 +69,8 @@ export interface LocalFactoryOptions {
   cloneCheck: boolean;
   /** Extra Packer `-var`s for this bake (e.g. to bake a deliberately broken image in tests). */
   bakeVars?: Record<string, string>;
+  /** Skip the bake: BakeImage registers this qcow2 as the build's image (see `importLocally`). */
+  imageFile?: string;
   /** Forwarded after the terminal (e.g. Slack when configured). */
   notifier?: Notifier;
   /** Progress output (default: stdout). */
@@ -98,6 +100,8 @@ export interface LocalRunSummary {
   clone?: { identical: string[]; first: Identity; second: Identity };
   sourceImage?: SourceImage;
   imagePath?: string;
+  /** The bake's work directory: packer.log, ansible-junit/ (read by bench/bake-profile.ts). */
+  bakeDir?: string;
 }
 
 /** Machine identity compared between two machines of one image (clones must differ). */
@@ -175,9 +179,20 @@ export async function runLocalFactory(
       prepareBuild(parsed, { sources }, { probeTimeoutSeconds: options.probeTimeoutSeconds }),
     ),
     BakeImage: async (raw) => {
+      const workDir = path.join(stateDir, 'builds', name);
+      if (options.imageFile) {
+        const imported = await importLocally(raw as RunTaskRequest, {
+          catalog,
+          workDir,
+          file: options.imageFile,
+          onLine: progress,
+          ...signalOf(options),
+        });
+        return { TaskArn: imported.TaskArn, LastStatus: imported.LastStatus };
+      }
       const result = await bakeLocally(raw as RunTaskRequest, {
         catalog,
-        workDir: path.join(stateDir, 'builds', name),
+        workDir,
         baseImagePath: LocalBaseImageResolver.pathOf,
         onLine: progress,
         ...signalOf(options),
@@ -312,6 +327,7 @@ export async function runLocalFactory(
     executionSeconds,
     totalSeconds: 0,
     sourceImage: source,
+    bakeDir: path.join(stateDir, 'builds', name),
     ...(output ? { output } : {}),
     ...(failure ? { error: failure } : {}),
   };
