@@ -88,7 +88,7 @@ build {
       "cd /", # the build user's home (this session's directory) is about to go
       "bash ${local.staging_dir}/cleanup.sh",
       "bash ${local.staging_dir}/validate-image.sh",
-      "if [ \"$FACTORY_BACKEND\" = local ]; then systemd-run --quiet --on-active=15 --timer-property=AccuracySec=1s /usr/bin/systemctl poweroff; fi",
+      "if [ \"$FACTORY_BACKEND\" = local ]; then systemd-run --quiet --on-active=5 --timer-property=AccuracySec=1s /usr/bin/systemctl poweroff; fi",
     ]
     skip_clean = true
   }

@@ -108,6 +108,10 @@ source "qemu" "golden" {
   # Blocks freed in the guest (fstrim in cleanup.sh) are released from the qcow2.
   disk_discard       = "unmap"
   disk_detect_zeroes = "unmap"
+  # Local-only shortcut: no `qemu-img convert` pass after the build (packer-plugin-qemu
+  # step_convert_disk). Discard (fstrim in cleanup.sh) already keeps the qcow2 sparse, and the
+  # local catalog stores the file as it is; the AMI path has no such step.
+  skip_compaction = true
   net_device         = "virtio-net"
   output_directory   = local.qemu_output_directory
   vm_name            = "${var.build_id}.qcow2"
