@@ -92,11 +92,13 @@ export function ansibleTasks(xml: string): TaskTiming[] {
         unescapeXml(pair[2] as string),
       ]),
     ) as Record<string, string>;
+    // `<play>: <role> : <task>` or `<play>: <task>` (JUNIT_HIDE_TASK_ARGUMENTS=True drops the args).
     const name = (attributes.name ?? '').replace(/^\[[^\]]*\]\s*/, '');
     const seconds = Number(attributes.time);
     if (!name || !Number.isFinite(seconds)) continue;
-    const split = /^(?<role>[^:]+?) : (?<task>.*)$/.exec(name)?.groups;
-    tasks.push({ role: split?.role ?? 'play', task: split?.task ?? name, seconds });
+    const inRole = /^(?:.*?: )?(?<role>[^:]+?) : (?<task>.*)$/.exec(name)?.groups;
+    const task = inRole?.task ?? name.replace(/^[^:]*: /, '');
+    tasks.push({ role: inRole?.role ?? 'play', task, seconds });
   }
   return tasks;
 }

@@ -132,6 +132,7 @@ export async function bakeLocally(
     PACKER_LOG: '0',
     ANSIBLE_CALLBACKS_ENABLED: 'ansible.builtin.junit',
     JUNIT_OUTPUT_DIR: path.join(workDir, 'ansible-junit'),
+    JUNIT_HIDE_TASK_ARGUMENTS: 'True',
   };
   const run = { logFile, env, ...pick(options, 'onLine', 'signal') };
   const template = path.join(PROJECT_ROOT, 'packer');

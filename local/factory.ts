@@ -60,8 +60,14 @@ export interface LocalFactoryOptions {
   retention: { maxAgeDays: number; keepLatest: number; dryRun: boolean };
   /** Seconds the probe suite may run on the test machine. */
   probeTimeoutSeconds: number;
-  /** Seconds between polls of the Wait states (the ASL's 15 s are meant for AWS). */
+  /** Seconds between polls of the probe's Wait state (the ASL's 15 s are meant for AWS). */
   pollSeconds: number;
+  /**
+   * Seconds between online checks (WaitForInstanceOnline). A TCG boot takes 30–60 s on an idle
+   * 2-core machine and several minutes on a busy or slower one; the ASL's attempt bound times this
+   * interval is how long a boot may take, so it is longer than the probe's.
+   */
+  onlinePollSeconds: number;
   /** Polls before InstanceNeverOnline / ProbeTimedOut. */
   onlineMaxAttempts: number;
   probeMaxAttempts: number;
@@ -115,6 +121,7 @@ const defaults = (stateDir: string): Omit<LocalFactoryOptions, 'pipeline' | 'cha
   retention: { maxAgeDays: 30, keepLatest: 3, dryRun: false },
   probeTimeoutSeconds: 600,
   pollSeconds: 5,
+  onlinePollSeconds: 10,
   onlineMaxAttempts: 72,
   probeMaxAttempts: 180,
   cloneCheck: true,
@@ -249,7 +256,7 @@ export async function runLocalFactory(
 
   const stateMachine = new StateMachine(loadDefinition({ stage: 'local' }));
   const waits = {
-    WaitForInstanceOnline: options.pollSeconds * 1000,
+    WaitForInstanceOnline: options.onlinePollSeconds * 1000,
     WaitForProbe: options.pollSeconds * 1000,
   };
   const execution = stateMachine.run(executionInput as JSONValue, {

@@ -48,12 +48,12 @@ describe('bakePhases', () => {
 
 describe('ansibleTasks', () => {
   it('reads task durations from the junit callback and sums them per role', () => {
-    // Prepare: the shape ansible-core's builtin junit callback writes.
+    // Prepare: the shape ansible-core's builtin junit callback writes (`<play>: [<role> : ]<task>`).
     const xml = `<?xml version="1.0" ?>
 <testsuites><testsuite name="playbook" tests="3">
-  <testcase classname="playbook.yml" name="[default] Gathering Facts" time="4.500"/>
-  <testcase classname="playbook.yml" name="[default] baseline : Install the packages &amp; tools" time="61.250"/>
-  <testcase classname="playbook.yml" name="[default] baseline : Enable chrony" time="8.000"><skipped/></testcase>
+  <testcase classname="playbook.yml" name="Bake the golden web image: Gathering Facts" time="4.500"/>
+  <testcase classname="playbook.yml" name="Bake the golden web image: baseline : Install the packages &amp; tools" time="61.250"/>
+  <testcase classname="playbook.yml" name="[default] Bake the golden web image: baseline : Enable chrony" time="8.000"><skipped/></testcase>
 </testsuite></testsuites>`;
 
     // Act
