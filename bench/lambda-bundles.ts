@@ -10,6 +10,8 @@
  *   `NODE_OPTIONS` that checkout's stack sets and a Lambda-like environment (its provider environment,
  *   dummy credentials, `AWS_EXECUTION_ENV` and `LAMBDA_TASK_ROOT`, so the Tracer and the X-Ray SDK
  *   start in their Lambda mode);
+ * - cpu: the same difference in CPU time (user + system, `process.cpuUsage()` of the child at its
+ *   end), which load on a shared machine disturbs far less than wall time;
  * - the speed-up (before / after) and the targets of issue 12: without the EC2 client zip ≤ 0.6 MB
  *   and init ≤ 150 ms, with it zip ≤ 1.0 MB and init ≤ 300 ms, every function ≥ 2× faster.
  * Rounds are interleaved (bare node, then each function before and after), so load on a shared
@@ -41,14 +43,20 @@ const TARGETS = {
   speedUp: 2,
 } as const;
 
+/** One child run: wall time seen by the parent, CPU time the child reported, both in ms. */
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
 interface Side {
   label: 'before' | 'after';
   dir: string;
   config: ServiceConfig;
   env: NodeJS.ProcessEnv;
   bundles: Map<string, Bundle>;
-  bare: number[];
-  imports: Map<string, number[]>;
+  bare: Timing[];
+  imports: Map<string, Timing[]>;
 }
 
 /** Environment of a Lambda of `config`: CloudFormation intrinsics become placeholders. */
@@ -74,16 +82,20 @@ function lambdaEnv(config: ServiceConfig, taskRoot: string): NodeJS.ProcessEnv {
   };
 }
 
-/** Wall time in ms of one `node --input-type=module -e <script>`. @throws Error when node fails. */
-function timeNode(script: string, env: NodeJS.ProcessEnv): number {
+/** The child's CPU time so far, printed as its last stdout line. */
+const PRINT_CPU =
+  'const { user, system } = process.cpuUsage(); process.stdout.write("\\n" + (user + system) / 1000);';
+
+/** Times one `node --input-type=module -e <script>`. @throws Error when node fails. */
+function timeNode(script: string, env: NodeJS.ProcessEnv): Timing {
+  const code = `${script}\n${PRINT_CPU}`;
   const start = performance.now();
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    env,
-    encoding: 'utf8',
-  });
-  const elapsed = performance.now() - start;
-  if (result.status !== 0) throw new Error(`node -e ${script} failed:\n${result.stderr}`);
-  return elapsed;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env, encoding: 'utf8' });
+  const wall = performance.now() - start;
+  const cpu = Number(result.stdout.trim().split('\n').at(-1));
+  if (result.status !== 0 || !Number.isFinite(cpu))
+    throw new Error(`node -e ${code} failed:\n${result.stderr}`);
+  return { wall, cpu };
 }
 
 async function prepareSide(label: Side['label'], dir: string, keys: string[] | undefined): Promise<Side> {
@@ -107,36 +119,44 @@ function measure(sides: readonly Side[], keys: readonly string[], runs: number):
         const bundle = side.bundles.get(key);
         if (bundle === undefined) continue;
         const env = { ...side.env, AWS_LAMBDA_FUNCTION_NAME: `golden-image-factory-dev-${key}` };
-        const ms = timeNode(`await import(${JSON.stringify(pathToFileURL(bundle.main).href)});`, env);
-        side.imports.set(key, [...(side.imports.get(key) ?? []), ms]);
+        const timing = timeNode(`await import(${JSON.stringify(pathToFileURL(bundle.main).href)});`, env);
+        side.imports.set(key, [...(side.imports.get(key) ?? []), timing]);
       }
     }
   }
 }
 
 const mb = (bundle: Bundle | undefined) => (bundle ? zipBytes(bundle.files) / 1e6 : undefined);
-const initMs = (side: Side, key: string) => {
-  const times = side.imports.get(key);
-  return times ? median(times) - median(side.bare) : undefined;
+const bare = (side: Side, measure: keyof Timing) => median(side.bare.map((timing) => timing[measure]));
+/** Median of a measure over the imports of `key` minus its median over the bare starts. */
+const initMs = (side: Side, key: string, measure: keyof Timing) => {
+  const timings = side.imports.get(key);
+  return timings ? median(timings.map((timing) => timing[measure])) - bare(side, measure) : undefined;
 };
-const cell = (value: number | undefined, digits: number) =>
-  (value === undefined ? '-' : value.toFixed(digits)).padStart(8);
+const ratio = (before: number | undefined, after: number | undefined) =>
+  before !== undefined && after ? before / after : undefined;
+const cell = (value: number | undefined, digits: number, width = 7) =>
+  (value === undefined ? '-' : value.toFixed(digits)).padStart(width);
 
 function report(before: Side, after: Side, keys: readonly string[], runs: number, commit: string): void {
+  const options = (side: Side) => `NODE_OPTIONS '${side.env.NODE_OPTIONS ?? ''}'`;
   const lines = [
     '',
-    `before: ${commit} (NODE_OPTIONS '${before.env.NODE_OPTIONS ?? ''}'), after: working tree (NODE_OPTIONS '${after.env.NODE_OPTIONS ?? ''}')`,
-    `init = median of ${runs} imports − median of ${runs} bare node starts (bare: before ${median(before.bare).toFixed(0)} ms, after ${median(after.bare).toFixed(0)} ms); load average ${loadavg()
-      .map((value) => value.toFixed(1))
-      .join(' ')}`,
+    `before: ${commit} (${options(before)}); after: working tree (${options(after)})`,
+    `init (wall) and cpu: median of ${runs} imports minus median of ${runs} bare node starts ` +
+      `(bare wall before/after ${cell(bare(before, 'wall'), 0, 0)}/${cell(bare(after, 'wall'), 0, 0)} ms); ` +
+      `load average ${loadavg()
+        .map((value) => value.toFixed(1))
+        .join(' ')}`,
     '',
-    `${'function'.padEnd(24)} ${'clients'.padEnd(12)} zip MB: before    after  init ms: before    after  speed-up  targets`,
+    `${'function'.padEnd(24)}${'clients'.padEnd(12)}   zip MB before  after   init ms before  after  speed-up   cpu ms before  after  speed-up  targets`,
   ];
   for (const key of keys) {
     const bundle = after.bundles.get(key);
     const [zipBefore, zipAfter] = [mb(before.bundles.get(key)), mb(bundle)];
-    const [initBefore, initAfter] = [initMs(before, key), initMs(after, key)];
-    const speedUp = initBefore !== undefined && initAfter ? initBefore / initAfter : undefined;
+    const [initBefore, initAfter] = [initMs(before, key, 'wall'), initMs(after, key, 'wall')];
+    const [cpuBefore, cpuAfter] = [initMs(before, key, 'cpu'), initMs(after, key, 'cpu')];
+    const speedUp = ratio(initBefore, initAfter);
     const target = bundle?.clients.includes('ec2') ? TARGETS.withEc2 : TARGETS.withoutEc2;
     const misses = [
       ...(zipAfter !== undefined && zipAfter > target.zipMb ? [`zip>${target.zipMb}`] : []),
@@ -144,7 +164,11 @@ function report(before: Side, after: Side, keys: readonly string[], runs: number
       ...(speedUp === undefined || speedUp < TARGETS.speedUp ? [`<${TARGETS.speedUp}x`] : []),
     ];
     lines.push(
-      `${key.padEnd(24)} ${(bundle?.clients.join(',') ?? '').padEnd(12)} ${cell(zipBefore, 2)} ${cell(zipAfter, 2)}         ${cell(initBefore, 0)} ${cell(initAfter, 0)}  ${cell(speedUp, 1)}x  ${misses.length ? misses.join(' ') : 'ok'}`,
+      `${key.padEnd(24)}${(bundle?.clients.join(',') ?? '').padEnd(12)}` +
+        `        ${cell(zipBefore, 2)}${cell(zipAfter, 2)}` +
+        `          ${cell(initBefore, 0)}${cell(initAfter, 0)}${cell(speedUp, 1, 9)}x` +
+        `         ${cell(cpuBefore, 0)}${cell(cpuAfter, 0)}${cell(ratio(cpuBefore, cpuAfter), 1, 9)}x` +
+        `  ${misses.length ? misses.join(' ') : 'ok'}`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
