@@ -3,7 +3,7 @@
  * "Execution state") and every task input. Task inputs are the whole state document, so their
  * schemas are loose objects: they name what the step reads and let the rest pass through.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BASE_IMAGE_NAMES } from './core/base-images.js';
 import { InvalidInput } from './errors.js';
 

@@ -86,7 +86,7 @@ const runPipeline = async (
     },
     overrides: {
       taskResourceLocalHandlers: localHandlers,
-      waitTimeOverrides: { WaitForInstanceOnline: 0, WaitForProbe: 0 },
+      waitTimeOverrides: { WaitForInstanceBoot: 0, WaitForInstanceOnline: 0, WaitForProbe: 0 },
       retryIntervalOverrides: Object.fromEntries(taskStateNames(definition).map((state) => [state, 0])),
     },
   });

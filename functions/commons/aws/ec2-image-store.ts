@@ -19,6 +19,7 @@ import {
   type Image,
   paginateDescribeImages,
 } from '@aws-sdk/client-ec2';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import type { ImageRecord, ImageStore, SnapshotOutcome } from '../ports.js';
 
 const NOT_FOUND = new Set(['InvalidAMIID.NotFound', 'InvalidAMIID.Malformed', 'InvalidAMIID.Unavailable']);
@@ -35,7 +36,7 @@ export const toImageRecord = (image: Image): ImageRecord => ({
 });
 
 export class Ec2ImageStore implements ImageStore {
-  constructor(private readonly client: EC2Client) {}
+  constructor(private readonly client: ClientProvider<EC2Client>) {}
 
   async findImages(tags: Record<string, string>): Promise<ImageRecord[]> {
     const filters = [
@@ -44,7 +45,7 @@ export class Ec2ImageStore implements ImageStore {
     ];
     const images: ImageRecord[] = [];
     for await (const page of paginateDescribeImages(
-      { client: this.client },
+      { client: this.client() },
       { Owners: ['self'], Filters: filters, MaxResults: 1000 },
     )) {
       images.push(...(page.Images ?? []).map(toImageRecord));
@@ -54,7 +55,7 @@ export class Ec2ImageStore implements ImageStore {
 
   async getImage(imageId: string): Promise<ImageRecord | undefined> {
     try {
-      const { Images } = await this.client.send(
+      const { Images } = await this.client().send(
         new DescribeImagesCommand({ ImageIds: [imageId], Owners: ['self'] }),
       );
       const image = Images?.[0];
@@ -66,7 +67,7 @@ export class Ec2ImageStore implements ImageStore {
   }
 
   async tagImage(imageId: string, tags: Record<string, string>): Promise<void> {
-    await this.client.send(
+    await this.client().send(
       new CreateTagsCommand({
         Resources: [imageId],
         Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
@@ -79,7 +80,7 @@ export class Ec2ImageStore implements ImageStore {
     const inUse = new Set<string>();
     let nextToken: string | undefined;
     do {
-      const page = await this.client.send(
+      const page = await this.client().send(
         new DescribeImageReferencesCommand({
           ImageIds: [...imageIds],
           ResourceTypes: [{ ResourceType: 'ec2:Instance' }, { ResourceType: 'ec2:LaunchTemplate' }],
@@ -93,7 +94,7 @@ export class Ec2ImageStore implements ImageStore {
   }
 
   async deregisterImage(imageId: string): Promise<SnapshotOutcome[]> {
-    const result = await this.client.send(
+    const result = await this.client().send(
       new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }),
     );
     return (result.DeleteSnapshotResults ?? []).map((entry): SnapshotOutcome => {

@@ -1,9 +1,13 @@
 /**
- * The AWS backend's port instances, wired to the module-scope SDK clients.
- * Configuration is read where each port is first used, so a handler only requires the variables
- * of the ports it touches.
+ * The AWS backend's port instances, wired to the lazily created SDK clients (`../clients/`).
+ * Configuration is read where each port is built, so a handler only requires the variables of the
+ * ports it touches. Each factory names its clients in its import: a handler that does not use a
+ * factory does not bundle its adapter or its client (esbuild drops the unused exports and the
+ * SDK packages declare `"sideEffects": false`).
  */
-import { ec2, ssm, ssmIncidents } from '../clients/index.js';
+import { ec2 } from '../clients/ec2.js';
+import { ssm } from '../clients/ssm.js';
+import { ssmIncidents } from '../clients/ssm-incidents.js';
 import { config } from '../config.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
@@ -12,6 +16,7 @@ import { SlackWebhookNotifier, ssmSecureString } from './slack-notifier.js';
 import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
 import { SsmChannelPointer } from './ssm-channel-pointer.js';
 import { SsmCommandRunner } from './ssm-command-runner.js';
+import { SsmInstanceReadiness } from './ssm-instance-readiness.js';
 
 export const imageStore = (): Ec2ImageStore => new Ec2ImageStore(ec2);
 export const channelPointer = (): SsmChannelPointer =>
@@ -19,12 +24,13 @@ export const channelPointer = (): SsmChannelPointer =>
 export const sourceResolver = (): PublicParameterSourceImageResolver =>
   new PublicParameterSourceImageResolver(ec2, ssm);
 export const machineLauncher = (): Ec2MachineLauncher =>
-  new Ec2MachineLauncher(ec2, ssm, {
+  new Ec2MachineLauncher(ec2, {
     instanceType: config.testInstanceType,
     instanceProfile: config.testInstanceProfile,
     subnetId: config.testSubnetId,
     securityGroupIds: config.testSecurityGroupIds,
   });
+export const instanceReadiness = (): SsmInstanceReadiness => new SsmInstanceReadiness(ssm);
 export const commandRunner = (): SsmCommandRunner => new SsmCommandRunner(ssm, config.probeCommand);
 export const slackNotifier = (): SlackWebhookNotifier =>
   new SlackWebhookNotifier(ssmSecureString(ssm, config.slackWebhookParameter));

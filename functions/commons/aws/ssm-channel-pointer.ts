@@ -12,11 +12,12 @@ import {
   paginateGetParameterHistory,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import type { ChannelPointer, ChannelPosition } from '../ports.js';
 
 export class SsmChannelPointer implements ChannelPointer {
   constructor(
-    private readonly client: SSMClient,
+    private readonly client: ClientProvider<SSMClient>,
     /** Parameter name prefix without trailing slash, e.g. `/image-factory/channels`. */
     private readonly prefix: string,
   ) {}
@@ -29,7 +30,7 @@ export class SsmChannelPointer implements ChannelPointer {
   async current(pipeline: string, channel: string): Promise<ChannelPosition | undefined> {
     const name = this.parameterName(pipeline, channel);
     try {
-      const { Parameter } = await this.client.send(new GetParameterCommand({ Name: name }));
+      const { Parameter } = await this.client().send(new GetParameterCommand({ Name: name }));
       if (!Parameter?.Value) return undefined;
       return {
         imageId: Parameter.Value,
@@ -45,7 +46,7 @@ export class SsmChannelPointer implements ChannelPointer {
 
   async point(pipeline: string, channel: string, imageId: string): Promise<ChannelPosition> {
     const name = this.parameterName(pipeline, channel);
-    const { Version } = await this.client.send(
+    const { Version } = await this.client().send(
       new PutParameterCommand({
         Name: name,
         Value: imageId,
@@ -62,7 +63,7 @@ export class SsmChannelPointer implements ChannelPointer {
     const name = this.parameterName(pipeline, channel);
     const positions: ChannelPosition[] = [];
     try {
-      for await (const page of paginateGetParameterHistory({ client: this.client }, { Name: name })) {
+      for await (const page of paginateGetParameterHistory({ client: this.client() }, { Name: name })) {
         for (const entry of page.Parameters ?? []) {
           if (!entry.Value) continue;
           positions.push({
