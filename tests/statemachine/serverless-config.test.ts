@@ -1,7 +1,9 @@
 /**
  * serverless.yml ↔ image-factory.asl.yaml consistency: every Lambda the ASL names is deployed from
  * its handler file, finishes within its Task bound, may be invoked by the state machine role, and
- * the handler-side poll bounds stay inside the ASL's. Reads the YAML as written (no osls run).
+ * the handler-side poll bounds stay inside the ASL's. Reads the YAML as written (no osls run), with
+ * the `${file()}` includes resolved and `resources` / `functions` arrays deep-merged the way osls
+ * does (`Service.mergeArrays`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +20,47 @@ type FunctionConfig = {
 };
 
 const root = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-const serverless = parse(readFileSync(root('serverless.yml'), 'utf8')) as {
+
+/** `${file(./path)}` filling a whole string (the only include form the configuration uses). */
+const FILE_INCLUDE = /^\$\{file\((\.\/[^)]+)\)\}$/;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** Deep merge of plain objects (later wins), as osls merges `resources` / `functions` arrays. */
+const mergeObjects = (target: Record<string, unknown>, source: Record<string, unknown>) => {
+  for (const [key, value] of Object.entries(source)) {
+    const existing = target[key];
+    target[key] = isObject(existing) && isObject(value) ? mergeObjects({ ...existing }, value) : value;
+  }
+  return target;
+};
+
+/** A YAML file of the repository with its `${file()}` includes replaced by the included documents. */
+const readWithIncludes = (path: string): unknown => {
+  const resolve = (node: unknown): unknown => {
+    if (typeof node === 'string') {
+      const include = FILE_INCLUDE.exec(node)?.[1];
+      return include?.endsWith('.yml') ? readWithIncludes(include) : node;
+    }
+    if (Array.isArray(node)) return node.map(resolve);
+    if (isObject(node)) return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolve(v)]));
+    return node;
+  };
+  return resolve(parse(readFileSync(root(path), 'utf8')));
+};
+
+const readServerless = (): unknown => {
+  const config = readWithIncludes('serverless.yml') as Record<string, unknown>;
+  for (const key of ['resources', 'functions']) {
+    const value = config[key];
+    if (Array.isArray(value)) config[key] = value.filter(isObject).reduce(mergeObjects, {});
+  }
+  return config;
+};
+
+const serverless = readServerless() as {
+  params: { default: Record<string, unknown> };
   provider: { timeout: number; runtime: string; architecture: string; environment: Record<string, unknown> };
   functions: Record<string, FunctionConfig>;
   stepFunctions: { validate: boolean; stateMachines: Record<string, Record<string, unknown>> };
@@ -102,6 +144,23 @@ describe('serverless.yml', () => {
 
     expect(actions.length).toBeGreaterThan(20);
     for (const action of actions) expect(action).not.toMatch(/"\*"|:\*"/);
+  });
+
+  it('is split into reviewable includes that all resolve', () => {
+    const raw = parse(readFileSync(root('serverless.yml'), 'utf8')) as Record<string, unknown>;
+
+    expect(raw.functions).toBe(`\${file(./serverless/functions.yml)}`);
+    expect(raw.params).toBe(`\${file(./serverless/params.yml)}`);
+    expect(raw.resources).toEqual([
+      `\${file(./serverless/stack.yml)}`,
+      `\${file(./serverless/state-machine.yml)}`,
+      `\${file(./serverless/lambda-roles.yml)}`,
+      `\${file(./serverless/packer-runner.yml)}`,
+    ]);
+    expect(Object.keys(serverless.params.default)).toContain('bakeSubnetIds');
+    expect(Object.keys(serverless.resources.Resources)).toEqual(
+      expect.arrayContaining(['ImageFactoryStateMachineRole', 'PrepareBuildRole', 'PackerTaskRole']),
+    );
   });
 
   it('exposes github-webhook as a public function URL (HMAC checked in code)', () => {
