@@ -5,6 +5,7 @@
  */
 import { ec2, ssm, ssmIncidents } from '../clients/index.js';
 import { config } from '../config.js';
+import { logger } from '../powertools/index.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
@@ -13,7 +14,10 @@ import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
 import { SsmChannelPointer } from './ssm-channel-pointer.js';
 import { SsmCommandRunner } from './ssm-command-runner.js';
 
-export const imageStore = (): Ec2ImageStore => new Ec2ImageStore(ec2);
+export const imageStore = (): Ec2ImageStore =>
+  new Ec2ImageStore(ec2, (imageIds, error) =>
+    logger.warn('image reference scan failed: images kept as in use', { imageIds, error }),
+  );
 export const channelPointer = (): SsmChannelPointer =>
   new SsmChannelPointer(ssm, config.channelParameterPrefix);
 export const sourceResolver = (): PublicParameterSourceImageResolver =>

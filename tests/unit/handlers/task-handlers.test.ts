@@ -310,6 +310,10 @@ describe('promote-image', () => {
     ec2.on(CreateTagsCommand).resolves({});
     ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
     ssm.on(PutParameterCommand).resolves({ Version: 1 });
+    // The written version, read back once SSM has validated the aws:ec2:image value.
+    ssm
+      .on(GetParameterCommand, { Name: '/image-factory/channels/web/stable:1' })
+      .resolves({ Parameter: { Value: 'ami-0ccccccccccccccc1', Version: 1 } });
     await expect(promoteImage(state(), context())).resolves.toEqual({
       channel: 'stable',
       imageId: 'ami-0ccccccccccccccc1',
