@@ -8,7 +8,7 @@
  * Import handlers only after it ran (dynamic `import()` in `beforeAll`).
  */
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -135,11 +135,23 @@ export const startAwsSide = async (
       ec2.destroy();
       ssm.destroy();
       sfn.destroy();
+      reportBoundary(proxy);
       await proxy.close();
       await git.close();
       release();
     },
   };
+};
+
+/** Append the limits this file's requests were checked against to the run's report (moto-server.ts). */
+const reportBoundary = (proxy: MotoGapProxy): void => {
+  const path = process.env.FACTORY_BOUNDARY_REPORT;
+  if (!path) return;
+  const limits = [...proxy.validator.checked.values()]
+    .filter((c) => c.kind !== 'required')
+    .map((c) => `${c.service}:${c.operation} ${c.path} ${c.kind} ${c.bound}`);
+  const refused = proxy.operations.filter((op) => op.answeredBy === 'validator').length;
+  appendFileSync(path, `${JSON.stringify({ limits, refused })}\n`);
 };
 
 /**

@@ -42,7 +42,12 @@ export interface GitHttpsServer {
 }
 
 const git = (cwd: string, ...args: string[]): string =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_IDENTITY } }).trim();
+  execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...GIT_IDENTITY },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 
 export const startGitHttpsServer = async (
   tls: TestTls,
