@@ -25,13 +25,14 @@ import { verifyGitHubSignature } from '#commons/core/webhook-signature.js';
 import { MissingConfiguration } from '#commons/errors.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { CommitSha } from '#commons/schemas.js';
+import { FullCommitSha as CommitSha, RepositoryUrl } from '#commons/schemas.js';
 
 const PushPayload = z.looseObject({
   ref: z.string(),
   after: CommitSha,
   deleted: z.boolean().optional(),
-  repository: z.looseObject({ full_name: z.string() }),
+  // clone_url: the HTTPS URL the runner fetches (private repositories with the git token).
+  repository: z.looseObject({ full_name: z.string(), clone_url: RepositoryUrl }),
 });
 
 const ZERO_SHA = /^0+$/;
@@ -95,7 +96,7 @@ export const handler = lambdaHandler(LambdaFunctionUrlSchema, async (event): Pro
 
   const executions = await startPushBuilds(
     pipelines,
-    { commit: push.after, repository: push.repository.full_name },
+    { commit: push.after, repository: push.repository.clone_url },
     deps,
   );
   const started = executions.filter((execution) => execution.started).length;

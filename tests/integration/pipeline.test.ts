@@ -216,7 +216,7 @@ describe('image factory pipeline on moto', () => {
       baseImage: 'ubuntu-24.04',
       commit,
       trigger: 'git-push',
-      repository: 'acme/golden-images',
+      repository: 'https://github.com/acme/golden-images.git',
     });
 
     // Assess

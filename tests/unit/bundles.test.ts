@@ -115,7 +115,7 @@ describe('function bundles', () => {
     'notify-failure': ['ssm'],
     'notify-success': ['ssm'],
     'open-incident': ['ssm-incidents'],
-    'prepare-build': ['ec2', 'ssm'],
+    'prepare-build': ['codecommit', 'ec2', 'ssm'],
     'probe-test-instance': ['ssm'],
     'promote-image': ['ec2', 'ssm'],
     'rollback-channel': ['ec2', 'ssm'],

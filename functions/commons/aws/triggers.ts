@@ -120,7 +120,18 @@ export interface PushResult {
   started: boolean;
 }
 
-/** Start one build per configured pipeline for a pushed commit (deterministic names: redelivery is a no-op). */
+/**
+ * The git-remote-codecommit URL the runner fetches a CodeCommit repository with
+ * (`codecommit::<region>://<name>`, https://github.com/aws/git-remote-codecommit#readme).
+ */
+export const codeCommitRepositoryUrl = (region: string, repositoryName: string): string =>
+  `codecommit::${region}://${repositoryName}`;
+
+/**
+ * Start one build per configured pipeline for a pushed commit (deterministic names: redelivery is
+ * a no-op). `push.repository` is the URL the runner fetches (GitHub `clone_url`,
+ * {@link codeCommitRepositoryUrl}).
+ */
 export const startPushBuilds = async (
   pipelines: readonly PipelineConfig[],
   push: { commit: string; repository: string },

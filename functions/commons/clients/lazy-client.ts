@@ -29,3 +29,21 @@ export const lazyClient = <Client extends object>(
     return client;
   };
 };
+
+/** A getter returning the one client of its kind for a region, created on the first call for it. */
+export type RegionalClientProvider<Client> = (region: string) => Client;
+
+/** Like {@link lazyClient}, with one client per region (created and traced on its first use). */
+export const lazyRegionalClient = <Client extends object>(
+  create: (config: typeof CLIENT_CONFIG, region: string) => Client,
+): RegionalClientProvider<Client> => {
+  const clients = new Map<string, Client>();
+  return (region) => {
+    let client = clients.get(region);
+    if (client === undefined) {
+      client = tracer.captureAWSv3Client(create(CLIENT_CONFIG, region));
+      clients.set(region, client);
+    }
+    return client;
+  };
+};
