@@ -55,3 +55,48 @@ as_root() {
     die "need root for: $* (run as root or install sudo)"
   fi
 }
+
+# phase NAME COMMAND... — run COMMAND, log its duration and, when PHASE_LOG names a file,
+# append one line "NAME<TAB>start<TAB>end" to it (seconds since PHASE_T0, an EPOCHREALTIME
+# value; both exported by the caller). Appends are single short writes, so phases running
+# concurrently in background jobs can share one log. Not `COMMAND || ...`: that would switch
+# errexit off inside COMMAND. A failing COMMAND ends the (sub)shell under errexit, so only
+# phases that succeeded are recorded; otherwise returns COMMAND's status.
+phase() {
+  local name="$1" started ended
+  shift
+  started="${EPOCHREALTIME}"
+  "$@"
+  local status=$?
+  ended="${EPOCHREALTIME}"
+  log "${name}: $(awk -v a="${started}" -v b="${ended}" 'BEGIN { printf "%.1f", b - a }') s"
+  if [[ -n "${PHASE_LOG:-}" ]]; then
+    printf '%s\t%s\t%s\n' "${name}" "$(elapsed_since "${started}")" "$(elapsed_since "${ended}")" >>"${PHASE_LOG}"
+  fi
+  return "${status}"
+}
+
+# elapsed_since EPOCH — EPOCH (an EPOCHREALTIME value) as seconds after PHASE_T0, one decimal.
+elapsed_since() {
+  awk -v t="$1" -v t0="${PHASE_T0:-$1}" 'BEGIN { printf "%.1f", t - t0 }'
+}
+
+# phase_table — the phases of PHASE_LOG as a table on stderr, in start order: start, end and
+# duration in seconds since PHASE_T0; concurrent phases overlap in the start/end columns.
+phase_table() {
+  [[ -s "${PHASE_LOG:-}" ]] || return 0
+  sort -t $'\t' -k2,2n -k1,1 "${PHASE_LOG}" |
+    awk -F '\t' -v prefix="${LOG_PREFIX:-${0##*/}}" '
+      BEGIN { printf "%s: %-34s %8s %8s %8s\n", prefix, "phase", "start s", "end s", "took s" }
+      { printf "%s: %-34s %8.1f %8.1f %8.1f\n", prefix, $1, $2, $3, $3 - $2; if ($3 > last) last = $3 }
+      END { printf "%s: %-34s %8s %8.1f %8.1f\n", prefix, "total (wall)", "", last, last }' >&2
+}
+
+# wait_jobs PID... — wait for every background job PID; false when any failed (after all ended).
+wait_jobs() {
+  local pid status=0
+  for pid in "$@"; do
+    wait "${pid}" || status=1
+  done
+  return "${status}"
+}
