@@ -256,6 +256,8 @@ export async function runLocalFactory(
 
   const stateMachine = new StateMachine(loadDefinition({ stage: 'local' }));
   const waits = {
+    // Sized for an EC2 boot; a local VM is polled from the start, as before the wait existed.
+    WaitForInstanceBoot: 0,
     WaitForInstanceOnline: options.onlinePollSeconds * 1000,
     WaitForProbe: options.pollSeconds * 1000,
   };

@@ -57,31 +57,17 @@ source "amazon-ebs" "golden" {
 
   # Access: SSH tunnelled through SSM Session Manager. No inbound rule, no public IP and no
   # key pair on the instance are needed, which a temporary security group could not give
-  # (it would have to admit the runner's address). The instance gets a temporary instance
-  # profile with just the SSM channel permissions unless aws_iam_instance_profile names one.
-  communicator         = "ssh"
+  # (it would have to admit the runner's address). The instance runs with the stack's builder
+  # instance profile (SSM core only, passed by the runner); Packer creates no IAM resources,
+  # and refuses session_manager without an instance profile.
+  # aws_communicator = "none" exists for the emulator test only (see the variable).
+  communicator         = var.aws_communicator
   ssh_username         = local.aws_ssh_username
-  ssh_interface        = "session_manager"
+  ssh_interface        = var.aws_communicator == "ssh" ? "session_manager" : ""
   ssh_timeout          = "15m"
   pause_before_ssm     = "20s"
   iam_instance_profile = var.aws_iam_instance_profile
-  dynamic "temporary_iam_instance_profile_policy_document" {
-    for_each = var.aws_iam_instance_profile == "" ? ["ssm"] : []
-    content {
-      Version = "2012-10-17"
-      Statement {
-        Effect = "Allow"
-        Action = [
-          "ssm:UpdateInstanceInformation",
-          "ssmmessages:CreateControlChannel",
-          "ssmmessages:CreateDataChannel",
-          "ssmmessages:OpenControlChannel",
-          "ssmmessages:OpenDataChannel",
-        ]
-        Resource = ["*"]
-      }
-    }
-  }
+  security_group_id    = var.aws_security_group_id
   # Official Debian AMIs lack the SSM agent: the user data installs it when missing.
   user_data_file = "${local.root}/files/aws-user-data.sh"
 

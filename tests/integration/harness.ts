@@ -8,7 +8,7 @@
  * Import handlers only after it ran (dynamic `import()` in `beforeAll`).
  */
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -23,6 +23,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { inject } from 'vitest';
+import { type GitHttpsServer, startGitHttpsServer } from './doubles/git-https-server.js';
 import { type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
 import { createInstanceProfile, DUMMY_AWS_ENV, resetMoto, TEST_REGION, useMotoEnvironment } from './moto.js';
 
@@ -40,6 +41,13 @@ export interface AwsSide {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
   readonly sfn: SFNClient;
+  /**
+   * The image definition repository on a real git server (`SOURCE_REPOSITORY`, branch `main`,
+   * one initial commit): what PrepareBuild resolves builds without a commit to.
+   */
+  readonly git: GitHttpsServer;
+  /** The commit at the head of `main` when the file started. */
+  readonly initialCommit: string;
   /** Close the proxy and the clients (moto itself is owned by the global setup or the caller). */
   close(): Promise<void>;
 }
@@ -67,6 +75,8 @@ const FACTORY_SETTINGS = [
   'RETENTION_KEEP_LATEST',
   'RETENTION_DRY_RUN',
   'INCIDENT_RESPONSE_PLAN_ARN',
+  'SOURCE_REPOSITORY',
+  'GIT_TOKEN_PARAMETER',
 ] as const;
 
 const clientConfig = (endpoint: string) => ({
@@ -89,10 +99,14 @@ export const startAwsSide = async (
   const motoEndpoint = options.motoEndpoint ?? inject('motoEndpoint');
   const release = claimMotoServer(motoEndpoint);
   let proxy: MotoGapProxy;
+  let git: GitHttpsServer;
+  let initialCommit: string;
   try {
     await resetMoto(motoEndpoint);
     await createInstanceProfile(motoEndpoint, TEST_INSTANCE_PROFILE);
     proxy = await startMotoGapProxy(motoEndpoint);
+    git = await startGitHttpsServer(inject('testTls'));
+    initialCommit = git.commit('main', { 'README.md': 'image definition\n' });
   } catch (error) {
     release();
     throw error;
@@ -100,7 +114,12 @@ export const startAwsSide = async (
   useMotoEnvironment(proxy.endpoint);
   // Start from the defaults: files may share one worker process (and its environment).
   for (const key of FACTORY_SETTINGS) delete process.env[key];
-  Object.assign(process.env, { TEST_INSTANCE_PROFILE, ...options.env });
+  Object.assign(process.env, {
+    TEST_INSTANCE_PROFILE,
+    SOURCE_REPOSITORY: git.url,
+    SOURCE_BRANCH: 'main',
+    ...options.env,
+  });
   const ec2 = new EC2Client(clientConfig(motoEndpoint));
   const ssm = new SSMClient(clientConfig(motoEndpoint));
   const sfn = new SFNClient(clientConfig(motoEndpoint));
@@ -110,14 +129,29 @@ export const startAwsSide = async (
     ec2,
     ssm,
     sfn,
+    git,
+    initialCommit,
     close: async () => {
       ec2.destroy();
       ssm.destroy();
       sfn.destroy();
+      reportBoundary(proxy);
       await proxy.close();
+      await git.close();
       release();
     },
   };
+};
+
+/** Append the limits this file's requests were checked against to the run's report (moto-server.ts). */
+const reportBoundary = (proxy: MotoGapProxy): void => {
+  const path = process.env.FACTORY_BOUNDARY_REPORT;
+  if (!path) return;
+  const limits = [...proxy.validator.checked.values()]
+    .filter((c) => c.kind !== 'required')
+    .map((c) => `${c.service}:${c.operation} ${c.path} ${c.kind} ${c.bound}`);
+  const refused = proxy.operations.filter((op) => op.answeredBy === 'validator').length;
+  appendFileSync(path, `${JSON.stringify({ limits, refused })}\n`);
 };
 
 /**

@@ -10,7 +10,7 @@
  * It also creates the throw-away TLS certificate of the HTTPS doubles and trusts it in the workers
  * through `NODE_EXTRA_CA_CERTS` (see `doubles/test-tls.ts`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -31,7 +31,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const tlsDir = mkdtempSync(join(tmpdir(), 'factory-tls-'));
   const tls = generateTestTls(tlsDir);
   const server = await startMotoServer({ images: vendorImages() });
+  const reportDir = mkdtempSync(join(tmpdir(), 'factory-boundary-'));
   Object.assign(process.env, DUMMY_AWS_ENV, {
+    // Each file's proxy appends what it enforced (harness.ts); printed at teardown.
+    FACTORY_BOUNDARY_REPORT: join(reportDir, 'report.jsonl'),
     AWS_ENDPOINT_URL: server.endpoint,
     NODE_EXTRA_CA_CERTS: tls.certPath,
     // The SDK warns once per process that it will require Node 22 from 2027 (this machine has 20).
@@ -40,7 +43,26 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('motoEndpoint', server.endpoint);
   project.provide('testTls', tls);
   return async () => {
+    printBoundaryReport(join(reportDir, 'report.jsonl'));
+    rmSync(reportDir, { recursive: true, force: true });
     await server.stop();
     rmSync(tlsDir, { recursive: true, force: true });
   };
 }
+
+/** Print the request limits the service-model validator checked in this run (one line each). */
+const printBoundaryReport = (path: string): void => {
+  if (!existsSync(path)) return;
+  const limits = new Set<string>();
+  let refused = 0;
+  for (const line of readFileSync(path, 'utf8').split('\n').filter(Boolean)) {
+    const entry = JSON.parse(line) as { limits: string[]; refused: number };
+    for (const limit of entry.limits) limits.add(limit);
+    refused += entry.refused;
+  }
+  const sorted = [...limits].sort();
+  console.log(
+    `request validation (botocore service model): ${sorted.length} distinct limits checked on real requests, ` +
+      `${refused} requests refused\n${sorted.map((limit) => `  ${limit}`).join('\n')}`,
+  );
+};

@@ -86,7 +86,7 @@ const runPipeline = async (
     },
     overrides: {
       taskResourceLocalHandlers: localHandlers,
-      waitTimeOverrides: { WaitForInstanceOnline: 0, WaitForProbe: 0 },
+      waitTimeOverrides: { WaitForInstanceBoot: 0, WaitForInstanceOnline: 0, WaitForProbe: 0 },
       retryIntervalOverrides: Object.fromEntries(taskStateNames(definition).map((state) => [state, 0])),
     },
   });
@@ -216,7 +216,7 @@ describe('image factory pipeline on moto', () => {
       baseImage: 'ubuntu-24.04',
       commit,
       trigger: 'git-push',
-      repository: 'acme/golden-images',
+      repository: 'https://github.com/acme/golden-images.git',
     });
 
     // Assess

@@ -205,7 +205,7 @@ describe('github-webhook', () => {
       baseImage: 'ubuntu-24.04',
       sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
       commit: COMMIT,
-      repository: 'acme/golden-images',
+      repository: 'https://github.com/acme/golden-images.git',
     });
   });
 
@@ -308,7 +308,7 @@ describe('codecommit-push', () => {
     expect(await executionInput(name)).toMatchObject({
       trigger: 'git-push',
       commit,
-      repository: 'golden-images',
+      repository: 'codecommit::us-east-1://golden-images',
     });
   });
 

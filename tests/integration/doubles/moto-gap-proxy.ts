@@ -16,6 +16,10 @@
  * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
  *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto.
  *
+ * Before anything else every request is validated against the AWS service model
+ * ({@link RequestValidator}, botocore's models): a request AWS would refuse is refused here the same
+ * way (HTTP 400) and never reaches moto or a double.
+ *
  * A {@link FaultInjector} can make any call fail with an AWS error, to exercise error handling.
  *
  * The handlers under test keep their real SDK clients and port implementations; only
@@ -33,6 +37,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { DUMMY_AWS_ENV, MOTO_ACCOUNT_ID, TEST_REGION } from '../moto.js';
+import { RequestValidator } from './service-model.js';
 
 /** One request seen by the proxy (forwarded or answered). */
 export interface SeenOperation {
@@ -40,7 +45,7 @@ export interface SeenOperation {
   operation: string;
   /** Parsed request: JSON body for JSON protocols, form fields for the EC2 Query protocol. */
   input: Record<string, unknown>;
-  answeredBy: 'moto' | 'double' | 'fault';
+  answeredBy: 'moto' | 'double' | 'fault' | 'validator';
 }
 
 /** An error the proxy returns instead of forwarding, for requests that match (see {@link FaultInjector}). */
@@ -251,6 +256,8 @@ export interface MotoGapProxy {
   readonly ssmAgent: SsmAgentDouble;
   readonly incidents: IncidentManagerDouble;
   readonly faults: FaultInjector;
+  /** The service-model validator every request passes first (its `checked` constraints). */
+  readonly validator: RequestValidator;
   /** Every operation seen, in order. */
   readonly operations: SeenOperation[];
   close(): Promise<void>;
@@ -289,7 +296,10 @@ const listField = (form: URLSearchParams, prefix: string): string[] =>
   [...form.entries()].filter(([key]) => new RegExp(`^${prefix}\\.\\d+$`).test(key)).map(([, value]) => value);
 
 /** Start a proxy in front of the moto server at `motoEndpoint`. */
-export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapProxy> => {
+export const startMotoGapProxy = async (
+  motoEndpoint: string,
+  options: { validator?: RequestValidator } = {},
+): Promise<MotoGapProxy> => {
   const upstream = new URL(motoEndpoint);
   const ec2 = new EC2Client({
     endpoint: motoEndpoint,
@@ -303,6 +313,7 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
   const ssmAgent = new SsmAgentDouble();
   const incidents = new IncidentManagerDouble();
   const faults = new FaultInjector();
+  const validator = options.validator ?? new RequestValidator();
   const operations: SeenOperation[] = [];
 
   const forward = async (incoming: IncomingMessage, body: Buffer): Promise<Reply> =>
@@ -572,8 +583,18 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
       if (operation === '') operation = path.replace(/^\//, '').replace(/^./, (c) => c.toUpperCase());
     }
 
-    const fault = faults.take(service, operation, input);
-    if (fault) {
+    if (!form && service === 'ssm-incidents') {
+      operation = validator.restOperation(service, incoming.method ?? 'POST', path) ?? operation;
+    }
+    const violations = validator.validate(
+      service,
+      operation,
+      form ? validator.decode(service, operation, form) : input,
+    );
+    const fault = violations.length > 0 ? undefined : faults.take(service, operation, input);
+    if (violations.length > 0) {
+      answer = { reply: validator.reply(service, violations), by: 'validator' };
+    } else if (fault) {
       const message = fault.message ?? `${fault.code} (injected by the test)`;
       answer = {
         reply: form
@@ -626,6 +647,7 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     ssmAgent,
     incidents,
     faults,
+    validator,
     operations,
     close: async () => {
       ec2.destroy();

@@ -18,7 +18,7 @@ const LOG = [
   '2026-11-30T11:16:10Z: ==> qemu.golden: Provisioning with shell script: /tmp/packer-shell4',
   '2026-11-30T11:16:30Z: ==> qemu.golden: Gracefully halting virtual machine...',
   '2026-11-30T11:16:50Z: ==> qemu.golden: Running post-processor:  (type manifest)',
-  '2026-11-30T11:16:51Z: Build \'qemu.golden\' finished after 5 minutes 1 second.',
+  "2026-11-30T11:16:51Z: Build 'qemu.golden' finished after 5 minutes 1 second.",
 ].join('\n');
 
 describe('bakePhases', () => {
