@@ -186,25 +186,20 @@ export async function runLocalFactory(
       prepareBuild(parsed, { sources }, { probeTimeoutSeconds: options.probeTimeoutSeconds }),
     ),
     BakeImage: async (raw) => {
-      const workDir = path.join(stateDir, 'builds', name);
-      if (options.imageFile) {
-        const imported = await importLocally(raw as RunTaskRequest, {
-          catalog,
-          workDir,
-          file: options.imageFile,
-          onLine: progress,
-          ...signalOf(options),
-        });
-        return { TaskArn: imported.TaskArn, LastStatus: imported.LastStatus };
-      }
-      const result = await bakeLocally(raw as RunTaskRequest, {
+      const request = raw as RunTaskRequest;
+      const common = {
         catalog,
-        workDir,
-        baseImagePath: LocalBaseImageResolver.pathOf,
+        workDir: path.join(stateDir, 'builds', name),
         onLine: progress,
         ...signalOf(options),
-        ...(options.bakeVars ? { extraVars: options.bakeVars } : {}),
-      });
+      };
+      const result = options.imageFile
+        ? await importLocally(request, { ...common, file: options.imageFile })
+        : await bakeLocally(request, {
+            ...common,
+            baseImagePath: LocalBaseImageResolver.pathOf,
+            ...(options.bakeVars ? { extraVars: options.bakeVars } : {}),
+          });
       return { TaskArn: result.TaskArn, LastStatus: result.LastStatus };
     },
     FindCandidateImage: task(FindCandidateImageInput, (parsed) => findCandidateImage(parsed, { images })),
