@@ -13,7 +13,7 @@
  */
 
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import { LambdaFunctionUrlSchema } from '@aws-lambda-powertools/parser/schemas';
+import { LambdaFunctionUrlSchema } from '@aws-lambda-powertools/parser/schemas/lambda';
 import * as z from 'zod';
 import { sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';

@@ -6,7 +6,8 @@
  * Env: PIPELINES, STATE_MACHINE_ARN, LAST_SEEN_PARAMETER_PREFIX, DEFAULT_CHANNEL.
  */
 
-import { EventBridgeSchema, SnsSchema } from '@aws-lambda-powertools/parser/schemas';
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import { SnsSchema } from '@aws-lambda-powertools/parser/schemas/sns';
 import * as z from 'zod';
 import { sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';
