@@ -30,7 +30,7 @@ export interface StackRole {
 }
 
 type Template = {
-  Parameters?: Record<string, { Default?: string }>;
+  Parameters?: Record<string, { Default?: string; Type?: string }>;
   Conditions?: Record<string, unknown>;
   Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Condition?: string }>;
 };
@@ -237,8 +237,16 @@ export class Stack {
     if (entries.length === 1) {
       const [[key, value]] = entries as [[string, unknown]];
       switch (key) {
-        case 'Ref':
-          return value === 'AWS::NoValue' ? NO_VALUE : this.#ref(String(value));
+        case 'Ref': {
+          if (value === 'AWS::NoValue') return NO_VALUE;
+          // A CommaDelimitedList parameter is a list where it is used whole.
+          if (this.#template.Parameters?.[String(value)]?.Type === 'CommaDelimitedList') {
+            return this.#ref(String(value))
+              .split(',')
+              .map((item) => item.trim());
+          }
+          return this.#ref(String(value));
+        }
         case 'Fn::GetAtt': {
           const [id, attribute] = Array.isArray(value) ? value : String(value).split('.');
           return this.#getAtt(String(id), String(attribute));
