@@ -14,7 +14,10 @@
  *   own state: live instances, and the `$Default` / `$Latest` versions of launch templates (the
  *   versions AWS checks);
  * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
- *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto.
+ *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto;
+ * - `CreateImageSnapshotTagsDouble`: EC2 `CreateImage` with a `snapshot` tag specification (moto
+ *   raises NotImplementedError, HTTP 500): forwarded without it, then the new image's snapshots
+ *   are tagged in moto, which is what AWS does at creation.
  *
  * Before anything else every request is validated against the AWS service model
  * ({@link RequestValidator}, botocore's models): a request AWS would refuse is refused here the same
@@ -29,6 +32,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  CreateTagsCommand,
   DeleteSnapshotCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -514,6 +518,42 @@ export const startMotoGapProxy = async (
 
   const ec2Query = async (incoming: IncomingMessage, form: URLSearchParams, body: Buffer) => {
     const action = form.get('Action');
+    if (action === 'CreateImage') {
+      const specs = new Map<string, string>();
+      for (const [key, value] of form.entries()) {
+        const match = /^TagSpecification\.(\d+)\.ResourceType$/.exec(key);
+        if (match?.[1]) specs.set(match[1], value);
+      }
+      const snapshotSpec = [...specs].find(([, type]) => type === 'snapshot')?.[0];
+      if (snapshotSpec !== undefined) {
+        const prefix = `TagSpecification.${snapshotSpec}.`;
+        const tags: Array<{ Key: string; Value: string }> = [];
+        for (let n = 1; form.has(`${prefix}Tag.${n}.Key`); n += 1) {
+          tags.push({
+            Key: form.get(`${prefix}Tag.${n}.Key`) ?? '',
+            Value: form.get(`${prefix}Tag.${n}.Value`) ?? '',
+          });
+        }
+        // Forward without the snapshot specification (the other one renumbered to 1).
+        const rest = new URLSearchParams();
+        for (const [key, value] of form.entries()) {
+          if (key.startsWith(prefix)) continue;
+          rest.append(key.replace(/^TagSpecification\.\d+\./, 'TagSpecification.1.'), value);
+        }
+        const reply = await forward(incoming, Buffer.from(rest.toString()));
+        if (reply.status !== 200) return { reply, by: 'moto' as const };
+        const imageId = /<imageId>([^<]+)<\/imageId>/.exec(reply.body.toString())?.[1];
+        if (imageId && tags.length > 0) {
+          const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+          const snapshots = (image?.BlockDeviceMappings ?? []).flatMap((m) =>
+            m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : [],
+          );
+          if (snapshots.length > 0)
+            await ec2.send(new CreateTagsCommand({ Resources: snapshots, Tags: tags }));
+        }
+        return { reply, by: 'double' as const };
+      }
+    }
     if (action === 'DescribeImageReferences') {
       const imageIds = new Set(listField(form, 'ImageId'));
       const references: Array<{ imageId: string; type: string; arn: string }> = [];

@@ -92,7 +92,7 @@ export class IamAuthorizer {
   readonly #instanceProfileRoles: Map<string, string>;
 
   constructor(
-    private readonly stack: Stack,
+    stack: Stack,
     /** EC2 client straight to moto (tag look-ups are not calls of the role). */
     private readonly ec2: EC2Client,
   ) {
