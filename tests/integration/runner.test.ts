@@ -31,11 +31,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CreateSecurityGroupCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeKeyPairsCommand,
   DescribeSecurityGroupsCommand,
   DescribeSnapshotsCommand,
+  DescribeSubnetsCommand,
 } from '@aws-sdk/client-ec2';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -68,6 +70,7 @@ let aws: AwsSide;
 let interceptor: AwsEndpointInterceptor;
 let workDir: string;
 let build: Record<string, string>;
+let prepareBuild: LambdaHandler<Record<string, string>>;
 
 /** The container environment of the stack's Packer task definition. */
 const taskDefinitionEnvironment = (): Record<string, string> => {
@@ -107,6 +110,33 @@ const bakeImageParameters = async (state: Record<string, unknown>): Promise<unkn
   return sent;
 };
 
+/** What the task's container gets: image and Fargate basics, the emulator's needs, the task. */
+const taskEnvironment = (overrides: Record<string, string>): Record<string, string> => ({
+  // The image (packer/Dockerfile) and Fargate.
+  PATH: `${join(REPO_ROOT, '.cache/bin')}:${join(REPO_ROOT, '.cache/venv/bin')}:/usr/local/bin:/usr/bin:/bin`,
+  HOME: workDir,
+  TMPDIR: workDir,
+  PACKER_PLUGIN_PATH: join(REPO_ROOT, '.cache/packer-plugins'),
+  PACKER_CACHE_DIR: join(workDir, 'packer-cache'),
+  CHECKPOINT_DISABLE: '1',
+  AWS_ACCESS_KEY_ID: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+  AWS_SESSION_TOKEN: DUMMY_AWS_ENV.AWS_SESSION_TOKEN,
+  // The emulator.
+  HTTPS_PROXY: interceptor.proxyUrl,
+  https_proxy: interceptor.proxyUrl,
+  NO_PROXY: '127.0.0.1',
+  no_proxy: '127.0.0.1',
+  SSL_CERT_FILE: interceptor.caPath,
+  AWS_CA_BUNDLE: interceptor.caPath,
+  GIT_SSL_CAINFO: inject('testTls').certPath,
+  AWS_POLL_DELAY_SECONDS: '1',
+  PKR_VAR_aws_communicator: 'none',
+  // The task: its definition, then the state machine's overrides (ECS applies them last).
+  ...taskDefinitionEnvironment(),
+  ...overrides,
+});
+
 /** Run the runner to completion as the Packer task role; returns its exit status and output. */
 const runRunner = (environment: Record<string, string>): Promise<{ status: number | null; output: string }> =>
   aws.proxy.runAs('PackerTaskRole', async () => {
@@ -140,7 +170,7 @@ beforeAll(async () => {
     ansible: { copyFrom: join(REPO_ROOT, 'ansible') },
     probe: { copyFrom: join(REPO_ROOT, 'probe') },
   });
-  const prepareBuild: LambdaHandler<Record<string, string>> = await importHandler('prepare-build');
+  prepareBuild = await importHandler('prepare-build');
   build = await invoke(prepareBuild, {
     input: { pipeline: 'baked', baseImage: 'debian-12' },
     execution: {
@@ -163,31 +193,7 @@ describe('the real runner and Packer amazon-ebs against the emulator', () => {
     async () => {
       // Prepare: the environment the task would get.
       const overrides = bakeEnvironment(await bakeImageParameters({ build }));
-      const environment: Record<string, string> = {
-        // The image (packer/Dockerfile) and Fargate.
-        PATH: `${join(REPO_ROOT, '.cache/bin')}:${join(REPO_ROOT, '.cache/venv/bin')}:/usr/local/bin:/usr/bin:/bin`,
-        HOME: workDir,
-        TMPDIR: workDir,
-        PACKER_PLUGIN_PATH: join(REPO_ROOT, '.cache/packer-plugins'),
-        PACKER_CACHE_DIR: join(workDir, 'packer-cache'),
-        CHECKPOINT_DISABLE: '1',
-        AWS_ACCESS_KEY_ID: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
-        AWS_SESSION_TOKEN: DUMMY_AWS_ENV.AWS_SESSION_TOKEN,
-        // The emulator.
-        HTTPS_PROXY: interceptor.proxyUrl,
-        https_proxy: interceptor.proxyUrl,
-        NO_PROXY: '127.0.0.1',
-        no_proxy: '127.0.0.1',
-        SSL_CERT_FILE: interceptor.caPath,
-        AWS_CA_BUNDLE: interceptor.caPath,
-        GIT_SSL_CAINFO: inject('testTls').certPath,
-        AWS_POLL_DELAY_SECONDS: '1',
-        PKR_VAR_aws_communicator: 'none',
-        // The task: its definition, then the state machine's overrides (ECS applies them last).
-        ...taskDefinitionEnvironment(),
-        ...overrides,
-      };
+      const environment = taskEnvironment(overrides);
       expect(overrides).toMatchObject({ BUILD_ID: build.buildId, SOURCE_AMI_ID: SOURCE.imageId });
       expect(environment.BUILDER_INSTANCE_PROFILE).toBe(packagedStack().ref('BuilderInstanceProfile'));
 
@@ -251,6 +257,41 @@ describe('the real runner and Packer amazon-ebs against the emulator', () => {
         `emulator bake: exit ${status}, ${packerCalls.length} AWS calls as PackerTaskRole ` +
           `(${[...new Set(packerCalls.map((op) => `${op.service}:${op.operation}`))].sort().join(', ')})`,
       );
+    },
+    BAKE_TIMEOUT_MS,
+  );
+
+  it(
+    'launches the builder in the stack builder subnet and security group (no temporary group)',
+    async () => {
+      // Prepare: the task definition of a stack packaged with builderSubnetId / builderSecurityGroupId.
+      const { Subnets } = await aws.ec2.send(new DescribeSubnetsCommand({}));
+      const subnet = Subnets?.[0];
+      const { GroupId = '' } = await aws.ec2.send(
+        new CreateSecurityGroupCommand({
+          GroupName: 'builder',
+          Description: 'builder',
+          VpcId: subnet?.VpcId,
+        }),
+      );
+      aws.git.commit('main', { 'README.md': 'second build\n' }, 'second');
+      const next = await invoke(prepareBuild, { pipeline: 'baked', baseImage: 'debian-12' });
+      const overrides = bakeEnvironment(await bakeImageParameters({ build: next }));
+      const before = aws.proxy.operations.length;
+
+      // Act
+      const { status, output } = await runRunner({
+        ...taskEnvironment(overrides),
+        BUILDER_SUBNET_ID: subnet?.SubnetId ?? '',
+        BUILDER_SECURITY_GROUP_ID: GroupId,
+      });
+
+      // Assess
+      expect(status, output.slice(-6000)).toBe(0);
+      const calls = aws.proxy.operations.slice(before).filter((op) => op.role === 'PackerTaskRole');
+      const launch = calls.find((op) => op.operation === 'RunInstances');
+      expect(launch?.input).toMatchObject({ SubnetId: subnet?.SubnetId, 'SecurityGroupId.1': GroupId });
+      expect(calls.map((op) => op.operation)).not.toContain('CreateSecurityGroup');
     },
     BAKE_TIMEOUT_MS,
   );
