@@ -135,7 +135,9 @@ main() {
   REPOSITORY_URL="${REPOSITORY_URL:-$(build_field repository)}"
   AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   require AWS_REGION
-  export AWS_REGION
+  # boto3 (SecureString, S3) reads AWS_DEFAULT_REGION; Packer reads AWS_REGION.
+  AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION}}"
+  export AWS_REGION AWS_DEFAULT_REGION
 
   local workdir status=0
   workdir="$(mktemp -d)"

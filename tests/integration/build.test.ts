@@ -13,14 +13,16 @@ import { buildDocument } from './fixtures/build.js';
 import { FOREIGN_IMAGE, IMPOSTOR_BUILD_KEY, IMPOSTOR_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
 import {
   type AwsSide,
+  importHandler,
   invoke,
   invokeExpectingError,
   type LambdaHandler,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
 } from './harness.js';
 
-const PLAN = 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory';
+const PLAN = stackSettings().INCIDENT_RESPONSE_PLAN_ARN;
 
 let aws: AwsSide;
 let prepareBuild: LambdaHandler<Record<string, unknown>>;
@@ -39,8 +41,8 @@ beforeAll(async () => {
     PUBLISHED['ubuntu-24.04'].current.imageId,
   );
   aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameter, FOREIGN_IMAGE.imageId);
-  prepareBuild = (await import('../../functions/prepare-build.js')).handler as never;
-  findCandidate = (await import('../../functions/find-candidate-image.js')).handler as never;
+  prepareBuild = await importHandler('prepare-build');
+  findCandidate = await importHandler('find-candidate-image');
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

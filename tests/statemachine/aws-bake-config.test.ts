@@ -102,6 +102,15 @@ describe('Packer runner image', () => {
   });
 });
 
+describe('pipeline names', () => {
+  it('pipelineNames (the IAM tag scope) names exactly the pipelines of `pipelines`', () => {
+    const params = serverless.params.default as Record<string, string>;
+    const names = (params.pipelines ?? '').split(',').map((entry) => entry.split('=')[0]?.trim());
+
+    expect((params.pipelineNames ?? '').split(',').map((name) => name.trim())).toEqual(names);
+  });
+});
+
 describe('CodeCommit trigger rule', () => {
   it('matches new branches (referenceCreated) and pushes (referenceUpdated)', () => {
     const events = serverless.functions['codecommit-push']?.events as Array<{
