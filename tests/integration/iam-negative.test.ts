@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISHED } from './fixtures/image-catalog.js';
 import { type AwsSide, packagedStack, SETUP_TIMEOUT_MS, stackSettings, startAwsSide } from './harness.js';
-import type { AuthorizationRequest, IamAuthorizer } from './iam/authorizer.js';
+import { type AuthorizationRequest, type IamAuthorizer, userIdOf } from './iam/authorizer.js';
 
 let aws: AwsSide;
 let iam: IamAuthorizer;
@@ -194,6 +194,81 @@ describe('Run Command only runs the probe document on test instances', () => {
       await denied(role, 'ssm', 'SendCommand', send(id('instance:own')));
     }
   });
+});
+
+describe('Session Manager: the Packer task tunnels only to its build instance and ends only its own sessions', () => {
+  const forward = (instance: string, document?: string) => ({
+    Target: instance,
+    ...(document ? { DocumentName: document } : {}),
+    Parameters: { portNumber: ['22'], localPortNumber: ['8022'] },
+  });
+
+  it('starts port forwarding only to a build instance of the stack', async () => {
+    await allowed(
+      'PackerTaskRole',
+      'ssm',
+      'StartSession',
+      forward(id('instance:build'), 'AWS-StartPortForwardingSession'),
+    );
+    for (const owner of ['own', 'untagged', 'other']) {
+      await denied(
+        'PackerTaskRole',
+        'ssm',
+        'StartSession',
+        forward(id(`instance:${owner}`), 'AWS-StartPortForwardingSession'),
+      );
+    }
+  });
+
+  it.each([
+    ['none (the shell)', undefined],
+    ['SSM-SessionManagerRunShell', 'SSM-SessionManagerRunShell'],
+    ['AWS-StartInteractiveCommand', 'AWS-StartInteractiveCommand'],
+    ['AWS-StartSSHSession', 'AWS-StartSSHSession'],
+  ])('is denied a session with the document %s', async (_label, document) => {
+    await denied('PackerTaskRole', 'ssm', 'StartSession', forward(id('instance:build'), document));
+  });
+
+  it('is denied to every other role', async () => {
+    for (const role of packagedStack().roles().keys()) {
+      if (role === 'PackerTaskRole' || packagedStack().roles().get(role)?.awsManaged.length) continue;
+      await denied(
+        role,
+        'ssm',
+        'StartSession',
+        forward(id('instance:build'), 'AWS-StartPortForwardingSession'),
+      );
+    }
+  });
+
+  it('reads the connection status of build instances only', async () => {
+    await allowed('PackerTaskRole', 'ssm', 'GetConnectionStatus', { Target: id('instance:build') });
+    for (const owner of ['own', 'untagged']) {
+      await denied('PackerTaskRole', 'ssm', 'GetConnectionStatus', { Target: id(`instance:${owner}`) });
+    }
+  });
+
+  it.each(['TerminateSession', 'ResumeSession'])(
+    "%s: its own session is allowed; another task's, another principal's (even with the same session name) or an unknown one is denied",
+    async (operation) => {
+      // SessionId = <role session name | user name>-<suffix>; the tags hold the starter's aws:userid.
+      const target = id('instance:build');
+      const sessions = {
+        own: { id: 'session-0a1b2c3d4e5f60718', owner: userIdOf('PackerTaskRole') },
+        otherTask: { id: 'othertask-0a1b2c3d4e5f60718', owner: userIdOf('PackerTaskRole', 'othertask') },
+        otherRole: { id: 'session-0fedcba9876543210', owner: userIdOf('ProbeTestInstanceRole') },
+        user: { id: 'operator-0123456789abcdef0', owner: 'AIDAOPERATOREXAMPLE1' },
+      };
+      for (const session of Object.values(sessions)) {
+        iam.recordSession(session.id, { owner: session.owner, target });
+      }
+      await allowed('PackerTaskRole', 'ssm', operation, { SessionId: sessions.own.id });
+      for (const session of [sessions.otherTask, sessions.otherRole, sessions.user]) {
+        await denied('PackerTaskRole', 'ssm', operation, { SessionId: session.id });
+      }
+      await denied('PackerTaskRole', 'ssm', operation, { SessionId: 'session-unrecorded0000000' });
+    },
+  );
 });
 
 describe('secrets are read only by the function that needs them', () => {

@@ -123,7 +123,7 @@ describe('function bundles', () => {
     'watch-base-images': ['ec2', 'sfn', 'ssm'],
   };
 
-  it('hold the code of exactly the SDK clients their function calls', async () => {
+  it('hold the code of exactly the SDK clients their function calls, and no devDependency', async () => {
     const handlers = readdirSync(join(ROOT, 'functions')).filter((file) => file.endsWith('.ts'));
     const result = await esbuild.build({
       entryPoints: handlers.map((file) => join(ROOT, 'functions', file)),
@@ -151,5 +151,20 @@ describe('function bundles', () => {
       ]),
     );
     expect(clients).toEqual(CLIENTS);
+
+    // No devDependency reaches a bundle; among them the AGPL-3.0 IAM simulator of the
+    // integration tests (README "Tests"). The regex must see the packages the bundles do hold.
+    const packageOf = (path: string) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1];
+    const bundled = new Set(
+      Object.values(result.metafile.outputs).flatMap((output) =>
+        Object.keys(output.inputs).flatMap((path) => packageOf(path) ?? []),
+      ),
+    );
+    expect(bundled).toContain('@aws-sdk/client-ec2');
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    expect(Object.keys(manifest.devDependencies)).toContain('@cloud-copilot/iam-simulate');
+    expect([...bundled].filter((name) => name in manifest.devDependencies)).toEqual([]);
   }, 120_000);
 });

@@ -10,6 +10,13 @@
  * `ec2:CreateAction` for tag-on-create, `iam:PassRole` with `iam:PassedToService` for an instance
  * profile, the describes behind `DescribeImageReferences`). A call without a mapping is a failure:
  * coverage is explicit.
+ *
+ * Session Manager sessions: moto has none, so the tags Session Manager puts on a session
+ * (`aws:ssmmessages:session-id` = the starter's `aws:userid`, `aws:ssmmessages:target-id` = the
+ * target; https://docs.aws.amazon.com/systems-manager/latest/userguide/getting-started-restrict-access-examples.html)
+ * are recorded with {@link IamAuthorizer.recordSession}. The session's ARN is
+ * `arn:aws:ssm:<region>:<account>:session/<SessionId>` (Service Authorization Reference, ssm), and
+ * a session that was never recorded has no tags.
  */
 import {
   DescribeImagesCommand,
@@ -86,9 +93,26 @@ const specTags = (specs: unknown, type: string): Record<string, string> =>
 const list = (value: unknown): string[] =>
   Array.isArray(value) ? value.map(String) : value ? [String(value)] : [];
 
+/**
+ * The `aws:userid` of a role session, `<role id>:<role session name>` (IAM policy variables,
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html). The role id
+ * is derived from the logical id; every simulated call of a role runs as its session `session`.
+ */
+export const userIdOf = (roleId: string, sessionName = 'session'): string =>
+  `AROA${roleId.toUpperCase().slice(0, 16)}:${sessionName}`;
+
+/** What Session Manager records about a session: who started it, and its target. */
+export interface SessionRecord {
+  /** `aws:userid` of the principal that started it. */
+  owner: string;
+  /** Instance id of the target. */
+  target: string;
+}
+
 export class IamAuthorizer {
   readonly decisions: Decision[] = [];
   readonly #roles: Map<string, StackRole>;
+  readonly #sessions = new Map<string, SessionRecord>();
   readonly #instanceProfileRoles: Map<string, string>;
 
   constructor(
@@ -102,6 +126,15 @@ export class IamAuthorizer {
       const roles = (stack.properties(id).Roles as string[] | undefined) ?? [];
       this.#instanceProfileRoles.set(stack.ref(id), stack.arn(roles[0] ?? ''));
     }
+  }
+
+  /**
+   * Record a Session Manager session, as StartSession does on AWS (moto has no sessions): its
+   * AWS-supplied tags are then the resource tags of `TerminateSession` / `ResumeSession` on it.
+   * @param sessionId the `SessionId` StartSession returns: `<role session name or user name>-<suffix>`.
+   */
+  recordSession(sessionId: string, session: SessionRecord): void {
+    this.#sessions.set(sessionId, session);
   }
 
   /** Current tags of EC2 resources, from the emulator. */
@@ -292,6 +325,43 @@ export class IamAuthorizer {
         return [one(parameterArn(String(input.Name)))];
       }
       if (operation === 'GetParameters') return list(input.Names).map((name) => one(parameterArn(name)));
+      if (operation === 'StartSession' || operation === 'GetConnectionStatus') {
+        const target = String(input.Target);
+        const tags = await this.#tags(target);
+        const out = [
+          one(ec2Arn(target), {
+            ...tagContext('ssm:resourceTag', tags),
+            ...tagContext('aws:ResourceTag', tags),
+          }),
+        ];
+        if (operation === 'StartSession') {
+          // Without a document, Session Manager uses the account's SSM-SessionManagerRunShell.
+          const document = String(input.DocumentName ?? 'SSM-SessionManagerRunShell');
+          out.push(
+            one(
+              document.startsWith('AWS-')
+                ? `arn:aws:ssm:${TEST_REGION}::document/${document}`
+                : `arn:aws:ssm:${TEST_REGION}:${MOTO_ACCOUNT_ID}:document/${document}`,
+            ),
+          );
+        }
+        return out;
+      }
+      if (operation === 'TerminateSession' || operation === 'ResumeSession') {
+        const id = String(input.SessionId);
+        const session = this.#sessions.get(id);
+        return [
+          one(
+            `arn:aws:ssm:${TEST_REGION}:${MOTO_ACCOUNT_ID}:session/${id}`,
+            session
+              ? {
+                  'ssm:resourceTag/aws:ssmmessages:session-id': session.owner,
+                  'ssm:resourceTag/aws:ssmmessages:target-id': session.target,
+                }
+              : {},
+          ),
+        ];
+      }
       if (operation === 'SendCommand') {
         const out = [one(`arn:aws:ssm:${TEST_REGION}::document/${String(input.DocumentName)}`)];
         for (const id of list(input.InstanceIds)) {
@@ -334,7 +404,7 @@ export class IamAuthorizer {
         contextVariables: {
           'aws:PrincipalArn': role.arn,
           'aws:PrincipalAccount': MOTO_ACCOUNT_ID,
-          'aws:userid': `AROA${roleId.toUpperCase().slice(0, 16)}:session`,
+          'aws:userid': userIdOf(roleId),
           ...request.context,
         },
       },
