@@ -16,6 +16,10 @@ export interface ImageRecord {
   tags: Record<string, string>;
   /** Backing snapshot ids (EBS snapshots on AWS; empty locally if not applicable). */
   snapshotIds: string[];
+  /** ISO 8601 time the image last launched an instance (EC2 `LastLaunchedTime`), when known. */
+  lastLaunchedAt?: string | undefined;
+  /** True when anyone may launch the image (EC2 `Public`). */
+  public?: boolean | undefined;
 }
 
 /** Result of deleting one backing snapshot together with its image. */
@@ -40,6 +44,13 @@ export interface ImageStore {
   imagesInUse(imageIds: readonly string[]): Promise<string[]>;
   /** Deregister the image and delete its snapshots; reports each snapshot's outcome. */
   deregisterImage(imageId: string): Promise<SnapshotOutcome[]>;
+  /** The subset of `imageIds` that a parameter (SSM Parameter Store on AWS) names. */
+  imagesReferencedByParameters(imageIds: readonly string[]): Promise<string[]>;
+  /**
+   * Who besides the owner may launch the image: account ids, organization / OU ARNs, or `all`
+   * (public). Empty when the image is private or does not exist.
+   */
+  sharedWith(imageId: string): Promise<string[]>;
 }
 
 /** One position of a channel pointer. */
@@ -61,6 +72,8 @@ export interface ChannelPointer {
   point(pipeline: string, channel: string, imageId: string): Promise<ChannelPosition>;
   /** Every recorded position, newest first (the rollback trail). */
   history(pipeline: string, channel: string): Promise<ChannelPosition[]>;
+  /** Names of every channel of `pipeline` that has a pointer (any order). */
+  channels(pipeline: string): Promise<string[]>;
 }
 
 export interface LaunchRequest {

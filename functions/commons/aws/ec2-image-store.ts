@@ -8,11 +8,20 @@
  *   The SDK in use ships `DescribeImageReferencesCommand`, so no DescribeInstances /
  *   DescribeLaunchTemplateVersions fallback is needed;
  * - `DeregisterImage` with `DeleteAssociatedSnapshots=true`, whose per-snapshot `ReturnCode`
- *   (`success`, `skipped`, `missing-permissions`, `internal-error`, `client-error`) is reported.
+ *   (`success`, `skipped`, `missing-permissions`, `internal-error`, `client-error`) is reported;
+ * - `DescribeImageReferences` with `ResourceTypes=[ssm:Parameter]` (at most 10 image ids per call)
+ *   for images named by a parameter of Parameter Store:
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageReferences.html,
+ *   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-ami-references.html;
+ * - `DescribeImageAttribute` `launchPermission` (account ids, `all`, organization / OU ARNs) for
+ *   "shared": https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageAttribute.html;
+ * - `Image.LastLaunchedTime` (reported with up to 24 h delay) and `Image.Public` from
+ *   `DescribeImages`: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html.
  */
 import {
   CreateTagsCommand,
   DeregisterImageCommand,
+  DescribeImageAttributeCommand,
   DescribeImageReferencesCommand,
   DescribeImagesCommand,
   type EC2Client,
@@ -32,7 +41,12 @@ export const toImageRecord = (image: Image): ImageRecord => ({
   snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((mapping) =>
     mapping.Ebs?.SnapshotId ? [mapping.Ebs.SnapshotId] : [],
   ),
+  ...(image.LastLaunchedTime ? { lastLaunchedAt: image.LastLaunchedTime } : {}),
+  ...(image.Public === undefined ? {} : { public: image.Public }),
 });
+
+/** Most image ids one `DescribeImageReferences` call accepts (API reference, `ImageId.N`). */
+export const IMAGE_REFERENCES_MAX_IDS = 10;
 
 export class Ec2ImageStore implements ImageStore {
   constructor(private readonly client: EC2Client) {}
@@ -102,5 +116,45 @@ export class Ec2ImageStore implements ImageStore {
       if (entry.ReturnCode === 'skipped') return { snapshotId, outcome: 'skipped', detail: 'skipped' };
       return { snapshotId, outcome: 'failed', detail: entry.ReturnCode ?? 'unknown' };
     });
+  }
+
+  async imagesReferencedByParameters(imageIds: readonly string[]): Promise<string[]> {
+    const referenced = new Set<string>();
+    for (let start = 0; start < imageIds.length; start += IMAGE_REFERENCES_MAX_IDS) {
+      let nextToken: string | undefined;
+      do {
+        const page = await this.client.send(
+          new DescribeImageReferencesCommand({
+            ImageIds: imageIds.slice(start, start + IMAGE_REFERENCES_MAX_IDS),
+            ResourceTypes: [{ ResourceType: 'ssm:Parameter' }],
+            NextToken: nextToken,
+          }),
+        );
+        for (const reference of page.ImageReferences ?? []) {
+          if (reference.ImageId) referenced.add(reference.ImageId);
+        }
+        nextToken = page.NextToken;
+      } while (nextToken);
+    }
+    return imageIds.filter((id) => referenced.has(id));
+  }
+
+  async sharedWith(imageId: string): Promise<string[]> {
+    try {
+      const { LaunchPermissions } = await this.client.send(
+        new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }),
+      );
+      return (LaunchPermissions ?? []).flatMap((permission) =>
+        [
+          permission.Group,
+          permission.UserId,
+          permission.OrganizationArn,
+          permission.OrganizationalUnitArn,
+        ].filter((principal): principal is string => typeof principal === 'string' && principal !== ''),
+      );
+    } catch (error) {
+      if (NOT_FOUND.has((error as Error).name)) return [];
+      throw error;
+    }
   }
 }

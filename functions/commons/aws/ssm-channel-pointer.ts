@@ -5,11 +5,14 @@
  * rollback trail (SSM keeps the last 100 versions).
  * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
  * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameterHistory.html
+ * `GetParametersByPath` on `<prefix>/<pipeline>` (one level, paginated) lists a pipeline's channels:
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html
  */
 import {
   GetParameterCommand,
   PutParameterCommand,
   paginateGetParameterHistory,
+  paginateGetParametersByPath,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { ChannelPointer, ChannelPosition } from '../ports.js';
@@ -78,5 +81,19 @@ export class SsmChannelPointer implements ChannelPointer {
       throw error;
     }
     return positions.sort((a, b) => b.version - a.version);
+  }
+
+  async channels(pipeline: string): Promise<string[]> {
+    const path = `${this.prefix}/${pipeline}`;
+    const names: string[] = [];
+    for await (const page of paginateGetParametersByPath(
+      { client: this.client },
+      { Path: path, Recursive: false },
+    )) {
+      for (const parameter of page.Parameters ?? []) {
+        if (parameter.Name?.startsWith(`${path}/`)) names.push(parameter.Name.slice(path.length + 1));
+      }
+    }
+    return names;
   }
 }
