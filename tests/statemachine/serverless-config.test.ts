@@ -7,6 +7,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import {
+  CANDIDATE_CHANNEL,
+  isPromotedChannelTag,
+  RETIRED_CHANNEL,
+  ROLLED_BACK_CHANNEL,
+  TAG,
+} from '#commons/core/tags.js';
 import { lambdaFunctionKeys, readRawDefinition } from '#statemachines/definition.js';
 
 type FunctionConfig = {
@@ -22,8 +29,22 @@ const serverless = parse(readFileSync(root('serverless.yml'), 'utf8')) as {
   provider: { timeout: number; runtime: string; architecture: string; environment: Record<string, unknown> };
   functions: Record<string, FunctionConfig>;
   stepFunctions: { validate: boolean; stateMachines: Record<string, Record<string, unknown>> };
-  resources: { Resources: Record<string, { Properties: Record<string, unknown> }> };
+  resources: Array<ResourcesFragment | string>;
 };
+type ResourcesFragment = {
+  Resources: Record<string, { Type?: string; Properties: Record<string, unknown> }>;
+};
+/** `resources` is a list of fragments, inline or `${file(…)}` includes; their Resources merged. */
+const resources: ResourcesFragment['Resources'] = Object.assign(
+  {},
+  ...serverless.resources.map((entry) => {
+    const include = typeof entry === 'string' ? /^\$\{file\(\.\/([^)]+)\)\}$/.exec(entry)?.[1] : undefined;
+    if (typeof entry === 'string' && include === undefined)
+      throw new Error(`unexpected resources entry ${entry}`);
+    const fragment = include ? (parse(readFileSync(root(include), 'utf8')) as ResourcesFragment) : entry;
+    return (fragment as ResourcesFragment).Resources;
+  }),
+);
 const states = readRawDefinition().States as Record<string, Record<string, unknown>>;
 const taskFunctions = Object.entries(lambdaFunctionKeys());
 const TRIGGERS = ['watch-base-images', 'github-webhook', 'codecommit-push', 'rollback-channel'];
@@ -76,7 +97,7 @@ describe('serverless.yml', () => {
   });
 
   it('lets the state machine role invoke every task function and nothing else', () => {
-    const policy = serverless.resources.Resources.ImageFactoryStateMachineRole?.Properties.Policies as {
+    const policy = resources.ImageFactoryStateMachineRole?.Properties.Policies as {
       PolicyDocument: { Statement: { Sid: string; Resource: { 'Fn::Sub': string }[] }[] };
     }[];
     const invoke = policy[0]?.PolicyDocument.Statement.find(
@@ -97,11 +118,32 @@ describe('serverless.yml', () => {
   });
 
   it('grants no wildcard action anywhere', () => {
-    const actions =
-      JSON.stringify(serverless.resources.Resources).match(/"Action":(\[[^\]]*\]|"[^"]*")/g) ?? [];
+    const actions = JSON.stringify(resources).match(/"Action":(\[[^\]]*\]|"[^"]*")/g) ?? [];
 
     expect(actions.length).toBeGreaterThan(20);
     for (const action of actions) expect(action).not.toMatch(/"\*"|:\*"/);
+  });
+
+  it('keeps every image retention can delete, and its snapshots, restorable in the Recycle Bin', () => {
+    // Prepare: what retention and cleanup delete are images whose channel tag is not promoted
+    const deletable = [CANDIDATE_CHANNEL, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL];
+    const rules = Object.values(resources).filter((resource) => resource.Type === 'AWS::Rbin::Rule');
+    const rule = (type: string) => rules.find((r) => r.Properties.ResourceType === type)?.Properties;
+    const days = (properties: Record<string, unknown> | undefined) =>
+      (properties?.RetentionPeriod as { RetentionPeriodValue?: string } | undefined)?.RetentionPeriodValue;
+
+    // Assess
+    expect(rules).toHaveLength(2);
+    for (const type of ['EC2_IMAGE', 'EBS_SNAPSHOT']) {
+      expect(rule(type)?.ResourceTags, type).toEqual(
+        deletable.map((value) => ({ ResourceTagKey: TAG.channel, ResourceTagValue: value })),
+      );
+      expect(rule(type)?.RetentionPeriod, type).toMatchObject({ RetentionPeriodUnit: 'DAYS' });
+    }
+    for (const value of deletable) expect(isPromotedChannelTag(value)).toBe(false);
+    // Snapshots stay at least as long as images (else a binned image cannot be restored).
+    expect(days(rule('EBS_SNAPSHOT'))).toBe(days(rule('EC2_IMAGE')));
+    expect(days(rule('EC2_IMAGE'))).toBe(`\${param:recycleBinRetentionDays, 7}`);
   });
 
   it('exposes github-webhook as a public function URL (HMAC checked in code)', () => {

@@ -28,6 +28,7 @@ import {
   type Image,
   paginateDescribeImages,
 } from '@aws-sdk/client-ec2';
+import { BoundedPool } from '../bounded-pool.js';
 import type { ImageRecord, ImageStore, SnapshotOutcome } from '../ports.js';
 
 const NOT_FOUND = new Set(['InvalidAMIID.NotFound', 'InvalidAMIID.Malformed', 'InvalidAMIID.Unavailable']);
@@ -47,6 +48,8 @@ export const toImageRecord = (image: Image): ImageRecord => ({
 
 /** Most image ids one `DescribeImageReferences` call accepts (API reference, `ImageId.N`). */
 export const IMAGE_REFERENCES_MAX_IDS = 10;
+/** `DescribeImageReferences` calls one `imagesReferencedByParameters` has in flight. */
+const REFERENCE_CALLS_IN_FLIGHT = 4;
 
 export class Ec2ImageStore implements ImageStore {
   constructor(private readonly client: EC2Client) {}
@@ -119,24 +122,36 @@ export class Ec2ImageStore implements ImageStore {
   }
 
   async imagesReferencedByParameters(imageIds: readonly string[]): Promise<string[]> {
+    const slices = Array.from({ length: Math.ceil(imageIds.length / IMAGE_REFERENCES_MAX_IDS) }, (_, index) =>
+      imageIds.slice(index * IMAGE_REFERENCES_MAX_IDS, (index + 1) * IMAGE_REFERENCES_MAX_IDS),
+    );
     const referenced = new Set<string>();
-    for (let start = 0; start < imageIds.length; start += IMAGE_REFERENCES_MAX_IDS) {
-      let nextToken: string | undefined;
-      do {
-        const page = await this.client.send(
-          new DescribeImageReferencesCommand({
-            ImageIds: imageIds.slice(start, start + IMAGE_REFERENCES_MAX_IDS),
-            ResourceTypes: [{ ResourceType: 'ssm:Parameter' }],
-            NextToken: nextToken,
-          }),
-        );
-        for (const reference of page.ImageReferences ?? []) {
-          if (reference.ImageId) referenced.add(reference.ImageId);
-        }
-        nextToken = page.NextToken;
-      } while (nextToken);
+    const pool = new BoundedPool({ concurrency: REFERENCE_CALLS_IN_FLIGHT });
+    for (const result of await pool.run(slices, (slice) => this.#parameterReferences(slice))) {
+      if (result.status !== 'done') throw result.status === 'failed' ? result.error : new Error('not run');
+      for (const id of result.value) referenced.add(id);
     }
     return imageIds.filter((id) => referenced.has(id));
+  }
+
+  /** Image ids (at most 10) named by a parameter, across every page. */
+  async #parameterReferences(imageIds: readonly string[]): Promise<string[]> {
+    const referenced: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new DescribeImageReferencesCommand({
+          ImageIds: [...imageIds],
+          ResourceTypes: [{ ResourceType: 'ssm:Parameter' }],
+          NextToken: nextToken,
+        }),
+      );
+      for (const reference of page.ImageReferences ?? []) {
+        if (reference.ImageId) referenced.push(reference.ImageId);
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return referenced;
   }
 
   async sharedWith(imageId: string): Promise<string[]> {

@@ -137,11 +137,16 @@ export const applyRetention = async (
 
   for (const batch of chunks(expiredOldestFirst, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
     if (!timeLeft()) break;
-    facts.inUse.push(...(await ports.images.imagesInUse(batch)));
-    facts.referenced.push(...(await ports.images.imagesReferencedByParameters(batch)));
+    const [inUse, referenced, sharing] = await Promise.all([
+      ports.images.imagesInUse(batch),
+      ports.images.imagesReferencedByParameters(batch),
+      pool.run(batch, (id) => ports.images.sharedWith(id)),
+    ]);
+    facts.inUse.push(...inUse);
+    facts.referenced.push(...referenced);
     // Not deleted without a known answer: unreadable → failed, not asked in time → deferred.
     const unchecked = new Map<string, string | undefined>();
-    for (const result of await pool.run(batch, (id) => ports.images.sharedWith(id))) {
+    for (const result of sharing) {
       if (result.status === 'done' && result.value.length > 0) facts.shared.push(result.item);
       if (result.status === 'skipped') unchecked.set(result.item, undefined);
       if (result.status === 'failed') {
