@@ -16,8 +16,8 @@
  * function's clock when the function's own `DescribeImages` listing has been answered (the proxy
  * records each operation when it answers it): from then on it has the configured timeout, and its
  * time budget (stop starting work while a reserve is left, report the rest `deferred`) runs against
- * the real timeout. Its first reading (middy's early-timeout guard, set once at the start) gets the
- * timeout plus an hour, so the guard does not fire during the emulator's listing.
+ * the real timeout. Before that it reports the timeout plus an hour, so middy's early-timeout guard
+ * (set at the start) does not fire during the emulator's listing.
  *
  * Prints, per run: wall time, the emulator listing time, the difference against the timeout, the
  * outcome counts and the calls made; then the totals and the load average (a shared, noisy
@@ -72,11 +72,11 @@ const seed = (count: number, now: number): { images: SeedImage[]; current: strin
 };
 
 /**
- * A Lambda context whose clock starts when `listed()` first returns a time (ms since epoch): before
- * that it reports the whole timeout; its very first reading gets the timeout plus an hour.
+ * A Lambda context whose clock starts when `listed()` first returns a time (ms since epoch); before
+ * that it reports the timeout plus an hour (middy's early-timeout guard and the start of the
+ * function read it during the emulator's listing).
  */
 const lambdaContext = (timeoutMs: number, listed: () => number | undefined): Context => {
-  let readings = 0;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: 'apply-retention',
@@ -87,10 +87,8 @@ const lambdaContext = (timeoutMs: number, listed: () => number | undefined): Con
     logGroupName: '/aws/lambda/apply-retention',
     logStreamName: 'bench',
     getRemainingTimeInMillis: () => {
-      readings += 1;
-      if (readings === 1) return timeoutMs + 3_600_000;
       const start = listed();
-      return start === undefined ? timeoutMs : timeoutMs - (Date.now() - start);
+      return start === undefined ? timeoutMs + 3_600_000 : timeoutMs - (Date.now() - start);
     },
     done: () => undefined,
     fail: () => undefined,
