@@ -87,6 +87,10 @@ locals {
     image_name     = local.image_name
   }
 
+  # Sources whose provisioners are skipped (see build.pkr.hcl): only the emulator test's
+  # communicator-less AWS build.
+  skipped_provisioner_sources = var.aws_communicator == "none" ? ["amazon-ebs.golden"] : []
+
   # Where the image definition's helper files are staged on the build machine.
   staging_dir = "/tmp/image-factory"
 }

@@ -123,6 +123,17 @@ export const config = {
   get sourceBranch(): string {
     return once('SOURCE_BRANCH', () => getStringFromEnv({ key: 'SOURCE_BRANCH', defaultValue: 'main' }));
   },
+  /**
+   * `SOURCE_REPOSITORY` (optional): image definition repository of builds that name none
+   * (base-image and manual builds), `https://…` or `codecommit::<region>://<name>`.
+   */
+  get sourceRepository(): string | undefined {
+    return optional('SOURCE_REPOSITORY');
+  },
+  /** `GIT_TOKEN_PARAMETER` (optional): SSM SecureString with the token for private HTTPS repositories. */
+  get gitTokenParameter(): string | undefined {
+    return optional('GIT_TOKEN_PARAMETER');
+  },
   /** `CODECOMMIT_REPOSITORY` (optional): only pushes to this repository start a build. */
   get codeCommitRepository(): string | undefined {
     return optional('CODECOMMIT_REPOSITORY');

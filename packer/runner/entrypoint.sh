@@ -5,19 +5,28 @@
 # on to Packer, which then terminates its build instance and deletes its temporary resources;
 # give the task a stopTimeout long enough for that (Fargate allows up to 120 s).
 #
-# Environment (the state machine's container overrides):
+# Environment: the state machine's container overrides (statemachines/image-factory.asl.yaml,
+# BakeImage) and the task definition (serverless/packer-runner.yml, PackerTaskDefinition):
 #   BUILD_ID, PIPELINE, SOURCE_AMI_ID    required (PrepareBuild output)
 #   AWS_REGION | AWS_DEFAULT_REGION      required
 #   Image definition, one of:
+#     REPOSITORY_URL         git URL: https://… (GitHub), codecommit::<region>://<name>
+#                            (git-remote-codecommit, task role credentials) or any URL git
+#                            fetches; COMMIT selects the commit
 #     SOURCE_BUNDLE_S3_URI   s3://bucket/key of a .tar.gz / .zip of the repository
-#     REPOSITORY_URL         git URL (https://, codecommit::region://repo); COMMIT selects it
-#     IMAGE_DEFINITION_DIR   a directory already holding the repository (tests)
+#     IMAGE_DEFINITION_DIR   a directory already holding the repository
 #   BUILD_JSON             the whole $.build document (States.JsonToString); COMMIT and
 #                          REPOSITORY_URL default to its `commit` and `repository` fields
 #   COMMIT                 40 hex; verified against the checkout (empty: the default branch's head)
+#   GIT_TOKEN_PARAMETER    SSM SecureString with a token for private https:// repositories,
+#                          sent as HTTP basic auth (x-access-token) to git only
+#   BUILDER_INSTANCE_PROFILE, BUILDER_SUBNET_ID, BUILDER_SECURITY_GROUP_ID
+#                          the build instance's instance profile (required by session_manager),
+#                          subnet and security group ('' = Packer's defaults)
 #   CHANNEL (stable), EXECUTION_NAME (manual), BASE_IMAGE (debian-12), BUILD_DATE (now),
-#   SUBNET_ID, INSTANCE_TYPE, IAM_INSTANCE_PROFILE, KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
+#   INSTANCE_TYPE, KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
 #   MANIFEST_S3_URI        optional: where to copy packer's manifest.json
+# Packer also reads PKR_VAR_<name> variables from the environment.
 set -o nounset -o errexit -o pipefail
 
 log() { printf 'runner: %s\n' "$*" >&2; }
@@ -36,6 +45,24 @@ require() {
   for name in "$@"; do
     [[ -n "${!name:-}" ]] || die "${name} is required"
   done
+}
+
+# secure_string NAME — the decrypted value of an SSM SecureString (boto3; no AWS CLI here).
+secure_string() {
+  python3 - "$1" <<'PY'
+import sys, boto3
+print(boto3.client("ssm").get_parameter(Name=sys.argv[1], WithDecryption=True)["Parameter"]["Value"])
+PY
+}
+
+# git_source ARGS… — git with the repository token, if any, as an HTTP header for this call only
+# (never in the URL, argv or the environment Packer and Ansible inherit).
+git_source() {
+  if [[ -n "${git_auth_header:-}" ]]; then
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="${git_auth_header}" git "$@"
+  else
+    git "$@"
+  fi
 }
 
 # s3_copy SRC DST — copy between a local path and s3://bucket/key (boto3; no AWS CLI here).
@@ -70,15 +97,19 @@ fetch_definition() {
     rm -f "${archive}"
   elif [[ -n "${REPOSITORY_URL:-}" ]]; then
     log "image definition from ${REPOSITORY_URL} at ${COMMIT:-the default branch}"
+    local git_auth_header=""
+    if [[ -n "${GIT_TOKEN_PARAMETER:-}" && "${REPOSITORY_URL}" == https://* ]]; then
+      git_auth_header="Authorization: Basic $(printf 'x-access-token:%s' "$(secure_string "${GIT_TOKEN_PARAMETER}")" | base64 -w0)"
+    fi
     git -C "${dest}" init --quiet
     git -C "${dest}" remote add origin "${REPOSITORY_URL}"
     if [[ -n "${COMMIT:-}" ]]; then
       # Fetch just that commit; servers that refuse fetch-by-id get a full fetch instead.
-      git -C "${dest}" fetch --quiet --depth 1 origin "${COMMIT}" ||
-        git -C "${dest}" fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
+      git_source -C "${dest}" fetch --quiet --depth 1 origin "${COMMIT}" ||
+        git_source -C "${dest}" fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
       git -C "${dest}" checkout --quiet --detach "${COMMIT}"
     else
-      git -C "${dest}" fetch --quiet --depth 1 origin HEAD
+      git_source -C "${dest}" fetch --quiet --depth 1 origin HEAD
       git -C "${dest}" checkout --quiet --detach FETCH_HEAD
       COMMIT="$(git -C "${dest}" rev-parse HEAD)"
     fi
@@ -104,7 +135,9 @@ main() {
   REPOSITORY_URL="${REPOSITORY_URL:-$(build_field repository)}"
   AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   require AWS_REGION
-  export AWS_REGION
+  # boto3 (SecureString, S3) reads AWS_DEFAULT_REGION; Packer reads AWS_REGION.
+  AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION}}"
+  export AWS_REGION AWS_DEFAULT_REGION
 
   local workdir status=0
   workdir="$(mktemp -d)"
@@ -124,9 +157,10 @@ main() {
     -var "build_date=${BUILD_DATE:-}"
     -var "manifest_path=${workdir}/manifest.json"
   )
-  [[ -z "${SUBNET_ID:-}" ]] || args+=(-var "aws_subnet_id=${SUBNET_ID}")
+  [[ -z "${BUILDER_SUBNET_ID:-}" ]] || args+=(-var "aws_subnet_id=${BUILDER_SUBNET_ID}")
+  [[ -z "${BUILDER_SECURITY_GROUP_ID:-}" ]] || args+=(-var "aws_security_group_id=${BUILDER_SECURITY_GROUP_ID}")
+  [[ -z "${BUILDER_INSTANCE_PROFILE:-}" ]] || args+=(-var "aws_iam_instance_profile=${BUILDER_INSTANCE_PROFILE}")
   [[ -z "${INSTANCE_TYPE:-}" ]] || args+=(-var "aws_instance_type=${INSTANCE_TYPE}")
-  [[ -z "${IAM_INSTANCE_PROFILE:-}" ]] || args+=(-var "aws_iam_instance_profile=${IAM_INSTANCE_PROFILE}")
   [[ -z "${KMS_KEY_ID:-}" ]] || args+=(-var "kms_key_id=${KMS_KEY_ID}")
   [[ -z "${ROOT_VOLUME_SIZE_GB:-}" ]] || args+=(-var "root_volume_size_gb=${ROOT_VOLUME_SIZE_GB}")
 

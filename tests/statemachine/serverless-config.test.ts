@@ -1,10 +1,10 @@
 /**
  * serverless.yml ↔ image-factory.asl.yaml consistency: every Lambda the ASL names is deployed from
  * its handler file, finishes within its Task bound, may be invoked by the state machine role, and
- * the handler-side poll bounds stay inside the ASL's. Reads the YAML as written (no osls run).
+ * the handler-side poll bounds stay inside the ASL's. Reads the YAML as written (no osls run), with
+ * the `${file()}` includes resolved (`./serverless-config.ts`).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
@@ -15,36 +15,8 @@ import {
   TAG,
 } from '#commons/core/tags.js';
 import { lambdaFunctionKeys, readRawDefinition } from '#statemachines/definition.js';
+import { root, serverless } from './serverless-config.js';
 
-type FunctionConfig = {
-  handler: string;
-  timeout?: number;
-  role?: unknown;
-  url?: unknown;
-  events?: unknown[];
-};
-
-const root = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-const serverless = parse(readFileSync(root('serverless.yml'), 'utf8')) as {
-  provider: { timeout: number; runtime: string; architecture: string; environment: Record<string, unknown> };
-  functions: Record<string, FunctionConfig>;
-  stepFunctions: { validate: boolean; stateMachines: Record<string, Record<string, unknown>> };
-  resources: Array<ResourcesFragment | string>;
-};
-type ResourcesFragment = {
-  Resources: Record<string, { Type?: string; Properties: Record<string, unknown> }>;
-};
-/** `resources` is a list of fragments, inline or `${file(…)}` includes; their Resources merged. */
-const resources: ResourcesFragment['Resources'] = Object.assign(
-  {},
-  ...serverless.resources.map((entry) => {
-    const include = typeof entry === 'string' ? /^\$\{file\(\.\/([^)]+)\)\}$/.exec(entry)?.[1] : undefined;
-    if (typeof entry === 'string' && include === undefined)
-      throw new Error(`unexpected resources entry ${entry}`);
-    const fragment = include ? (parse(readFileSync(root(include), 'utf8')) as ResourcesFragment) : entry;
-    return (fragment as ResourcesFragment).Resources;
-  }),
-);
 const states = readRawDefinition().States as Record<string, Record<string, unknown>>;
 const taskFunctions = Object.entries(lambdaFunctionKeys());
 const TRIGGERS = ['watch-base-images', 'github-webhook', 'codecommit-push', 'rollback-channel'];
@@ -97,7 +69,7 @@ describe('serverless.yml', () => {
   });
 
   it('lets the state machine role invoke every task function and nothing else', () => {
-    const policy = resources.ImageFactoryStateMachineRole?.Properties.Policies as {
+    const policy = serverless.resources.Resources.ImageFactoryStateMachineRole?.Properties.Policies as {
       PolicyDocument: { Statement: { Sid: string; Resource: { 'Fn::Sub': string }[] }[] };
     }[];
     const invoke = policy[0]?.PolicyDocument.Statement.find(
@@ -118,7 +90,8 @@ describe('serverless.yml', () => {
   });
 
   it('grants no wildcard action anywhere', () => {
-    const actions = JSON.stringify(resources).match(/"Action":(\[[^\]]*\]|"[^"]*")/g) ?? [];
+    const actions =
+      JSON.stringify(serverless.resources.Resources).match(/"Action":(\[[^\]]*\]|"[^"]*")/g) ?? [];
 
     expect(actions.length).toBeGreaterThan(20);
     for (const action of actions) expect(action).not.toMatch(/"\*"|:\*"/);
@@ -127,7 +100,12 @@ describe('serverless.yml', () => {
   it('keeps every image retention can delete, and its snapshots, restorable in the Recycle Bin', () => {
     // Prepare: what retention and cleanup delete are images whose channel tag is not promoted
     const deletable = [CANDIDATE_CHANNEL, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL];
-    const rules = Object.values(resources).filter((resource) => resource.Type === 'AWS::Rbin::Rule');
+    const rules = Object.values(
+      serverless.resources.Resources as Record<
+        string,
+        { Type?: string; Properties: Record<string, unknown> }
+      >,
+    ).filter((resource) => resource.Type === 'AWS::Rbin::Rule');
     const rule = (type: string) => rules.find((r) => r.Properties.ResourceType === type)?.Properties;
     const days = (properties: Record<string, unknown> | undefined) =>
       (properties?.RetentionPeriod as { RetentionPeriodValue?: string } | undefined)?.RetentionPeriodValue;
@@ -143,7 +121,26 @@ describe('serverless.yml', () => {
     for (const value of deletable) expect(isPromotedChannelTag(value)).toBe(false);
     // Snapshots stay at least as long as images (else a binned image cannot be restored).
     expect(days(rule('EBS_SNAPSHOT'))).toBe(days(rule('EC2_IMAGE')));
-    expect(days(rule('EC2_IMAGE'))).toBe(`\${param:recycleBinRetentionDays, 7}`);
+    expect(days(rule('EC2_IMAGE'))).toBe(`\${param:recycleBinRetentionDays}`);
+    expect(serverless.params.default.recycleBinRetentionDays).toBe(7);
+  });
+
+  it('is split into reviewable includes that all resolve', () => {
+    const raw = parse(readFileSync(root('serverless.yml'), 'utf8')) as Record<string, unknown>;
+
+    expect(raw.functions).toBe(`\${file(./serverless/functions.yml)}`);
+    expect(raw.params).toBe(`\${file(./serverless/params.yml)}`);
+    expect(raw.resources).toEqual([
+      `\${file(./serverless/stack.yml)}`,
+      `\${file(./serverless/state-machine.yml)}`,
+      `\${file(./serverless/lambda-roles.yml)}`,
+      `\${file(./serverless/packer-runner.yml)}`,
+      `\${file(./serverless/resources-recycle-bin.yml)}`,
+    ]);
+    expect(Object.keys(serverless.params.default)).toContain('bakeSubnetIds');
+    expect(Object.keys(serverless.resources.Resources)).toEqual(
+      expect.arrayContaining(['ImageFactoryStateMachineRole', 'PrepareBuildRole', 'PackerTaskRole']),
+    );
   });
 
   it('exposes github-webhook as a public function URL (HMAC checked in code)', () => {

@@ -33,10 +33,15 @@ afterEach(() => {
   sfn.reset();
   incidents.reset();
 });
+/** A client provider (`#commons/clients`) handing out one client. */
+const provide =
+  <Client>(client: Client) =>
+  (): Client =>
+    client;
 const awsError = (name: string) => Object.assign(new Error(name), { name, $metadata: {} });
 
 describe('Ec2ImageStore', () => {
-  const store = new Ec2ImageStore(new EC2Client({}));
+  const store = new Ec2ImageStore(provide(new EC2Client({})));
 
   it('pages DescribeImageReferences and returns only referenced ids', async () => {
     ec2
@@ -79,7 +84,7 @@ describe('Ec2ImageStore', () => {
 });
 
 describe('Ec2ImageStore — what retention needs to know', () => {
-  const store = new Ec2ImageStore(new EC2Client({}));
+  const store = new Ec2ImageStore(() => new EC2Client({}));
   const ids = Array.from({ length: 23 }, (_, i) => `ami-${String(i).padStart(17, '0')}`);
 
   it('asks DescribeImageReferences for ssm:Parameter references, 10 image ids per call (the API maximum)', async () => {
@@ -139,7 +144,7 @@ describe('Ec2ImageStore — what retention needs to know', () => {
 });
 
 describe('SsmChannelPointer', () => {
-  const pointer = new SsmChannelPointer(new SSMClient({}), '/ch');
+  const pointer = new SsmChannelPointer(provide(new SSMClient({})), '/ch');
 
   it('returns the history newest first across pages', async () => {
     ssm
@@ -160,7 +165,7 @@ describe('SsmChannelPointer', () => {
       .on(GetParametersByPathCommand)
       .resolvesOnce({ Parameters: [{ Name: '/factory/web/stable' }], NextToken: 't' })
       .resolvesOnce({ Parameters: [{ Name: '/factory/web/beta' }] });
-    const pointer = new SsmChannelPointer(new SSMClient({}), '/factory');
+    const pointer = new SsmChannelPointer(() => new SSMClient({}), '/factory');
     await expect(pointer.channels('web')).resolves.toEqual(['stable', 'beta']);
     expect(ssm.commandCalls(GetParametersByPathCommand)[0]?.args[0].input).toMatchObject({
       Path: '/factory/web',
@@ -178,7 +183,7 @@ describe('SsmChannelPointer', () => {
 });
 
 describe('SsmCommandRunner', () => {
-  const runner = new SsmCommandRunner(new SSMClient({}), '/probe.sh');
+  const runner = new SsmCommandRunner(provide(new SSMClient({})), '/probe.sh');
 
   it.each([
     ['Pending', -1, { status: 'Pending' }],
@@ -202,7 +207,10 @@ describe('SsmCommandRunner', () => {
 });
 
 describe('PublicParameterSourceImageResolver', () => {
-  const resolver = new PublicParameterSourceImageResolver(new EC2Client({}), new SSMClient({}));
+  const resolver = new PublicParameterSourceImageResolver(
+    provide(new EC2Client({})),
+    provide(new SSMClient({})),
+  );
 
   it('fails with MissingConfiguration when the public parameter does not exist in the region', async () => {
     ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
@@ -238,8 +246,10 @@ describe('startBuild', () => {
       .on(StartExecutionCommand)
       .rejectsOnce(awsError('ExecutionAlreadyExists'))
       .rejectsOnce(awsError('StateMachineDoesNotExist'));
-    await expect(startBuild(new SFNClient({}), 'arn:sm', input)).resolves.toMatchObject({ started: false });
-    await expect(startBuild(new SFNClient({}), 'arn:sm', input)).rejects.toMatchObject({
+    await expect(startBuild(provide(new SFNClient({})), 'arn:sm', input)).resolves.toMatchObject({
+      started: false,
+    });
+    await expect(startBuild(provide(new SFNClient({})), 'arn:sm', input)).rejects.toMatchObject({
       name: 'StateMachineDoesNotExist',
     });
   });
@@ -248,7 +258,7 @@ describe('startBuild', () => {
 describe('SsmIncidentReporter', () => {
   it('links the execution as a related item', async () => {
     incidents.on(StartIncidentCommand).resolves({ incidentRecordArn: 'arn:rec' });
-    const reporter = new SsmIncidentReporter(new SSMIncidentsClient({}));
+    const reporter = new SsmIncidentReporter(provide(new SSMIncidentsClient({})));
     await reporter.open({
       responsePlanArn: 'arn:plan',
       title: 't',
@@ -264,7 +274,7 @@ describe('SsmIncidentReporter', () => {
 
   it('fails when no incident record comes back', async () => {
     incidents.on(StartIncidentCommand).resolves({});
-    const reporter = new SsmIncidentReporter(new SSMIncidentsClient({}));
+    const reporter = new SsmIncidentReporter(provide(new SSMIncidentsClient({})));
     await expect(
       reporter.open({ responsePlanArn: 'a', title: 't', clientToken: 'c', impact: 3, detail: 'd' }),
     ).rejects.toThrow(/no incident record/);

@@ -187,7 +187,7 @@ describe('github-webhook', () => {
       baseImage: 'ubuntu-24.04',
       sourceImageId: UBUNTU_AMI,
       commit: COMMIT,
-      repository: 'acme/image-factory',
+      repository: 'https://github.com/acme/image-factory.git',
     });
     expect(JSON.parse(startInputs()[1]?.input ?? '{}').channel).toBe('beta');
   });
@@ -264,6 +264,14 @@ describe('github-webhook', () => {
 });
 
 describe('codecommit-push', () => {
+  it('starts builds for a new branch (referenceCreated) as for a push (referenceUpdated)', async () => {
+    const event = loadEvent<{ detail: Record<string, unknown> }>('codecommit', 'reference-updated');
+    event.detail.event = 'referenceCreated';
+    const result = await codecommitPush(event, context());
+    expect(result.ignored).toBe(false);
+    expect(result.executions).toHaveLength(2);
+  });
+
   it('starts builds for referenceUpdated on the configured branch', async () => {
     const result = await codecommitPush(loadEvent('codecommit', 'reference-updated'), context());
     expect(result.ignored).toBe(false);
@@ -271,7 +279,7 @@ describe('codecommit-push', () => {
     expect(JSON.parse(startInputs()[0]?.input ?? '{}')).toMatchObject({
       trigger: 'git-push',
       commit: COMMIT,
-      repository: 'image-factory',
+      repository: 'codecommit::eu-west-1://image-factory',
     });
   });
 
