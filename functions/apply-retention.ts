@@ -1,7 +1,14 @@
 /**
  * Task `ApplyRetention` → `applyRetention()`.
- * Env: CHANNEL_PARAMETER_PREFIX, RETENTION_MAX_AGE_DAYS (30), RETENTION_KEEP_LATEST (3), RETENTION_DRY_RUN (false).
+ * Env: CHANNEL_PARAMETER_PREFIX, RETENTION_MAX_AGE_DAYS (30), RETENTION_KEEP_LATEST (3),
+ * RETENTION_DRY_RUN (false), RETENTION_RECENT_LAUNCH_DAYS (7), RETENTION_CONCURRENCY (8).
+ *
+ * Throttling after the SDK's own retries is recognised with the SDK's classification
+ * (`isThrottlingError`, which lists EC2's `RequestLimitExceeded`), and the work stops while the
+ * Lambda still has `reserveMs` left, so a backlog never times the function out: what is left is
+ * reported `deferred` and the next run continues.
  */
+import { isThrottlingError } from '@smithy/core/retry';
 import { channelPointer, imageStore } from '#commons/aws/ports.js';
 import { config } from '#commons/config.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
@@ -14,15 +21,24 @@ const options = {
   maxAgeDays: config.retentionMaxAgeDays,
   keepLatest: config.retentionKeepLatest,
   dryRun: config.retentionDryRun,
+  recentLaunchDays: config.retentionRecentLaunchDays,
+  concurrency: config.retentionConcurrency,
+  isThrottled: (error: unknown) =>
+    error instanceof Error && isThrottlingError(error as Parameters<typeof isThrottlingError>[0]),
 };
 
-export const handler = lambdaHandler(ApplyRetentionInput, async (input) => {
-  const retention = await applyRetention(input, ports, options);
-  const count = (outcome: string) => retention.outcomes.filter((entry) => entry.outcome === outcome).length;
+export const handler = lambdaHandler(ApplyRetentionInput, async (input, context) => {
+  const retention = await applyRetention(input, ports, {
+    ...options,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
+  const count = (outcome: string) => retention.counts?.[outcome] ?? 0;
   metrics.addMetric('ImagesDeregistered', MetricUnit.Count, count('deregistered'));
   metrics.addMetric('RetentionFailures', MetricUnit.Count, count('failed'));
+  metrics.addMetric('RetentionDeferred', MetricUnit.Count, count('deferred'));
   for (const entry of retention.outcomes.filter((item) => item.outcome === 'failed')) {
     logger.error('deregistration failed', { imageId: entry.imageId, error: entry.error });
   }
+  if (retention.outcome === 'partial') logger.warn('retention partial', { warnings: retention.warnings });
   return retention;
 });

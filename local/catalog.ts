@@ -142,6 +142,16 @@ export class LocalImageStore implements ImageStore {
     await this.catalog.removeImage(imageId);
     return record.snapshotIds.map((snapshotId) => ({ snapshotId, outcome: 'deleted' as const }));
   }
+
+  /** Locally the only "parameters" are the channel files, which retention reads as pointers. */
+  async imagesReferencedByParameters(): Promise<string[]> {
+    return [];
+  }
+
+  /** Local images are never shared. */
+  async sharedWith(): Promise<string[]> {
+    return [];
+  }
 }
 
 /**
@@ -173,6 +183,16 @@ export class FileChannelPointer implements ChannelPointer {
     const file = this.catalog.channelFile(pipeline, channel);
     const data = await readJson<{ history: ChannelPosition[] }>(file);
     return data?.history ?? [];
+  }
+
+  async channels(pipeline: string): Promise<string[]> {
+    const dir = path.dirname(this.catalog.channelFile(pipeline, 'any'));
+    try {
+      return (await readdir(dir)).filter((name) => name.endsWith('.json')).map((name) => name.slice(0, -5));
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
   }
 }
 

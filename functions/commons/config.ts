@@ -217,6 +217,14 @@ export const config = {
       return value === 'true';
     });
   },
+  /** `RETENTION_RECENT_LAUNCH_DAYS` (default 7): images launched within this many days are kept. */
+  get retentionRecentLaunchDays(): number {
+    return positiveInt('RETENTION_RECENT_LAUNCH_DAYS', 7);
+  },
+  /** `RETENTION_CONCURRENCY` (default 8): most EC2 calls retention has in flight at once. */
+  get retentionConcurrency(): number {
+    return positiveInt('RETENTION_CONCURRENCY', 8);
+  },
   /** `INCIDENT_RESPONSE_PLAN_ARN` (optional): when set, failures open an incident. */
   get incidentResponsePlanArn(): string | undefined {
     return optional('INCIDENT_RESPONSE_PLAN_ARN');

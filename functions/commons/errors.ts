@@ -52,6 +52,20 @@ export class CandidateNotFound extends FactoryError {
   }
 }
 
+/**
+ * Another execution holds the promotion lease of the channel. The ASL retries `AcquirePromotionLease`
+ * on this error (the holder releases it when its promotion ends, or it lapses after its TTL).
+ */
+export class PromotionLeaseHeld extends FactoryError {
+  constructor(
+    readonly key: string,
+    readonly holder: string,
+    readonly expiresAt: string,
+  ) {
+    super('PromotionLeaseHeld', `promotion lease ${key} is held by ${holder} until ${expiresAt}`);
+  }
+}
+
 /** The test instance did not report online within the poll bound. */
 export class InstanceNeverOnline extends FactoryError {
   constructor(

@@ -16,6 +16,10 @@ export interface ImageRecord {
   tags: Record<string, string>;
   /** Backing snapshot ids (EBS snapshots on AWS; empty locally if not applicable). */
   snapshotIds: string[];
+  /** ISO 8601 time the image last launched an instance (EC2 `LastLaunchedTime`), when known. */
+  lastLaunchedAt?: string | undefined;
+  /** True when anyone may launch the image (EC2 `Public`). */
+  public?: boolean | undefined;
 }
 
 /** Result of deleting one backing snapshot together with its image. */
@@ -40,6 +44,13 @@ export interface ImageStore {
   imagesInUse(imageIds: readonly string[]): Promise<string[]>;
   /** Deregister the image and delete its snapshots; reports each snapshot's outcome. */
   deregisterImage(imageId: string): Promise<SnapshotOutcome[]>;
+  /** The subset of `imageIds` that a parameter (SSM Parameter Store on AWS) names. */
+  imagesReferencedByParameters(imageIds: readonly string[]): Promise<string[]>;
+  /**
+   * Who besides the owner may launch the image: account ids, organization / OU ARNs, or `all`
+   * (public). Empty when the image is private or does not exist.
+   */
+  sharedWith(imageId: string): Promise<string[]>;
 }
 
 /** One position of a channel pointer. */
@@ -61,6 +72,40 @@ export interface ChannelPointer {
   point(pipeline: string, channel: string, imageId: string): Promise<ChannelPosition>;
   /** Every recorded position, newest first (the rollback trail). */
   history(pipeline: string, channel: string): Promise<ChannelPosition[]>;
+  /** Names of every channel of `pipeline` that has a pointer (any order). */
+  channels(pipeline: string): Promise<string[]>;
+}
+
+/** A granted promotion lease: `holder` alone may promote the channel until `expiresAt`. */
+export interface PromotionLease {
+  /** `<stage>#<pipeline>#<channel>`. */
+  key: string;
+  /** Who holds it (the execution name). */
+  holder: string;
+  /** ISO 8601 time the lease lapses unless released earlier. */
+  expiresAt: string;
+}
+
+/**
+ * One promotion at a time per (stage, pipeline, channel), and the pipeline's build sequence
+ * (DynamoDB conditional writes on AWS, lock files in the catalog locally). The stage is the
+ * implementation's own (one ledger per deployed stage).
+ */
+export interface PromotionLedger {
+  /** The next number of the pipeline's build sequence: 1, 2, …, each handed out once. */
+  nextSequence(pipeline: string): Promise<number>;
+  /**
+   * Take the channel's lease for `holder` for `ttlSeconds`. A lapsed lease (its expiry passed,
+   * whether or not the backend has removed it) is taken over; the same holder taking it again
+   * extends it.
+   * @throws PromotionLeaseHeld when another holder's lease has not lapsed.
+   */
+  acquire(pipeline: string, channel: string, holder: string, ttlSeconds: number): Promise<PromotionLease>;
+  /**
+   * Give the lease back if `holder` holds it.
+   * @returns true when released, false when `holder` did not hold it (lapsed and taken, or never).
+   */
+  release(pipeline: string, channel: string, holder: string): Promise<boolean>;
 }
 
 export interface LaunchRequest {
@@ -135,6 +180,8 @@ export interface SourceImage {
   ownerId: string | undefined;
   /** Owner alias (e.g. `amazon`), when the publisher has one. */
   ownerAlias?: string | undefined;
+  /** ISO 8601 creation time of the source image, when the backend knows it. */
+  createdAt?: string | undefined;
 }
 
 /** Resolves a catalog base image to its current source image (public SSM parameter on AWS). */

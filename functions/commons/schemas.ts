@@ -171,13 +171,30 @@ export const RetentionOutcome = z.object({
   imageId: z.string(),
   action: z.enum(['deregister', 'keep']),
   reason: z.string(),
-  outcome: z.enum(['deregistered', 'kept', 'failed', 'planned']),
+  /**
+   * `deregistered`; `gone` (already deregistered: counts as done); `kept`; `planned` (dry run);
+   * `failed` (retried by the next run); `deferred` (not attempted: time budget spent).
+   */
+  outcome: z.enum(['deregistered', 'gone', 'kept', 'planned', 'failed', 'deferred']),
   snapshots: z.array(
     z.object({ snapshotId: z.string(), outcome: z.string(), detail: z.string().optional() }),
   ),
   error: z.string().optional(),
 });
-export const Retention = z.object({ dryRun: z.boolean(), outcomes: z.array(RetentionOutcome) });
+export const Retention = z.object({
+  dryRun: z.boolean(),
+  /** `partial` when something is left for the next run (failed, deferred, or retention itself failed). */
+  outcome: z.enum(['complete', 'partial']).optional(),
+  /** Images per outcome, over every image in scope (the list below may be shortened). */
+  counts: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  /** Per-image outcomes, newest first; at most `MAX_REPORTED_OUTCOMES`, the most useful first. */
+  outcomes: z.array(RetentionOutcome),
+  /** Outcomes left out of `outcomes` to keep the state small. */
+  omitted: z.number().int().nonnegative().optional(),
+  warnings: z.array(z.string()).optional(),
+  /** Set by the ASL when the ApplyRetention task failed as a whole (`$.retentionError`). */
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+});
 export type Retention = z.infer<typeof Retention>;
 
 /** `$.error` as written by a Catch with `ResultPath: $.error`. */

@@ -25,15 +25,23 @@ export const formatDuration = (fromIso: string, to: Date): string => {
   return h > 0 ? `${h}h ${pad(m)}m ${pad(s)}s` : m > 0 ? `${m}m ${pad(s)}s` : `${s}s`;
 };
 
-/** `3 deregistered, 5 kept, 1 failed` (dry run: `2 would be deregistered, …`). */
+/**
+ * `3 deregistered, 5 kept, 1 failed` (dry run: `2 would be deregistered, …`); a partial run says so
+ * with its warnings (`partial: …`), so a retention problem is visible without failing the build.
+ */
 export const retentionSummary = (retention: Retention | undefined): string => {
   if (!retention) return 'not run';
-  const count = (outcome: string) => retention.outcomes.filter((entry) => entry.outcome === outcome).length;
+  const count = (outcome: string) =>
+    retention.counts?.[outcome] ?? retention.outcomes.filter((entry) => entry.outcome === outcome).length;
   const parts = retention.dryRun
     ? [`${count('planned')} would be deregistered (dry run)`, `${count('kept')} kept`]
-    : [`${count('deregistered')} deregistered`, `${count('kept')} kept`];
-  if (count('failed') > 0) parts.push(`${count('failed')} failed`);
-  return parts.join(', ');
+    : [`${count('deregistered') + count('gone')} deregistered`, `${count('kept')} kept`];
+  for (const outcome of ['failed', 'deferred'])
+    if (count(outcome) > 0) parts.push(`${count(outcome)} ${outcome}`);
+  const summary = parts.join(', ');
+  if (retention.outcome !== 'partial') return summary;
+  const why = retention.error ? [`${retention.error.Error}`] : (retention.warnings ?? []);
+  return `${summary}; partial: ${why.join('; ') || 'see the execution'}`;
 };
 
 const probeSummary = (probe: ProbeResult | undefined): string => {

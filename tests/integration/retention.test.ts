@@ -4,13 +4,15 @@
  * moto stamps `CreationDate` with "now" on every API path, so the aged catalog is seeded through
  * `MOTO_AMIS_PATH` (MOTO-GAPS.md) on a moto server of this file's own. Each seeded image comes with
  * the EBS snapshot moto creates for it. Expected: exactly the expired, unprotected images of the
- * pipeline are deregistered and their snapshots deleted; promoted, protected, in-use, newest,
- * foreign and other pipelines' images are untouched.
+ * pipeline are deregistered and their snapshots deleted; current and previous images of every
+ * channel (from the pointers and their history), promoted, protected, in-use, referenced by a
+ * parameter, shared, newest, foreign and other pipelines' images are untouched.
  */
 import {
   CreateLaunchTemplateCommand,
   CreateTagsCommand,
   DescribeImagesCommand,
+  ModifyImageAttributeCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
@@ -80,8 +82,37 @@ const CATALOG: CatalogEntry[] = [
     ageDays: 200,
     tags: { 'factory:channel': 'retired' },
     expect: 'kept',
-    reason: 'promoted',
+    reason: 'current',
   },
+  // Channel `canary` is not the build's channel: only its pointer and history name these two.
+  {
+    key: 'canary-now',
+    ageDays: 120,
+    tags: { 'factory:channel': 'retired' },
+    expect: 'kept',
+    reason: 'current',
+  },
+  {
+    key: 'canary-before',
+    ageDays: 130,
+    tags: { 'factory:channel': 'retired' },
+    expect: 'kept',
+    reason: 'previous',
+  },
+  {
+    key: 'canary-long-ago',
+    ageDays: 140,
+    tags: { 'factory:channel': 'retired' },
+    expect: 'deregistered',
+  },
+  {
+    key: 'in-parameter',
+    ageDays: 150,
+    tags: { 'factory:channel': 'retired' },
+    expect: 'kept',
+    reason: 'referenced',
+  },
+  { key: 'shared', ageDays: 160, tags: { 'factory:channel': 'retired' }, expect: 'kept', reason: 'shared' },
   {
     key: 'protected',
     ageDays: 90,
@@ -163,7 +194,12 @@ const seedImages = (): SeedImage[] =>
 
 let moto: MotoServer;
 let aws: AwsSide;
-let applyRetention: LambdaHandler<{ dryRun: boolean; outcomes: Array<Record<string, unknown>> }>;
+let applyRetention: LambdaHandler<{
+  dryRun: boolean;
+  outcome: string;
+  omitted: number;
+  outcomes: Array<Record<string, unknown>>;
+}>;
 let snapshotOf: Map<string, string>;
 
 const input = (extra: Record<string, unknown> = {}) => ({
@@ -196,6 +232,28 @@ beforeAll(async () => {
       Value: id('pointed'),
       Type: 'String',
       DataType: 'aws:ec2:image',
+    }),
+  );
+  // Channel `canary` went long-ago → before → now; a team parameter names the in-parameter image;
+  // the shared image may be launched by another account.
+  for (const key of ['canary-long-ago', 'canary-before', 'canary-now']) {
+    await aws.ssm.send(
+      new PutParameterCommand({
+        Name: `${PREFIX}/web/canary`,
+        Value: id(key),
+        Type: 'String',
+        DataType: 'aws:ec2:image',
+        Overwrite: true,
+      }),
+    );
+  }
+  await aws.ssm.send(
+    new PutParameterCommand({ Name: '/team/fleet/ami', Value: id('in-parameter'), Type: 'String' }),
+  );
+  await aws.ec2.send(
+    new ModifyImageAttributeCommand({
+      ImageId: id('shared'),
+      LaunchPermission: { Add: [{ UserId: FOREIGN_ACCOUNT_ID }] },
     }),
   );
   // An instance still runs the in-use image; a launch template still names the in-template image.
@@ -256,6 +314,7 @@ describe('ApplyRetention', () => {
     const result = await invoke(applyRetention, input());
 
     // Assess: the report
+    expect(result).toMatchObject({ outcome: 'complete', omitted: 0 });
     const byId = new Map(result.outcomes.map((o) => [o.imageId, o]));
     for (const entry of CATALOG) {
       const outcome = byId.get(id(entry.key));

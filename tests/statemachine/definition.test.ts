@@ -44,6 +44,7 @@ const DESIGN: Record<string, [string, string | null | undefined]> = {
   TerminateTestInstance: ['Task', '$.termination'],
   PromoteImage: ['Task', '$.promotion'],
   ApplyRetention: ['Task', '$.retention'],
+  RetentionIncomplete: ['Pass', undefined],
   NotifySuccess: ['Task', null],
   PipelineSucceeded: ['Succeed', undefined],
   CleanupAfterFailure: ['Task', '$.cleanup'],
@@ -166,12 +167,27 @@ describe('image-factory.asl.yaml', () => {
 
   it.each(
     tasks.filter(
-      ([name]) => !['NotifySuccess', 'CleanupAfterFailure', 'NotifyFailure', 'OpenIncident'].includes(name),
+      ([name]) =>
+        !['ApplyRetention', 'NotifySuccess', 'CleanupAfterFailure', 'NotifyFailure', 'OpenIncident'].includes(
+          name,
+        ),
     ),
   )('Task %s catches States.ALL into CleanupAfterFailure keeping its input at $.error', (_name, state) => {
     expect(state.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CleanupAfterFailure' },
     ]);
+  });
+
+  it('ApplyRetention runs after promotion: any failure becomes a partial report, never a failed build', () => {
+    expect(states.ApplyRetention?.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.retentionError', Next: 'RetentionIncomplete' },
+    ]);
+    expect(states.RetentionIncomplete).toMatchObject({
+      Type: 'Pass',
+      ResultPath: '$.retention',
+      Next: 'NotifySuccess',
+      Parameters: { outcome: 'partial', 'error.$': '$.retentionError' },
+    });
   });
 
   it.each([

@@ -298,11 +298,31 @@ describe('pipeline paths', () => {
     expect(inputOf(run, 'NotifySuccess').retention).toEqual({ dryRun: false, outcomes });
   });
 
-  it('retention failure as a whole: treated as a pipeline failure after the image was promoted', async () => {
+  it('retention failure as a whole: the promoted build succeeds with a partial retention report', async () => {
     const run = await runPipeline({ ApplyRetention: throwing('AccessDenied') });
 
-    expectFailedWith(run, 'AccessDenied');
-    expect(inputOf(run, 'CleanupAfterFailure').promotion).toMatchObject({ imageId: 'ami-0c0ffee0c0ffee001' });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.visited.slice(-4)).toEqual([
+      'ApplyRetention',
+      'RetentionIncomplete',
+      'NotifySuccess',
+      'PipelineSucceeded',
+    ]);
+    expect(run.visited).not.toContain('CleanupAfterFailure');
+    expect(inputOf(run, 'NotifySuccess').retention).toMatchObject({
+      dryRun: false,
+      outcome: 'partial',
+      outcomes: [],
+      error: { Error: 'AccessDenied' },
+    });
+  });
+
+  it('retention that keeps failing after the Lambda retries: bounded, then partial, never cleanup', async () => {
+    const run = await runPipeline({ ApplyRetention: throwing('Lambda.ServiceException') });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.calls.ApplyRetention).toHaveLength(7);
+    expect(inputOf(run, 'NotifySuccess').retention).toMatchObject({ outcome: 'partial' });
   });
 
   it('retried Lambda.ServiceException then success: one retry, same outcome as the happy path', async () => {
@@ -356,7 +376,6 @@ describe('pipeline paths', () => {
     ['CheckProbeResult', 'ProbeFailed'],
     ['TerminateTestInstance', 'RequestLimitExceeded'],
     ['PromoteImage', 'ParameterVersionLabelLimitExceeded'],
-    ['ApplyRetention', 'InvalidAMIID.Unavailable'],
   ])('after launch, a failure of %s (%s) always reaches CleanupAfterFailure', async (state, error) => {
     const run = await runPipeline({ [state]: throwing(error) });
 

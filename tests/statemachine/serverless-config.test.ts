@@ -7,6 +7,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import {
+  CANDIDATE_CHANNEL,
+  isPromotedChannelTag,
+  RETIRED_CHANNEL,
+  ROLLED_BACK_CHANNEL,
+  TAG,
+} from '#commons/core/tags.js';
 import { lambdaFunctionKeys, readRawDefinition } from '#statemachines/definition.js';
 import { root, serverless } from './serverless-config.js';
 
@@ -90,6 +97,34 @@ describe('serverless.yml', () => {
     for (const action of actions) expect(action).not.toMatch(/"\*"|:\*"/);
   });
 
+  it('keeps every image retention can delete, and its snapshots, restorable in the Recycle Bin', () => {
+    // Prepare: what retention and cleanup delete are images whose channel tag is not promoted
+    const deletable = [CANDIDATE_CHANNEL, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL];
+    const rules = Object.values(
+      serverless.resources.Resources as Record<
+        string,
+        { Type?: string; Properties: Record<string, unknown> }
+      >,
+    ).filter((resource) => resource.Type === 'AWS::Rbin::Rule');
+    const rule = (type: string) => rules.find((r) => r.Properties.ResourceType === type)?.Properties;
+    const days = (properties: Record<string, unknown> | undefined) =>
+      (properties?.RetentionPeriod as { RetentionPeriodValue?: string } | undefined)?.RetentionPeriodValue;
+
+    // Assess
+    expect(rules).toHaveLength(2);
+    for (const type of ['EC2_IMAGE', 'EBS_SNAPSHOT']) {
+      expect(rule(type)?.ResourceTags, type).toEqual(
+        deletable.map((value) => ({ ResourceTagKey: TAG.channel, ResourceTagValue: value })),
+      );
+      expect(rule(type)?.RetentionPeriod, type).toMatchObject({ RetentionPeriodUnit: 'DAYS' });
+    }
+    for (const value of deletable) expect(isPromotedChannelTag(value)).toBe(false);
+    // Snapshots stay at least as long as images (else a binned image cannot be restored).
+    expect(days(rule('EBS_SNAPSHOT'))).toBe(days(rule('EC2_IMAGE')));
+    expect(days(rule('EC2_IMAGE'))).toBe(`\${param:recycleBinRetentionDays}`);
+    expect(serverless.params.default.recycleBinRetentionDays).toBe(7);
+  });
+
   it('is split into reviewable includes that all resolve', () => {
     const raw = parse(readFileSync(root('serverless.yml'), 'utf8')) as Record<string, unknown>;
 
@@ -100,6 +135,7 @@ describe('serverless.yml', () => {
       `\${file(./serverless/state-machine.yml)}`,
       `\${file(./serverless/lambda-roles.yml)}`,
       `\${file(./serverless/packer-runner.yml)}`,
+      `\${file(./serverless/resources-recycle-bin.yml)}`,
     ]);
     expect(Object.keys(serverless.params.default)).toContain('bakeSubnetIds');
     expect(Object.keys(serverless.resources.Resources)).toEqual(

@@ -60,6 +60,27 @@ describe('slack rendering', () => {
     );
   });
 
+  it('summarises a shortened report from its counts and says when retention is partial', () => {
+    const retention = {
+      dryRun: false,
+      outcome: 'partial' as const,
+      counts: { deregistered: 4000, gone: 2, kept: 7, deferred: 998 },
+      outcomes: [],
+      warnings: ['998 expired image(s) deferred to the next run (time budget spent)'],
+    };
+    expect(retentionSummary(retention)).toBe(
+      '4002 deregistered, 7 kept, 998 deferred; partial: 998 expired image(s) deferred to the next run (time budget spent)',
+    );
+    expect(
+      retentionSummary({
+        dryRun: false,
+        outcome: 'partial',
+        outcomes: [],
+        error: { Error: 'AccessDenied', Cause: '…' },
+      }),
+    ).toBe('0 deregistered, 0 kept; partial: AccessDenied');
+  });
+
   it('builds the console URL from the execution ARN region', () => {
     expect(executionConsoleUrl('arn:aws:states:us-east-2:1:execution:sm:n')).toBe(
       'https://us-east-2.console.aws.amazon.com/states/home?region=us-east-2#/v2/executions/details/arn%3Aaws%3Astates%3Aus-east-2%3A1%3Aexecution%3Asm%3An',

@@ -11,11 +11,14 @@
  * back (`GetParameter` `<name>:<version>`) until it holds the image, a bounded number of times.
  * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
  * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameterHistory.html
+ * `GetParametersByPath` on `<prefix>/<pipeline>` (one level, paginated) lists a pipeline's channels:
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html
  */
 import {
   GetParameterCommand,
   PutParameterCommand,
   paginateGetParameterHistory,
+  paginateGetParametersByPath,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { ClientProvider } from '../clients/lazy-client.js';
@@ -135,5 +138,19 @@ export class SsmChannelPointer implements ChannelPointer {
       throw error;
     }
     return positions.sort((a, b) => b.version - a.version);
+  }
+
+  async channels(pipeline: string): Promise<string[]> {
+    const path = `${this.prefix}/${pipeline}`;
+    const names: string[] = [];
+    for await (const page of paginateGetParametersByPath(
+      { client: this.client() },
+      { Path: path, Recursive: false },
+    )) {
+      for (const parameter of page.Parameters ?? []) {
+        if (parameter.Name?.startsWith(`${path}/`)) names.push(parameter.Name.slice(path.length + 1));
+      }
+    }
+    return names;
   }
 }

@@ -1,19 +1,32 @@
 /**
  * Retention: which of a pipeline's images to deregister. Pure; no AWS or filesystem access.
  *
- * Rules, in order of precedence (the first that applies gives the reason):
- * 1. Only images tagged `factory:pipeline=<pipeline>` are considered. Any other image (another
- *    pipeline's, or untagged) is *foreign*: it never appears in the plan at all.
+ * The rule as the owner wrote it: deregister images older than `maxAgeDays` (30), always keep the
+ * newest `keepLatest` (3). Around it, everything that may still be needed is kept. Rules, in order
+ * of precedence (the first that applies gives the reason):
+ * 1. Scope. Only images tagged `factory:pipeline=<pipeline>` whose `factory:stage` tag equals
+ *    `stage` (both absent counts as equal) are considered. Any other image (another pipeline's,
+ *    another stage's, untagged) is *foreign*: it never appears in the plan at all.
  * 2. `factory:protected=true` → keep (`protected`).
- * 3. Promoted: `factory:channel` is a channel name (current) or `previous-<channel>`, or the id is in
- *    `promotedImageIds` (e.g. read from the channel pointer) → keep (`promoted`).
- * 4. In use (instances, launch templates… as reported by the image store) → keep (`in-use`).
- * 5. Among the newest `keepLatest` images of the pipeline (by `createdAt`, ties broken by image id) →
- *    keep (`newest`). This counts every pipeline image, so at least `keepLatest` survive.
- * 6. Age. An image is *older than `maxAgeDays`* when `now - createdAt` is strictly greater than
- *    `maxAgeDays × 86 400 000` ms. An image exactly 30 days old (to the millisecond) is kept; one
- *    a millisecond older is deregistered. Older → `deregister` (`expired`), else keep (`within-age`).
- *    An unparseable `createdAt` is kept (`unknown-age`): never delete what we cannot date.
+ * 3. The current image of *any* channel of the pipeline, read from the channel pointers
+ *    (`channels[].history[0]`) → keep (`current`).
+ * 4. The previous image of any channel: the newest position in the pointer's history that names
+ *    another image than the current one → keep (`previous`).
+ * 5. Promoted by tag (`factory:channel` is a channel name or `previous-<channel>`), or listed in
+ *    `promotedImageIds` (e.g. this execution's promotion) → keep (`promoted`). The pointers are the
+ *    source of truth; tags only ever add protection, so a half-applied promotion keeps more.
+ * 6. In use by instances or launch templates → keep (`in-use`).
+ * 7. Referenced by an SSM parameter → keep (`referenced`).
+ * 8. Public, or shared with other accounts / organizations → keep (`shared`).
+ * 9. Launched within the last `recentLaunchDays` (7) according to `lastLaunchedAt` (EC2
+ *    `LastLaunchedTime`) → keep (`recently-launched`). An unparseable launch time is treated as
+ *    recent: never delete what we cannot date.
+ * 10. Among the newest `keepLatest` images in scope (by `createdAt`, ties broken by image id) →
+ *    keep (`newest`). This counts every image in scope, so at least `keepLatest` survive.
+ * 11. Age. An image is *older than `maxAgeDays`* when `now - createdAt` is strictly greater than
+ *    `maxAgeDays × 86 400 000` ms. An image exactly 30 days old (to the millisecond) is kept; one a
+ *    millisecond older is deregistered (`expired`), else kept (`within-age`). An unparseable
+ *    `createdAt` is kept (`unknown-age`).
  */
 import { byId, isPromotedChannelTag, TAG } from './tags.js';
 
@@ -23,12 +36,27 @@ export interface RetentionImage {
   /** ISO 8601 creation time. */
   createdAt: string;
   tags: Record<string, string>;
+  /** ISO 8601 time the image last launched an instance (EC2 `LastLaunchedTime`), when known. */
+  lastLaunchedAt?: string | undefined;
+  /** True when the image is public (EC2 `Public`). */
+  public?: boolean | undefined;
+}
+
+/** One channel pointer with its history (any order; the highest version is the current one). */
+export interface ChannelTrail {
+  channel: string;
+  history: ReadonlyArray<{ imageId: string; version: number }>;
 }
 
 export type RetentionReason =
   | 'protected'
+  | 'current'
+  | 'previous'
   | 'promoted'
   | 'in-use'
+  | 'referenced'
+  | 'shared'
+  | 'recently-launched'
   | 'newest'
   | 'within-age'
   | 'unknown-age'
@@ -47,39 +75,89 @@ export interface RetentionInput {
   /** Evaluation instant. */
   now: Date;
   pipeline: string;
+  /** The stage whose images are in scope (`factory:stage` tag); undefined: images without the tag. */
+  stage?: string | undefined;
   /** Age limit in days (default 30). */
   maxAgeDays?: number;
   /** Newest images always kept (default 3). */
   keepLatest?: number;
+  /** Images launched within this many days are kept (default 7). */
+  recentLaunchDays?: number;
+  /** Every channel pointer of the pipeline with its history. */
+  channels?: readonly ChannelTrail[];
   promotedImageIds?: readonly string[];
   inUseImageIds?: readonly string[];
+  referencedImageIds?: readonly string[];
+  sharedImageIds?: readonly string[];
 }
 
 export const DEFAULT_MAX_AGE_DAYS = 30;
 export const DEFAULT_KEEP_LATEST = 3;
+export const DEFAULT_RECENT_LAUNCH_DAYS = 7;
 const DAY_MS = 86_400_000;
 /** Undated images sort last (oldest). */
 const sortKey = (createdMs: number): number =>
   Number.isNaN(createdMs) ? Number.NEGATIVE_INFINITY : createdMs;
 
+/** True when the image belongs to the run's pipeline and stage. */
+export const inScope = (
+  image: Pick<RetentionImage, 'tags'>,
+  pipeline: string,
+  stage: string | undefined,
+): boolean => image.tags[TAG.pipeline] === pipeline && image.tags[TAG.stage] === stage;
+
+/**
+ * Current and previous image of each channel, from the pointer histories.
+ * @returns `current` and `previous` id sets (an image can be in both, for different channels).
+ */
+export const pointedImages = (
+  channels: readonly ChannelTrail[],
+): { current: Set<string>; previous: Set<string> } => {
+  const current = new Set<string>();
+  const previous = new Set<string>();
+  for (const trail of channels) {
+    const ordered = [...trail.history].sort((a, b) => b.version - a.version);
+    const head = ordered[0];
+    if (head === undefined) continue;
+    current.add(head.imageId);
+    const before = ordered.find((position) => position.imageId !== head.imageId);
+    if (before !== undefined) previous.add(before.imageId);
+  }
+  return { current, previous };
+};
+
+const nonNegative = (name: string, value: number): number => {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be >= 0`);
+  return value;
+};
+
 /**
  * Decide, for each of the pipeline's images, whether to deregister or keep it.
- * @returns one decision per pipeline image, newest first; foreign images are omitted.
- * @throws RangeError when `maxAgeDays` or `keepLatest` is negative or not finite.
+ * @returns one decision per image in scope, newest first; foreign images are omitted.
+ * @throws RangeError when `maxAgeDays`, `recentLaunchDays` or `keepLatest` is negative or not
+ *   finite, or `keepLatest` is not an integer.
  */
 export const planRetention = (input: RetentionInput): RetentionDecision[] => {
-  const maxAgeDays = input.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS;
+  const maxAgeDays = nonNegative('maxAgeDays', input.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS);
+  const recentDays = nonNegative('recentLaunchDays', input.recentLaunchDays ?? DEFAULT_RECENT_LAUNCH_DAYS);
   const keepLatest = input.keepLatest ?? DEFAULT_KEEP_LATEST;
-  if (!Number.isFinite(maxAgeDays) || maxAgeDays < 0) throw new RangeError('maxAgeDays must be >= 0');
   if (!Number.isInteger(keepLatest) || keepLatest < 0)
     throw new RangeError('keepLatest must be an integer >= 0');
+  const { current, previous } = pointedImages(input.channels ?? []);
   const promoted = new Set(input.promotedImageIds ?? []);
   const inUse = new Set(input.inUseImageIds ?? []);
+  const referenced = new Set(input.referencedImageIds ?? []);
+  const shared = new Set(input.sharedImageIds ?? []);
   const nowMs = input.now.getTime();
-  const limitMs = maxAgeDays * DAY_MS;
+
+  const launchedRecently = (image: RetentionImage): boolean => {
+    if (image.lastLaunchedAt === undefined || image.lastLaunchedAt === '') return false;
+    const launchedMs = Date.parse(image.lastLaunchedAt);
+    return Number.isNaN(launchedMs) || nowMs - launchedMs <= recentDays * DAY_MS;
+  };
 
   const ours = input.images
-    .filter((image) => image.tags[TAG.pipeline] === input.pipeline)
+    .filter((image) => inScope(image, input.pipeline, input.stage))
     .map((image) => ({ image, createdMs: Date.parse(image.createdAt) }))
     .sort((a, b) => {
       const dateA = sortKey(a.createdMs);
@@ -88,21 +166,33 @@ export const planRetention = (input: RetentionInput): RetentionDecision[] => {
       return byId(a.image.imageId, b.image.imageId);
     });
 
+  const protection = (image: RetentionImage, rank: number): RetentionReason | undefined => {
+    const id = image.imageId;
+    if (image.tags[TAG.protected] === 'true') return 'protected';
+    if (current.has(id)) return 'current';
+    if (previous.has(id)) return 'previous';
+    if (promoted.has(id) || isPromotedChannelTag(image.tags[TAG.channel])) return 'promoted';
+    if (inUse.has(id)) return 'in-use';
+    if (referenced.has(id)) return 'referenced';
+    if (image.public === true || shared.has(id)) return 'shared';
+    if (launchedRecently(image)) return 'recently-launched';
+    if (rank < keepLatest) return 'newest';
+    return undefined;
+  };
+
   return ours.map(({ image, createdMs }, rank): RetentionDecision => {
     const ageMs = nowMs - createdMs;
     const ageDays = Number.isNaN(createdMs) ? null : Math.floor(ageMs / DAY_MS);
-    const keep = (reason: RetentionReason): RetentionDecision => ({
+    const decide = (action: RetentionDecision['action'], reason: RetentionReason): RetentionDecision => ({
       imageId: image.imageId,
-      action: 'keep',
+      action,
       reason,
       ageDays,
     });
-    if (image.tags[TAG.protected] === 'true') return keep('protected');
-    if (promoted.has(image.imageId) || isPromotedChannelTag(image.tags[TAG.channel])) return keep('promoted');
-    if (inUse.has(image.imageId)) return keep('in-use');
-    if (rank < keepLatest) return keep('newest');
-    if (Number.isNaN(createdMs)) return keep('unknown-age');
-    if (ageMs > limitMs) return { imageId: image.imageId, action: 'deregister', reason: 'expired', ageDays };
-    return keep('within-age');
+    const kept = protection(image, rank);
+    if (kept !== undefined) return decide('keep', kept);
+    if (Number.isNaN(createdMs)) return decide('keep', 'unknown-age');
+    if (ageMs > maxAgeDays * DAY_MS) return decide('deregister', 'expired');
+    return decide('keep', 'within-age');
   });
 };

@@ -4,6 +4,8 @@
  */
 export const TAG = {
   pipeline: 'factory:pipeline',
+  /** Deployment stage that owns the resource (retention only touches its own stage's images). */
+  stage: 'factory:stage',
   buildId: 'factory:build-id',
   channel: 'factory:channel',
   sourceAmi: 'factory:source-ami',

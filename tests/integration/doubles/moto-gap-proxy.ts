@@ -11,8 +11,11 @@
  *   status/output of `GetCommandInvocation` (moto always says `Success` with empty output);
  * - {@link IncidentManagerDouble}: SSM Incident Manager `StartIncident` (no moto backend);
  * - `ImageReferencesDouble`: EC2 `DescribeImageReferences` (not implemented), answered from moto's
- *   own state: live instances, and the `$Default` / `$Latest` versions of launch templates (the
- *   versions AWS checks);
+ *   own state for the requested `ResourceTypes` (or all with `IncludeAllResourceTypes`): live
+ *   instances (`ec2:Instance`), the `$Default` / `$Latest` versions of launch templates
+ *   (`ec2:LaunchTemplate`, the versions AWS checks), and SSM parameters whose value is the image id
+ *   (`ssm:Parameter`; the AWS documentation does not say whether only `aws:ec2:image` parameters
+ *   count, so the double counts every parameter: the direction that keeps more images);
  * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
  *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto;
  * - `CreateImageSnapshotTagsDouble`: EC2 `CreateImage` with a `snapshot` tag specification (moto
@@ -40,6 +43,7 @@ import {
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import { GetParametersCommand, paginateDescribeParameters, SSMClient } from '@aws-sdk/client-ssm';
 import type { Decision, IamAuthorizer } from '../iam/authorizer.js';
 import { DUMMY_AWS_ENV, MOTO_ACCOUNT_ID, TEST_REGION } from '../moto.js';
 import { RequestValidator } from './service-model.js';
@@ -324,6 +328,14 @@ export const startMotoGapProxy = async (
       secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
     },
   });
+  const ssmClient = new SSMClient({
+    endpoint: motoEndpoint,
+    region: TEST_REGION,
+    credentials: {
+      accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
+      secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+    },
+  });
   const publicParameters = new PublicParameterPublisher();
   const ssmAgent = new SsmAgentDouble();
   const incidents = new IncidentManagerDouble();
@@ -556,8 +568,13 @@ export const startMotoGapProxy = async (
     }
     if (action === 'DescribeImageReferences') {
       const imageIds = new Set(listField(form, 'ImageId'));
+      const requested = [...form.entries()]
+        .filter(([key]) => /^ResourceType\.\d+\.ResourceType$/.test(key))
+        .map(([, value]) => value);
+      const wants = (type: string): boolean =>
+        form.get('IncludeAllResourceTypes') === 'true' || requested.includes(type);
       const references: Array<{ imageId: string; type: string; arn: string }> = [];
-      for (const instance of await runningInstances()) {
+      for (const instance of wants('ec2:Instance') ? await runningInstances() : []) {
         if (imageIds.has(instance.imageId)) {
           references.push({
             imageId: instance.imageId,
@@ -566,7 +583,10 @@ export const startMotoGapProxy = async (
           });
         }
       }
-      for (const template of (await ec2.send(new DescribeLaunchTemplatesCommand({}))).LaunchTemplates ?? []) {
+      const templates = wants('ec2:LaunchTemplate')
+        ? ((await ec2.send(new DescribeLaunchTemplatesCommand({}))).LaunchTemplates ?? [])
+        : [];
+      for (const template of templates) {
         const { LaunchTemplateVersions } = await ec2.send(
           new DescribeLaunchTemplateVersionsCommand({
             LaunchTemplateId: template.LaunchTemplateId,
@@ -581,6 +601,22 @@ export const startMotoGapProxy = async (
               type: 'ec2:LaunchTemplate',
               arn: `arn:aws:ec2:${TEST_REGION}:${MOTO_ACCOUNT_ID}:launch-template/${template.LaunchTemplateId}`,
             });
+          }
+        }
+      }
+      if (wants('ssm:Parameter')) {
+        const names: string[] = [];
+        for await (const page of paginateDescribeParameters({ client: ssmClient }, {})) {
+          names.push(...(page.Parameters ?? []).map((parameter) => parameter.Name ?? ''));
+        }
+        for (let start = 0; start < names.length; start += 10) {
+          const { Parameters } = await ssmClient.send(
+            new GetParametersCommand({ Names: names.slice(start, start + 10) }),
+          );
+          for (const parameter of Parameters ?? []) {
+            if (parameter.Value !== undefined && imageIds.has(parameter.Value)) {
+              references.push({ imageId: parameter.Value, type: 'ssm:Parameter', arn: parameter.ARN ?? '' });
+            }
           }
         }
       }
@@ -764,6 +800,7 @@ export const startMotoGapProxy = async (
     },
     close: async () => {
       ec2.destroy();
+      ssmClient.destroy();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
     },

@@ -362,6 +362,9 @@ export class IamAuthorizer {
           ),
         ];
       }
+      // The path is authorized as a parameter ARN (Service Authorization Reference, Systems
+      // Manager: GetParametersByPath, resource type `parameter`).
+      if (operation === 'GetParametersByPath') return [one(parameterArn(String(input.Path)))];
       if (operation === 'SendCommand') {
         const out = [one(`arn:aws:ssm:${TEST_REGION}::document/${String(input.DocumentName)}`)];
         for (const id of list(input.InstanceIds)) {

@@ -1,5 +1,6 @@
 import {
   DeregisterImageCommand,
+  DescribeImageAttributeCommand,
   DescribeImageReferencesCommand,
   DescribeImagesCommand,
   EC2Client,
@@ -9,12 +10,13 @@ import {
   GetCommandInvocationCommand,
   GetParameterCommand,
   GetParameterHistoryCommand,
+  GetParametersByPathCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { SSMIncidentsClient, StartIncidentCommand } from '@aws-sdk/client-ssm-incidents';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Ec2ImageStore } from '#commons/aws/ec2-image-store.js';
+import { Ec2ImageStore, toImageRecord } from '#commons/aws/ec2-image-store.js';
 import { SsmIncidentReporter } from '#commons/aws/incident-reporter.js';
 import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-resolver.js';
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
@@ -81,6 +83,66 @@ describe('Ec2ImageStore', () => {
   });
 });
 
+describe('Ec2ImageStore — what retention needs to know', () => {
+  const store = new Ec2ImageStore(() => new EC2Client({}));
+  const ids = Array.from({ length: 23 }, (_, i) => `ami-${String(i).padStart(17, '0')}`);
+
+  it('asks DescribeImageReferences for ssm:Parameter references, 10 image ids per call (the API maximum)', async () => {
+    // Prepare
+    ec2.on(DescribeImageReferencesCommand).callsFake(async (input: { ImageIds: string[] }) => ({
+      ImageReferences: input.ImageIds.filter((id) => id.endsWith('7')).map((ImageId) => ({
+        ImageId,
+        ResourceType: 'ssm:Parameter',
+        Arn: 'arn:aws:ssm:eu-west-1:1:parameter/team/ami',
+      })),
+    }));
+
+    // Act
+    const referenced = await store.imagesReferencedByParameters(ids);
+
+    // Assess
+    const calls = ec2.commandCalls(DescribeImageReferencesCommand).map((call) => call.args[0].input);
+    expect(referenced).toEqual([ids[7], ids[17]]);
+    expect(calls.map((input) => input.ImageIds?.length)).toEqual([10, 10, 3]);
+    for (const input of calls) expect(input.ResourceTypes).toEqual([{ ResourceType: 'ssm:Parameter' }]);
+  });
+
+  it('lists who an image is shared with from its launchPermission attribute', async () => {
+    ec2.on(DescribeImageAttributeCommand).resolves({
+      LaunchPermissions: [
+        { UserId: '444455556666' },
+        { Group: 'all' },
+        { OrganizationArn: 'arn:aws:organizations::1:organization/o-abc' },
+      ],
+    });
+    await expect(store.sharedWith('ami-1')).resolves.toEqual([
+      '444455556666',
+      'all',
+      'arn:aws:organizations::1:organization/o-abc',
+    ]);
+    expect(ec2.commandCalls(DescribeImageAttributeCommand)[0]?.args[0].input).toEqual({
+      ImageId: 'ami-1',
+      Attribute: 'launchPermission',
+    });
+  });
+
+  it('treats a vanished image as shared with nobody and rethrows other errors', async () => {
+    ec2
+      .on(DescribeImageAttributeCommand)
+      .rejectsOnce(awsError('InvalidAMIID.NotFound'))
+      .rejectsOnce(awsError('RequestLimitExceeded'));
+    await expect(store.sharedWith('ami-1')).resolves.toEqual([]);
+    await expect(store.sharedWith('ami-1')).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+  });
+
+  it('maps LastLaunchedTime and Public from DescribeImages', () => {
+    expect(
+      toImageRecord({ ImageId: 'ami-1', LastLaunchedTime: '2026-06-01T00:00:00Z', Public: false }),
+    ).toMatchObject({ lastLaunchedAt: '2026-06-01T00:00:00Z', public: false });
+    expect(toImageRecord({ ImageId: 'ami-1' })).not.toHaveProperty('lastLaunchedAt');
+  });
+});
+
 describe('SsmChannelPointer', () => {
   const pointer = new SsmChannelPointer(provide(new SSMClient({})), '/ch');
 
@@ -96,6 +158,20 @@ describe('SsmChannelPointer', () => {
       { imageId: 'ami-2', version: 2, location: '/ch/web/stable' },
       { imageId: 'ami-1', version: 1, location: '/ch/web/stable', updatedAt: '2026-01-01T00:00:00.000Z' },
     ]);
+  });
+
+  it("lists a pipeline's channels with GetParametersByPath, one level, across pages", async () => {
+    ssm
+      .on(GetParametersByPathCommand)
+      .resolvesOnce({ Parameters: [{ Name: '/factory/web/stable' }], NextToken: 't' })
+      .resolvesOnce({ Parameters: [{ Name: '/factory/web/beta' }] });
+    const pointer = new SsmChannelPointer(() => new SSMClient({}), '/factory');
+    await expect(pointer.channels('web')).resolves.toEqual(['stable', 'beta']);
+    expect(ssm.commandCalls(GetParametersByPathCommand)[0]?.args[0].input).toMatchObject({
+      Path: '/factory/web',
+      Recursive: false,
+    });
+    expect(ssm.commandCalls(GetParametersByPathCommand)[1]?.args[0].input.NextToken).toBe('t');
   });
 
   it('treats a missing parameter as a channel never promoted', async () => {

@@ -154,6 +154,106 @@ describe('planRetention — exclusions (all old, keepLatest 0)', () => {
   });
 });
 
+describe('planRetention — what else is kept (all 90 days old, keepLatest 0)', () => {
+  const run = (images: RetentionImage[], extra: Partial<Parameters<typeof planRetention>[0]> = {}) =>
+    planRetention({ images, now: NOW, pipeline: PIPELINE, keepLatest: 0, ...extra });
+  const trail = (channel: string, ...ids: string[]) => ({
+    channel,
+    history: ids.map((imageId, index) => ({ imageId, version: index + 1 })),
+  });
+
+  it('keeps the current and previous image of every channel, read from the pointer histories', () => {
+    // Prepare: stable went a → b → c; beta went d → e; tags say nothing (all retired)
+    const images = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) =>
+      image(`ami-0000000${id}`, 90, { 'factory:channel': 'retired' }),
+    );
+
+    // Act
+    const plan = run(images, {
+      channels: [
+        trail('stable', 'ami-0000000a', 'ami-0000000b', 'ami-0000000c'),
+        trail('beta', 'ami-0000000d', 'ami-0000000e'),
+      ],
+    });
+
+    // Assess
+    expect(Object.fromEntries(plan.map((d) => [d.imageId, d.reason]))).toEqual({
+      'ami-0000000a': 'expired',
+      'ami-0000000b': 'previous',
+      'ami-0000000c': 'current',
+      'ami-0000000d': 'previous',
+      'ami-0000000e': 'current',
+      'ami-0000000f': 'expired',
+    });
+  });
+
+  it('after a rollback (a → b → a), the current is a and the previous is b', () => {
+    const plan = run([image('ami-0000000a', 90), image('ami-0000000b', 90)], {
+      channels: [trail('stable', 'ami-0000000a', 'ami-0000000b', 'ami-0000000a')],
+    });
+    expect(plan.map((d) => [d.imageId, d.reason])).toEqual([
+      ['ami-0000000a', 'current'],
+      ['ami-0000000b', 'previous'],
+    ]);
+  });
+
+  it('reads the history by version, whatever its order', () => {
+    const shuffled = {
+      channel: 'stable',
+      history: [
+        { imageId: 'ami-0000000a', version: 1 },
+        { imageId: 'ami-0000000c', version: 3 },
+        { imageId: 'ami-0000000b', version: 2 },
+      ],
+    };
+    const plan = run(
+      ['a', 'b', 'c'].map((id) => image(`ami-0000000${id}`, 90)),
+      { channels: [shuffled] },
+    );
+    expect(plan.map((d) => d.reason)).toEqual(['expired', 'previous', 'current']);
+  });
+
+  it.each([
+    ['referenced by a parameter', { referencedImageIds: ['ami-00000001'] }, {}, 'referenced'],
+    ['shared with another account', { sharedImageIds: ['ami-00000001'] }, {}, 'shared'],
+    ['public', {}, { public: true }, 'shared'],
+    ['launched 6 days ago', {}, { lastLaunchedAt: daysAgo(6) }, 'recently-launched'],
+    ['launched exactly 7 days ago', {}, { lastLaunchedAt: daysAgo(7) }, 'recently-launched'],
+    ['with an unparseable launch time', {}, { lastLaunchedAt: 'last week' }, 'recently-launched'],
+    ['launched 8 days ago', {}, { lastLaunchedAt: daysAgo(8) }, 'expired'],
+    ['private, never launched', {}, { public: false }, 'expired'],
+  ])('an old image %s → %s', (_label, extra, fields, reason) => {
+    const plan = run([{ ...image('ami-00000001', 90), ...fields }], extra);
+    expect(plan[0]?.reason).toBe(reason);
+  });
+
+  it('honours a custom recentLaunchDays and rejects a negative one', () => {
+    const launched = { ...image('ami-00000001', 90), lastLaunchedAt: daysAgo(3) };
+    expect(run([launched], { recentLaunchDays: 2 })[0]?.reason).toBe('expired');
+    expect(() => run([launched], { recentLaunchDays: -1 })).toThrow(RangeError);
+  });
+
+  it('considers only the given stage: another stage (or an unstaged image) is foreign', () => {
+    const images = [
+      image('ami-00000001', 90, { 'factory:stage': 'prod' }),
+      image('ami-00000002', 90, { 'factory:stage': 'dev' }),
+      image('ami-00000003', 90),
+    ];
+    expect(run(images, { stage: 'dev' }).map((d) => d.imageId)).toEqual(['ami-00000002']);
+    expect(run(images).map((d) => d.imageId)).toEqual(['ami-00000003']);
+  });
+
+  it('counts the newest keepLatest within the stage only', () => {
+    const images = [
+      image('ami-00000001', 40, { 'factory:stage': 'prod' }),
+      image('ami-00000002', 50, { 'factory:stage': 'dev' }),
+    ];
+    expect(planRetention({ images, now: NOW, pipeline: PIPELINE, stage: 'dev', keepLatest: 1 })).toEqual([
+      { imageId: 'ami-00000002', action: 'keep', reason: 'newest', ageDays: 50 },
+    ]);
+  });
+});
+
 describe('planRetention — properties over generated catalogs', () => {
   const arbImage = fc.record({
     imageId: fc.integer({ min: 0, max: 0xffff_ffff }).map((n) => `ami-${n.toString(16).padStart(8, '0')}`),

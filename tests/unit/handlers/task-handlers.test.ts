@@ -2,6 +2,7 @@ import { CodeCommitClient, GetBranchCommand } from '@aws-sdk/client-codecommit';
 import {
   CreateTagsCommand,
   DeregisterImageCommand,
+  DescribeImageAttributeCommand,
   DescribeImageReferencesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -13,6 +14,8 @@ import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   GetParameterCommand,
+  GetParameterHistoryCommand,
+  GetParametersByPathCommand,
   PutParameterCommand,
   SendCommandCommand,
   SSMClient,
@@ -364,7 +367,13 @@ describe('promote-image', () => {
 });
 
 describe('apply-retention', () => {
-  it('checks references, deregisters with snapshots and reports per-snapshot return codes', async () => {
+  const reference = (imageId: string, type: 'ec2:Instance' | 'ssm:Parameter', arn: string) => ({
+    ImageId: imageId,
+    ResourceType: type,
+    Arn: arn,
+  });
+
+  it('reads every channel pointer, checks references and sharing, deregisters with snapshots', async () => {
     ec2.on(DescribeImagesCommand).resolves({
       Images: [
         ec2Image('ami-00000000000000001', 1, { 'factory:channel': 'stable' }),
@@ -373,18 +382,46 @@ describe('apply-retention', () => {
         ec2Image('ami-00000000000000004', 40),
         ec2Image('ami-00000000000000005', 41),
         ec2Image('ami-00000000000000006', 42),
+        ec2Image('ami-00000000000000009', 43),
+        ec2Image('ami-0000000000000000a', 44),
+        ec2Image('ami-0000000000000000b', 45),
       ],
     });
-    ec2.on(DescribeImageReferencesCommand).resolves({
-      ImageReferences: [
-        {
-          ImageId: 'ami-00000000000000005',
-          ResourceType: 'ec2:Instance',
-          Arn: 'arn:aws:ec2:eu-west-1:1:instance/i-1',
-        },
-      ],
+    ec2
+      .on(DescribeImageReferencesCommand, { ResourceTypes: [{ ResourceType: 'ssm:Parameter' }] })
+      .resolves({
+        ImageReferences: [
+          reference('ami-00000000000000009', 'ssm:Parameter', 'arn:aws:ssm:eu-west-1:1:parameter/team/ami'),
+        ],
+      })
+      .on(DescribeImageReferencesCommand, {
+        ResourceTypes: [{ ResourceType: 'ec2:Instance' }, { ResourceType: 'ec2:LaunchTemplate' }],
+      })
+      .resolves({
+        ImageReferences: [
+          reference('ami-00000000000000005', 'ec2:Instance', 'arn:aws:ec2:eu-west-1:1:instance/i-1'),
+        ],
+      });
+    ec2
+      .on(DescribeImageAttributeCommand)
+      .resolves({ LaunchPermissions: [] })
+      .on(DescribeImageAttributeCommand, { ImageId: 'ami-0000000000000000a' })
+      .resolves({ LaunchPermissions: [{ UserId: '444455556666' }] });
+    ssm.on(GetParametersByPathCommand).resolves({
+      Parameters: [{ Name: '/image-factory/channels/web/beta', Value: 'ami-0000000000000000b', Version: 2 }],
     });
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-00000000000000001', Version: 3 } });
+    ssm
+      .on(GetParameterHistoryCommand)
+      .resolves({ Parameters: [] })
+      .on(GetParameterHistoryCommand, { Name: '/image-factory/channels/web/stable' })
+      .resolves({ Parameters: [{ Value: 'ami-00000000000000001', Version: 3 }] })
+      .on(GetParameterHistoryCommand, { Name: '/image-factory/channels/web/beta' })
+      .resolves({
+        Parameters: [
+          { Value: 'ami-0000000000000000b', Version: 1 },
+          { Value: 'ami-00000000000000003', Version: 2 },
+        ],
+      });
     ec2
       .on(DeregisterImageCommand, { ImageId: 'ami-00000000000000004' })
       .resolves({
@@ -396,29 +433,38 @@ describe('apply-retention', () => {
         Return: true,
         DeleteSnapshotResults: [{ SnapshotId: 'snap-00000000000000006', ReturnCode: 'missing-permissions' }],
       });
+
     const retention = await applyRetention(state('promoted'), context());
+
     expect(retention.outcomes.map((o) => [o.imageId, o.outcome, o.reason])).toEqual([
-      ['ami-00000000000000001', 'kept', 'promoted'],
+      ['ami-00000000000000001', 'kept', 'current'],
       ['ami-00000000000000002', 'kept', 'newest'],
-      ['ami-00000000000000003', 'kept', 'newest'],
+      ['ami-00000000000000003', 'kept', 'current'],
       ['ami-00000000000000004', 'deregistered', 'expired'],
       ['ami-00000000000000005', 'kept', 'in-use'],
       ['ami-00000000000000006', 'deregistered', 'expired'],
+      ['ami-00000000000000009', 'kept', 'referenced'],
+      ['ami-0000000000000000a', 'kept', 'shared'],
+      ['ami-0000000000000000b', 'kept', 'previous'],
     ]);
+    expect(retention).toMatchObject({ outcome: 'complete', counts: { deregistered: 2, kept: 7 } });
     expect(retention.outcomes[5]?.snapshots).toEqual([
       { snapshotId: 'snap-00000000000000006', outcome: 'failed', detail: 'missing-permissions' },
     ]);
-    expect(ec2.commandCalls(DeregisterImageCommand)[0]?.args[0].input).toEqual({
-      ImageId: 'ami-00000000000000004',
-      DeleteAssociatedSnapshots: true,
-    });
-    expect(ec2.commandCalls(DescribeImageReferencesCommand)[0]?.args[0].input.ResourceTypes).toEqual([
-      { ResourceType: 'ec2:Instance' },
-      { ResourceType: 'ec2:LaunchTemplate' },
+    expect(ec2.commandCalls(DeregisterImageCommand).map((call) => call.args[0].input)).toEqual([
+      { ImageId: 'ami-00000000000000006', DeleteAssociatedSnapshots: true },
+      { ImageId: 'ami-00000000000000004', DeleteAssociatedSnapshots: true },
     ]);
+    expect(ssm.commandCalls(GetParametersByPathCommand)[0]?.args[0].input).toMatchObject({
+      Path: '/image-factory/channels/web',
+      Recursive: false,
+    });
+    expect(ec2.commandCalls(DescribeImageAttributeCommand)[0]?.args[0].input.Attribute).toBe(
+      'launchPermission',
+    );
   });
 
-  it('reports a failed deregistration and continues with the others', async () => {
+  it('reports a failed deregistration, counts a vanished image as done, continues with the others', async () => {
     ec2.on(DescribeImagesCommand).resolves({
       Images: [
         ec2Image('ami-00000000000000001', 1),
@@ -426,18 +472,30 @@ describe('apply-retention', () => {
         ec2Image('ami-00000000000000003', 3),
         ec2Image('ami-00000000000000007', 90),
         ec2Image('ami-00000000000000008', 91),
+        ec2Image('ami-0000000000000000c', 92),
       ],
     });
+    ec2
+      .on(DescribeImagesCommand, { ImageIds: ['ami-0000000000000000c'], Owners: ['self'] })
+      .resolves({ Images: [] })
+      .on(DescribeImagesCommand, { ImageIds: ['ami-00000000000000007'], Owners: ['self'] })
+      .resolves({ Images: [ec2Image('ami-00000000000000007', 90)] });
     ec2.on(DescribeImageReferencesCommand).resolves({ ImageReferences: [] });
-    ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
+    ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+    ssm.on(GetParametersByPathCommand).resolves({ Parameters: [] });
+    ssm.on(GetParameterHistoryCommand).rejects(awsError('ParameterNotFound'));
     ec2
       .on(DeregisterImageCommand, { ImageId: 'ami-00000000000000007' })
       .rejects(awsError('InvalidAMIID.Unavailable', 'image is busy'))
+      .on(DeregisterImageCommand, { ImageId: 'ami-0000000000000000c' })
+      .rejects(awsError('InvalidAMIID.NotFound', 'no such image'))
       .on(DeregisterImageCommand, { ImageId: 'ami-00000000000000008' })
       .resolves({ Return: true, DeleteSnapshotResults: [] });
     const input = state('promoted');
     delete input.promotion;
+
     const retention = await applyRetention(input, context());
+
     expect(retention.outcomes.slice(3)).toEqual([
       {
         imageId: 'ami-00000000000000007',
@@ -454,7 +512,15 @@ describe('apply-retention', () => {
         outcome: 'deregistered',
         snapshots: [],
       },
+      {
+        imageId: 'ami-0000000000000000c',
+        action: 'deregister',
+        reason: 'expired',
+        outcome: 'gone',
+        snapshots: [],
+      },
     ]);
+    expect(retention.outcome).toBe('partial');
   });
 
   it('fails the task when the catalog cannot be read', async () => {
@@ -462,6 +528,15 @@ describe('apply-retention', () => {
     await expect(applyRetention(state('promoted'), context())).rejects.toMatchObject({
       name: 'RequestLimitExceeded',
     });
+  });
+
+  it('fails the task, deleting nothing, when a channel pointer cannot be read', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [ec2Image('ami-00000000000000007', 90)] });
+    ssm.on(GetParametersByPathCommand).rejects(awsError('AccessDeniedException'));
+    await expect(applyRetention(state('promoted'), context())).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+    expect(ec2.commandCalls(DeregisterImageCommand)).toHaveLength(0);
   });
 });
 

@@ -39,6 +39,14 @@ export class MemoryImageStore implements ImageStore {
   async imagesInUse(imageIds: readonly string[]) {
     return imageIds.filter((id) => this.inUse.includes(id));
   }
+  referencedByParameters: string[] = [];
+  shared = new Map<string, string[]>();
+  async imagesReferencedByParameters(imageIds: readonly string[]) {
+    return imageIds.filter((id) => this.referencedByParameters.includes(id));
+  }
+  async sharedWith(imageId: string) {
+    return this.shared.get(imageId) ?? [];
+  }
   async deregisterImage(imageId: string): Promise<SnapshotOutcome[]> {
     if (this.failing.has(imageId))
       throw Object.assign(new Error('denied'), { name: 'UnauthorizedOperation' });
@@ -63,6 +71,11 @@ export class MemoryChannelPointer implements ChannelPointer {
   }
   async history(pipeline: string, channel: string) {
     return this.positions.get(`${pipeline}/${channel}`) ?? [];
+  }
+  async channels(pipeline: string) {
+    return [...this.positions.keys()]
+      .filter((key) => key.startsWith(`${pipeline}/`))
+      .map((key) => key.slice(pipeline.length + 1));
   }
 }
 

@@ -115,6 +115,17 @@ describe('FileChannelPointer', () => {
     expect(await pointer.current('web', 'beta')).toBeUndefined();
   });
 
+  it("lists a pipeline's channels (none before the first promotion)", async () => {
+    const pointer = new FileChannelPointer(catalog);
+    expect(await pointer.channels('web')).toEqual([]);
+
+    await pointer.point('web', 'stable', 'local-img-00000000000000001');
+    await pointer.point('web', 'beta', 'local-img-00000000000000002');
+    await pointer.point('api', 'stable', 'local-img-00000000000000003');
+
+    expect((await pointer.channels('web')).sort()).toEqual(['beta', 'stable']);
+  });
+
   it('serves the shared promotion step: candidate promoted, previous demoted, pointer moved', async () => {
     // Prepare
     const store = new LocalImageStore(catalog);

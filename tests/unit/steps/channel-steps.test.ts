@@ -88,10 +88,11 @@ describe('applyRetention', () => {
       ['ami-00000000000000007', 'deregistered', 'expired'],
       ['ami-00000000000000008', 'deregistered', 'expired'],
     ]);
+    // Oldest first: a backlog that does not fit the time budget shrinks from its oldest end.
     expect(images.deregistered).toEqual([
-      'ami-00000000000000004',
-      'ami-00000000000000007',
       'ami-00000000000000008',
+      'ami-00000000000000007',
+      'ami-00000000000000004',
     ]);
     expect(retention.outcomes[3]?.snapshots).toEqual([
       { snapshotId: 'snap-00000000000000004', outcome: 'deleted' },
@@ -123,6 +124,57 @@ describe('applyRetention', () => {
     ]);
   });
 
+  it('stops starting deletions when the time budget is spent and reports the rest deferred', async () => {
+    // Prepare: 1 s left, 200 ms reserve; each deregistration "takes" 300 ms of the budget, so
+    // the fourth expired image finds 100 ms left
+    const images = catalog();
+    let remaining = 1_000;
+    const slow = Object.assign(Object.create(images) as MemoryImageStore, {
+      deregisterImage: async (id: string) => {
+        remaining -= 300;
+        return images.deregisterImage(id);
+      },
+    });
+
+    // Act
+    const retention = await applyRetention(
+      { build: BUILD },
+      { images: slow, pointer: new MemoryChannelPointer() },
+      { ...options, concurrency: 1, reserveMs: 200, remainingMs: () => remaining },
+    );
+
+    // Assess
+    expect(images.deregistered).toEqual([
+      'ami-00000000000000008',
+      'ami-00000000000000007',
+      'ami-00000000000000006',
+    ]);
+    expect(retention.outcomes.find((o) => o.imageId === 'ami-00000000000000004')?.outcome).toBe('deferred');
+    expect(retention).toMatchObject({ outcome: 'partial', counts: { deregistered: 3, deferred: 1 } });
+  });
+
+  it('never deletes an expired image whose sharing it could not read', async () => {
+    const images = catalog();
+    images.sharedWith = async (id: string) => {
+      if (id === 'ami-00000000000000007')
+        throw Object.assign(new Error('denied'), { name: 'UnauthorizedOperation' });
+      return id === 'ami-00000000000000008' ? ['all'] : [];
+    };
+
+    const retention = await applyRetention(
+      { build: BUILD },
+      { images, pointer: new MemoryChannelPointer() },
+      options,
+    );
+
+    expect(images.deregistered).toEqual(['ami-00000000000000006', 'ami-00000000000000004']);
+    expect(retention.outcomes.find((o) => o.imageId === 'ami-00000000000000007')).toMatchObject({
+      outcome: 'failed',
+      error: expect.stringContaining('launch permissions unreadable'),
+    });
+    expect(retention.outcomes.find((o) => o.imageId === 'ami-00000000000000008')?.reason).toBe('shared');
+  });
+
   it('per-execution retentionDryRun overrides the configured mode', async () => {
     const images = catalog();
     const retention = await applyRetention(
@@ -145,10 +197,11 @@ describe('applyRetention', () => {
     const failed = retention.outcomes.find((o) => o.imageId === 'ami-00000000000000007');
     expect(failed).toMatchObject({ outcome: 'failed', error: 'UnauthorizedOperation: denied' });
     expect(images.deregistered).toEqual([
-      'ami-00000000000000004',
-      'ami-00000000000000006',
       'ami-00000000000000008',
+      'ami-00000000000000006',
+      'ami-00000000000000004',
     ]);
+    expect(retention.outcome).toBe('partial');
   });
 
   it('protects the image the channel pointer and this promotion name, even untagged', async () => {
@@ -172,9 +225,9 @@ describe('applyRetention', () => {
     expect(images.deregistered).toEqual([]);
     expect(retention.outcomes.filter((o) => o.reason === 'promoted').map((o) => o.imageId)).toEqual([
       'ami-0000000000000000a',
-      'ami-0000000000000000d',
       'ami-0000000000000000e',
     ]);
+    expect(retention.outcomes.find((o) => o.imageId === 'ami-0000000000000000d')?.reason).toBe('current');
   });
 });
 
