@@ -72,6 +72,8 @@ locals {
   qemu_output_directory = var.qemu_output_directory != "" ? var.qemu_output_directory : "output-packer/${var.build_id}"
 
   probe_dir = var.probe_dir != "" ? var.probe_dir : "${local.repo}/probe"
+  # Where the probe runner lives in the image (the pipeline's probe command runs it from there).
+  probe_install_dir = "/usr/local/libexec/image-factory"
 
   manifest_path = var.manifest_path != "" ? var.manifest_path : "${local.repo}/output-packer/manifest.json"
 

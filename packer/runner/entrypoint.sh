@@ -12,8 +12,10 @@
 #     SOURCE_BUNDLE_S3_URI   s3://bucket/key of a .tar.gz / .zip of the repository
 #     REPOSITORY_URL         git URL (https://, codecommit::region://repo); COMMIT selects it
 #     IMAGE_DEFINITION_DIR   a directory already holding the repository (tests)
-#   BUILD_JSON             the whole $.build document (States.JsonToString); COMMIT and
-#                          REPOSITORY_URL default to its `commit` and `repository` fields
+#   BUILD_JSON             the whole $.build document (States.JsonToString); COMMIT,
+#                          REPOSITORY_URL and IMAGE_DEFINITION default to its `commit`,
+#                          `repository` and `imageDefinition` fields
+#   IMAGE_DEFINITION       required (from BUILD_JSON): the playbook ansible/images/<name>.yml to bake
 #   COMMIT                 40 hex; verified against the checkout (empty: the default branch's head)
 #   CHANNEL (stable), EXECUTION_NAME (manual), BASE_IMAGE (debian-12), BUILD_DATE (now),
 #   SUBNET_ID, INSTANCE_TYPE, IAM_INSTANCE_PROFILE, KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
@@ -102,6 +104,8 @@ main() {
   # A build without a commit has no $.build.commit, so the state machine sends the whole build.
   COMMIT="${COMMIT:-$(build_field commit)}"
   REPOSITORY_URL="${REPOSITORY_URL:-$(build_field repository)}"
+  IMAGE_DEFINITION="${IMAGE_DEFINITION:-$(build_field imageDefinition)}"
+  require IMAGE_DEFINITION
   AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   require AWS_REGION
   export AWS_REGION
@@ -110,6 +114,11 @@ main() {
   workdir="$(mktemp -d)"
   fetch_definition "${workdir}"
   cd "${workdir}"
+  if [[ ! -f "ansible/images/${IMAGE_DEFINITION}.yml" ]]; then
+    local known=(ansible/images/*.yml)
+    known=("${known[@]##*/}")
+    die "no image definition ${IMAGE_DEFINITION} (ansible/images/${IMAGE_DEFINITION}.yml) at ${COMMIT:-this checkout}; it has: ${known[*]%.yml}"
+  fi
 
   local args=(
     -only=amazon-ebs.golden
@@ -121,6 +130,7 @@ main() {
     -var "commit=${COMMIT:-}"
     -var "execution_name=${EXECUTION_NAME:-manual}"
     -var "base_image=${BASE_IMAGE:-debian-12}"
+    -var "image_definition=${IMAGE_DEFINITION}"
     -var "build_date=${BUILD_DATE:-}"
     -var "manifest_path=${workdir}/manifest.json"
   )

@@ -50,7 +50,14 @@ interface Run {
 
 /** Execute the ASL once for `input`; bakes with the Packer double unless `bake` says otherwise. */
 const runPipeline = async (
-  input: { pipeline: string; baseImage: string; commit?: string; trigger?: string; repository?: string },
+  input: {
+    pipeline: string;
+    baseImage: string;
+    imageDefinition?: string;
+    commit?: string;
+    trigger?: string;
+    repository?: string;
+  },
   options: { registersImage?: boolean } = {},
 ): Promise<Run> => {
   const definition = loadDefinition();
@@ -214,6 +221,7 @@ describe('image factory pipeline on moto', () => {
     const run = await runPipeline({
       pipeline: 'pushed',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'base',
       commit,
       trigger: 'git-push',
       repository: 'acme/golden-images',
@@ -233,7 +241,7 @@ describe('image factory pipeline on moto', () => {
 
     // Act
     const run = await runPipeline(
-      { pipeline: 'nobake', baseImage: 'ubuntu-24.04' },
+      { pipeline: 'nobake', baseImage: 'ubuntu-24.04', imageDefinition: 'web' },
       { registersImage: false },
     );
 
@@ -258,7 +266,11 @@ describe('image factory pipeline on moto', () => {
     slack.respondWith(200);
 
     // Act
-    const run = await runPipeline({ pipeline: 'badprobe', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({
+      pipeline: 'badprobe',
+      baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
+    });
 
     // Assess
     expect(run.status).toBe('FAILED');
@@ -282,7 +294,7 @@ describe('image factory pipeline on moto', () => {
     slack.respondWith(200);
 
     // Act
-    const run = await runPipeline({ pipeline: 'offline', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({ pipeline: 'offline', baseImage: 'ubuntu-24.04', imageDefinition: 'web' });
 
     // Assess
     expect(run.status).toBe('FAILED');
@@ -308,7 +320,7 @@ describe('image factory pipeline on moto', () => {
     const slackBefore = slack.received.length;
 
     // Act
-    const run = await runPipeline({ pipeline: 'stuck', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({ pipeline: 'stuck', baseImage: 'ubuntu-24.04', imageDefinition: 'web' });
     aws.proxy.faults.clear();
 
     // Assess
@@ -331,7 +343,7 @@ describe('image factory pipeline on moto', () => {
     slack.respondWith(500);
 
     // Act
-    const run = await runPipeline({ pipeline: 'quiet', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({ pipeline: 'quiet', baseImage: 'ubuntu-24.04', imageDefinition: 'web' });
 
     // Assess
     expect(run.status).toBe('SUCCEEDED');
@@ -347,7 +359,7 @@ describe('image factory pipeline on moto', () => {
     await slack.close();
 
     // Act
-    const run = await runPipeline({ pipeline: 'storm', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({ pipeline: 'storm', baseImage: 'ubuntu-24.04', imageDefinition: 'web' });
 
     // Assess
     expect(run.status).toBe('FAILED');

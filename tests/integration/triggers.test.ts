@@ -79,7 +79,7 @@ beforeAll(async () => {
   ));
   Object.assign(process.env, {
     STATE_MACHINE_ARN: stateMachineArn,
-    PIPELINES: 'web=ubuntu-24.04,api=al2023:beta',
+    PIPELINES: 'web=ubuntu-24.04,api=base@al2023:beta',
     LAST_SEEN_PARAMETER_PREFIX: LAST_SEEN,
     GITHUB_WEBHOOK_SECRET_PARAMETER: SECRET_PARAMETER,
     SOURCE_BRANCH: 'main',
@@ -148,6 +148,7 @@ describe('watch-base-images', () => {
       channel: 'stable',
       trigger: 'base-image',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
       sourceImageId: current,
     });
     expect(await lastSeen('web')).toBe(current);
@@ -203,6 +204,7 @@ describe('github-webhook', () => {
       channel: 'stable',
       trigger: 'git-push',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
       sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
       commit: COMMIT,
       repository: 'acme/golden-images',

@@ -1,5 +1,6 @@
 import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
 import { buildId, executionName } from '../core/build-key.js';
+import { resolveImageDefinition } from '../core/image-definitions.js';
 import { ForeignBaseImage, InvalidInput } from '../errors.js';
 import type { SourceImageResolver } from '../ports.js';
 import type { Build, PrepareBuildInput } from '../schemas.js';
@@ -13,10 +14,12 @@ export interface PrepareBuildOptions {
 }
 
 /**
- * State `PrepareBuild`: validate the request, resolve the source AMI of the base image (or verify
- * the given one), check its publisher, and fix the build id and execution name.
+ * State `PrepareBuild`: validate the request, fix the image definition (the one named, else the
+ * pipeline's namesake), resolve the source AMI of the base image (or verify the given one), check
+ * its publisher, and fix the build id and execution name.
  * @returns the `build` document (`$.build`).
- * @throws UnknownBaseImage, ForeignBaseImage (untrusted owner), InvalidInput (given source image not found).
+ * @throws UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner), InvalidInput
+ *   (given source image not found).
  */
 export const prepareBuild = async (
   request: PrepareBuildInput,
@@ -24,6 +27,7 @@ export const prepareBuild = async (
   options: PrepareBuildOptions,
 ): Promise<Build> => {
   const { input, execution } = request;
+  const imageDefinition = resolveImageDefinition(input.pipeline, input.imageDefinition);
   const base = getBaseImage(input.baseImage);
   const source = input.sourceImageId
     ? await ports.sources.describe(input.sourceImageId)
@@ -39,6 +43,7 @@ export const prepareBuild = async (
     channel: input.channel,
     trigger: input.trigger,
     baseImage: input.baseImage,
+    imageDefinition,
     sourceImageId: source.imageId,
     sourceImageName: source.name,
     ...(input.commit ? { commit: input.commit } : {}),

@@ -135,6 +135,7 @@ describe('FileChannelPointer', () => {
       channel: 'stable',
       trigger: 'manual' as const,
       baseImage: 'debian-12',
+      imageDefinition: 'web',
       sourceImageId: 'local-base-debian-12-0123456789ab',
       sourceImageName: 'debian-12',
       executionName: 'x',
@@ -168,15 +169,16 @@ describe('bake request', () => {
     { Name: 'PIPELINE', Value: 'web' },
     { Name: 'CHANNEL', Value: 'stable' },
     { Name: 'EXECUTION_NAME', Value: 'web-x' },
-    { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234' }) },
+    { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234', imageDefinition: 'base' }) },
   ];
 
-  it('reads the container environment the BakeImage state sends, commit from BUILD_JSON', () => {
+  it('reads the container environment the BakeImage state sends, commit and definition from BUILD_JSON', () => {
     const environment = bakeEnvironment(request(full));
     expect(environment).toMatchObject({
       BUILD_ID: 'web-0123456789ab',
       COMMIT: 'abc1234',
       EXECUTION_NAME: 'web-x',
+      IMAGE_DEFINITION: 'base',
     });
     expect(imageTags(environment, {})).toMatchObject({
       [TAG.pipeline]: 'web',
@@ -195,6 +197,14 @@ describe('bake request', () => {
         request([...full.filter((entry) => entry.Name !== 'BUILD_JSON'), { Name: 'BUILD_JSON', Value: '{' }]),
       ),
     ).toThrow(/BUILD_JSON is not JSON/);
+    expect(() =>
+      bakeEnvironment(
+        request([
+          ...full.filter((entry) => entry.Name !== 'BUILD_JSON'),
+          { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234' }) },
+        ]),
+      ),
+    ).toThrow(/no imageDefinition in its BUILD_JSON/);
   });
 });
 
