@@ -230,6 +230,7 @@ describe('renderSummary', () => {
       executionSeconds: 20,
       totalSeconds: 30,
       output: {
+        build: { buildId: 'web-0123456789ab', imageDefinition: 'web' },
         probeResult: { checks: [{ name: 'health', ok: true, detail: '200' }] },
         promotion: {
           channel: 'stable',
@@ -251,6 +252,7 @@ describe('renderSummary', () => {
         },
       },
     });
+    expect(text).toMatch(/definition\s+web\n/);
     expect(text).toContain('pass health: 200');
     expect(text).toContain('stable → local-img-1');
     expect(text).toContain('local-img-0 deregistered (older than 30 days)');
