@@ -11,7 +11,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
+      // testTimeout: a guard against hangs, not a speed check. The first test of a handler file
+      // imports the handler (Powertools, SDK clients), which takes seconds on a loaded machine.
+      { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], testTimeout: 30_000 } },
       { extends: true, test: { name: 'statemachine', include: ['tests/statemachine/**/*.test.ts'] } },
       {
         extends: true,

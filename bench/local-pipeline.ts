@@ -1,5 +1,6 @@
 /**
- * Benchmark of the local pipeline: `npm run bench:local -- [--runs N] [--state-dir DIR]`.
+ * Benchmark of the local pipeline: `npm run bench:local -- [--runs N] [--image web] [--state-dir DIR]`.
+ * `--image` is the image definition the pipeline `bench` bakes (default `web`, the heaviest shipped one).
  * `--summary FILE` (repeatable) reads run summaries saved by `npm run factory -- --summary-json FILE`
  * instead of running the pipeline.
  *
@@ -13,11 +14,16 @@
  * - probe  = ProbeTestInstance + WaitForProbe + CheckProbeResult (+ IsProbeComplete)
  * - the rest (PrepareBuild incl. the cached base image check, FindCandidateImage, terminate,
  *   promote, retention, notify, and the time between states) is orchestration overhead.
+ *
+ * Then the bake profile (bench/bake-profile.ts), medians over the runs whose bake directory is
+ * still there: Packer's phases, each Ansible role, and the slowest tasks.
  */
 import '#local/compat.js';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type LocalRunSummary, runLocalFactory } from '#local/factory.js';
+import { ansibleTasks, bakePhases, secondsPerRole, type TaskTiming } from './bake-profile.js';
 
 const BAKE = ['BakeImage'];
 const BOOT = ['LaunchTestInstance', 'CheckInstanceOnline', 'WaitForInstanceOnline', 'IsInstanceOnline'];
@@ -43,6 +49,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       runs: { type: 'string', default: '1' },
+      image: { type: 'string', default: 'web' },
       'state-dir': { type: 'string', default: '.factory-bench' },
       summary: { type: 'string', multiple: true },
     },
@@ -60,6 +67,7 @@ async function main(): Promise<void> {
   for (let index = summaries.length; index < runs; index += 1) {
     const summary = await runLocalFactory({
       pipeline: 'bench',
+      imageDefinition: values.image,
       channel: 'stable',
       baseImage: 'debian-12',
       stateDir: values['state-dir'],
@@ -102,6 +110,51 @@ async function main(): Promise<void> {
       `overhead   ${overhead.toFixed(1)} s = ${(share * 100).toFixed(1)} % of the execution (median share)`,
       '',
     ].join('\n'),
+  );
+  await printBakeProfile(summaries.flatMap((summary) => (summary.bakeDir ? [summary.bakeDir] : [])));
+}
+
+/** Prints the bake phases, roles and slowest tasks, as medians over the runs' bake directories. */
+async function printBakeProfile(bakeDirs: readonly string[]): Promise<void> {
+  const phases: Array<Map<string, number>> = [];
+  const roles: Array<Map<string, number>> = [];
+  const tasks: Array<Map<string, number>> = [];
+  for (const dir of bakeDirs) {
+    let log: string;
+    try {
+      log = await readFile(path.join(dir, 'packer.log'), 'utf8');
+    } catch {
+      continue; // the build directory was removed since
+    }
+    phases.push(new Map(bakePhases(log).map((phase) => [phase.phase, phase.seconds])));
+    const junitDir = path.join(dir, 'ansible-junit');
+    const files = await readdir(junitDir).catch(() => [] as string[]);
+    const timings: TaskTiming[] = [];
+    for (const file of files.filter((name) => name.endsWith('.xml')))
+      timings.push(...ansibleTasks(await readFile(path.join(junitDir, file), 'utf8')));
+    roles.push(
+      new Map(secondsPerRole(timings).map((role) => [`${role.role} (${role.tasks} tasks)`, role.seconds])),
+    );
+    tasks.push(new Map(timings.map((task) => [`${task.role} : ${task.task}`, task.seconds])));
+  }
+  if (phases.length === 0) return;
+  const medians = (maps: Array<Map<string, number>>): Array<[string, number]> =>
+    [...new Set(maps.flatMap((map) => [...map.keys()]))].map((key) => [
+      key,
+      median(maps.map((map) => map.get(key) ?? 0)),
+    ]);
+  const print = (title: string, rows: Array<[string, number]>): void => {
+    process.stdout.write(`\n${title}, median of ${phases.length} bake(s) (s):\n`);
+    for (const [name, seconds] of rows)
+      process.stdout.write(`  ${name.slice(0, 72).padEnd(72)} ${seconds.toFixed(1).padStart(7)}\n`);
+  };
+  print('bake phases', medians(phases));
+  print('ansible roles', medians(roles));
+  print(
+    'slowest ansible tasks',
+    medians(tasks)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12),
   );
 }
 

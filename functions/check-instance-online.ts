@@ -1,11 +1,11 @@
 /** Task `CheckInstanceOnline` → `checkInstanceOnline()`. Env: ONLINE_MAX_ATTEMPTS (default 30). */
-import { machineLauncher } from '#commons/aws/ports.js';
+import { instanceReadiness } from '#commons/aws/ports.js';
 import { config } from '#commons/config.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { CheckInstanceOnlineInput } from '#commons/schemas.js';
 import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
 
-const ports = { launcher: machineLauncher() };
+const ports = { launcher: instanceReadiness() };
 const options = { maxAttempts: config.onlineMaxAttempts };
 
 export const handler = lambdaHandler(CheckInstanceOnlineInput, (input) =>

@@ -5,16 +5,16 @@
  * Env: PIPELINES, STATE_MACHINE_ARN, SOURCE_BRANCH (main), CODECOMMIT_REPOSITORY (optional), DEFAULT_CHANNEL.
  */
 
-import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
-import { z } from 'zod';
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import * as z from 'zod';
 import { sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';
-import { startPushBuilds } from '#commons/aws/triggers.js';
-import { sfn } from '#commons/clients/index.js';
+import { codeCommitRepositoryUrl, startPushBuilds } from '#commons/aws/triggers.js';
+import { sfn } from '#commons/clients/sfn.js';
 import { config } from '#commons/config.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { CommitSha } from '#commons/schemas.js';
+import { FullCommitSha as CommitSha } from '#commons/schemas.js';
 
 export const CodeCommitStateChange = EventBridgeSchema.extend({
   source: z.literal('aws.codecommit'),
@@ -55,7 +55,7 @@ export const handler = lambdaHandler(CodeCommitStateChange, async (event) => {
   }
   const executions = await startPushBuilds(
     pipelines,
-    { commit: detail.commitId, repository: detail.repositoryName },
+    { commit: detail.commitId, repository: codeCommitRepositoryUrl(event.region, detail.repositoryName) },
     deps,
   );
   for (const execution of executions) {

@@ -13,24 +13,26 @@
  */
 
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import { LambdaFunctionUrlSchema } from '@aws-lambda-powertools/parser/schemas';
-import { z } from 'zod';
+import { LambdaFunctionUrlSchema } from '@aws-lambda-powertools/parser/schemas/lambda';
+import * as z from 'zod';
 import { sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { startPushBuilds } from '#commons/aws/triggers.js';
-import { sfn, ssm } from '#commons/clients/index.js';
+import { sfn } from '#commons/clients/sfn.js';
+import { ssm } from '#commons/clients/ssm.js';
 import { config } from '#commons/config.js';
 import { verifyGitHubSignature } from '#commons/core/webhook-signature.js';
 import { MissingConfiguration } from '#commons/errors.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { CommitSha } from '#commons/schemas.js';
+import { FullCommitSha as CommitSha, RepositoryUrl } from '#commons/schemas.js';
 
 const PushPayload = z.looseObject({
   ref: z.string(),
   after: CommitSha,
   deleted: z.boolean().optional(),
-  repository: z.looseObject({ full_name: z.string() }),
+  // clone_url: the HTTPS URL the runner fetches (private repositories with the git token).
+  repository: z.looseObject({ full_name: z.string(), clone_url: RepositoryUrl }),
 });
 
 const ZERO_SHA = /^0+$/;
@@ -51,7 +53,8 @@ const pipelines = config.pipelines;
 const branch = config.sourceBranch;
 const secretParameter = config.githubWebhookSecretParameter;
 const stateMachineArn = config.stateMachineArn;
-const secrets = new SSMProvider({ awsSdkV3Client: ssm });
+/** Created on the first request, with the SSM client (lazy, see `#commons/clients`). */
+let secrets: SSMProvider | undefined;
 const deps = {
   sources: sourceResolver(),
   start: (input: Parameters<typeof startBuild>[2]) => startBuild(sfn, stateMachineArn, input),
@@ -64,6 +67,7 @@ export const handler = lambdaHandler(LambdaFunctionUrlSchema, async (event): Pro
   const githubEvent = headers['x-github-event'];
   logger.appendKeys({ githubDelivery: headers['x-github-delivery'], githubEvent });
   const rawBody = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+  secrets ??= new SSMProvider({ awsSdkV3Client: ssm() });
   const secret = await secrets.get(secretParameter, { decrypt: true, maxAge: 300 });
   if (typeof secret !== 'string' || secret === '') {
     throw new MissingConfiguration(`parameter ${secretParameter} holds no webhook secret`);
@@ -92,7 +96,7 @@ export const handler = lambdaHandler(LambdaFunctionUrlSchema, async (event): Pro
 
   const executions = await startPushBuilds(
     pipelines,
-    { commit: push.after, repository: push.repository.full_name },
+    { commit: push.after, repository: push.repository.clone_url },
     deps,
   );
   const started = executions.filter((execution) => execution.started).length;

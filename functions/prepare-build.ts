@@ -1,19 +1,28 @@
-/** Task `PrepareBuild` → `prepareBuild()`. Env: PROBE_TIMEOUT_SECONDS, INCIDENT_RESPONSE_PLAN_ARN (optional). */
-import { sourceResolver } from '#commons/aws/ports.js';
+/**
+ * Task `PrepareBuild` → `prepareBuild()`. Env: PROBE_TIMEOUT_SECONDS, INCIDENT_RESPONSE_PLAN_ARN,
+ * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main).
+ */
+import { revisionResolver, sourceResolver } from '#commons/aws/ports.js';
 import { config } from '#commons/config.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { PrepareBuildInput } from '#commons/schemas.js';
 import { prepareBuild } from '#commons/steps/prepare-build.js';
 
-const ports = { sources: sourceResolver() };
+const ports = { sources: sourceResolver(), revisions: revisionResolver() };
 const options = {
   probeTimeoutSeconds: config.probeTimeoutSeconds,
   incidentResponsePlanArn: config.incidentResponsePlanArn,
+  defaultSource: { repository: config.sourceRepository, branch: config.sourceBranch },
 };
 
 export const handler = lambdaHandler(PrepareBuildInput, async (input) => {
   const build = await prepareBuild(input, ports, options);
-  logger.info('build prepared', { buildId: build.buildId, sourceImageId: build.sourceImageId });
+  logger.info('build prepared', {
+    buildId: build.buildId,
+    sourceImageId: build.sourceImageId,
+    repository: build.repository,
+    commit: build.commit,
+  });
   return build;
 });

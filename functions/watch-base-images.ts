@@ -6,12 +6,14 @@
  * Env: PIPELINES, STATE_MACHINE_ARN, LAST_SEEN_PARAMETER_PREFIX, DEFAULT_CHANNEL.
  */
 
-import { EventBridgeSchema, SnsSchema } from '@aws-lambda-powertools/parser/schemas';
-import { z } from 'zod';
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import { SnsSchema } from '@aws-lambda-powertools/parser/schemas/sns';
+import * as z from 'zod';
 import { sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { LastSeenStore, watchBaseImages } from '#commons/aws/triggers.js';
-import { sfn, ssm } from '#commons/clients/index.js';
+import { sfn } from '#commons/clients/sfn.js';
+import { ssm } from '#commons/clients/ssm.js';
 import { config } from '#commons/config.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';

@@ -132,7 +132,15 @@ export async function bakeLocally(
     ...options.extraVars,
   };
   const varArgs = Object.entries(vars).flatMap(([key, value]) => ['-var', `${key}=${value}`]);
-  const run = { logFile, env: { PACKER_LOG: '0' }, ...pick(options, 'onLine', 'signal') };
+  // Ansible's own JUnit callback (ansible-core builtin) records every task's duration for the
+  // bake profile (bench/bake-profile.ts); the ansible provisioner passes the environment on.
+  const env = {
+    PACKER_LOG: '0',
+    ANSIBLE_CALLBACKS_ENABLED: 'ansible.builtin.junit',
+    JUNIT_OUTPUT_DIR: path.join(workDir, 'ansible-junit'),
+    JUNIT_HIDE_TASK_ARGUMENTS: 'True',
+  };
+  const run = { logFile, env, ...pick(options, 'onLine', 'signal') };
   const template = path.join(PROJECT_ROOT, 'packer');
   try {
     await runTool('packer', ['init', template], run);
@@ -168,6 +176,41 @@ export async function bakeLocally(
     LastStatus: 'STOPPED',
     image,
   };
+}
+
+/**
+ * Local-only shortcut for the `BakeImage` state: instead of baking, take an existing qcow2 (an
+ * earlier bake, or a machine's disk after a change) as this build's image. The disk is flattened
+ * into a standalone copy with `qemu-img convert` (so a copy-on-write overlay loses its backing
+ * file dependency and `file` itself is left untouched), then registered with the same ownership
+ * tags a bake gives, so every state after BakeImage runs exactly as after a real bake.
+ * Use: `npm run factory -- --image-file <disk.qcow2>` (re-test an image without a bake).
+ * @throws BakeFailed when the file is missing or not a disk image qemu-img can read.
+ */
+export async function importLocally(
+  request: RunTaskRequest,
+  options: Pick<LocalBakeOptions, 'catalog' | 'workDir' | 'onLine' | 'signal'> & { file: string },
+): Promise<{ TaskArn: string; LastStatus: string; image: ImageRecord }> {
+  const environment = bakeEnvironment(request);
+  const workDir = path.resolve(options.workDir);
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  const disk = path.join(workDir, `${environment.BUILD_ID}.qcow2`);
+  options.onLine?.(`importing ${options.file} instead of baking (--image-file)`);
+  try {
+    await runTool('qemu-img', ['convert', '-O', 'qcow2', path.resolve(options.file), disk], {
+      logFile: path.join(workDir, 'import.log'),
+      ...pick(options, 'signal'),
+    });
+  } catch (error) {
+    throw new BakeFailed(`cannot import ${options.file} as a disk image: ${(error as Error).message}`);
+  }
+  const image = await options.catalog.registerImage({
+    disk,
+    name: `${environment.PIPELINE}-${environment.BUILD_ID}-imported`,
+    tags: imageTags(environment, {}),
+  });
+  return { TaskArn: `local:import/${environment.BUILD_ID}`, LastStatus: 'STOPPED', image };
 }
 
 /**

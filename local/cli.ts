@@ -12,6 +12,8 @@
  *   --retention-dry-run      retention: print the plan, deregister nothing
  *   --no-clone-check         skip booting a second machine from the promoted image
  *   --bake-var <key=value>   extra Packer variable for this bake (repeatable)
+ *   --image-file <qcow2>     skip the bake: run the rest of the pipeline on this disk image (a copy
+ *                            is registered as the candidate; local only, e.g. to re-test an image)
  *   --summary-json <file>    also write the run summary as JSON
  *
  * The image definition is `--image`, else the one the pipeline's entry in `PIPELINES` names (same
@@ -93,6 +95,7 @@ async function main(): Promise<number> {
       },
       cloneCheck: !(values['no-clone-check'] ?? false),
       bakeVars,
+      ...(values['image-file'] ? { imageFile: values['image-file'] } : {}),
       signal: controller.signal,
       ...(slackUrl ? { notifier: new SlackWebhookNotifier(async () => slackUrl) } : {}),
     });
@@ -121,6 +124,7 @@ function parse() {
       'retention-dry-run': { type: 'boolean' },
       'no-clone-check': { type: 'boolean' },
       'bake-var': { type: 'string', multiple: true },
+      'image-file': { type: 'string' },
       'summary-json': { type: 'string' },
     },
     allowPositionals: false,

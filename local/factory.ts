@@ -34,7 +34,7 @@ import { prepareBuild } from '#commons/steps/prepare-build.js';
 import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
-import { bakeLocally, type RunTaskRequest } from '#local/bake.js';
+import { bakeLocally, importLocally, type RunTaskRequest } from '#local/bake.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
 import { PROJECT_ROOT } from '#local/process.js';
@@ -62,8 +62,14 @@ export interface LocalFactoryOptions {
   retention: { maxAgeDays: number; keepLatest: number; dryRun: boolean };
   /** Seconds the probe suite may run on the test machine. */
   probeTimeoutSeconds: number;
-  /** Seconds between polls of the Wait states (the ASL's 15 s are meant for AWS). */
+  /** Seconds between polls of the probe's Wait state (the ASL's 15 s are meant for AWS). */
   pollSeconds: number;
+  /**
+   * Seconds between online checks (WaitForInstanceOnline). A TCG boot takes 30–60 s on an idle
+   * 2-core machine and several minutes on a busy or slower one; the ASL's attempt bound times this
+   * interval is how long a boot may take, so it is longer than the probe's.
+   */
+  onlinePollSeconds: number;
   /** Polls before InstanceNeverOnline / ProbeTimedOut. */
   onlineMaxAttempts: number;
   probeMaxAttempts: number;
@@ -71,6 +77,8 @@ export interface LocalFactoryOptions {
   cloneCheck: boolean;
   /** Extra Packer `-var`s for this bake (e.g. to bake a deliberately broken image in tests). */
   bakeVars?: Record<string, string>;
+  /** Skip the bake: BakeImage registers this qcow2 as the build's image (see `importLocally`). */
+  imageFile?: string;
   /** Forwarded after the terminal (e.g. Slack when configured). */
   notifier?: Notifier;
   /** Progress output (default: stdout). */
@@ -100,6 +108,8 @@ export interface LocalRunSummary {
   clone?: { identical: string[]; first: Identity; second: Identity };
   sourceImage?: SourceImage;
   imagePath?: string;
+  /** The bake's work directory: packer.log, ansible-junit/ (read by bench/bake-profile.ts). */
+  bakeDir?: string;
 }
 
 /** Machine identity compared between two machines of one image (clones must differ). */
@@ -113,6 +123,7 @@ const defaults = (stateDir: string): Omit<LocalFactoryOptions, 'pipeline' | 'cha
   retention: { maxAgeDays: 30, keepLatest: 3, dryRun: false },
   probeTimeoutSeconds: 600,
   pollSeconds: 5,
+  onlinePollSeconds: 10,
   onlineMaxAttempts: 72,
   probeMaxAttempts: 180,
   cloneCheck: true,
@@ -178,14 +189,20 @@ export async function runLocalFactory(
       prepareBuild(parsed, { sources }, { probeTimeoutSeconds: options.probeTimeoutSeconds }),
     ),
     BakeImage: async (raw) => {
-      const result = await bakeLocally(raw as RunTaskRequest, {
+      const request = raw as RunTaskRequest;
+      const common = {
         catalog,
         workDir: path.join(stateDir, 'builds', name),
-        baseImagePath: LocalBaseImageResolver.pathOf,
         onLine: progress,
         ...signalOf(options),
-        ...(options.bakeVars ? { extraVars: options.bakeVars } : {}),
-      });
+      };
+      const result = options.imageFile
+        ? await importLocally(request, { ...common, file: options.imageFile })
+        : await bakeLocally(request, {
+            ...common,
+            baseImagePath: LocalBaseImageResolver.pathOf,
+            ...(options.bakeVars ? { extraVars: options.bakeVars } : {}),
+          });
       return { TaskArn: result.TaskArn, LastStatus: result.LastStatus };
     },
     FindCandidateImage: task(FindCandidateImageInput, (parsed) => findCandidateImage(parsed, { images })),
@@ -237,7 +254,9 @@ export async function runLocalFactory(
 
   const stateMachine = new StateMachine(loadDefinition({ stage: 'local' }));
   const waits = {
-    WaitForInstanceOnline: options.pollSeconds * 1000,
+    // Sized for an EC2 boot; a local VM is polled from the start, as before the wait existed.
+    WaitForInstanceBoot: 0,
+    WaitForInstanceOnline: options.onlinePollSeconds * 1000,
     WaitForProbe: options.pollSeconds * 1000,
   };
   const execution = stateMachine.run(executionInput as JSONValue, {
@@ -315,6 +334,7 @@ export async function runLocalFactory(
     executionSeconds,
     totalSeconds: 0,
     sourceImage: source,
+    bakeDir: path.join(stateDir, 'builds', name),
     ...(output ? { output } : {}),
     ...(failure ? { error: failure } : {}),
   };

@@ -5,10 +5,15 @@
 build {
   sources = ["source.amazon-ebs.golden", "source.qemu.golden"]
 
+  # Every provisioner below carries `except = local.skipped_provisioner_sources`: empty for real
+  # builds; ["amazon-ebs.golden"] when aws_communicator = "none" (the emulator test), because
+  # Packer refuses provisioners without a communicator.
+
   # Let first-boot cloud-init finish (user creation, host keys and the sshd restart that
   # follows, the AWS user data installing the SSM agent, apt locks) before configuring.
   # An error status is reported but not fatal: cleanup.sh wipes cloud-init state anyway.
   provisioner "shell" {
+    except = local.skipped_provisioner_sources
     inline = [
       "cloud-init status --wait >/dev/null || echo \"cloud-init finished with status $? (continuing)\"",
     ]
@@ -18,6 +23,7 @@ build {
   # roles from ansible/roles), run from this host straight over the communicator's SSH
   # connection (no Packer SSH proxy).
   provisioner "ansible" {
+    except        = local.skipped_provisioner_sources
     playbook_file = "${local.repo}/ansible/images/${var.image_definition}.yml"
     user          = build.User
     use_proxy     = false
@@ -42,15 +48,18 @@ build {
   # Stage the helper scripts (cleanup, validation) and the probe suite. After Ansible on
   # purpose: the cleanup role empties /tmp.
   provisioner "shell" {
+    except = local.skipped_provisioner_sources
     inline = ["mkdir -p ${local.staging_dir}/probe"]
   }
   provisioner "file" {
+    except      = local.skipped_provisioner_sources
     source      = "${local.root}/scripts/"
     destination = local.staging_dir
   }
   # The probe suite (probe/, entry probe.sh) belongs to the image: the pipeline runs it on
   # the test instance. generated = true: checked when the build runs, not at validate time.
   provisioner "file" {
+    except      = local.skipped_provisioner_sources
     source      = "${local.probe_dir}/"
     destination = "${local.staging_dir}/probe"
     generated   = true
@@ -60,6 +69,7 @@ build {
   # checks (checks.d/<image_definition>/*.check, none for some definitions) in its checks.d/;
   # an invalid drop-in fails the build here rather than the probe later.
   provisioner "shell" {
+    except          = local.skipped_provisioner_sources
     execute_command = "sudo -n env {{ .Vars }} bash '{{ .Path }}'"
     inline = [
       "set -o errexit",
@@ -83,6 +93,7 @@ build {
   # qemu shutdown_command merely waits. skip_clean: the deleted user could not remove the
   # uploaded script; validate-image.sh deletes the staging files instead.
   provisioner "shell" {
+    except          = local.skipped_provisioner_sources
     execute_command = "sudo -n env {{ .Vars }} bash '{{ .Path }}'"
     environment_vars = [
       "FACTORY_BUILD_USER=${build.User}",
@@ -93,7 +104,7 @@ build {
       "cd /", # the build user's home (this session's directory) is about to go
       "bash ${local.staging_dir}/cleanup.sh",
       "bash ${local.staging_dir}/validate-image.sh",
-      "if [ \"$FACTORY_BACKEND\" = local ]; then systemd-run --quiet --on-active=15 --timer-property=AccuracySec=1s /usr/bin/systemctl poweroff; fi",
+      "if [ \"$FACTORY_BACKEND\" = local ]; then systemd-run --quiet --on-active=5 --timer-property=AccuracySec=1s /usr/bin/systemctl poweroff; fi",
     ]
     skip_clean = true
   }

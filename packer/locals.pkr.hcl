@@ -79,15 +79,20 @@ locals {
 
   # Build metadata both manifests carry (post-processor custom_data; the pipeline reads it back).
   manifest_data = {
-    build_id       = var.build_id
-    pipeline       = var.pipeline
-    channel        = var.channel
-    commit         = var.commit
-    build_date     = local.build_date
-    execution_name = var.execution_name
-    base_image     = var.base_image
-    image_name     = local.image_name
+    build_id         = var.build_id
+    pipeline         = var.pipeline
+    channel          = var.channel
+    commit           = var.commit
+    build_date       = local.build_date
+    execution_name   = var.execution_name
+    base_image       = var.base_image
+    image_definition = var.image_definition
+    image_name       = local.image_name
   }
+
+  # Sources whose provisioners are skipped (see build.pkr.hcl): only the emulator test's
+  # communicator-less AWS build.
+  skipped_provisioner_sources = var.aws_communicator == "none" ? ["amazon-ebs.golden"] : []
 
   # Where the image definition's helper files are staged on the build machine.
   staging_dir = "/tmp/image-factory"

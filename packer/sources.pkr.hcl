@@ -57,31 +57,17 @@ source "amazon-ebs" "golden" {
 
   # Access: SSH tunnelled through SSM Session Manager. No inbound rule, no public IP and no
   # key pair on the instance are needed, which a temporary security group could not give
-  # (it would have to admit the runner's address). The instance gets a temporary instance
-  # profile with just the SSM channel permissions unless aws_iam_instance_profile names one.
-  communicator         = "ssh"
+  # (it would have to admit the runner's address). The instance runs with the stack's builder
+  # instance profile (SSM core only, passed by the runner); Packer creates no IAM resources,
+  # and refuses session_manager without an instance profile.
+  # aws_communicator = "none" exists for the emulator test only (see the variable).
+  communicator         = var.aws_communicator
   ssh_username         = local.aws_ssh_username
-  ssh_interface        = "session_manager"
+  ssh_interface        = var.aws_communicator == "ssh" ? "session_manager" : ""
   ssh_timeout          = "15m"
   pause_before_ssm     = "20s"
   iam_instance_profile = var.aws_iam_instance_profile
-  dynamic "temporary_iam_instance_profile_policy_document" {
-    for_each = var.aws_iam_instance_profile == "" ? ["ssm"] : []
-    content {
-      Version = "2012-10-17"
-      Statement {
-        Effect = "Allow"
-        Action = [
-          "ssm:UpdateInstanceInformation",
-          "ssmmessages:CreateControlChannel",
-          "ssmmessages:CreateDataChannel",
-          "ssmmessages:OpenControlChannel",
-          "ssmmessages:OpenDataChannel",
-        ]
-        Resource = ["*"]
-      }
-    }
-  }
+  security_group_id    = var.aws_security_group_id
   # Official Debian AMIs lack the SSM agent: the user data installs it when missing.
   user_data_file = "${local.root}/files/aws-user-data.sh"
 
@@ -108,9 +94,17 @@ source "qemu" "golden" {
   # Blocks freed in the guest (fstrim in cleanup.sh) are released from the qcow2.
   disk_discard       = "unmap"
   disk_detect_zeroes = "unmap"
-  net_device         = "virtio-net"
-  output_directory   = local.qemu_output_directory
-  vm_name            = "${var.build_id}.qcow2"
+  # Local-only shortcut: no `qemu-img convert` pass after the build (packer-plugin-qemu
+  # step_convert_disk). Discard (fstrim in cleanup.sh) already keeps the qcow2 sparse, and the
+  # local catalog stores the file as it is; the AMI path has no such step.
+  skip_compaction = true
+  # Local-only: the build machine's disk ignores guest flush requests (QEMU -drive cache=unsafe,
+  # see virt-install(1) "cache"; only a host crash loses data, and Packer waits for qemu to exit
+  # before it uses the file). dpkg syncs after every unpacked file; under TCG each sync is costly.
+  disk_cache       = "unsafe"
+  net_device       = "virtio-net"
+  output_directory = local.qemu_output_directory
+  vm_name          = "${var.build_id}.qcow2"
 
   headless = true
   cpus     = var.qemu_cpus

@@ -158,8 +158,35 @@ variable "aws_subnet_id" {
 
 variable "aws_iam_instance_profile" {
   type        = string
-  description = "Existing instance profile with SSM core permissions for the build instance. Empty: Packer creates a temporary one (the runner then needs iam:CreateRole/PutRolePolicy/CreateInstanceProfile/PassRole and their deletes)."
+  description = "Instance profile of the build instance, with SSM core permissions (the stack's BuilderInstanceProfile; the runner passes BUILDER_INSTANCE_PROFILE). Required by amazon-ebs.golden: Session Manager needs it, and Packer creates no temporary IAM resources."
   default     = ""
+
+  validation {
+    condition     = var.aws_iam_instance_profile == "" || can(regex("^[\\w+=,.@-]{1,128}$", var.aws_iam_instance_profile))
+    error_message = "The aws_iam_instance_profile must be an instance profile name (1-128 of [A-Za-z0-9+=,.@_-]), or empty."
+  }
+}
+
+variable "aws_security_group_id" {
+  type        = string
+  description = "Security group of the build instance (the stack's builderSecurityGroupId). It needs no inbound rule (Session Manager) and outbound HTTPS to the SSM endpoints. Empty: Packer creates a temporary group in the subnet's VPC."
+  default     = ""
+
+  validation {
+    condition     = var.aws_security_group_id == "" || can(regex("^sg-[0-9a-f]{8,17}$", var.aws_security_group_id))
+    error_message = "The aws_security_group_id must look like sg-0123456789abcdef0, or be empty."
+  }
+}
+
+variable "aws_communicator" {
+  type        = string
+  description = "How Packer reaches the AWS build instance: 'ssh' (through Session Manager; every real build). 'none' serves the emulator test only (tests/integration): the emulator runs no machine, so the instance cannot be reached, every provisioner is skipped for amazon-ebs.golden and the image holds nothing of the image definition."
+  default     = "ssh"
+
+  validation {
+    condition     = contains(["ssh", "none"], var.aws_communicator)
+    error_message = "The aws_communicator must be 'ssh' or 'none'."
+  }
 }
 
 variable "aws_ssh_username" {

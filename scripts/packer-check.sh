@@ -54,9 +54,9 @@ check "packer validate rejects an unknown image_definition" bash -c \
   '! packer validate "$@" -var image_definition=no-such-definition packer/' _ "${qemu[@]}"
 check "packer validate amazon-ebs.golden (no AWS credentials)" env -u AWS_PROFILE \
   AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= packer validate -only=amazon-ebs.golden "${common[@]}" \
-  -var aws_region=eu-west-1 -var source_ami=ami-0123456789abcdef0 packer/
+  -var aws_region=eu-west-1 -var source_ami=ami-0123456789abcdef0 -var aws_iam_instance_profile=image-factory-builder packer/
 check "packer validate rejects a malformed source_ami" bash -c \
-  '! packer validate -only=amazon-ebs.golden "$@" -var aws_region=eu-west-1 -var source_ami=ami-nothex packer/' \
+  '! packer validate -only=amazon-ebs.golden "$@" -var aws_region=eu-west-1 -var source_ami=ami-nothex -var aws_iam_instance_profile=image-factory-builder packer/' \
   _ "${common[@]}"
 dockerfile_pins_match() {
   local go_image base_image

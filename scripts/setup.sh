@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Installs the project's toolchain, pinned and cached, into the work tree:
 #   apt     Debian packages (qemu, debootstrap, shellcheck, xorriso, ...) when missing
-#   node    npm ci when node_modules is missing or package-lock.json changed
-#   python  .cache/venv from requirements.txt
+#   node    npm install when node_modules is missing or package-lock.json changed
+#   python  .cache/venv from the hash-locked requirements.txt, by uv (UV_VERSION of
+#           tools/versions.env, hashes in tools/uv-requirements.txt; installed into .cache/uv,
+#           its download cache in .cache/uv-cache)
 #   packer  Packer + amazon/ansible/qemu plugins built from source at the versions pinned in
-#           tools/versions.env: .cache/bin/packer, plugins in .cache/packer-plugins
+#           tools/versions.env: .cache/bin/packer, plugins in .cache/packer-plugins; Go's build
+#           and module caches in .cache/go, so a rebuild after a pin bump compiles only what changed
+#   lock    (only when named) writes tools/uv-requirements.txt for UV_VERSION and resolves
+#           requirements.in into requirements.txt, both with hashes
 #
-# Usage: scripts/setup.sh [--force] [apt] [node] [python] [packer]   (no component: all)
+# Usage: scripts/setup.sh [--force] [apt] [node] [python] [packer] [lock]   (no component: all but lock)
+# apt runs first; the other components run concurrently (mostly network-bound, while Packer's
+# compile is CPU-bound). Ends with a table of the phases with their start, end and duration.
 # Each step records a stamp in .cache/stamps keyed by what it depends on (pinned versions,
 # lock-file hashes, toolchain versions), so a second run only checks and takes seconds.
 # --force (or SETUP_FORCE=1) ignores the stamps. Afterwards: `source scripts/env.sh`.
@@ -29,7 +36,7 @@ readonly APT_PACKAGES=(
   debootstrap fdisk e2fsprogs                # local Debian 12 base image (sfdisk, mkfs.ext4)
   xorriso                                    # Packer cd_files / NoCloud seed ISOs
   shellcheck                                 # lint of every shell script
-  python3-venv                               # .cache/venv
+  python3-venv                               # .cache/uv (the venv pip installs the pinned uv into)
 )
 
 FORCE="${SETUP_FORCE:-0}"
@@ -78,22 +85,98 @@ step_node() {
   stamp_write "${STAMPS}" node "${key}"
 }
 
+readonly UV_HOME="${CACHE}/uv"
+readonly UV_PIN="${ROOT}/tools/uv-requirements.txt"
+
+# python_base — path of the python3 that the venv is built on; dies below PYTHON_MIN_VERSION.
+python_base() {
+  local base version
+  base="$(command -v python3)" || die "python: python3 not found"
+  version="$("${base}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  [[ "$(printf '%s\n%s\n' "${PYTHON_MIN_VERSION}" "${version}" | sort -V | head -n1)" == "${PYTHON_MIN_VERSION}" ]] ||
+    die "python: python3 is ${version}, need >= ${PYTHON_MIN_VERSION} (tools/versions.env)"
+  printf '%s\n' "${base}"
+}
+
+# uv_env — environment for every uv call: caches in the work tree, the system's python only
+# (uv never downloads an interpreter here).
+uv_env() {
+  export UV_CACHE_DIR="${CACHE}/uv-cache" UV_PYTHON_DOWNLOADS=never UV_PYTHON_PREFERENCE=only-system
+}
+
+# uv_install — the pinned uv in .cache/uv/bin/uv: a plain venv (python3-venv's pip) into which
+# pip installs the uv wheel whose hash tools/uv-requirements.txt pins.
+uv_install() {
+  local base key
+  base="$(python_base)"
+  key="$(hash_of "${UV_PIN}" "$("${base}" --version 2>&1)")"
+  if [[ -x "${UV_HOME}/bin/uv" ]] && "${UV_HOME}/bin/uv" --version >/dev/null 2>&1 && fresh uv "${key}"; then
+    return
+  fi
+  log "python: installing $(grep -Eo '^uv==[^ ]+' "${UV_PIN}") into ${UV_HOME#"${ROOT}/"}"
+  "${base}" -m venv --clear "${UV_HOME}"
+  "${UV_HOME}/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --only-binary :all: --require-hashes -r "${UV_PIN}"
+  stamp_write "${STAMPS}" uv "${key}"
+}
+
+# check_python_lock — every pin of requirements.in appears in requirements.txt (a bumped pin
+# without `scripts/setup.sh lock` would otherwise install the old version).
+check_python_lock() {
+  local line name
+  while read -r line; do
+    line="${line%%#*}"
+    line="${line//[[:space:]]/}"
+    [[ -n "${line}" ]] || continue
+    name="${line%%==*}"
+    name="${name%%\[*}"
+    name="${name,,}"
+    name="${name//[_.]/-}"
+    grep -Eq "^${name}==${line##*==}( |\$)" "${ROOT}/requirements.txt" ||
+      die "python: requirements.txt does not lock ${line} of requirements.in: run scripts/setup.sh lock"
+  done <"${ROOT}/requirements.in"
+}
+
 step_python() {
   local venv="${CACHE}/venv" base key
-  base="$(command -v python3)" || die "python: python3 not found"
-  key="$(hash_of "${ROOT}/requirements.txt" "$("${base}" --version 2>&1)")"
+  toolchain_load_versions
+  base="$(python_base)"
+  grep -Eq "^uv==${UV_VERSION//./\\.}( |\$)" "${UV_PIN}" ||
+    die "python: ${UV_PIN#"${ROOT}/"} does not pin uv ${UV_VERSION} (tools/versions.env): run scripts/setup.sh lock"
+  check_python_lock
+  uv_env
+  phase "python: uv" uv_install
+  key="$(hash_of "${ROOT}/requirements.txt" "$("${base}" --version 2>&1)" "${UV_PIN}")"
   if [[ -x "${venv}/bin/python" ]] && "${venv}/bin/python" -c '' 2>/dev/null && fresh python "${key}"; then
     log "python: ${venv#"${ROOT}/"} up to date"
     return
   fi
-  if ! { [[ -x "${venv}/bin/python" ]] && "${venv}/bin/python" -c 'import pip' 2>/dev/null; }; then
-    log "python: creating ${venv#"${ROOT}/"}"
-    "${base}" -m venv --clear "${venv}"
+  if [[ "$("${venv}/bin/python" --version 2>&1)" == "$("${base}" --version 2>&1)" ]]; then
+    log "python: syncing ${venv#"${ROOT}/"} with requirements.txt"
   else
-    log "python: adopting ${venv#"${ROOT}/"}"
+    phase "python: venv" "${UV_HOME}/bin/uv" venv --quiet --clear --python "${base}" "${venv}"
   fi
-  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check -r "${ROOT}/requirements.txt"
+  # sync: exactly the locked set (extras removed), every file checked against its hash; .pyc
+  # compiled now, as pip did, so no tool compiles its modules on each start.
+  phase "python: sync" "${UV_HOME}/bin/uv" pip sync --quiet --python "${venv}/bin/python" \
+    --require-hashes --compile-bytecode "${ROOT}/requirements.txt"
   stamp_write "${STAMPS}" python "${key}"
+}
+
+# step_lock — with the uv installed now: tools/uv-requirements.txt for UV_VERSION, then
+# requirements.in (direct pins) resolved into requirements.txt. Every file of every package is
+# pinned by hash, for every platform (--universal) and Python >= PYTHON_MIN_VERSION.
+step_lock() {
+  local uv="${UV_HOME}/bin/uv" compile
+  toolchain_load_versions
+  compile=(pip compile --quiet --universal --generate-hashes --python-version "${PYTHON_MIN_VERSION}"
+    --custom-compile-command "scripts/setup.sh lock")
+  uv_env
+  phase "python: uv" uv_install
+  "${uv}" "${compile[@]}" --output-file "${UV_PIN}.new" - <<<"uv==${UV_VERSION}"
+  mv -f "${UV_PIN}.new" "${UV_PIN}"
+  (cd "${ROOT}" && "${uv}" "${compile[@]}" --output-file requirements.txt requirements.in)
+  log "lock: ${UV_PIN#"${ROOT}/"} and requirements.txt written"
 }
 
 # check_plugin_pins — packer/plugins.pkr.hcl must require exactly the versions we build.
@@ -125,7 +208,6 @@ step_packer() {
     log "packer: $("${bin}/packer" version | head -n1) and plugins up to date"
     return
   fi
-  local started=${SECONDS}
   # Machine-wide copy keyed like the stamp: a fresh clone (CI) on the same machine reuses
   # the binaries instead of rebuilding them (SETUP_TOOL_CACHE= disables it).
   local shared="${SETUP_TOOL_CACHE-${XDG_CACHE_HOME:-${HOME}/.cache}/image-factory}"
@@ -137,8 +219,12 @@ step_packer() {
     cp -f "${shared}/bin/packer" "${bin}/packer"
     cp -R "${shared}/plugins" "${plugins}"
   else
+    # Go's caches in the work tree: a rebuild after a pin bump (or a --force) downloads and
+    # compiles only what changed. Module cache files stay writable (-modcacherw), so
+    # `rm -rf .cache` works.
+    export GOCACHE="${CACHE}/go/build" GOMODCACHE="${CACHE}/go/mod"
     toolchain_build "${bin}" "${work}"
-    toolchain_install "${bin}/packer" "${plugins}" "${work}"
+    phase "packer: install plugins" toolchain_install "${bin}/packer" "${plugins}" "${work}"
     rm -rf "${work}"
     if [[ -n "${shared}" ]] && mkdir -p "${shared}.tmp/bin" 2>/dev/null; then
       cp -f "${bin}/packer" "${shared}.tmp/bin/packer"
@@ -149,27 +235,38 @@ step_packer() {
   fi
   [[ "$("${bin}/packer" version | head -n1)" == "Packer v${PACKER_VERSION}" ]] || die "packer: ${bin}/packer is broken"
   stamp_write "${STAMPS}" packer "${key}"
-  log "packer: installed in $((SECONDS - started))s"
 }
 
 main() {
-  local steps=() step started
+  local steps=() step pids=() names=() failed=() i
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --force) FORCE=1 ;;
-      -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
-      apt | node | python | packer) steps+=("$1") ;;
-      *) die "unknown component '$1' (apt, node, python, packer)" ;;
+      -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
+      apt | node | python | packer | lock) steps+=("$1") ;;
+      *) die "unknown component '$1' (apt, node, python, packer, lock)" ;;
     esac
     shift
   done
   [[ ${#steps[@]} -gt 0 ]] || steps=(apt node python packer)
   mkdir -p "${CACHE}"
+  PHASE_LOG="$(mktemp)"
+  PHASE_T0="${EPOCHREALTIME}"
+  export PHASE_LOG PHASE_T0
+  trap 'rm -f "${PHASE_LOG}"' EXIT
+  # apt first: it installs what the others run (python3-venv, git, curl).
+  if [[ " ${steps[*]} " == *" apt "* ]]; then phase apt step_apt; fi
   for step in "${steps[@]}"; do
-    started=${SECONDS}
-    "step_${step}"
-    log "${step}: $((SECONDS - started))s"
+    [[ "${step}" != apt ]] || continue
+    phase "${step}" "step_${step}" &
+    pids+=($!)
+    names+=("${step}")
   done
+  for i in "${!pids[@]}"; do
+    wait "${pids[${i}]}" || failed+=("${names[${i}]}")
+  done
+  phase_table
+  [[ ${#failed[@]} -eq 0 ]] || die "failed: ${failed[*]}"
 }
 
 main "$@"

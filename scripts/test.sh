@@ -43,7 +43,8 @@ stage_image-definition() {
 
 stage_integration() { npx --no-install vitest run --project integration; }
 
-stage_e2e() { npx --no-install vitest run --project e2e; }
+# Verbose: one line per e2e test with its duration (the steps log their own times too).
+stage_e2e() { npx --no-install vitest run --project e2e --reporter=verbose; }
 
 passed=0
 failed=0

@@ -115,6 +115,109 @@ export function waitStateNames(definition: StateMachineDefinition): string[] {
     .map(([name]) => name);
 }
 
+/**
+ * A bounded poll loop of the pipeline, as the ASL defines it:
+ * `entry → [firstWait] → check → choice → (done | exhausted | wait → check …)`.
+ */
+export interface PollLoop {
+  /** The Task state that polls, e.g. `CheckInstanceOnline`. */
+  readonly check: string;
+  /** The Choice state after it, which ends the loop or goes to {@link wait}. */
+  readonly choice: string;
+  /** The Wait state between two checks (the Choice's `Default`) and its `Seconds`. */
+  readonly wait: string;
+  readonly waitSeconds: number;
+  /** The state whose `Next` enters the loop (e.g. `LaunchTestInstance`). */
+  readonly entry: string;
+  /**
+   * The Wait state entered before the first check and its `Seconds`: a Wait of its own
+   * (`WaitForInstanceBoot`), the loop's {@link wait} itself when the entry goes straight to it,
+   * or none (`undefined`, 0 s) when the entry goes straight to the check.
+   */
+  readonly firstWait: string | undefined;
+  readonly firstWaitSeconds: number;
+  /** The attempt counter the Choice tests (`$.online.attempt`) and its bound (`NumericGreaterThanEquals`). */
+  readonly attemptPath: string;
+  readonly maxAttempts: number;
+}
+
+type RawState = Record<string, unknown> & { Type?: string; Next?: string; Seconds?: unknown };
+
+/** The single `NumericGreaterThanEquals` rule on an `….attempt` variable inside a Choice's rules. */
+function attemptBound(rules: unknown): { attemptPath: string; maxAttempts: number } | undefined {
+  const found: { attemptPath: string; maxAttempts: number }[] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(visit);
+    else if (node !== null && typeof node === 'object') {
+      const rule = node as Record<string, unknown>;
+      if (
+        typeof rule.Variable === 'string' &&
+        rule.Variable.endsWith('.attempt') &&
+        typeof rule.NumericGreaterThanEquals === 'number'
+      ) {
+        found.push({ attemptPath: rule.Variable, maxAttempts: rule.NumericGreaterThanEquals });
+      }
+      Object.values(rule).forEach(visit);
+    }
+  };
+  visit(rules);
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/** `Seconds` of a Wait state. @throws Error when the state is no Wait with a fixed `Seconds`. */
+function waitSeconds(states: Record<string, RawState>, name: string): number {
+  const state = states[name];
+  if (state?.Type !== 'Wait' || typeof state.Seconds !== 'number')
+    throw new Error(`${name} is not a Wait state with a fixed Seconds`);
+  return state.Seconds;
+}
+
+/**
+ * Every bounded poll loop of the definition, keyed by its check state, read from the ASL: the
+ * one place the poll timings and bounds are written. A loop is a Choice with an attempt bound
+ * whose `Default` is a Wait state leading back to the Task that leads to the Choice.
+ * @throws Error when such a Choice does not have that shape, or no single state enters the loop.
+ */
+export function pollLoops(path: string = DEFINITION_PATH): Record<string, PollLoop> {
+  const states = readRawDefinition(path).States as Record<string, RawState>;
+  const loops: Record<string, PollLoop> = {};
+  for (const [choice, state] of Object.entries(states)) {
+    const bound = state.Type === 'Choice' ? attemptBound(state.Choices) : undefined;
+    if (bound === undefined) continue;
+    const wait = String(state.Default);
+    const check = String(states[wait]?.Next);
+    if (states[check]?.Type !== 'Task' || states[check]?.Next !== choice)
+      throw new Error(`poll ${choice}: Default ${wait} does not lead back through a Task to ${choice}`);
+    // States outside the loop whose Next is `target`.
+    const into = (target: string) =>
+      Object.entries(states)
+        .filter(([name, other]) => other.Next === target && name !== wait && name !== choice)
+        .map(([name]) => name);
+    const [toCheck, toWait] = [into(check), into(wait)];
+    if (toCheck.length + toWait.length !== 1)
+      throw new Error(`poll ${choice}: no single state enters the loop`);
+    let entry = toWait[0] ?? (toCheck[0] as string);
+    let firstWait: string | undefined = toWait.length === 1 ? wait : undefined;
+    if (states[entry]?.Type === 'Wait') {
+      const before = into(entry);
+      if (before.length !== 1) throw new Error(`poll ${choice}: no single state enters ${entry}`);
+      firstWait = entry;
+      entry = before[0] as string;
+    }
+    loops[check] = {
+      check,
+      choice,
+      wait,
+      waitSeconds: waitSeconds(states, wait),
+      entry,
+      firstWait,
+      firstWaitSeconds: firstWait === undefined ? 0 : waitSeconds(states, firstWait),
+      ...bound,
+    };
+  }
+  return loops;
+}
+
 interface ResolveContext {
   readonly region: string;
   readonly accountId: string;

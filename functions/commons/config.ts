@@ -35,14 +35,21 @@ const once = <T>(key: string, read: () => T): T => {
   return cache.get(key) as T;
 };
 
-/** A variable that must be set and non-empty (deployment tools often render an unset parameter as ''). */
+/**
+ * The raw value of a variable that must be set and non-empty (deployment tools often render an
+ * unset parameter as ''). Not cached: getters that derive a value from it cache the derived value.
+ * @throws MissingConfiguration naming the variable.
+ */
+const readRequired = (key: string, description: string): string => {
+  const message = `environment variable ${key} is required (${description})`;
+  const value = getStringFromEnv({ key, errorMessage: message });
+  if (value === '') throw new MissingConfiguration(message);
+  return value;
+};
+
+/** A variable that must be set and non-empty, cached (see {@link readRequired}). */
 const required = (key: string, description: string): string =>
-  once(key, () => {
-    const message = `environment variable ${key} is required (${description})`;
-    const value = getStringFromEnv({ key, errorMessage: message });
-    if (value === '') throw new MissingConfiguration(message);
-    return value;
-  });
+  once(key, () => readRequired(key, description));
 
 const optional = (key: string): string | undefined =>
   once(key, () => {
@@ -146,11 +153,14 @@ export const config = {
       getStringFromEnv({ key: 'DEFAULT_CHANNEL', defaultValue: 'stable' }),
     );
   },
-  /** `PIPELINES` (required for triggers): `pipeline=[imageDefinition@]baseImage[:channel],…`. */
+  /**
+   * `PIPELINES` (required for triggers): `pipeline=[imageDefinition@]baseImage[:channel],…`, see
+   * {@link parsePipelines}. Only a successful parse is cached: a malformed value throws on every read.
+   */
   get pipelines(): PipelineConfig[] {
     return once('PIPELINES', () =>
       parsePipelines(
-        required('PIPELINES', 'pipeline=[imageDefinition@]baseImage[:channel], comma-separated'),
+        readRequired('PIPELINES', 'pipeline=[imageDefinition@]baseImage[:channel], comma-separated'),
         config.defaultChannel,
       ),
     );
@@ -158,6 +168,17 @@ export const config = {
   /** `SOURCE_BRANCH` (default `main`): the branch whose pushes start a build. */
   get sourceBranch(): string {
     return once('SOURCE_BRANCH', () => getStringFromEnv({ key: 'SOURCE_BRANCH', defaultValue: 'main' }));
+  },
+  /**
+   * `SOURCE_REPOSITORY` (optional): source repository (what the runner fetches and bakes) of builds that name none
+   * (base-image and manual builds), `https://…` or `codecommit::<region>://<name>`.
+   */
+  get sourceRepository(): string | undefined {
+    return optional('SOURCE_REPOSITORY');
+  },
+  /** `GIT_TOKEN_PARAMETER` (optional): SSM SecureString with the token for private HTTPS repositories. */
+  get gitTokenParameter(): string | undefined {
+    return optional('GIT_TOKEN_PARAMETER');
   },
   /** `CODECOMMIT_REPOSITORY` (optional): only pushes to this repository start a build. */
   get codeCommitRepository(): string | undefined {

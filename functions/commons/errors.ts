@@ -119,5 +119,17 @@ export class MissingConfiguration extends FactoryError {
   }
 }
 
+/**
+ * A channel pointer write did not take: `PutParameter` with `DataType: aws:ec2:image` answers 200
+ * before SSM validates the AMI asynchronously, and a failed validation leaves the parameter
+ * unchanged (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html,
+ * `DataType`).
+ */
+export class ChannelPointerNotConfirmed extends FactoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ChannelPointerNotConfirmed', message, options);
+  }
+}
+
 /** Error names that mean "the candidate was tested and must not ship" (cleanup deregisters it). */
 export const PROBE_FAILURE_ERRORS: readonly string[] = ['ProbeFailed', 'ProbeTimedOut'];

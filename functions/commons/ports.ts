@@ -145,6 +145,15 @@ export interface SourceImageResolver {
   describe(imageId: string): Promise<SourceImage | undefined>;
 }
 
+/** Resolves a branch of a source repository (the one the runner bakes) to the commit at its head. */
+export interface SourceRevisionResolver {
+  /**
+   * @param repository a repository URL (`https://…` or `codecommit::<region>://<name>`).
+   * @returns the 40-hex commit id at the head of `branch`.
+   */
+  headOf(repository: string, branch: string): Promise<string>;
+}
+
 export interface IncidentRequest {
   responsePlanArn: string;
   title: string;

@@ -3,7 +3,7 @@
  * "Execution state") and every task input. Task inputs are the whole state document, so their
  * schemas are loose objects: they name what the step reads and let the rest pass through.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BASE_IMAGE_NAMES } from './core/base-images.js';
 import { IMAGE_DEFINITION_NAMES } from './core/image-definitions.js';
 import { InvalidInput } from './errors.js';
@@ -49,6 +49,24 @@ export const CommitSha = z
   .string()
   .regex(/^[0-9a-f]{7,40}$/, { error: 'commit must be a git commit id: 7-40 lowercase hex characters' });
 
+/** A full git commit id: what a build bakes and records (the runner checks out exactly this). */
+export const FullCommitSha = z
+  .string()
+  .regex(/^[0-9a-f]{40}$/, { error: 'commit must be a full git commit id: 40 lowercase hex characters' });
+
+/**
+ * A repository the runner can fetch: an HTTPS clone URL without credentials
+ * (`https://github.com/<owner>/<repo>.git`) or a CodeCommit repository in git-remote-codecommit
+ * form (`codecommit::<region>://<name>`, https://github.com/aws/git-remote-codecommit#readme).
+ */
+export const RepositoryUrl = z
+  .string()
+  .max(512)
+  .regex(/^(https:\/\/[^\s@/]+\/[^\s@]+|codecommit::[a-z]{2}(-[a-z]+)+-\d:\/\/[\w.-]{1,100})$/, {
+    error:
+      'repository must be an https:// clone URL without credentials or codecommit::<region>://<repository name>',
+  });
+
 export const Trigger = z.enum(['manual', 'base-image', 'git-push'], {
   error: 'trigger must be one of: manual, base-image, git-push',
 });
@@ -62,7 +80,9 @@ export const Trigger = z.enum(['manual', 'base-image', 'git-push'], {
  * ```
  * `pipeline` and `baseImage` are required; `channel` defaults to `stable`, `trigger` to `manual`;
  * `imageDefinition` (what to bake) to the definition named like the pipeline (PrepareBuild checks);
- * without `sourceImageId` the current public AMI of the base image is used. Unknown keys are
+ * without `sourceImageId` the current public AMI of the base image is used. On AWS the source the
+ * definition is baked from is `repository` at `commit`; either defaults (the configured repository,
+ * the head of the configured branch), see `steps/prepare-build.ts`. Unknown keys are
  * rejected so that a typo (`baseimage`) fails fast instead of being ignored.
  */
 export const ExecutionInput = z.strictObject(
@@ -74,7 +94,7 @@ export const ExecutionInput = z.strictObject(
     imageDefinition: ImageDefinitionNameSchema.optional(),
     sourceImageId: ImageId.optional(),
     commit: CommitSha.optional(),
-    repository: z.string().min(1).max(256).optional(),
+    repository: RepositoryUrl.optional(),
   },
   {
     error: (issue) =>
@@ -115,7 +135,8 @@ export const Build = z.object({
   sourceImageId: ImageId,
   sourceImageName: z.string(),
   commit: CommitSha.optional(),
-  repository: z.string().optional(),
+  /** Where the runner fetches the image definition (any git URL; triggers give RepositoryUrl forms). */
+  repository: z.string().min(1).optional(),
   executionName: z.string().min(1).max(80),
   executionArn: z.string().optional(),
   startedAt: z.iso.datetime({ offset: true }),

@@ -139,9 +139,11 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     String(input.memoryMiB),
     '-display',
     'none',
-    // Boot disk (BIOS → GRUB in the MBR) and the NoCloud seed, both virtio-blk.
+    // Boot disk (BIOS → GRUB in the MBR) and the NoCloud seed, both virtio-blk. The overlay of a
+    // throwaway machine ignores guest flushes (QEMU `cache=unsafe`: only a host crash loses data;
+    // a clean qemu exit leaves a complete file).
     '-drive',
-    `file=${input.overlayPath},if=none,id=disk0,format=qcow2,discard=unmap`,
+    `file=${input.overlayPath},if=none,id=disk0,format=qcow2,discard=unmap,cache=unsafe`,
     '-device',
     'virtio-blk-pci,drive=disk0,bootindex=0',
     '-drive',

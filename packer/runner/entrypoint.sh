@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
 # Entry point of the Fargate Packer runner (packer/Dockerfile), started by the BakeImage
-# state (ecs:runTask.sync). Fetches the image definition at the requested commit, bakes
-# amazon-ebs.golden and exits with Packer's status. SIGTERM/SIGINT (ECS StopTask) are passed
+# state (ecs:runTask.sync). Fetches the source at the requested commit, bakes the build's
+# image definition as amazon-ebs.golden and exits with Packer's status. SIGTERM/SIGINT (ECS StopTask) are passed
 # on to Packer, which then terminates its build instance and deletes its temporary resources;
 # give the task a stopTimeout long enough for that (Fargate allows up to 120 s).
 #
-# Environment (the state machine's container overrides):
+# Environment: the state machine's container overrides (statemachines/image-factory.asl.yaml,
+# BakeImage) and the task definition (serverless/packer-runner.yml, PackerTaskDefinition):
 #   BUILD_ID, PIPELINE, SOURCE_AMI_ID    required (PrepareBuild output)
 #   AWS_REGION | AWS_DEFAULT_REGION      required
-#   Image definition, one of:
+#   Source (the repository whose packer/ and ansible/ are baked), one of:
+#     REPOSITORY_URL         git URL: https://… (GitHub), codecommit::<region>://<name>
+#                            (git-remote-codecommit, task role credentials) or any URL git
+#                            fetches; COMMIT selects the commit
 #     SOURCE_BUNDLE_S3_URI   s3://bucket/key of a .tar.gz / .zip of the repository
-#     REPOSITORY_URL         git URL (https://, codecommit::region://repo); COMMIT selects it
-#     IMAGE_DEFINITION_DIR   a directory already holding the repository (tests)
+#     SOURCE_DIR             a directory already holding the repository
 #   BUILD_JSON             the whole $.build document (States.JsonToString); COMMIT,
 #                          REPOSITORY_URL and IMAGE_DEFINITION default to its `commit`,
 #                          `repository` and `imageDefinition` fields
-#   IMAGE_DEFINITION       required (from BUILD_JSON): the playbook ansible/images/<name>.yml to bake
+#   IMAGE_DEFINITION       required (from BUILD_JSON): the image definition to bake, the playbook
+#                          ansible/images/<name>.yml and the probe's checks.d/<name>/
 #   COMMIT                 40 hex; verified against the checkout (empty: the default branch's head)
+#   GIT_TOKEN_PARAMETER    SSM SecureString with a token for private https:// repositories,
+#                          sent as HTTP basic auth (x-access-token) to git only
+#   BUILDER_INSTANCE_PROFILE, BUILDER_SUBNET_ID, BUILDER_SECURITY_GROUP_ID
+#                          the build instance's instance profile (required by session_manager),
+#                          subnet and security group ('' = Packer's defaults)
 #   CHANNEL (stable), EXECUTION_NAME (manual), BASE_IMAGE (debian-12), BUILD_DATE (now),
-#   SUBNET_ID, INSTANCE_TYPE, IAM_INSTANCE_PROFILE, KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
+#   INSTANCE_TYPE, KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
 #   MANIFEST_S3_URI        optional: where to copy packer's manifest.json
+# Packer also reads PKR_VAR_<name> variables from the environment.
 set -o nounset -o errexit -o pipefail
 
 log() { printf 'runner: %s\n' "$*" >&2; }
@@ -40,6 +50,24 @@ require() {
   done
 }
 
+# secure_string NAME — the decrypted value of an SSM SecureString (boto3; no AWS CLI here).
+secure_string() {
+  python3 - "$1" <<'PY'
+import sys, boto3
+print(boto3.client("ssm").get_parameter(Name=sys.argv[1], WithDecryption=True)["Parameter"]["Value"])
+PY
+}
+
+# git_source ARGS… — git with the repository token, if any, as an HTTP header for this call only
+# (never in the URL, argv or the environment Packer and Ansible inherit).
+git_source() {
+  if [[ -n "${git_auth_header:-}" ]]; then
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="${git_auth_header}" git "$@"
+  else
+    git "$@"
+  fi
+}
+
 # s3_copy SRC DST — copy between a local path and s3://bucket/key (boto3; no AWS CLI here).
 s3_copy() {
   python3 - "$1" "$2" <<'PY'
@@ -56,13 +84,14 @@ else:
 PY
 }
 
-fetch_definition() {
+# fetch_source DEST — the repository to bake, into DEST.
+fetch_source() {
   local dest="$1" archive
-  if [[ -n "${IMAGE_DEFINITION_DIR:-}" ]]; then
-    log "image definition from ${IMAGE_DEFINITION_DIR}"
-    cp -R "${IMAGE_DEFINITION_DIR}/." "${dest}/"
+  if [[ -n "${SOURCE_DIR:-}" ]]; then
+    log "source from ${SOURCE_DIR}"
+    cp -R "${SOURCE_DIR}/." "${dest}/"
   elif [[ -n "${SOURCE_BUNDLE_S3_URI:-}" ]]; then
-    log "image definition from ${SOURCE_BUNDLE_S3_URI}"
+    log "source from ${SOURCE_BUNDLE_S3_URI}"
     archive="$(mktemp)"
     s3_copy "${SOURCE_BUNDLE_S3_URI}" "${archive}"
     case "${SOURCE_BUNDLE_S3_URI}" in
@@ -71,24 +100,28 @@ fetch_definition() {
     esac
     rm -f "${archive}"
   elif [[ -n "${REPOSITORY_URL:-}" ]]; then
-    log "image definition from ${REPOSITORY_URL} at ${COMMIT:-the default branch}"
+    log "source from ${REPOSITORY_URL} at ${COMMIT:-the default branch}"
+    local git_auth_header=""
+    if [[ -n "${GIT_TOKEN_PARAMETER:-}" && "${REPOSITORY_URL}" == https://* ]]; then
+      git_auth_header="Authorization: Basic $(printf 'x-access-token:%s' "$(secure_string "${GIT_TOKEN_PARAMETER}")" | base64 -w0)"
+    fi
     git -C "${dest}" init --quiet
     git -C "${dest}" remote add origin "${REPOSITORY_URL}"
     if [[ -n "${COMMIT:-}" ]]; then
       # Fetch just that commit; servers that refuse fetch-by-id get a full fetch instead.
-      git -C "${dest}" fetch --quiet --depth 1 origin "${COMMIT}" ||
-        git -C "${dest}" fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
+      git_source -C "${dest}" fetch --quiet --depth 1 origin "${COMMIT}" ||
+        git_source -C "${dest}" fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
       git -C "${dest}" checkout --quiet --detach "${COMMIT}"
     else
-      git -C "${dest}" fetch --quiet --depth 1 origin HEAD
+      git_source -C "${dest}" fetch --quiet --depth 1 origin HEAD
       git -C "${dest}" checkout --quiet --detach FETCH_HEAD
       COMMIT="$(git -C "${dest}" rev-parse HEAD)"
     fi
     [[ "$(git -C "${dest}" rev-parse HEAD)" == "${COMMIT}" ]] || die "checkout is not at ${COMMIT}"
   else
-    die "set SOURCE_BUNDLE_S3_URI, REPOSITORY_URL or IMAGE_DEFINITION_DIR"
+    die "set SOURCE_BUNDLE_S3_URI, REPOSITORY_URL or SOURCE_DIR"
   fi
-  [[ -f "${dest}/packer/build.pkr.hcl" ]] || die "no packer/build.pkr.hcl in the image definition"
+  [[ -f "${dest}/packer/build.pkr.hcl" ]] || die "no packer/build.pkr.hcl in the source"
 }
 
 packer_pid=""
@@ -108,11 +141,13 @@ main() {
   require IMAGE_DEFINITION
   AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   require AWS_REGION
-  export AWS_REGION
+  # boto3 (SecureString, S3) reads AWS_DEFAULT_REGION; Packer reads AWS_REGION.
+  AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION}}"
+  export AWS_REGION AWS_DEFAULT_REGION
 
   local workdir status=0
   workdir="$(mktemp -d)"
-  fetch_definition "${workdir}"
+  fetch_source "${workdir}"
   cd "${workdir}"
   if [[ ! -f "ansible/images/${IMAGE_DEFINITION}.yml" ]]; then
     local known=(ansible/images/*.yml)
@@ -134,9 +169,10 @@ main() {
     -var "build_date=${BUILD_DATE:-}"
     -var "manifest_path=${workdir}/manifest.json"
   )
-  [[ -z "${SUBNET_ID:-}" ]] || args+=(-var "aws_subnet_id=${SUBNET_ID}")
+  [[ -z "${BUILDER_SUBNET_ID:-}" ]] || args+=(-var "aws_subnet_id=${BUILDER_SUBNET_ID}")
+  [[ -z "${BUILDER_SECURITY_GROUP_ID:-}" ]] || args+=(-var "aws_security_group_id=${BUILDER_SECURITY_GROUP_ID}")
+  [[ -z "${BUILDER_INSTANCE_PROFILE:-}" ]] || args+=(-var "aws_iam_instance_profile=${BUILDER_INSTANCE_PROFILE}")
   [[ -z "${INSTANCE_TYPE:-}" ]] || args+=(-var "aws_instance_type=${INSTANCE_TYPE}")
-  [[ -z "${IAM_INSTANCE_PROFILE:-}" ]] || args+=(-var "aws_iam_instance_profile=${IAM_INSTANCE_PROFILE}")
   [[ -z "${KMS_KEY_ID:-}" ]] || args+=(-var "kms_key_id=${KMS_KEY_ID}")
   [[ -z "${ROOT_VOLUME_SIZE_GB:-}" ]] || args+=(-var "root_volume_size_gb=${ROOT_VOLUME_SIZE_GB}")
 

@@ -7,7 +7,9 @@
 #   packer-toolchain.sh build   BIN_DIR WORK_DIR              # BIN_DIR/packer, WORK_DIR/plugins/*
 #   packer-toolchain.sh install PACKER PLUGIN_DIR WORK_DIR    # packer plugins install --path
 #   packer-toolchain.sh all     BIN_DIR PLUGIN_DIR WORK_DIR   # both
-# Environment: VERSIONS_FILE (default: tools/versions.env of this checkout), GO (default: go).
+# Environment: VERSIONS_FILE (default: tools/versions.env of this checkout), GO (default: go),
+# TOOLCHAIN_LANES=serial (compile one module at a time), GOCACHE/GOMODCACHE (Go's defaults),
+# PHASE_LOG/PHASE_T0 (phase timings, see common.sh).
 #
 # Why not `go install module@version`: the proxy here refuses the module's version list
 # (the deprecation check of `go install m@v` needs it) and packer/plugins carry `replace`
@@ -21,6 +23,11 @@ TOOLCHAIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${TOOLCHAIN_DIR}/common.sh"
 
 readonly PACKER_PLUGINS=(amazon ansible qemu)
+# Compile lanes: the builds of one lane run one after another, so the later one reuses the
+# packages the earlier one compiled (GOCACHE; packer and the amazon plugin share about 280
+# package versions, the ansible and qemu plugins about 340); lanes run concurrently, so one
+# lane's single-threaded stretches (a large package, the link) overlap the other lane's work.
+readonly BUILD_LANES=("packer amazon" "ansible qemu")
 
 # toolchain_load_versions — source the pinned versions.
 toolchain_load_versions() {
@@ -52,61 +59,122 @@ json_field() {
   sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p" | head -n1
 }
 
-# build_module MODULE VERSION OUTPUT WORK_DIR LDFLAGS — fetch MODULE@vVERSION and build its
-# main package to OUTPUT.
-build_module() {
-  local module="$1" version="$2" output="$3" work="$4" ldflags="$5"
-  local go="${GO:-go}" meta dir err src started
-  started=${SECONDS}
-  meta="$(GOFLAGS=-mod=mod "${go}" mod download -json "${module}@v${version}")" || true
+# module_of NAME — Go module of NAME (packer, or a plugin name of PACKER_PLUGINS).
+module_of() {
+  if [[ "$1" == packer ]]; then
+    printf 'github.com/hashicorp/packer\n'
+  else
+    printf 'github.com/hashicorp/packer-plugin-%s\n' "$1"
+  fi
+}
+
+# version_of NAME — pinned version of NAME (packer or a plugin).
+version_of() {
+  if [[ "$1" == packer ]]; then printf '%s\n' "${PACKER_VERSION}"; else plugin_version "$1"; fi
+}
+
+# go_env COMMAND... — run a go COMMAND the way every step of the recipe runs it: static, local
+# toolchain only, go.mod as shipped (-mod=mod: the modules carry no vendor/), module cache
+# files left writable so `rm -rf` of a cache under .cache works.
+go_env() {
+  CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -modcacherw" "${GO:-go}" "$@"
+}
+
+# fetch_module NAME WORK_DIR — download NAME's pinned module (checked against sum.golang.org),
+# copy it to WORK_DIR/src/NAME (`go build` may rewrite go.sum, and a module cache copy is
+# read-only) and download every module its main package needs, so the build that follows only
+# compiles. Writes the module's commit hash (Origin.Hash, may be empty) to WORK_DIR/src/NAME.commit.
+fetch_module() {
+  local name="$1" work="$2" module version meta err dir src
+  module="$(module_of "${name}")"
+  version="$(version_of "${name}")"
+  meta="$(go_env mod download -json "${module}@v${version}")" || true
   err="$(json_field Error <<<"${meta}")"
   [[ -z "${err}" ]] || die "cannot download ${module}@v${version}: ${err}"
   dir="$(json_field Dir <<<"${meta}")"
   [[ -d "${dir}" ]] || die "no source directory for ${module}@v${version}"
-  src="${work}/src/${module##*/}@v${version}"
+  src="${work}/src/${name}"
   rm -rf "${src}"
   mkdir -p "${work}/src"
   cp -R "${dir}" "${src}"
   chmod -R u+w "${src}"
-  log "building ${module}@v${version}"
-  (
-    cd "${src}"
-    CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod \
-      "${go}" build -trimpath -ldflags "${ldflags}" -o "${output}" .
-  )
-  rm -rf "${src}"
-  log "built ${output##*/} v${version} in $((SECONDS - started))s"
+  json_field Hash <<<"${meta}" >"${src}.commit"
+  (cd "${src}" && go_env list -deps . >/dev/null) || die "cannot download the dependencies of ${module}@v${version}"
 }
 
-# toolchain_build BIN_DIR WORK_DIR
+# build_module NAME WORK_DIR OUTPUT — compile NAME's main package (fetched by fetch_module) to
+# OUTPUT with the version metadata goreleaser would set, and check the version it reports.
+build_module() {
+  local name="$1" work="$2" output="$3" module version ldflags reported commit
+  module="$(module_of "${name}")"
+  version="$(version_of "${name}")"
+  if [[ "${name}" == packer ]]; then
+    commit="$(<"${work}/src/${name}.commit")"
+    ldflags="-s -w -X ${module}/version.GitCommit=${commit:-unknown}"
+  else
+    # Same flags as the plugins' .goreleaser.yml: a release (empty pre-release) version,
+    # so `packer plugins install --path` accepts it and required_plugins "= X.Y.Z" matches.
+    ldflags="-s -w -X ${module}/version.Version=${version} -X ${module}/version.VersionPrerelease= -X ${module}/version.VersionMetadata="
+  fi
+  log "building ${module}@v${version}"
+  (cd "${work}/src/${name}" && go_env build -trimpath -ldflags "${ldflags}" -o "${output}" .) ||
+    die "cannot build ${module}@v${version}"
+  if [[ "${name}" == packer ]]; then
+    reported="$("${output}" version | head -n1)"
+    [[ "${reported}" == "Packer v${version}" ]] || die "built packer reports '${reported}'"
+  else
+    reported="$("${output}" describe)"
+    [[ "${reported}" == *"\"version\":\"${version}\""* ]] || die "packer-plugin-${name} describes itself as ${reported}"
+  fi
+}
+
+# build_lane WORK_DIR BIN_DIR NAME... — build NAMEs one after another (they share GOCACHE).
+build_lane() {
+  local work="$1" bin="$2" name output
+  shift 2
+  for name in "$@"; do
+    output="${work}/plugins/packer-plugin-${name}"
+    [[ "${name}" != packer ]] || output="${bin}/packer.new"
+    phase "packer: build ${name}" build_module "${name}" "${work}" "${output}"
+  done
+}
+
+# toolchain_build BIN_DIR WORK_DIR — BIN_DIR/packer and WORK_DIR/plugins/packer-plugin-*.
+# Two stages: every module is fetched at once (network-bound), then compiled in BUILD_LANES,
+# concurrently when there is more than one core (TOOLCHAIN_LANES=serial forces one lane).
 toolchain_build() {
-  local bin="$1" work="$2" name version module commit meta reported
+  local bin="$1" work="$2" name lane members pids=() names=()
   toolchain_load_versions
   toolchain_check_go
+  for lane in "${BUILD_LANES[@]}"; do
+    read -ra members <<<"${lane}"
+    names+=("${members[@]}")
+  done
+  [[ "$(printf '%s\n' "${names[@]}" | sort)" == "$(printf '%s\n' packer "${PACKER_PLUGINS[@]}" | sort)" ]] ||
+    die "BUILD_LANES (${names[*]}) must name packer and each of PACKER_PLUGINS once"
   mkdir -p "${bin}" "${work}/plugins"
   bin="$(cd "${bin}" && pwd)"
   work="$(cd "${work}" && pwd)"
 
-  module=github.com/hashicorp/packer
-  meta="$(GOFLAGS=-mod=mod "${GO:-go}" mod download -json "${module}@v${PACKER_VERSION}" 2>/dev/null || true)"
-  commit="$(json_field Hash <<<"${meta}")"
-  build_module "${module}" "${PACKER_VERSION}" "${bin}/packer.new" "${work}" \
-    "-s -w -X ${module}/version.GitCommit=${commit:-unknown}"
-  reported="$("${bin}/packer.new" version | head -n1)"
-  [[ "${reported}" == "Packer v${PACKER_VERSION}" ]] || die "built packer reports '${reported}'"
-  mv -f "${bin}/packer.new" "${bin}/packer"
-
-  for name in "${PACKER_PLUGINS[@]}"; do
-    version="$(plugin_version "${name}")"
-    module="github.com/hashicorp/packer-plugin-${name}"
-    # Same flags as the plugins' .goreleaser.yml: a release (empty pre-release) version,
-    # so `packer plugins install --path` accepts it and required_plugins "= X.Y.Z" matches.
-    build_module "${module}" "${version}" "${work}/plugins/packer-plugin-${name}" "${work}" \
-      "-s -w -X ${module}/version.Version=${version} -X ${module}/version.VersionPrerelease= -X ${module}/version.VersionMetadata="
-    reported="$("${work}/plugins/packer-plugin-${name}" describe)"
-    [[ "${reported}" == *"\"version\":\"${version}\""* ]] ||
-      die "packer-plugin-${name} describes itself as ${reported}"
+  for name in packer "${PACKER_PLUGINS[@]}"; do
+    phase "packer: fetch ${name}" fetch_module "${name}" "${work}" &
+    pids+=($!)
   done
+  wait_jobs "${pids[@]}" || die "fetching the Packer modules failed"
+
+  pids=()
+  if [[ "${TOOLCHAIN_LANES:-}" == serial || "$(getconf _NPROCESSORS_ONLN)" -lt 2 ]]; then
+    build_lane "${work}" "${bin}" "${names[@]}"
+  else
+    for lane in "${BUILD_LANES[@]}"; do
+      read -ra members <<<"${lane}"
+      build_lane "${work}" "${bin}" "${members[@]}" &
+      pids+=($!)
+    done
+    wait_jobs "${pids[@]}" || die "building Packer or a plugin failed"
+  fi
+  mv -f "${bin}/packer.new" "${bin}/packer"
+  rm -rf "${work}/src"
 }
 
 # toolchain_install PACKER PLUGIN_DIR WORK_DIR — install the built plugins into PLUGIN_DIR.

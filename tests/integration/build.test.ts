@@ -1,7 +1,9 @@
 /**
  * PrepareBuild and FindCandidateImage against moto: the source image comes from the vendor's public
- * parameter (PublicParameterPublisher) and its owner is checked with `DescribeImages`; the candidate
- * is found by its ownership tags among the account's own images only.
+ * parameter (PublicParameterPublisher) and its owner is checked with `DescribeImages`; the image
+ * definition is the configured repository (a real git server, `aws.git`) at the head of its branch,
+ * resolved through git's ref discovery; the candidate is found by its ownership tags among the
+ * account's own images only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
@@ -11,14 +13,16 @@ import { buildDocument } from './fixtures/build.js';
 import { FOREIGN_IMAGE, IMPOSTOR_BUILD_KEY, IMPOSTOR_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
 import {
   type AwsSide,
+  importHandler,
   invoke,
   invokeExpectingError,
   type LambdaHandler,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
 } from './harness.js';
 
-const PLAN = 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory';
+const PLAN = stackSettings().INCIDENT_RESPONSE_PLAN_ARN;
 
 let aws: AwsSide;
 let prepareBuild: LambdaHandler<Record<string, unknown>>;
@@ -37,8 +41,8 @@ beforeAll(async () => {
     PUBLISHED['ubuntu-24.04'].current.imageId,
   );
   aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameter, FOREIGN_IMAGE.imageId);
-  prepareBuild = (await import('../../functions/prepare-build.js')).handler as never;
-  findCandidate = (await import('../../functions/find-candidate-image.js')).handler as never;
+  prepareBuild = await importHandler('prepare-build');
+  findCandidate = await importHandler('find-candidate-image');
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -50,6 +54,7 @@ describe('PrepareBuild', () => {
     // Prepare
     const source = PUBLISHED['ubuntu-24.04'].current;
     const name = executionName({ pipeline: 'web', sourceImageId: source.imageId });
+    const head = aws.git.commit('main', { 'ansible/site.yml': '# newer\n' }, 'newer definition');
 
     // Act
     const build = await invoke(prepareBuild, {
@@ -59,7 +64,10 @@ describe('PrepareBuild', () => {
 
     // Assess
     expect(build).toMatchObject({
-      buildId: buildId({ pipeline: 'web', sourceImageId: source.imageId }),
+      buildId: buildId({ pipeline: 'web', sourceImageId: source.imageId, commit: head }),
+      // No repository and no commit requested: the configured repository at its branch head now.
+      repository: aws.git.url,
+      commit: head,
       pipeline: 'web',
       channel: 'stable',
       trigger: 'manual',
@@ -88,6 +96,41 @@ describe('PrepareBuild', () => {
       sourceImageId: PUBLISHED['ubuntu-24.04'].previous.imageId,
       commit: 'a'.repeat(40),
     });
+  });
+
+  it('keeps a requested repository and commit as they are (git pushes)', async () => {
+    // Act
+    const build = await invoke(prepareBuild, {
+      pipeline: 'web',
+      baseImage: 'ubuntu-24.04',
+      trigger: 'git-push',
+      repository: 'codecommit::us-east-1://images',
+      commit: 'b'.repeat(40),
+    });
+
+    // Assess
+    expect(build).toMatchObject({ repository: 'codecommit::us-east-1://images', commit: 'b'.repeat(40) });
+  });
+
+  it('refuses a repository the runner could not fetch, and a short commit', async () => {
+    // Act
+    const withCredentials = await invokeExpectingError(prepareBuild, {
+      pipeline: 'web',
+      baseImage: 'ubuntu-24.04',
+      repository: 'https://user:secret@github.com/acme/images.git',
+    });
+    const short = await invokeExpectingError(prepareBuild, {
+      pipeline: 'web',
+      baseImage: 'ubuntu-24.04',
+      commit: 'abcdef1',
+    });
+
+    // Assess
+    expect(withCredentials).toMatchObject({
+      name: 'InvalidInput',
+      message: expect.stringMatching(/repository/),
+    });
+    expect(short).toMatchObject({ name: 'InvalidInput', message: expect.stringMatching(/40-character/) });
   });
 
   it('refuses a source image of an untrusted owner, explicit or published (ForeignBaseImage)', async () => {

@@ -8,7 +8,7 @@
  * Import handlers only after it ran (dynamic `import()` in `beforeAll`).
  */
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -20,17 +20,98 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { inject } from 'vitest';
+import { type GitHttpsServer, startGitHttpsServer } from './doubles/git-https-server.js';
 import { type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
+import { IamAuthorizer } from './iam/authorizer.js';
+import { Stack } from './iam/stack.js';
 import { createInstanceProfile, DUMMY_AWS_ENV, resetMoto, TEST_REGION, useMotoEnvironment } from './moto.js';
 
 /** Timeout of a file's `beforeAll` (moto reset, proxy, dynamic import of the handlers): 1 minute. */
 export const SETUP_TIMEOUT_MS = 60_000;
 
-/** Instance profile the factory launches test instances with (created in moto by the harness). */
-export const TEST_INSTANCE_PROFILE = 'image-factory-test-instance';
+/**
+ * The packaged stack as the tests deploy it: the template's stage parameters, plus the optional
+ * parts switched on (an Incident Manager response plan, a token for private repositories) so
+ * that their permissions are exercised too.
+ */
+export const STACK_PARAMETERS = {
+  CreateIncidentResponsePlan: 'true',
+  GitTokenParameter: '/image-factory/git-token',
+  // Every pipeline the integration tests build, promote or retire: the roles may only touch
+  // resources tagged with one of these (a pipeline missing here shows up as an IAM refusal).
+  PipelineNames: [
+    'web',
+    'api',
+    'badprobe',
+    'faulty',
+    'find',
+    'launch-missing',
+    'never',
+    'nobake',
+    'offline',
+    'pushed',
+    'quiet',
+    'rb',
+    'rb2',
+    'rb3',
+    'rb4',
+    'storm',
+    'stuck',
+    'victim',
+    'baked',
+    'other',
+    'rb-foreign',
+    'retry',
+    'web2',
+    'impostor',
+    'launch',
+    'online',
+    'never-online',
+    'terminate',
+    'cleanup-probe',
+    'cleanup-bystander',
+    'cleanup-online',
+    'probe-pass',
+    'probe-fail',
+    'probe-raw',
+    'probe-timeout',
+    'probe-slow',
+  ].join(','),
+} as const;
+
+let stack: Stack | undefined;
+/** The packaged stack (`serverless package` output, made fresh by the global setup). */
+export const packagedStack = (): Stack => {
+  stack ??= new Stack(STACK_PARAMETERS);
+  return stack;
+};
+
+/**
+ * Settings that name AWS resources the roles are scoped to: the handlers get the stack's values
+ * (a test cannot rename them, or IAM would be evaluated against resources the stack never names).
+ */
+const STACK_SCOPED_SETTINGS = [
+  'STATE_MACHINE_ARN',
+  'CHANNEL_PARAMETER_PREFIX',
+  'LAST_SEEN_PARAMETER_PREFIX',
+  'GITHUB_WEBHOOK_SECRET_PARAMETER',
+  'SLACK_WEBHOOK_PARAMETER',
+  'TEST_INSTANCE_PROFILE',
+  'INCIDENT_RESPONSE_PLAN_ARN',
+  'GIT_TOKEN_PARAMETER',
+] as const;
+
+/** The stack's values of {@link STACK_SCOPED_SETTINGS} (every function has the same provider environment). */
+export const stackSettings = (): Record<(typeof STACK_SCOPED_SETTINGS)[number], string> => {
+  const environment = packagedStack().functionEnvironment('prepare-build');
+  return Object.fromEntries(STACK_SCOPED_SETTINGS.map((key) => [key, environment[key] ?? ''])) as never;
+};
+
+/** The git token the stack's SecureString holds in the tests (the git server requires it). */
+export const GIT_TOKEN = 'test-git-token-0123456789';
 
 export interface AwsSide {
   /** moto's own endpoint (assertions and preparation go here). */
@@ -40,6 +121,13 @@ export interface AwsSide {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
   readonly sfn: SFNClient;
+  /**
+   * The image definition repository on a real git server (`SOURCE_REPOSITORY`, branch `main`,
+   * one initial commit): what PrepareBuild resolves builds without a commit to.
+   */
+  readonly git: GitHttpsServer;
+  /** The commit at the head of `main` when the file started. */
+  readonly initialCommit: string;
   /** Close the proxy and the clients (moto itself is owned by the global setup or the caller). */
   close(): Promise<void>;
 }
@@ -67,6 +155,8 @@ const FACTORY_SETTINGS = [
   'RETENTION_KEEP_LATEST',
   'RETENTION_DRY_RUN',
   'INCIDENT_RESPONSE_PLAN_ARN',
+  'SOURCE_REPOSITORY',
+  'GIT_TOKEN_PARAMETER',
 ] as const;
 
 const clientConfig = (endpoint: string) => ({
@@ -89,35 +179,86 @@ export const startAwsSide = async (
   const motoEndpoint = options.motoEndpoint ?? inject('motoEndpoint');
   const release = claimMotoServer(motoEndpoint);
   let proxy: MotoGapProxy;
+  let git: GitHttpsServer;
+  let initialCommit: string;
+  const settings = stackSettings();
+  const ec2 = new EC2Client(clientConfig(motoEndpoint));
+  const ssm = new SSMClient(clientConfig(motoEndpoint));
+  const sfn = new SFNClient(clientConfig(motoEndpoint));
   try {
     await resetMoto(motoEndpoint);
-    await createInstanceProfile(motoEndpoint, TEST_INSTANCE_PROFILE);
-    proxy = await startMotoGapProxy(motoEndpoint);
+    for (const profile of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
+      await createInstanceProfile(motoEndpoint, packagedStack().ref(profile));
+    }
+    proxy = await startMotoGapProxy(motoEndpoint, { iam: new IamAuthorizer(packagedStack(), ec2) });
+    git = await startGitHttpsServer(inject('testTls'));
+    git.requireToken(GIT_TOKEN);
+    initialCommit = git.commit('main', { 'README.md': 'image definition\n' });
+    await ssm.send(
+      new PutParameterCommand({ Name: settings.GIT_TOKEN_PARAMETER, Value: GIT_TOKEN, Type: 'SecureString' }),
+    );
   } catch (error) {
     release();
     throw error;
   }
+  for (const key of STACK_SCOPED_SETTINGS) {
+    const wanted = options.env?.[key];
+    if (wanted !== undefined && wanted !== settings[key]) {
+      release();
+      throw new Error(`${key} is ${settings[key]} in the stack; a test may not rename it (got ${wanted})`);
+    }
+  }
+  current = proxy;
   useMotoEnvironment(proxy.endpoint);
   // Start from the defaults: files may share one worker process (and its environment).
   for (const key of FACTORY_SETTINGS) delete process.env[key];
-  Object.assign(process.env, { TEST_INSTANCE_PROFILE, ...options.env });
-  const ec2 = new EC2Client(clientConfig(motoEndpoint));
-  const ssm = new SSMClient(clientConfig(motoEndpoint));
-  const sfn = new SFNClient(clientConfig(motoEndpoint));
+  Object.assign(process.env, {
+    ...settings,
+    SOURCE_REPOSITORY: git.url,
+    SOURCE_BRANCH: 'main',
+    ...options.env,
+  });
   return {
     motoEndpoint,
     proxy,
     ec2,
     ssm,
     sfn,
+    git,
+    initialCommit,
     close: async () => {
       ec2.destroy();
       ssm.destroy();
       sfn.destroy();
+      reportBoundary(proxy);
+      current = undefined;
       await proxy.close();
+      await git.close();
       release();
+      const refused = (proxy.iam?.decisions ?? []).filter((d) => d.result !== 'Allowed');
+      if (refused.length > 0) {
+        throw new Error(
+          `IAM refused ${refused.length} call(s) the handlers made:\n${refused
+            .map((d) => `  ${d.role} ${d.action} ${d.resource} ${d.result}${d.detail ? ` ${d.detail}` : ''}`)
+            .join('\n')}`,
+        );
+      }
     },
   };
+};
+
+/** Append the limits this file's requests were checked against to the run's report (moto-server.ts). */
+const reportBoundary = (proxy: MotoGapProxy): void => {
+  const path = process.env.FACTORY_BOUNDARY_REPORT;
+  if (!path) return;
+  const limits = [...proxy.validator.checked.values()]
+    .filter((c) => c.kind !== 'required')
+    .map((c) => `${c.service}:${c.operation} ${c.path} ${c.kind} ${c.bound}`);
+  const refused = proxy.operations.filter((op) => op.answeredBy === 'validator').length;
+  const allowed = (proxy.iam?.decisions ?? []).filter((d) => d.result === 'Allowed');
+  const pairs = [...new Set(allowed.map((d) => `${d.role} ${d.action}`))];
+  const denied = (proxy.iam?.decisions ?? []).length - allowed.length;
+  appendFileSync(path, `${JSON.stringify({ limits, refused, pairs, denied })}\n`);
 };
 
 /**
@@ -160,12 +301,34 @@ export const lambdaContext = (functionName: string): Context => ({
 /** A handler as exported by `functions/*.ts` (middy). */
 export type LambdaHandler<Out = unknown> = (event: unknown, context: Context) => Promise<Out>;
 
-/** Invoke a handler the way Lambda does (fresh context per call). */
-export const invoke = async <Out>(
-  handler: LambdaHandler<Out>,
-  event: unknown,
-  functionName = 'test',
-): Promise<Out> => handler(structuredClone(event), lambdaContext(functionName));
+/** The proxy of the file that is running (calls are attributed through it). */
+let current: MotoGapProxy | undefined;
+const functionKeys = new WeakMap<object, string>();
+
+/**
+ * Import `functions/<key>.ts` after {@link startAwsSide}; {@link invoke} then runs it as the role
+ * the packaged stack gives that function.
+ */
+export const importHandler = async <Out = unknown>(key: string): Promise<LambdaHandler<Out>> => {
+  const handler = (await import(`../../functions/${key}.ts`)).handler as LambdaHandler<Out>;
+  functionKeys.set(handler, key);
+  return handler;
+};
+
+/**
+ * Invoke a handler the way Lambda does (fresh context per call), as its stack role: every AWS call
+ * it makes through the proxy is evaluated against that role's policies.
+ */
+export const invoke = async <Out>(handler: LambdaHandler<Out>, event: unknown): Promise<Out> => {
+  const key = functionKeys.get(handler);
+  if (key === undefined)
+    throw new Error('import handlers with importHandler(key) so that they run as their role');
+  const role = packagedStack().functionRoles().get(key);
+  if (role === undefined) throw new Error(`the stack has no function ${key}`);
+  if (current === undefined) throw new Error('startAwsSide() first');
+  const name = `${packagedStack().functionNamePrefix()}${key}`;
+  return current.runAs(role, () => handler(structuredClone(event), lambdaContext(name)));
+};
 
 /** Invoke and return the thrown error (fails the test when the handler succeeds). */
 export const invokeExpectingError = async (handler: LambdaHandler, event: unknown): Promise<Error> => {

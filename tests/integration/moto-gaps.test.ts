@@ -31,8 +31,8 @@ import {
   existingSnapshotIds,
   findImage,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
-  TEST_INSTANCE_PROFILE,
 } from './harness.js';
 import { DUMMY_AWS_ENV, TEST_REGION } from './moto.js';
 
@@ -178,7 +178,7 @@ describe('EC2 gaps', () => {
           MinCount: 1,
           MaxCount: 1,
           ClientToken: 'same-token',
-          IamInstanceProfile: { Name: TEST_INSTANCE_PROFILE },
+          IamInstanceProfile: { Name: stackSettings().TEST_INSTANCE_PROFILE },
         }),
       );
 

@@ -11,15 +11,17 @@ import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slac
 import { buildDocument } from './fixtures/build.js';
 import {
   type AwsSide,
+  importHandler,
   invoke,
   invokeExpectingError,
   type LambdaHandler,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
 } from './harness.js';
 
-const SLACK_PARAMETER = '/test/slack-webhook-url';
-const PLAN = 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory';
+const SLACK_PARAMETER = stackSettings().SLACK_WEBHOOK_PARAMETER;
+const PLAN = stackSettings().INCIDENT_RESPONSE_PLAN_ARN;
 
 let aws: AwsSide;
 let slack: SlackWebhookDouble;
@@ -57,9 +59,9 @@ beforeAll(async () => {
   await aws.ssm.send(
     new PutParameterCommand({ Name: SLACK_PARAMETER, Value: slack.url, Type: 'SecureString' }),
   );
-  notifySuccess = (await import('../../functions/notify-success.js')).handler as never;
-  notifyFailure = (await import('../../functions/notify-failure.js')).handler as never;
-  openIncident = (await import('../../functions/open-incident.js')).handler as never;
+  notifySuccess = await importHandler('notify-success');
+  notifyFailure = await importHandler('notify-failure');
+  openIncident = await importHandler('open-incident');
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -22,18 +22,19 @@ import { buildDocument, FAILING_PROBE, PASSING_PROBE } from './fixtures/build.js
 import { PUBLISHED } from './fixtures/image-catalog.js';
 import {
   type AwsSide,
+  importHandler,
   invoke,
   type LambdaHandler,
   liveInstances,
   ownImages,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
   tagsOf,
 } from './harness.js';
 
-const PREFIX = '/test/channels';
-const SLACK_PARAMETER = '/test/slack-webhook-url';
-const PLAN = 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory';
+const { CHANNEL_PARAMETER_PREFIX: PREFIX, SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER } = stackSettings();
+const PLAN = stackSettings().INCIDENT_RESPONSE_PLAN_ARN;
 const SOURCE = PUBLISHED['ubuntu-24.04'].current;
 
 let aws: AwsSide;
@@ -72,7 +73,7 @@ const runPipeline = async (
       return [
         state,
         async (taskInput: unknown) => {
-          const result = await invoke(handler, taskInput, `golden-image-factory-test-${key}`);
+          const result = await invoke(handler, taskInput);
           return result === undefined ? null : JSON.parse(JSON.stringify(result));
         },
       ];
@@ -93,7 +94,7 @@ const runPipeline = async (
     },
     overrides: {
       taskResourceLocalHandlers: localHandlers,
-      waitTimeOverrides: { WaitForInstanceOnline: 0, WaitForProbe: 0 },
+      waitTimeOverrides: { WaitForInstanceBoot: 0, WaitForInstanceOnline: 0, WaitForProbe: 0 },
       retryIntervalOverrides: Object.fromEntries(taskStateNames(definition).map((state) => [state, 0])),
     },
   });
@@ -146,7 +147,7 @@ beforeAll(async () => {
   );
   aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, SOURCE.imageId);
   for (const key of new Set(Object.values(lambdaFunctionKeys()))) {
-    handlers.set(key, (await import(`../../functions/${key}.ts`)).handler as LambdaHandler);
+    handlers.set(key, await importHandler(key));
   }
 }, SETUP_TIMEOUT_MS);
 
@@ -224,7 +225,7 @@ describe('image factory pipeline on moto', () => {
       imageDefinition: 'base',
       commit,
       trigger: 'git-push',
-      repository: 'acme/golden-images',
+      repository: 'https://github.com/acme/golden-images.git',
     });
 
     // Assess

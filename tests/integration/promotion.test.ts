@@ -10,23 +10,25 @@ import { buildDocument } from './fixtures/build.js';
 import {
   type AwsSide,
   findImage,
+  importHandler,
   invoke,
   invokeExpectingError,
   type LambdaHandler,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
   tagsOf,
 } from './harness.js';
 
-const PREFIX = '/test/channels';
+const PREFIX = stackSettings().CHANNEL_PARAMETER_PREFIX;
 let aws: AwsSide;
 let promote: LambdaHandler<Record<string, unknown>>;
 let rollback: LambdaHandler<Record<string, unknown>>;
 
 beforeAll(async () => {
   aws = await startAwsSide({ env: { CHANNEL_PARAMETER_PREFIX: PREFIX } });
-  promote = (await import('../../functions/promote-image.js')).handler as never;
-  rollback = (await import('../../functions/rollback-channel.js')).handler as never;
+  promote = await importHandler('promote-image');
+  rollback = await importHandler('rollback-channel');
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -7,7 +7,12 @@
  * pipeline are deregistered and their snapshots deleted; promoted, protected, in-use, newest,
  * foreign and other pipelines' images are untouched.
  */
-import { CreateLaunchTemplateCommand, DescribeImagesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateLaunchTemplateCommand,
+  CreateTagsCommand,
+  DescribeImagesCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDocument } from './fixtures/build.js';
@@ -16,10 +21,12 @@ import {
   type AwsSide,
   existingSnapshotIds,
   findImage,
+  importHandler,
   invoke,
   type LambdaHandler,
   ownImages,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
 } from './harness.js';
 import { MOTO_ACCOUNT_ID, type MotoServer, type SeedImage, startMotoServer } from './moto.js';
@@ -27,7 +34,7 @@ import { MOTO_ACCOUNT_ID, type MotoServer, type SeedImage, startMotoServer } fro
 const DAY_MS = 86_400_000;
 /** Whole seconds: moto keeps `CreationDate` to the second. */
 const NOW = Math.floor(Date.now() / 1000) * 1000;
-const PREFIX = '/test/channels';
+const PREFIX = stackSettings().CHANNEL_PARAMETER_PREFIX;
 
 type Expectation = 'deregistered' | 'kept' | 'untouched';
 
@@ -209,7 +216,15 @@ beforeAll(async () => {
     ]),
   );
   expect(snapshotOf.size).toBe(CATALOG.length);
-  applyRetention = (await import('../../functions/apply-retention.js')).handler as never;
+  // Packer tags the snapshot behind an AMI like the AMI (snapshot_tags = tags); moto's seeded
+  // images come with untagged snapshots, so tag them the same way.
+  for (const image of Images ?? []) {
+    const snapshotId = image.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId;
+    if (snapshotId && (image.Tags ?? []).length > 0) {
+      await aws.ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: image.Tags }));
+    }
+  }
+  applyRetention = await importHandler('apply-retention');
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -19,13 +19,14 @@ import {
   type AwsSide,
   existingSnapshotIds,
   findImage,
+  importHandler,
   invoke,
   invokeExpectingError,
   type LambdaHandler,
   liveInstances,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
-  TEST_INSTANCE_PROFILE,
   tagsOf,
 } from './harness.js';
 
@@ -44,12 +45,12 @@ beforeAll(async () => {
       PROBE_COMMAND: '/opt/probe/run',
     },
   });
-  handlers.launch = (await import('../../functions/launch-test-instance.js')).handler as never;
-  handlers.checkOnline = (await import('../../functions/check-instance-online.js')).handler as never;
-  handlers.probe = (await import('../../functions/probe-test-instance.js')).handler as never;
-  handlers.checkProbe = (await import('../../functions/check-probe-result.js')).handler as never;
-  handlers.terminate = (await import('../../functions/terminate-test-instance.js')).handler as never;
-  handlers.cleanup = (await import('../../functions/cleanup-after-failure.js')).handler as never;
+  handlers.launch = await importHandler('launch-test-instance');
+  handlers.checkOnline = await importHandler('check-instance-online');
+  handlers.probe = await importHandler('probe-test-instance');
+  handlers.checkProbe = await importHandler('check-probe-result');
+  handlers.terminate = await importHandler('terminate-test-instance');
+  handlers.cleanup = await importHandler('cleanup-after-failure');
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -96,7 +97,7 @@ describe('LaunchTestInstance', () => {
       HttpPutResponseHopLimit: 1,
     });
     expect(instance.IamInstanceProfile?.Arn).toBe(
-      `arn:aws:iam::123456789012:instance-profile/${TEST_INSTANCE_PROFILE}`,
+      `arn:aws:iam::123456789012:instance-profile/${stackSettings().TEST_INSTANCE_PROFILE}`,
     );
     expect(instance.ClientToken).toBe(launchToken(build));
     expect(tagsOf(instance)).toMatchObject({

@@ -26,15 +26,17 @@ import {
 import { FOREIGN_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
 import {
   type AwsSide,
+  importHandler,
   invoke,
   invokeExpectingError,
   type LambdaHandler,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
 } from './harness.js';
 
-const LAST_SEEN = '/test/last-seen';
-const SECRET_PARAMETER = '/test/github-webhook-secret';
+const { LAST_SEEN_PARAMETER_PREFIX: LAST_SEEN, GITHUB_WEBHOOK_SECRET_PARAMETER: SECRET_PARAMETER } =
+  stackSettings();
 const SECRET = 'it-is-a-secret-to-everybody';
 const COMMIT = '9fceb02d0ae598e95dc970b74767f19372d61af8';
 
@@ -67,9 +69,10 @@ const lastSeen = async (pipeline: string): Promise<string | undefined> => {
 
 beforeAll(async () => {
   aws = await startAwsSide();
+  // The stack's state machine name: the trigger roles may start executions of that one only.
   ({ stateMachineArn = '' } = await aws.sfn.send(
     new CreateStateMachineCommand({
-      name: 'image-factory',
+      name: stackSettings().STATE_MACHINE_ARN.split(':').at(-1),
       definition: JSON.stringify({
         StartAt: 'Bake',
         States: { Bake: { Type: 'Wait', Seconds: 3600, End: true } },
@@ -77,11 +80,9 @@ beforeAll(async () => {
       roleArn: 'arn:aws:iam::123456789012:role/image-factory-states',
     }),
   ));
+  expect(stateMachineArn).toBe(stackSettings().STATE_MACHINE_ARN);
   Object.assign(process.env, {
-    STATE_MACHINE_ARN: stateMachineArn,
     PIPELINES: 'web=ubuntu-24.04,api=base@al2023:beta',
-    LAST_SEEN_PARAMETER_PREFIX: LAST_SEEN,
-    GITHUB_WEBHOOK_SECRET_PARAMETER: SECRET_PARAMETER,
     SOURCE_BRANCH: 'main',
   });
   await aws.ssm.send(
@@ -92,9 +93,9 @@ beforeAll(async () => {
     PUBLISHED['ubuntu-24.04'].previous.imageId,
   );
   aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameter, PUBLISHED.al2023.previous.imageId);
-  watch = (await import('../../functions/watch-base-images.js')).handler as never;
-  webhook = (await import('../../functions/github-webhook.js')).handler as never;
-  codeCommit = (await import('../../functions/codecommit-push.js')).handler as never;
+  watch = await importHandler('watch-base-images');
+  webhook = await importHandler('github-webhook');
+  codeCommit = await importHandler('codecommit-push');
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -207,7 +208,7 @@ describe('github-webhook', () => {
       imageDefinition: 'web',
       sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
       commit: COMMIT,
-      repository: 'acme/golden-images',
+      repository: 'https://github.com/acme/golden-images.git',
     });
   });
 
@@ -310,7 +311,7 @@ describe('codecommit-push', () => {
     expect(await executionInput(name)).toMatchObject({
       trigger: 'git-push',
       commit,
-      repository: 'golden-images',
+      repository: 'codecommit::us-east-1://golden-images',
     });
   });
 

@@ -3,9 +3,18 @@
  * validator serverless-step-functions runs with `validate: true`), the names fixed by
  * docs/design.md, and the bounds every Task and poll loop must have.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import aslValidator from 'asl-validator';
-import { describe, expect, it } from 'vitest';
-import { lambdaFunctionKeys, loadDefinition, readRawDefinition } from '#statemachines/definition.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import {
+  lambdaFunctionKeys,
+  loadDefinition,
+  pollLoops,
+  readRawDefinition,
+} from '#statemachines/definition.js';
 
 type State = Record<string, unknown> & { Type: string };
 type Retrier = { ErrorEquals: string[]; BackoffRate?: number; JitterStrategy?: string; MaxAttempts?: number };
@@ -24,6 +33,7 @@ const DESIGN: Record<string, [string, string | null | undefined]> = {
   BakeImage: ['Task', '$.bake'],
   FindCandidateImage: ['Task', '$.candidate'],
   LaunchTestInstance: ['Task', '$.testInstance'],
+  WaitForInstanceBoot: ['Wait', undefined],
   CheckInstanceOnline: ['Task', '$.online'],
   IsInstanceOnline: ['Choice', undefined],
   WaitForInstanceOnline: ['Wait', undefined],
@@ -197,5 +207,117 @@ describe('image-factory.asl.yaml', () => {
 
   it('has no execution-level timeout (it would skip the cleanup)', () => {
     expect(raw.TimeoutSeconds).toBeUndefined();
+  });
+});
+
+describe('pollLoops', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'poll-loops-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  /** Writes a definition with the given states (plus a Succeed) and reads its poll loops. */
+  const loopsOf = (extra: Record<string, unknown>) => {
+    const path = join(scratch, `definition-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(path, stringify({ StartAt: 'Start', States: { ...extra, Done: { Type: 'Succeed' } } }));
+    return () => pollLoops(path);
+  };
+  const check = { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Next: 'IsDone' };
+  const choice = {
+    Type: 'Choice',
+    Choices: [
+      { Variable: '$.check.done', BooleanEquals: true, Next: 'Done' },
+      { Variable: '$.check.attempt', NumericGreaterThanEquals: 7, Next: 'Done' },
+    ],
+    Default: 'Again',
+  };
+
+  it('reads both loops of the pipeline with their waits and bounds from the ASL', () => {
+    const loops = pollLoops();
+
+    expect(Object.keys(loops).sort()).toEqual(['CheckInstanceOnline', 'CheckProbeResult']);
+    expect(loops.CheckInstanceOnline).toEqual({
+      check: 'CheckInstanceOnline',
+      choice: 'IsInstanceOnline',
+      wait: 'WaitForInstanceOnline',
+      waitSeconds: states.WaitForInstanceOnline?.Seconds,
+      entry: 'LaunchTestInstance',
+      firstWait: 'WaitForInstanceBoot',
+      firstWaitSeconds: states.WaitForInstanceBoot?.Seconds,
+      attemptPath: '$.online.attempt',
+      maxAttempts: expect.any(Number),
+    });
+    expect(loops.CheckProbeResult).toMatchObject({
+      entry: 'ProbeTestInstance',
+      wait: 'WaitForProbe',
+      firstWait: 'WaitForProbe',
+      firstWaitSeconds: states.WaitForProbe?.Seconds,
+      attemptPath: '$.probeResult.attempt',
+    });
+    for (const [name, loop] of Object.entries(loops)) {
+      expect(JSON.stringify(states[loop.choice]), name).toContain(
+        `"NumericGreaterThanEquals":${loop.maxAttempts}`,
+      );
+    }
+  });
+
+  it('waits before the first online check, for less time than the loop takes to give up', () => {
+    const online = pollLoops().CheckInstanceOnline;
+
+    expect(states.LaunchTestInstance?.Next).toBe('WaitForInstanceBoot');
+    expect(states.WaitForInstanceBoot?.Next).toBe('CheckInstanceOnline');
+    expect(online?.firstWaitSeconds).toBeGreaterThan(0);
+    expect(online?.firstWaitSeconds).toBeLessThan((online?.waitSeconds ?? 0) * (online?.maxAttempts ?? 0));
+  });
+
+  it('reads a loop entered straight at its check (no first wait)', () => {
+    const read = loopsOf({
+      Start: { Type: 'Pass', Next: 'Check' },
+      Check: check,
+      IsDone: choice,
+      Again: { Type: 'Wait', Seconds: 4, Next: 'Check' },
+    });
+
+    expect(read().Check).toMatchObject({
+      entry: 'Start',
+      firstWait: undefined,
+      firstWaitSeconds: 0,
+      maxAttempts: 7,
+    });
+  });
+
+  it.each([
+    [
+      'a Default that does not lead back to the check',
+      {
+        Start: { Type: 'Pass', Next: 'Check' },
+        Check: check,
+        IsDone: choice,
+        Again: { Type: 'Wait', Seconds: 4, Next: 'Done' },
+      },
+      'does not lead back',
+    ],
+    [
+      'a loop wait without fixed Seconds',
+      {
+        Start: { Type: 'Pass', Next: 'Check' },
+        Check: check,
+        IsDone: choice,
+        Again: { Type: 'Wait', SecondsPath: '$.wait', Next: 'Check' },
+      },
+      'not a Wait state with a fixed Seconds',
+    ],
+    [
+      'two states entering the loop',
+      {
+        Start: { Type: 'Pass', Next: 'Other' },
+        Other: { Type: 'Pass', Next: 'Check' },
+        Elsewhere: { Type: 'Pass', Next: 'Again' },
+        Check: check,
+        IsDone: choice,
+        Again: { Type: 'Wait', Seconds: 4, Next: 'Check' },
+      },
+      'no single state enters the loop',
+    ],
+  ])('refuses %s with a clear error', (_case, extra, message) => {
+    expect(loopsOf(extra)).toThrow(message);
   });
 });

@@ -4,6 +4,7 @@
  * test instance is always terminated or cleaned up, and the final status.
  */
 import { describe, expect, it } from 'vitest';
+import { pollLoops } from '#statemachines/definition.js';
 import {
   BUILD_ID,
   EXECUTION,
@@ -18,11 +19,15 @@ import {
   type TaskName,
 } from './harness.js';
 
+/** Poll bounds and waits, as the ASL defines them (the one place they are written). */
+const { CheckInstanceOnline: ONLINE, CheckProbeResult: PROBE } = pollLoops();
+
 const SUCCESS_PATH = [
   'PrepareBuild',
   'BakeImage',
   'FindCandidateImage',
   'LaunchTestInstance',
+  'WaitForInstanceBoot',
   'CheckInstanceOnline',
   'IsInstanceOnline',
   'WaitForInstanceOnline',
@@ -172,7 +177,7 @@ describe('pipeline paths', () => {
     expect(run.visited).toEqual(['PrepareBuild', ...FAILURE_TAIL]);
   });
 
-  it('instance never online: stops after 40 checks and cleans up the test instance', async () => {
+  it('instance never online: stops at the ASL bound of checks and cleans up the test instance', async () => {
     const run = await runPipeline({
       CheckInstanceOnline: (input) => ({
         online: false,
@@ -181,11 +186,14 @@ describe('pipeline paths', () => {
     });
 
     expectFailedWith(run, 'InstanceNeverOnline');
-    expect(run.calls.CheckInstanceOnline).toHaveLength(40);
-    expect(run.visited.filter((state) => state === 'WaitForInstanceOnline')).toHaveLength(39);
+    expect(run.calls.CheckInstanceOnline).toHaveLength(ONLINE?.maxAttempts as number);
+    expect(run.visited.filter((state) => state === 'WaitForInstanceBoot')).toHaveLength(1);
+    expect(run.visited.filter((state) => state === 'WaitForInstanceOnline')).toHaveLength(
+      (ONLINE?.maxAttempts as number) - 1,
+    );
     expect(run.visited).not.toContain('ProbeTestInstance');
     expect(run.visited.slice(-5)).toEqual(['InstanceNeverOnline', ...FAILURE_TAIL]);
-    expect(run.error?.Cause).toBe('test instance not online after 40 checks');
+    expect(run.error?.Cause).toBe(`test instance not online after ${ONLINE?.maxAttempts} checks`);
   });
 
   it('probe failure: ProbeFailed cleans up (candidate deregistered there) and nothing is promoted', async () => {
@@ -218,7 +226,7 @@ describe('pipeline paths', () => {
     expect(run.error?.Cause).toBe('probe reported status Failed at check 1');
   });
 
-  it('probe never completes: stops after 80 checks with ProbeTimedOut', async () => {
+  it('probe never completes: stops at the ASL bound of checks with ProbeTimedOut', async () => {
     const run = await runPipeline({
       CheckProbeResult: (input) => ({
         status: 'InProgress',
@@ -230,8 +238,10 @@ describe('pipeline paths', () => {
     });
 
     expectFailedWith(run, 'ProbeTimedOut');
-    expect(run.calls.CheckProbeResult).toHaveLength(80);
-    expect(run.error?.Cause).toBe('probe not complete after 80 checks (last status InProgress)');
+    expect(run.calls.CheckProbeResult).toHaveLength(PROBE?.maxAttempts as number);
+    expect(run.error?.Cause).toBe(
+      `probe not complete after ${PROBE?.maxAttempts} checks (last status InProgress)`,
+    );
   });
 
   it('probe command timed out in SSM: ProbeTimedOut without waiting for the poll bound', async () => {

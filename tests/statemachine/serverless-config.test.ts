@@ -1,29 +1,15 @@
 /**
  * serverless.yml ↔ image-factory.asl.yaml consistency: every Lambda the ASL names is deployed from
  * its handler file, finishes within its Task bound, may be invoked by the state machine role, and
- * the handler-side poll bounds stay inside the ASL's. Reads the YAML as written (no osls run).
+ * the handler-side poll bounds stay inside the ASL's. Reads the YAML as written (no osls run), with
+ * the `${file()}` includes resolved (`./serverless-config.ts`).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { lambdaFunctionKeys, readRawDefinition } from '#statemachines/definition.js';
+import { root, serverless } from './serverless-config.js';
 
-type FunctionConfig = {
-  handler: string;
-  timeout?: number;
-  role?: unknown;
-  url?: unknown;
-  events?: unknown[];
-};
-
-const root = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-const serverless = parse(readFileSync(root('serverless.yml'), 'utf8')) as {
-  provider: { timeout: number; runtime: string; architecture: string; environment: Record<string, unknown> };
-  functions: Record<string, FunctionConfig>;
-  stepFunctions: { validate: boolean; stateMachines: Record<string, Record<string, unknown>> };
-  resources: { Resources: Record<string, { Properties: Record<string, unknown> }> };
-};
 const states = readRawDefinition().States as Record<string, Record<string, unknown>>;
 const taskFunctions = Object.entries(lambdaFunctionKeys());
 const TRIGGERS = ['watch-base-images', 'github-webhook', 'codecommit-push', 'rollback-channel'];
@@ -102,6 +88,23 @@ describe('serverless.yml', () => {
 
     expect(actions.length).toBeGreaterThan(20);
     for (const action of actions) expect(action).not.toMatch(/"\*"|:\*"/);
+  });
+
+  it('is split into reviewable includes that all resolve', () => {
+    const raw = parse(readFileSync(root('serverless.yml'), 'utf8')) as Record<string, unknown>;
+
+    expect(raw.functions).toBe(`\${file(./serverless/functions.yml)}`);
+    expect(raw.params).toBe(`\${file(./serverless/params.yml)}`);
+    expect(raw.resources).toEqual([
+      `\${file(./serverless/stack.yml)}`,
+      `\${file(./serverless/state-machine.yml)}`,
+      `\${file(./serverless/lambda-roles.yml)}`,
+      `\${file(./serverless/packer-runner.yml)}`,
+    ]);
+    expect(Object.keys(serverless.params.default)).toContain('bakeSubnetIds');
+    expect(Object.keys(serverless.resources.Resources)).toEqual(
+      expect.arrayContaining(['ImageFactoryStateMachineRole', 'PrepareBuildRole', 'PackerTaskRole']),
+    );
   });
 
   it('exposes github-webhook as a public function URL (HMAC checked in code)', () => {

@@ -99,6 +99,28 @@ describe('config', () => {
     expect(error?.message).toContain(expected);
   });
 
+  it('throws for a malformed PIPELINES on every read, never returning the raw value', async () => {
+    // Prepare
+    vi.stubEnv('PIPELINES', 'web=ubuntu-24.04,api=al2023');
+    const config = await load();
+
+    // Act
+    const first = thrown(() => config.pipelines);
+    const second = thrown(() => config.pipelines);
+
+    // Assess
+    expect(first).toMatchObject({ name: 'MissingConfiguration' });
+    expect(second).toMatchObject({ name: 'MissingConfiguration', message: first?.message });
+  });
+
+  it('caches a parsed PIPELINES (one cold start)', async () => {
+    vi.stubEnv('PIPELINES', 'web=ubuntu-24.04');
+    const config = await load();
+    const first = config.pipelines;
+    vi.stubEnv('PIPELINES', 'base=al2023');
+    expect(config.pipelines).toBe(first);
+  });
+
   it('splits security groups', async () => {
     vi.stubEnv('TEST_SECURITY_GROUP_IDS', ' sg-1 ,sg-2,, ');
     const config = await load();

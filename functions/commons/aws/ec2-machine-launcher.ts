@@ -1,11 +1,11 @@
 /**
- * `MachineLauncher` on EC2 + SSM.
+ * `MachineLauncher` on EC2, without readiness: `isReady` is SSM's (`ssm-instance-readiness.ts`), so
+ * the functions that launch or terminate bundle no SSM code and the online check no EC2 code.
  *
  * - `RunInstances` with IMDSv2 required (`MetadataOptions.HttpTokens=required`), an instance
  *   profile that lets the SSM agent register, tags on the instance *and* its volumes, and a
  *   `ClientToken` so a retried launch returns the instance already launched
  *   (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
- * - Ready = SSM `DescribeInstanceInformation` reports `PingStatus=Online` for the instance.
  * - `TerminateInstances`; `DescribeInstances` filtered by `tag:factory:build-id` for cleanup.
  */
 import {
@@ -16,7 +16,7 @@ import {
   type Tag,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { DescribeInstanceInformationCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import { TAG, TEST_INSTANCE_ROLE } from '../core/tags.js';
 import type { LaunchRequest, MachineLauncher } from '../ports.js';
 
@@ -30,10 +30,9 @@ export interface Ec2LauncherOptions {
 
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
 
-export class Ec2MachineLauncher implements MachineLauncher {
+export class Ec2MachineLauncher implements Omit<MachineLauncher, 'isReady'> {
   constructor(
-    private readonly ec2: EC2Client,
-    private readonly ssm: SSMClient,
+    private readonly ec2: ClientProvider<EC2Client>,
     private readonly options: Ec2LauncherOptions,
   ) {}
 
@@ -46,7 +45,7 @@ export class Ec2MachineLauncher implements MachineLauncher {
       { Key: TAG.name, Value: `${request.pipeline} test ${request.buildId}` },
     ];
     const profile = this.options.instanceProfile;
-    const result = await this.ec2.send(
+    const result = await this.ec2().send(
       new RunInstancesCommand({
         ImageId: request.imageId,
         InstanceType: this.options.instanceType as _InstanceType,
@@ -71,19 +70,10 @@ export class Ec2MachineLauncher implements MachineLauncher {
     return { instanceId };
   }
 
-  async isReady(instanceId: string): Promise<boolean> {
-    const result = await this.ssm.send(
-      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
-    );
-    return (result.InstanceInformationList ?? []).some(
-      (info) => info.InstanceId === instanceId && info.PingStatus === 'Online',
-    );
-  }
-
   async terminate(instanceIds: readonly string[]): Promise<string[]> {
     if (instanceIds.length === 0) return [];
     try {
-      await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
+      await this.ec2().send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
       return [...instanceIds];
     } catch (error) {
       if ((error as Error).name !== 'InvalidInstanceID.NotFound') throw error;
@@ -98,7 +88,7 @@ export class Ec2MachineLauncher implements MachineLauncher {
   async listByBuildId(buildId: string): Promise<string[]> {
     const ids: string[] = [];
     for await (const page of paginateDescribeInstances(
-      { client: this.ec2 },
+      { client: this.ec2() },
       {
         Filters: [
           { Name: `tag:${TAG.buildId}`, Values: [buildId] },

@@ -4,16 +4,17 @@
  * incident already opened. https://docs.aws.amazon.com/incident-manager/latest/APIReference/API_StartIncident.html
  */
 import { type SSMIncidentsClient, StartIncidentCommand } from '@aws-sdk/client-ssm-incidents';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import type { IncidentReporter, IncidentRequest } from '../ports.js';
 
 /** `triggerDetails.source` must not start with `aws.` for customer events. */
 const SOURCE = 'image-factory';
 
 export class SsmIncidentReporter implements IncidentReporter {
-  constructor(private readonly client: SSMIncidentsClient) {}
+  constructor(private readonly client: ClientProvider<SSMIncidentsClient>) {}
 
   async open(request: IncidentRequest): Promise<{ incidentArn: string }> {
-    const result = await this.client.send(
+    const result = await this.client().send(
       new StartIncidentCommand({
         responsePlanArn: request.responsePlanArn,
         clientToken: request.clientToken,

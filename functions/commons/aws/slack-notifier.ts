@@ -10,6 +10,7 @@
  */
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import { SlackDeliveryFailed } from '../errors.js';
 import type { Notification, Notifier } from '../ports.js';
 import { toSlackMessage } from '../slack.js';
@@ -69,11 +70,17 @@ export class SlackWebhookNotifier implements Notifier {
 
 /**
  * URL provider reading an SSM SecureString through Powertools Parameters, cached `cacheSeconds`
- * (default 300) per execution environment.
+ * (default 300) per execution environment. The SSM client and the Parameters provider are created
+ * on the first read.
  */
-export const ssmSecureString = (client: SSMClient, parameterName: string, cacheSeconds = 300) => {
-  const provider = new SSMProvider({ awsSdkV3Client: client });
+export const ssmSecureString = (
+  client: ClientProvider<SSMClient>,
+  parameterName: string,
+  cacheSeconds = 300,
+) => {
+  let provider: SSMProvider | undefined;
   return async (): Promise<string> => {
+    provider ??= new SSMProvider({ awsSdkV3Client: client() });
     const value = await provider.get(parameterName, { decrypt: true, maxAge: cacheSeconds });
     if (typeof value !== 'string' || value === '') {
       throw new SlackDeliveryFailed(`parameter ${parameterName} holds no Slack webhook URL`);

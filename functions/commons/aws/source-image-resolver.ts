@@ -5,6 +5,7 @@
  */
 import { DescribeImagesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import { getBaseImage } from '../core/base-images.js';
 import { MissingConfiguration } from '../errors.js';
 import type { SourceImage, SourceImageResolver } from '../ports.js';
@@ -13,8 +14,8 @@ const NOT_FOUND = new Set(['InvalidAMIID.NotFound', 'InvalidAMIID.Malformed', 'I
 
 export class PublicParameterSourceImageResolver implements SourceImageResolver {
   constructor(
-    private readonly ec2: EC2Client,
-    private readonly ssm: SSMClient,
+    private readonly ec2: ClientProvider<EC2Client>,
+    private readonly ssm: ClientProvider<SSMClient>,
   ) {}
 
   /**
@@ -25,7 +26,7 @@ export class PublicParameterSourceImageResolver implements SourceImageResolver {
     const base = getBaseImage(baseImage);
     let imageId: string | undefined;
     try {
-      const { Parameter } = await this.ssm.send(new GetParameterCommand({ Name: base.ssmParameter }));
+      const { Parameter } = await this.ssm().send(new GetParameterCommand({ Name: base.ssmParameter }));
       imageId = Parameter?.Value;
     } catch (error) {
       if ((error as Error).name !== 'ParameterNotFound') throw error;
@@ -46,7 +47,7 @@ export class PublicParameterSourceImageResolver implements SourceImageResolver {
 
   async describe(imageId: string): Promise<SourceImage | undefined> {
     try {
-      const { Images } = await this.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+      const { Images } = await this.ec2().send(new DescribeImagesCommand({ ImageIds: [imageId] }));
       const image = Images?.[0];
       if (!image) return undefined;
       return { imageId, name: image.Name ?? '', ownerId: image.OwnerId, ownerAlias: image.ImageOwnerAlias };

@@ -8,6 +8,7 @@
  * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html
  */
 import { GetCommandInvocationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import { InvocationDoesNotExist } from '../errors.js';
 import type { CommandResult, CommandRunner, CommandStatus } from '../ports.js';
 
@@ -24,7 +25,7 @@ const STATUS: Record<string, CommandStatus> = {
 
 export class SsmCommandRunner implements CommandRunner {
   constructor(
-    private readonly client: SSMClient,
+    private readonly client: ClientProvider<SSMClient>,
     /** Absolute path of the probe suite on the image. */
     private readonly probeCommand: string,
   ) {}
@@ -33,7 +34,7 @@ export class SsmCommandRunner implements CommandRunner {
     instanceId: string,
     options: { timeoutSeconds: number; buildId: string },
   ): Promise<{ commandId: string }> {
-    const result = await this.client.send(
+    const result = await this.client().send(
       new SendCommandCommand({
         DocumentName: 'AWS-RunShellScript',
         InstanceIds: [instanceId],
@@ -48,7 +49,7 @@ export class SsmCommandRunner implements CommandRunner {
 
   async readProbe(commandId: string, instanceId: string): Promise<CommandResult> {
     try {
-      const result = await this.client.send(
+      const result = await this.client().send(
         new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
       );
       const status = STATUS[result.Status ?? ''] ?? 'Failed';

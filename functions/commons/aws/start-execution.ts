@@ -9,6 +9,7 @@
  * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
  */
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import { executionName } from '../core/build-key.js';
 import type { ExecutionInput } from '../schemas.js';
 
@@ -20,7 +21,7 @@ export interface StartResult {
 }
 
 export const startBuild = async (
-  client: SFNClient,
+  client: ClientProvider<SFNClient>,
   stateMachineArn: string,
   input: ExecutionInput & { sourceImageId: string },
 ): Promise<StartResult> => {
@@ -30,7 +31,7 @@ export const startBuild = async (
     commit: input.commit,
   });
   try {
-    const result = await client.send(
+    const result = await client().send(
       new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
     );
     return {

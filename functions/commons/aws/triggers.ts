@@ -8,6 +8,7 @@
  * https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-cwe.html
  */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { ClientProvider } from '../clients/lazy-client.js';
 import type { PipelineConfig } from '../config.js';
 import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
 import { ForeignBaseImage } from '../errors.js';
@@ -20,13 +21,13 @@ export type StartBuild = (input: ExecutionInput & { sourceImageId: string }) => 
 /** Last source AMI seen per pipeline: SSM parameter `<prefix>/<pipeline>`. */
 export class LastSeenStore {
   constructor(
-    private readonly client: SSMClient,
+    private readonly client: ClientProvider<SSMClient>,
     private readonly prefix: string,
   ) {}
 
   async get(pipeline: string): Promise<string | undefined> {
     try {
-      const { Parameter } = await this.client.send(
+      const { Parameter } = await this.client().send(
         new GetParameterCommand({ Name: `${this.prefix}/${pipeline}` }),
       );
       return Parameter?.Value;
@@ -37,7 +38,7 @@ export class LastSeenStore {
   }
 
   async put(pipeline: string, imageId: string): Promise<void> {
-    await this.client.send(
+    await this.client().send(
       new PutParameterCommand({
         Name: `${this.prefix}/${pipeline}`,
         Value: imageId,
@@ -120,7 +121,18 @@ export interface PushResult {
   started: boolean;
 }
 
-/** Start one build per configured pipeline for a pushed commit (deterministic names: redelivery is a no-op). */
+/**
+ * The git-remote-codecommit URL the runner fetches a CodeCommit repository with
+ * (`codecommit::<region>://<name>`, https://github.com/aws/git-remote-codecommit#readme).
+ */
+export const codeCommitRepositoryUrl = (region: string, repositoryName: string): string =>
+  `codecommit::${region}://${repositoryName}`;
+
+/**
+ * Start one build per configured pipeline for a pushed commit (deterministic names: redelivery is
+ * a no-op). `push.repository` is the URL the runner fetches (GitHub `clone_url`,
+ * {@link codeCommitRepositoryUrl}).
+ */
 export const startPushBuilds = async (
   pipelines: readonly PipelineConfig[],
   push: { commit: string; repository: string },

@@ -10,7 +10,7 @@ import type { MachineLauncher } from '../ports.js';
  */
 export const checkInstanceOnline = async (
   input: { testInstance: { instanceId: string }; online?: { attempt: number } | undefined },
-  ports: { launcher: MachineLauncher },
+  ports: { launcher: Pick<MachineLauncher, 'isReady'> },
   options: { maxAttempts: number },
 ): Promise<{ online: boolean; attempt: number }> => {
   const attempt = (input.online?.attempt ?? 0) + 1;

@@ -26,7 +26,7 @@ export const cleanupAfterFailure = async (
     testInstance?: { instanceId: string } | undefined;
     error?: CaughtError | undefined;
   },
-  ports: { launcher: MachineLauncher; images: ImageStore },
+  ports: { launcher: Pick<MachineLauncher, 'listByBuildId' | 'terminate'>; images: ImageStore },
 ): Promise<CleanupResult> => {
   const { build, candidate, testInstance, error } = input;
   if (!build)

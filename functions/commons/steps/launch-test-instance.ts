@@ -9,7 +9,7 @@ import type { Build, Candidate } from '../schemas.js';
  */
 export const launchTestInstance = async (
   input: { build: Build; candidate: Candidate },
-  ports: { launcher: MachineLauncher },
+  ports: { launcher: Pick<MachineLauncher, 'launch'> },
 ): Promise<{ instanceId: string }> => {
   const { build, candidate } = input;
   return ports.launcher.launch({

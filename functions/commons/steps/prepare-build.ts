@@ -2,32 +2,78 @@ import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
 import { buildId, executionName } from '../core/build-key.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
 import { ForeignBaseImage, InvalidInput } from '../errors.js';
-import type { SourceImageResolver } from '../ports.js';
-import type { Build, PrepareBuildInput } from '../schemas.js';
+import type { SourceImageResolver, SourceRevisionResolver } from '../ports.js';
+import { type Build, FullCommitSha, type PrepareBuildInput } from '../schemas.js';
+
+/** Where builds that name no repository take their image definition from (AWS backend). */
+export interface DefaultSource {
+  /** Repository URL (`SOURCE_REPOSITORY`); undefined when none is configured. */
+  repository?: string | undefined;
+  /** Branch whose head such builds bake (`SOURCE_BRANCH`). */
+  branch: string;
+}
 
 export interface PrepareBuildOptions {
   /** Seconds the probe suite may run on the test instance. */
   probeTimeoutSeconds: number;
   /** When set, failures of this build open an incident with this response plan. */
   incidentResponsePlanArn?: string | undefined;
+  /** With `ports.revisions`: the default repository and branch (AWS backend). */
+  defaultSource?: DefaultSource;
   now?: () => Date;
 }
 
 /**
+/**
+ * The source a build bakes its image definition from, when the backend fetches it
+ * (`ports.revisions` given): the requested repository (else the default one) at the requested
+ * commit (else the head of the default branch, resolved now so the build records exactly what it
+ * bakes).
+ * @throws InvalidInput when there is no repository, or the commit is not a full 40-hex id.
+ */
+const resolveSource = async (
+  input: PrepareBuildInput['input'],
+  revisions: SourceRevisionResolver,
+  defaults: DefaultSource | undefined,
+): Promise<{ repository: string; commit: string }> => {
+  const repository = input.repository ?? defaults?.repository;
+  if (!repository) {
+    throw new InvalidInput(
+      'no source repository: the input names no repository and no default repository is configured ' +
+        '(stage parameter sourceRepository, environment SOURCE_REPOSITORY)',
+    );
+  }
+  if (input.commit !== undefined) {
+    if (!FullCommitSha.safeParse(input.commit).success) {
+      throw new InvalidInput(`commit ${input.commit} must be the full 40-character id the runner checks out`);
+    }
+    return { repository, commit: input.commit };
+  }
+  const branch = defaults?.branch ?? 'main';
+  return { repository, commit: await revisions.headOf(repository, branch) };
+};
+
+/**
  * State `PrepareBuild`: validate the request, fix the image definition (the one named, else the
  * pipeline's namesake), resolve the source AMI of the base image (or verify the given one), check
- * its publisher, and fix the build id and execution name.
+ * its publisher, and fix the build id and execution name. With `ports.revisions` (AWS: the runner
+ * fetches the source) every build also gets a fetchable `repository` and the full `commit` it
+ * bakes (see {@link resolveSource}); without it (local backend: the working tree is baked) both
+ * stay as requested.
  * @returns the `build` document (`$.build`).
  * @throws UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner), InvalidInput
- *   (given source image not found).
+ *   (given source image not found, no repository, short commit).
  */
 export const prepareBuild = async (
   request: PrepareBuildInput,
-  ports: { sources: SourceImageResolver },
+  ports: { sources: SourceImageResolver; revisions?: SourceRevisionResolver },
   options: PrepareBuildOptions,
 ): Promise<Build> => {
-  const { input, execution } = request;
-  const imageDefinition = resolveImageDefinition(input.pipeline, input.imageDefinition);
+  const { execution } = request;
+  const imageDefinition = resolveImageDefinition(request.input.pipeline, request.input.imageDefinition);
+  const input = ports.revisions
+    ? { ...request.input, ...(await resolveSource(request.input, ports.revisions, options.defaultSource)) }
+    : request.input;
   const base = getBaseImage(input.baseImage);
   const source = input.sourceImageId
     ? await ports.sources.describe(input.sourceImageId)

@@ -6,7 +6,7 @@ import type { MachineLauncher } from '../ports.js';
  */
 export const terminateTestInstance = async (
   input: { testInstance: { instanceId: string } },
-  ports: { launcher: MachineLauncher },
+  ports: { launcher: Pick<MachineLauncher, 'terminate'> },
 ): Promise<{ instanceIds: string[] }> => ({
   instanceIds: await ports.launcher.terminate([input.testInstance.instanceId]),
 });

@@ -14,7 +14,14 @@
  *   own state: live instances, and the `$Default` / `$Latest` versions of launch templates (the
  *   versions AWS checks);
  * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
- *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto.
+ *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto;
+ * - `CreateImageSnapshotTagsDouble`: EC2 `CreateImage` with a `snapshot` tag specification (moto
+ *   raises NotImplementedError, HTTP 500): forwarded without it, then the new image's snapshots
+ *   are tagged in moto, which is what AWS does at creation.
+ *
+ * Before anything else every request is validated against the AWS service model
+ * ({@link RequestValidator}, botocore's models): a request AWS would refuse is refused here the same
+ * way (HTTP 400) and never reaches moto or a double.
  *
  * A {@link FaultInjector} can make any call fail with an AWS error, to exercise error handling.
  *
@@ -25,6 +32,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  CreateTagsCommand,
   DeleteSnapshotCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -32,7 +40,9 @@ import {
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import type { Decision, IamAuthorizer } from '../iam/authorizer.js';
 import { DUMMY_AWS_ENV, MOTO_ACCOUNT_ID, TEST_REGION } from '../moto.js';
+import { RequestValidator } from './service-model.js';
 
 /** One request seen by the proxy (forwarded or answered). */
 export interface SeenOperation {
@@ -40,7 +50,9 @@ export interface SeenOperation {
   operation: string;
   /** Parsed request: JSON body for JSON protocols, form fields for the EC2 Query protocol. */
   input: Record<string, unknown>;
-  answeredBy: 'moto' | 'double' | 'fault';
+  answeredBy: 'moto' | 'double' | 'fault' | 'validator' | 'iam';
+  /** The stack role the call ran as (undefined: a test's own raw call, not evaluated). */
+  role?: string;
 }
 
 /** An error the proxy returns instead of forwarding, for requests that match (see {@link FaultInjector}). */
@@ -251,6 +263,16 @@ export interface MotoGapProxy {
   readonly ssmAgent: SsmAgentDouble;
   readonly incidents: IncidentManagerDouble;
   readonly faults: FaultInjector;
+  /** The service-model validator every request passes first (its `checked` constraints). */
+  readonly validator: RequestValidator;
+  /** IAM evaluation of the calls made while a role is set ({@link MotoGapProxy.runAs}). */
+  readonly iam: IamAuthorizer | undefined;
+  /**
+   * Run `act` with every call through the proxy made as `role` (a role of the packaged stack):
+   * each is evaluated against the role's policies and refused like AWS when not allowed.
+   * @throws when another role is already acting (calls could not be attributed).
+   */
+  runAs<T>(role: string, act: () => Promise<T>): Promise<T>;
   /** Every operation seen, in order. */
   readonly operations: SeenOperation[];
   close(): Promise<void>;
@@ -289,7 +311,10 @@ const listField = (form: URLSearchParams, prefix: string): string[] =>
   [...form.entries()].filter(([key]) => new RegExp(`^${prefix}\\.\\d+$`).test(key)).map(([, value]) => value);
 
 /** Start a proxy in front of the moto server at `motoEndpoint`. */
-export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapProxy> => {
+export const startMotoGapProxy = async (
+  motoEndpoint: string,
+  options: { validator?: RequestValidator; iam?: IamAuthorizer } = {},
+): Promise<MotoGapProxy> => {
   const upstream = new URL(motoEndpoint);
   const ec2 = new EC2Client({
     endpoint: motoEndpoint,
@@ -303,7 +328,41 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
   const ssmAgent = new SsmAgentDouble();
   const incidents = new IncidentManagerDouble();
   const faults = new FaultInjector();
+  const validator = options.validator ?? new RequestValidator();
+  const iam = options.iam;
+  let role: string | undefined;
   const operations: SeenOperation[] = [];
+
+  /** AWS's answer to a denied call, in the caller's protocol. */
+  const denied = (service: string, operation: string, decision: Decision): Reply => {
+    const message = `User: arn:aws:sts::${MOTO_ACCOUNT_ID}:assumed-role/${decision.role}/session is not authorized to perform: ${decision.action} on resource: ${decision.resource} (${decision.result}${decision.detail ? `: ${decision.detail}` : ''})`;
+    if (service === 'ec2') {
+      return {
+        status: 403,
+        headers: { 'content-type': 'text/xml;charset=UTF-8' },
+        body: Buffer.from(
+          `<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+        ),
+      };
+    }
+    if (service === 'iam' || service === 'sts') {
+      return {
+        status: 403,
+        headers: { 'content-type': 'text/xml' },
+        body: Buffer.from(
+          `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+        ),
+      };
+    }
+    return jsonError(400, 'AccessDeniedException', `${message} [${operation}]`);
+  };
+
+  /** Whether the acting role may delete this snapshot (DeregisterImage's DeleteAssociatedSnapshots). */
+  const mayDeleteSnapshot = async (snapshotId: string): Promise<boolean> => {
+    if (!iam || !role) return true;
+    const decisions = await iam.authorize(role, 'ec2', 'DeleteSnapshot', { SnapshotId: snapshotId });
+    return decisions.every((d) => d.result === 'Allowed');
+  };
 
   const forward = async (incoming: IncomingMessage, body: Buffer): Promise<Reply> =>
     new Promise((resolveReply, reject) => {
@@ -459,6 +518,42 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
 
   const ec2Query = async (incoming: IncomingMessage, form: URLSearchParams, body: Buffer) => {
     const action = form.get('Action');
+    if (action === 'CreateImage') {
+      const specs = new Map<string, string>();
+      for (const [key, value] of form.entries()) {
+        const match = /^TagSpecification\.(\d+)\.ResourceType$/.exec(key);
+        if (match?.[1]) specs.set(match[1], value);
+      }
+      const snapshotSpec = [...specs].find(([, type]) => type === 'snapshot')?.[0];
+      if (snapshotSpec !== undefined) {
+        const prefix = `TagSpecification.${snapshotSpec}.`;
+        const tags: Array<{ Key: string; Value: string }> = [];
+        for (let n = 1; form.has(`${prefix}Tag.${n}.Key`); n += 1) {
+          tags.push({
+            Key: form.get(`${prefix}Tag.${n}.Key`) ?? '',
+            Value: form.get(`${prefix}Tag.${n}.Value`) ?? '',
+          });
+        }
+        // Forward without the snapshot specification (the other one renumbered to 1).
+        const rest = new URLSearchParams();
+        for (const [key, value] of form.entries()) {
+          if (key.startsWith(prefix)) continue;
+          rest.append(key.replace(/^TagSpecification\.\d+\./, 'TagSpecification.1.'), value);
+        }
+        const reply = await forward(incoming, Buffer.from(rest.toString()));
+        if (reply.status !== 200) return { reply, by: 'moto' as const };
+        const imageId = /<imageId>([^<]+)<\/imageId>/.exec(reply.body.toString())?.[1];
+        if (imageId && tags.length > 0) {
+          const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+          const snapshots = (image?.BlockDeviceMappings ?? []).flatMap((m) =>
+            m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : [],
+          );
+          if (snapshots.length > 0)
+            await ec2.send(new CreateTagsCommand({ Resources: snapshots, Tags: tags }));
+        }
+        return { reply, by: 'double' as const };
+      }
+    }
     if (action === 'DescribeImageReferences') {
       const imageIds = new Set(listField(form, 'ImageId'));
       const references: Array<{ imageId: string; type: string; arn: string }> = [];
@@ -518,10 +613,14 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
       const results: string[] = [];
       for (const snapshotId of snapshotIds) {
         let code = 'success';
-        try {
-          await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
-        } catch {
-          code = 'client-error';
+        if (!(await mayDeleteSnapshot(snapshotId))) {
+          code = 'missing-permissions';
+        } else {
+          try {
+            await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+          } catch {
+            code = 'client-error';
+          }
         }
         results.push(
           `<item><snapshotId>${escapeXml(snapshotId)}</snapshotId><returnCode>${code}</returnCode></item>`,
@@ -572,8 +671,22 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
       if (operation === '') operation = path.replace(/^\//, '').replace(/^./, (c) => c.toUpperCase());
     }
 
-    const fault = faults.take(service, operation, input);
-    if (fault) {
+    if (!form && service === 'ssm-incidents') {
+      operation = validator.restOperation(service, incoming.method ?? 'POST', path) ?? operation;
+    }
+    const structured = form ? validator.decode(service, operation, form) : input;
+    const violations = validator.validate(service, operation, structured);
+    const caller = role;
+    const refusal =
+      violations.length > 0 || !iam || !caller
+        ? undefined
+        : (await iam.authorize(caller, service, operation, structured)).find((d) => d.result !== 'Allowed');
+    const fault = violations.length > 0 || refusal ? undefined : faults.take(service, operation, input);
+    if (violations.length > 0) {
+      answer = { reply: validator.reply(service, violations), by: 'validator' };
+    } else if (refusal) {
+      answer = { reply: denied(service, operation, refusal), by: 'iam' };
+    } else if (fault) {
       const message = fault.message ?? `${fault.code} (injected by the test)`;
       answer = {
         reply: form
@@ -594,7 +707,13 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
       if (service === 'ssm-incidents') answer = incidentManager(path, input);
     }
     answer ??= { reply: await forward(incoming, body), by: 'moto' };
-    operations.push({ service, operation, input, answeredBy: answer.by });
+    operations.push({
+      service,
+      operation,
+      input,
+      answeredBy: answer.by,
+      ...(caller ? { role: caller } : {}),
+    });
     outgoing.writeHead(answer.reply.status, {
       ...answer.reply.headers,
       'content-length': answer.reply.body.length,
@@ -626,7 +745,23 @@ export const startMotoGapProxy = async (motoEndpoint: string): Promise<MotoGapPr
     ssmAgent,
     incidents,
     faults,
+    validator,
+    iam,
     operations,
+    runAs: async (next, act) => {
+      if (role !== undefined && role !== next) {
+        throw new Error(
+          `${next} acts while ${role} is still acting: calls could not be attributed to a role`,
+        );
+      }
+      const outer = role;
+      role = next;
+      try {
+        return await act();
+      } finally {
+        role = outer;
+      }
+    },
     close: async () => {
       ec2.destroy();
       server.closeAllConnections();

@@ -31,10 +31,15 @@ afterEach(() => {
   sfn.reset();
   incidents.reset();
 });
+/** A client provider (`#commons/clients`) handing out one client. */
+const provide =
+  <Client>(client: Client) =>
+  (): Client =>
+    client;
 const awsError = (name: string) => Object.assign(new Error(name), { name, $metadata: {} });
 
 describe('Ec2ImageStore', () => {
-  const store = new Ec2ImageStore(new EC2Client({}));
+  const store = new Ec2ImageStore(provide(new EC2Client({})));
 
   it('pages DescribeImageReferences and returns only referenced ids', async () => {
     ec2
@@ -77,7 +82,7 @@ describe('Ec2ImageStore', () => {
 });
 
 describe('SsmChannelPointer', () => {
-  const pointer = new SsmChannelPointer(new SSMClient({}), '/ch');
+  const pointer = new SsmChannelPointer(provide(new SSMClient({})), '/ch');
 
   it('returns the history newest first across pages', async () => {
     ssm
@@ -102,7 +107,7 @@ describe('SsmChannelPointer', () => {
 });
 
 describe('SsmCommandRunner', () => {
-  const runner = new SsmCommandRunner(new SSMClient({}), '/probe.sh');
+  const runner = new SsmCommandRunner(provide(new SSMClient({})), '/probe.sh');
 
   it.each([
     ['Pending', -1, { status: 'Pending' }],
@@ -126,7 +131,10 @@ describe('SsmCommandRunner', () => {
 });
 
 describe('PublicParameterSourceImageResolver', () => {
-  const resolver = new PublicParameterSourceImageResolver(new EC2Client({}), new SSMClient({}));
+  const resolver = new PublicParameterSourceImageResolver(
+    provide(new EC2Client({})),
+    provide(new SSMClient({})),
+  );
 
   it('fails with MissingConfiguration when the public parameter does not exist in the region', async () => {
     ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
@@ -162,8 +170,10 @@ describe('startBuild', () => {
       .on(StartExecutionCommand)
       .rejectsOnce(awsError('ExecutionAlreadyExists'))
       .rejectsOnce(awsError('StateMachineDoesNotExist'));
-    await expect(startBuild(new SFNClient({}), 'arn:sm', input)).resolves.toMatchObject({ started: false });
-    await expect(startBuild(new SFNClient({}), 'arn:sm', input)).rejects.toMatchObject({
+    await expect(startBuild(provide(new SFNClient({})), 'arn:sm', input)).resolves.toMatchObject({
+      started: false,
+    });
+    await expect(startBuild(provide(new SFNClient({})), 'arn:sm', input)).rejects.toMatchObject({
       name: 'StateMachineDoesNotExist',
     });
   });
@@ -172,7 +182,7 @@ describe('startBuild', () => {
 describe('SsmIncidentReporter', () => {
   it('links the execution as a related item', async () => {
     incidents.on(StartIncidentCommand).resolves({ incidentRecordArn: 'arn:rec' });
-    const reporter = new SsmIncidentReporter(new SSMIncidentsClient({}));
+    const reporter = new SsmIncidentReporter(provide(new SSMIncidentsClient({})));
     await reporter.open({
       responsePlanArn: 'arn:plan',
       title: 't',
@@ -188,7 +198,7 @@ describe('SsmIncidentReporter', () => {
 
   it('fails when no incident record comes back', async () => {
     incidents.on(StartIncidentCommand).resolves({});
-    const reporter = new SsmIncidentReporter(new SSMIncidentsClient({}));
+    const reporter = new SsmIncidentReporter(provide(new SSMIncidentsClient({})));
     await expect(
       reporter.open({ responsePlanArn: 'a', title: 't', clientToken: 'c', impact: 3, detail: 'd' }),
     ).rejects.toThrow(/no incident record/);

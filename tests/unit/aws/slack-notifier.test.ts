@@ -8,11 +8,14 @@ const ssm = mockClient(SSMClient);
 const fetchMock = vi.fn<typeof fetch>();
 const NOTE: Notification = { outcome: 'success', title: 't', fields: [] };
 const notifier = (parameterName = '/slack') =>
-  new SlackWebhookNotifier(ssmSecureString(new SSMClient({}), parameterName), {
-    attempts: 3,
-    backoffMs: 1,
-    timeoutMs: 50,
-  });
+  new SlackWebhookNotifier(
+    ssmSecureString(() => new SSMClient({}), parameterName),
+    {
+      attempts: 3,
+      backoffMs: 1,
+      timeoutMs: 50,
+    },
+  );
 
 beforeEach(() => {
   vi.stubGlobal('fetch', fetchMock);

@@ -48,6 +48,9 @@ describe('rollback-channel', () => {
     ec2.on(CreateTagsCommand).resolves({});
     ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-0000000000000000c', Version: 5 } });
     ssm.on(PutParameterCommand).resolves({ Version: 6 });
+    ssm
+      .on(GetParameterCommand, { Name: '/image-factory/channels/web/stable:6' })
+      .resolves({ Parameter: { Value: 'ami-0000000000000000b', Version: 6 } });
     await expect(rollbackChannel({ pipeline: 'web' }, context())).resolves.toEqual({
       pipeline: 'web',
       channel: 'stable',
@@ -78,6 +81,9 @@ describe('rollback-channel', () => {
       ],
     });
     ssm.on(PutParameterCommand).resolves({ Version: 3 });
+    ssm
+      .on(GetParameterCommand, { Name: '/image-factory/channels/web/stable:3' })
+      .resolves({ Parameter: { Value: 'ami-0000000000000000a', Version: 3 } });
     await expect(rollbackChannel({ pipeline: 'web', channel: 'stable' }, context())).resolves.toMatchObject({
       imageId: 'ami-0000000000000000a',
     });

@@ -1,3 +1,4 @@
+import { CodeCommitClient, GetBranchCommand } from '@aws-sdk/client-codecommit';
 import {
   CreateTagsCommand,
   DeregisterImageCommand,
@@ -18,7 +19,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { SSMIncidentsClient, StartIncidentCommand } from '@aws-sdk/client-ssm-incidents';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as applyRetention } from '../../../functions/apply-retention.js';
 import { handler as checkInstanceOnline } from '../../../functions/check-instance-online.js';
 import { handler as checkProbeResult } from '../../../functions/check-probe-result.js';
@@ -47,17 +48,28 @@ vi.hoisted(() => {
     PROBE_MAX_ATTEMPTS: '5',
     CHANNEL_PARAMETER_PREFIX: '/image-factory/channels',
     RETENTION_DRY_RUN: 'false',
+    SOURCE_REPOSITORY: 'codecommit::eu-west-1://image-definitions',
+    SOURCE_BRANCH: 'main',
   });
 });
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
 const incidents = mockClient(SSMIncidentsClient);
+const codecommit = mockClient(CodeCommitClient);
+const HEAD = 'feedfacefeedfacefeedfacefeedfacefeedface';
+
+beforeEach(() => {
+  codecommit
+    .on(GetBranchCommand, { repositoryName: 'image-definitions', branchName: 'main' })
+    .resolves({ branch: { branchName: 'main', commitId: HEAD } });
+});
 
 afterEach(() => {
   ec2.reset();
   ssm.reset();
   incidents.reset();
+  codecommit.reset();
 });
 
 type State = ReturnType<typeof loadEvent> & Record<string, unknown>;
@@ -91,7 +103,16 @@ describe('prepare-build', () => {
       pipeline: 'web',
       sourceImageId: 'ami-0aaaaaaaaaaaaaaaa',
       probeTimeoutSeconds: 900,
+      // No repository in the input: the default one at its branch head, resolved now.
+      repository: 'codecommit::eu-west-1://image-definitions',
+      commit: HEAD,
     });
+  });
+
+  it('refuses a short commit: the runner checks out exactly the recorded 40-hex id', async () => {
+    await expect(
+      prepareBuild({ pipeline: 'web', baseImage: 'ubuntu-24.04', commit: 'feedface' }, context()),
+    ).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringMatching(/40-character/) });
   });
 
   it('fails with InvalidInput naming the problem', async () => {
@@ -310,6 +331,10 @@ describe('promote-image', () => {
     ec2.on(CreateTagsCommand).resolves({});
     ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
     ssm.on(PutParameterCommand).resolves({ Version: 1 });
+    // The written version, read back once SSM has validated the aws:ec2:image value.
+    ssm
+      .on(GetParameterCommand, { Name: '/image-factory/channels/web/stable:1' })
+      .resolves({ Parameter: { Value: 'ami-0ccccccccccccccc1', Version: 1 } });
     await expect(promoteImage(state(), context())).resolves.toEqual({
       channel: 'stable',
       imageId: 'ami-0ccccccccccccccc1',

@@ -189,7 +189,7 @@ describe('github-webhook', () => {
       imageDefinition: 'web',
       sourceImageId: UBUNTU_AMI,
       commit: COMMIT,
-      repository: 'acme/image-factory',
+      repository: 'https://github.com/acme/image-factory.git',
     });
     expect(JSON.parse(startInputs()[1]?.input ?? '{}')).toMatchObject({
       channel: 'beta',
@@ -269,6 +269,14 @@ describe('github-webhook', () => {
 });
 
 describe('codecommit-push', () => {
+  it('starts builds for a new branch (referenceCreated) as for a push (referenceUpdated)', async () => {
+    const event = loadEvent<{ detail: Record<string, unknown> }>('codecommit', 'reference-updated');
+    event.detail.event = 'referenceCreated';
+    const result = await codecommitPush(event, context());
+    expect(result.ignored).toBe(false);
+    expect(result.executions).toHaveLength(2);
+  });
+
   it('starts builds for referenceUpdated on the configured branch', async () => {
     const result = await codecommitPush(loadEvent('codecommit', 'reference-updated'), context());
     expect(result.ignored).toBe(false);
@@ -276,7 +284,7 @@ describe('codecommit-push', () => {
     expect(JSON.parse(startInputs()[0]?.input ?? '{}')).toMatchObject({
       trigger: 'git-push',
       commit: COMMIT,
-      repository: 'image-factory',
+      repository: 'codecommit::eu-west-1://image-factory',
     });
   });
 

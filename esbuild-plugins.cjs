@@ -1,0 +1,57 @@
+/**
+ * esbuild plugins of the Lambda bundles (serverless.yml `custom.esbuild.plugins`, loaded by
+ * serverless-esbuild with `require`, hence CommonJS).
+ *
+ * `sdkSchemaLiteralKeys`: AWS SDK v3 clients since 3.930 generate their serde schemas with computed
+ * object keys that name module constants (`{ [_eQN]: "Min" }` with `const _eQN = "ec2QueryName"`).
+ * esbuild treats any computed key as a possible side effect and so keeps every schema of the client,
+ * used or not: about 540 KB of minified EC2 schemas in each function that sends one EC2 command
+ * (https://github.com/aws/aws-sdk-js-v3/issues/7607, https://github.com/evanw/esbuild/issues/4373).
+ * The plugin rewrites such a key to the string literal the constant holds, the change the upstream
+ * code generator fix makes (https://github.com/smithy-lang/smithy-typescript/pull/1889): same
+ * objects, and esbuild can drop the unused schemas. Only keys that are a module-level
+ * `const _x = "…"` string of the same file are rewritten; anything else is left as it is. Once the
+ * SDK ships literal keys, the plugin finds nothing to rewrite.
+ */
+const { readFile } = require('node:fs/promises');
+
+/** Schema modules of the SDK clients and of the nested clients of the credential providers. */
+const SCHEMA_MODULE =
+  /[\\/]@aws-sdk[\\/](client-[^\\/]+|nested-clients)[\\/]dist-es[\\/](.+[\\/])?schemas[\\/]schemas_\d+\.js$/;
+
+/** `const _x = "text";` at the start of a line: a module-level string constant. */
+const STRING_CONSTANT = /^const (_\w+) = ("[^"\\\n]*");$/gm;
+
+/** A computed key `[_x]:` right after `{` or `,` (object literal member position). */
+const COMPUTED_KEY = /([{,]\s*)\[(_\w+)\]:/g;
+
+/**
+ * The module source with every computed key naming a string constant of the module replaced by
+ * that string literal. @returns `{ contents, rewritten }` (number of keys replaced).
+ */
+function literalKeys(source) {
+  const strings = new Map(Array.from(source.matchAll(STRING_CONSTANT), (match) => [match[1], match[2]]));
+  let rewritten = 0;
+  const contents = source.replace(COMPUTED_KEY, (whole, before, name) => {
+    const literal = strings.get(name);
+    if (literal === undefined) return whole;
+    rewritten += 1;
+    return `${before}${literal}:`;
+  });
+  return { contents, rewritten };
+}
+
+/** @type {import('esbuild').Plugin} */
+const sdkSchemaLiteralKeys = {
+  name: 'sdk-schema-literal-keys',
+  setup(build) {
+    build.onLoad({ filter: SCHEMA_MODULE }, async (args) => ({
+      contents: literalKeys(await readFile(args.path, 'utf8')).contents,
+      loader: 'js',
+    }));
+  },
+};
+
+module.exports = [sdkSchemaLiteralKeys];
+module.exports.literalKeys = literalKeys;
+module.exports.SCHEMA_MODULE = SCHEMA_MODULE;

@@ -1,0 +1,6 @@
+/** The SSM (Parameter Store, Run Command, instance information) client of this execution environment, created on first use (see `lazy-client.ts`). */
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { lazyClient } from './lazy-client.js';
+
+/** Marked pure so that a bundle which never calls the getter drops this client. */
+export const ssm = /* @__PURE__ */ lazyClient((config) => new SSMClient(config));

@@ -1,0 +1,284 @@
+/**
+ * End-to-end on qemu, around ONE real bake (TCG makes a bake the dominant cost of CI):
+ *
+ *   1. `npm run factory` runs the real pipeline: the ASL in statemachines/, a real Packer bake
+ *      (qemu source, the Ansible playbook, cleanup, validation), a real boot, the probe suite
+ *      through the guest agent, promotion and retention in the local catalog, the clone check.
+ *   2. The bake's own Ansible run is the first converge: its PLAY RECAP (in Packer's log) has
+ *      changes and no failure.
+ *   3. A machine booted from the promoted image answers on the guest agent and over SSH with the
+ *      key cloud-init installed, finishes first boot, and a second converge of the same playbook
+ *      on it changes nothing (idempotence, against the image as shipped).
+ *   4. On that machine the probe suite passes; with nginx stopped it fails and names the checks.
+ *   5. That machine, with nginx disabled and put through the image's own cleanup, becomes a
+ *      broken image; the factory runs it through the real ASL without a second bake
+ *      (`--image-file`): the probe fails, CleanupAfterFailure deregisters the candidate, the
+ *      channel keeps the image of run 1, the CLI exits 1 and no VM is left.
+ * Every VM is reaped in afterAll, whatever happened.
+ */
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TAG } from '#commons/core/tags.js';
+import { FileChannelPointer, LocalCatalog } from '#local/catalog.js';
+import { type LocalRunSummary, PROBE_PATH } from '#local/factory.js';
+import { PROJECT_ROOT } from '#local/process.js';
+import { guestExec, guestShell, waitForAgent } from '#local/qemu/guest-agent.js';
+import { ensureSshKeyPair, runSsh, type SshKeyPair, type SshTarget, waitForSsh } from '#local/qemu/ssh.js';
+import { isVmRunning, launchVm, reapVms, stopVm, type Vm } from '#local/qemu/vm.js';
+import { converge, parseRecap, probeOverAgent, qemuPidsUnder, run, runFactoryCli } from './helpers.js';
+
+const STATE_DIR = path.join(PROJECT_ROOT, '.factory-e2e');
+const VM_DIR = path.join(STATE_DIR, 'e2e-vms');
+const PIPELINE = 'e2e';
+const CHANNEL = 'stable';
+const DAY_MS = 86_400_000;
+const BOOT_SECONDS = 900;
+
+/** The numbered steps above log their wall time, so that `npm test` shows where e2e time goes. */
+async function timed<T>(label: string, act: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await act();
+  } finally {
+    console.log(`e2e: ${label}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+}
+
+describe('golden image, one bake (qemu)', () => {
+  const catalog = new LocalCatalog(path.join(STATE_DIR, 'catalog'));
+  const pointer = new FileChannelPointer(catalog);
+  const seeded: string[] = [];
+  let first: { code: number; summary: LocalRunSummary; stdout: string };
+  let promotedId: string;
+  let key: SshKeyPair;
+  let machine: Vm;
+  let machineSsh: SshTarget;
+
+  beforeAll(async () => {
+    await reapVms(VM_DIR);
+    await rm(STATE_DIR, { recursive: true, force: true });
+    await mkdir(VM_DIR, { recursive: true });
+    // Prepare: five old images of this pipeline (40–44 days) and one of another pipeline, as
+    // earlier bakes would have left them, so that retention has something to decide.
+    for (let index = 0; index < 6; index += 1) {
+      const disk = path.join(STATE_DIR, `seed-${index}.qcow2`);
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
+      const pipeline = index === 5 ? 'someone-else' : PIPELINE;
+      const record = await catalog.registerImage({
+        disk,
+        name: `seed-${index}`,
+        createdAt: new Date(Date.now() - (40 + index) * DAY_MS).toISOString(),
+        tags: { [TAG.pipeline]: pipeline, [TAG.buildId]: `seed-${index}`, [TAG.channel]: 'retired' },
+      });
+      seeded.push(record.imageId);
+    }
+    key = await ensureSshKeyPair(path.join(STATE_DIR, 'e2e-keys'));
+    // Act (shared by every test below): the one bake.
+    first = await timed('factory run with a bake', () =>
+      runFactoryCli(STATE_DIR, ['--pipeline', PIPELINE, '--channel', CHANNEL]),
+    );
+    const timings = first.summary.timings.map((entry) => `${entry.state} ${entry.seconds.toFixed(1)} s`);
+    console.log(`e2e: states: ${timings.join(', ')}`);
+  });
+
+  afterAll(async () => {
+    await reapVms(VM_DIR, { graceSeconds: 3 });
+    expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
+  });
+
+  it('bakes, boots, probes, promotes and applies retention', async () => {
+    // Assess
+    const { code, summary, stdout } = first;
+    expect(summary.error).toBeUndefined();
+    expect(code).toBe(0);
+    expect(summary.status).toBe('SUCCEEDED');
+    expect(summary.statesVisited).toEqual(
+      expect.arrayContaining([
+        'PrepareBuild',
+        'BakeImage',
+        'FindCandidateImage',
+        'LaunchTestInstance',
+        'ProbeTestInstance',
+        'CheckProbeResult',
+        'TerminateTestInstance',
+        'PromoteImage',
+        'ApplyRetention',
+        'NotifySuccess',
+      ]),
+    );
+    expect(summary.statesVisited).not.toContain('CleanupAfterFailure');
+    const output = summary.output as {
+      candidate: { imageId: string };
+      probeResult: { checks: Array<{ name: string; ok: boolean }> };
+      promotion: { imageId: string };
+      retention: { outcomes: Array<{ imageId: string; outcome: string }> };
+    };
+    const checks = output.probeResult.checks;
+    expect(checks.length).toBeGreaterThanOrEqual(5);
+    expect(checks.filter((check) => !check.ok)).toEqual([]);
+    promotedId = output.candidate.imageId;
+    expect(output.promotion.imageId).toBe(promotedId);
+    expect((await pointer.current(PIPELINE, CHANNEL))?.imageId).toBe(promotedId);
+    expect((await catalog.readImage(promotedId))?.tags[TAG.channel]).toBe(CHANNEL);
+    // Retention: six images of the pipeline now; the newest three stay (the new one and the two
+    // youngest seeds), the three oldest seeds (older than 30 days) go; the foreign one is untouched.
+    const deregistered = output.retention.outcomes
+      .filter((outcome) => outcome.outcome === 'deregistered')
+      .map((outcome) => outcome.imageId)
+      .sort();
+    expect(deregistered).toEqual([seeded[2], seeded[3], seeded[4]].sort());
+    expect(await catalog.readImage(seeded[5] as string)).toBeDefined();
+    expect(await catalog.readImage(seeded[0] as string)).toBeDefined();
+    // Clone check: a second machine of the image has its own machine-id and host keys.
+    expect(summary.clone?.identical).toEqual([]);
+    expect(stdout).toContain('local factory: SUCCEEDED');
+    expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
+  });
+
+  it('converged the playbook during the bake (first converge)', async () => {
+    // Act
+    const log = await readFile(
+      path.join(STATE_DIR, 'builds', first.summary.executionName, 'packer.log'),
+      'utf8',
+    );
+
+    // Assess
+    const recap = parseRecap(log);
+    expect(recap).toMatchObject({ failed: 0, unreachable: 0 });
+    expect(recap.changed).toBeGreaterThan(0);
+  });
+
+  it('boots a machine of the promoted image that answers on the agent and over SSH', async () => {
+    // Prepare
+    const disk = catalog.diskPath(promotedId);
+    const before = (await stat(disk)).mtimeMs;
+
+    // Act
+    machine = await timed('boot a machine of the image', async () => {
+      const vm = await launchVm({
+        image: disk,
+        id: 'converge',
+        workDir: VM_DIR,
+        sshPublicKey: key.publicKey,
+      });
+      machineSsh = { port: vm.sshPort, user: vm.sshUser, privateKeyPath: key.privateKeyPath };
+      await waitForAgent(vm.qgaSocket, BOOT_SECONDS);
+      await waitForSsh(machineSsh, BOOT_SECONDS);
+      return vm;
+    });
+    const settled = await guestShell(
+      machine.qgaSocket,
+      'cloud-init status --wait; systemctl is-system-running --wait',
+      {
+        timeoutSeconds: BOOT_SECONDS,
+      },
+    );
+
+    // Assess
+    expect(settled.stdout, settled.stderr).toMatch(/status: done/);
+    expect(settled.stdout.trim().split('\n').at(-1)).toBe('running');
+    const sudo = await runSsh(machineSsh, 'sudo -n true');
+    expect(sudo.exitCode, sudo.stderr).toBe(0);
+    expect((await stat(disk)).mtimeMs).toBe(before);
+  });
+
+  it('reports no change on a second converge of a machine of the image (idempotence)', async () => {
+    // Act: the playbook with the variables Packer passed to it at bake time.
+    const { recap, output } = await timed('second converge', () =>
+      converge(machine, key, VM_DIR, [
+        'image_factory_backend=local',
+        `image_factory_pipeline=${PIPELINE} image_factory_build_id=e2e-idempotence`,
+      ]),
+    );
+
+    // Assess
+    const changedTasks = output.split('\n').filter((line) => line.startsWith('changed:'));
+    expect(changedTasks).toEqual([]);
+    expect(recap).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+  });
+
+  it('passes the probe on that machine, and fails it naming the checks when nginx is stopped', async () => {
+    // Act
+    const healthy = await probeOverAgent(machine, PROBE_PATH);
+    const stop = await guestExec(machine.qgaSocket, '/bin/systemctl', ['stop', 'nginx.service']);
+    const broken = await probeOverAgent(machine, PROBE_PATH);
+
+    // Assess
+    const listed = await guestExec(machine.qgaSocket, PROBE_PATH, ['--list', '--backend', 'local']);
+    expect(healthy.lines.map((line) => line.check)).toEqual(listed.stdout.trim().split('\n'));
+    expect(healthy.lines.filter((line) => !line.ok)).toEqual([]);
+    expect(healthy.exitCode).toBe(0);
+    expect(stop.exitCode).toBe(0);
+    expect(broken.exitCode).toBe(1);
+    expect(broken.lines.filter((line) => !line.ok).map((line) => line.check)).toEqual([
+      'service-nginx',
+      'health-endpoint',
+    ]);
+  });
+
+  it('does not promote an image whose probe fails (real ASL, no second bake), and leaves no VM running', async () => {
+    // Prepare: the machine above becomes a broken image — nginx disabled, then the image's own
+    // cleanup and validation (the last step of every bake) and a clean shutdown.
+    const disable = await guestExec(machine.qgaSocket, '/bin/systemctl', [
+      'disable',
+      '--now',
+      'nginx.service',
+    ]);
+    expect(disable.exitCode, disable.stderr).toBe(0);
+    const staging = '/tmp/image-factory'; // packer/locals.pkr.hcl staging_dir
+    for (const script of ['cleanup.sh', 'validate-image.sh']) {
+      const upload = await guestExec(
+        machine.qgaSocket,
+        '/bin/sh',
+        ['-c', `mkdir -p ${staging} && cat >${staging}/${script}`],
+        {
+          input: await readFile(path.join(PROJECT_ROOT, 'packer', 'scripts', script)),
+        },
+      );
+      expect(upload.exitCode, upload.stderr).toBe(0);
+    }
+    const finalize = await guestShell(
+      machine.qgaSocket,
+      `cd / && export FACTORY_BUILD_USER=${machine.sshUser} FACTORY_BACKEND=local && bash ${staging}/cleanup.sh && bash ${staging}/validate-image.sh`,
+      { timeoutSeconds: 600 },
+    );
+    expect(finalize.exitCode, finalize.stderr).toBe(0);
+    await guestShell(machine.qgaSocket, 'systemctl poweroff', { timeoutSeconds: 30 }).catch(() => undefined);
+    for (let waited = 0; isVmRunning(machine) && waited < 180; waited++) {
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+    await stopVm(machine, { graceSeconds: 5 });
+    const before = await pointer.current(PIPELINE, CHANNEL);
+
+    // Act
+    const { code, summary } = await timed('factory run on the broken image (--image-file)', () =>
+      runFactoryCli(STATE_DIR, [
+        '--pipeline',
+        PIPELINE,
+        '--channel',
+        CHANNEL,
+        '--no-clone-check',
+        '--image-file',
+        machine.overlayPath,
+      ]),
+    );
+
+    // Assess
+    expect(code).toBe(1);
+    expect(summary.status).toBe('FAILED');
+    expect(summary.statesVisited).toEqual(
+      expect.arrayContaining(['BakeImage', 'ProbeTestInstance', 'CheckProbeResult', 'CleanupAfterFailure']),
+    );
+    expect(summary.statesVisited).not.toContain('PromoteImage');
+    expect(summary.error?.Error).toBe('ProbeFailed');
+    expect(summary.error?.Cause ?? '').toMatch(/service-nginx/);
+    expect(summary.error?.Cause ?? '').toMatch(/health-endpoint/);
+    const candidate = (summary.output as { candidate?: { imageId: string } } | undefined)?.candidate;
+    expect(candidate).toBeDefined();
+    expect(await catalog.readImage(candidate?.imageId as string)).toBeUndefined();
+    expect((await pointer.current(PIPELINE, CHANNEL))?.imageId).toBe(before?.imageId);
+    expect(before?.imageId).toBe(promotedId);
+    expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
+  });
+});

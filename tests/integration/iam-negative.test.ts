@@ -1,0 +1,215 @@
+/**
+ * What the packaged roles must NOT allow (issue 8), evaluated like every handler call: the request
+ * IAM would authorize, with the resource's tags read from moto, against the role's policies from
+ * the packaged stack (`iam/authorizer.ts`). Each denial check has an allowed twin on a factory
+ * resource of the stack, so a check cannot pass merely because the mapping or a tag lookup broke.
+ */
+import {
+  CreateTagsCommand,
+  DescribeImagesCommand,
+  RegisterImageCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PUBLISHED } from './fixtures/image-catalog.js';
+import { type AwsSide, packagedStack, SETUP_TIMEOUT_MS, stackSettings, startAwsSide } from './harness.js';
+import type { AuthorizationRequest, IamAuthorizer } from './iam/authorizer.js';
+
+let aws: AwsSide;
+let iam: IamAuthorizer;
+/** Resource ids by label: `<kind>:<owner>` with owner own | untagged | other | protected | build. */
+const ids = new Map<string, string>();
+let denials = 0;
+
+const tag = async (resource: string, tags: Record<string, string>) => {
+  if (Object.keys(tags).length === 0) return;
+  await aws.ec2.send(
+    new CreateTagsCommand({
+      Resources: [resource],
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    }),
+  );
+};
+
+/** Tags of the owners: our pipeline, none, a pipeline of no stack here, protected. */
+const OWNERS: Record<string, Record<string, string>> = {
+  own: { 'factory:pipeline': 'web', 'factory:build-id': 'web-0123456789ab', 'factory:role': 'test-instance' },
+  untagged: {},
+  other: {
+    'factory:pipeline': 'intruder',
+    'factory:build-id': 'intruder-0123456789ab',
+    'factory:role': 'test-instance',
+  },
+  protected: { 'factory:pipeline': 'web', 'factory:protected': 'true' },
+  build: {
+    'factory:pipeline': 'web',
+    'factory:build-id': 'web-0123456789ab',
+    'factory:role': 'build-instance',
+  },
+};
+
+/** The decision for every authorization of a call (all must agree). */
+const decide = async (role: string, service: string, operation: string, input: Record<string, unknown>) => {
+  const requests: AuthorizationRequest[] = await iam.requestsFor(service, operation, input);
+  expect(requests.length).toBeGreaterThan(0);
+  const decisions = await Promise.all(requests.map((request) => iam.simulate(role, request)));
+  for (const decision of decisions) expect(decision.detail, decision.resource).toBeUndefined();
+  return decisions.every((d) => d.result === 'Allowed') ? 'Allowed' : 'Denied';
+};
+const denied = async (role: string, service: string, operation: string, input: Record<string, unknown>) => {
+  expect(await decide(role, service, operation, input), `${role} ${operation} ${JSON.stringify(input)}`).toBe(
+    'Denied',
+  );
+  denials += 1;
+};
+const allowed = async (role: string, service: string, operation: string, input: Record<string, unknown>) => {
+  expect(await decide(role, service, operation, input), `${role} ${operation} ${JSON.stringify(input)}`).toBe(
+    'Allowed',
+  );
+};
+
+beforeAll(async () => {
+  aws = await startAwsSide();
+  iam = aws.proxy.iam as IamAuthorizer;
+  for (const [owner, tags] of Object.entries(OWNERS)) {
+    const run = await aws.ec2.send(
+      new RunInstancesCommand({
+        ImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
+        MinCount: 1,
+        MaxCount: 1,
+      }),
+    );
+    const instance = run.Instances?.[0]?.InstanceId ?? '';
+    await tag(instance, tags);
+    ids.set(`instance:${owner}`, instance);
+    const { ImageId = '' } = await aws.ec2.send(
+      new RegisterImageCommand({ Name: `negative-${owner}`, RootDeviceName: '/dev/xvda' }),
+    );
+    const image = (await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId] }))).Images?.[0];
+    const snapshot = image?.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '';
+    await tag(ImageId, tags);
+    await tag(snapshot, tags);
+    ids.set(`image:${owner}`, ImageId);
+    ids.set(`snapshot:${owner}`, snapshot);
+  }
+}, SETUP_TIMEOUT_MS);
+
+afterAll(async () => {
+  console.log(`IAM negative checks: ${denials} denied as required`);
+  await aws?.close();
+});
+
+const id = (label: string): string => {
+  const value = ids.get(label);
+  if (!value) throw new Error(`no resource ${label}`);
+  return value;
+};
+
+describe('no role destroys or retags what is not a factory resource of the stack', () => {
+  const owners = ['untagged', 'other'] as const;
+
+  it.each([
+    ['TerminateTestInstanceRole', 'own'],
+    ['CleanupAfterFailureRole', 'own'],
+    ['PackerTaskRole', 'build'],
+  ])('%s: terminating an untagged or other-pipeline instance is denied', async (role, mine) => {
+    await allowed(role, 'ec2', 'TerminateInstances', { InstanceIds: [id(`instance:${mine}`)] });
+    for (const owner of owners)
+      await denied(role, 'ec2', 'TerminateInstances', { InstanceIds: [id(`instance:${owner}`)] });
+  });
+
+  it('TerminateTestInstanceRole: a factory instance that is not a test instance is denied', async () => {
+    await denied('TerminateTestInstanceRole', 'ec2', 'TerminateInstances', {
+      InstanceIds: [id('instance:build')],
+    });
+  });
+
+  it.each(['ApplyRetentionRole', 'CleanupAfterFailureRole', 'PackerTaskRole'])(
+    '%s: deregistering or deleting an untagged, other-pipeline or protected image or snapshot is denied',
+    async (role) => {
+      await allowed(role, 'ec2', 'DeregisterImage', { ImageId: id('image:own') });
+      await allowed(role, 'ec2', 'DeleteSnapshot', { SnapshotId: id('snapshot:own') });
+      for (const owner of [...owners, 'protected']) {
+        await denied(role, 'ec2', 'DeregisterImage', { ImageId: id(`image:${owner}`) });
+      }
+      for (const owner of owners)
+        await denied(role, 'ec2', 'DeleteSnapshot', { SnapshotId: id(`snapshot:${owner}`) });
+    },
+  );
+
+  it.each(['PromoteImageRole', 'RollbackChannelRole', 'ApplyRetentionRole'])(
+    '%s: retagging an untagged or other-pipeline image is denied',
+    async (role) => {
+      const retag = (image: string) => ({
+        Resources: [image],
+        Tags: [{ Key: 'factory:channel', Value: 'stable' }],
+      });
+      await allowed(role, 'ec2', 'CreateTags', retag(id('image:own')));
+      for (const owner of owners) await denied(role, 'ec2', 'CreateTags', retag(id(`image:${owner}`)));
+    },
+  );
+
+  it('LaunchTestInstanceRole: launching from an untagged or other-pipeline image is denied', async () => {
+    const launch = (image: string) => ({
+      ImageId: image,
+      MinCount: 1,
+      MaxCount: 1,
+      TagSpecifications: ['instance', 'volume'].map((ResourceType) => ({
+        ResourceType,
+        Tags: Object.entries(OWNERS.own ?? {}).map(([Key, Value]) => ({ Key, Value })),
+      })),
+    });
+    await allowed('LaunchTestInstanceRole', 'ec2', 'RunInstances', launch(id('image:own')));
+    for (const owner of owners)
+      await denied('LaunchTestInstanceRole', 'ec2', 'RunInstances', launch(id(`image:${owner}`)));
+  });
+});
+
+describe('Run Command only runs the probe document on test instances', () => {
+  const send = (instance: string, document = 'AWS-RunShellScript') => ({
+    DocumentName: document,
+    InstanceIds: [instance],
+    Parameters: { commands: ['true'] },
+  });
+
+  it('is denied on an instance that is not a test instance of the stack', async () => {
+    await allowed('ProbeTestInstanceRole', 'ssm', 'SendCommand', send(id('instance:own')));
+    for (const owner of ['untagged', 'other', 'build']) {
+      await denied('ProbeTestInstanceRole', 'ssm', 'SendCommand', send(id(`instance:${owner}`)));
+    }
+  });
+
+  it.each([
+    'AWS-RunPowerShellScript',
+    'AWS-RunRemoteScript',
+    'AWS-ApplyAnsiblePlaybooks',
+    'AWS-StartInteractiveCommand',
+  ])('is denied with the document %s', async (document) => {
+    await denied('ProbeTestInstanceRole', 'ssm', 'SendCommand', send(id('instance:own'), document));
+  });
+
+  it('is denied to every other role', async () => {
+    for (const role of packagedStack().roles().keys()) {
+      if (role === 'ProbeTestInstanceRole' || packagedStack().roles().get(role)?.awsManaged.length) continue;
+      await denied(role, 'ssm', 'SendCommand', send(id('instance:own')));
+    }
+  });
+});
+
+describe('secrets are read only by the function that needs them', () => {
+  const settings = stackSettings();
+  const secrets: Array<[string, string, string[]]> = [
+    ['Slack webhook URL', settings.SLACK_WEBHOOK_PARAMETER, ['NotifyRole']],
+    ['GitHub webhook secret', settings.GITHUB_WEBHOOK_SECRET_PARAMETER, ['GithubWebhookRole']],
+    ['git token', settings.GIT_TOKEN_PARAMETER, ['PrepareBuildRole', 'PackerTaskRole']],
+  ];
+
+  it.each(secrets)('%s: every other role is denied', async (_label, name, readers) => {
+    for (const [role, detail] of packagedStack().roles()) {
+      if (detail.awsManaged.length > 0) continue; // instance roles: AWS managed SSM core only
+      const read = { Name: name, WithDecryption: true };
+      if (readers.includes(role)) await allowed(role, 'ssm', 'GetParameter', read);
+      else await denied(role, 'ssm', 'GetParameter', read);
+    }
+  });
+});

@@ -1,0 +1,377 @@
+/**
+ * IamAuthorizer: evaluates each AWS call that crosses the emulator boundary against the calling
+ * role's policies from the packaged stack, with the IAM policy simulator `@cloud-copilot/iam-simulate`.
+ *
+ * For a call it derives what IAM authorizes (Service Authorization Reference of each service,
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/): the action, every resource
+ * ARN the action checks, the request's tags (`aws:RequestTag/*`, `aws:TagKeys`), the resource's
+ * current tags read from the emulator before the call (`aws:ResourceTag/*`, and `ssm:resourceTag/*`
+ * for Systems Manager on instances), the implied authorizations (`ec2:CreateTags` with
+ * `ec2:CreateAction` for tag-on-create, `iam:PassRole` with `iam:PassedToService` for an instance
+ * profile, the describes behind `DescribeImageReferences`). A call without a mapping is a failure:
+ * coverage is explicit.
+ */
+import {
+  DescribeImagesCommand,
+  DescribeKeyPairsCommand,
+  DescribeTagsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { runSimulation, runUnsafeSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import { MOTO_ACCOUNT_ID, TEST_REGION } from '../moto.js';
+import type { Stack, StackRole } from './stack.js';
+
+export type Context = Record<string, string | string[]>;
+
+/** One authorization IAM performs for a call. */
+export interface AuthorizationRequest {
+  action: string;
+  resource: string;
+  context: Context;
+}
+
+export interface Decision extends AuthorizationRequest {
+  role: string;
+  /** `Allowed`, `ImplicitlyDenied`, `ExplicitlyDenied`, or `Error` (the simulator refused the request). */
+  result: string;
+  detail?: string;
+}
+
+const EC2 = `arn:aws:ec2:${TEST_REGION}:${MOTO_ACCOUNT_ID}`;
+/** AWS-owned SSM resources have account-less ARNs: public parameters and AWS documents. */
+const ACCOUNTLESS_SSM = /^arn:aws:ssm:[a-z0-9-]+::(parameter\/aws\/service\/|document\/AWS-)/;
+const EC2_PUBLIC = `arn:aws:ec2:${TEST_REGION}:`;
+
+/** The ARN of an EC2 resource by its id prefix (images and snapshots carry no account). */
+export const ec2Arn = (id: string): string => {
+  if (id.startsWith('ami-')) return `${EC2_PUBLIC}:image/${id}`;
+  if (id.startsWith('snap-')) return `${EC2_PUBLIC}:snapshot/${id}`;
+  const types: Record<string, string> = {
+    i: 'instance',
+    vol: 'volume',
+    sg: 'security-group',
+    subnet: 'subnet',
+    vpc: 'vpc',
+    eni: 'network-interface',
+    lt: 'launch-template',
+    key: 'key-pair',
+  };
+  const type = types[id.split('-')[0] ?? ''];
+  if (!type) throw new Error(`no ARN mapping for EC2 resource id ${id}`);
+  return `${EC2}:${type}/${id}`;
+};
+
+/** An SSM parameter's ARN (`/aws/service/…` public parameters carry no account). */
+export const parameterArn = (name: string): string => {
+  const bare = name.replace(/:[^/:]+$/, ''); // version or label selector
+  const path = bare.startsWith('/') ? bare : `/${bare}`;
+  return path.startsWith('/aws/service/')
+    ? `arn:aws:ssm:${TEST_REGION}::parameter${path}`
+    : `arn:aws:ssm:${TEST_REGION}:${MOTO_ACCOUNT_ID}:parameter${path}`;
+};
+
+const tagContext = (prefix: string, tags: Record<string, string>): Context =>
+  Object.fromEntries(Object.entries(tags).map(([key, value]) => [`${prefix}/${key}`, value]));
+
+const requestTags = (tags: Record<string, string>): Context => ({
+  ...tagContext('aws:RequestTag', tags),
+  ...(Object.keys(tags).length > 0 ? { 'aws:TagKeys': Object.keys(tags) } : {}),
+});
+
+type TagSpecification = { ResourceType?: string; Tags?: Array<{ Key?: string; Value?: string }> };
+const tagsOf = (list: Array<{ Key?: string; Value?: string }> | undefined): Record<string, string> =>
+  Object.fromEntries((list ?? []).map((tag) => [String(tag.Key), String(tag.Value ?? '')]));
+const specTags = (specs: unknown, type: string): Record<string, string> =>
+  tagsOf(((specs as TagSpecification[] | undefined) ?? []).find((s) => s.ResourceType === type)?.Tags);
+const list = (value: unknown): string[] =>
+  Array.isArray(value) ? value.map(String) : value ? [String(value)] : [];
+
+export class IamAuthorizer {
+  readonly decisions: Decision[] = [];
+  readonly #roles: Map<string, StackRole>;
+  readonly #instanceProfileRoles: Map<string, string>;
+
+  constructor(
+    stack: Stack,
+    /** EC2 client straight to moto (tag look-ups are not calls of the role). */
+    private readonly ec2: EC2Client,
+  ) {
+    this.#roles = stack.roles();
+    this.#instanceProfileRoles = new Map();
+    for (const id of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
+      const roles = (stack.properties(id).Roles as string[] | undefined) ?? [];
+      this.#instanceProfileRoles.set(stack.ref(id), stack.arn(roles[0] ?? ''));
+    }
+  }
+
+  /** Current tags of EC2 resources, from the emulator. */
+  async #tags(id: string): Promise<Record<string, string>> {
+    if (!id.includes('-') || id.includes('*')) return {};
+    const { Tags } = await this.ec2.send(
+      new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }),
+    );
+    return Object.fromEntries((Tags ?? []).map((tag) => [String(tag.Key), String(tag.Value ?? '')]));
+  }
+
+  async #imageExists(imageId: string): Promise<boolean> {
+    try {
+      const { Images } = await this.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+      return (Images ?? []).length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  async #ec2Resource(id: string): Promise<{ resource: string; context: Context }> {
+    return { resource: ec2Arn(id), context: tagContext('aws:ResourceTag', await this.#tags(id)) };
+  }
+
+  async #keyPair(name: string): Promise<{ resource: string; context: Context }> {
+    let tags: Record<string, string> = {};
+    try {
+      const { KeyPairs } = await this.ec2.send(new DescribeKeyPairsCommand({ KeyNames: [name] }));
+      tags = tagsOf(KeyPairs?.[0]?.Tags);
+    } catch {
+      // not there (yet): no resource tags
+    }
+    return { resource: `${EC2}:key-pair/${name}`, context: tagContext('aws:ResourceTag', tags) };
+  }
+
+  /** What IAM authorizes for one call (throws when the call has no mapping). */
+  async requestsFor(
+    service: string,
+    operation: string,
+    input: Record<string, unknown>,
+  ): Promise<AuthorizationRequest[]> {
+    const action = `${service}:${operation}`;
+    const one = (resource: string, context: Context = {}): AuthorizationRequest => ({
+      action,
+      resource,
+      context,
+    });
+    const createTags = (
+      resource: string,
+      tags: Record<string, string>,
+      createAction: string,
+    ): AuthorizationRequest => ({
+      action: 'ec2:CreateTags',
+      resource,
+      context: { ...requestTags(tags), 'ec2:CreateAction': createAction },
+    });
+    if (service === 'ec2') {
+      if (/^Describe|^Get/.test(operation)) {
+        const implied =
+          operation === 'DescribeImageReferences'
+            ? ['ec2:DescribeInstances', 'ec2:DescribeLaunchTemplates', 'ec2:DescribeLaunchTemplateVersions']
+            : [];
+        return [one('*'), ...implied.map((a) => ({ action: a, resource: '*', context: {} }))];
+      }
+      switch (operation) {
+        case 'CreateTags':
+        case 'DeleteTags': {
+          const tags = tagsOf(input.Tags as never);
+          const out: AuthorizationRequest[] = [];
+          for (const id of list(input.Resources)) {
+            const { resource, context } = await this.#ec2Resource(id);
+            out.push(one(resource, { ...context, ...requestTags(tags) }));
+          }
+          return out;
+        }
+        case 'TerminateInstances':
+        case 'StopInstances':
+        case 'StartInstances': {
+          return Promise.all(
+            list(input.InstanceIds).map(async (id) => {
+              const { resource, context } = await this.#ec2Resource(id);
+              return one(resource, context);
+            }),
+          );
+        }
+        case 'ModifyInstanceAttribute': {
+          const { resource, context } = await this.#ec2Resource(String(input.InstanceId));
+          return [one(resource, context)];
+        }
+        case 'ModifyImageAttribute':
+        case 'DeregisterImage': {
+          const { resource, context } = await this.#ec2Resource(String(input.ImageId));
+          return [one(resource, context)];
+        }
+        case 'DeleteSnapshot': {
+          const { resource, context } = await this.#ec2Resource(String(input.SnapshotId));
+          return [one(resource, context)];
+        }
+        case 'RunInstances': {
+          const specs = input.TagSpecifications;
+          const out: AuthorizationRequest[] = [];
+          for (const type of ['instance', 'volume', 'network-interface']) {
+            const tags = specTags(specs, type);
+            out.push(one(`${EC2}:${type}/*`, requestTags(tags)));
+            if (Object.keys(tags).length > 0) out.push(createTags(`${EC2}:${type}/*`, tags, 'RunInstances'));
+          }
+          // An image that does not exist has no tags to authorize against; EC2 answers
+          // InvalidAMIID.NotFound for it (moto does the same), so only existing images are checked.
+          if (await this.#imageExists(String(input.ImageId))) {
+            const image = await this.#ec2Resource(String(input.ImageId));
+            out.push(one(image.resource, image.context));
+          }
+          out.push(one(input.SubnetId ? ec2Arn(String(input.SubnetId)) : `${EC2}:subnet/*`));
+          const groups = list(input.SecurityGroupIds);
+          for (const group of groups.length > 0 ? groups : ['*']) {
+            out.push(one(group === '*' ? `${EC2}:security-group/*` : ec2Arn(group)));
+          }
+          if (input.KeyName) out.push(one((await this.#keyPair(String(input.KeyName))).resource));
+          const profile = (input.IamInstanceProfile as { Name?: string; Arn?: string } | undefined)?.Name;
+          if (profile) {
+            const role =
+              this.#instanceProfileRoles.get(profile) ??
+              `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/unknown-profile-${profile}`;
+            out.push({
+              action: 'iam:PassRole',
+              resource: role,
+              context: { 'iam:PassedToService': 'ec2.amazonaws.com' },
+            });
+          }
+          return out;
+        }
+        case 'CreateImage': {
+          const instance = await this.#ec2Resource(String(input.InstanceId));
+          const out = [one(instance.resource, instance.context)];
+          for (const type of ['image', 'snapshot']) {
+            const tags = specTags(input.TagSpecifications, type);
+            const resource = `${EC2_PUBLIC}:${type}/*`;
+            out.push(one(resource, requestTags(tags)));
+            if (Object.keys(tags).length > 0) out.push(createTags(resource, tags, 'CreateImage'));
+          }
+          return out;
+        }
+        case 'CreateKeyPair': {
+          const tags = specTags(input.TagSpecifications, 'key-pair');
+          const resource = `${EC2}:key-pair/${String(input.KeyName)}`;
+          return [
+            one(resource, requestTags(tags)),
+            ...(Object.keys(tags).length > 0 ? [createTags(resource, tags, 'CreateKeyPair')] : []),
+          ];
+        }
+        case 'DeleteKeyPair': {
+          const key = await this.#keyPair(String(input.KeyName));
+          return [one(key.resource, key.context)];
+        }
+        case 'CreateSecurityGroup': {
+          const tags = specTags(input.TagSpecifications, 'security-group');
+          const resource = `${EC2}:security-group/*`;
+          return [
+            one(resource, requestTags(tags)),
+            one(input.VpcId ? ec2Arn(String(input.VpcId)) : `${EC2}:vpc/*`),
+            ...(Object.keys(tags).length > 0 ? [createTags(resource, tags, 'CreateSecurityGroup')] : []),
+          ];
+        }
+        case 'AuthorizeSecurityGroupIngress':
+        case 'DeleteSecurityGroup': {
+          const group = await this.#ec2Resource(String(input.GroupId));
+          return [one(group.resource, group.context)];
+        }
+        default:
+          break;
+      }
+    }
+    if (service === 'ssm') {
+      if (
+        ['DescribeInstanceInformation', 'GetCommandInvocation', 'ListCommandInvocations'].includes(operation)
+      ) {
+        return [one('*')];
+      }
+      if (
+        [
+          'GetParameter',
+          'GetParameterHistory',
+          'PutParameter',
+          'DeleteParameter',
+          'LabelParameterVersion',
+        ].includes(operation)
+      ) {
+        return [one(parameterArn(String(input.Name)))];
+      }
+      if (operation === 'GetParameters') return list(input.Names).map((name) => one(parameterArn(name)));
+      if (operation === 'SendCommand') {
+        const out = [one(`arn:aws:ssm:${TEST_REGION}::document/${String(input.DocumentName)}`)];
+        for (const id of list(input.InstanceIds)) {
+          const tags = await this.#tags(id);
+          out.push(
+            one(ec2Arn(id), {
+              ...tagContext('ssm:resourceTag', tags),
+              ...tagContext('aws:ResourceTag', tags),
+            }),
+          );
+        }
+        return out;
+      }
+    }
+    if (service === 'states' && operation === 'StartExecution') return [one(String(input.stateMachineArn))];
+    if (service === 'ssm-incidents' && operation === 'StartIncident')
+      return [one(String(input.responsePlanArn))];
+    if (service === 'iam' && operation === 'GetInstanceProfile') {
+      return [one(`arn:aws:iam::${MOTO_ACCOUNT_ID}:instance-profile/${String(input.InstanceProfileName)}`)];
+    }
+    if (service === 'codecommit' && operation === 'GetBranch') {
+      return [one(`arn:aws:codecommit:${TEST_REGION}:${MOTO_ACCOUNT_ID}:${String(input.repositoryName)}`)];
+    }
+    // sts:GetCallerIdentity needs no permission (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+    if (service === 'sts' && operation === 'GetCallerIdentity') return [];
+    throw new Error(`no IAM authorization mapping for ${action}`);
+  }
+
+  /** Simulate one authorization for a role of the stack. */
+  async simulate(roleId: string, request: AuthorizationRequest): Promise<Decision> {
+    const role = this.#roles.get(roleId);
+    if (!role) throw new Error(`${roleId} is not a role of the stack`);
+    if (role.awsManaged.length > 0)
+      throw new Error(`${roleId} has AWS managed policies, which are not modelled`);
+    const simulation: Simulation = {
+      request: {
+        principal: role.arn,
+        action: request.action,
+        resource: { resource: request.resource, accountId: MOTO_ACCOUNT_ID },
+        contextVariables: {
+          'aws:PrincipalArn': role.arn,
+          'aws:PrincipalAccount': MOTO_ACCOUNT_ID,
+          'aws:userid': `AROA${roleId.toUpperCase().slice(0, 16)}:session`,
+          ...request.context,
+        },
+      },
+      identityPolicies: role.policies as never,
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    };
+    const decision: Decision = { ...request, role: roleId, result: 'Error' };
+    if (ACCOUNTLESS_SSM.test(request.resource)) {
+      // AWS public parameters and AWS-owned documents have account-less ARNs
+      // (arn:aws:ssm:<region>::parameter/aws/service/…, …::document/AWS-RunShellScript), which the
+      // simulator's ARN validation does not accept for those resource types: evaluated without that
+      // validation, the policies' statements decide as usual.
+      decision.result = runUnsafeSimulation(simulation, {}) as string;
+      return decision;
+    }
+    const response = await runSimulation(simulation, {});
+    if (response.resultType === 'error') {
+      decision.detail = JSON.stringify(response.errors);
+    } else {
+      decision.result = response.overallResult;
+    }
+    return decision;
+  }
+
+  /** Every authorization of a call, evaluated and recorded. */
+  async authorize(
+    roleId: string,
+    service: string,
+    operation: string,
+    input: Record<string, unknown>,
+  ): Promise<Decision[]> {
+    const decisions: Decision[] = [];
+    for (const request of await this.requestsFor(service, operation, input)) {
+      decisions.push(await this.simulate(roleId, request));
+    }
+    this.decisions.push(...decisions);
+    return decisions;
+  }
+}
