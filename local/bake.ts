@@ -183,7 +183,9 @@ export async function bakeLocally(
  * earlier bake, or a machine's disk after a change) as this build's image. The disk is flattened
  * into a standalone copy with `qemu-img convert` (so a copy-on-write overlay loses its backing
  * file dependency and `file` itself is left untouched), then registered with the same ownership
- * tags a bake gives, so every state after BakeImage runs exactly as after a real bake.
+ * tags a bake gives, so every state after BakeImage runs exactly as after a real bake. The probe
+ * that later runs is the one in the disk (`probe.sh`, `lib/`, `checks.d/` as its bake installed
+ * them); the build's image definition changes nothing on the disk.
  * Use: `npm run factory -- --image-file <disk.qcow2>` (re-test an image without a bake).
  * @throws BakeFailed when the file is missing or not a disk image qemu-img can read.
  */

@@ -13,7 +13,8 @@
  *   --no-clone-check         skip booting a second machine from the promoted image
  *   --bake-var <key=value>   extra Packer variable for this bake (repeatable)
  *   --image-file <qcow2>     skip the bake: run the rest of the pipeline on this disk image (a copy
- *                            is registered as the candidate; local only, e.g. to re-test an image)
+ *                            is registered as the candidate; local only, e.g. to re-test an image).
+ *                            The probe is the one installed in that disk by its bake (its checks.d)
  *   --summary-json <file>    also write the run summary as JSON
  *
  * The image definition is `--image`, else the one the pipeline's entry in `PIPELINES` names (same
