@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
  * Test projects, one per layer (see README "Tests"):
  * - unit: pure core functions and handlers with aws-sdk-client-mock
  * - statemachine: the ASL executed with aws-local-stepfunctions (path matrix)
+ * - image-definition: the README walkthrough of a new image definition, on a copy of the repository
  * - integration: handlers and the whole AWS pipeline against moto server
  * - e2e: the local factory on qemu (real Packer bake, boot, probe)
  */
@@ -16,6 +17,14 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'statemachine', include: ['tests/statemachine/**/*.test.ts'], testTimeout: 30_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'image-definition',
+          include: ['tests/image-definition/**/*.test.ts'],
+          hookTimeout: 300_000,
+        },
       },
       {
         extends: true,

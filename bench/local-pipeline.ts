@@ -1,5 +1,6 @@
 /**
- * Benchmark of the local pipeline: `npm run bench:local -- [--runs N] [--state-dir DIR]`.
+ * Benchmark of the local pipeline: `npm run bench:local -- [--runs N] [--image web] [--state-dir DIR]`.
+ * `--image` is the image definition the pipeline `bench` bakes (default `web`, the heaviest shipped one).
  * `--summary FILE` (repeatable) reads run summaries saved by `npm run factory -- --summary-json FILE`
  * instead of running the pipeline.
  *
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       runs: { type: 'string', default: '1' },
+      image: { type: 'string', default: 'web' },
       'state-dir': { type: 'string', default: '.factory-bench' },
       summary: { type: 'string', multiple: true },
     },
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
   for (let index = summaries.length; index < runs; index += 1) {
     const summary = await runLocalFactory({
       pipeline: 'bench',
+      imageDefinition: values.image,
       channel: 'stable',
       baseImage: 'debian-12',
       stateDir: values['state-dir'],

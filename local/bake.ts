@@ -18,8 +18,9 @@ export interface RunTaskRequest {
 }
 
 /**
- * The build variables the Fargate Packer runner reads from its environment. `COMMIT` comes out of
- * `BUILD_JSON` (the whole `$.build`), since a build without a commit has no `$.build.commit` path.
+ * The build variables the Fargate Packer runner reads from its environment. `COMMIT` and
+ * `IMAGE_DEFINITION` come out of `BUILD_JSON` (the whole `$.build`), since a build without a commit
+ * has no `$.build.commit` path.
  */
 export interface BakeEnvironment {
   BASE_IMAGE: string;
@@ -29,6 +30,7 @@ export interface BakeEnvironment {
   CHANNEL: string;
   EXECUTION_NAME: string;
   COMMIT: string;
+  IMAGE_DEFINITION: string;
 }
 
 /** Bake failed: Packer exited non-zero or produced no image. Caught by the ASL as any task error. */
@@ -50,12 +52,14 @@ export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
     if (!found) throw new BakeFailed(`bake request has no ${name} in its container environment`);
     return found;
   };
-  let build: { commit?: unknown };
+  let build: { commit?: unknown; imageDefinition?: unknown };
   try {
-    build = JSON.parse(value('BUILD_JSON')) as { commit?: unknown };
+    build = JSON.parse(value('BUILD_JSON')) as typeof build;
   } catch (error) {
     throw new BakeFailed(`BUILD_JSON is not JSON: ${(error as Error).message}`);
   }
+  if (typeof build.imageDefinition !== 'string' || build.imageDefinition === '')
+    throw new BakeFailed('bake request has no imageDefinition in its BUILD_JSON');
   return {
     BASE_IMAGE: value('BASE_IMAGE'),
     SOURCE_AMI_ID: value('SOURCE_AMI_ID'),
@@ -64,6 +68,7 @@ export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
     CHANNEL: value('CHANNEL'),
     EXECUTION_NAME: value('EXECUTION_NAME'),
     COMMIT: typeof build.commit === 'string' ? build.commit : '',
+    IMAGE_DEFINITION: build.imageDefinition,
   };
 }
 
@@ -119,6 +124,7 @@ export async function bakeLocally(
     commit: environment.COMMIT,
     execution_name: environment.EXECUTION_NAME,
     base_image: environment.BASE_IMAGE,
+    image_definition: environment.IMAGE_DEFINITION,
     manifest_path: manifestPath,
     qemu_base_image: options.baseImagePath(environment.SOURCE_AMI_ID),
     qemu_output_directory: outputDir,
@@ -177,7 +183,9 @@ export async function bakeLocally(
  * earlier bake, or a machine's disk after a change) as this build's image. The disk is flattened
  * into a standalone copy with `qemu-img convert` (so a copy-on-write overlay loses its backing
  * file dependency and `file` itself is left untouched), then registered with the same ownership
- * tags a bake gives, so every state after BakeImage runs exactly as after a real bake.
+ * tags a bake gives, so every state after BakeImage runs exactly as after a real bake. The probe
+ * that later runs is the one in the disk (`probe.sh`, `lib/`, `checks.d/` as its bake installed
+ * them); the build's image definition changes nothing on the disk.
  * Use: `npm run factory -- --image-file <disk.qcow2>` (re-test an image without a bake).
  * @throws BakeFailed when the file is missing or not a disk image qemu-img can read.
  */

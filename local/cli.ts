@@ -3,6 +3,7 @@
  *
  * Options (all optional):
  *   --pipeline <name>        pipeline name (default `web`)
+ *   --image <definition>     image definition to bake (default: the pipeline's, see below)
  *   --channel <name>         channel to promote to (default `stable`)
  *   --base-image <name>      base image (default `debian-12`, the only one available locally)
  *   --state-dir <dir>        catalog, VMs and build work dirs (default `.factory`)
@@ -12,8 +13,13 @@
  *   --no-clone-check         skip booting a second machine from the promoted image
  *   --bake-var <key=value>   extra Packer variable for this bake (repeatable)
  *   --image-file <qcow2>     skip the bake: run the rest of the pipeline on this disk image (a copy
- *                            is registered as the candidate; local only, e.g. to re-test an image)
+ *                            is registered as the candidate; local only, e.g. to re-test an image).
+ *                            The probe is the one installed in that disk by its bake (its checks.d)
  *   --summary-json <file>    also write the run summary as JSON
+ *
+ * The image definition is `--image`, else the one the pipeline's entry in `PIPELINES` names (same
+ * format as the stage parameter `pipelines`: `pipeline=[imageDefinition@]baseImage[:channel],…`;
+ * only the definition is taken from it), else the definition named like the pipeline.
  *
  * Exit status: 0 when the execution succeeded (and the clone check passed), 1 when it failed,
  * 130 when interrupted (Ctrl-C), 2 on bad arguments. Slack: set SLACK_WEBHOOK_URL to also post
@@ -24,9 +30,11 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { SlackWebhookNotifier } from '#commons/aws/slack-notifier.js';
 import { type LocalRunSummary, runLocalFactory } from '#local/factory.js';
+import { chooseImageDefinition } from '#local/image-definitions.js';
 import { renderSummary } from '#local/summary.js';
 
-const usage = 'usage: npm run factory -- [--pipeline web] [--channel stable] [--base-image debian-12] …';
+const usage =
+  'usage: npm run factory -- [--pipeline web] [--image <definition>] [--channel stable] [--base-image debian-12] …';
 
 async function main(): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -37,6 +45,14 @@ async function main(): Promise<number> {
     return 2;
   }
   const { values } = parsed;
+  const pipeline = values.pipeline ?? 'web';
+  let imageDefinition: string;
+  try {
+    imageDefinition = await chooseImageDefinition(pipeline, values.image, process.env.PIPELINES);
+  } catch (error) {
+    process.stderr.write(`factory: ${(error as Error).message}\n`);
+    return 2;
+  }
   const number = (name: string, value: string | undefined, fallback: number): number => {
     if (value === undefined) return fallback;
     const result = Number(value);
@@ -68,7 +84,8 @@ async function main(): Promise<number> {
   let summary: LocalRunSummary;
   try {
     summary = await runLocalFactory({
-      pipeline: values.pipeline ?? 'web',
+      pipeline,
+      imageDefinition,
       channel: values.channel ?? 'stable',
       baseImage: values['base-image'] ?? 'debian-12',
       stateDir: values['state-dir'] ?? '.factory',
@@ -99,6 +116,7 @@ function parse() {
   return parseArgs({
     options: {
       pipeline: { type: 'string' },
+      image: { type: 'string' },
       channel: { type: 'string' },
       'base-image': { type: 'string' },
       'state-dir': { type: 'string' },

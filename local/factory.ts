@@ -53,6 +53,8 @@ export const PROBE_PATH = '/usr/local/libexec/image-factory/probe.sh';
 export interface LocalFactoryOptions {
   pipeline: string;
   channel: string;
+  /** What to bake (`core/image-definitions.ts`); default: the definition named like the pipeline. */
+  imageDefinition?: string;
   /** Only `debian-12` runs locally. */
   baseImage: string;
   /** State directory: catalog, VMs, build work dirs (default `.factory`). */
@@ -164,6 +166,7 @@ export async function runLocalFactory(
     channel: options.channel,
     baseImage: options.baseImage,
     trigger: 'manual',
+    ...(options.imageDefinition ? { imageDefinition: options.imageDefinition } : {}),
     ...commitOf(),
   });
   write(`▶ base image ${request.baseImage}: building or reusing the local base image\n`);

@@ -4,7 +4,7 @@ import type { LocalRunSummary } from '#local/factory.js';
 export function renderSummary(summary: LocalRunSummary): string {
   const output = summary.output ?? {};
   const build = output.build as
-    | { buildId?: string; sourceImageId?: string; sourceImageName?: string }
+    | { buildId?: string; imageDefinition?: string; sourceImageId?: string; sourceImageName?: string }
     | undefined;
   const candidate = output.candidate as { imageId?: string } | undefined;
   const probe = output.probeResult as
@@ -29,6 +29,7 @@ export function renderSummary(summary: LocalRunSummary): string {
   if (summary.sourceImage)
     lines.push(`base image    ${summary.sourceImage.imageId} (${summary.sourceImage.name})`);
   if (build?.buildId) lines.push(`build id      ${build.buildId}`);
+  if (build?.imageDefinition) lines.push(`definition    ${build.imageDefinition}`);
   if (candidate?.imageId)
     lines.push(`image         ${candidate.imageId}${summary.imagePath ? `  ${summary.imagePath}` : ''}`);
   for (const check of probe?.checks ?? [])

@@ -19,11 +19,12 @@ build {
     ]
   }
 
-  # Configuration: ansible/playbook.yml (roles baseline, hardening, web, cleanup), run from
-  # this host straight over the communicator's SSH connection (no Packer SSH proxy).
+  # Configuration: the image definition's playbook ansible/images/<image_definition>.yml (shared
+  # roles from ansible/roles), run from this host straight over the communicator's SSH
+  # connection (no Packer SSH proxy).
   provisioner "ansible" {
     except        = local.skipped_provisioner_sources
-    playbook_file = "${local.repo}/ansible/playbook.yml"
+    playbook_file = "${local.repo}/ansible/images/${var.image_definition}.yml"
     user          = build.User
     use_proxy     = false
     extra_arguments = concat([
@@ -64,18 +65,22 @@ build {
     generated   = true
   }
 
-  # Install the probe suite where the pipeline expects it.
+  # Install the probe runner where the pipeline expects it, with only this definition's own
+  # checks (checks.d/<image_definition>/*.check, none for some definitions) in its checks.d/;
+  # an invalid drop-in fails the build here rather than the probe later.
   provisioner "shell" {
     except          = local.skipped_provisioner_sources
     execute_command = "sudo -n env {{ .Vars }} bash '{{ .Path }}'"
     inline = [
       "set -o errexit",
-      "install -d -o root -g root -m 0755 /usr/local/libexec/image-factory",
-      "cp -R ${local.staging_dir}/probe/. /usr/local/libexec/image-factory/",
-      "chown -R root:root /usr/local/libexec/image-factory",
-      "chmod -R go-w /usr/local/libexec/image-factory",
-      "test -f /usr/local/libexec/image-factory/probe.sh",
-      "chmod 0755 /usr/local/libexec/image-factory/probe.sh",
+      "install -d -o root -g root -m 0755 ${local.probe_install_dir} ${local.probe_install_dir}/checks.d",
+      "cp -R ${local.staging_dir}/probe/probe.sh ${local.staging_dir}/probe/lib ${local.probe_install_dir}/",
+      "if [ -d ${local.staging_dir}/probe/checks.d/${var.image_definition} ]; then find ${local.staging_dir}/probe/checks.d/${var.image_definition} -maxdepth 1 -name '*.check' -type f -exec cp -t ${local.probe_install_dir}/checks.d/ {} +; fi",
+      "chown -R root:root ${local.probe_install_dir}",
+      "chmod -R u=rwX,go=rX ${local.probe_install_dir}",
+      "chmod 0755 ${local.probe_install_dir}/probe.sh",
+      "${local.probe_install_dir}/probe.sh --validate",
+      "${local.probe_install_dir}/probe.sh --list --backend ${source.type == "amazon-ebs" ? "aws" : "local"}",
     ]
   }
 

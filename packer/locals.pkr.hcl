@@ -72,19 +72,22 @@ locals {
   qemu_output_directory = var.qemu_output_directory != "" ? var.qemu_output_directory : "output-packer/${var.build_id}"
 
   probe_dir = var.probe_dir != "" ? var.probe_dir : "${local.repo}/probe"
+  # Where the probe runner lives in the image (the pipeline's probe command runs it from there).
+  probe_install_dir = "/usr/local/libexec/image-factory"
 
   manifest_path = var.manifest_path != "" ? var.manifest_path : "${local.repo}/output-packer/manifest.json"
 
   # Build metadata both manifests carry (post-processor custom_data; the pipeline reads it back).
   manifest_data = {
-    build_id       = var.build_id
-    pipeline       = var.pipeline
-    channel        = var.channel
-    commit         = var.commit
-    build_date     = local.build_date
-    execution_name = var.execution_name
-    base_image     = var.base_image
-    image_name     = local.image_name
+    build_id         = var.build_id
+    pipeline         = var.pipeline
+    channel          = var.channel
+    commit           = var.commit
+    build_date       = local.build_date
+    execution_name   = var.execution_name
+    base_image       = var.base_image
+    image_definition = var.image_definition
+    image_name       = local.image_name
   }
 
   # Sources whose provisioners are skipped (see build.pkr.hcl): only the emulator test's

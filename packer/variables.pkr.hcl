@@ -85,6 +85,17 @@ variable "base_image" {
   }
 }
 
+variable "image_definition" {
+  type        = string
+  description = "Image definition to bake (functions/commons/core/image-definitions.ts): its playbook ansible/images/<name>.yml and its own probe checks probe/checks.d/<name>/*.check."
+  default     = "web"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.image_definition))
+    error_message = "The image_definition must be 1-32 characters: lowercase letters, digits and '-', starting with a letter (a file ansible/images/<name>.yml)."
+  }
+}
+
 variable "manifest_path" {
   type        = string
   description = "Where the manifest post-processor writes its JSON. Empty: output-packer/manifest.json in the repository (git-ignored by output-*/)."

@@ -42,8 +42,16 @@ common=(-var build_id=web-0123456789ab -var pipeline=web -var channel=stable
 check "packer fmt -check -recursive packer/" packer fmt -check -diff -recursive packer/
 check "packer init packer/ (offline, plugins preinstalled)" packer init packer/
 check "packer validate -syntax-only packer/" packer validate -syntax-only packer/
-check "packer validate qemu.golden" packer validate -only=qemu.golden "${common[@]}" \
-  -var "qemu_base_image=${tmp}/base.qcow2" -var "qemu_ssh_private_key_file=${tmp}/id_ed25519" packer/
+qemu=(-only=qemu.golden "${common[@]}" -var "qemu_base_image=${tmp}/base.qcow2"
+  -var "qemu_ssh_private_key_file=${tmp}/id_ed25519")
+# Every image definition (ansible/images/<name>.yml), and an unknown one is refused.
+for playbook in ansible/images/*.yml; do
+  definition="$(basename "${playbook}" .yml)"
+  check "packer validate qemu.golden image_definition=${definition}" packer validate "${qemu[@]}" \
+    -var "image_definition=${definition}" packer/
+done
+check "packer validate rejects an unknown image_definition" bash -c \
+  '! packer validate "$@" -var image_definition=no-such-definition packer/' _ "${qemu[@]}"
 check "packer validate amazon-ebs.golden (no AWS credentials)" env -u AWS_PROFILE \
   AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= packer validate -only=amazon-ebs.golden "${common[@]}" \
   -var aws_region=eu-west-1 -var source_ami=ami-0123456789abcdef0 -var aws_iam_instance_profile=image-factory-builder packer/

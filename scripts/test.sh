@@ -34,8 +34,12 @@ stage_package() {
   cfn-lint .serverless/cloudformation-template-update-stack.json
 }
 
-# Packer fmt/validate with the real plugins, Ansible lint/syntax, yamllint, shellcheck.
-stage_image-definition() { bash scripts/check-image-definition.sh; }
+# Packer fmt/validate with the real plugins, Ansible lint/syntax, yamllint, shellcheck; then the
+# README walkthrough "Add your own image type" on a copy of the repository, up to the bake.
+stage_image-definition() {
+  bash scripts/check-image-definition.sh
+  npx --no-install vitest run --project image-definition
+}
 
 stage_integration() { npx --no-install vitest run --project integration; }
 

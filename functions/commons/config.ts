@@ -8,8 +8,15 @@
  * `POWERTOOLS_METRICS_NAMESPACE`) and SDK endpoints (`AWS_ENDPOINT_URL`) stay with their owners.
  */
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
-import { isBaseImageName } from './core/base-images.js';
+import { z } from 'zod';
 import { MissingConfiguration } from './errors.js';
+import {
+  BaseImageNameSchema,
+  ChannelName,
+  formatIssues,
+  ImageDefinitionNameSchema,
+  PipelineName,
+} from './schemas.js';
 
 const cache = new Map<string, unknown>();
 
@@ -28,14 +35,21 @@ const once = <T>(key: string, read: () => T): T => {
   return cache.get(key) as T;
 };
 
-/** A variable that must be set and non-empty (deployment tools often render an unset parameter as ''). */
+/**
+ * The raw value of a variable that must be set and non-empty (deployment tools often render an
+ * unset parameter as ''). Not cached: getters that derive a value from it cache the derived value.
+ * @throws MissingConfiguration naming the variable.
+ */
+const readRequired = (key: string, description: string): string => {
+  const message = `environment variable ${key} is required (${description})`;
+  const value = getStringFromEnv({ key, errorMessage: message });
+  if (value === '') throw new MissingConfiguration(message);
+  return value;
+};
+
+/** A variable that must be set and non-empty, cached (see {@link readRequired}). */
 const required = (key: string, description: string): string =>
-  once(key, () => {
-    const message = `environment variable ${key} is required (${description})`;
-    const value = getStringFromEnv({ key, errorMessage: message });
-    if (value === '') throw new MissingConfiguration(message);
-    return value;
-  });
+  once(key, () => readRequired(key, description));
 
 const optional = (key: string): string | undefined =>
   once(key, () => {
@@ -54,17 +68,46 @@ const positiveInt = (key: string, defaultValue: number): number =>
     return value;
   });
 
-/** A configured pipeline: which base image it bakes from and which channel it promotes to. */
+/** A configured pipeline: what it bakes, from which base image, and which channel it promotes to. */
 export interface PipelineConfig {
   pipeline: string;
+  imageDefinition: string;
   baseImage: string;
   channel: string;
 }
 
+const PIPELINE_ENTRY =
+  /^(?<pipeline>[^=@:\s]+)=(?:(?<imageDefinition>[^=@:\s]+)@)?(?<baseImage>[^=@:\s]+)(?::(?<channel>[^=@:\s]+))?$/;
+
+/** One `PIPELINES` entry, `pipeline=[imageDefinition@]baseImage[:channel]`, as zod reads it. */
+const pipelineEntry = (defaultChannel: string) =>
+  z
+    .string()
+    .regex(PIPELINE_ENTRY, { error: 'expected pipeline=[imageDefinition@]baseImage[:channel]' })
+    .transform((entry) => {
+      const groups = PIPELINE_ENTRY.exec(entry)?.groups ?? {};
+      return {
+        pipeline: groups.pipeline,
+        imageDefinition: groups.imageDefinition ?? groups.pipeline,
+        baseImage: groups.baseImage,
+        channel: groups.channel ?? defaultChannel,
+      };
+    })
+    .pipe(
+      z.object({
+        pipeline: PipelineName,
+        imageDefinition: ImageDefinitionNameSchema,
+        baseImage: BaseImageNameSchema,
+        channel: ChannelName,
+      }),
+    );
+
 /**
- * Parse `PIPELINES`: comma-separated `pipeline=baseImage[:channel]`, e.g.
- * `web=ubuntu-24.04,api=al2023:beta`. Channel defaults to `DEFAULT_CHANNEL`.
- * @throws MissingConfiguration naming the bad entry.
+ * Parse `PIPELINES`: comma-separated `pipeline=[imageDefinition@]baseImage[:channel]`, e.g.
+ * `web=ubuntu-24.04,ci=base@al2023:beta`. The image definition defaults to the pipeline's name,
+ * the channel to `DEFAULT_CHANNEL`.
+ * @throws MissingConfiguration naming the bad entry and what is expected (the known image
+ *   definitions and base images).
  */
 export const parsePipelines = (value: string, defaultChannel: string): PipelineConfig[] =>
   value
@@ -72,13 +115,13 @@ export const parsePipelines = (value: string, defaultChannel: string): PipelineC
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '')
     .map((entry) => {
-      const match = /^([a-z][a-z0-9-]{0,31})=([a-z0-9.-]+)(?::([a-z][a-z0-9-]{0,31}))?$/.exec(entry);
-      if (!match?.[1] || !match[2] || !isBaseImageName(match[2])) {
+      const parsed = pipelineEntry(defaultChannel).safeParse(entry);
+      if (!parsed.success) {
         throw new MissingConfiguration(
-          `environment variable PIPELINES has an invalid entry "${entry}"; expected pipeline=baseImage[:channel] with a known base image`,
+          `environment variable PIPELINES has an invalid entry "${entry}": ${formatIssues(parsed.error.issues)}`,
         );
       }
-      return { pipeline: match[1], baseImage: match[2], channel: match[3] ?? defaultChannel };
+      return parsed.data;
     });
 
 export const config = {
@@ -110,11 +153,14 @@ export const config = {
       getStringFromEnv({ key: 'DEFAULT_CHANNEL', defaultValue: 'stable' }),
     );
   },
-  /** `PIPELINES` (required for triggers): `pipeline=baseImage[:channel],…`. */
+  /**
+   * `PIPELINES` (required for triggers): `pipeline=[imageDefinition@]baseImage[:channel],…`, see
+   * {@link parsePipelines}. Only a successful parse is cached: a malformed value throws on every read.
+   */
   get pipelines(): PipelineConfig[] {
     return once('PIPELINES', () =>
       parsePipelines(
-        required('PIPELINES', 'pipeline=baseImage[:channel], comma-separated'),
+        readRequired('PIPELINES', 'pipeline=[imageDefinition@]baseImage[:channel], comma-separated'),
         config.defaultChannel,
       ),
     );
@@ -124,7 +170,7 @@ export const config = {
     return once('SOURCE_BRANCH', () => getStringFromEnv({ key: 'SOURCE_BRANCH', defaultValue: 'main' }));
   },
   /**
-   * `SOURCE_REPOSITORY` (optional): image definition repository of builds that name none
+   * `SOURCE_REPOSITORY` (optional): source repository (what the runner fetches and bakes) of builds that name none
    * (base-image and manual builds), `https://…` or `codecommit::<region>://<name>`.
    */
   get sourceRepository(): string | undefined {

@@ -31,6 +31,25 @@ export class UnknownBaseImage extends FactoryError {
   }
 }
 
+/**
+ * The requested image definition is not in the catalog (`core/image-definitions.ts`). `pipeline` is
+ * set when the name was not given but taken from the pipeline's name.
+ */
+export class UnknownImageDefinition extends FactoryError {
+  constructor(
+    readonly requested: string,
+    readonly known: readonly string[],
+    readonly pipeline?: string,
+  ) {
+    const source =
+      pipeline === undefined ? '' : ` (pipeline "${pipeline}" names none, so its own name was tried)`;
+    super(
+      'UnknownImageDefinition',
+      `unknown image definition "${requested}"${source}; expected one of: ${known.join(', ')}`,
+    );
+  }
+}
+
 /** A source AMI is not owned by the publisher the catalog trusts for that base image. */
 export class ForeignBaseImage extends FactoryError {
   constructor(

@@ -192,7 +192,7 @@ export interface SourceImageResolver {
   describe(imageId: string): Promise<SourceImage | undefined>;
 }
 
-/** Resolves a branch of an image definition repository to the commit at its head. */
+/** Resolves a branch of a source repository (the one the runner bakes) to the commit at its head. */
 export interface SourceRevisionResolver {
   /**
    * @param repository a repository URL (`https://…` or `codecommit::<region>://<name>`).

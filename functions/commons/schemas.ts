@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { BASE_IMAGE_NAMES } from './core/base-images.js';
+import { IMAGE_DEFINITION_NAMES } from './core/image-definitions.js';
 import { InvalidInput } from './errors.js';
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -26,6 +27,11 @@ export const ChannelName = z
 
 export const BaseImageNameSchema = z.enum(BASE_IMAGE_NAMES as [string, ...string[]], {
   error: `baseImage is required and must be one of: ${BASE_IMAGE_NAMES.join(', ')}`,
+});
+
+export const ImageDefinitionNameSchema = z.enum(IMAGE_DEFINITION_NAMES as [string, ...string[]], {
+  error: (issue) =>
+    `imageDefinition must be one of: ${IMAGE_DEFINITION_NAMES.join(', ')}${typeof issue.input === 'string' ? ` (got "${issue.input}")` : ''}`,
 });
 
 /** An image id: `ami-` + 8 or 17 hex on AWS; the local backend uses `local-…` ids. */
@@ -73,9 +79,10 @@ export const Trigger = z.enum(['manual', 'base-image', 'git-push'], {
  *   "channel": "stable", "sourceImageId": "ami-0123456789abcdef0", "commit": "<git sha>" }
  * ```
  * `pipeline` and `baseImage` are required; `channel` defaults to `stable`, `trigger` to `manual`;
- * without `sourceImageId` the current public AMI of the base image is used. On AWS the image
- * definition is `repository` at `commit`; either defaults (the configured repository, the head of
- * the configured branch), see `steps/prepare-build.ts`. Unknown keys are
+ * `imageDefinition` (what to bake) to the definition named like the pipeline (PrepareBuild checks);
+ * without `sourceImageId` the current public AMI of the base image is used. On AWS the source the
+ * definition is baked from is `repository` at `commit`; either defaults (the configured repository,
+ * the head of the configured branch), see `steps/prepare-build.ts`. Unknown keys are
  * rejected so that a typo (`baseimage`) fails fast instead of being ignored.
  */
 export const ExecutionInput = z.strictObject(
@@ -84,6 +91,7 @@ export const ExecutionInput = z.strictObject(
     channel: ChannelName.default('stable'),
     trigger: Trigger.default('manual'),
     baseImage: BaseImageNameSchema,
+    imageDefinition: ImageDefinitionNameSchema.optional(),
     sourceImageId: ImageId.optional(),
     commit: CommitSha.optional(),
     repository: RepositoryUrl.optional(),
@@ -122,6 +130,8 @@ export const Build = z.object({
   channel: ChannelName,
   trigger: Trigger,
   baseImage: BaseImageNameSchema,
+  /** What is baked: playbook `ansible/images/<name>.yml`, checks `probe/checks.d/<name>/`. */
+  imageDefinition: ImageDefinitionNameSchema,
   sourceImageId: ImageId,
   sourceImageName: z.string(),
   commit: CommitSha.optional(),

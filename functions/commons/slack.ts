@@ -93,6 +93,7 @@ const PROGRESS: ReadonlyArray<[state: string, resultKey: string]> = [
 const ERROR_STATES: Record<string, string> = {
   InvalidInput: 'PrepareBuild',
   UnknownBaseImage: 'PrepareBuild',
+  UnknownImageDefinition: 'PrepareBuild',
   ForeignBaseImage: 'PrepareBuild',
   CandidateNotFound: 'FindCandidateImage',
   InstanceNeverOnline: 'CheckInstanceOnline',

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Entry point of the Fargate Packer runner (packer/Dockerfile), started by the BakeImage
-# state (ecs:runTask.sync). Fetches the image definition at the requested commit, bakes
-# amazon-ebs.golden and exits with Packer's status. SIGTERM/SIGINT (ECS StopTask) are passed
+# state (ecs:runTask.sync). Fetches the source at the requested commit, bakes the build's
+# image definition as amazon-ebs.golden and exits with Packer's status. SIGTERM/SIGINT (ECS StopTask) are passed
 # on to Packer, which then terminates its build instance and deletes its temporary resources;
 # give the task a stopTimeout long enough for that (Fargate allows up to 120 s).
 #
@@ -9,14 +9,17 @@
 # BakeImage) and the task definition (serverless/packer-runner.yml, PackerTaskDefinition):
 #   BUILD_ID, PIPELINE, SOURCE_AMI_ID    required (PrepareBuild output)
 #   AWS_REGION | AWS_DEFAULT_REGION      required
-#   Image definition, one of:
+#   Source (the repository whose packer/ and ansible/ are baked), one of:
 #     REPOSITORY_URL         git URL: https://… (GitHub), codecommit::<region>://<name>
 #                            (git-remote-codecommit, task role credentials) or any URL git
 #                            fetches; COMMIT selects the commit
 #     SOURCE_BUNDLE_S3_URI   s3://bucket/key of a .tar.gz / .zip of the repository
-#     IMAGE_DEFINITION_DIR   a directory already holding the repository
-#   BUILD_JSON             the whole $.build document (States.JsonToString); COMMIT and
-#                          REPOSITORY_URL default to its `commit` and `repository` fields
+#     SOURCE_DIR             a directory already holding the repository
+#   BUILD_JSON             the whole $.build document (States.JsonToString); COMMIT,
+#                          REPOSITORY_URL and IMAGE_DEFINITION default to its `commit`,
+#                          `repository` and `imageDefinition` fields
+#   IMAGE_DEFINITION       required (from BUILD_JSON): the image definition to bake, the playbook
+#                          ansible/images/<name>.yml and the probe's checks.d/<name>/
 #   COMMIT                 40 hex; verified against the checkout (empty: the default branch's head)
 #   GIT_TOKEN_PARAMETER    SSM SecureString with a token for private https:// repositories,
 #                          sent as HTTP basic auth (x-access-token) to git only
@@ -81,13 +84,14 @@ else:
 PY
 }
 
-fetch_definition() {
+# fetch_source DEST — the repository to bake, into DEST.
+fetch_source() {
   local dest="$1" archive
-  if [[ -n "${IMAGE_DEFINITION_DIR:-}" ]]; then
-    log "image definition from ${IMAGE_DEFINITION_DIR}"
-    cp -R "${IMAGE_DEFINITION_DIR}/." "${dest}/"
+  if [[ -n "${SOURCE_DIR:-}" ]]; then
+    log "source from ${SOURCE_DIR}"
+    cp -R "${SOURCE_DIR}/." "${dest}/"
   elif [[ -n "${SOURCE_BUNDLE_S3_URI:-}" ]]; then
-    log "image definition from ${SOURCE_BUNDLE_S3_URI}"
+    log "source from ${SOURCE_BUNDLE_S3_URI}"
     archive="$(mktemp)"
     s3_copy "${SOURCE_BUNDLE_S3_URI}" "${archive}"
     case "${SOURCE_BUNDLE_S3_URI}" in
@@ -96,7 +100,7 @@ fetch_definition() {
     esac
     rm -f "${archive}"
   elif [[ -n "${REPOSITORY_URL:-}" ]]; then
-    log "image definition from ${REPOSITORY_URL} at ${COMMIT:-the default branch}"
+    log "source from ${REPOSITORY_URL} at ${COMMIT:-the default branch}"
     local git_auth_header=""
     if [[ -n "${GIT_TOKEN_PARAMETER:-}" && "${REPOSITORY_URL}" == https://* ]]; then
       git_auth_header="Authorization: Basic $(printf 'x-access-token:%s' "$(secure_string "${GIT_TOKEN_PARAMETER}")" | base64 -w0)"
@@ -115,9 +119,9 @@ fetch_definition() {
     fi
     [[ "$(git -C "${dest}" rev-parse HEAD)" == "${COMMIT}" ]] || die "checkout is not at ${COMMIT}"
   else
-    die "set SOURCE_BUNDLE_S3_URI, REPOSITORY_URL or IMAGE_DEFINITION_DIR"
+    die "set SOURCE_BUNDLE_S3_URI, REPOSITORY_URL or SOURCE_DIR"
   fi
-  [[ -f "${dest}/packer/build.pkr.hcl" ]] || die "no packer/build.pkr.hcl in the image definition"
+  [[ -f "${dest}/packer/build.pkr.hcl" ]] || die "no packer/build.pkr.hcl in the source"
 }
 
 packer_pid=""
@@ -133,6 +137,8 @@ main() {
   # A build without a commit has no $.build.commit, so the state machine sends the whole build.
   COMMIT="${COMMIT:-$(build_field commit)}"
   REPOSITORY_URL="${REPOSITORY_URL:-$(build_field repository)}"
+  IMAGE_DEFINITION="${IMAGE_DEFINITION:-$(build_field imageDefinition)}"
+  require IMAGE_DEFINITION
   AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   require AWS_REGION
   # boto3 (SecureString, S3) reads AWS_DEFAULT_REGION; Packer reads AWS_REGION.
@@ -141,8 +147,13 @@ main() {
 
   local workdir status=0
   workdir="$(mktemp -d)"
-  fetch_definition "${workdir}"
+  fetch_source "${workdir}"
   cd "${workdir}"
+  if [[ ! -f "ansible/images/${IMAGE_DEFINITION}.yml" ]]; then
+    local known=(ansible/images/*.yml)
+    known=("${known[@]##*/}")
+    die "no image definition ${IMAGE_DEFINITION} (ansible/images/${IMAGE_DEFINITION}.yml) at ${COMMIT:-this checkout}; it has: ${known[*]%.yml}"
+  fi
 
   local args=(
     -only=amazon-ebs.golden
@@ -154,6 +165,7 @@ main() {
     -var "commit=${COMMIT:-}"
     -var "execution_name=${EXECUTION_NAME:-manual}"
     -var "base_image=${BASE_IMAGE:-debian-12}"
+    -var "image_definition=${IMAGE_DEFINITION}"
     -var "build_date=${BUILD_DATE:-}"
     -var "manifest_path=${workdir}/manifest.json"
   )

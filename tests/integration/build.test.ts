@@ -72,6 +72,7 @@ describe('PrepareBuild', () => {
       channel: 'stable',
       trigger: 'manual',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
       sourceImageId: source.imageId,
       sourceImageName: source.name,
       executionName: name,
@@ -139,14 +140,18 @@ describe('PrepareBuild', () => {
       baseImage: 'ubuntu-24.04',
       sourceImageId: FOREIGN_IMAGE.imageId,
     });
-    const published = await invokeExpectingError(prepareBuild, { pipeline: 'api', baseImage: 'al2023' });
+    const published = await invokeExpectingError(prepareBuild, {
+      pipeline: 'api',
+      baseImage: 'al2023',
+      imageDefinition: 'base',
+    });
 
     // Assess
     expect(explicit.name).toBe('ForeignBaseImage');
     expect(published.name).toBe('ForeignBaseImage');
   });
 
-  it('fails with named errors for a missing image, an unpublished parameter and a malformed request', async () => {
+  it('fails with named errors for a missing image, an unpublished parameter, a malformed request and an unknown image definition', async () => {
     // Act
     const missing = await invokeExpectingError(prepareBuild, {
       pipeline: 'web',
@@ -158,11 +163,19 @@ describe('PrepareBuild', () => {
       pipeline: 'web',
       baseimage: 'ubuntu-24.04',
     });
+    const undefinedImage = await invokeExpectingError(prepareBuild, {
+      pipeline: 'api',
+      baseImage: 'ubuntu-24.04',
+    });
 
     // Assess
     expect(missing.name).toBe('InvalidInput');
     expect(unpublished.name).toBe('MissingConfiguration');
     expect(malformed.name).toBe('InvalidInput');
+    expect(undefinedImage).toMatchObject({
+      name: 'UnknownImageDefinition',
+      message: expect.stringContaining('expected one of: base, web'),
+    });
   });
 });
 

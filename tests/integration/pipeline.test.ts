@@ -51,7 +51,14 @@ interface Run {
 
 /** Execute the ASL once for `input`; bakes with the Packer double unless `bake` says otherwise. */
 const runPipeline = async (
-  input: { pipeline: string; baseImage: string; commit?: string; trigger?: string; repository?: string },
+  input: {
+    pipeline: string;
+    baseImage: string;
+    imageDefinition?: string;
+    commit?: string;
+    trigger?: string;
+    repository?: string;
+  },
   options: { registersImage?: boolean } = {},
 ): Promise<Run> => {
   const definition = loadDefinition();
@@ -215,6 +222,7 @@ describe('image factory pipeline on moto', () => {
     const run = await runPipeline({
       pipeline: 'pushed',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'base',
       commit,
       trigger: 'git-push',
       repository: 'https://github.com/acme/golden-images.git',
@@ -234,7 +242,7 @@ describe('image factory pipeline on moto', () => {
 
     // Act
     const run = await runPipeline(
-      { pipeline: 'nobake', baseImage: 'ubuntu-24.04' },
+      { pipeline: 'nobake', baseImage: 'ubuntu-24.04', imageDefinition: 'web' },
       { registersImage: false },
     );
 
@@ -259,7 +267,11 @@ describe('image factory pipeline on moto', () => {
     slack.respondWith(200);
 
     // Act
-    const run = await runPipeline({ pipeline: 'badprobe', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({
+      pipeline: 'badprobe',
+      baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
+    });
 
     // Assess
     expect(run.status).toBe('FAILED');
@@ -283,7 +295,7 @@ describe('image factory pipeline on moto', () => {
     slack.respondWith(200);
 
     // Act
-    const run = await runPipeline({ pipeline: 'offline', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({ pipeline: 'offline', baseImage: 'ubuntu-24.04', imageDefinition: 'web' });
 
     // Assess
     expect(run.status).toBe('FAILED');
@@ -309,7 +321,7 @@ describe('image factory pipeline on moto', () => {
     const slackBefore = slack.received.length;
 
     // Act
-    const run = await runPipeline({ pipeline: 'stuck', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({ pipeline: 'stuck', baseImage: 'ubuntu-24.04', imageDefinition: 'web' });
     aws.proxy.faults.clear();
 
     // Assess
@@ -332,7 +344,7 @@ describe('image factory pipeline on moto', () => {
     slack.respondWith(500);
 
     // Act
-    const run = await runPipeline({ pipeline: 'quiet', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({ pipeline: 'quiet', baseImage: 'ubuntu-24.04', imageDefinition: 'web' });
 
     // Assess
     expect(run.status).toBe('SUCCEEDED');
@@ -348,7 +360,7 @@ describe('image factory pipeline on moto', () => {
     await slack.close();
 
     // Act
-    const run = await runPipeline({ pipeline: 'storm', baseImage: 'ubuntu-24.04' });
+    const run = await runPipeline({ pipeline: 'storm', baseImage: 'ubuntu-24.04', imageDefinition: 'web' });
 
     // Assess
     expect(run.status).toBe('FAILED');

@@ -3,7 +3,7 @@
  *
  * What runs unchanged: `packer/runner/entrypoint.sh` (as the image's ENTRYPOINT would run it),
  * Packer with the project's amazon plugin (`.cache/bin/packer`, `.cache/packer-plugins`), the
- * image definition templates of this repository, fetched by the runner with git over HTTPS from a
+ * templates, playbooks and probe of this repository, fetched by the runner with git over HTTPS from a
  * real git server at the commit PrepareBuild resolved, with the token it reads from the stack's
  * SecureString.
  *
@@ -18,13 +18,15 @@
  * Every AWS call of the run goes through the MotoGapProxy as the Packer task role: validated
  * against the service model and evaluated against the role's policies.
  *
- * What this exercises: the runner's source fetch and checks, `packer init`/`validate`/`build`, and
+ * What this exercises: the runner's source fetch and checks (the build's image definition must
+ * exist at that commit and reaches Packer as `image_definition`), `packer init`/`validate`/`build`, and
  * the amazon-ebs builder's whole AWS conversation (source AMI lookup, temporary key pair and
  * security group, RunInstances with the builder instance profile and tags, stop, CreateImage,
  * ModifyImageAttribute, tagging of the image and its snapshot, cleanup), the manifest.
  * What it does not: moto runs no machine, so there is no SSH, no Session Manager tunnel (and no
- * session-manager-plugin), no user data, and no provisioner (Ansible, cleanup, validation): the
- * AMI holds nothing of the image definition. Those run in the local qemu bake (tests/e2e).
+ * session-manager-plugin), no user data, and no provisioner (Ansible, probe install, cleanup,
+ * validation): the AMI holds nothing of the image definition. The provisioners are one build
+ * block for both sources (packer/build.pkr.hcl); they run in the local qemu bake (tests/e2e).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -164,7 +166,7 @@ beforeAll(async () => {
     region: TEST_REGION,
   });
   aws.proxy.publicParameters.publish(BASE_IMAGES['debian-12'].ssmParameter, SOURCE.imageId);
-  // The image definition: this repository's templates, roles and probe, committed to the git server.
+  // The source: this repository's templates, roles, image definitions and probe, committed to the git server.
   aws.git.commit('main', {
     packer: { copyFrom: join(REPO_ROOT, 'packer') },
     ansible: { copyFrom: join(REPO_ROOT, 'ansible') },
@@ -172,7 +174,7 @@ beforeAll(async () => {
   });
   prepareBuild = await importHandler('prepare-build');
   build = await invoke(prepareBuild, {
-    input: { pipeline: 'baked', baseImage: 'debian-12' },
+    input: { pipeline: 'baked', baseImage: 'debian-12', imageDefinition: 'base' },
     execution: {
       Id: 'arn:aws:states:us-east-1:123456789012:execution:golden-image-factory-dev:runner-test',
       Name: 'runner-test',
@@ -195,6 +197,7 @@ describe('the real runner and Packer amazon-ebs against the emulator', () => {
       const overrides = bakeEnvironment(await bakeImageParameters({ build }));
       const environment = taskEnvironment(overrides);
       expect(overrides).toMatchObject({ BUILD_ID: build.buildId, SOURCE_AMI_ID: SOURCE.imageId });
+      expect(build.imageDefinition).toBe('base');
       expect(environment.BUILDER_INSTANCE_PROFILE).toBe(packagedStack().ref('BuilderInstanceProfile'));
 
       // Act
@@ -202,7 +205,9 @@ describe('the real runner and Packer amazon-ebs against the emulator', () => {
 
       // Assess: the run.
       expect(status, output.slice(-6000)).toBe(0);
-      expect(output).toContain(`image definition from ${build.repository} at ${build.commit}`);
+      expect(output).toContain(`source from ${build.repository} at ${build.commit}`);
+      // The build's image definition reached Packer (the manifest's custom_data echoes the -var).
+      expect(output).toMatch(/"image_definition": "base"/);
       expect(interceptor.hosts.every((host) => host.endsWith('.amazonaws.com'))).toBe(true);
       // Assess: the AMI.
       const images = (await aws.ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images ?? [];
@@ -275,7 +280,11 @@ describe('the real runner and Packer amazon-ebs against the emulator', () => {
         }),
       );
       aws.git.commit('main', { 'README.md': 'second build\n' }, 'second');
-      const next = await invoke(prepareBuild, { pipeline: 'baked', baseImage: 'debian-12' });
+      const next = await invoke(prepareBuild, {
+        pipeline: 'baked',
+        baseImage: 'debian-12',
+        imageDefinition: 'web',
+      });
       const overrides = bakeEnvironment(await bakeImageParameters({ build: next }));
       const before = aws.proxy.operations.length;
 
@@ -288,6 +297,7 @@ describe('the real runner and Packer amazon-ebs against the emulator', () => {
 
       // Assess
       expect(status, output.slice(-6000)).toBe(0);
+      expect(output).toMatch(/"image_definition": "web"/);
       const calls = aws.proxy.operations.slice(before).filter((op) => op.role === 'PackerTaskRole');
       const launch = calls.find((op) => op.operation === 'RunInstances');
       expect(launch?.input).toMatchObject({ SubnetId: subnet?.SubnetId, 'SecurityGroupId.1': GroupId });

@@ -82,7 +82,7 @@ beforeAll(async () => {
   ));
   expect(stateMachineArn).toBe(stackSettings().STATE_MACHINE_ARN);
   Object.assign(process.env, {
-    PIPELINES: 'web=ubuntu-24.04,api=al2023:beta',
+    PIPELINES: 'web=ubuntu-24.04,api=base@al2023:beta',
     SOURCE_BRANCH: 'main',
   });
   await aws.ssm.send(
@@ -149,6 +149,7 @@ describe('watch-base-images', () => {
       channel: 'stable',
       trigger: 'base-image',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
       sourceImageId: current,
     });
     expect(await lastSeen('web')).toBe(current);
@@ -204,6 +205,7 @@ describe('github-webhook', () => {
       channel: 'stable',
       trigger: 'git-push',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
       sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
       commit: COMMIT,
       repository: 'https://github.com/acme/golden-images.git',

@@ -105,6 +105,7 @@ export function happyPath(): Record<TaskName, TaskDouble> {
         channel: input.channel ?? 'stable',
         trigger: input.trigger ?? 'manual',
         baseImage: input.baseImage ?? 'ubuntu-24.04',
+        imageDefinition: input.imageDefinition ?? input.pipeline ?? 'web',
         sourceImageId: 'ami-0123456789abcdef0',
         sourceImageName: 'ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20260101',
         commit: '0123456789abcdef0123456789abcdef01234567',

@@ -68,27 +68,58 @@ describe('config', () => {
     });
   });
 
-  it('parses PIPELINES with per-pipeline channels', async () => {
-    vi.stubEnv('PIPELINES', 'web=ubuntu-24.04, api=al2023:beta');
+  it('parses PIPELINES with per-pipeline image definitions and channels', async () => {
+    vi.stubEnv('PIPELINES', 'web=ubuntu-24.04, ci=base@al2023:beta,edge=web@debian-12');
     vi.stubEnv('DEFAULT_CHANNEL', 'stable');
     const config = await load();
     expect(config.pipelines).toEqual([
-      { pipeline: 'web', baseImage: 'ubuntu-24.04', channel: 'stable' },
-      { pipeline: 'api', baseImage: 'al2023', channel: 'beta' },
+      { pipeline: 'web', imageDefinition: 'web', baseImage: 'ubuntu-24.04', channel: 'stable' },
+      { pipeline: 'ci', imageDefinition: 'base', baseImage: 'al2023', channel: 'beta' },
+      { pipeline: 'edge', imageDefinition: 'web', baseImage: 'debian-12', channel: 'stable' },
     ]);
   });
 
-  it.each(['web', 'web=centos-7', 'Web=al2023', 'web=al2023:Bad'])(
-    'rejects the PIPELINES entry %s',
-    async (value) => {
-      vi.stubEnv('PIPELINES', value);
-      const config = await load();
-      expect(thrown(() => config.pipelines)).toMatchObject({
-        name: 'MissingConfiguration',
-        message: expect.stringContaining('PIPELINES'),
-      });
-    },
-  );
+  it.each([
+    ['web', 'expected pipeline=[imageDefinition@]baseImage[:channel]'],
+    ['web=centos-7', 'baseImage is required and must be one of: ubuntu-24.04'],
+    ['Web=al2023', 'pipeline must be 1-32 characters'],
+    ['web=al2023:Bad', 'channel must be 1-32 characters'],
+    ['web=al2023:candidate', 'channel must not be "candidate"'],
+    ['web=nginx@al2023', 'imageDefinition must be one of: base, web (got "nginx")'],
+    ['api=al2023', 'imageDefinition must be one of: base, web (got "api")'],
+    ['web=base@web@al2023', 'expected pipeline=[imageDefinition@]baseImage[:channel]'],
+  ])('rejects the PIPELINES entry %s and says what is expected', async (value, expected) => {
+    vi.stubEnv('PIPELINES', `base=ubuntu-24.04,${value}`);
+    const config = await load();
+    const error = thrown(() => config.pipelines);
+    expect(error).toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining(`PIPELINES has an invalid entry "${value}"`),
+    });
+    expect(error?.message).toContain(expected);
+  });
+
+  it('throws for a malformed PIPELINES on every read, never returning the raw value', async () => {
+    // Prepare
+    vi.stubEnv('PIPELINES', 'web=ubuntu-24.04,api=al2023');
+    const config = await load();
+
+    // Act
+    const first = thrown(() => config.pipelines);
+    const second = thrown(() => config.pipelines);
+
+    // Assess
+    expect(first).toMatchObject({ name: 'MissingConfiguration' });
+    expect(second).toMatchObject({ name: 'MissingConfiguration', message: first?.message });
+  });
+
+  it('caches a parsed PIPELINES (one cold start)', async () => {
+    vi.stubEnv('PIPELINES', 'web=ubuntu-24.04');
+    const config = await load();
+    const first = config.pipelines;
+    vi.stubEnv('PIPELINES', 'base=al2023');
+    expect(config.pipelines).toBe(first);
+  });
 
   it('splits security groups', async () => {
     vi.stubEnv('TEST_SECURITY_GROUP_IDS', ' sg-1 ,sg-2,, ');

@@ -25,6 +25,10 @@ describe('manual execution input', () => {
       /sourceImageId: must be an image id such as "ami-0123456789abcdef0"/,
     ],
     [{ pipeline: 'web', baseImage: 'al2023', commit: 'main' }, /commit: commit must be a git commit id/],
+    [
+      { pipeline: 'web', baseImage: 'al2023', imageDefinition: 'nginx' },
+      /imageDefinition: imageDefinition must be one of: base, web \(got "nginx"\)/,
+    ],
     [{ pipeline: 'web', baseImage: 'al2023', baseimage: 'al2023' }, /Unrecognized key.*baseimage/],
     ['web', /the execution input must be a JSON object/],
   ])('rejects %j with a message saying what is wrong', (value, message) => {

@@ -82,7 +82,7 @@ export const watchBaseImages = async (
 ): Promise<WatchResult[]> => {
   const results: WatchResult[] = [];
   const errors: unknown[] = [];
-  for (const { pipeline, baseImage, channel } of pipelines) {
+  for (const { pipeline, imageDefinition, baseImage, channel } of pipelines) {
     try {
       const source = await resolveTrustedSource(deps.sources, baseImage);
       const lastSeen = await deps.lastSeen.get(pipeline);
@@ -95,6 +95,7 @@ export const watchBaseImages = async (
         channel,
         trigger: 'base-image',
         baseImage,
+        imageDefinition,
         sourceImageId: source.imageId,
       });
       await deps.lastSeen.put(pipeline, source.imageId);
@@ -138,13 +139,14 @@ export const startPushBuilds = async (
   deps: { sources: SourceImageResolver; start: StartBuild },
 ): Promise<PushResult[]> => {
   const results: PushResult[] = [];
-  for (const { pipeline, baseImage, channel } of pipelines) {
+  for (const { pipeline, imageDefinition, baseImage, channel } of pipelines) {
     const source = await resolveTrustedSource(deps.sources, baseImage);
     const started = await deps.start({
       pipeline,
       channel,
       trigger: 'git-push',
       baseImage,
+      imageDefinition,
       sourceImageId: source.imageId,
       commit: push.commit,
       repository: push.repository,

@@ -1,5 +1,6 @@
 import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
 import { buildId, executionName } from '../core/build-key.js';
+import { resolveImageDefinition } from '../core/image-definitions.js';
 import { ForeignBaseImage, InvalidInput } from '../errors.js';
 import type { SourceImageResolver, SourceRevisionResolver } from '../ports.js';
 import { type Build, FullCommitSha, type PrepareBuildInput } from '../schemas.js';
@@ -23,9 +24,11 @@ export interface PrepareBuildOptions {
 }
 
 /**
- * The image definition a build bakes, when the backend fetches it (`ports.revisions` given):
- * the requested repository (else the default one) at the requested commit (else the head of the
- * default branch, resolved now so the build records exactly what it bakes).
+/**
+ * The source a build bakes its image definition from, when the backend fetches it
+ * (`ports.revisions` given): the requested repository (else the default one) at the requested
+ * commit (else the head of the default branch, resolved now so the build records exactly what it
+ * bakes).
  * @throws InvalidInput when there is no repository, or the commit is not a full 40-hex id.
  */
 const resolveSource = async (
@@ -36,7 +39,7 @@ const resolveSource = async (
   const repository = input.repository ?? defaults?.repository;
   if (!repository) {
     throw new InvalidInput(
-      'no image definition source: the input names no repository and no default repository is configured ' +
+      'no source repository: the input names no repository and no default repository is configured ' +
         '(stage parameter sourceRepository, environment SOURCE_REPOSITORY)',
     );
   }
@@ -51,14 +54,15 @@ const resolveSource = async (
 };
 
 /**
- * State `PrepareBuild`: validate the request, resolve the source AMI of the base image (or verify
- * the given one), check its publisher, and fix the build id and execution name. With
- * `ports.revisions` (AWS: the runner fetches the image definition) every build also gets a
- * fetchable `repository` and the full `commit` it bakes (see {@link resolveSource}); without it
- * (local backend: the working tree is baked) both stay as requested.
+ * State `PrepareBuild`: validate the request, fix the image definition (the one named, else the
+ * pipeline's namesake), resolve the source AMI of the base image (or verify the given one), check
+ * its publisher, and fix the build id and execution name. With `ports.revisions` (AWS: the runner
+ * fetches the source) every build also gets a fetchable `repository` and the full `commit` it
+ * bakes (see {@link resolveSource}); without it (local backend: the working tree is baked) both
+ * stay as requested.
  * @returns the `build` document (`$.build`).
- * @throws UnknownBaseImage, ForeignBaseImage (untrusted owner), InvalidInput (given source image
- *   not found, no repository, short commit).
+ * @throws UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner), InvalidInput
+ *   (given source image not found, no repository, short commit).
  */
 export const prepareBuild = async (
   request: PrepareBuildInput,
@@ -66,6 +70,7 @@ export const prepareBuild = async (
   options: PrepareBuildOptions,
 ): Promise<Build> => {
   const { execution } = request;
+  const imageDefinition = resolveImageDefinition(request.input.pipeline, request.input.imageDefinition);
   const input = ports.revisions
     ? { ...request.input, ...(await resolveSource(request.input, ports.revisions, options.defaultSource)) }
     : request.input;
@@ -84,6 +89,7 @@ export const prepareBuild = async (
     channel: input.channel,
     trigger: input.trigger,
     baseImage: input.baseImage,
+    imageDefinition,
     sourceImageId: source.imageId,
     sourceImageName: source.name,
     ...(input.commit ? { commit: input.commit } : {}),

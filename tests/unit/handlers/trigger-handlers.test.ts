@@ -16,7 +16,7 @@ vi.hoisted(() => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
-    PIPELINES: 'web=ubuntu-24.04,api=al2023:beta',
+    PIPELINES: 'web=ubuntu-24.04,api=base@al2023:beta',
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:image-factory',
     GITHUB_WEBHOOK_SECRET_PARAMETER: '/image-factory/github-webhook-secret',
     LAST_SEEN_PARAMETER_PREFIX: '/image-factory/last-seen',
@@ -94,6 +94,7 @@ describe('watch-base-images', () => {
       channel: 'stable',
       trigger: 'base-image',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
       sourceImageId: UBUNTU_AMI,
     });
     expect(ssm.commandCalls(PutParameterCommand).map((call) => call.args[0].input)).toEqual([
@@ -185,11 +186,15 @@ describe('github-webhook', () => {
       channel: 'stable',
       trigger: 'git-push',
       baseImage: 'ubuntu-24.04',
+      imageDefinition: 'web',
       sourceImageId: UBUNTU_AMI,
       commit: COMMIT,
       repository: 'https://github.com/acme/image-factory.git',
     });
-    expect(JSON.parse(startInputs()[1]?.input ?? '{}').channel).toBe('beta');
+    expect(JSON.parse(startInputs()[1]?.input ?? '{}')).toMatchObject({
+      channel: 'beta',
+      imageDefinition: 'base',
+    });
   });
 
   it('answers a redelivery with 200 and no new execution', async () => {

@@ -11,6 +11,7 @@ export const BUILD: Build = {
   channel: 'stable',
   trigger: 'manual',
   baseImage: 'ubuntu-24.04',
+  imageDefinition: 'web',
   sourceImageId: 'ami-0aaaaaaaaaaaaaaaa',
   sourceImageName: 'ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20260601',
   commit: COMMIT,

@@ -146,6 +146,7 @@ describe('FileChannelPointer', () => {
       channel: 'stable',
       trigger: 'manual' as const,
       baseImage: 'debian-12',
+      imageDefinition: 'web',
       sourceImageId: 'local-base-debian-12-0123456789ab',
       sourceImageName: 'debian-12',
       executionName: 'x',
@@ -179,15 +180,16 @@ describe('bake request', () => {
     { Name: 'PIPELINE', Value: 'web' },
     { Name: 'CHANNEL', Value: 'stable' },
     { Name: 'EXECUTION_NAME', Value: 'web-x' },
-    { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234' }) },
+    { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234', imageDefinition: 'base' }) },
   ];
 
-  it('reads the container environment the BakeImage state sends, commit from BUILD_JSON', () => {
+  it('reads the container environment the BakeImage state sends, commit and definition from BUILD_JSON', () => {
     const environment = bakeEnvironment(request(full));
     expect(environment).toMatchObject({
       BUILD_ID: 'web-0123456789ab',
       COMMIT: 'abc1234',
       EXECUTION_NAME: 'web-x',
+      IMAGE_DEFINITION: 'base',
     });
     expect(imageTags(environment, {})).toMatchObject({
       [TAG.pipeline]: 'web',
@@ -206,6 +208,14 @@ describe('bake request', () => {
         request([...full.filter((entry) => entry.Name !== 'BUILD_JSON'), { Name: 'BUILD_JSON', Value: '{' }]),
       ),
     ).toThrow(/BUILD_JSON is not JSON/);
+    expect(() =>
+      bakeEnvironment(
+        request([
+          ...full.filter((entry) => entry.Name !== 'BUILD_JSON'),
+          { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234' }) },
+        ]),
+      ),
+    ).toThrow(/no imageDefinition in its BUILD_JSON/);
   });
 });
 
@@ -231,6 +241,7 @@ describe('renderSummary', () => {
       executionSeconds: 20,
       totalSeconds: 30,
       output: {
+        build: { buildId: 'web-0123456789ab', imageDefinition: 'web' },
         probeResult: { checks: [{ name: 'health', ok: true, detail: '200' }] },
         promotion: {
           channel: 'stable',
@@ -252,6 +263,7 @@ describe('renderSummary', () => {
         },
       },
     });
+    expect(text).toMatch(/definition\s+web\n/);
     expect(text).toContain('pass health: 200');
     expect(text).toContain('stable → local-img-1');
     expect(text).toContain('local-img-0 deregistered (older than 30 days)');

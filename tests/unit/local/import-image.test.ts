@@ -26,7 +26,7 @@ const request = {
           { Name: 'PIPELINE', Value: 'web' },
           { Name: 'CHANNEL', Value: 'stable' },
           { Name: 'EXECUTION_NAME', Value: 'web-x' },
-          { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234' }) },
+          { Name: 'BUILD_JSON', Value: JSON.stringify({ commit: 'abc1234', imageDefinition: 'web' }) },
         ],
       },
     ],

@@ -8,6 +8,7 @@ import {
   ProbeFailed,
   ProbeTimedOut,
   UnknownBaseImage,
+  UnknownImageDefinition,
 } from '#commons/errors.js';
 import { PrepareBuildInput } from '#commons/schemas.js';
 import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
@@ -45,6 +46,7 @@ describe('prepareBuild', () => {
       commit: COMMIT,
       startedAt: NOW.toISOString(),
       probeTimeoutSeconds: 900,
+      imageDefinition: 'web',
       executionName: executionName({
         pipeline: 'web',
         sourceImageId: 'ami-0aaaaaaaaaaaaaaaa',
@@ -93,6 +95,30 @@ describe('prepareBuild', () => {
       sourceImageId: 'ami-0ddddddddddddddd0',
     });
     await expect(prepareBuild(request, { sources }, options)).rejects.toThrow(InvalidInput);
+  });
+
+  it('bakes the image definition the request names, else the one named like the pipeline', async () => {
+    const named = PrepareBuildInput.parse({
+      pipeline: 'edge',
+      baseImage: 'ubuntu-24.04',
+      imageDefinition: 'base',
+    });
+    const namesake = PrepareBuildInput.parse({ pipeline: 'base', baseImage: 'ubuntu-24.04' });
+    expect((await prepareBuild(named, { sources }, options)).imageDefinition).toBe('base');
+    expect((await prepareBuild(namesake, { sources }, options)).imageDefinition).toBe('base');
+  });
+
+  it('throws UnknownImageDefinition naming the known ones, before resolving any source image', async () => {
+    const request = PrepareBuildInput.parse({ pipeline: 'api', baseImage: 'ubuntu-24.04' });
+    const untouchable = {
+      resolve: () => Promise.reject(new Error('resolve must not be called')),
+      describe: () => Promise.reject(new Error('describe must not be called')),
+    };
+    const failure = prepareBuild(request, { sources: untouchable }, options);
+    await expect(failure).rejects.toThrow(UnknownImageDefinition);
+    await expect(failure).rejects.toThrow(
+      'unknown image definition "api" (pipeline "api" names none, so its own name was tried); expected one of: base, web',
+    );
   });
 
   it('throws UnknownBaseImage for a base image outside the catalog', async () => {

@@ -1,0 +1,69 @@
+/**
+ * `npm run factory` picks the image definition before anything runs: `--image`, else the
+ * pipeline's entry in PIPELINES, else the pipeline's namesake. A bad choice exits 2 and names the
+ * known definitions, before any base image, VM or bake. (The success path bakes: e2e.)
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { chooseImageDefinition } from '#local/image-definitions.js';
+
+const repoRoot = resolve(import.meta.dirname, '../../..');
+
+describe('chooseImageDefinition', () => {
+  it.each([
+    ['web', undefined, undefined, 'web'],
+    ['base', undefined, undefined, 'base'],
+    ['edge', 'base', undefined, 'base'],
+    ['edge', undefined, 'web=ubuntu-24.04,edge=base@debian-12:beta', 'base'],
+    ['edge', 'web', 'edge=base@debian-12', 'web'],
+    ['web', undefined, 'other=base@debian-12', 'web'],
+  ])('pipeline %s, --image %s, PIPELINES %s → %s', async (pipeline, image, pipelines, expected) => {
+    expect(await chooseImageDefinition(pipeline, image, pipelines)).toBe(expected);
+  });
+
+  it.each([
+    ['web', 'nginx', undefined, 'unknown image definition "nginx"; expected one of: base, web'],
+    ['api', undefined, undefined, 'unknown image definition "api" (pipeline "api" names none'],
+    ['api', undefined, 'api=nginx@debian-12', 'imageDefinition must be one of: base, web (got "nginx")'],
+  ])('refuses pipeline %s, --image %s, PIPELINES %s', async (pipeline, image, pipelines, message) => {
+    await expect(chooseImageDefinition(pipeline, image, pipelines)).rejects.toThrow(message);
+  });
+
+  it('refuses a playbook that is not in the catalog yet, saying how to add it', async () => {
+    // Prepare: a copy of the definitions with one more playbook than the catalog lists.
+    const root = await mkdtemp(join(tmpdir(), 'choose-definition-'));
+    try {
+      for (const dir of ['ansible/images', 'probe/checks.d', 'functions/commons/core/image-definitions.json'])
+        await cp(join(repoRoot, dir), join(root, dir), { recursive: true });
+      await writeFile(join(root, 'ansible/images/hello.yml'), '---\n');
+
+      // Act / Assess
+      await expect(chooseImageDefinition('hello', undefined, undefined, root)).rejects.toThrow(
+        'the image definitions on disk (base, hello, web) differ from functions/commons/core/image-definitions.json: run npm run image-definitions',
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm run factory', { timeout: 60_000 }, () => {
+  it('exits 2 and names the known definitions for an unknown --image', async () => {
+    // Act
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((done) => {
+      execFile(
+        'node',
+        ['--import', 'tsx', 'local/cli.ts', '--image', 'nginx'],
+        { cwd: repoRoot, env: { ...process.env, PIPELINES: '' }, timeout: 60_000 },
+        (error, _stdout, stderr) => done({ code: error ? Number(error.code) : 0, stderr }),
+      );
+    });
+
+    // Assess
+    expect(code).toBe(2);
+    expect(stderr).toContain('factory: unknown image definition "nginx"; expected one of: base, web');
+  });
+});
