@@ -1,6 +1,6 @@
 /**
- * Helpers of the e2e stage: run the local factory CLI as a user would, converge the playbook on a
- * VM, run the probe suite through the guest agent, list live qemu processes. No assertions here.
+ * Helpers of the e2e stage: run the local factory CLI as a user would, converge an image
+ * definition's playbook on a VM, list live qemu processes. No assertions here.
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,7 +9,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { LocalRunSummary } from '#local/factory.js';
 import { PROJECT_ROOT } from '#local/process.js';
-import { guestExec } from '#local/qemu/guest-agent.js';
 import type { SshKeyPair } from '#local/qemu/ssh.js';
 import type { Vm } from '#local/qemu/vm.js';
 
@@ -21,13 +20,6 @@ export interface Recap {
   changed: number;
   unreachable: number;
   failed: number;
-}
-
-/** One line of the probe suite's output (probe/probe.sh: one JSON object per check). */
-export interface ProbeLine {
-  check: string;
-  ok: boolean;
-  detail: string;
 }
 
 /**
@@ -89,14 +81,16 @@ export async function runFactoryCli(
 }
 
 /**
- * Runs ansible/playbook.yml against `vm` over SSH, with the extra variables Packer's ansible
- * provisioner passes for the local backend (packer/build.pkr.hcl).
+ * Runs the image definition's playbook (`ansible/images/<definition>.yml`, what the bake plays)
+ * against `vm` over SSH, with the extra variables Packer's ansible provisioner passes for the
+ * local backend (packer/build.pkr.hcl).
  * @throws Error with the output's tail when ansible-playbook fails.
  */
 export async function converge(
   vm: Vm,
   key: SshKeyPair,
   workDir: string,
+  definition: string,
   extraVars: string[],
 ): Promise<{ recap: Recap; output: string }> {
   const inventory = path.join(workDir, `${vm.id}.ini`);
@@ -110,7 +104,7 @@ export async function converge(
       '',
     ].join('\n'),
   );
-  const args = [path.join(PROJECT_ROOT, 'ansible', 'playbook.yml'), '-i', inventory];
+  const args = [path.join(PROJECT_ROOT, 'ansible', 'images', `${definition}.yml`), '-i', inventory];
   for (const value of extraVars) args.push('-e', value);
   const env = {
     ...process.env,
@@ -130,17 +124,4 @@ export async function converge(
       `ansible-playbook failed:\n${(failed.stdout ?? '').slice(-4000)}\n${failed.stderr ?? ''}`,
     );
   }
-}
-
-/** Runs the probe suite installed in the image through the guest agent, as the local pipeline does. */
-export async function probeOverAgent(
-  vm: Vm,
-  probePath: string,
-): Promise<{ exitCode: number | undefined; lines: ProbeLine[] }> {
-  const result = await guestExec(vm.qgaSocket, probePath, ['--backend', 'local'], { timeoutSeconds: 600 });
-  const lines = result.stdout
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as ProbeLine);
-  return { exitCode: result.exitCode, lines };
 }
