@@ -9,6 +9,11 @@
  */
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
 import { isBaseImageName } from './core/base-images.js';
+import {
+  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  parseRepositoryAllowList,
+  type RepositoryAllowList,
+} from './core/trigger-guards.js';
 import { MissingConfiguration } from './errors.js';
 
 const cache = new Map<string, unknown>();
@@ -137,6 +142,19 @@ export const config = {
   /** `CODECOMMIT_REPOSITORY` (optional): only pushes to this repository start a build. */
   get codeCommitRepository(): string | undefined {
     return optional('CODECOMMIT_REPOSITORY');
+  },
+  /**
+   * `ALLOWED_REPOSITORIES` (default empty: no push starts a build): GitHub `owner/name` and
+   * CodeCommit repository ARNs whose pushes may start a build (`core/trigger-guards.ts`).
+   */
+  get allowedRepositories(): RepositoryAllowList {
+    return once('ALLOWED_REPOSITORIES', () =>
+      parseRepositoryAllowList(getStringFromEnv({ key: 'ALLOWED_REPOSITORIES', defaultValue: '' })),
+    );
+  },
+  /** `WEBHOOK_MAX_BODY_BYTES` (default 1048576): larger webhook deliveries are refused with 413. */
+  get webhookMaxBodyBytes(): number {
+    return positiveInt('WEBHOOK_MAX_BODY_BYTES', DEFAULT_WEBHOOK_MAX_BODY_BYTES);
   },
   /** `GITHUB_WEBHOOK_SECRET_PARAMETER`: SSM SecureString holding the webhook secret. */
   get githubWebhookSecretParameter(): string {

@@ -157,6 +157,8 @@ const FACTORY_SETTINGS = [
   'INCIDENT_RESPONSE_PLAN_ARN',
   'SOURCE_REPOSITORY',
   'GIT_TOKEN_PARAMETER',
+  'ALLOWED_REPOSITORIES',
+  'WEBHOOK_MAX_BODY_BYTES',
 ] as const;
 
 const clientConfig = (endpoint: string) => ({

@@ -1,5 +1,5 @@
 import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
-import { buildId, executionName } from '../core/build-key.js';
+import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { ForeignBaseImage, InvalidInput } from '../errors.js';
 import type { SourceImageResolver, SourceRevisionResolver } from '../ports.js';
 import { type Build, FullCommitSha, type PrepareBuildInput } from '../schemas.js';
@@ -77,9 +77,18 @@ export const prepareBuild = async (
     throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
   if (!isTrustedOwner(base, source.ownerId))
     throw new ForeignBaseImage(source.imageId, source.ownerId, base.owners);
-  const key = { pipeline: input.pipeline, sourceImageId: source.imageId, commit: input.commit };
+  const attempt = input.attempt ?? FIRST_ATTEMPT;
+  const key = {
+    pipeline: input.pipeline,
+    channel: input.channel,
+    sourceImageId: source.imageId,
+    commit: input.commit,
+    attempt,
+  };
+  const name = execution?.Name ?? executionName(key);
   return {
-    buildId: buildId(key),
+    // One build id per execution (core/build-key.ts); without $$.Execution, per execution name.
+    buildId: buildId({ pipeline: input.pipeline, executionArn: execution?.Id ?? name }),
     pipeline: input.pipeline,
     channel: input.channel,
     trigger: input.trigger,
@@ -88,7 +97,8 @@ export const prepareBuild = async (
     sourceImageName: source.name,
     ...(input.commit ? { commit: input.commit } : {}),
     ...(input.repository ? { repository: input.repository } : {}),
-    executionName: execution?.Name ?? executionName(key),
+    executionName: name,
+    attempt,
     ...(execution?.Id ? { executionArn: execution.Id } : {}),
     startedAt: execution?.StartTime ?? (options.now ?? (() => new Date()))().toISOString(),
     probeTimeoutSeconds: options.probeTimeoutSeconds,
