@@ -30,7 +30,7 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { LambdaFunctionUrlSchema } from '@aws-lambda-powertools/parser/schemas/lambda';
 import * as z from 'zod';
-import { revisionResolver, sourceResolver } from '#commons/aws/ports.js';
+import { httpsRevisionResolver, sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { startPushBuilds } from '#commons/aws/triggers.js';
 import { sfn } from '#commons/clients/sfn.js';
@@ -71,7 +71,7 @@ const secretParameter = config.githubWebhookSecretParameter;
 const stateMachineArn = config.stateMachineArn;
 const allowed = config.allowedRepositories;
 const maxBodyBytes = config.webhookMaxBodyBytes;
-const revisions = revisionResolver();
+const revisions = httpsRevisionResolver();
 /** Created on the first request, with the SSM client (lazy, see `#commons/clients`). */
 let secrets: SSMProvider | undefined;
 const deps = {

@@ -235,6 +235,22 @@ export const config = {
       return value === 'true';
     });
   },
+  /**
+   * `ALERTING` (default `incident-manager` when `INCIDENT_RESPONSE_PLAN_ARN` is set, else `none`):
+   * where `OpenIncident` raises a failure — an Incident Manager incident, an OpsCenter OpsItem, or
+   * nowhere but Slack.
+   */
+  get alerting(): 'incident-manager' | 'opscenter' | undefined {
+    return once('ALERTING', () => {
+      const value = getStringFromEnv({ key: 'ALERTING', defaultValue: '' });
+      if (value === '') return config.incidentResponsePlanArn ? 'incident-manager' : undefined;
+      if (value === 'none') return undefined;
+      if (value === 'incident-manager' || value === 'opscenter') return value;
+      throw new MissingConfiguration(
+        `environment variable ALERTING must be "none", "incident-manager" or "opscenter", got "${value}"`,
+      );
+    });
+  },
   /** `INCIDENT_RESPONSE_PLAN_ARN` (optional): when set, failures open an incident. */
   get incidentResponsePlanArn(): string | undefined {
     return optional('INCIDENT_RESPONSE_PLAN_ARN');

@@ -147,6 +147,8 @@ export const Build = z.object({
   /** Seconds the probe suite may run on the test instance. */
   probeTimeoutSeconds: z.number().int().positive(),
   incidentResponsePlanArn: z.string().optional(),
+  /** Where failures of this build are raised (`OpenIncident`); absent: nowhere but Slack. */
+  alerting: z.enum(['incident-manager', 'opscenter']).optional(),
 });
 export type Build = z.infer<typeof Build>;
 
@@ -241,7 +243,7 @@ export const NotifyFailureInput = z.looseObject({
   failedState: z.string().optional(),
 });
 export const OpenIncidentInput = z.looseObject({
-  build: Build.extend({ incidentResponsePlanArn: z.string().min(1) }),
+  build: Build.extend({ alerting: z.enum(['incident-manager', 'opscenter']) }),
   error: CaughtError.optional(),
 });
 export const RollbackChannelInput = z.strictObject({

@@ -17,6 +17,8 @@ export interface PrepareBuildOptions {
   probeTimeoutSeconds: number;
   /** When set, failures of this build open an incident with this response plan. */
   incidentResponsePlanArn?: string | undefined;
+  /** Where `OpenIncident` raises failures (default: `incident-manager` with a response plan, else none). */
+  alerting?: Build['alerting'];
   /** With `ports.revisions`: the default repository and branch (AWS backend). */
   defaultSource?: DefaultSource;
   now?: () => Date;
@@ -48,6 +50,12 @@ const resolveSource = async (
   }
   const branch = defaults?.branch ?? 'main';
   return { repository, commit: await revisions.headOf(repository, branch) };
+};
+
+/** `{ alerting }` for the build document, or nothing when failures are raised only in Slack. */
+const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
+  const alerting = options.alerting ?? (options.incidentResponsePlanArn ? 'incident-manager' : undefined);
+  return alerting ? { alerting } : {};
 };
 
 /**
@@ -103,5 +111,6 @@ export const prepareBuild = async (
     startedAt: execution?.StartTime ?? (options.now ?? (() => new Date()))().toISOString(),
     probeTimeoutSeconds: options.probeTimeoutSeconds,
     ...(options.incidentResponsePlanArn ? { incidentResponsePlanArn: options.incidentResponsePlanArn } : {}),
+    ...alertingOf(options),
   };
 };
