@@ -2,7 +2,11 @@
  * Trigger: EventBridge "CodeCommit Repository State Change" (`referenceCreated`/`referenceUpdated`
  * on the configured branch) starts one build per configured pipeline at the pushed commit.
  * Event reference: https://docs.aws.amazon.com/codecommit/latest/userguide/monitoring-events.html
- * Env: PIPELINES, STATE_MACHINE_ARN, SOURCE_BRANCH (main), CODECOMMIT_REPOSITORY (optional), DEFAULT_CHANNEL.
+ * Only repositories whose ARN (`resources[0]`) is on `ALLOWED_REPOSITORIES` start builds; any other is
+ * ignored and counted (`PushRefused`). The event comes from AWS itself (source `aws.codecommit` can
+ * only be put by CodeCommit), so it needs no replay check of its own.
+ * Env: PIPELINES, STATE_MACHINE_ARN, SOURCE_BRANCH (main), CODECOMMIT_REPOSITORY (optional), DEFAULT_CHANNEL,
+ * ALLOWED_REPOSITORIES.
  */
 
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
@@ -12,6 +16,7 @@ import { startBuild } from '#commons/aws/start-execution.js';
 import { codeCommitRepositoryUrl, startPushBuilds } from '#commons/aws/triggers.js';
 import { sfn } from '#commons/clients/sfn.js';
 import { config } from '#commons/config.js';
+import { isCodeCommitRepositoryAllowed } from '#commons/core/trigger-guards.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { FullCommitSha as CommitSha } from '#commons/schemas.js';
@@ -32,6 +37,7 @@ const pipelines = config.pipelines;
 const branch = config.sourceBranch;
 const repositoryFilter = config.codeCommitRepository;
 const stateMachineArn = config.stateMachineArn;
+const allowed = config.allowedRepositories;
 const deps = {
   sources: sourceResolver(),
   start: (input: Parameters<typeof startBuild>[2]) => startBuild(sfn, stateMachineArn, input),
@@ -51,6 +57,12 @@ export const handler = lambdaHandler(CodeCommitStateChange, async (event) => {
       referenceType: detail.referenceType,
       reference: detail.referenceName,
     });
+    return { ignored: true, executions: [] };
+  }
+  const repositoryArn = event.resources[0];
+  if (!isCodeCommitRepositoryAllowed(allowed, repositoryArn)) {
+    metrics.addMetric('PushRefused', MetricUnit.Count, 1);
+    logger.warn('repository not allowed', { repository: repositoryArn });
     return { ignored: true, executions: [] };
   }
   const executions = await startPushBuilds(

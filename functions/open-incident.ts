@@ -1,14 +1,23 @@
-/** Task `OpenIncident` → `openIncident()` (SSM Incident Manager StartIncident, client token = execution name). */
+/**
+ * Task `OpenIncident` → `openIncident()`: an Incident Manager incident or an OpsCenter OpsItem, as
+ * `build.alerting` says, one per stage, pipeline and failing state while it is open.
+ */
 import { incidentReporter } from '#commons/aws/ports.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { OpenIncidentInput } from '#commons/schemas.js';
 import { openIncident } from '#commons/steps/open-incident.js';
 
-const ports = { incidents: incidentReporter() };
+const reporters = new Map<string, ReturnType<typeof incidentReporter>>();
 
-export const handler = lambdaHandler(OpenIncidentInput, async (input) => {
-  const incident = await openIncident(input, ports);
+export const handler = lambdaHandler(OpenIncidentInput, async (input, context) => {
+  const { alerting } = input.build;
+  // arn:<partition>:lambda:<region>:<account>:function:… → arn:<partition>:ssm:<region>:<account>
+  const [, partition, , region, account] = context.invokedFunctionArn.split(':');
+  const incidents =
+    reporters.get(alerting) ?? incidentReporter(alerting, `arn:${partition}:ssm:${region}:${account}`);
+  reporters.set(alerting, incidents);
+  const incident = await openIncident(input, { incidents });
   logger.info('incident opened', { buildId: input.build.buildId, ...incident });
   return incident;
 });

@@ -13,6 +13,7 @@ const ports = { sources: sourceResolver(), revisions: revisionResolver() };
 const options = {
   probeTimeoutSeconds: config.probeTimeoutSeconds,
   incidentResponsePlanArn: config.incidentResponsePlanArn,
+  alerting: config.alerting,
   defaultSource: { repository: config.sourceRepository, branch: config.sourceBranch },
 };
 

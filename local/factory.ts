@@ -173,6 +173,7 @@ export async function runLocalFactory(
   const source = await sources.resolve(request.baseImage);
   const name = deterministicExecutionName({
     pipeline: request.pipeline,
+    channel: request.channel,
     sourceImageId: source.imageId,
     commit: request.commit,
   });

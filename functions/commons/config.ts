@@ -9,6 +9,11 @@
  */
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
 import { z } from 'zod';
+import {
+  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  parseRepositoryAllowList,
+  type RepositoryAllowList,
+} from './core/trigger-guards.js';
 import { MissingConfiguration } from './errors.js';
 import {
   BaseImageNameSchema,
@@ -184,6 +189,19 @@ export const config = {
   get codeCommitRepository(): string | undefined {
     return optional('CODECOMMIT_REPOSITORY');
   },
+  /**
+   * `ALLOWED_REPOSITORIES` (default empty: no push starts a build): GitHub `owner/name` and
+   * CodeCommit repository ARNs whose pushes may start a build (`core/trigger-guards.ts`).
+   */
+  get allowedRepositories(): RepositoryAllowList {
+    return once('ALLOWED_REPOSITORIES', () =>
+      parseRepositoryAllowList(getStringFromEnv({ key: 'ALLOWED_REPOSITORIES', defaultValue: '' })),
+    );
+  },
+  /** `WEBHOOK_MAX_BODY_BYTES` (default 1048576): larger webhook deliveries are refused with 413. */
+  get webhookMaxBodyBytes(): number {
+    return positiveInt('WEBHOOK_MAX_BODY_BYTES', DEFAULT_WEBHOOK_MAX_BODY_BYTES);
+  },
   /** `GITHUB_WEBHOOK_SECRET_PARAMETER`: SSM SecureString holding the webhook secret. */
   get githubWebhookSecretParameter(): string {
     return required('GITHUB_WEBHOOK_SECRET_PARAMETER', 'SSM SecureString name of the GitHub webhook secret');
@@ -270,6 +288,22 @@ export const config = {
   /** `RETENTION_CONCURRENCY` (default 8): most EC2 calls retention has in flight at once. */
   get retentionConcurrency(): number {
     return positiveInt('RETENTION_CONCURRENCY', 8);
+  },
+  /**
+   * `ALERTING` (default `incident-manager` when `INCIDENT_RESPONSE_PLAN_ARN` is set, else `none`):
+   * where `OpenIncident` raises a failure — an Incident Manager incident, an OpsCenter OpsItem, or
+   * nowhere but Slack.
+   */
+  get alerting(): 'incident-manager' | 'opscenter' | undefined {
+    return once('ALERTING', () => {
+      const value = getStringFromEnv({ key: 'ALERTING', defaultValue: '' });
+      if (value === '') return config.incidentResponsePlanArn ? 'incident-manager' : undefined;
+      if (value === 'none') return undefined;
+      if (value === 'incident-manager' || value === 'opscenter') return value;
+      throw new MissingConfiguration(
+        `environment variable ALERTING must be "none", "incident-manager" or "opscenter", got "${value}"`,
+      );
+    });
   },
   /** `INCIDENT_RESPONSE_PLAN_ARN` (optional): when set, failures open an incident. */
   get incidentResponsePlanArn(): string | undefined {

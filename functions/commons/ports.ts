@@ -202,7 +202,13 @@ export interface SourceRevisionResolver {
 }
 
 export interface IncidentRequest {
-  responsePlanArn: string;
+  /** Incident Manager response plan (Incident Manager only). */
+  responsePlanArn?: string | undefined;
+  /**
+   * One open incident per key: a failure whose key has an open incident is added to it instead of
+   * opening another (`image-factory:<state machine>:<pipeline>:<failing state>`, at most 64 chars).
+   */
+  dedupKey: string;
   title: string;
   /** Idempotency token; the execution name, so a retried task opens one incident. */
   clientToken: string;
@@ -213,7 +219,11 @@ export interface IncidentRequest {
   link?: string;
 }
 
-/** Opens an incident (SSM Incident Manager on AWS). */
+/** Opens an incident (SSM Incident Manager or an OpsCenter OpsItem on AWS). */
 export interface IncidentReporter {
-  open(request: IncidentRequest): Promise<{ incidentArn: string }>;
+  /**
+   * @returns the ARN of the incident record or OpsItem that now carries the failure, and whether
+   *   it was already open (the failure was added to it).
+   */
+  open(request: IncidentRequest): Promise<{ incidentArn: string; deduplicated: boolean }>;
 }

@@ -67,6 +67,16 @@ export const RepositoryUrl = z
       'repository must be an https:// clone URL without credentials or codecommit::<region>://<repository name>',
   });
 
+/**
+ * Attempt number of a build: 1 for the first, 2, 3, … to rebuild a failed build. It is part of
+ * the execution name (`core/build-key.ts`), which Step Functions keeps unique for 90 days.
+ */
+export const Attempt = z
+  .number({ error: 'attempt must be a whole number from 1 to 99' })
+  .int({ error: 'attempt must be a whole number from 1 to 99' })
+  .min(1, { error: 'attempt must be a whole number from 1 to 99' })
+  .max(99, { error: 'attempt must be a whole number from 1 to 99' });
+
 export const Trigger = z.enum(['manual', 'base-image', 'git-push'], {
   error: 'trigger must be one of: manual, base-image, git-push',
 });
@@ -78,7 +88,8 @@ export const Trigger = z.enum(['manual', 'base-image', 'git-push'], {
  * { "pipeline": "web", "baseImage": "ubuntu-24.04",
  *   "channel": "stable", "sourceImageId": "ami-0123456789abcdef0", "commit": "<git sha>" }
  * ```
- * `pipeline` and `baseImage` are required; `channel` defaults to `stable`, `trigger` to `manual`;
+ * `pipeline` and `baseImage` are required; `channel` defaults to `stable`, `trigger` to `manual`,
+ * `attempt` to 1 (raise it to rebuild a failed build: it changes the execution name);
  * `imageDefinition` (what to bake) to the definition named like the pipeline (PrepareBuild checks);
  * without `sourceImageId` the current public AMI of the base image is used. On AWS the source the
  * definition is baked from is `repository` at `commit`; either defaults (the configured repository,
@@ -95,6 +106,7 @@ export const ExecutionInput = z.strictObject(
     sourceImageId: ImageId.optional(),
     commit: CommitSha.optional(),
     repository: RepositoryUrl.optional(),
+    attempt: Attempt.optional(),
   },
   {
     error: (issue) =>
@@ -138,11 +150,15 @@ export const Build = z.object({
   /** Where the runner fetches the image definition (any git URL; triggers give RepositoryUrl forms). */
   repository: z.string().min(1).optional(),
   executionName: z.string().min(1).max(80),
+  /** The requested attempt (1 when the input named none). */
+  attempt: Attempt.optional(),
   executionArn: z.string().optional(),
   startedAt: z.iso.datetime({ offset: true }),
   /** Seconds the probe suite may run on the test instance. */
   probeTimeoutSeconds: z.number().int().positive(),
   incidentResponsePlanArn: z.string().optional(),
+  /** Where failures of this build are raised (`OpenIncident`); absent: nowhere but Slack. */
+  alerting: z.enum(['incident-manager', 'opscenter']).optional(),
 });
 export type Build = z.infer<typeof Build>;
 
@@ -254,7 +270,7 @@ export const NotifyFailureInput = z.looseObject({
   failedState: z.string().optional(),
 });
 export const OpenIncidentInput = z.looseObject({
-  build: Build.extend({ incidentResponsePlanArn: z.string().min(1) }),
+  build: Build.extend({ alerting: z.enum(['incident-manager', 'opscenter']) }),
   error: CaughtError.optional(),
 });
 export const RollbackChannelInput = z.strictObject({

@@ -53,7 +53,7 @@ describe('PrepareBuild', () => {
   it("resolves the vendor's current image and fixes the build id and execution name", async () => {
     // Prepare
     const source = PUBLISHED['ubuntu-24.04'].current;
-    const name = executionName({ pipeline: 'web', sourceImageId: source.imageId });
+    const name = executionName({ pipeline: 'web', channel: 'stable', sourceImageId: source.imageId });
     const head = aws.git.commit('main', { 'ansible/site.yml': '# newer\n' }, 'newer definition');
 
     // Act
@@ -64,7 +64,7 @@ describe('PrepareBuild', () => {
 
     // Assess
     expect(build).toMatchObject({
-      buildId: buildId({ pipeline: 'web', sourceImageId: source.imageId, commit: head }),
+      buildId: buildId({ pipeline: 'web', executionArn: execution(name).Id }),
       // No repository and no commit requested: the configured repository at its branch head now.
       repository: aws.git.url,
       commit: head,

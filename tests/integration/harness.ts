@@ -38,7 +38,7 @@ export const SETUP_TIMEOUT_MS = 60_000;
  * that their permissions are exercised too.
  */
 export const STACK_PARAMETERS = {
-  CreateIncidentResponsePlan: 'true',
+  Alerting: 'incident-manager',
   GitTokenParameter: '/image-factory/git-token',
   // Every pipeline the integration tests build, promote or retire: the roles may only touch
   // resources tagged with one of these (a pipeline missing here shows up as an IAM refusal).
@@ -157,6 +157,8 @@ const FACTORY_SETTINGS = [
   'INCIDENT_RESPONSE_PLAN_ARN',
   'SOURCE_REPOSITORY',
   'GIT_TOKEN_PARAMETER',
+  'ALLOWED_REPOSITORIES',
+  'WEBHOOK_MAX_BODY_BYTES',
 ] as const;
 
 const clientConfig = (endpoint: string) => ({

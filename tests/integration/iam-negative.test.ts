@@ -276,7 +276,8 @@ describe('secrets are read only by the function that needs them', () => {
   const secrets: Array<[string, string, string[]]> = [
     ['Slack webhook URL', settings.SLACK_WEBHOOK_PARAMETER, ['NotifyRole']],
     ['GitHub webhook secret', settings.GITHUB_WEBHOOK_SECRET_PARAMETER, ['GithubWebhookRole']],
-    ['git token', settings.GIT_TOKEN_PARAMETER, ['PrepareBuildRole', 'PackerTaskRole']],
+    // github-webhook reads the pushed branch's head (replay protection), private repositories with the token.
+    ['git token', settings.GIT_TOKEN_PARAMETER, ['PrepareBuildRole', 'PackerTaskRole', 'GithubWebhookRole']],
   ];
 
   it.each(secrets)('%s: every other role is denied', async (_label, name, readers) => {

@@ -127,7 +127,27 @@ describe('OpenIncident', () => {
       clientToken: build.executionName,
       impact: 3,
     });
-    expect(aws.proxy.incidents.started[0]?.title).toContain(build.buildId);
+    expect(aws.proxy.incidents.started[0]?.title).toBe('image factory: web builds fail in CheckProbeResult');
+    expect(JSON.stringify(aws.proxy.incidents.started[0]?.triggerDetails)).toContain(build.buildId);
+  });
+
+  it("adds another build's failure of the same pipeline and state to the open incident", async () => {
+    // Prepare: a later build (another execution) of pipeline web fails in the same state
+    const later = buildDocument({ pipeline: 'web', commit: 'c'.repeat(40), incidentResponsePlanArn: PLAN });
+    expect(later.executionName).not.toBe(build.executionName);
+
+    // Act
+    const result = await invoke(openIncident, { ...failureInput, build: later });
+
+    // Assess
+    expect(result).toEqual({
+      incidentArn: aws.proxy.incidents.started[0]?.incidentRecordArn,
+      deduplicated: true,
+    });
+    expect(aws.proxy.incidents.started).toHaveLength(1);
+    const event = aws.proxy.incidents.started[0]?.timeline.at(-1);
+    expect(event).toMatchObject({ eventType: 'Custom Event', clientToken: later.executionName });
+    expect(event?.eventData).toContain(later.buildId);
   });
 
   it('propagates an Incident Manager failure (the ASL catches it)', async () => {

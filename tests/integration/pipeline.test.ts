@@ -81,6 +81,7 @@ const runPipeline = async (
   );
   const name = executionName({
     pipeline: input.pipeline,
+    channel: 'stable',
     sourceImageId: SOURCE.imageId,
     commit: input.commit,
   });
@@ -201,7 +202,11 @@ describe('image factory pipeline on moto', () => {
       'factory:build-id': (run.output?.build as { buildId?: string } | undefined)?.buildId,
       'factory:source-ami': SOURCE.imageId,
       'factory:source-ami-name': SOURCE.name,
-      'factory:execution': executionName({ pipeline: 'web', sourceImageId: SOURCE.imageId }),
+      'factory:execution': executionName({
+        pipeline: 'web',
+        channel: 'stable',
+        sourceImageId: SOURCE.imageId,
+      }),
     });
     expect(images.get(previous.imageId)?.['factory:channel']).toBe('previous-stable');
     expect(await liveInstancesOf('web')).toEqual([]);

@@ -38,7 +38,6 @@ import {
 const { LAST_SEEN_PARAMETER_PREFIX: LAST_SEEN, GITHUB_WEBHOOK_SECRET_PARAMETER: SECRET_PARAMETER } =
   stackSettings();
 const SECRET = 'it-is-a-secret-to-everybody';
-const COMMIT = '9fceb02d0ae598e95dc970b74767f19372d61af8';
 
 let aws: AwsSide;
 let stateMachineArn: string;
@@ -84,6 +83,8 @@ beforeAll(async () => {
   Object.assign(process.env, {
     PIPELINES: 'web=ubuntu-24.04,api=base@al2023:beta',
     SOURCE_BRANCH: 'main',
+    ALLOWED_REPOSITORIES: 'acme/golden-images,arn:aws:codecommit:us-east-1:123456789012:golden-images',
+    WEBHOOK_MAX_BODY_BYTES: '65536',
   });
   await aws.ssm.send(
     new PutParameterCommand({ Name: SECRET_PARAMETER, Value: SECRET, Type: 'SecureString' }),
@@ -129,7 +130,7 @@ describe('watch-base-images', () => {
     // Prepare
     const current = PUBLISHED['ubuntu-24.04'].current.imageId;
     aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, current);
-    const name = executionName({ pipeline: 'web', sourceImageId: current });
+    const name = executionName({ pipeline: 'web', channel: 'stable', sourceImageId: current });
 
     // Act
     const first = await invoke(watch, scheduledEvent());
@@ -179,16 +180,30 @@ describe('watch-base-images', () => {
 });
 
 describe('github-webhook', () => {
-  const body = JSON.stringify(pushPayload({ after: COMMIT }));
-  const name = executionName({
-    pipeline: 'web',
-    sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
-    commit: COMMIT,
-  });
-  const apiName = executionName({
-    pipeline: 'api',
-    sourceImageId: PUBLISHED.al2023.previous.imageId,
-    commit: COMMIT,
+  // The pushed repository is the git server of the harness (GitHub's role): the webhook reads the
+  // branch head there (replay protection), with the stack's git token.
+  let commit: string;
+  let body: string;
+  let name: string;
+  let apiName: string;
+  const push = (after: string, extra: Partial<Parameters<typeof pushPayload>[0]> = {}) =>
+    JSON.stringify(pushPayload({ after, cloneUrl: aws.git.url, ...extra }));
+
+  beforeAll(() => {
+    commit = aws.git.commit('main', { 'ansible/site.yml': '# pushed\n' }, 'pushed change');
+    body = push(commit);
+    name = executionName({
+      pipeline: 'web',
+      channel: 'stable',
+      sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
+      commit,
+    });
+    apiName = executionName({
+      pipeline: 'api',
+      channel: 'beta',
+      sourceImageId: PUBLISHED.al2023.previous.imageId,
+      commit,
+    });
   });
 
   it('starts one build per pipeline for a signed push to the source branch', async () => {
@@ -207,9 +222,12 @@ describe('github-webhook', () => {
       baseImage: 'ubuntu-24.04',
       imageDefinition: 'web',
       sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
-      commit: COMMIT,
-      repository: 'https://github.com/acme/golden-images.git',
+      commit,
+      repository: aws.git.url,
     });
+    expect(name).not.toBe(apiName);
+    expect(name).toContain('-stable-');
+    expect(apiName).toContain('-beta-');
   });
 
   it('answers a redelivery (same delivery, same body) without starting a second build', async () => {
@@ -249,7 +267,7 @@ describe('github-webhook', () => {
   it('rejects a forged or missing signature with 401 and starts nothing', async () => {
     // Prepare
     const before = (await executions()).length;
-    const other = JSON.stringify(pushPayload({ after: 'a'.repeat(40) }));
+    const other = push('a'.repeat(40));
 
     // Act
     const forged = await invoke(webhook, githubDelivery('wrong-secret', other));
@@ -261,6 +279,44 @@ describe('github-webhook', () => {
     expect((await executions()).length).toBe(before);
   });
 
+  it('refuses a signed push from a repository not on the allow-list (403) and a body over the limit (413)', async () => {
+    // Prepare
+    const before = (await executions()).length;
+    const foreign = push(commit, { repository: 'mallory/golden-images' });
+    const huge = JSON.stringify({ ...JSON.parse(body), padding: 'x'.repeat(70_000) });
+
+    // Act
+    const refused = await invoke(webhook, githubDelivery(SECRET, foreign));
+    const tooLarge = await invoke(webhook, githubDelivery(SECRET, huge, { base64: true }));
+
+    // Assess
+    expect(refused.statusCode).toBe(403);
+    expect(tooLarge.statusCode).toBe(413);
+    expect((await executions()).length).toBe(before);
+  });
+
+  it('never rebuilds an old commit from a replayed signed delivery once the branch moved on', async () => {
+    // Prepare: a new push lands; the captured delivery of the previous one is replayed later
+    const before = (await executions()).length;
+    const newer = aws.git.commit('main', { 'ansible/site.yml': '# newer\n' }, 'newer change');
+    aws.proxy.publicParameters.publish(
+      BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+      PUBLISHED['ubuntu-24.04'].previous.imageId,
+    );
+
+    // Act: same body and delivery id, validly signed; the source AMI changed, so the name would be new
+    const replay = await invoke(webhook, githubDelivery(SECRET, body, { delivery: 'delivery-1' }));
+
+    // Assess
+    expect(replay.statusCode).toBe(200);
+    expect(JSON.parse(replay.body).message).toBe(`stale push ignored: main is now at ${newer}`);
+    expect((await executions()).length).toBe(before);
+    aws.proxy.publicParameters.publish(
+      BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+      PUBLISHED['ubuntu-24.04'].current.imageId,
+    );
+  });
+
   it('ignores pings, other branches, tags and deleted refs', async () => {
     // Prepare
     const before = (await executions()).length;
@@ -268,12 +324,9 @@ describe('github-webhook', () => {
       githubDelivery(SECRET, JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 }), {
         event: 'ping',
       }),
-      githubDelivery(
-        SECRET,
-        JSON.stringify(pushPayload({ after: 'b'.repeat(40), ref: 'refs/heads/feature' })),
-      ),
-      githubDelivery(SECRET, JSON.stringify(pushPayload({ after: 'c'.repeat(40), ref: 'refs/tags/v1.0.0' }))),
-      githubDelivery(SECRET, JSON.stringify(pushPayload({ after: '0'.repeat(40), deleted: true }))),
+      githubDelivery(SECRET, push('b'.repeat(40), { ref: 'refs/heads/feature' })),
+      githubDelivery(SECRET, push('c'.repeat(40), { ref: 'refs/tags/v1.0.0' })),
+      githubDelivery(SECRET, push('0'.repeat(40), { deleted: true })),
     ];
 
     // Act
@@ -294,6 +347,7 @@ describe('codecommit-push', () => {
     const before = (await executions()).length;
     const name = executionName({
       pipeline: 'web',
+      channel: 'stable',
       sourceImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
       commit,
     });
@@ -313,6 +367,21 @@ describe('codecommit-push', () => {
       commit,
       repository: 'codecommit::us-east-1://golden-images',
     });
+  });
+
+  it('ignores a push to a repository whose ARN is not on the allow-list', async () => {
+    // Prepare
+    const before = (await executions()).length;
+
+    // Act
+    const result = await invoke(
+      codeCommit,
+      codeCommitPushEvent({ commit: 'e'.repeat(40), repository: 'scratch' }),
+    );
+
+    // Assess
+    expect(result).toEqual({ ignored: true, executions: [] });
+    expect((await executions()).length).toBe(before);
   });
 
   it('ignores pushes to other branches', async () => {

@@ -399,6 +399,33 @@ describe('pipeline paths', () => {
     const withPlan: TaskDouble = async (request, call) => ({
       ...((await happyPath().PrepareBuild(request, call)) as object),
       incidentResponsePlanArn: 'arn:aws:ssm-incidents::123456789012:response-plan/golden-image-factory',
+      alerting: 'incident-manager',
+    });
+    const withOpsCenter: TaskDouble = async (request, call) => ({
+      ...((await happyPath().PrepareBuild(request, call)) as object),
+      alerting: 'opscenter',
+    });
+
+    it('raises an OpsCenter OpsItem through the same state when alerting is opscenter', async () => {
+      const run = await runPipeline({
+        PrepareBuild: withOpsCenter,
+        CheckProbeResult: throwing('ProbeFailed'),
+      });
+
+      expect(run.status).toBe('FAILED');
+      expect(run.error?.Error).toBe('ProbeFailed');
+      expect(run.visited.slice(-3)).toEqual(['IsIncidentConfigured', 'OpenIncident', 'PipelineFailed']);
+    });
+
+    it('raises nothing but Slack when alerting is none, even with a response plan ARN left over', async () => {
+      const leftover: TaskDouble = async (request, call) => ({
+        ...((await happyPath().PrepareBuild(request, call)) as object),
+        incidentResponsePlanArn: 'arn:aws:ssm-incidents::123456789012:response-plan/golden-image-factory',
+      });
+      const run = await runPipeline({ PrepareBuild: leftover, CheckProbeResult: throwing('ProbeFailed') });
+
+      expect(run.status).toBe('FAILED');
+      expect(run.calls.OpenIncident).toBeUndefined();
     });
 
     it('opens an incident on failure, then fails with the original error', async () => {

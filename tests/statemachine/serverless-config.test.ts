@@ -136,10 +136,37 @@ describe('serverless.yml', () => {
       `\${file(./serverless/lambda-roles.yml)}`,
       `\${file(./serverless/packer-runner.yml)}`,
       `\${file(./serverless/resources-recycle-bin.yml)}`,
+      `\${file(./serverless/guards.yml)}`,
     ]);
     expect(Object.keys(serverless.params.default)).toContain('bakeSubnetIds');
     expect(Object.keys(serverless.resources.Resources)).toEqual(
       expect.arrayContaining(['ImageFactoryStateMachineRole', 'PrepareBuildRole', 'PackerTaskRole']),
+    );
+  });
+
+  it('sends every asynchronous trigger that keeps failing to the dead-letter queue, with alarms', () => {
+    const dlq = { 'Fn::GetAtt': ['TriggerDeadLetterQueue', 'Arn'] };
+    for (const key of ['watch-base-images', 'codecommit-push']) {
+      const fn = serverless.functions[key] as Record<string, unknown> & {
+        events: Array<{ eventBridge?: Record<string, unknown> }>;
+      };
+      expect(fn.destinations).toEqual({ onFailure: { type: 'sqs', arn: dlq } });
+      expect(fn.maximumRetryAttempts).toBe(2);
+      const rules = fn.events.map((event) => event.eventBridge);
+      expect(rules.length).toBeGreaterThan(0);
+      for (const rule of rules) {
+        expect(rule?.deadLetterQueueArn).toEqual(dlq);
+        // The queue policy admits the stack's rules by name prefix.
+        expect(String(rule?.name)).toMatch(/^\$\{self:service\}-\$\{sls:stage\}-/);
+      }
+    }
+    const resources = serverless.resources.Resources as Record<
+      string,
+      { Properties: Record<string, unknown> }
+    >;
+    expect(JSON.stringify(resources.FailedExecutionsAlarm?.Properties)).toContain('ExecutionsFailed');
+    expect(resources.TriggerDeadLetterQueueAlarm?.Properties.MetricName).toBe(
+      'ApproximateNumberOfMessagesVisible',
     );
   });
 

@@ -114,7 +114,7 @@ describe('function bundles', () => {
     'launch-test-instance': ['ec2'],
     'notify-failure': ['ssm'],
     'notify-success': ['ssm'],
-    'open-incident': ['ssm-incidents'],
+    'open-incident': ['ssm', 'ssm-incidents'],
     'prepare-build': ['codecommit', 'ec2', 'ssm'],
     'probe-test-instance': ['ssm'],
     'promote-image': ['ec2', 'ssm'],

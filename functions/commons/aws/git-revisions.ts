@@ -44,45 +44,37 @@ export const parseRefAdvertisement = (body: Uint8Array): Map<string, string> => 
   return refs;
 };
 
-export interface GitRevisionOptions {
-  /** A CodeCommit client for a region. */
-  codecommit: (region: string) => CodeCommitClient;
+/** Options of {@link HttpsRevisionResolver}. */
+export interface HttpsRevisionOptions {
   /** The token for private HTTPS repositories, or undefined (public repositories). */
   token: () => Promise<string | undefined>;
   fetch?: typeof fetch;
 }
 
-export class GitRevisionResolver implements SourceRevisionResolver {
-  constructor(private readonly options: GitRevisionOptions) {}
+export interface GitRevisionOptions extends HttpsRevisionOptions {
+  /** A CodeCommit client for a region. */
+  codecommit: (region: string) => CodeCommitClient;
+}
+
+/**
+ * Branch heads of `https://` repositories only (git smart-HTTP ref discovery). Its own class, so a
+ * function that reads only HTTPS repositories (github-webhook) bundles no CodeCommit client.
+ */
+export class HttpsRevisionResolver implements SourceRevisionResolver {
+  constructor(private readonly options: HttpsRevisionOptions) {}
 
   /**
-   * @throws InvalidInput when the repository has no such branch or is not a supported URL.
+   * @throws InvalidInput when the repository has no such branch or is not an `https://` URL.
    * @throws Error when the git server answers with an error status.
    */
   async headOf(repository: string, branch: string): Promise<string> {
-    const codecommit = CODECOMMIT.exec(repository);
-    const commit = codecommit
-      ? await this.codeCommitHead(codecommit[1] as string, codecommit[2] as string, branch)
-      : repository.startsWith('https://')
-        ? await this.httpHead(repository, branch)
-        : undefined;
+    const commit = repository.startsWith('https://') ? await this.httpHead(repository, branch) : undefined;
     if (commit === undefined) throw new InvalidInput(`${repository} has no branch ${branch}`);
     return commit;
   }
 
-  private async codeCommitHead(region: string, repositoryName: string, branchName: string) {
-    try {
-      const { branch } = await this.options
-        .codecommit(region)
-        .send(new GetBranchCommand({ repositoryName, branchName }));
-      return branch?.commitId;
-    } catch (error) {
-      if ((error as Error).name === 'BranchDoesNotExistException') return undefined;
-      throw error;
-    }
-  }
-
-  private async httpHead(repository: string, branch: string) {
+  /** The commit of `refs/heads/<branch>`, or undefined when the repository has no such branch. */
+  async httpHead(repository: string, branch: string): Promise<string | undefined> {
     const token = await this.options.token();
     const url = `${repository.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`;
     const init = {
@@ -111,6 +103,41 @@ export class GitRevisionResolver implements SourceRevisionResolver {
       } catch (error) {
         if (!(error instanceof TypeError) || attempt >= NETWORK_ATTEMPTS) throw error;
       }
+    }
+  }
+}
+
+export class GitRevisionResolver implements SourceRevisionResolver {
+  readonly #https: HttpsRevisionResolver;
+
+  constructor(private readonly options: GitRevisionOptions) {
+    this.#https = new HttpsRevisionResolver(options);
+  }
+
+  /**
+   * @throws InvalidInput when the repository has no such branch or is not a supported URL.
+   * @throws Error when the git server answers with an error status.
+   */
+  async headOf(repository: string, branch: string): Promise<string> {
+    const codecommit = CODECOMMIT.exec(repository);
+    const commit = codecommit
+      ? await this.codeCommitHead(codecommit[1] as string, codecommit[2] as string, branch)
+      : repository.startsWith('https://')
+        ? await this.#https.httpHead(repository, branch)
+        : undefined;
+    if (commit === undefined) throw new InvalidInput(`${repository} has no branch ${branch}`);
+    return commit;
+  }
+
+  private async codeCommitHead(region: string, repositoryName: string, branchName: string) {
+    try {
+      const { branch } = await this.options
+        .codecommit(region)
+        .send(new GetBranchCommand({ repositoryName, branchName }));
+      return branch?.commitId;
+    } catch (error) {
+      if ((error as Error).name === 'BranchDoesNotExistException') return undefined;
+      throw error;
     }
   }
 }

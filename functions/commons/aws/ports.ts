@@ -16,8 +16,9 @@ import { MissingConfiguration } from '../errors.js';
 import { logger } from '../powertools/index.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
-import { GitRevisionResolver } from './git-revisions.js';
+import { GitRevisionResolver, HttpsRevisionResolver } from './git-revisions.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
+import { OpsCenterReporter } from './ops-center-reporter.js';
 import { SlackWebhookNotifier, ssmSecureString } from './slack-notifier.js';
 import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
 import { SsmChannelPointer } from './ssm-channel-pointer.js';
@@ -43,25 +44,46 @@ export const instanceReadiness = (): SsmInstanceReadiness => new SsmInstanceRead
 export const commandRunner = (): SsmCommandRunner => new SsmCommandRunner(ssm, config.probeCommand);
 export const slackNotifier = (): SlackWebhookNotifier =>
   new SlackWebhookNotifier(ssmSecureString(ssm, config.slackWebhookParameter));
-export const incidentReporter = (): SsmIncidentReporter => new SsmIncidentReporter(ssmIncidents);
+
+/**
+ * Where `OpenIncident` raises a build's failure (`build.alerting`, fixed by PrepareBuild from
+ * `ALERTING`): Incident Manager, or OpsCenter in the region of the function.
+ * @param accountArnPrefix `arn:<partition>:ssm:<region>:<account>` of the OpsItems' ARNs.
+ */
+export const incidentReporter = (
+  alerting: 'incident-manager' | 'opscenter',
+  accountArnPrefix: string,
+): SsmIncidentReporter | OpsCenterReporter =>
+  alerting === 'incident-manager'
+    ? new SsmIncidentReporter(ssmIncidents)
+    : new OpsCenterReporter(ssm, accountArnPrefix);
+
+/** The git token of `GIT_TOKEN_PARAMETER` for private HTTPS repositories (cached 5 min), or undefined. */
+const gitToken = (): (() => Promise<string | undefined>) => {
+  const tokenParameter = config.gitTokenParameter;
+  let secrets: SSMProvider | undefined;
+  return async () => {
+    if (tokenParameter === undefined) return undefined;
+    secrets ??= new SSMProvider({ awsSdkV3Client: ssm() });
+    const value = await secrets.get(tokenParameter, { decrypt: true, maxAge: 300 });
+    if (typeof value !== 'string' || value === '') {
+      throw new MissingConfiguration(`parameter ${tokenParameter} holds no git token`);
+    }
+    return value;
+  };
+};
 
 /**
  * Branch heads of image definition repositories (PrepareBuild). CodeCommit clients are made per
- * region of the repository URL (one lazily created client per region, `../clients/codecommit.ts`); the HTTPS token is read from `GIT_TOKEN_PARAMETER` (cached 5 min).
+ * region of the repository URL (one lazily created client per region, `../clients/codecommit.ts`);
+ * the HTTPS token is read from `GIT_TOKEN_PARAMETER` (cached 5 min).
  */
-export const revisionResolver = (): GitRevisionResolver => {
-  const tokenParameter = config.gitTokenParameter;
-  let secrets: SSMProvider | undefined;
-  return new GitRevisionResolver({
-    codecommit: codeCommit,
-    token: async () => {
-      if (tokenParameter === undefined) return undefined;
-      secrets ??= new SSMProvider({ awsSdkV3Client: ssm() });
-      const value = await secrets.get(tokenParameter, { decrypt: true, maxAge: 300 });
-      if (typeof value !== 'string' || value === '') {
-        throw new MissingConfiguration(`parameter ${tokenParameter} holds no git token`);
-      }
-      return value;
-    },
-  });
-};
+export const revisionResolver = (): GitRevisionResolver =>
+  new GitRevisionResolver({ codecommit: codeCommit, token: gitToken() });
+
+/**
+ * Branch heads of HTTPS repositories only (github-webhook: GitHub pushes), so that function bundles
+ * no CodeCommit client.
+ */
+export const httpsRevisionResolver = (): HttpsRevisionResolver =>
+  new HttpsRevisionResolver({ token: gitToken() });

@@ -27,8 +27,10 @@ export const startBuild = async (
 ): Promise<StartResult> => {
   const name = executionName({
     pipeline: input.pipeline,
+    channel: input.channel,
     sourceImageId: input.sourceImageId,
     commit: input.commit,
+    attempt: input.attempt,
   });
   try {
     const result = await client().send(

@@ -1,5 +1,5 @@
 import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
-import { buildId, executionName } from '../core/build-key.js';
+import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
 import { ForeignBaseImage, InvalidInput } from '../errors.js';
 import type { SourceImageResolver, SourceRevisionResolver } from '../ports.js';
@@ -18,6 +18,8 @@ export interface PrepareBuildOptions {
   probeTimeoutSeconds: number;
   /** When set, failures of this build open an incident with this response plan. */
   incidentResponsePlanArn?: string | undefined;
+  /** Where `OpenIncident` raises failures (default: `incident-manager` with a response plan, else none). */
+  alerting?: Build['alerting'];
   /** With `ports.revisions`: the default repository and branch (AWS backend). */
   defaultSource?: DefaultSource;
   now?: () => Date;
@@ -53,6 +55,12 @@ const resolveSource = async (
   return { repository, commit: await revisions.headOf(repository, branch) };
 };
 
+/** `{ alerting }` for the build document, or nothing when failures are raised only in Slack. */
+const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
+  const alerting = options.alerting ?? (options.incidentResponsePlanArn ? 'incident-manager' : undefined);
+  return alerting ? { alerting } : {};
+};
+
 /**
  * State `PrepareBuild`: validate the request, fix the image definition (the one named, else the
  * pipeline's namesake), resolve the source AMI of the base image (or verify the given one), check
@@ -82,9 +90,18 @@ export const prepareBuild = async (
     throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
   if (!isTrustedOwner(base, source.ownerId))
     throw new ForeignBaseImage(source.imageId, source.ownerId, base.owners);
-  const key = { pipeline: input.pipeline, sourceImageId: source.imageId, commit: input.commit };
+  const attempt = input.attempt ?? FIRST_ATTEMPT;
+  const key = {
+    pipeline: input.pipeline,
+    channel: input.channel,
+    sourceImageId: source.imageId,
+    commit: input.commit,
+    attempt,
+  };
+  const name = execution?.Name ?? executionName(key);
   return {
-    buildId: buildId(key),
+    // One build id per execution (core/build-key.ts); without $$.Execution, per execution name.
+    buildId: buildId({ pipeline: input.pipeline, executionArn: execution?.Id ?? name }),
     pipeline: input.pipeline,
     channel: input.channel,
     trigger: input.trigger,
@@ -94,10 +111,12 @@ export const prepareBuild = async (
     sourceImageName: source.name,
     ...(input.commit ? { commit: input.commit } : {}),
     ...(input.repository ? { repository: input.repository } : {}),
-    executionName: execution?.Name ?? executionName(key),
+    executionName: name,
+    attempt,
     ...(execution?.Id ? { executionArn: execution.Id } : {}),
     startedAt: execution?.StartTime ?? (options.now ?? (() => new Date()))().toISOString(),
     probeTimeoutSeconds: options.probeTimeoutSeconds,
     ...(options.incidentResponsePlanArn ? { incidentResponsePlanArn: options.incidentResponsePlanArn } : {}),
+    ...alertingOf(options),
   };
 };

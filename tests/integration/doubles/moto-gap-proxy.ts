@@ -218,9 +218,17 @@ export interface StartedIncident {
   clientToken?: string;
   triggerDetails?: unknown;
   relatedItems?: unknown;
+  /** `OPEN` until the test resolves it. */
+  status: 'OPEN' | 'RESOLVED';
+  /** Custom timeline events added with `CreateTimelineEvent`. */
+  timeline: Array<{ eventType: string; eventData: string; clientToken?: string }>;
 }
 
-/** Plays SSM Incident Manager (moto has no backend for it). */
+/**
+ * Plays SSM Incident Manager (moto has no backend for it): `StartIncident`, `ListIncidentRecords`
+ * (the `status` filter only; AWS's other filter keys are not modelled) and `CreateTimelineEvent`.
+ * Record ARNs are `incident-record/<response plan name>/<id>`, as AWS names them.
+ */
 export class IncidentManagerDouble {
   readonly started: StartedIncident[] = [];
   #failure: { status: number; type: string; message: string } | undefined;
@@ -240,8 +248,11 @@ export class IncidentManagerDouble {
     const token = typeof input.clientToken === 'string' ? input.clientToken : undefined;
     const existing = token === undefined ? undefined : this.started.find((i) => i.clientToken === token);
     if (existing !== undefined) return existing;
+    const plan = String(input.responsePlanArn).split('/').at(-1);
     const incident: StartedIncident = {
-      incidentRecordArn: `arn:aws:ssm-incidents::${MOTO_ACCOUNT_ID}:incident-record/test-plan/${randomUUID()}`,
+      incidentRecordArn: `arn:aws:ssm-incidents::${MOTO_ACCOUNT_ID}:incident-record/${plan}/${randomUUID()}`,
+      status: 'OPEN',
+      timeline: [],
       responsePlanArn: String(input.responsePlanArn),
       ...(typeof input.title === 'string' ? { title: input.title } : {}),
       ...(typeof input.impact === 'number' ? { impact: input.impact } : {}),
@@ -250,6 +261,34 @@ export class IncidentManagerDouble {
       relatedItems: input.relatedItems,
     };
     this.started.push(incident);
+    return incident;
+  }
+
+  /** `ListIncidentRecords` summaries, honouring a `status` equals filter. */
+  list(input: Record<string, unknown>): Array<Record<string, unknown>> {
+    const filters =
+      (input.filters as Array<{ key: string; condition: { equals?: { stringValues?: string[] } } }>) ?? [];
+    const status = filters.find((f) => f.key === 'status')?.condition.equals?.stringValues;
+    return this.started
+      .filter((i) => status === undefined || status.includes(i.status))
+      .map((i) => ({
+        arn: i.incidentRecordArn,
+        title: i.title,
+        status: i.status,
+        impact: i.impact,
+        creationTime: 1_795_262_400,
+        incidentRecordSource: { createdBy: 'image-factory', source: 'image-factory' },
+      }));
+  }
+
+  /** `CreateTimelineEvent`: undefined when the record does not exist. */
+  addEvent(input: Record<string, unknown>): StartedIncident | undefined {
+    const incident = this.started.find((i) => i.incidentRecordArn === input.incidentRecordArn);
+    incident?.timeline.push({
+      eventType: String(input.eventType),
+      eventData: String(input.eventData),
+      ...(typeof input.clientToken === 'string' ? { clientToken: input.clientToken } : {}),
+    });
     return incident;
   }
 }
@@ -673,6 +712,24 @@ export const startMotoGapProxy = async (
   };
 
   const incidentManager = (path: string, input: Record<string, unknown>) => {
+    if (path === '/listIncidentRecords')
+      return {
+        reply: json(200, { incidentRecordSummaries: incidents.list(input) }, 'application/json'),
+        by: 'double' as const,
+      };
+    if (path === '/createTimelineEvent') {
+      const incident = incidents.addEvent(input);
+      return {
+        reply: incident
+          ? json(
+              200,
+              { incidentRecordArn: incident.incidentRecordArn, eventId: randomUUID() },
+              'application/json',
+            )
+          : jsonError(404, 'ResourceNotFoundException', 'incident record not found', 'application/json'),
+        by: 'double' as const,
+      };
+    }
     if (path !== '/startIncident') return undefined;
     const failure = incidents.failure;
     if (failure !== undefined) {

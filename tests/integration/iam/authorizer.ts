@@ -382,6 +382,10 @@ export class IamAuthorizer {
     if (service === 'states' && operation === 'StartExecution') return [one(String(input.stateMachineArn))];
     if (service === 'ssm-incidents' && operation === 'StartIncident')
       return [one(String(input.responsePlanArn))];
+    // No resource type (Service Authorization Reference, Incident Manager).
+    if (service === 'ssm-incidents' && operation === 'ListIncidentRecords') return [one('*')];
+    if (service === 'ssm-incidents' && operation === 'CreateTimelineEvent')
+      return [one(String(input.incidentRecordArn))];
     if (service === 'iam' && operation === 'GetInstanceProfile') {
       return [one(`arn:aws:iam::${MOTO_ACCOUNT_ID}:instance-profile/${String(input.InstanceProfileName)}`)];
     }

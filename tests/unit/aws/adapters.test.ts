@@ -7,17 +7,24 @@ import {
 } from '@aws-sdk/client-ec2';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
+  CreateOpsItemCommand,
   GetCommandInvocationCommand,
   GetParameterCommand,
   GetParameterHistoryCommand,
   GetParametersByPathCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { SSMIncidentsClient, StartIncidentCommand } from '@aws-sdk/client-ssm-incidents';
+import {
+  CreateTimelineEventCommand,
+  ListIncidentRecordsCommand,
+  SSMIncidentsClient,
+  StartIncidentCommand,
+} from '@aws-sdk/client-ssm-incidents';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ec2ImageStore, toImageRecord } from '#commons/aws/ec2-image-store.js';
 import { SsmIncidentReporter } from '#commons/aws/incident-reporter.js';
+import { OpsCenterReporter } from '#commons/aws/ops-center-reporter.js';
 import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-resolver.js';
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
 import { SsmCommandRunner } from '#commons/aws/ssm-command-runner.js';
@@ -259,8 +266,10 @@ describe('SsmIncidentReporter', () => {
   it('links the execution as a related item', async () => {
     incidents.on(StartIncidentCommand).resolves({ incidentRecordArn: 'arn:rec' });
     const reporter = new SsmIncidentReporter(provide(new SSMIncidentsClient({})));
+    incidents.on(ListIncidentRecordsCommand).resolves({ incidentRecordSummaries: [] });
     await reporter.open({
       responsePlanArn: 'arn:plan',
+      dedupKey: 'k',
       title: 't',
       clientToken: 'exec-1',
       impact: 3,
@@ -274,9 +283,110 @@ describe('SsmIncidentReporter', () => {
 
   it('fails when no incident record comes back', async () => {
     incidents.on(StartIncidentCommand).resolves({});
+    incidents.on(ListIncidentRecordsCommand).resolves({ incidentRecordSummaries: [] });
     const reporter = new SsmIncidentReporter(provide(new SSMIncidentsClient({})));
     await expect(
-      reporter.open({ responsePlanArn: 'a', title: 't', clientToken: 'c', impact: 3, detail: 'd' }),
+      reporter.open({
+        responsePlanArn: 'a',
+        dedupKey: 'k',
+        title: 't',
+        clientToken: 'c',
+        impact: 3,
+        detail: 'd',
+      }),
     ).rejects.toThrow(/no incident record/);
+  });
+
+  it("adds a failure to the pipeline's open incident of this plan instead of opening another", async () => {
+    // Prepare: an open incident with the same title exists for this plan, and one of another stage's plan
+    const mine = 'arn:aws:ssm-incidents::123456789012:incident-record/golden-image-factory-prod/abc';
+    incidents.on(ListIncidentRecordsCommand).resolves({
+      incidentRecordSummaries: [
+        {
+          arn: 'arn:aws:ssm-incidents::123456789012:incident-record/golden-image-factory-dev/x',
+          title: 't',
+        } as never,
+        { arn: mine, title: 't' } as never,
+      ],
+    });
+    incidents.on(CreateTimelineEventCommand).resolves({ incidentRecordArn: mine, eventId: 'e' });
+    const reporter = new SsmIncidentReporter(provide(new SSMIncidentsClient({})));
+
+    // Act
+    const result = await reporter.open({
+      responsePlanArn: 'arn:aws:ssm-incidents::123456789012:response-plan/golden-image-factory-prod',
+      dedupKey: 'k',
+      title: 't',
+      clientToken: 'exec-2',
+      impact: 3,
+      detail: 'd',
+    });
+
+    // Assess
+    expect(result).toEqual({ incidentArn: mine, deduplicated: true });
+    expect(incidents.commandCalls(StartIncidentCommand)).toHaveLength(0);
+    expect(incidents.commandCalls(ListIncidentRecordsCommand)[0]?.args[0].input.filters).toEqual([
+      { key: 'status', condition: { equals: { stringValues: ['OPEN'] } } },
+    ]);
+    expect(incidents.commandCalls(CreateTimelineEventCommand)[0]?.args[0].input).toMatchObject({
+      incidentRecordArn: mine,
+      eventType: 'Custom Event',
+      clientToken: 'exec-2',
+    });
+  });
+});
+
+describe('OpsCenterReporter', () => {
+  const request = {
+    dedupKey: 'image-factory:sm:web:CheckProbeResult',
+    title: 't',
+    clientToken: 'c',
+    impact: 3 as const,
+    detail: 'd',
+  };
+
+  it('creates an OpsItem whose /aws/dedup names the dedup key', async () => {
+    ssm.on(CreateOpsItemCommand).resolves({ OpsItemId: 'oi-0123456789ab' });
+    const reporter = new OpsCenterReporter(provide(new SSMClient({})), 'arn:aws:ssm:eu-west-1:123456789012');
+
+    const result = await reporter.open(request);
+
+    expect(result).toEqual({
+      incidentArn: 'arn:aws:ssm:eu-west-1:123456789012:opsitem/oi-0123456789ab',
+      deduplicated: false,
+    });
+    expect(ssm.commandCalls(CreateOpsItemCommand)[0]?.args[0].input).toMatchObject({
+      Source: 'image-factory',
+      OperationalData: {
+        '/aws/dedup': {
+          Type: 'SearchableString',
+          Value: '{"dedupString":"image-factory:sm:web:CheckProbeResult"}',
+        },
+      },
+    });
+  });
+
+  it('returns the open OpsItem that OpsCenter deduplicated the failure into', async () => {
+    ssm.on(CreateOpsItemCommand).rejects(
+      Object.assign(new Error('The OpsItem already exists.'), {
+        name: 'OpsItemAlreadyExistsException',
+        OpsItemId: 'oi-1',
+        $metadata: {},
+      }),
+    );
+    const reporter = new OpsCenterReporter(provide(new SSMClient({})), 'arn:aws:ssm:eu-west-1:123456789012');
+
+    await expect(reporter.open(request)).resolves.toEqual({
+      incidentArn: 'arn:aws:ssm:eu-west-1:123456789012:opsitem/oi-1',
+      deduplicated: true,
+    });
+  });
+
+  it('passes any other error on', async () => {
+    ssm
+      .on(CreateOpsItemCommand)
+      .rejects(Object.assign(new Error('no'), { name: 'OpsItemAccessDeniedException', $metadata: {} }));
+    const reporter = new OpsCenterReporter(provide(new SSMClient({})), 'arn:aws:ssm:eu-west-1:123456789012');
+    await expect(reporter.open(request)).rejects.toMatchObject({ name: 'OpsItemAccessDeniedException' });
   });
 });

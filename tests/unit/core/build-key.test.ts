@@ -1,14 +1,30 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildId, EXECUTION_NAME_MAX_LENGTH, executionName, launchToken } from '#commons/core/build-key.js';
+import {
+  buildId,
+  EXECUTION_NAME_MAX_LENGTH,
+  executionArnOf,
+  executionName,
+  isBuildOfExecution,
+  launchToken,
+} from '#commons/core/build-key.js';
 
-const KEY = { pipeline: 'web', sourceImageId: 'ami-0123456789abcdef0', commit: 'a'.repeat(40) };
+const KEY = {
+  pipeline: 'web',
+  channel: 'stable',
+  sourceImageId: 'ami-0123456789abcdef0',
+  commit: 'a'.repeat(40),
+};
+const DEV = 'arn:aws:states:eu-west-1:123456789012:stateMachine:golden-image-factory-dev';
+const PROD = 'arn:aws:states:eu-west-1:123456789012:stateMachine:golden-image-factory-prod';
 
 describe('build key', () => {
   it('is readable and stable', () => {
-    expect(executionName(KEY)).toMatch(/^web-ami-0123456789abcdef0-aaaaaaa-[0-9a-f]{8}$/);
+    expect(executionName(KEY)).toMatch(/^web-stable-ami-0123456789abcdef0-aaaaaaa-[0-9a-f]{8}$/);
     expect(executionName(KEY)).toBe(executionName({ ...KEY }));
-    expect(buildId(KEY)).toMatch(/^web-[0-9a-f]{12}$/);
+    expect(buildId({ pipeline: 'web', executionArn: executionArnOf(DEV, executionName(KEY)) })).toMatch(
+      /^web-[0-9a-f]{12}$/,
+    );
   });
 
   it('uses "head" when no commit is pinned, distinct from any commit', () => {
@@ -19,11 +35,33 @@ describe('build key', () => {
 
   it.each([
     ['pipeline', { ...KEY, pipeline: 'api' }],
+    ['channel', { ...KEY, channel: 'beta' }],
     ['source AMI', { ...KEY, sourceImageId: 'ami-0123456789abcdef1' }],
     ['commit', { ...KEY, commit: 'b'.repeat(40) }],
+    ['attempt', { ...KEY, attempt: 2 }],
   ])('changes when the %s changes', (_label, other) => {
     expect(executionName(other)).not.toBe(executionName(KEY));
-    expect(buildId(other)).not.toBe(buildId(KEY));
+  });
+
+  it('shows the attempt from the second on, and attempt 1 is the default', () => {
+    expect(executionName({ ...KEY, attempt: 1 })).toBe(executionName(KEY));
+    expect(executionName({ ...KEY, attempt: 3 })).toMatch(/-aaaaaaa-r3-[0-9a-f]{8}$/);
+  });
+
+  it('gives the same execution name in two stages different build ids', () => {
+    const name = executionName(KEY);
+    const dev = buildId({ pipeline: 'web', executionArn: executionArnOf(DEV, name) });
+    const prod = buildId({ pipeline: 'web', executionArn: executionArnOf(PROD, name) });
+    expect(dev).not.toBe(prod);
+    expect(isBuildOfExecution(dev, 'web', executionArnOf(DEV, name))).toBe(true);
+    expect(isBuildOfExecution(dev, 'web', executionArnOf(PROD, name))).toBe(false);
+    expect(isBuildOfExecution(dev, 'api', executionArnOf(DEV, name))).toBe(false);
+  });
+
+  it('refuses a state machine ARN that is not one', () => {
+    expect(() => executionArnOf('arn:aws:lambda:eu-west-1:123456789012:function:x', 'n')).toThrow(
+      /not a state machine ARN/,
+    );
   });
 
   it('launch token is 64 hex, differs per execution of the same build', () => {
@@ -36,10 +74,18 @@ describe('build key', () => {
     fc.assert(
       fc.property(
         fc.string({ maxLength: 120 }),
+        fc.string({ maxLength: 40 }),
         fc.string({ maxLength: 60 }),
         fc.option(fc.string({ maxLength: 60 })),
-        (pipeline, sourceImageId, commit) => {
-          const name = executionName({ pipeline, sourceImageId, commit: commit ?? undefined });
+        fc.integer({ min: 1, max: 99 }),
+        (pipeline, channel, sourceImageId, commit, attempt) => {
+          const name = executionName({
+            pipeline,
+            channel,
+            sourceImageId,
+            commit: commit ?? undefined,
+            attempt,
+          });
           expect(name.length).toBeGreaterThanOrEqual(1);
           expect(name.length).toBeLessThanOrEqual(EXECUTION_NAME_MAX_LENGTH);
           expect(name).toMatch(/^[A-Za-z0-9_-]+$/);

@@ -20,7 +20,11 @@ import {
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { SSMIncidentsClient, StartIncidentCommand } from '@aws-sdk/client-ssm-incidents';
+import {
+  ListIncidentRecordsCommand,
+  SSMIncidentsClient,
+  StartIncidentCommand,
+} from '@aws-sdk/client-ssm-incidents';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as applyRetention } from '../../../functions/apply-retention.js';
@@ -585,11 +589,13 @@ describe('cleanup-after-failure', () => {
 
 describe('open-incident', () => {
   it('starts an incident with the execution name as client token', async () => {
+    incidents.on(ListIncidentRecordsCommand).resolves({ incidentRecordSummaries: [] });
     incidents
       .on(StartIncidentCommand)
       .resolves({ incidentRecordArn: 'arn:aws:ssm-incidents::123456789012:incident-record/plan/1' });
     await expect(openIncident(state('probe-failed'), context())).resolves.toEqual({
       incidentArn: 'arn:aws:ssm-incidents::123456789012:incident-record/plan/1',
+      deduplicated: false,
     });
     expect(incidents.commandCalls(StartIncidentCommand)[0]?.args[0].input).toMatchObject({
       responsePlanArn: 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory',
@@ -599,9 +605,9 @@ describe('open-incident', () => {
     });
   });
 
-  it('refuses a build without a response plan', async () => {
+  it('refuses a build without alerting', async () => {
     const input = state('probe-failed');
-    delete (input.build as Record<string, unknown>).incidentResponsePlanArn;
+    delete (input.build as Record<string, unknown>).alerting;
     await expect(openIncident(input, context())).rejects.toMatchObject({ name: 'InvalidInput' });
   });
 });

@@ -22,6 +22,8 @@ vi.hoisted(() => {
     LAST_SEEN_PARAMETER_PREFIX: '/image-factory/last-seen',
     SOURCE_BRANCH: 'main',
     CODECOMMIT_REPOSITORY: 'image-factory',
+    ALLOWED_REPOSITORIES: 'Acme/Image-Factory, arn:aws:codecommit:eu-west-1:123456789012:image-factory',
+    WEBHOOK_MAX_BODY_BYTES: '65536',
   });
 });
 
@@ -32,11 +34,26 @@ const AL2023_AMI = 'ami-0eeeeeeeeeeeeeeee';
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const SECRET = 'test-webhook-secret';
 
+/** A git smart-HTTP ref advertisement naming `head` as refs/heads/main (git-revisions.ts). */
+const refAdvertisement = (head: string): string => {
+  const pkt = (line: string) => `${(line.length + 4).toString(16).padStart(4, '0')}${line}`;
+  return `${pkt('# service=git-upload-pack\n')}0000${pkt(`${head} refs/heads/main\0agent=git\n`)}0000`;
+};
+/** The head of `main` that the repository's ref discovery answers (the pushed commit unless a test moves it). */
+let branchHead = COMMIT;
+const gitFetch = vi.fn(async (url: string) =>
+  url === 'https://github.com/acme/image-factory.git/info/refs?service=git-upload-pack'
+    ? new Response(refAdvertisement(branchHead), { status: 200 })
+    : new Response('not found', { status: 404 }),
+);
+
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
 const sfn = mockClient(SFNClient);
 
 beforeEach(() => {
+  branchHead = COMMIT;
+  vi.stubGlobal('fetch', gitFetch);
   ssm.on(GetParameterCommand, { Name: UBUNTU_PARAM }).resolves({ Parameter: { Value: UBUNTU_AMI } });
   ssm.on(GetParameterCommand, { Name: AL2023_PARAM }).resolves({ Parameter: { Value: AL2023_AMI } });
   ssm
@@ -57,6 +74,8 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  vi.unstubAllGlobals();
+  gitFetch.mockClear();
   ec2.reset();
   ssm.reset();
   sfn.reset();
@@ -82,7 +101,7 @@ describe('watch-base-images', () => {
         baseImage: 'ubuntu-24.04',
         sourceImageId: UBUNTU_AMI,
         changed: true,
-        executionName: executionName({ pipeline: 'web', sourceImageId: UBUNTU_AMI }),
+        executionName: executionName({ pipeline: 'web', channel: 'stable', sourceImageId: UBUNTU_AMI }),
         started: true,
       },
       { pipeline: 'api', baseImage: 'al2023', sourceImageId: AL2023_AMI, changed: false },
@@ -172,12 +191,22 @@ describe('github-webhook', () => {
     expect(JSON.parse(response.body).executions).toEqual([
       {
         pipeline: 'web',
-        executionName: executionName({ pipeline: 'web', sourceImageId: UBUNTU_AMI, commit: COMMIT }),
+        executionName: executionName({
+          pipeline: 'web',
+          channel: 'stable',
+          sourceImageId: UBUNTU_AMI,
+          commit: COMMIT,
+        }),
         started: true,
       },
       {
         pipeline: 'api',
-        executionName: executionName({ pipeline: 'api', sourceImageId: AL2023_AMI, commit: COMMIT }),
+        executionName: executionName({
+          pipeline: 'api',
+          channel: 'beta',
+          sourceImageId: AL2023_AMI,
+          commit: COMMIT,
+        }),
         started: true,
       },
     ]);
@@ -254,6 +283,52 @@ describe('github-webhook', () => {
     expect((await githubWebhook(garbage, context())).statusCode).toBe(400);
   });
 
+  it('refuses a body over WEBHOOK_MAX_BODY_BYTES with 413 before reading the secret', async () => {
+    // Prepare: a correctly signed push padded past the 64 KiB limit of this test
+    const event = github('push');
+    const payload = JSON.parse(Buffer.from(event.body, 'base64').toString('utf8'));
+    payload.padding = 'x'.repeat(65_536);
+
+    // Act
+    const response = await githubWebhook(resign(event, JSON.stringify(payload)), context());
+
+    // Assess
+    expect(response.statusCode).toBe(413);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(0);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('refuses a signed push from a repository that is not on the allow-list with 403', async () => {
+    // Prepare
+    const event = github('push');
+    const payload = JSON.parse(Buffer.from(event.body, 'base64').toString('utf8'));
+    payload.repository.full_name = 'mallory/image-factory';
+    payload.repository.clone_url = 'https://github.com/mallory/image-factory.git';
+
+    // Act
+    const response = await githubWebhook(resign(event, JSON.stringify(payload)), context());
+
+    // Assess
+    expect(response.statusCode).toBe(403);
+    expect(JSON.parse(response.body).message).toBe('repository mallory/image-factory is not allowed');
+    expect(gitFetch).not.toHaveBeenCalled();
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('ignores a replayed old delivery: its commit is no longer the head of the branch', async () => {
+    // Prepare: the branch moved on since the (validly signed) delivery was captured
+    branchHead = 'f'.repeat(40);
+
+    // Act
+    const response = await githubWebhook(github('push'), context());
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body).message).toBe(`stale push ignored: main is now at ${'f'.repeat(40)}`);
+    expect(gitFetch).toHaveBeenCalledTimes(1);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   it('fails (5xx) when the secret cannot be read, so GitHub can redeliver', async () => {
     vi.resetModules(); // a cold module: no cached secret
     const { handler } = await import('../../../functions/github-webhook.js');
@@ -297,6 +372,19 @@ describe('codecommit-push', () => {
     const event = loadEvent<{ detail: Record<string, unknown> }>('codecommit', 'reference-updated');
     Object.assign(event.detail, change);
     await expect(codecommitPush(event, context())).resolves.toEqual({ ignored: true, executions: [] });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('ignores a repository whose ARN is not on the allow-list (another account, same name)', async () => {
+    // Prepare
+    const event = loadEvent<{ resources: string[] }>('codecommit', 'reference-updated');
+    event.resources = ['arn:aws:codecommit:eu-west-1:210987654321:image-factory'];
+
+    // Act
+    const result = await codecommitPush(event, context());
+
+    // Assess
+    expect(result).toEqual({ ignored: true, executions: [] });
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 

@@ -129,7 +129,10 @@ export class RecordingIncidents implements IncidentReporter {
   readonly opened: IncidentRequest[] = [];
   async open(request: IncidentRequest) {
     this.opened.push(request);
-    return { incidentArn: `arn:aws:ssm-incidents::123456789012:incident-record/plan/${request.clientToken}` };
+    return {
+      incidentArn: `arn:aws:ssm-incidents::123456789012:incident-record/plan/${request.clientToken}`,
+      deduplicated: false,
+    };
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
 import { notifyFailure } from '#commons/steps/notify-failure.js';
 import { notifySuccess } from '#commons/steps/notify-success.js';
-import { openIncident } from '#commons/steps/open-incident.js';
+import { incidentDedupKey, openIncident } from '#commons/steps/open-incident.js';
 import { MemoryImageStore, MemoryLauncher, RecordingIncidents, RecordingNotifier } from '../helpers/fakes.js';
 import { BUILD, CANDIDATE, imageRecord, NOW } from '../helpers/fixtures.js';
 
@@ -191,10 +191,12 @@ describe('notifySuccess / notifyFailure', () => {
 });
 
 describe('openIncident', () => {
-  it('opens one incident keyed by the execution name', async () => {
+  it('opens one incident keyed by the execution name, deduplicated by stage, pipeline and failing state', async () => {
     const incidents = new RecordingIncidents();
     const build = {
       ...BUILD,
+      executionArn: `arn:aws:states:eu-west-1:123456789012:execution:golden-image-factory-prod:${BUILD.executionName}`,
+      alerting: 'incident-manager' as const,
       incidentResponsePlanArn: 'arn:aws:ssm-incidents::123456789012:response-plan/image-factory',
     };
     const result = await openIncident(
@@ -207,9 +209,18 @@ describe('openIncident', () => {
         responsePlanArn: build.incidentResponsePlanArn,
         clientToken: BUILD.executionName,
         impact: 3,
-        detail: 'ProbeFailed: sshd',
-        title: `image factory: web build ${BUILD.buildId} failed in CheckProbeResult`,
+        detail: `build ${BUILD.buildId} (${BUILD.executionName}): ProbeFailed: sshd`,
+        title: 'image factory: web builds fail in CheckProbeResult',
+        dedupKey: 'image-factory:golden-image-factory-prod:web:CheckProbeResult',
       }),
     ]);
+  });
+
+  it('keeps the dedup key within 64 characters and scoped without an execution ARN', () => {
+    const { executionArn: _omit, ...local } = BUILD;
+    expect(incidentDedupKey(local, 'PrepareBuild')).toBe('image-factory:local:web:PrepareBuild');
+    expect(
+      incidentDedupKey({ ...BUILD, pipeline: 'p'.repeat(32) }, 'CheckProbeResult').length,
+    ).toBeLessThanOrEqual(64);
   });
 });

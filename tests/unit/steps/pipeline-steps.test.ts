@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { executionName, launchToken } from '#commons/core/build-key.js';
+import { buildId, executionName, launchToken } from '#commons/core/build-key.js';
 import {
   CandidateNotFound,
   ForeignBaseImage,
@@ -49,9 +49,11 @@ describe('prepareBuild', () => {
       imageDefinition: 'web',
       executionName: executionName({
         pipeline: 'web',
+        channel: 'stable',
         sourceImageId: 'ami-0aaaaaaaaaaaaaaaa',
         commit: COMMIT,
       }),
+      attempt: 1,
     });
     expect(build.buildId).toMatch(/^web-[0-9a-f]{12}$/);
     expect(build).not.toHaveProperty('incidentResponsePlanArn');
@@ -76,7 +78,37 @@ describe('prepareBuild', () => {
       executionArn: 'arn:aws:states:eu-west-1:1:execution:sm:manual-1',
       startedAt: '2026-06-30T10:00:00.000Z',
       incidentResponsePlanArn: 'arn:plan',
+      buildId: buildId({ pipeline: 'web', executionArn: 'arn:aws:states:eu-west-1:1:execution:sm:manual-1' }),
     });
+  });
+
+  it('names a rebuild (attempt 2) differently and gives it its own build id', async () => {
+    // Prepare
+    const first = PrepareBuildInput.parse({ pipeline: 'web', baseImage: 'ubuntu-24.04', commit: COMMIT });
+    const second = PrepareBuildInput.parse({
+      pipeline: 'web',
+      baseImage: 'ubuntu-24.04',
+      commit: COMMIT,
+      attempt: 2,
+    });
+
+    // Act
+    const [a, b] = [
+      await prepareBuild(first, { sources }, options),
+      await prepareBuild(second, { sources }, options),
+    ];
+
+    // Assess
+    expect(b.attempt).toBe(2);
+    expect(b.executionName).toMatch(/^web-stable-ami-0aaaaaaaaaaaaaaaa-0123456-r2-[0-9a-f]{8}$/);
+    expect(b.executionName).not.toBe(a.executionName);
+    expect(b.buildId).not.toBe(a.buildId);
+  });
+
+  it.each([0, 100, 1.5, '2'])('refuses attempt %j with a clear error', (attempt) => {
+    expect(() => PrepareBuildInput.parse({ pipeline: 'web', baseImage: 'ubuntu-24.04', attempt })).toThrow(
+      /attempt must be a whole number from 1 to 99/,
+    );
   });
 
   it('refuses a source AMI from an untrusted owner', async () => {
