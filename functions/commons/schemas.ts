@@ -254,6 +254,8 @@ export const CleanupAfterFailureInput = z.looseObject({
   build: Build.optional(),
   candidate: Candidate.optional(),
   testInstance: TestInstance.optional(),
+  /** TerminateTestInstance's result: present once the build reached its promotion. */
+  termination: z.unknown().optional(),
   error: CaughtError.optional(),
 });
 export const NotifySuccessInput = z.looseObject({

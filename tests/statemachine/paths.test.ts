@@ -4,12 +4,17 @@
  * test instance is always terminated or cleaned up, and the final status.
  */
 import { describe, expect, it } from 'vitest';
+import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
+import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
 import { pollLoops } from '#statemachines/definition.js';
+import { MemoryImageStore, MemoryLauncher } from '../unit/helpers/fakes.js';
 import {
   BUILD_ID,
+  CANDIDATE_IMAGE_ID,
   EXECUTION,
   happyPath,
   inputOf,
+  type Json,
   leavesNoTestInstance,
   namedError,
   type PipelineRun,
@@ -461,5 +466,143 @@ describe('pipeline paths', () => {
       expect(run.status).toBe('SUCCEEDED');
       expect(run.calls.OpenIncident).toBeUndefined();
     });
+  });
+});
+
+/**
+ * The candidate's fate on every failure path: the ASL runs with the real `cleanupAfterFailure()`
+ * step as CleanupAfterFailure, over in-memory ports that stand in for EC2. The bake double
+ * registers the build's AMI (tagged like Packer's `aws_tags`) before it fails or succeeds, the
+ * real `findCandidateImage()` finds it, test instances are launched into the in-memory launcher.
+ * So what reaches cleanup ($.candidate present or not, $.termination present or not) is what the
+ * ASL really hands it, and each row counts the images and test instances left behind.
+ */
+describe('candidate cleanup on every failure before promotion', () => {
+  const account = () => {
+    const images = new MemoryImageStore();
+    const launcher = new MemoryLauncher();
+    const registerAmi = () =>
+      images.images.push({
+        imageId: CANDIDATE_IMAGE_ID,
+        name: `web-${BUILD_ID}`,
+        createdAt: '2026-01-01T12:40:00.000Z',
+        tags: { 'factory:pipeline': 'web', 'factory:build-id': BUILD_ID, 'factory:channel': 'candidate' },
+        snapshotIds: ['snap-0aaaaaaaaaaaaaaa1'],
+      });
+    const doubles: Partial<Record<TaskName, TaskDouble>> = {
+      BakeImage: (input, call) => {
+        registerAmi();
+        return happyPath().BakeImage(input, call);
+      },
+      FindCandidateImage: async (input) =>
+        (await findCandidateImage(input as never, { images })) as unknown as Json,
+      LaunchTestInstance: async (input) =>
+        (await launcher.launch({
+          imageId: (input.candidate as { imageId: string }).imageId,
+          pipeline: 'web',
+          buildId: BUILD_ID,
+          executionName: EXECUTION.Name,
+          idempotencyToken: 't',
+        })) as Json,
+      TerminateTestInstance: async (input) => ({
+        terminatedInstanceIds: await launcher.terminate([
+          (input.testInstance as { instanceId: string }).instanceId,
+        ]),
+      }),
+      CleanupAfterFailure: async (input) =>
+        (await cleanupAfterFailure(input as never, { launcher, images })) as unknown as Json,
+    };
+    return { images, launcher, registerAmi, doubles };
+  };
+
+  const bakeThatFailsAfterRegistering =
+    (registerAmi: () => unknown, error: string): TaskDouble =>
+    () => {
+      registerAmi();
+      throw namedError(error);
+    };
+
+  it.each<[string, (a: ReturnType<typeof account>) => Partial<Record<TaskName, TaskDouble>>, string, string]>(
+    [
+      [
+        'bake fails after registering the AMI (runner exit ≠ 0)',
+        (a) => ({ BakeImage: bakeThatFailsAfterRegistering(a.registerAmi, 'States.TaskFailed') }),
+        'States.TaskFailed',
+        'deregistered',
+      ],
+      [
+        'bake times out with the AMI registered',
+        (a) => ({ BakeImage: bakeThatFailsAfterRegistering(a.registerAmi, 'States.Timeout') }),
+        'States.Timeout',
+        'deregistered',
+      ],
+      [
+        'bake fails before registering anything',
+        () => ({ BakeImage: throwing('States.TaskFailed') }),
+        'States.TaskFailed',
+        'absent',
+      ],
+      [
+        'FindCandidateImage fails with the AMI there',
+        () => ({ FindCandidateImage: throwing('Lambda.Unknown') }),
+        'Lambda.Unknown',
+        'deregistered',
+      ],
+      [
+        'launch fails',
+        () => ({ LaunchTestInstance: throwing('InsufficientInstanceCapacity') }),
+        'InsufficientInstanceCapacity',
+        'deregistered',
+      ],
+      [
+        'the test instance never comes online',
+        () => ({
+          CheckInstanceOnline: (input) => ({
+            online: false,
+            attempt: ((input.online as { attempt?: number } | undefined)?.attempt ?? 0) + 1,
+          }),
+        }),
+        'InstanceNeverOnline',
+        'deregistered',
+      ],
+      [
+        'the probe fails',
+        () => ({ CheckProbeResult: throwing('ProbeFailed') }),
+        'ProbeFailed',
+        'deregistered',
+      ],
+      [
+        'the probe cannot start',
+        () => ({ ProbeTestInstance: throwing('InvalidInstanceId') }),
+        'InvalidInstanceId',
+        'deregistered',
+      ],
+      [
+        'TerminateTestInstance fails',
+        () => ({ TerminateTestInstance: throwing('RequestLimitExceeded') }),
+        'RequestLimitExceeded',
+        'deregistered',
+      ],
+      [
+        'PromoteImage fails (promotion started: kept)',
+        () => ({ PromoteImage: throwing('ParameterVersionLabelLimitExceeded') }),
+        'ParameterVersionLabelLimitExceeded',
+        'kept',
+      ],
+    ],
+  )('%s: no test instance left, the candidate removed unless promotion started', async (_label, overrides, error, fate) => {
+    // Prepare
+    const a = account();
+
+    // Act
+    const run = await runPipeline({ ...a.doubles, ...overrides(a) });
+
+    // Assess: no test instance left, the candidate gone unless the promotion had started
+    expectFailedWith(run, error);
+    expect(inputOf(run, 'NotifyFailure').cleanup).toMatchObject({ candidate: fate });
+    expect(a.launcher.live.size).toBe(0);
+    expect(a.images.images.map((image) => image.imageId)).toEqual(
+      fate === 'kept' ? [CANDIDATE_IMAGE_ID] : [],
+    );
   });
 });

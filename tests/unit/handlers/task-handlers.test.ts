@@ -554,7 +554,14 @@ describe('cleanup-after-failure', () => {
     ec2.on(TerminateInstancesCommand).resolves({});
     ec2
       .on(DescribeImagesCommand)
-      .resolves({ Images: [ec2Image('ami-0ccccccccccccccc1', 0, { 'factory:channel': 'candidate' })] });
+      .resolves({
+        Images: [
+          ec2Image('ami-0ccccccccccccccc1', 0, {
+            'factory:channel': 'candidate',
+            'factory:build-id': 'web-0123456789ab',
+          }),
+        ],
+      });
     ec2.on(DeregisterImageCommand).resolves({
       Return: true,
       DeleteSnapshotResults: [{ SnapshotId: 'snap-0ccccccccccccccc1', ReturnCode: 'success' }],
@@ -581,9 +588,10 @@ describe('cleanup-after-failure', () => {
       .rejects(awsError('InvalidInstanceID.NotFound'))
       .on(TerminateInstancesCommand, { InstanceIds: ['i-0fedcba9876543210'] })
       .resolves({});
+    ec2.on(DescribeImagesCommand).resolves({ Images: [] });
     const input = { ...state('probe-failed'), error: { Error: 'States.Timeout' } };
     const result = await cleanupAfterFailure(input, context());
-    expect(result).toMatchObject({ terminatedInstanceIds: ['i-0fedcba9876543210'], candidate: 'kept' });
+    expect(result).toMatchObject({ terminatedInstanceIds: ['i-0fedcba9876543210'], candidate: 'absent' });
   });
 });
 

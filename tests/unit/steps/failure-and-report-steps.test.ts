@@ -18,11 +18,12 @@ const launchFor = async (launcher: MemoryLauncher, buildId: string) =>
   ).instanceId;
 
 describe('cleanupAfterFailure', () => {
-  const setup = async (candidateTags: Record<string, string> = { 'factory:channel': 'candidate' }) => {
+  const OWN = { 'factory:channel': 'candidate', 'factory:build-id': BUILD.buildId };
+  const setup = async (candidateTags: Record<string, string> = {}) => {
     const launcher = new MemoryLauncher();
     const mine = [await launchFor(launcher, BUILD.buildId), await launchFor(launcher, BUILD.buildId)];
     const other = await launchFor(launcher, 'another-build');
-    const images = new MemoryImageStore([imageRecord(CANDIDATE.imageId, 0, candidateTags)]);
+    const images = new MemoryImageStore([imageRecord(CANDIDATE.imageId, 0, { ...OWN, ...candidateTags })]);
     return { launcher, images, mine, other };
   };
 
@@ -50,27 +51,77 @@ describe('cleanupAfterFailure', () => {
     expect(result.candidate).toBe('deregistered');
   });
 
-  it('keeps the candidate when the failure was not the probe', async () => {
+  it.each(['InstanceNeverOnline', 'States.Timeout', 'InsufficientInstanceCapacity'])(
+    'deregisters the candidate after any failure before promotion (%s)',
+    async (error) => {
+      const { launcher, images } = await setup();
+      const result = await cleanupAfterFailure(
+        { build: BUILD, candidate: CANDIDATE, error: { Error: error } },
+        { launcher, images },
+      );
+      expect(result).toMatchObject({ candidate: 'deregistered', deregisteredImageId: CANDIDATE.imageId });
+      expect(images.deregistered).toEqual([CANDIDATE.imageId]);
+    },
+  );
+
+  it('keeps the candidate once the build reached its promotion ($.termination present)', async () => {
     const { launcher, images } = await setup();
     const result = await cleanupAfterFailure(
-      { build: BUILD, candidate: CANDIDATE, error: { Error: 'InstanceNeverOnline' } },
+      {
+        build: BUILD,
+        candidate: CANDIDATE,
+        termination: { terminatedInstanceIds: [] },
+        error: { Error: 'ParameterVersionLabelLimitExceeded' },
+      },
       { launcher, images },
     );
     expect(result).toMatchObject({ candidate: 'kept', deregisteredImageId: null });
     expect(images.deregistered).toEqual([]);
   });
 
+  it('finds the candidate by build id when $.candidate is absent (the bake failed after registering it)', async () => {
+    // Prepare: an older image of the same build (a retried bake), another build's, and the newest of ours
+    const { launcher } = await setup();
+    const images = new MemoryImageStore([
+      imageRecord('ami-0000000000000000a', 1, OWN),
+      imageRecord('ami-0000000000000000b', 0, { ...OWN, 'factory:build-id': 'web-another0001' }),
+      imageRecord(CANDIDATE.imageId, 0, OWN),
+    ]);
+
+    // Act
+    const result = await cleanupAfterFailure(
+      { build: BUILD, error: { Error: 'States.TaskFailed' } },
+      { launcher, images },
+    );
+
+    // Assess: the newest image of the build, as FindCandidateImage would have picked
+    expect(result).toMatchObject({ candidate: 'deregistered', deregisteredImageId: CANDIDATE.imageId });
+    expect(images.deregistered).toEqual([CANDIDATE.imageId]);
+  });
+
+  it('reports the candidate absent when the bake left no image', async () => {
+    const { launcher } = await setup();
+    const result = await cleanupAfterFailure(
+      { build: BUILD, error: { Error: 'States.TaskFailed' } },
+      { launcher, images: new MemoryImageStore() },
+    );
+    expect(result).toMatchObject({ candidate: 'absent', deregisteredImageId: null });
+  });
+
   it.each([
     ['protected', { 'factory:protected': 'true' }],
     ['already promoted', { 'factory:channel': 'stable' }],
+    ['previous', { 'factory:channel': 'previous-stable' }],
     ['another pipeline’s', { 'factory:pipeline': 'api' }],
+    ['another build’s (another stage’s execution)', { 'factory:build-id': 'web-fedcba987654' }],
   ])('never deregisters a %s candidate', async (_label, tags) => {
     const { launcher, images } = await setup(tags);
-    await cleanupAfterFailure(
+    const result = await cleanupAfterFailure(
       { build: BUILD, candidate: CANDIDATE, error: { Error: 'ProbeFailed' } },
       { launcher, images },
     );
     expect(images.deregistered).toEqual([]);
+    expect(result.candidate).toBe('kept');
   });
 
   it('has nothing to clean when PrepareBuild failed', async () => {
