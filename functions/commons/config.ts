@@ -73,6 +73,16 @@ const positiveInt = (key: string, defaultValue: number): number =>
     return value;
   });
 
+/** A `true` / `false` variable (any case), cached; `false` when unset. */
+const flag = (key: string): boolean =>
+  once(key, () => {
+    const value = getStringFromEnv({ key, defaultValue: 'false' }).toLowerCase();
+    if (value !== 'true' && value !== 'false') {
+      throw new MissingConfiguration(`environment variable ${key} must be "true" or "false", got "${value}"`);
+    }
+    return value === 'true';
+  });
+
 /** A configured pipeline: what it bakes, from which base image, and which channel it promotes to. */
 export interface PipelineConfig {
   pipeline: string;
@@ -271,15 +281,26 @@ export const config = {
   },
   /** `RETENTION_DRY_RUN` (default `false`): plan only, deregister nothing. */
   get retentionDryRun(): boolean {
-    return once('RETENTION_DRY_RUN', () => {
-      const value = getStringFromEnv({ key: 'RETENTION_DRY_RUN', defaultValue: 'false' }).toLowerCase();
-      if (value !== 'true' && value !== 'false') {
+    return flag('RETENTION_DRY_RUN');
+  },
+  /**
+   * `SWEEPER_GRACE_MINUTES` (default 60): the sweeper leaves a resource alone until it is this many
+   * minutes old (a security group: until its execution stopped this many minutes ago). 0 is allowed.
+   */
+  get sweeperGraceMinutes(): number {
+    return once('SWEEPER_GRACE_MINUTES', () => {
+      const value = getNumberFromEnv({ key: 'SWEEPER_GRACE_MINUTES', defaultValue: 60 });
+      if (!Number.isInteger(value) || value < 0) {
         throw new MissingConfiguration(
-          `environment variable RETENTION_DRY_RUN must be "true" or "false", got "${value}"`,
+          `environment variable SWEEPER_GRACE_MINUTES must be a whole number of minutes ≥ 0, got "${process.env.SWEEPER_GRACE_MINUTES}"`,
         );
       }
-      return value === 'true';
+      return value;
     });
+  },
+  /** `SWEEPER_DRY_RUN` (default `false`): the sweeper reports what it would remove and removes nothing. */
+  get sweeperDryRun(): boolean {
+    return flag('SWEEPER_DRY_RUN');
   },
   /** `RETENTION_RECENT_LAUNCH_DAYS` (default 7): images launched within this many days are kept. */
   get retentionRecentLaunchDays(): number {

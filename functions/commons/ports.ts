@@ -5,6 +5,7 @@
  * in `local/` (file catalog, qemu, guest agent, terminal). Keep them free of SDK types.
  * All times are ISO 8601 strings; all durations are seconds.
  */
+import type { ExecutionFacts, Leftover } from './core/sweep.js';
 
 /** A machine image (an AMI on AWS, a qcow2 + catalog entry locally). */
 export interface ImageRecord {
@@ -226,4 +227,30 @@ export interface IncidentReporter {
    *   it was already open (the failure was added to it).
    */
   open(request: IncidentRequest): Promise<{ incidentArn: string; deduplicated: boolean }>;
+}
+
+/**
+ * What builds leave behind: builder and test instances, Packer's temporary security groups and key
+ * pairs, candidate images (EC2 on AWS). Shapes are the sweeper core's (`core/sweep.ts`).
+ */
+export interface LeftoverStore {
+  /**
+   * Every instance tagged `factory:role=build-instance|test-instance` that is not terminated,
+   * every security group and key pair tagged `factory:role=build-instance`, and every own image
+   * tagged `factory:channel=candidate` (any state). Untagged resources are never listed.
+   */
+  list(): Promise<Leftover[]>;
+  /**
+   * Remove one: terminate an instance, delete a security group or key pair, deregister an image
+   * with its snapshots. `gone` when it no longer exists (re-runs converge).
+   * @throws the backend's error otherwise, e.g. EC2 `DependencyViolation` for a security group
+   *   an instance still uses.
+   */
+  remove(resource: Leftover): Promise<{ outcome: 'removed' | 'gone'; snapshots: SnapshotOutcome[] }>;
+}
+
+/** Reads a Step Functions execution's status (for the sweeper). */
+export interface ExecutionStatusReader {
+  /** The status and stop time; `NOT_FOUND` when the execution does not exist (any more). */
+  describe(executionArn: string): Promise<ExecutionFacts>;
 }

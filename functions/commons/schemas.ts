@@ -283,6 +283,30 @@ export const RollbackChannelInput = z.strictObject({
 });
 export type RollbackChannelInput = z.infer<typeof RollbackChannelInput>;
 
+/**
+ * What starts `sweep-leftovers`: its schedule (EventBridge `Scheduled Event`), the rule for this
+ * state machine's executions that stopped without succeeding (`Step Functions Execution Status
+ * Change`, https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html: `detail` carries
+ * `executionArn`, `stateMachineArn`, `status`, …), or an operator's `{ "dryRun": true }`.
+ */
+export const SweepLeftoversInput = z.union([
+  z.strictObject({
+    /** Report what would be removed, remove nothing (overrides `SWEEPER_DRY_RUN` for this run). */
+    dryRun: z.boolean({ error: 'dryRun must be true or false' }).optional(),
+  }),
+  z.looseObject({ source: z.literal('aws.events'), 'detail-type': z.literal('Scheduled Event') }),
+  z.looseObject({
+    source: z.literal('aws.states'),
+    'detail-type': z.literal('Step Functions Execution Status Change'),
+    detail: z.looseObject({
+      executionArn: z.string().min(1),
+      stateMachineArn: z.string().min(1),
+      status: z.enum(['FAILED', 'ABORTED', 'TIMED_OUT']),
+    }),
+  }),
+]);
+export type SweepLeftoversInput = z.infer<typeof SweepLeftoversInput>;
+
 /** Standard Schema issue, as carried by Powertools' `ParseError.cause`. */
 interface Issue {
   message: string;

@@ -9,16 +9,19 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { codeCommit } from '../clients/codecommit.js';
 import { ec2 } from '../clients/ec2.js';
+import { sfn } from '../clients/sfn.js';
 import { ssm } from '../clients/ssm.js';
 import { ssmIncidents } from '../clients/ssm-incidents.js';
 import { config } from '../config.js';
 import { MissingConfiguration } from '../errors.js';
 import { logger } from '../powertools/index.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
+import { Ec2LeftoverStore } from './ec2-leftover-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
 import { GitRevisionResolver, HttpsRevisionResolver } from './git-revisions.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
 import { OpsCenterReporter } from './ops-center-reporter.js';
+import { SfnExecutionStatus } from './sfn-execution-status.js';
 import { SlackWebhookNotifier, ssmSecureString } from './slack-notifier.js';
 import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
 import { SsmChannelPointer } from './ssm-channel-pointer.js';
@@ -29,6 +32,8 @@ export const imageStore = (): Ec2ImageStore =>
   new Ec2ImageStore(ec2, (imageIds, error) =>
     logger.warn('image reference scan failed: images kept as in use', { imageIds, error }),
   );
+export const leftoverStore = (): Ec2LeftoverStore => new Ec2LeftoverStore(ec2, imageStore());
+export const executionStatus = (): SfnExecutionStatus => new SfnExecutionStatus(sfn);
 export const channelPointer = (): SsmChannelPointer =>
   new SsmChannelPointer(ssm, config.channelParameterPrefix);
 export const sourceResolver = (): PublicParameterSourceImageResolver =>

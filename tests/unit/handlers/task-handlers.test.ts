@@ -552,16 +552,14 @@ describe('cleanup-after-failure', () => {
       ],
     });
     ec2.on(TerminateInstancesCommand).resolves({});
-    ec2
-      .on(DescribeImagesCommand)
-      .resolves({
-        Images: [
-          ec2Image('ami-0ccccccccccccccc1', 0, {
-            'factory:channel': 'candidate',
-            'factory:build-id': 'web-0123456789ab',
-          }),
-        ],
-      });
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        ec2Image('ami-0ccccccccccccccc1', 0, {
+          'factory:channel': 'candidate',
+          'factory:build-id': 'web-0123456789ab',
+        }),
+      ],
+    });
     ec2.on(DeregisterImageCommand).resolves({
       Return: true,
       DeleteSnapshotResults: [{ SnapshotId: 'snap-0ccccccccccccccc1', ReturnCode: 'success' }],

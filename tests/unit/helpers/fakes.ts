@@ -1,14 +1,17 @@
 /** In-memory port implementations for step tests (they record every call). */
+import type { ExecutionFacts, Leftover } from '#commons/core/sweep.js';
 import type {
   ChannelPointer,
   ChannelPosition,
   CommandResult,
   CommandRunner,
+  ExecutionStatusReader,
   ImageRecord,
   ImageStore,
   IncidentReporter,
   IncidentRequest,
   LaunchRequest,
+  LeftoverStore,
   MachineLauncher,
   Notification,
   Notifier,
@@ -145,5 +148,40 @@ export class StaticSources implements SourceImageResolver {
   }
   async describe(imageId: string) {
     return this.images[imageId];
+  }
+}
+
+/** Leftovers in memory: `remove` deletes them; `failures` scripts errors per id (consumed in order). */
+export class MemoryLeftoverStore implements LeftoverStore {
+  readonly removed: string[] = [];
+  readonly failures = new Map<string, Error[]>();
+  constructor(public resources: Leftover[] = []) {}
+  async list() {
+    return structuredClone(this.resources);
+  }
+  async remove(resource: Leftover) {
+    const failure = this.failures.get(resource.id)?.shift();
+    if (failure) throw failure;
+    const found = this.resources.some((r) => r.id === resource.id);
+    this.resources = this.resources.filter((r) => r.id !== resource.id);
+    if (!found) return { outcome: 'gone' as const, snapshots: [] };
+    this.removed.push(resource.id);
+    const snapshots = (resource.snapshotIds ?? []).map((snapshotId) => ({
+      snapshotId,
+      outcome: 'deleted' as const,
+    }));
+    return { outcome: 'removed' as const, snapshots };
+  }
+}
+
+/** Execution statuses by ARN; an ARN missing here does not exist. */
+export class MemoryExecutions implements ExecutionStatusReader {
+  readonly asked: string[] = [];
+  constructor(public facts = new Map<string, ExecutionFacts | Error>()) {}
+  async describe(executionArn: string): Promise<ExecutionFacts> {
+    this.asked.push(executionArn);
+    const facts = this.facts.get(executionArn);
+    if (facts instanceof Error) throw facts;
+    return facts ?? { status: 'NOT_FOUND' };
   }
 }
