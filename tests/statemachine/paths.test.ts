@@ -590,19 +590,22 @@ describe('candidate cleanup on every failure before promotion', () => {
         'kept',
       ],
     ],
-  )('%s: no test instance left, the candidate removed unless promotion started', async (_label, overrides, error, fate) => {
-    // Prepare
-    const a = account();
+  )(
+    '%s: no test instance left, the candidate removed unless promotion started',
+    async (_label, overrides, error, fate) => {
+      // Prepare
+      const a = account();
 
-    // Act
-    const run = await runPipeline({ ...a.doubles, ...overrides(a) });
+      // Act
+      const run = await runPipeline({ ...a.doubles, ...overrides(a) });
 
-    // Assess: no test instance left, the candidate gone unless the promotion had started
-    expectFailedWith(run, error);
-    expect(inputOf(run, 'NotifyFailure').cleanup).toMatchObject({ candidate: fate });
-    expect(a.launcher.live.size).toBe(0);
-    expect(a.images.images.map((image) => image.imageId)).toEqual(
-      fate === 'kept' ? [CANDIDATE_IMAGE_ID] : [],
-    );
-  });
+      // Assess: no test instance left, the candidate gone unless the promotion had started
+      expectFailedWith(run, error);
+      expect(inputOf(run, 'NotifyFailure').cleanup).toMatchObject({ candidate: fate });
+      expect(a.launcher.live.size).toBe(0);
+      expect(a.images.images.map((image) => image.imageId)).toEqual(
+        fate === 'kept' ? [CANDIDATE_IMAGE_ID] : [],
+      );
+    },
+  );
 });

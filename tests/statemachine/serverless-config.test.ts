@@ -19,7 +19,13 @@ import { root, serverless } from './serverless-config.js';
 
 const states = readRawDefinition().States as Record<string, Record<string, unknown>>;
 const taskFunctions = Object.entries(lambdaFunctionKeys());
-const TRIGGERS = ['watch-base-images', 'github-webhook', 'codecommit-push', 'rollback-channel'];
+const TRIGGERS = [
+  'watch-base-images',
+  'github-webhook',
+  'codecommit-push',
+  'rollback-channel',
+  'sweep-leftovers',
+];
 
 /** The ASL's constant for an attempt bound (`NumericGreaterThanEquals` on `variable`) in a Choice. */
 function aslBound(choice: string, variable: string): number {
@@ -146,7 +152,7 @@ describe('serverless.yml', () => {
 
   it('sends every asynchronous trigger that keeps failing to the dead-letter queue, with alarms', () => {
     const dlq = { 'Fn::GetAtt': ['TriggerDeadLetterQueue', 'Arn'] };
-    for (const key of ['watch-base-images', 'codecommit-push']) {
+    for (const key of ['watch-base-images', 'codecommit-push', 'sweep-leftovers']) {
       const fn = serverless.functions[key] as Record<string, unknown> & {
         events: Array<{ eventBridge?: Record<string, unknown> }>;
       };
@@ -168,6 +174,33 @@ describe('serverless.yml', () => {
     expect(resources.TriggerDeadLetterQueueAlarm?.Properties.MetricName).toBe(
       'ApproximateNumberOfMessagesVisible',
     );
+  });
+
+  it('runs the sweeper on its schedule and on this stage’s executions that stop without succeeding', () => {
+    const fn = serverless.functions['sweep-leftovers'] as unknown as Record<string, unknown> & {
+      events: Array<{ eventBridge: Record<string, unknown> }>;
+      environment: Record<string, string>;
+    };
+    const [schedule, executions] = fn.events.map((event) => event.eventBridge);
+
+    expect(schedule?.schedule).toBe(`\${param:sweeperSchedule}`);
+    expect(executions?.pattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: {
+        status: ['FAILED', 'ABORTED', 'TIMED_OUT'],
+        stateMachineArn: [`\${self:custom.stateMachineArn}`],
+      },
+    });
+    expect(fn.environment).toEqual({
+      SWEEPER_GRACE_MINUTES: `\${param:sweeperGraceMinutes}`,
+      SWEEPER_DRY_RUN: `\${param:sweeperDryRun}`,
+    });
+    expect(serverless.params.default).toMatchObject({
+      sweeperSchedule: 'rate(1 hour)',
+      sweeperGraceMinutes: '60',
+      sweeperDryRun: 'false',
+    });
   });
 
   it('exposes github-webhook as a public function URL (HMAC checked in code)', () => {
