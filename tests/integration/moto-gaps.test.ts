@@ -3,6 +3,8 @@
  * fails here and tells us to drop the workaround), then the MotoGapProxy double that fills it.
  */
 import {
+  CreateSecurityGroupCommand,
+  DeleteSecurityGroupCommand,
   DeregisterImageCommand,
   DescribeImageReferencesCommand,
   DescribeImagesCommand,
@@ -10,8 +12,15 @@ import {
   EC2Client,
   RegisterImageCommand,
   RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { CreateStateMachineCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -37,7 +46,7 @@ import {
 import { DUMMY_AWS_ENV, TEST_REGION } from './moto.js';
 
 let aws: AwsSide;
-let viaProxy: { ec2: EC2Client; ssm: SSMClient; incidents: SSMIncidentsClient };
+let viaProxy: { ec2: EC2Client; ssm: SSMClient; incidents: SSMIncidentsClient; sfn: SFNClient };
 
 const config = (endpoint: string) => ({
   endpoint,
@@ -65,6 +74,7 @@ beforeAll(async () => {
     ec2: new EC2Client(config(aws.proxy.endpoint)),
     ssm: new SSMClient(config(aws.proxy.endpoint)),
     incidents: new SSMIncidentsClient(config(aws.proxy.endpoint)),
+    sfn: new SFNClient(config(aws.proxy.endpoint)),
   };
 }, SETUP_TIMEOUT_MS);
 
@@ -72,6 +82,7 @@ afterAll(async () => {
   viaProxy.ec2.destroy();
   viaProxy.ssm.destroy();
   viaProxy.incidents.destroy();
+  viaProxy.sfn.destroy();
   await aws.close();
 });
 
@@ -167,6 +178,36 @@ describe('EC2 gaps', () => {
     // Assess
     expect(rawError.$metadata?.httpStatusCode).toBe(500);
     expect(reply.ImageReferences?.map((r) => [r.ImageId, r.ResourceType])).toEqual([[used, 'ec2:Instance']]);
+  });
+
+  it('DeleteSecurityGroup deletes a group an instance uses in moto; the double answers DependencyViolation', async () => {
+    // Prepare
+    const group = async (name: string) =>
+      (await aws.ec2.send(new CreateSecurityGroupCommand({ GroupName: name, Description: 'gap' }))).GroupId ??
+      '';
+    const inUse = async (groupId: string) =>
+      (
+        await aws.ec2.send(
+          new RunInstancesCommand({
+            ImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
+            MinCount: 1,
+            MaxCount: 1,
+            InstanceType: 't3.small',
+            SecurityGroupIds: [groupId],
+          }),
+        )
+      ).Instances?.[0]?.InstanceId ?? '';
+    const raw = await group('gap-raw');
+    await inUse(raw);
+    const doubled = await group('gap-doubled');
+    const instanceId = await inUse(doubled);
+
+    // Act / Assess: moto deletes it; the double refuses until the instance is terminated
+    await aws.ec2.send(new DeleteSecurityGroupCommand({ GroupId: raw }));
+    const refused = await errorOf(viaProxy.ec2.send(new DeleteSecurityGroupCommand({ GroupId: doubled })));
+    expect(refused.name).toBe('DependencyViolation');
+    await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    await viaProxy.ec2.send(new DeleteSecurityGroupCommand({ GroupId: doubled }));
   });
 
   it('RunInstances keeps the ClientToken but is not idempotent on it', async () => {
@@ -307,6 +348,34 @@ describe('Step Functions and Incident Manager', () => {
     expect(different.name).toBe('ExecutionAlreadyExists');
     const { executions } = await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn }));
     expect(executions).toHaveLength(1);
+  });
+
+  it('DescribeExecution never reports FAILED in moto; the double reports the end a test gave', async () => {
+    // Prepare
+    const { stateMachineArn } = await aws.sfn.send(
+      new CreateStateMachineCommand({
+        name: 'gap-outcome',
+        definition: JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 60, End: true } } }),
+        roleArn: 'arn:aws:iam::123456789012:role/sfn',
+      }),
+    );
+    const { executionArn } = await aws.sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name: 'gap-failed' }),
+    );
+    const stopDate = new Date('2026-11-21T12:00:00.000Z');
+
+    // Act
+    aws.proxy.executions.end(executionArn ?? '', 'FAILED', stopDate);
+    const raw = await aws.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const doubled = await viaProxy.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const unknown = await errorOf(
+      viaProxy.sfn.send(new DescribeExecutionCommand({ executionArn: `${executionArn}-never` })),
+    );
+
+    // Assess
+    expect(raw.status).toBe('RUNNING');
+    expect(doubled).toMatchObject({ status: 'FAILED', stopDate, name: 'gap-failed' });
+    expect(unknown.name).toBe('ExecutionDoesNotExist');
   });
 
   it('has no Incident Manager backend in moto; the double records StartIncident, idempotent on clientToken', async () => {

@@ -20,7 +20,15 @@
  *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto;
  * - `CreateImageSnapshotTagsDouble`: EC2 `CreateImage` with a `snapshot` tag specification (moto
  *   raises NotImplementedError, HTTP 500): forwarded without it, then the new image's snapshots
- *   are tagged in moto, which is what AWS does at creation.
+ *   are tagged in moto, which is what AWS does at creation;
+ * - `SecurityGroupInUseDouble`: EC2 `DeleteSecurityGroup` of a group a live (not terminated)
+ *   instance uses answers `DependencyViolation`, as AWS does
+ *   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html); moto
+ *   deletes it anyway;
+ * - {@link ExecutionOutcomeDouble}: Step Functions `DescribeExecution` of an execution a test ended
+ *   (moto's executions stay RUNNING unless stopped): moto's answer with the status and stop date
+ *   the test gave (FAILED, TIMED_OUT, SUCCEEDED). Unknown executions still get moto's
+ *   `ExecutionDoesNotExist`.
  *
  * Before anything else every request is validated against the AWS service model
  * ({@link RequestValidator}, botocore's models): a request AWS would refuse is refused here the same
@@ -293,6 +301,21 @@ export class IncidentManagerDouble {
   }
 }
 
+/** Plays the end of executions moto never runs: `DescribeExecution` reports what the test set. */
+export class ExecutionOutcomeDouble {
+  readonly #ended = new Map<string, { status: 'FAILED' | 'TIMED_OUT' | 'SUCCEEDED'; stopDate: Date }>();
+
+  /** From now on `executionArn` (which must exist in moto) is reported with `status`, stopped at `stopDate`. */
+  end(executionArn: string, status: 'FAILED' | 'TIMED_OUT' | 'SUCCEEDED', stopDate = new Date()): void {
+    this.#ended.set(executionArn, { status, stopDate });
+  }
+
+  /** The overlay for one execution, if the test ended it. */
+  outcome(executionArn: string): { status: string; stopDate: Date } | undefined {
+    return this.#ended.get(executionArn);
+  }
+}
+
 interface Reply {
   status: number;
   headers: Record<string, string>;
@@ -305,6 +328,7 @@ export interface MotoGapProxy {
   readonly publicParameters: PublicParameterPublisher;
   readonly ssmAgent: SsmAgentDouble;
   readonly incidents: IncidentManagerDouble;
+  readonly executions: ExecutionOutcomeDouble;
   readonly faults: FaultInjector;
   /** The service-model validator every request passes first (its `checked` constraints). */
   readonly validator: RequestValidator;
@@ -378,6 +402,7 @@ export const startMotoGapProxy = async (
   const publicParameters = new PublicParameterPublisher();
   const ssmAgent = new SsmAgentDouble();
   const incidents = new IncidentManagerDouble();
+  const executions = new ExecutionOutcomeDouble();
   const faults = new FaultInjector();
   const validator = options.validator ?? new RequestValidator();
   const iam = options.iam;
@@ -672,6 +697,27 @@ export const startMotoGapProxy = async (
         by: 'double' as const,
       };
     }
+    if (action === 'DeleteSecurityGroup') {
+      const groupId = form.get('GroupId') ?? '';
+      const reply = await ec2.send(new DescribeInstancesCommand({}));
+      const users = (reply.Reservations ?? [])
+        .flatMap((r) => r.Instances ?? [])
+        .filter((i) => i.State?.Name !== 'terminated')
+        .filter((i) => (i.SecurityGroups ?? []).some((group) => group.GroupId === groupId));
+      if (users.length > 0) {
+        const message = `resource ${groupId} has a dependent object`;
+        return {
+          reply: {
+            status: 400,
+            headers: { 'content-type': 'text/xml;charset=UTF-8' },
+            body: Buffer.from(
+              `<Response><Errors><Error><Code>DependencyViolation</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+            ),
+          },
+          by: 'double' as const,
+        };
+      }
+    }
     if (action === 'DeregisterImage' && form.get('DeleteAssociatedSnapshots') === 'true') {
       const imageId = form.get('ImageId') ?? '';
       let snapshotIds: string[] = [];
@@ -798,6 +844,17 @@ export const startMotoGapProxy = async (
     } else {
       if (service === 'ssm') answer = await ssm(incoming, operation, input, body);
       if (service === 'ssm-incidents') answer = incidentManager(path, input);
+      if (service === 'states' && operation === 'DescribeExecution') {
+        const ended = executions.outcome(String(input.executionArn));
+        if (ended) {
+          const reply = await forward(incoming, body);
+          if (reply.status === 200) {
+            const described = JSON.parse(reply.body.toString()) as Record<string, unknown>;
+            Object.assign(described, { status: ended.status, stopDate: ended.stopDate.getTime() / 1000 });
+            answer = { reply: json(200, described, 'application/x-amz-json-1.0'), by: 'double' };
+          } else answer = { reply, by: 'moto' };
+        }
+      }
     }
     answer ??= { reply: await forward(incoming, body), by: 'moto' };
     operations.push({
@@ -837,6 +894,7 @@ export const startMotoGapProxy = async (
     publicParameters,
     ssmAgent,
     incidents,
+    executions,
     faults,
     validator,
     iam,

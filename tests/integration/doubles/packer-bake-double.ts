@@ -60,6 +60,17 @@ export const packerTags = (build: BakeBuild, buildDate: Date): Record<string, st
   [TAG.execution]: build.executionName || 'manual',
 });
 
+/**
+ * `local.aws_run_tags` of `packer/locals.pkr.hcl`: the builder instance and its volumes, and (by
+ * packer-plugin-amazon v1.3.4's `StepSecurityGroup` / `StepKeyPair`) the temporary security group
+ * and key pair.
+ */
+export const packerRunTags = (build: BakeBuild, buildDate: Date): Record<string, string> => ({
+  ...packerTags(build, buildDate),
+  [TAG.name]: `packer-${build.buildId}`,
+  [TAG.role]: 'build-instance',
+});
+
 /** Register one AMI in moto the way Packer would, tagged for `build`. */
 export const bakeImageLikePacker = async (
   ec2: EC2Client,
