@@ -53,6 +53,8 @@ import {
 } from './harness.js';
 
 const SOURCE = PUBLISHED['ubuntu-24.04'].current;
+/** Each test makes and sweeps dozens of resources through the validator and IAM evaluation. */
+const SWEEP_TIMEOUT_MS = 180_000;
 const OTHER_STAGE = 'arn:aws:states:us-east-1:123456789012:stateMachine:golden-image-factory-other';
 
 let aws: AwsSide;
@@ -96,12 +98,17 @@ const bakeOf = (build: Build): BakeBuild => ({
 
 /** What Packer has made by the time it launched the builder (StepKeyPair, StepSecurityGroup, StepRunSourceInstance). */
 const packerBuilder = async (build: Build, runTags = packerRunTags(bakeOf(build), new Date())) => {
+  // Untagged (Packer in the China regions): no tag specification at all, as EC2 refuses an empty one.
+  const spec = (types: string[]) =>
+    Object.keys(runTags).length === 0
+      ? undefined
+      : types.map((type) => ({ ResourceType: type as never, Tags: toTags(runTags) }));
   const name = `packer_${randomUUID()}`;
   const { GroupId = '' } = await aws.ec2.send(
     new CreateSecurityGroupCommand({
       GroupName: name,
       Description: 'Temporary group for Packer',
-      TagSpecifications: [{ ResourceType: 'security-group', Tags: toTags(runTags) }],
+      TagSpecifications: spec(['security-group']),
     }),
   );
   const keyName = `packer_${randomUUID()}`;
@@ -109,7 +116,7 @@ const packerBuilder = async (build: Build, runTags = packerRunTags(bakeOf(build)
     new CreateKeyPairCommand({
       KeyName: keyName,
       KeyType: 'rsa',
-      TagSpecifications: [{ ResourceType: 'key-pair', Tags: toTags(runTags) }],
+      TagSpecifications: spec(['key-pair']),
     }),
   );
   const { Instances } = await aws.ec2.send(
@@ -120,10 +127,7 @@ const packerBuilder = async (build: Build, runTags = packerRunTags(bakeOf(build)
       MaxCount: 1,
       KeyName: keyName,
       SecurityGroupIds: [GroupId],
-      TagSpecifications: [
-        { ResourceType: 'instance', Tags: toTags(runTags) },
-        { ResourceType: 'volume', Tags: toTags(runTags) },
-      ],
+      TagSpecifications: spec(['instance', 'volume']),
     }),
   );
   return { groupId: GroupId, keyName, instanceId: Instances?.[0]?.InstanceId ?? '' };
@@ -200,198 +204,217 @@ describe('the sweeper, fault by fault', () => {
   const faults: Array<{ fault: string; builds: Started[]; before: number; after: number }> = [];
   const bystanders: Array<{ label: string; id: string; before: string[] }> = [];
 
-  it('leaves 0 resources of any fault, and touches nothing else', async () => {
-    // Prepare: the four faults
-    const bakeAbort = await startBuild('bake-abort');
-    await packerBuilder(bakeAbort.build);
-    await candidateOf(bakeAbort.build);
-    await aws.sfn.send(new StopExecutionCommand({ executionArn: bakeAbort.executionArn }));
+  it(
+    'leaves 0 resources of any fault, and touches nothing else',
+    async () => {
+      // Prepare: the four faults
+      const bakeAbort = await startBuild('bake-abort');
+      await packerBuilder(bakeAbort.build);
+      await candidateOf(bakeAbort.build);
+      await aws.sfn.send(new StopExecutionCommand({ executionArn: bakeAbort.executionArn }));
 
-    const probeAbort = await startBuild('probe-abort');
-    await testInstanceOf(probeAbort.build, await candidateOf(probeAbort.build));
-    await aws.sfn.send(new StopExecutionCommand({ executionArn: probeAbort.executionArn }));
+      const probeAbort = await startBuild('probe-abort');
+      await testInstanceOf(probeAbort.build, await candidateOf(probeAbort.build));
+      await aws.sfn.send(new StopExecutionCommand({ executionArn: probeAbort.executionArn }));
 
-    const packerKilled = await startBuild('packer-killed');
-    await packerBuilder(packerKilled.build);
-    aws.proxy.executions.end(packerKilled.executionArn, 'FAILED');
+      const packerKilled = await startBuild('packer-killed');
+      await packerBuilder(packerKilled.build);
+      aws.proxy.executions.end(packerKilled.executionArn, 'FAILED');
 
-    const cleanupFailed = await startBuild('cleanup-failed');
-    await testInstanceOf(cleanupFailed.build, await candidateOf(cleanupFailed.build));
-    aws.proxy.executions.end(cleanupFailed.executionArn, 'FAILED');
+      const cleanupFailed = await startBuild('cleanup-failed');
+      await testInstanceOf(cleanupFailed.build, await candidateOf(cleanupFailed.build));
+      aws.proxy.executions.end(cleanupFailed.executionArn, 'FAILED');
 
-    // Prepare: what must survive
-    const running = await startBuild('running');
-    await packerBuilder(running.build);
-    await testInstanceOf(running.build, await candidateOf(running.build));
+      // Prepare: what must survive
+      const running = await startBuild('running');
+      await packerBuilder(running.build);
+      await testInstanceOf(running.build, await candidateOf(running.build));
 
-    const aborted = await startBuild('kept-images');
-    await aws.sfn.send(new StopExecutionCommand({ executionArn: aborted.executionArn }));
-    const protectedImage = await candidateOf(aborted.build);
-    await aws.ec2.send(
-      new CreateTagsCommand({
-        Resources: [protectedImage.imageId],
-        Tags: toTags({ 'factory:protected': 'true' }),
-      }),
-    );
-    const pointed = await candidateOf(aborted.build);
-    await aws.ssm.send(
-      new PutParameterCommand({
-        Name: `${stackSettings().CHANNEL_PARAMETER_PREFIX}/web/stable`,
-        Value: pointed.imageId,
-        Type: 'String',
-        DataType: 'aws:ec2:image',
-      }),
-    );
-    const promoted = await candidateOf(aborted.build);
-    await aws.ec2.send(
-      new CreateTagsCommand({ Resources: [promoted.imageId], Tags: toTags({ 'factory:channel': 'stable' }) }),
-    );
+      const aborted = await startBuild('kept-images');
+      await aws.sfn.send(new StopExecutionCommand({ executionArn: aborted.executionArn }));
+      const protectedImage = await candidateOf(aborted.build);
+      await aws.ec2.send(
+        new CreateTagsCommand({
+          Resources: [protectedImage.imageId],
+          Tags: toTags({ 'factory:protected': 'true' }),
+        }),
+      );
+      const pointed = await candidateOf(aborted.build);
+      await aws.ssm.send(
+        new PutParameterCommand({
+          Name: `${stackSettings().CHANNEL_PARAMETER_PREFIX}/web/stable`,
+          Value: pointed.imageId,
+          Type: 'String',
+          DataType: 'aws:ec2:image',
+        }),
+      );
+      const promoted = await candidateOf(aborted.build);
+      await aws.ec2.send(
+        new CreateTagsCommand({
+          Resources: [promoted.imageId],
+          Tags: toTags({ 'factory:channel': 'stable' }),
+        }),
+      );
 
-    const otherStageName = aborted.build.executionName;
-    const otherStage: Build = {
-      ...aborted.build,
-      buildId: buildId({ pipeline: 'web', executionArn: executionArnOf(OTHER_STAGE, otherStageName) }),
-    };
-    await packerBuilder(otherStage);
-    await candidateOf(otherStage);
+      const otherStageName = aborted.build.executionName;
+      const otherStage: Build = {
+        ...aborted.build,
+        buildId: buildId({ pipeline: 'web', executionArn: executionArnOf(OTHER_STAGE, otherStageName) }),
+      };
+      await packerBuilder(otherStage);
+      await candidateOf(otherStage);
 
-    const otherPipeline = await startBuild('other-pipeline', 'api');
-    await aws.sfn.send(new StopExecutionCommand({ executionArn: otherPipeline.executionArn }));
-    await packerBuilder(otherPipeline.build);
+      const otherPipeline = await startBuild('other-pipeline', 'api');
+      await aws.sfn.send(new StopExecutionCommand({ executionArn: otherPipeline.executionArn }));
+      await packerBuilder(otherPipeline.build);
 
-    const untagged = await packerBuilder(aborted.build, {});
+      const untagged = await packerBuilder(aborted.build, {});
 
-    for (const fault of [bakeAbort, probeAbort, packerKilled, cleanupFailed]) {
-      faults.push({
-        fault: fault.label,
-        builds: [fault],
-        before: (await resourcesOf(fault.build.buildId)).length,
-        after: -1,
+      for (const fault of [bakeAbort, probeAbort, packerKilled, cleanupFailed]) {
+        faults.push({
+          fault: fault.label,
+          builds: [fault],
+          before: (await resourcesOf(fault.build.buildId)).length,
+          after: -1,
+        });
+      }
+      for (const [label, id] of [
+        ['running execution', running.build.buildId],
+        ['protected / pointed / promoted images', aborted.build.buildId],
+        ['another stage', otherStage.buildId],
+        ['another pipeline', otherPipeline.build.buildId],
+      ] as const) {
+        bystanders.push({ label, id, before: await resourcesOf(id) });
+      }
+      const untaggedBefore = {
+        groups: (await aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [untagged.groupId] })))
+          .SecurityGroups,
+        keys: (await aws.ec2.send(new DescribeKeyPairsCommand({ KeyNames: [untagged.keyName] }))).KeyPairs,
+      };
+
+      // Act: a dry run first, then the sweep the schedule starts
+      const dry = await invoke(sweep, { dryRun: true });
+      const afterDry = await Promise.all(faults.map((f) => resourcesOf(f.builds[0]?.build.buildId ?? '')));
+      const report = await invoke(sweep, loadScheduledEvent());
+
+      // Assess
+      for (const fault of faults)
+        fault.after = (await resourcesOf(fault.builds[0]?.build.buildId ?? '')).length;
+      console.info(
+        `sweeper fault matrix:\n${['| fault | resources before | after |', '|---|---|---|', ...faults.map((f) => `| ${f.fault} | ${f.before} | ${f.after} |`)].join('\n')}`,
+      );
+      expect(faults.map((f) => [f.fault, f.before])).toEqual([
+        ['bake-abort', 5], // builder instance, security group, key pair, AMI, snapshot
+        ['probe-abort', 3], // test instance, AMI, snapshot
+        ['packer-killed', 3], // builder instance, security group, key pair
+        ['cleanup-failed', 3], // test instance, AMI, snapshot
+      ]);
+      expect(faults.map((f) => f.after)).toEqual([0, 0, 0, 0]);
+      expect(afterDry.map((left) => left.length)).toEqual([5, 3, 3, 3]);
+      expect(dry.dryRun).toBe(true);
+      expect(dry.removed).toEqual(report.removed);
+      expect(report.removed).toEqual({
+        'test-instance': 2,
+        'build-instance': 2,
+        image: 3,
+        'security-group': 2,
+        'key-pair': 2,
       });
-    }
-    for (const [label, id] of [
-      ['running execution', running.build.buildId],
-      ['protected / pointed / promoted images', aborted.build.buildId],
-      ['another stage', otherStage.buildId],
-      ['another pipeline', otherPipeline.build.buildId],
-    ] as const) {
-      bystanders.push({ label, id, before: await resourcesOf(id) });
-    }
-    const untaggedBefore = {
-      groups: (await aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [untagged.groupId] })))
-        .SecurityGroups,
-      keys: (await aws.ec2.send(new DescribeKeyPairsCommand({ KeyNames: [untagged.keyName] }))).KeyPairs,
-    };
+      expect(report.failed).toBe(0);
+      for (const bystander of bystanders) {
+        expect(await resourcesOf(bystander.id), bystander.label).toEqual(bystander.before);
+      }
+      expect(
+        (await aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [untagged.groupId] })))
+          .SecurityGroups,
+      ).toEqual(untaggedBefore.groups);
+      expect(
+        (await aws.ec2.send(new DescribeKeyPairsCommand({ KeyNames: [untagged.keyName] }))).KeyPairs,
+      ).toEqual(untaggedBefore.keys);
+      expect(
+        report.outcomes
+          .filter((o) => o.outcome === 'kept')
+          .map((o) => [o.kind, o.reason])
+          .sort(),
+      ).toEqual(
+        [
+          ['build-instance', 'execution-running'],
+          ['image', 'execution-running'],
+          ['image', 'protected'],
+          ['image', 'referenced'],
+          ['key-pair', 'execution-running'],
+          ['security-group', 'execution-running'],
+          ['test-instance', 'execution-running'],
+        ].sort(),
+      );
+      // One Slack message per run that acted, listing each resource
+      const last = JSON.stringify(slack.received.at(-1));
+      expect(slack.received).toHaveLength(2);
+      expect(last).toContain('sweeper: removed 11 leftover(s) of 4 build(s)');
+      for (const fault of faults) expect(last).toContain(fault.builds[0]?.build.executionName);
+    },
+    SWEEP_TIMEOUT_MS,
+  );
 
-    // Act: a dry run first, then the sweep the schedule starts
-    const dry = await invoke(sweep, { dryRun: true });
-    const afterDry = await Promise.all(faults.map((f) => resourcesOf(f.builds[0]?.build.buildId ?? '')));
-    const report = await invoke(sweep, loadScheduledEvent());
-
-    // Assess
-    for (const fault of faults)
-      fault.after = (await resourcesOf(fault.builds[0]?.build.buildId ?? '')).length;
-    console.info(
-      `sweeper fault matrix:\n${['| fault | resources before | after |', '|---|---|---|', ...faults.map((f) => `| ${f.fault} | ${f.before} | ${f.after} |`)].join('\n')}`,
-    );
-    expect(faults.map((f) => [f.fault, f.before])).toEqual([
-      ['bake-abort', 5], // builder instance, security group, key pair, AMI, snapshot
-      ['probe-abort', 3], // test instance, AMI, snapshot
-      ['packer-killed', 3], // builder instance, security group, key pair
-      ['cleanup-failed', 3], // test instance, AMI, snapshot
-    ]);
-    expect(faults.map((f) => f.after)).toEqual([0, 0, 0, 0]);
-    expect(afterDry.map((left) => left.length)).toEqual([5, 3, 3, 3]);
-    expect(dry.dryRun).toBe(true);
-    expect(dry.removed).toEqual(report.removed);
-    expect(report.removed).toEqual({
-      'test-instance': 2,
-      'build-instance': 2,
-      image: 3,
-      'security-group': 2,
-      'key-pair': 2,
-    });
-    expect(report.failed).toBe(0);
-    for (const bystander of bystanders) {
-      expect(await resourcesOf(bystander.id), bystander.label).toEqual(bystander.before);
-    }
-    expect(
-      (await aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [untagged.groupId] })))
-        .SecurityGroups,
-    ).toEqual(untaggedBefore.groups);
-    expect(
-      (await aws.ec2.send(new DescribeKeyPairsCommand({ KeyNames: [untagged.keyName] }))).KeyPairs,
-    ).toEqual(untaggedBefore.keys);
-    expect(
-      report.outcomes
-        .filter((o) => o.outcome === 'kept')
-        .map((o) => [o.kind, o.reason])
-        .sort(),
-    ).toEqual(
-      [
-        ['build-instance', 'execution-running'],
-        ['image', 'execution-running'],
-        ['image', 'protected'],
-        ['image', 'referenced'],
-        ['key-pair', 'execution-running'],
-        ['security-group', 'execution-running'],
-        ['test-instance', 'execution-running'],
-      ].sort(),
-    );
-    // One Slack message per run that acted, listing each resource
-    const last = JSON.stringify(slack.received.at(-1));
-    expect(slack.received).toHaveLength(2);
-    expect(last).toContain('sweeper: removed 11 leftover(s) of 4 build(s)');
-    for (const fault of faults) expect(last).toContain(fault.builds[0]?.build.executionName);
-  });
-
-  it('a second sweep finds nothing left to do and sends nothing', async () => {
-    const before = slack.received.length;
-    const report = await invoke(sweep, loadScheduledEvent());
-    expect(Object.values(report.removed)).toEqual([0, 0, 0, 0, 0]);
-    expect(slack.received).toHaveLength(before);
-  });
+  it(
+    'a second sweep finds nothing left to do and sends nothing',
+    async () => {
+      const before = slack.received.length;
+      const report = await invoke(sweep, loadScheduledEvent());
+      expect(Object.values(report.removed)).toEqual([0, 0, 0, 0, 0]);
+      expect(slack.received).toHaveLength(before);
+    },
+    SWEEP_TIMEOUT_MS,
+  );
 });
 
 describe('the sweeper on an execution status change', () => {
-  it('sweeps on this state machine’s event and refuses another state machine’s', async () => {
-    const aborted = await startBuild('event');
-    await packerBuilder(aborted.build);
-    await aws.sfn.send(new StopExecutionCommand({ executionArn: aborted.executionArn }));
-    const event = statusChange(aborted.executionArn, 'ABORTED');
+  it(
+    'sweeps on this state machine’s event and refuses another state machine’s',
+    async () => {
+      const aborted = await startBuild('event');
+      await packerBuilder(aborted.build);
+      await aws.sfn.send(new StopExecutionCommand({ executionArn: aborted.executionArn }));
+      const event = statusChange(aborted.executionArn, 'ABORTED');
 
-    await expect(
-      invoke(sweep, { ...event, detail: { ...event.detail, stateMachineArn: OTHER_STAGE } }),
-    ).rejects.toMatchObject({ name: 'InvalidInput' });
-    expect(await resourcesOf(aborted.build.buildId)).toHaveLength(3);
+      await expect(
+        invoke(sweep, { ...event, detail: { ...event.detail, stateMachineArn: OTHER_STAGE } }),
+      ).rejects.toMatchObject({ name: 'InvalidInput' });
+      expect(await resourcesOf(aborted.build.buildId)).toHaveLength(3);
 
-    await invoke(sweep, event);
-    expect(await resourcesOf(aborted.build.buildId)).toEqual([]);
-  });
+      await invoke(sweep, event);
+      expect(await resourcesOf(aborted.build.buildId)).toEqual([]);
+    },
+    SWEEP_TIMEOUT_MS,
+  );
 });
 
 describe('the sweeper within its grace period', () => {
-  it('leaves a stopped build’s resources alone until they are older than SWEEPER_GRACE_MINUTES', async () => {
-    // Prepare: the handler as deployed with a 60-minute grace period
-    vi.resetModules();
-    process.env.SWEEPER_GRACE_MINUTES = '60';
-    const graceful = await importHandler<SweepReport>('sweep-leftovers');
-    const young = await startBuild('young');
-    await packerBuilder(young.build);
-    await testInstanceOf(young.build, await candidateOf(young.build));
-    await aws.sfn.send(new StopExecutionCommand({ executionArn: young.executionArn }));
-    const before = await resourcesOf(young.build.buildId);
+  it(
+    'leaves a stopped build’s resources alone until they are older than SWEEPER_GRACE_MINUTES',
+    async () => {
+      // Prepare: the handler as deployed with a 60-minute grace period
+      vi.resetModules();
+      process.env.SWEEPER_GRACE_MINUTES = '60';
+      const graceful = await importHandler<SweepReport>('sweep-leftovers');
+      const young = await startBuild('young');
+      await packerBuilder(young.build);
+      await testInstanceOf(young.build, await candidateOf(young.build));
+      await aws.sfn.send(new StopExecutionCommand({ executionArn: young.executionArn }));
+      const before = await resourcesOf(young.build.buildId);
 
-    // Act
-    const report = await invoke(graceful, loadScheduledEvent());
+      // Act
+      const report = await invoke(graceful, loadScheduledEvent());
 
-    // Assess
-    expect(before).toHaveLength(6); // builder and test instance, group, key pair, AMI, snapshot
-    expect(await resourcesOf(young.build.buildId)).toEqual(before);
-    const mine = report.outcomes.filter((o) => o.buildId === young.build.buildId);
-    expect(mine).toHaveLength(5);
-    expect(new Set(mine.map((o) => o.reason))).toEqual(new Set(['within-grace']));
-  });
+      // Assess
+      expect(before).toHaveLength(6); // builder and test instance, group, key pair, AMI, snapshot
+      expect(await resourcesOf(young.build.buildId)).toEqual(before);
+      const mine = report.outcomes.filter((o) => o.buildId === young.build.buildId);
+      expect(mine).toHaveLength(5);
+      expect(new Set(mine.map((o) => o.reason))).toEqual(new Set(['within-grace']));
+    },
+    SWEEP_TIMEOUT_MS,
+  );
 });
 
 /** A real-shaped EventBridge event of `tests/events/eventbridge/<variant>.json`, cloned. */

@@ -62,7 +62,10 @@ export interface SweepOptions {
   dependencyDelayMs?: number;
   /** Milliseconds left before the caller must return (Lambda: `context.getRemainingTimeInMillis`). */
   remainingMs?: () => number;
-  /** No new removal starts with less than this left (default 30 000 ms). */
+  /**
+   * No new removal starts with less than this left, in ms. Default: a fifth of the time left at
+   * the start, at most 30 000 (one removal's SDK retries, or one security group's pause and call).
+   */
   reserveMs?: number;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
@@ -71,6 +74,7 @@ export interface SweepOptions {
 const DEFAULT_DEPENDENCY_ATTEMPTS = 4;
 const DEFAULT_DEPENDENCY_DELAY_MS = 15_000;
 const DEFAULT_RESERVE_MS = 30_000;
+const RESERVE_SHARE = 0.2;
 
 const describeError = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -108,7 +112,8 @@ export const sweepLeftovers = async (
   const dryRun = input.dryRun ?? options.dryRun;
   const now = (options.now ?? (() => new Date()))();
   const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
-  const reserveMs = options.reserveMs ?? DEFAULT_RESERVE_MS;
+  const reserveMs =
+    options.reserveMs ?? Math.min(DEFAULT_RESERVE_MS, (options.remainingMs?.() ?? 0) * RESERVE_SHARE);
   const timeLeft = () => options.remainingMs === undefined || options.remainingMs() > reserveMs;
 
   const owned = ownedLeftovers(await ports.leftovers.list(), options.scope);
