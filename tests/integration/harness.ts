@@ -19,7 +19,7 @@ import {
   type Image,
   type Instance,
 } from '@aws-sdk/client-ec2';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { inject } from 'vitest';
@@ -247,6 +247,29 @@ export const startAwsSide = async (
       }
     },
   };
+};
+
+/**
+ * Create the stack's state machine in moto (one hour-long Wait: its executions stay RUNNING until
+ * stopped), so that the roles scoped to its ARN and its executions apply.
+ * @returns its ARN, the stack's `STATE_MACHINE_ARN`.
+ * @throws when moto names it otherwise.
+ */
+export const createStackStateMachine = async (aws: Pick<AwsSide, 'sfn'>): Promise<string> => {
+  const expected = stackSettings().STATE_MACHINE_ARN;
+  const { stateMachineArn } = await aws.sfn.send(
+    new CreateStateMachineCommand({
+      name: expected.split(':').at(-1),
+      definition: JSON.stringify({
+        StartAt: 'Bake',
+        States: { Bake: { Type: 'Wait', Seconds: 3600, End: true } },
+      }),
+      roleArn: 'arn:aws:iam::123456789012:role/image-factory-states',
+    }),
+  );
+  if (stateMachineArn !== expected)
+    throw new Error(`moto named the state machine ${stateMachineArn}, not ${expected}`);
+  return stateMachineArn;
 };
 
 /** Append the limits this file's requests were checked against to the run's report (moto-server.ts). */

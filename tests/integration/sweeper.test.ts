@@ -30,7 +30,7 @@ import {
   RunInstancesCommand,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import { CreateStateMachineCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { buildId, executionArnOf } from '#commons/core/build-key.js';
@@ -42,6 +42,7 @@ import { buildDocument } from './fixtures/build.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';
 import {
   type AwsSide,
+  createStackStateMachine,
   importHandler,
   invoke,
   type LambdaHandler,
@@ -180,17 +181,7 @@ beforeAll(async () => {
       Type: 'SecureString',
     }),
   );
-  ({ stateMachineArn = '' } = await aws.sfn.send(
-    new CreateStateMachineCommand({
-      name: stackSettings().STATE_MACHINE_ARN.split(':').at(-1),
-      definition: JSON.stringify({
-        StartAt: 'Bake',
-        States: { Bake: { Type: 'Wait', Seconds: 3600, End: true } },
-      }),
-      roleArn: 'arn:aws:iam::123456789012:role/image-factory-states',
-    }),
-  ));
-  expect(stateMachineArn).toBe(stackSettings().STATE_MACHINE_ARN);
+  stateMachineArn = await createStackStateMachine(aws);
   sweep = await importHandler('sweep-leftovers');
   launchTestInstance = await importHandler('launch-test-instance');
 }, SETUP_TIMEOUT_MS);

@@ -6,7 +6,6 @@
  * PublicParameterPublisher double (moto reserves `/aws/`, MOTO-GAPS.md).
  */
 import {
-  CreateStateMachineCommand,
   DescribeExecutionCommand,
   type ExecutionListItem,
   ListExecutionsCommand,
@@ -26,6 +25,7 @@ import {
 import { FOREIGN_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
 import {
   type AwsSide,
+  createStackStateMachine,
   importHandler,
   invoke,
   invokeExpectingError,
@@ -68,18 +68,8 @@ const lastSeen = async (pipeline: string): Promise<string | undefined> => {
 
 beforeAll(async () => {
   aws = await startAwsSide();
-  // The stack's state machine name: the trigger roles may start executions of that one only.
-  ({ stateMachineArn = '' } = await aws.sfn.send(
-    new CreateStateMachineCommand({
-      name: stackSettings().STATE_MACHINE_ARN.split(':').at(-1),
-      definition: JSON.stringify({
-        StartAt: 'Bake',
-        States: { Bake: { Type: 'Wait', Seconds: 3600, End: true } },
-      }),
-      roleArn: 'arn:aws:iam::123456789012:role/image-factory-states',
-    }),
-  ));
-  expect(stateMachineArn).toBe(stackSettings().STATE_MACHINE_ARN);
+  // The stack's state machine: the trigger roles may start executions of that one only.
+  stateMachineArn = await createStackStateMachine(aws);
   Object.assign(process.env, {
     PIPELINES: 'web=ubuntu-24.04,api=base@al2023:beta',
     SOURCE_BRANCH: 'main',
