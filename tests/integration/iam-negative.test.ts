@@ -5,6 +5,8 @@
  * resource of the stack, so a check cannot pass merely because the mapping or a tag lookup broke.
  */
 import {
+  CreateKeyPairCommand,
+  CreateSecurityGroupCommand,
   CreateTagsCommand,
   DescribeImagesCommand,
   RegisterImageCommand,
@@ -271,10 +273,94 @@ describe('Session Manager: the Packer task tunnels only to its build instance an
   );
 });
 
+describe('the sweeper removes only factory leftovers of its kind, and reads only its stage’s executions', () => {
+  const SWEEPER = 'SweepLeftoversRole';
+  const image = async (tags: Record<string, string>) => {
+    const { ImageId = '' } = await aws.ec2.send(
+      new RegisterImageCommand({
+        Name: `sweeper-${Object.values(tags).join('-')}-${Date.now()}`,
+        RootDeviceName: '/dev/xvda',
+      }),
+    );
+    await tag(ImageId, tags);
+    return ImageId;
+  };
+  const group = async (name: string, tags: Record<string, string>) => {
+    const { GroupId = '' } = await aws.ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: name, Description: 'negative' }),
+    );
+    await tag(GroupId, tags);
+    return GroupId;
+  };
+  const keyPair = async (name: string, tags: Record<string, string>) => {
+    await aws.ec2.send(
+      new CreateKeyPairCommand({
+        KeyName: name,
+        ...(Object.keys(tags).length > 0
+          ? {
+              TagSpecifications: [
+                {
+                  ResourceType: 'key-pair',
+                  Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+                },
+              ],
+            }
+          : {}),
+      }),
+    );
+    return name;
+  };
+  const BUILD = OWNERS.build as Record<string, string>;
+
+  it('terminates build and test instances of its pipelines only', async () => {
+    for (const mine of ['own', 'build'])
+      await allowed(SWEEPER, 'ec2', 'TerminateInstances', { InstanceIds: [id(`instance:${mine}`)] });
+    for (const owner of ['untagged', 'other', 'protected'])
+      await denied(SWEEPER, 'ec2', 'TerminateInstances', { InstanceIds: [id(`instance:${owner}`)] });
+  });
+
+  it('deregisters candidates only: never a promoted, protected, untagged or other pipeline’s image', async () => {
+    const candidate = { 'factory:pipeline': 'web', 'factory:channel': 'candidate' };
+    await allowed(SWEEPER, 'ec2', 'DeregisterImage', { ImageId: await image(candidate) });
+    for (const tags of [
+      { ...candidate, 'factory:channel': 'stable' },
+      { ...candidate, 'factory:channel': 'previous-stable' },
+      { ...candidate, 'factory:protected': 'true' },
+      { ...candidate, 'factory:pipeline': 'intruder' },
+      {},
+    ])
+      await denied(SWEEPER, 'ec2', 'DeregisterImage', { ImageId: await image(tags) });
+  });
+
+  it('deletes Packer’s temporary groups and key pairs of its pipelines only', async () => {
+    await allowed(SWEEPER, 'ec2', 'DeleteSecurityGroup', { GroupId: await group('packer_own', BUILD) });
+    await allowed(SWEEPER, 'ec2', 'DeleteKeyPair', { KeyName: await keyPair('packer_own', BUILD) });
+    for (const [name, tags] of [
+      ['packer_untagged', {}],
+      ['packer_other', { ...BUILD, 'factory:pipeline': 'intruder' }],
+      ['packer_test', { ...BUILD, 'factory:role': 'test-instance' }],
+    ] as const) {
+      await denied(SWEEPER, 'ec2', 'DeleteSecurityGroup', { GroupId: await group(name, tags) });
+      await denied(SWEEPER, 'ec2', 'DeleteKeyPair', { KeyName: await keyPair(name, tags) });
+    }
+    // A key pair Packer did not name (an operator's), even carrying the factory's tags
+    await denied(SWEEPER, 'ec2', 'DeleteKeyPair', { KeyName: await keyPair('ops', BUILD) });
+  });
+
+  it('reads the status of this stage’s executions only', async () => {
+    const own = stackSettings().STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:');
+    await allowed(SWEEPER, 'states', 'DescribeExecution', { executionArn: `${own}:web-run` });
+    await denied(SWEEPER, 'states', 'DescribeExecution', {
+      executionArn: `${own.replace(/:[^:]+$/, ':golden-image-factory-other')}:web-run`,
+    });
+  });
+});
+
 describe('secrets are read only by the function that needs them', () => {
   const settings = stackSettings();
   const secrets: Array<[string, string, string[]]> = [
-    ['Slack webhook URL', settings.SLACK_WEBHOOK_PARAMETER, ['NotifyRole']],
+    // The sweeper reports what it removed.
+    ['Slack webhook URL', settings.SLACK_WEBHOOK_PARAMETER, ['NotifyRole', 'SweepLeftoversRole']],
     ['GitHub webhook secret', settings.GITHUB_WEBHOOK_SECRET_PARAMETER, ['GithubWebhookRole']],
     // github-webhook reads the pushed branch's head (replay protection), private repositories with the token.
     ['git token', settings.GIT_TOKEN_PARAMETER, ['PrepareBuildRole', 'PackerTaskRole', 'GithubWebhookRole']],
