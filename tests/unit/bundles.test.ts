@@ -119,6 +119,7 @@ describe('function bundles', () => {
     'probe-test-instance': ['ssm'],
     'promote-image': ['ec2', 'ssm'],
     'rollback-channel': ['ec2', 'ssm'],
+    'sweep-leftovers': ['ec2', 'sfn', 'ssm'],
     'terminate-test-instance': ['ec2'],
     'watch-base-images': ['ec2', 'sfn', 'ssm'],
   };
