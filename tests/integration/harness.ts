@@ -74,6 +74,8 @@ export const STACK_PARAMETERS = {
     'cleanup-probe',
     'cleanup-bystander',
     'cleanup-online',
+    'cleanup-bake',
+    'cleanup-promote',
     'probe-pass',
     'probe-fail',
     'probe-raw',

@@ -294,7 +294,7 @@ describe('image factory pipeline on moto', () => {
     expect(await channelHistory('badprobe')).toEqual([]);
   });
 
-  it('fails with InstanceNeverOnline: the instance is terminated, the untested candidate is kept', async () => {
+  it('fails with InstanceNeverOnline: the instance is terminated, the untested candidate deregistered', async () => {
     // Prepare
     aws.proxy.ssmAgent.goesOnline(ANY_INSTANCE, Number.POSITIVE_INFINITY);
     slack.respondWith(200);
@@ -307,9 +307,8 @@ describe('image factory pipeline on moto', () => {
     expect(run.error?.Error).toBe('InstanceNeverOnline');
     expect(run.visited.filter((s) => s === 'CheckInstanceOnline')).toHaveLength(3);
     expect(await liveInstancesOf('offline')).toEqual([]);
-    expect((await imagesOf('offline')).map((image) => tagsOf(image)['factory:channel'])).toEqual([
-      'candidate',
-    ]);
+    // A failure before promotion leaves no candidate (CleanupAfterFailure deregisters it)
+    expect(await imagesOf('offline')).toEqual([]);
   });
 
   it('fails with the original error when the cleanup itself keeps failing: retried, then reported', async () => {

@@ -312,7 +312,7 @@ describe('CleanupAfterFailure', () => {
     expect(await findImage(aws.ec2, bystander.candidate.imageId)).toBeDefined();
   });
 
-  it('after a failure that is not the probe: terminates the instances and keeps the candidate', async () => {
+  it('after any failure before promotion: terminates the instances and deregisters the candidate with its snapshot', async () => {
     // Prepare
     const { build, candidate, testInstance, instanceId } = await launchedBuild('cleanup-online');
     const error = { Error: 'InstanceNeverOnline', Cause: 'not online after 40 checks' };
@@ -321,8 +321,41 @@ describe('CleanupAfterFailure', () => {
     const result = await invoke(handlers.cleanup, { build, candidate, testInstance, error });
 
     // Assess
-    expect(result).toMatchObject({ candidate: 'kept', terminatedInstanceIds: [instanceId] });
+    expect(result).toMatchObject({
+      candidate: 'deregistered',
+      deregisteredImageId: candidate.imageId,
+      terminatedInstanceIds: [instanceId],
+    });
     expect((await describeInstance(instanceId)).State?.Name).toBe('terminated');
+    expect(await findImage(aws.ec2, candidate.imageId)).toBeUndefined();
+    const snapshots = await existingSnapshotIds(aws.ec2);
+    for (const snapshotId of candidate.snapshotIds) expect(snapshots.has(snapshotId)).toBe(false);
+  });
+
+  it('after a bake that failed once its AMI was registered: finds the candidate by build id ($.candidate absent)', async () => {
+    // Prepare
+    const build = buildDocument({ pipeline: 'cleanup-bake' });
+    const baked = await bakeImageLikePacker(aws.ec2, build);
+
+    // Act
+    const result = await invoke(handlers.cleanup, { build, error: { Error: 'States.TaskFailed' } });
+
+    // Assess
+    expect(result).toMatchObject({ candidate: 'deregistered', deregisteredImageId: baked.imageId });
+    expect(await findImage(aws.ec2, baked.imageId)).toBeUndefined();
+  });
+
+  it('after a failure during promotion ($.termination present): keeps the candidate', async () => {
+    // Prepare
+    const { build, candidate, instanceId } = await launchedBuild('cleanup-promote');
+    const termination = { terminatedInstanceIds: [instanceId] };
+    const error = { Error: 'ParameterVersionLabelLimitExceeded' };
+
+    // Act
+    const result = await invoke(handlers.cleanup, { build, candidate, termination, error });
+
+    // Assess
+    expect(result).toMatchObject({ candidate: 'kept', deregisteredImageId: null });
     expect(await findImage(aws.ec2, candidate.imageId)).toBeDefined();
   });
 });
