@@ -51,7 +51,7 @@ async function timed<T>(label: string, act: () => Promise<T>): Promise<T> {
   }
 }
 
-describe('golden image, one bake (qemu)', () => {
+describe('golden images, one bake per definition (qemu)', () => {
   const catalog = new LocalCatalog(path.join(STATE_DIR, 'catalog'));
   const pointer = new FileChannelPointer(catalog);
   const seeded: string[] = [];
