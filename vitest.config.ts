@@ -33,6 +33,9 @@ export default defineConfig({
           include: ['tests/integration/**/*.test.ts'],
           globalSetup: ['tests/integration/moto-server.ts'],
           testTimeout: 60_000,
+          // Hang guard, not a speed check: a file's beforeAll starts its own moto server and seeds
+          // a catalog, which took over 60 s on a machine at load 12.
+          hookTimeout: 180_000,
         },
       },
       {

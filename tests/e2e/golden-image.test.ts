@@ -29,6 +29,7 @@ import { PROJECT_ROOT } from '#local/process.js';
 import { guestExec, guestShell, waitForAgent } from '#local/qemu/guest-agent.js';
 import { ensureSshKeyPair, runSsh, type SshKeyPair, type SshTarget, waitForSsh } from '#local/qemu/ssh.js';
 import { isVmRunning, launchVm, reapVms, stopVm, type Vm } from '#local/qemu/vm.js';
+import { COMMON_LOCAL_CHECKS, WEB_CHECKS } from '../probe-checks.js';
 import { converge, parseRecap, qemuPidsUnder, run, runFactoryCli } from './helpers.js';
 
 const STATE_DIR = path.join(PROJECT_ROOT, '.factory-e2e');
@@ -36,19 +37,7 @@ const VM_DIR = path.join(STATE_DIR, 'e2e-vms');
 const PIPELINE = 'e2e-web';
 const BASE_PIPELINE = 'e2e-base';
 const CHANNEL = 'stable';
-/** The common checks every image definition runs, in probe order (probe/probe.sh --list). */
-const COMMON_CHECKS = [
-  'service-ssh',
-  'service-time-sync',
-  'service-guest-agent',
-  'machine-id',
-  'ssh-host-keys',
-  'authorized-keys',
-  'ssh-hardening',
-  'cloud-init',
-];
-/** The web definition's own drop-ins (probe/checks.d/web/). */
-const WEB_CHECKS = ['service-nginx', 'health-endpoint'];
+const COMMON_CHECKS = COMMON_LOCAL_CHECKS;
 const DAY_MS = 86_400_000;
 const BOOT_SECONDS = 900;
 
@@ -62,7 +51,7 @@ async function timed<T>(label: string, act: () => Promise<T>): Promise<T> {
   }
 }
 
-describe('golden image, one bake (qemu)', () => {
+describe('golden images, one bake per definition (qemu)', () => {
   const catalog = new LocalCatalog(path.join(STATE_DIR, 'catalog'));
   const pointer = new FileChannelPointer(catalog);
   const seeded: string[] = [];

@@ -14,33 +14,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { probeVerdict } from '#commons/core/probe-verdict.js';
+import { COMMON_AWS_CHECKS, COMMON_LOCAL_CHECKS } from '../../probe-checks.js';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 /** Each runner start is a few bash processes; the machine running the tests may be busy. */
 const SLOW = { timeout: 60_000 };
 const runner = join(repoRoot, 'probe', 'probe.sh');
 
-const COMMON_LOCAL = [
-  'service-ssh',
-  'service-time-sync',
-  'service-guest-agent',
-  'machine-id',
-  'ssh-host-keys',
-  'authorized-keys',
-  'ssh-hardening',
-  'cloud-init',
-];
-const COMMON_AWS = [
-  'service-ssh',
-  'service-time-sync',
-  'service-ssm-agent',
-  'machine-id',
-  'ssh-host-keys',
-  'authorized-keys',
-  'ssh-hardening',
-  'cloud-init',
-  'imdsv1-refused',
-];
+const COMMON_LOCAL = COMMON_LOCAL_CHECKS;
+const COMMON_AWS = COMMON_AWS_CHECKS;
 
 interface Run {
   code: number;
