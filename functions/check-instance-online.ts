@@ -1,4 +1,4 @@
-/** Task `CheckInstanceOnline` → `checkInstanceOnline()`. Env: ONLINE_MAX_ATTEMPTS (default 30). */
+/** Task `CheckInstanceOnline` → `checkInstanceOnline()`. Env: ONLINE_MAX_ATTEMPTS. */
 import { instanceReadiness } from '#commons/aws/ports.js';
 import { config } from '#commons/config.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';

@@ -1,4 +1,4 @@
-/** Task `CheckProbeResult` → `checkProbeResult()`. Env: PROBE_COMMAND, PROBE_MAX_ATTEMPTS (default 40). */
+/** Task `CheckProbeResult` → `checkProbeResult()`. Env: PROBE_COMMAND, PROBE_MAX_ATTEMPTS. */
 import { commandRunner } from '#commons/aws/ports.js';
 import { config } from '#commons/config.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';

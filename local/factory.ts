@@ -37,6 +37,7 @@ import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js
 import { bakeLocally, importLocally, type RunTaskRequest } from '#local/bake.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
+import { localPollBounds } from '#local/poll-bounds.js';
 import { PROJECT_ROOT } from '#local/process.js';
 import { guestShell, waitForAgent } from '#local/qemu/guest-agent.js';
 import { ensureSshKeyPair } from '#local/qemu/ssh.js';
@@ -67,12 +68,10 @@ export interface LocalFactoryOptions {
   /**
    * Seconds between online checks (WaitForInstanceOnline). A TCG boot takes 30–60 s on an idle
    * 2-core machine and several minutes on a busy or slower one; the ASL's attempt bound times this
-   * interval is how long a boot may take, so it is longer than the probe's.
+   * interval is how long a boot may take, so it is longer than the probe's. The attempt bounds
+   * themselves come from the ASL (`localPollBounds`).
    */
   onlinePollSeconds: number;
-  /** Polls before InstanceNeverOnline / ProbeTimedOut. */
-  onlineMaxAttempts: number;
-  probeMaxAttempts: number;
   /** Boot a second machine from the promoted image and compare identities. */
   cloneCheck: boolean;
   /** Extra Packer `-var`s for this bake (e.g. to bake a deliberately broken image in tests). */
@@ -124,8 +123,6 @@ const defaults = (stateDir: string): Omit<LocalFactoryOptions, 'pipeline' | 'cha
   probeTimeoutSeconds: 600,
   pollSeconds: 5,
   onlinePollSeconds: 10,
-  onlineMaxAttempts: 72,
-  probeMaxAttempts: 180,
   cloneCheck: true,
 });
 
@@ -178,6 +175,7 @@ export async function runLocalFactory(
   });
   const executionInput = { ...request, sourceImageId: source.imageId };
   let identity: Identity | undefined;
+  const bounds = localPollBounds();
 
   const task =
     <S extends z.ZodType>(schema: S, step: (parsed: z.output<S>) => Promise<unknown>) =>
@@ -208,7 +206,7 @@ export async function runLocalFactory(
     FindCandidateImage: task(FindCandidateImageInput, (parsed) => findCandidateImage(parsed, { images })),
     LaunchTestInstance: task(LaunchTestInstanceInput, (parsed) => launchTestInstance(parsed, { launcher })),
     CheckInstanceOnline: task(CheckInstanceOnlineInput, (parsed) =>
-      checkInstanceOnline(parsed, { launcher }, { maxAttempts: options.onlineMaxAttempts }),
+      checkInstanceOnline(parsed, { launcher }, { maxAttempts: bounds.CheckInstanceOnline }),
     ),
     ProbeTestInstance: task(ProbeTestInstanceInput, async (parsed) => {
       const probe = await probeTestInstance(parsed, { runner });
@@ -217,7 +215,7 @@ export async function runLocalFactory(
       return probe;
     }),
     CheckProbeResult: task(CheckProbeResultInput, (parsed) =>
-      checkProbeResult(parsed, { runner }, { maxAttempts: options.probeMaxAttempts }),
+      checkProbeResult(parsed, { runner }, { maxAttempts: bounds.CheckProbeResult }),
     ),
     TerminateTestInstance: task(TerminateTestInstanceInput, (parsed) =>
       terminateTestInstance(parsed, { launcher }),
