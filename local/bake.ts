@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { TAG } from '#commons/core/tags.js';
+import { CANDIDATE_CHANNEL, TAG } from '#commons/core/tags.js';
 import type { ImageRecord } from '#commons/ports.js';
 import type { LocalCatalog } from '#local/catalog.js';
 import { PROJECT_ROOT, runTool } from '#local/process.js';
@@ -227,7 +227,7 @@ export function imageTags(
     [TAG.name]: custom.image_name ?? environment.BUILD_ID,
     [TAG.pipeline]: custom.pipeline ?? environment.PIPELINE,
     [TAG.buildId]: custom.build_id ?? environment.BUILD_ID,
-    [TAG.channel]: 'candidate',
+    [TAG.channel]: CANDIDATE_CHANNEL,
     [TAG.sourceAmi]: environment.SOURCE_AMI_ID,
     [TAG.sourceAmiName]: custom.source_image_name ?? environment.BASE_IMAGE,
     [TAG.commit]: custom.commit ?? environment.COMMIT,
