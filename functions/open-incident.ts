@@ -1,5 +1,5 @@
 /** Task `OpenIncident` → `openIncident()` (SSM Incident Manager StartIncident, client token = execution name). */
-import { incidentReporter } from '#commons/aws/ports.js';
+import { incidentReporter } from '#commons/aws/wiring.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { OpenIncidentInput } from '#commons/schemas.js';

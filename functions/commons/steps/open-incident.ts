@@ -1,6 +1,6 @@
 import type { IncidentReporter } from '../ports.js';
+import { executionConsoleUrl, inferFailedState } from '../report.js';
 import type { Build, CaughtError } from '../schemas.js';
-import { executionConsoleUrl, inferFailedState } from '../slack.js';
 
 /**
  * State `OpenIncident` (only when `build.incidentResponsePlanArn` is set): open an incident whose

@@ -1,28 +1,28 @@
 /**
- * The AWS backend's port instances, wired to the lazily created SDK clients (`../clients/`).
+ * AWS wiring: the AWS backend's port instances, wired to the lazily created SDK clients (`../clients/`).
  * Configuration is read where each port is built, so a handler only requires the variables of the
  * ports it touches. Each factory names its clients in its import: a handler that does not use a
  * factory does not bundle its adapter or its client (esbuild drops the unused exports and the
  * SDK packages declare `"sideEffects": false`).
  */
 
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { codeCommit } from '../clients/codecommit.js';
 import { ec2 } from '../clients/ec2.js';
 import { ssm } from '../clients/ssm.js';
 import { ssmIncidents } from '../clients/ssm-incidents.js';
 import { config } from '../config.js';
-import { MissingConfiguration } from '../errors.js';
+import { MissingConfiguration, SlackDeliveryFailed } from '../errors.js';
 import { logger } from '../powertools/index.js';
+import { SlackWebhookNotifier } from '../slack/webhook-notifier.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
 import { GitRevisionResolver } from './git-revisions.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
-import { SlackWebhookNotifier, ssmSecureString } from './slack-notifier.js';
 import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
 import { SsmChannelPointer } from './ssm-channel-pointer.js';
 import { SsmCommandRunner } from './ssm-command-runner.js';
 import { SsmInstanceReadiness } from './ssm-instance-readiness.js';
+import { ssmSecureString } from './ssm-secure-string.js';
 
 export const imageStore = (): Ec2ImageStore =>
   new Ec2ImageStore(ec2, (imageIds, error) =>
@@ -42,7 +42,13 @@ export const machineLauncher = (): Ec2MachineLauncher =>
 export const instanceReadiness = (): SsmInstanceReadiness => new SsmInstanceReadiness(ssm);
 export const commandRunner = (): SsmCommandRunner => new SsmCommandRunner(ssm, config.probeCommand);
 export const slackNotifier = (): SlackWebhookNotifier =>
-  new SlackWebhookNotifier(ssmSecureString(ssm, config.slackWebhookParameter));
+  new SlackWebhookNotifier(
+    ssmSecureString(
+      ssm,
+      config.slackWebhookParameter,
+      (name) => new SlackDeliveryFailed(`parameter ${name} holds no Slack webhook URL`),
+    ),
+  );
 export const incidentReporter = (): SsmIncidentReporter => new SsmIncidentReporter(ssmIncidents);
 
 /**
@@ -51,17 +57,13 @@ export const incidentReporter = (): SsmIncidentReporter => new SsmIncidentReport
  */
 export const revisionResolver = (): GitRevisionResolver => {
   const tokenParameter = config.gitTokenParameter;
-  let secrets: SSMProvider | undefined;
-  return new GitRevisionResolver({
-    codecommit: codeCommit,
-    token: async () => {
-      if (tokenParameter === undefined) return undefined;
-      secrets ??= new SSMProvider({ awsSdkV3Client: ssm() });
-      const value = await secrets.get(tokenParameter, { decrypt: true, maxAge: 300 });
-      if (typeof value !== 'string' || value === '') {
-        throw new MissingConfiguration(`parameter ${tokenParameter} holds no git token`);
-      }
-      return value;
-    },
-  });
+  const token =
+    tokenParameter === undefined
+      ? undefined
+      : ssmSecureString(
+          ssm,
+          tokenParameter,
+          (name) => new MissingConfiguration(`parameter ${name} holds no git token`),
+        );
+  return new GitRevisionResolver({ codecommit: codeCommit, token: async () => token?.() });
 };
