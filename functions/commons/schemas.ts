@@ -94,6 +94,12 @@ export const ExecutionInput = z.strictObject(
     sourceImageId: ImageId.optional(),
     commit: CommitSha.optional(),
     repository: RepositoryUrl.optional(),
+    /**
+     * Manual executions only: `true` makes this execution's ApplyRetention plan and report without
+     * deregistering (`false`: deregister even where `RETENTION_DRY_RUN` is `true`). It stays at
+     * `$.retentionDryRun` of the state document, where `ApplyRetentionInput` reads it.
+     */
+    retentionDryRun: z.boolean({ error: 'retentionDryRun must be true or false' }).optional(),
   },
   {
     error: (issue) =>
@@ -230,7 +236,7 @@ export const PromoteImageInput = z.looseObject({ build: Build, candidate: Candid
 export const ApplyRetentionInput = z.looseObject({
   build: Build,
   promotion: Promotion.optional(),
-  /** Per-execution override of the configured dry-run mode. */
+  /** Per-execution override of the configured dry-run mode (`ExecutionInput.retentionDryRun`). */
   retentionDryRun: z.boolean().optional(),
 });
 export const CleanupAfterFailureInput = z.looseObject({

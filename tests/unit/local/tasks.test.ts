@@ -64,7 +64,7 @@ describe('local task table', () => {
     '%s parses its input with its schema before any port is touched',
     async (_state, task) => {
       // A build that is no object fails every schema (the failure path accepts a missing one).
-    await expect(task.run({ build: 42 }, context({ ports: {} as LocalPorts }))).rejects.toMatchObject({
+      await expect(task.run({ build: 42 }, context({ ports: {} as LocalPorts }))).rejects.toMatchObject({
         name: 'InvalidInput',
       });
     },
