@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { HANDLER_POLL_BOUNDS } from '#commons/core/poll-bounds.js';
 import { loadDefinition, type PollLoop, pollLoops, waitStateNames } from '#statemachines/definition.js';
 import {
   BAKE_PHASES,
@@ -48,10 +49,8 @@ function readDeployment(): Deployment {
     throw new Error(`watchSchedule is not rate(N minutes): ${config.params.default.watchSchedule}`);
   return {
     lambdaMemoryGb: config.provider.memorySize / 1024,
-    handlerBounds: {
-      CheckInstanceOnline: Number(env.ONLINE_MAX_ATTEMPTS),
-      CheckProbeResult: Number(env.PROBE_MAX_ATTEMPTS),
-    },
+    // Not set in serverless.yml: the handlers use the defaults (core/poll-bounds.ts).
+    handlerBounds: { ...HANDLER_POLL_BOUNDS },
     testInstanceType: env.TEST_INSTANCE_TYPE as string,
     builderInstanceType: hclDefault('aws_instance_type'),
     volumeGb: Number(hclDefault('root_volume_size_gb')),

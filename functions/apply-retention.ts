@@ -9,7 +9,7 @@
  * reported `deferred` and the next run continues.
  */
 import { isThrottlingError } from '@smithy/core/retry';
-import { channelPointer, imageStore } from '#commons/aws/ports.js';
+import { channelPointer, imageStore } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';

@@ -1,5 +1,5 @@
-/** Task `CheckInstanceOnline` → `checkInstanceOnline()`. Env: ONLINE_MAX_ATTEMPTS (default 30). */
-import { instanceReadiness } from '#commons/aws/ports.js';
+/** Task `CheckInstanceOnline` → `checkInstanceOnline()`. Env: ONLINE_MAX_ATTEMPTS. */
+import { instanceReadiness } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { CheckInstanceOnlineInput } from '#commons/schemas.js';

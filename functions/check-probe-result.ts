@@ -1,5 +1,5 @@
-/** Task `CheckProbeResult` → `checkProbeResult()`. Env: PROBE_COMMAND, PROBE_MAX_ATTEMPTS (default 40). */
-import { commandRunner } from '#commons/aws/ports.js';
+/** Task `CheckProbeResult` → `checkProbeResult()`. Env: PROBE_COMMAND, PROBE_MAX_ATTEMPTS. */
+import { commandRunner } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';

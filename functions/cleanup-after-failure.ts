@@ -1,5 +1,5 @@
 /** Task `CleanupAfterFailure` → `cleanupAfterFailure()`. */
-import { imageStore, machineLauncher } from '#commons/aws/ports.js';
+import { imageStore, machineLauncher } from '#commons/aws/wiring.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { CleanupAfterFailureInput } from '#commons/schemas.js';

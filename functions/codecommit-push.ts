@@ -11,9 +11,9 @@
 
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import * as z from 'zod';
-import { sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { codeCommitRepositoryUrl, startPushBuilds } from '#commons/aws/triggers.js';
+import { sourceResolver } from '#commons/aws/wiring.js';
 import { sfn } from '#commons/clients/sfn.js';
 import { config } from '#commons/config.js';
 import { isCodeCommitRepositoryAllowed } from '#commons/core/trigger-guards.js';

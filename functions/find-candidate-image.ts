@@ -1,5 +1,5 @@
 /** Task `FindCandidateImage` → `findCandidateImage()`. */
-import { imageStore } from '#commons/aws/ports.js';
+import { imageStore } from '#commons/aws/wiring.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { FindCandidateImageInput } from '#commons/schemas.js';
 import { findCandidateImage } from '#commons/steps/find-candidate-image.js';

@@ -30,9 +30,9 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { LambdaFunctionUrlSchema } from '@aws-lambda-powertools/parser/schemas/lambda';
 import * as z from 'zod';
-import { httpsRevisionResolver, sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { startPushBuilds } from '#commons/aws/triggers.js';
+import { httpsRevisionResolver, sourceResolver } from '#commons/aws/wiring.js';
 import { sfn } from '#commons/clients/sfn.js';
 import { ssm } from '#commons/clients/ssm.js';
 import { config } from '#commons/config.js';

@@ -2,7 +2,7 @@
  * Task `LaunchTestInstance` → `launchTestInstance()`.
  * Env: TEST_INSTANCE_PROFILE, TEST_INSTANCE_TYPE, TEST_SUBNET_ID, TEST_SECURITY_GROUP_IDS.
  */
-import { machineLauncher } from '#commons/aws/ports.js';
+import { machineLauncher } from '#commons/aws/wiring.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { LaunchTestInstanceInput } from '#commons/schemas.js';

@@ -1,5 +1,5 @@
 /** Task `NotifyFailure` → `notifyFailure()`. Env: SLACK_WEBHOOK_PARAMETER. */
-import { slackNotifier } from '#commons/aws/ports.js';
+import { slackNotifier } from '#commons/aws/wiring.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { NotifyFailureInput } from '#commons/schemas.js';
 import { notifyFailure } from '#commons/steps/notify-failure.js';

@@ -1,5 +1,5 @@
 /** Task `NotifySuccess` → `notifySuccess()`. Env: SLACK_WEBHOOK_PARAMETER. */
-import { slackNotifier } from '#commons/aws/ports.js';
+import { slackNotifier } from '#commons/aws/wiring.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { NotifySuccessInput } from '#commons/schemas.js';
 import { notifySuccess } from '#commons/steps/notify-success.js';

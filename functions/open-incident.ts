@@ -2,7 +2,7 @@
  * Task `OpenIncident` → `openIncident()`: an Incident Manager incident or an OpsCenter OpsItem, as
  * `build.alerting` says, one per stage, pipeline and failing state while it is open.
  */
-import { incidentReporter } from '#commons/aws/ports.js';
+import { incidentReporter } from '#commons/aws/wiring.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { OpenIncidentInput } from '#commons/schemas.js';

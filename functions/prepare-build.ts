@@ -2,7 +2,7 @@
  * Task `PrepareBuild` → `prepareBuild()`. Env: PROBE_TIMEOUT_SECONDS, INCIDENT_RESPONSE_PLAN_ARN,
  * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main).
  */
-import { revisionResolver, sourceResolver } from '#commons/aws/ports.js';
+import { revisionResolver, sourceResolver } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';

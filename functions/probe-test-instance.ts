@@ -1,5 +1,5 @@
 /** Task `ProbeTestInstance` → `probeTestInstance()`. Env: PROBE_COMMAND. */
-import { commandRunner } from '#commons/aws/ports.js';
+import { commandRunner } from '#commons/aws/wiring.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { ProbeTestInstanceInput } from '#commons/schemas.js';
 import { probeTestInstance } from '#commons/steps/probe-test-instance.js';

@@ -1,5 +1,5 @@
 /** Task `PromoteImage` → `promoteImage()`. Env: CHANNEL_PARAMETER_PREFIX. */
-import { channelPointer, imageStore } from '#commons/aws/ports.js';
+import { channelPointer, imageStore } from '#commons/aws/wiring.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { PromoteImageInput } from '#commons/schemas.js';

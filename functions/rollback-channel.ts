@@ -2,7 +2,7 @@
  * Manual rollback: `{ "pipeline": "web", "channel": "stable", "imageId": "ami-…" (optional) }` points
  * the channel back to its previous image → `rollbackChannel()`. Env: CHANNEL_PARAMETER_PREFIX.
  */
-import { channelPointer, imageStore } from '#commons/aws/ports.js';
+import { channelPointer, imageStore } from '#commons/aws/wiring.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { RollbackChannelInput } from '#commons/schemas.js';

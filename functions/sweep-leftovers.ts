@@ -9,7 +9,7 @@
  * Metrics (namespace `POWERTOOLS_METRICS_NAMESPACE`): `LeftoversFound` and `LeftoversRemoved`
  * (`LeftoversPlanned` in a dry run) per `Kind` dimension, `LeftoversFailed`, `LeftoversDeferred`.
  */
-import { executionStatus, imageStore, leftoverStore, slackNotifier } from '#commons/aws/ports.js';
+import { executionStatus, imageStore, leftoverStore, slackNotifier } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { LEFTOVER_KINDS } from '#commons/core/sweep.js';
 import { InvalidInput } from '#commons/errors.js';

@@ -1,5 +1,5 @@
 /** Task `TerminateTestInstance` → `terminateTestInstance()`. */
-import { machineLauncher } from '#commons/aws/ports.js';
+import { machineLauncher } from '#commons/aws/wiring.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { TerminateTestInstanceInput } from '#commons/schemas.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';

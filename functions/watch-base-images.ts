@@ -9,9 +9,9 @@
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import { SnsSchema } from '@aws-lambda-powertools/parser/schemas/sns';
 import * as z from 'zod';
-import { sourceResolver } from '#commons/aws/ports.js';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { LastSeenStore, watchBaseImages } from '#commons/aws/triggers.js';
+import { sourceResolver } from '#commons/aws/wiring.js';
 import { sfn } from '#commons/clients/sfn.js';
 import { ssm } from '#commons/clients/ssm.js';
 import { config } from '#commons/config.js';

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { TAG } from '#commons/core/tags.js';
+import { CANDIDATE_CHANNEL, TAG } from '#commons/core/tags.js';
+import { FactoryError } from '#commons/errors.js';
 import type { ImageRecord } from '#commons/ports.js';
 import type { LocalCatalog } from '#local/catalog.js';
 import { PROJECT_ROOT, runTool } from '#local/process.js';
@@ -34,10 +35,9 @@ export interface BakeEnvironment {
 }
 
 /** Bake failed: Packer exited non-zero or produced no image. Caught by the ASL as any task error. */
-export class BakeFailed extends Error {
+export class BakeFailed extends FactoryError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BakeFailed';
+    super('BakeFailed', message);
   }
 }
 
@@ -227,7 +227,7 @@ export function imageTags(
     [TAG.name]: custom.image_name ?? environment.BUILD_ID,
     [TAG.pipeline]: custom.pipeline ?? environment.PIPELINE,
     [TAG.buildId]: custom.build_id ?? environment.BUILD_ID,
-    [TAG.channel]: 'candidate',
+    [TAG.channel]: CANDIDATE_CHANNEL,
     [TAG.sourceAmi]: environment.SOURCE_AMI_ID,
     [TAG.sourceAmiName]: custom.source_image_name ?? environment.BASE_IMAGE,
     [TAG.commit]: custom.commit ?? environment.COMMIT,

@@ -28,7 +28,7 @@
 import '#local/compat.js';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { SlackWebhookNotifier } from '#commons/aws/slack-notifier.js';
+import { SlackWebhookNotifier } from '#commons/slack/webhook-notifier.js';
 import { type LocalRunSummary, runLocalFactory } from '#local/factory.js';
 import { chooseImageDefinition } from '#local/image-definitions.js';
 import { renderSummary } from '#local/summary.js';

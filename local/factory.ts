@@ -1,54 +1,24 @@
 import '#local/compat.js';
 import { execFileSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { z } from 'zod';
 import { executionName as deterministicExecutionName } from '#commons/core/build-key.js';
 import type { Notifier, SourceImage } from '#commons/ports.js';
-import {
-  ApplyRetentionInput,
-  CheckInstanceOnlineInput,
-  CheckProbeResultInput,
-  CleanupAfterFailureInput,
-  ExecutionInput,
-  FindCandidateImageInput,
-  LaunchTestInstanceInput,
-  NotifyFailureInput,
-  NotifySuccessInput,
-  PrepareBuildInput,
-  ProbeTestInstanceInput,
-  PromoteImageInput,
-  parseOrThrow,
-  TerminateTestInstanceInput,
-} from '#commons/schemas.js';
-import { applyRetention } from '#commons/steps/apply-retention.js';
-import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
-import { checkProbeResult } from '#commons/steps/check-probe-result.js';
-import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
-import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
-import { launchTestInstance } from '#commons/steps/launch-test-instance.js';
-import { notifyFailure } from '#commons/steps/notify-failure.js';
-import { notifySuccess } from '#commons/steps/notify-success.js';
-import { prepareBuild } from '#commons/steps/prepare-build.js';
-import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
-import { promoteImage } from '#commons/steps/promote-image.js';
-import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
+import { ExecutionInput, parseOrThrow } from '#commons/schemas.js';
 import { bakeLocally, importLocally, type RunTaskRequest } from '#local/bake.js';
-import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
-import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
+import { bootAndReadIdentity, type Identity, readIdentity, sameIdentity } from '#local/clone-check.js';
+import { runExecution } from '#local/execution.js';
+import type { StateTiming } from '#local/observe.js';
+import { localPollBounds } from '#local/poll-bounds.js';
 import { PROJECT_ROOT } from '#local/process.js';
-import { guestShell, waitForAgent } from '#local/qemu/guest-agent.js';
-import { ensureSshKeyPair } from '#local/qemu/ssh.js';
-import { reapVms } from '#local/qemu/vm.js';
-import { LocalBaseImageResolver, TerminalNotifier } from '#local/sources.js';
+import { LocalBaseImageResolver } from '#local/sources.js';
+import { assertLocalTasks, type LocalTaskContext } from '#local/tasks.js';
+import { type LocalWiring, wireLocalPorts } from '#local/wiring.js';
 import { loadDefinition } from '#statemachines/definition.js';
 
-/** A JSON value as aws-local-stepfunctions passes it to and from Task handlers. */
-type JSONValue = Parameters<StateMachine['run']>[0];
-
-/** Path of the probe suite inside every image (installed by the Packer template). */
-export const PROBE_PATH = '/usr/local/libexec/image-factory/probe.sh';
+// The probe path and the summary's types stay importable from the runner's entry module.
+export { PROBE_PATH } from '#local/wiring.js';
+export type { Identity, StateTiming };
 
 export interface LocalFactoryOptions {
   pipeline: string;
@@ -67,12 +37,10 @@ export interface LocalFactoryOptions {
   /**
    * Seconds between online checks (WaitForInstanceOnline). A TCG boot takes 30–60 s on an idle
    * 2-core machine and several minutes on a busy or slower one; the ASL's attempt bound times this
-   * interval is how long a boot may take, so it is longer than the probe's.
+   * interval is how long a boot may take, so it is longer than the probe's. The attempt bounds
+   * themselves come from the ASL (`localPollBounds`).
    */
   onlinePollSeconds: number;
-  /** Polls before InstanceNeverOnline / ProbeTimedOut. */
-  onlineMaxAttempts: number;
-  probeMaxAttempts: number;
   /** Boot a second machine from the promoted image and compare identities. */
   cloneCheck: boolean;
   /** Extra Packer `-var`s for this bake (e.g. to bake a deliberately broken image in tests). */
@@ -84,13 +52,6 @@ export interface LocalFactoryOptions {
   /** Progress output (default: stdout). */
   write?: (text: string) => void;
   signal?: AbortSignal;
-}
-
-export interface StateTiming {
-  state: string;
-  /** Wall time in seconds, summed over every entry of the state (poll loops enter it often). */
-  seconds: number;
-  entries: number;
 }
 
 export interface LocalRunSummary {
@@ -112,51 +73,37 @@ export interface LocalRunSummary {
   bakeDir?: string;
 }
 
-/** Machine identity compared between two machines of one image (clones must differ). */
-export interface Identity {
-  machineId: string;
-  hostKeys: string;
-}
-
 const defaults = (stateDir: string): Omit<LocalFactoryOptions, 'pipeline' | 'channel' | 'baseImage'> => ({
   stateDir,
   retention: { maxAgeDays: 30, keepLatest: 3, dryRun: false },
   probeTimeoutSeconds: 600,
   pollSeconds: 5,
   onlinePollSeconds: 10,
-  onlineMaxAttempts: 72,
-  probeMaxAttempts: 180,
   cloneCheck: true,
 });
 
 /**
  * Runs the pipeline locally: `statemachines/image-factory.asl.yaml` executed by
  * aws-local-stepfunctions, each Task state served by the same step function the Lambda calls
- * (functions/commons/steps), with local ports: Packer's qemu source for the bake, qemu VMs for test
- * machines, the guest agent for the probe, the file catalog for images and channels, the terminal
- * (and Slack when configured) for notifications.
+ * (functions/commons/steps) through the local task table (`local/tasks.ts`), with local ports
+ * (`local/wiring.ts`): Packer's qemu source for the bake, qemu VMs for test machines, the guest
+ * agent for the probe, the file catalog for images and channels, the terminal (and Slack when
+ * configured) for notifications.
  *
  * Never leaves a VM running: every VM of the state directory is reaped on the way out, whatever
  * the outcome (also on abort).
  * @returns the run summary; it does not throw for a failed execution (status FAILED).
+ * @throws LocalTaskTableMismatch before anything runs when the ASL has a Task state the local
+ *   task table lacks (or the other way round).
  */
 export async function runLocalFactory(
   input: Pick<LocalFactoryOptions, 'pipeline' | 'channel' | 'baseImage'> & Partial<LocalFactoryOptions>,
 ): Promise<LocalRunSummary> {
   const options: LocalFactoryOptions = { ...defaults(input.stateDir ?? '.factory'), ...input };
   const write = options.write ?? ((text: string) => process.stdout.write(text));
-  const stateDir = path.resolve(PROJECT_ROOT, options.stateDir);
-  const vmDir = path.join(stateDir, 'vm');
-  await mkdir(vmDir, { recursive: true });
-  const catalog = new LocalCatalog(path.join(stateDir, 'catalog'));
-  const keys = await ensureSshKeyPair(path.join(stateDir, 'keys'), 'launch-key');
-  const launcher = new QemuMachineLauncher(catalog, { workDir: vmDir, sshPublicKey: keys.publicKey });
-  const images = new LocalImageStore(catalog, (ids) => launcher.imagesInUse(ids));
-  const pointer = new FileChannelPointer(catalog);
-  const runner = new GuestAgentCommandRunner(launcher, { path: PROBE_PATH, args: ['--backend', 'local'] });
-  const notifier = new TerminalNotifier(write, options.notifier);
-  const progress = (line: string): void => write(`    │ ${line}\n`);
-  const sources = new LocalBaseImageResolver({ onLine: progress, ...signalOf(options) });
+  const definition = loadDefinition({ stage: 'local' });
+  assertLocalTasks(definition);
+  const wiring = await wireLocalPorts({ ...options, write });
 
   const started = Date.now();
   // The runner plays the trigger: resolve the base image, then name the execution the way the
@@ -170,228 +117,87 @@ export async function runLocalFactory(
     ...commitOf(),
   });
   write(`▶ base image ${request.baseImage}: building or reusing the local base image\n`);
-  const source = await sources.resolve(request.baseImage);
+  const source = await wiring.ports.sources.resolve(request.baseImage);
   const name = deterministicExecutionName({
     pipeline: request.pipeline,
     channel: request.channel,
     sourceImageId: source.imageId,
     commit: request.commit,
   });
-  const executionInput = { ...request, sourceImageId: source.imageId };
   let identity: Identity | undefined;
-
-  const task =
-    <S extends z.ZodType>(schema: S, step: (parsed: z.output<S>) => Promise<unknown>) =>
-    async (raw: JSONValue): Promise<JSONValue> =>
-      (await step(parseOrThrow(schema, raw))) as JSONValue;
-
-  const handlers: Record<string, (raw: JSONValue) => Promise<JSONValue>> = {
-    PrepareBuild: task(PrepareBuildInput, (parsed) =>
-      prepareBuild(parsed, { sources }, { probeTimeoutSeconds: options.probeTimeoutSeconds }),
-    ),
-    BakeImage: async (raw) => {
-      const request = raw as RunTaskRequest;
-      const common = {
-        catalog,
-        workDir: path.join(stateDir, 'builds', name),
-        onLine: progress,
-        ...signalOf(options),
-      };
-      const result = options.imageFile
-        ? await importLocally(request, { ...common, file: options.imageFile })
-        : await bakeLocally(request, {
-            ...common,
-            baseImagePath: LocalBaseImageResolver.pathOf,
-            ...(options.bakeVars ? { extraVars: options.bakeVars } : {}),
-          });
-      return { TaskArn: result.TaskArn, LastStatus: result.LastStatus };
-    },
-    FindCandidateImage: task(FindCandidateImageInput, (parsed) => findCandidateImage(parsed, { images })),
-    LaunchTestInstance: task(LaunchTestInstanceInput, (parsed) => launchTestInstance(parsed, { launcher })),
-    CheckInstanceOnline: task(CheckInstanceOnlineInput, (parsed) =>
-      checkInstanceOnline(parsed, { launcher }, { maxAttempts: options.onlineMaxAttempts }),
-    ),
-    ProbeTestInstance: task(ProbeTestInstanceInput, async (parsed) => {
-      const probe = await probeTestInstance(parsed, { runner });
-      // Local instrumentation for the clone check after promotion (not part of the verdict).
-      if (options.cloneCheck) identity = await readIdentity(launcher, parsed.testInstance.instanceId);
-      return probe;
-    }),
-    CheckProbeResult: task(CheckProbeResultInput, (parsed) =>
-      checkProbeResult(parsed, { runner }, { maxAttempts: options.probeMaxAttempts }),
-    ),
-    TerminateTestInstance: task(TerminateTestInstanceInput, (parsed) =>
-      terminateTestInstance(parsed, { launcher }),
-    ),
-    PromoteImage: task(PromoteImageInput, (parsed) => promoteImage(parsed, { images, pointer })),
-    ApplyRetention: task(ApplyRetentionInput, (parsed) =>
-      applyRetention(parsed, { images, pointer }, options.retention),
-    ),
-    NotifySuccess: task(NotifySuccessInput, (parsed) => notifySuccess(parsed, { notifier })),
-    CleanupAfterFailure: task(CleanupAfterFailureInput, (parsed) =>
-      cleanupAfterFailure(parsed, { launcher, images }),
-    ),
-    NotifyFailure: task(NotifyFailureInput, (parsed) => notifyFailure(parsed, { notifier })),
-    OpenIncident: async () => {
-      throw new Error('Incident Manager is not available on the local backend');
-    },
-  };
-
-  // A Task handler still running when the execution is aborted (Ctrl-C) or times out goes on in
-  // the background (aws-local-stepfunctions does not cancel it): track every call so that the run
-  // waits for them (Packer cleaning up its VM, a launch finishing) before it reaps VMs and returns.
-  const inFlight = new Set<Promise<JSONValue>>();
-  for (const [state, handler] of Object.entries(handlers)) {
-    handlers[state] = (raw) => {
-      const call = handler(raw);
-      inFlight.add(call);
-      void call.then(
-        () => inFlight.delete(call),
-        () => inFlight.delete(call),
-      );
-      return call;
-    };
-  }
-
-  const stateMachine = new StateMachine(loadDefinition({ stage: 'local' }));
-  const waits = {
-    // Sized for an EC2 boot; a local VM is polled from the start, as before the wait existed.
-    WaitForInstanceBoot: 0,
-    WaitForInstanceOnline: options.onlinePollSeconds * 1000,
-    WaitForProbe: options.pollSeconds * 1000,
-  };
-  const execution = stateMachine.run(executionInput as JSONValue, {
-    overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits },
-    context: {
-      Execution: {
-        Id: `arn:aws:states:local:000000000000:execution:image-factory:${name}`,
-        Name: name,
-        StartTime: new Date(started).toISOString(),
-        Input: executionInput as JSONValue,
-        RoleArn: 'arn:aws:iam::000000000000:role/local',
-      },
-    } as never,
-    noThrowOnAbort: true,
-  });
-  const onAbort = (): void => execution.abort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-
-  const visited: string[] = [];
-  const timings = new Map<string, StateTiming>();
-  const enteredAt = new Map<string, number>();
-  let failure: { Error: string; Cause: string } | undefined;
-  // The document the last state received: after a failure, what the execution knew (candidate, error).
-  let lastDocument: Record<string, unknown> | undefined;
-  const consume = (async () => {
-    for await (const event of execution.eventLogs) {
-      const elapsed = ((event.timestamp - started) / 1000).toFixed(1).padStart(7);
-      if (event.type === 'StateEntered') {
-        enteredAt.set(event.state.name, event.timestamp);
-        lastDocument = event.state.input as Record<string, unknown>;
-        visited.push(event.state.name);
-        if (event.state.type === 'Task') write(`[${elapsed} s] ▶ ${event.state.name}\n`);
-      } else if (event.type === 'StateExited' || event.type === 'StateFailed') {
-        const from = enteredAt.get(event.state.name) ?? event.timestamp;
-        const timing = timings.get(event.state.name) ?? { state: event.state.name, seconds: 0, entries: 0 };
-        timing.seconds += (event.timestamp - from) / 1000;
-        timing.entries += 1;
-        timings.set(event.state.name, timing);
-        if (event.type === 'StateFailed') {
-          write(`[${elapsed} s] ✘ ${event.state.name}: ${event.Error} ${String(event.Cause ?? '')}\n`);
-        } else if (event.state.type === 'Task') {
-          write(`[${elapsed} s] ✔ ${event.state.name} (${((event.timestamp - from) / 1000).toFixed(1)} s)\n`);
+  const context: LocalTaskContext = {
+    ports: wiring.ports,
+    probeTimeoutSeconds: options.probeTimeoutSeconds,
+    retention: options.retention,
+    bounds: localPollBounds(),
+    bake: (runTask) => bake(runTask, wiring, options, name),
+    // Local instrumentation for the clone check after promotion (not part of the verdict).
+    ...(options.cloneCheck
+      ? {
+          afterProbe: async (id: string) => {
+            identity = await readIdentity(wiring.ports.launcher, id);
+          },
         }
-      } else if (event.type === 'StateRetried') {
-        write(`[${elapsed} s] ↻ ${event.state.name} retry ${event.retry.attempt}\n`);
-      } else if (event.type === 'ExecutionFailed') {
-        failure = { Error: event.Error, Cause: String(event.Cause ?? '') };
-      }
-    }
-  })();
-
-  let status: LocalRunSummary['status'] = 'SUCCEEDED';
-  let output: Record<string, unknown> | undefined;
-  try {
-    output = (await execution.result) as Record<string, unknown> | undefined;
-    if (output === null || options.signal?.aborted) status = 'ABORTED';
-  } catch (error) {
-    status = 'FAILED';
-    failure ??= { Error: (error as Error).name, Cause: (error as Error).message };
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    await consume.catch(() => {});
-    await Promise.allSettled([...inFlight]);
-    // Whatever happened, no VM of this state directory outlives the run.
-    await reapVms(vmDir, { graceSeconds: 3 });
-  }
-  if (status !== 'SUCCEEDED') output = lastDocument;
-  const executionSeconds = (Date.now() - started) / 1000;
+      : {}),
+  };
+  const run = await runExecution(
+    new StateMachine(definition),
+    { ...request, sourceImageId: source.imageId },
+    {
+      name,
+      started,
+      context,
+      vmDir: wiring.vmDir,
+      waitMs: { online: options.onlinePollSeconds * 1000, probe: options.pollSeconds * 1000 },
+      signal: options.signal,
+      write,
+    },
+  );
 
   const summary: LocalRunSummary = {
-    status,
+    status: run.status,
     executionName: name,
-    statesVisited: visited,
-    timings: [...timings.values()],
-    executionSeconds,
+    statesVisited: run.visited,
+    timings: run.timings,
+    executionSeconds: (Date.now() - started) / 1000,
     totalSeconds: 0,
     sourceImage: source,
-    bakeDir: path.join(stateDir, 'builds', name),
-    ...(output ? { output } : {}),
-    ...(failure ? { error: failure } : {}),
+    bakeDir: path.join(wiring.stateDir, 'builds', name),
+    ...(run.output ? { output: run.output } : {}),
+    ...(run.failure ? { error: run.failure } : {}),
   };
-  const promoted = (output?.promotion as { imageId?: string } | undefined)?.imageId;
-  if (promoted) summary.imagePath = catalog.diskPath(promoted);
-  if (status === 'SUCCEEDED' && options.cloneCheck && promoted && identity) {
+  const promoted = (run.output?.promotion as { imageId?: string } | undefined)?.imageId;
+  if (promoted) summary.imagePath = wiring.catalog.diskPath(promoted);
+  if (run.status === 'SUCCEEDED' && options.cloneCheck && promoted && identity) {
     write('▶ clone check: booting a second machine from the promoted image\n');
-    const second = await bootAndReadIdentity(launcher, promoted, name);
+    const second = await bootAndReadIdentity(wiring.ports.launcher, promoted, name);
     summary.clone = { first: identity, second, identical: sameIdentity(identity, second) };
   }
   summary.totalSeconds = (Date.now() - started) / 1000;
   return summary;
 }
 
-/** Fields two machines of one image share but must not (machine-id, host keys). Pure. */
-export function sameIdentity(first: Identity, second: Identity): string[] {
-  const same: string[] = [];
-  if (!first.machineId || first.machineId === second.machineId) same.push('machine-id');
-  if (!first.hostKeys || first.hostKeys === second.hostKeys) same.push('ssh-host-keys');
-  return same;
-}
-
-async function readIdentity(launcher: QemuMachineLauncher, instanceId: string): Promise<Identity> {
-  const vm = await launcher.vm(instanceId);
-  const result = await guestShell(
-    vm.qgaSocket,
-    'cat /etc/machine-id; for key in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$key"; done',
-    { timeoutSeconds: 60 },
-  );
-  const [machineId = '', ...keys] = result.stdout.trim().split('\n');
-  return { machineId: machineId.trim(), hostKeys: keys.join('\n') };
-}
-
-async function bootAndReadIdentity(
-  launcher: QemuMachineLauncher,
-  imageId: string,
+/** BakeImage: bake the image (or import `--image-file`) into the catalog; the stopped-task shape. */
+async function bake(
+  request: RunTaskRequest,
+  wiring: LocalWiring,
+  options: LocalFactoryOptions,
   executionName: string,
-): Promise<Identity> {
-  const { instanceId } = await launcher.launch({
-    imageId,
-    pipeline: 'clone-check',
-    buildId: `${executionName}-clone`,
-    executionName,
-    idempotencyToken: `${executionName}-clone`,
-  });
-  try {
-    const vm = await launcher.vm(instanceId);
-    await waitForAgent(vm.qgaSocket, 360);
-    // Host keys appear once cloud-init/ssh finished first boot.
-    await guestShell(vm.qgaSocket, 'cloud-init status --wait >/dev/null 2>&1 || true', {
-      timeoutSeconds: 360,
-    });
-    return await readIdentity(launcher, instanceId);
-  } finally {
-    await launcher.terminate([instanceId]);
-  }
+): Promise<{ TaskArn: string; LastStatus: string }> {
+  const common = {
+    catalog: wiring.catalog,
+    workDir: path.join(wiring.stateDir, 'builds', executionName),
+    onLine: wiring.progress,
+    ...signalOf(options),
+  };
+  const result = options.imageFile
+    ? await importLocally(request, { ...common, file: options.imageFile })
+    : await bakeLocally(request, {
+        ...common,
+        baseImagePath: LocalBaseImageResolver.pathOf,
+        ...(options.bakeVars ? { extraVars: options.bakeVars } : {}),
+      });
+  return { TaskArn: result.TaskArn, LastStatus: result.LastStatus };
 }
 
 /** The image definition's commit (git HEAD), when the project is a git checkout with commits. */

@@ -2,19 +2,19 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FactoryError } from '#commons/errors.js';
 
 /** Root of the project (the directory holding package.json). */
 export const PROJECT_ROOT: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** A command that exited non-zero or by a signal. */
-export class CommandFailed extends Error {
+export class CommandFailed extends FactoryError {
   constructor(
     readonly command: string,
     readonly exitCode: number | null,
     readonly tail: string,
   ) {
-    super(`${command} exited with ${exitCode ?? 'a signal'}${tail ? `:\n${tail}` : ''}`);
-    this.name = 'CommandFailed';
+    super('CommandFailed', `${command} exited with ${exitCode ?? 'a signal'}${tail ? `:\n${tail}` : ''}`);
   }
 }
 

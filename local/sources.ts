@@ -17,7 +17,7 @@ const LOCAL_BASE = /^local-base-debian-12-([0-9a-f]{12,64})$/;
  *
  * The owner reported is the base image definition's publisher (Debian's account for `debian-12`):
  * the local image is made only from Debian's own archive, so it stands for Debian's image and
- * passes the same publisher check the AWS path applies (core/base-images.ts `isTrustedOwner`).
+ * passes the same publisher check the AWS path applies (core/base-images.ts `assertTrustedSource`).
  * Other base images (Ubuntu, Amazon Linux) exist only on AWS.
  */
 export class LocalBaseImageResolver implements SourceImageResolver {

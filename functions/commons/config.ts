@@ -9,6 +9,7 @@
  */
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
 import { z } from 'zod';
+import { HANDLER_POLL_BOUNDS } from './core/poll-bounds.js';
 import {
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
   parseRepositoryAllowList,
@@ -258,18 +259,19 @@ export const config = {
     return positiveInt('PROBE_TIMEOUT_SECONDS', 600);
   },
   /**
-   * `ONLINE_MAX_ATTEMPTS` (default 30): checks before `InstanceNeverOnline`. Keep it below the ASL's
-   * `IsInstanceOnline` bound (40) so the handler's error, with its detail, is the one reported.
+   * `ONLINE_MAX_ATTEMPTS` (default `HANDLER_POLL_BOUNDS.CheckInstanceOnline`, `core/poll-bounds.ts`):
+   * checks before `InstanceNeverOnline`. An override must stay below the ASL's `IsInstanceOnline`
+   * bound, or the ASL's error (without the handler's detail) is the one reported.
    */
   get onlineMaxAttempts(): number {
-    return positiveInt('ONLINE_MAX_ATTEMPTS', 30);
+    return positiveInt('ONLINE_MAX_ATTEMPTS', HANDLER_POLL_BOUNDS.CheckInstanceOnline);
   },
   /**
-   * `PROBE_MAX_ATTEMPTS` (default 40): result reads before `ProbeTimedOut`. Keep it below the ASL's
-   * `IsProbeComplete` bound (80).
+   * `PROBE_MAX_ATTEMPTS` (default `HANDLER_POLL_BOUNDS.CheckProbeResult`): result reads before
+   * `ProbeTimedOut`. An override must stay below the ASL's `IsProbeComplete` bound.
    */
   get probeMaxAttempts(): number {
-    return positiveInt('PROBE_MAX_ATTEMPTS', 40);
+    return positiveInt('PROBE_MAX_ATTEMPTS', HANDLER_POLL_BOUNDS.CheckProbeResult);
   },
   /** `RETENTION_MAX_AGE_DAYS` (default 30), in days. */
   get retentionMaxAgeDays(): number {

@@ -6,10 +6,10 @@
 import * as z from 'zod';
 import { BASE_IMAGE_NAMES } from './core/base-images.js';
 import { IMAGE_DEFINITION_NAMES } from './core/image-definitions.js';
+import { isReservedChannel, PREVIOUS_CHANNEL_PREFIX, RESERVED_CHANNELS } from './core/tags.js';
 import { InvalidInput } from './errors.js';
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
-const RESERVED_CHANNELS = new Set(['candidate', 'retired', 'rolled-back']);
 
 export const PipelineName = z.string({ error: 'pipeline is required: a name such as "web"' }).regex(NAME, {
   error: 'pipeline must be 1-32 characters: lowercase letters, digits, "-", starting with a letter',
@@ -20,9 +20,8 @@ export const ChannelName = z
   .regex(NAME, {
     error: 'channel must be 1-32 characters: lowercase letters, digits, "-", starting with a letter',
   })
-  .refine((value) => !RESERVED_CHANNELS.has(value) && !value.startsWith('previous-'), {
-    error:
-      'channel must not be "candidate", "retired", "rolled-back" or start with "previous-" (reserved tag values)',
+  .refine((value) => !isReservedChannel(value), {
+    error: `channel must not be ${RESERVED_CHANNELS.map((name) => `"${name}"`).join(', ')} or start with "${PREVIOUS_CHANNEL_PREFIX}" (reserved tag values)`,
   });
 
 export const BaseImageNameSchema = z.enum(BASE_IMAGE_NAMES as [string, ...string[]], {
@@ -107,6 +106,12 @@ export const ExecutionInput = z.strictObject(
     commit: CommitSha.optional(),
     repository: RepositoryUrl.optional(),
     attempt: Attempt.optional(),
+    /**
+     * Manual executions only: `true` makes this execution's ApplyRetention plan and report without
+     * deregistering (`false`: deregister even where `RETENTION_DRY_RUN` is `true`). It stays at
+     * `$.retentionDryRun` of the state document, where `ApplyRetentionInput` reads it.
+     */
+    retentionDryRun: z.boolean({ error: 'retentionDryRun must be true or false' }).optional(),
   },
   {
     error: (issue) =>
@@ -247,7 +252,7 @@ export const PromoteImageInput = z.looseObject({ build: Build, candidate: Candid
 export const ApplyRetentionInput = z.looseObject({
   build: Build,
   promotion: Promotion.optional(),
-  /** Per-execution override of the configured dry-run mode. */
+  /** Per-execution override of the configured dry-run mode (`ExecutionInput.retentionDryRun`). */
   retentionDryRun: z.boolean().optional(),
 });
 export const CleanupAfterFailureInput = z.looseObject({

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FactoryError } from '#commons/errors.js';
 import { JsonLineSocket, JsonSocketClosed, JsonSocketTimeout } from './json-socket.js';
 
 /**
@@ -25,28 +26,25 @@ import { JsonLineSocket, JsonSocketClosed, JsonSocketTimeout } from './json-sock
  */
 
 /** The guest agent did not answer the sync handshake within the allowed time. */
-export class GuestAgentTimeout extends Error {
+export class GuestAgentTimeout extends FactoryError {
   constructor(message: string) {
-    super(message);
-    this.name = 'GuestAgentTimeout';
+    super('GuestAgentTimeout', message);
   }
 }
 
 /** The guest agent answered a command with `{"error": {class, desc}}`. */
-export class GuestAgentError extends Error {
+export class GuestAgentError extends FactoryError {
   readonly errorClass: string;
   constructor(command: string, errorClass: string, desc: string) {
-    super(`${command}: ${errorClass}: ${desc}`);
-    this.name = 'GuestAgentError';
+    super('GuestAgentError', `${command}: ${errorClass}: ${desc}`);
     this.errorClass = errorClass;
   }
 }
 
 /** A guest-exec process did not exit within its timeout (it is killed in the guest, best effort). */
-export class GuestExecTimeout extends Error {
+export class GuestExecTimeout extends FactoryError {
   constructor(message: string) {
-    super(message);
-    this.name = 'GuestExecTimeout';
+    super('GuestExecTimeout', message);
   }
 }
 

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { FactoryError } from '#commons/errors.js';
 
 /**
  * A JSON-lines client over a unix socket, shared by the QMP and guest-agent clients.
@@ -9,18 +10,16 @@ import { connect, type Socket } from 'node:net';
  */
 
 /** Thrown when the socket cannot be reached or a reply does not arrive in time. */
-export class JsonSocketTimeout extends Error {
+export class JsonSocketTimeout extends FactoryError {
   constructor(message: string) {
-    super(message);
-    this.name = 'JsonSocketTimeout';
+    super('JsonSocketTimeout', message);
   }
 }
 
 /** Thrown when the peer closes the connection while a reply is awaited. */
-export class JsonSocketClosed extends Error {
+export class JsonSocketClosed extends FactoryError {
   constructor(message: string) {
-    super(message);
-    this.name = 'JsonSocketClosed';
+    super('JsonSocketClosed', message);
   }
 }
 

@@ -3,6 +3,7 @@ import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { FactoryError } from '#commons/errors.js';
 
 const run = promisify(execFile);
 
@@ -106,10 +107,9 @@ export async function runSsh(
 }
 
 /** SSH did not accept the key within the allowed time. */
-export class SshNotReady extends Error {
+export class SshNotReady extends FactoryError {
   constructor(message: string) {
-    super(message);
-    this.name = 'SshNotReady';
+    super('SshNotReady', message);
   }
 }
 

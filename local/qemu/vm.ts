@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { FactoryError } from '#commons/errors.js';
 import { JsonLineSocket } from './json-socket.js';
 import { createSeedIso, DEFAULT_USER } from './seed.js';
 
@@ -25,18 +26,16 @@ const run = promisify(execFile);
  */
 
 /** The QEMU process did not start, or an id is in use. */
-export class VmLaunchFailed extends Error {
+export class VmLaunchFailed extends FactoryError {
   constructor(message: string) {
-    super(message);
-    this.name = 'VmLaunchFailed';
+    super('VmLaunchFailed', message);
   }
 }
 
 /** The QEMU process could not be stopped (still alive after SIGKILL). */
-export class VmStopFailed extends Error {
+export class VmStopFailed extends FactoryError {
   constructor(message: string) {
-    super(message);
-    this.name = 'VmStopFailed';
+    super('VmStopFailed', message);
   }
 }
 

@@ -3,13 +3,14 @@
  * validator serverless-step-functions runs with `validate: true`), the names fixed by
  * docs/design.md, and the bounds every Task and poll loop must have.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import {
+  DEFINITION_PATH,
   lambdaFunctionKeys,
   loadDefinition,
   pollLoops,
@@ -154,6 +155,16 @@ describe('image-factory.asl.yaml', () => {
       expect(standard?.MaxAttempts).toBeGreaterThan(0);
     },
   );
+
+  it('writes the standard Lambda retrier once: every Lambda task starts with the same one', () => {
+    const text = readFileSync(DEFINITION_PATH, 'utf8');
+    const firstRetrier = (name: string) => (states[name]?.Retry as Retrier[] | undefined)?.[0];
+    const standard = firstRetrier('PrepareBuild');
+
+    expect(text.match(/Lambda\.TooManyRequestsException/g)).toHaveLength(1);
+    expect(standard?.ErrorEquals).toEqual(STANDARD_LAMBDA_ERRORS);
+    for (const name of lambdaTasks) expect(firstRetrier(name), name).toEqual(standard);
+  });
 
   it('retries InvocationDoesNotExist on CheckProbeResult a bounded number of times', () => {
     const retriers = states.CheckProbeResult?.Retry as Retrier[];

@@ -102,7 +102,7 @@ describe('esbuild plugin sdk-schema-literal-keys', () => {
 });
 
 describe('function bundles', () => {
-  /** The SDK clients each function calls, through its ports (functions/commons/aws/ports.ts). */
+  /** The SDK clients each function calls, through its ports (functions/commons/aws/wiring.ts). */
   const CLIENTS: Record<string, string[]> = {
     'apply-retention': ['ec2', 'ssm'],
     'check-instance-online': ['ssm'],

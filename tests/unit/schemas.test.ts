@@ -1,8 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInput } from '#commons/errors.js';
-import { ExecutionInput, PrepareBuildInput, parseOrThrow, RollbackChannelInput } from '#commons/schemas.js';
+import {
+  ApplyRetentionInput,
+  ExecutionInput,
+  PrepareBuildInput,
+  parseOrThrow,
+  RollbackChannelInput,
+} from '#commons/schemas.js';
+import { BUILD } from './helpers/fixtures.js';
 
 describe('manual execution input', () => {
+  it('accepts retentionDryRun, which ApplyRetention reads from the same document', () => {
+    const input = ExecutionInput.parse({ pipeline: 'web', baseImage: 'al2023', retentionDryRun: true });
+    const document = { ...input, build: BUILD };
+
+    expect(input.retentionDryRun).toBe(true);
+    expect(ApplyRetentionInput.parse(document).retentionDryRun).toBe(true);
+  });
+
   it('applies defaults', () => {
     expect(ExecutionInput.parse({ pipeline: 'web', baseImage: 'al2023' })).toEqual({
       pipeline: 'web',
@@ -25,6 +40,10 @@ describe('manual execution input', () => {
       /sourceImageId: must be an image id such as "ami-0123456789abcdef0"/,
     ],
     [{ pipeline: 'web', baseImage: 'al2023', commit: 'main' }, /commit: commit must be a git commit id/],
+    [
+      { pipeline: 'web', baseImage: 'al2023', retentionDryRun: 'yes' },
+      /retentionDryRun: retentionDryRun must be true or false/,
+    ],
     [
       { pipeline: 'web', baseImage: 'al2023', imageDefinition: 'nginx' },
       /imageDefinition: imageDefinition must be one of: base, web \(got "nginx"\)/,

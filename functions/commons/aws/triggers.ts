@@ -10,8 +10,7 @@
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { ClientProvider } from '../clients/lazy-client.js';
 import type { PipelineConfig } from '../config.js';
-import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
-import { ForeignBaseImage } from '../errors.js';
+import { assertTrustedSource, getBaseImage } from '../core/base-images.js';
 import type { SourceImageResolver } from '../ports.js';
 import type { ExecutionInput } from '../schemas.js';
 import type { StartResult } from './start-execution.js';
@@ -56,8 +55,7 @@ export class LastSeenStore {
 export const resolveTrustedSource = async (sources: SourceImageResolver, baseImage: string) => {
   const base = getBaseImage(baseImage);
   const source = await sources.resolve(base.name);
-  if (!isTrustedOwner(base, source.ownerId))
-    throw new ForeignBaseImage(source.imageId, source.ownerId, base.owners);
+  assertTrustedSource(base, source);
   return source;
 };
 

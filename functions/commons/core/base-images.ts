@@ -8,7 +8,7 @@
  *   (owner alias `amazon`, account 137112412989 in commercial regions)
  * - Debian: https://wiki.debian.org/Cloud/AmazonEC2Image/Bookworm (account 136693071363)
  */
-import { UnknownBaseImage } from '../errors.js';
+import { ForeignBaseImage, UnknownBaseImage } from '../errors.js';
 
 export interface BaseImageDefinition {
   /** Catalog key, e.g. `ubuntu-24.04`. */
@@ -80,3 +80,17 @@ export const getBaseImage = (name: string): BaseImageDefinition => {
  */
 export const isTrustedOwner = (base: BaseImageDefinition, ownerId: string | undefined): boolean =>
   ownerId !== undefined && base.owners.includes(ownerId);
+
+/**
+ * The publisher check every build and trigger applies to a source AMI before it is baked.
+ * @param source the AMI as `DescribeImages` reports it (`imageId`, owning account `ownerId`).
+ * @throws ForeignBaseImage naming the image, its owner and the trusted owners when `source` is
+ *   not owned by a trusted publisher of `base`.
+ */
+export function assertTrustedSource(
+  base: BaseImageDefinition,
+  source: { imageId: string; ownerId?: string | undefined },
+): void {
+  if (!isTrustedOwner(base, source.ownerId))
+    throw new ForeignBaseImage(source.imageId, source.ownerId, base.owners);
+}

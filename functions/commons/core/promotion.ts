@@ -8,7 +8,7 @@
  */
 import {
   byId,
-  CANDIDATE_CHANNEL,
+  isReservedChannel,
   previousChannel,
   RETIRED_CHANNEL,
   ROLLED_BACK_CHANNEL,
@@ -52,7 +52,7 @@ export const planPromotion = (
   currentImages: readonly ChannelImage[],
   channel: string,
 ): PromotionPlan => {
-  if (channel === CANDIDATE_CHANNEL || channel.startsWith('previous-') || channel === RETIRED_CHANNEL) {
+  if (isReservedChannel(channel)) {
     throw new RangeError(`"${channel}" is reserved and cannot be a channel name`);
   }
   const others = currentImages.filter((image) => image.imageId !== candidate.imageId);

@@ -27,16 +27,26 @@ export const ROLLED_BACK_CHANNEL = 'rolled-back';
 /** `factory:role` value of a test instance. */
 export const TEST_INSTANCE_ROLE = 'test-instance';
 
+/** Prefix of the `factory:channel` value of a channel's previous image (`previous-stable`). */
+export const PREVIOUS_CHANNEL_PREFIX = 'previous-';
+
 /** `factory:channel` value of the image demoted from `channel` by the latest promotion. */
-export const previousChannel = (channel: string): string => `previous-${channel}`;
+export const previousChannel = (channel: string): string => `${PREVIOUS_CHANNEL_PREFIX}${channel}`;
+
+/**
+ * `factory:channel` values that mark no channel: no channel may be named like them, nor start
+ * with {@link PREVIOUS_CHANNEL_PREFIX}. The one list: the input schemas, promotion and the Packer
+ * variable validation (`packer/variables.pkr.hcl`, pinned by `tests/unit/core/tags.test.ts`) follow it.
+ */
+export const RESERVED_CHANNELS: readonly string[] = [CANDIDATE_CHANNEL, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL];
+
+/** True when `name` cannot be a channel name: a reserved value or a `previous-…` value. */
+export const isReservedChannel = (name: string): boolean =>
+  RESERVED_CHANNELS.includes(name) || name.startsWith(PREVIOUS_CHANNEL_PREFIX);
 
 /** True when a `factory:channel` value marks the current or previous image of some channel. */
 export const isPromotedChannelTag = (value: string | undefined): boolean =>
-  value !== undefined &&
-  value !== '' &&
-  value !== CANDIDATE_CHANNEL &&
-  value !== RETIRED_CHANNEL &&
-  value !== ROLLED_BACK_CHANNEL;
+  value !== undefined && value !== '' && !RESERVED_CHANNELS.includes(value);
 
 /** Code-unit order of two ids (locale-independent, so plans are identical on every machine). */
 export const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

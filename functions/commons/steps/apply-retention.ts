@@ -1,7 +1,7 @@
 import { BoundedPool } from '../bounded-pool.js';
 import { type ChannelTrail, inScope, planRetention, type RetentionInput } from '../core/retention.js';
 import { type RetentionOutcomeEntry, retentionReport } from '../core/retention-report.js';
-import { isPromotedChannelTag, TAG } from '../core/tags.js';
+import { isPromotedChannelTag, PREVIOUS_CHANNEL_PREFIX, TAG } from '../core/tags.js';
 import type { ChannelPointer, ImageRecord, ImageStore } from '../ports.js';
 import type { Build, Promotion, Retention } from '../schemas.js';
 
@@ -42,7 +42,8 @@ const describeError = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 /** Channel name a `factory:channel` tag value speaks for (`previous-stable` → `stable`). */
-const channelOfTag = (value: string): string => value.replace(/^previous-/, '');
+const channelOfTag = (value: string): string =>
+  value.startsWith(PREVIOUS_CHANNEL_PREFIX) ? value.slice(PREVIOUS_CHANNEL_PREFIX.length) : value;
 
 /** Every channel of the pipeline with its pointer history: pointers that exist, tags, the build's. */
 const readChannels = async (

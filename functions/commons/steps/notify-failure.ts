@@ -1,6 +1,6 @@
 import type { Notifier } from '../ports.js';
+import { buildFailureNotification, executionConsoleUrl } from '../report.js';
 import type { Build, CaughtError } from '../schemas.js';
-import { buildFailureNotification, executionConsoleUrl } from '../slack.js';
 
 /**
  * State `NotifyFailure`: report the failed state, the error and its cause.

@@ -1,5 +1,5 @@
 import type { Notifier } from '../ports.js';
-import { buildSuccessNotification, executionConsoleUrl, type SuccessReport } from '../slack.js';
+import { buildSuccessNotification, executionConsoleUrl, type SuccessReport } from '../report.js';
 
 /**
  * State `NotifySuccess`: report the promoted image (pipeline, base AMI, new AMI, commit, duration,

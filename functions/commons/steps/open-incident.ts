@@ -1,6 +1,6 @@
 import type { IncidentReporter } from '../ports.js';
+import { executionConsoleUrl, inferFailedState } from '../report.js';
 import type { Build, CaughtError } from '../schemas.js';
-import { executionConsoleUrl, inferFailedState } from '../slack.js';
 
 /** Longest dedup key (OpsCenter keeps the dedup string in `/aws/dedup`; 64 keeps it readable). */
 const DEDUP_KEY_MAX_LENGTH = 64;

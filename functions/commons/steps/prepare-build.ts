@@ -1,7 +1,7 @@
-import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
+import { assertTrustedSource, getBaseImage } from '../core/base-images.js';
 import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
-import { ForeignBaseImage, InvalidInput } from '../errors.js';
+import { InvalidInput } from '../errors.js';
 import type { SourceImageResolver, SourceRevisionResolver } from '../ports.js';
 import { type Build, FullCommitSha, type PrepareBuildInput } from '../schemas.js';
 
@@ -88,8 +88,7 @@ export const prepareBuild = async (
     : await ports.sources.resolve(base.name);
   if (!source)
     throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
-  if (!isTrustedOwner(base, source.ownerId))
-    throw new ForeignBaseImage(source.imageId, source.ownerId, base.owners);
+  assertTrustedSource(base, source);
   const attempt = input.attempt ?? FIRST_ATTEMPT;
   const key = {
     pipeline: input.pipeline,

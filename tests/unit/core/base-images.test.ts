@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BASE_IMAGE_NAMES, getBaseImage, isTrustedOwner } from '#commons/core/base-images.js';
-import { UnknownBaseImage } from '#commons/errors.js';
+import {
+  assertTrustedSource,
+  BASE_IMAGE_NAMES,
+  getBaseImage,
+  isTrustedOwner,
+} from '#commons/core/base-images.js';
+import { ForeignBaseImage, UnknownBaseImage } from '#commons/errors.js';
 
 describe('base image catalog', () => {
   it('lists the supported base images', () => {
@@ -32,5 +37,20 @@ describe('base image catalog', () => {
     expect(() => getBaseImage('centos-7')).toThrow(UnknownBaseImage);
     expect(() => getBaseImage('centos-7')).toThrow(/ubuntu-24\.04, ubuntu-22\.04, al2023, debian-12/);
     expect(() => getBaseImage('toString')).toThrow(UnknownBaseImage);
+  });
+
+  it('accepts a source AMI of a trusted owner and refuses any other, naming image and owners', () => {
+    const base = getBaseImage('debian-12');
+
+    expect(() =>
+      assertTrustedSource(base, { imageId: 'ami-0123456789abcdef0', ownerId: '136693071363' }),
+    ).not.toThrow();
+    for (const ownerId of ['123456789012', undefined]) {
+      const attempt = () => assertTrustedSource(base, { imageId: 'ami-0123456789abcdef0', ownerId });
+      expect(attempt).toThrow(ForeignBaseImage);
+      expect(attempt).toThrow(
+        `source image ami-0123456789abcdef0 is owned by ${ownerId ?? 'an unknown account'}; expected owner 136693071363`,
+      );
+    }
   });
 });

@@ -6,7 +6,7 @@ import { TAG } from '#commons/core/tags.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { bakeEnvironment, imageTags } from '#local/bake.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
-import { sameIdentity } from '#local/factory.js';
+import { sameIdentity } from '#local/clone-check.js';
 import { renderSummary } from '#local/summary.js';
 
 let root: string;

@@ -1,15 +1,21 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SlackWebhookNotifier, ssmSecureString } from '#commons/aws/slack-notifier.js';
+import { ssmSecureString } from '#commons/aws/ssm-secure-string.js';
+import { SlackDeliveryFailed } from '#commons/errors.js';
 import type { Notification } from '#commons/ports.js';
+import { SlackWebhookNotifier } from '#commons/slack/webhook-notifier.js';
 
 const ssm = mockClient(SSMClient);
 const fetchMock = vi.fn<typeof fetch>();
 const NOTE: Notification = { outcome: 'success', title: 't', fields: [] };
 const notifier = (parameterName = '/slack') =>
   new SlackWebhookNotifier(
-    ssmSecureString(() => new SSMClient({}), parameterName),
+    ssmSecureString(
+      () => new SSMClient({}),
+      parameterName,
+      (name) => new SlackDeliveryFailed(`parameter ${name} holds no Slack webhook URL`),
+    ),
     {
       attempts: 3,
       backoffMs: 1,

@@ -1,20 +1,20 @@
 /**
- * The AWS backend's port instances, wired to the lazily created SDK clients (`../clients/`).
+ * AWS wiring: the AWS backend's port instances, wired to the lazily created SDK clients (`../clients/`).
  * Configuration is read where each port is built, so a handler only requires the variables of the
  * ports it touches. Each factory names its clients in its import: a handler that does not use a
  * factory does not bundle its adapter or its client (esbuild drops the unused exports and the
  * SDK packages declare `"sideEffects": false`).
  */
 
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { codeCommit } from '../clients/codecommit.js';
 import { ec2 } from '../clients/ec2.js';
 import { sfn } from '../clients/sfn.js';
 import { ssm } from '../clients/ssm.js';
 import { ssmIncidents } from '../clients/ssm-incidents.js';
 import { config } from '../config.js';
-import { MissingConfiguration } from '../errors.js';
+import { MissingConfiguration, SlackDeliveryFailed } from '../errors.js';
 import { logger } from '../powertools/index.js';
+import { SlackWebhookNotifier } from '../slack/webhook-notifier.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2LeftoverStore } from './ec2-leftover-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
@@ -22,11 +22,11 @@ import { GitRevisionResolver, HttpsRevisionResolver } from './git-revisions.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
 import { OpsCenterReporter } from './ops-center-reporter.js';
 import { SfnExecutionStatus } from './sfn-execution-status.js';
-import { SlackWebhookNotifier, ssmSecureString } from './slack-notifier.js';
 import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
 import { SsmChannelPointer } from './ssm-channel-pointer.js';
 import { SsmCommandRunner } from './ssm-command-runner.js';
 import { SsmInstanceReadiness } from './ssm-instance-readiness.js';
+import { ssmSecureString } from './ssm-secure-string.js';
 
 export const imageStore = (): Ec2ImageStore =>
   new Ec2ImageStore(ec2, (imageIds, error) =>
@@ -48,7 +48,13 @@ export const machineLauncher = (): Ec2MachineLauncher =>
 export const instanceReadiness = (): SsmInstanceReadiness => new SsmInstanceReadiness(ssm);
 export const commandRunner = (): SsmCommandRunner => new SsmCommandRunner(ssm, config.probeCommand);
 export const slackNotifier = (): SlackWebhookNotifier =>
-  new SlackWebhookNotifier(ssmSecureString(ssm, config.slackWebhookParameter));
+  new SlackWebhookNotifier(
+    ssmSecureString(
+      ssm,
+      config.slackWebhookParameter,
+      (name) => new SlackDeliveryFailed(`parameter ${name} holds no Slack webhook URL`),
+    ),
+  );
 
 /**
  * Where `OpenIncident` raises a build's failure (`build.alerting`, fixed by PrepareBuild from
@@ -66,16 +72,12 @@ export const incidentReporter = (
 /** The git token of `GIT_TOKEN_PARAMETER` for private HTTPS repositories (cached 5 min), or undefined. */
 const gitToken = (): (() => Promise<string | undefined>) => {
   const tokenParameter = config.gitTokenParameter;
-  let secrets: SSMProvider | undefined;
-  return async () => {
-    if (tokenParameter === undefined) return undefined;
-    secrets ??= new SSMProvider({ awsSdkV3Client: ssm() });
-    const value = await secrets.get(tokenParameter, { decrypt: true, maxAge: 300 });
-    if (typeof value !== 'string' || value === '') {
-      throw new MissingConfiguration(`parameter ${tokenParameter} holds no git token`);
-    }
-    return value;
-  };
+  if (tokenParameter === undefined) return async () => undefined;
+  return ssmSecureString(
+    ssm,
+    tokenParameter,
+    (name) => new MissingConfiguration(`parameter ${name} holds no git token`),
+  );
 };
 
 /**

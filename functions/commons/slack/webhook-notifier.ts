@@ -1,19 +1,17 @@
 /**
- * `Notifier` posting Block Kit messages to a Slack incoming webhook.
+ * `Notifier` posting Block Kit messages to a Slack incoming webhook (both backends).
  *
  * The webhook URL is a secret: it comes from `resolveUrl` (on AWS an SSM SecureString read through
- * Powertools Parameters, see `ssmSecureString`), is never logged and never put in an error message.
+ * Powertools Parameters, see `aws/ssm-secure-string.ts`; locally `SLACK_WEBHOOK_URL`), is never
+ * logged and never put in an error message.
  * Each POST has a timeout (`AbortSignal.timeout`); HTTP 429 / 5xx, network errors and timeouts are
  * retried a bounded number of times with exponential backoff (a `Retry-After` is honoured up to 4×
  * the base backoff). Other 4xx answers are not retried.
  * Slack webhooks: https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks
  */
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import type { SSMClient } from '@aws-sdk/client-ssm';
-import type { ClientProvider } from '../clients/lazy-client.js';
 import { SlackDeliveryFailed } from '../errors.js';
 import type { Notification, Notifier } from '../ports.js';
-import { toSlackMessage } from '../slack.js';
+import { toSlackMessage } from './blocks.js';
 
 export interface SlackWebhookOptions {
   /** Attempts per message (default 3). */
@@ -67,24 +65,3 @@ export class SlackWebhookNotifier implements Notifier {
     throw new SlackDeliveryFailed(`slack webhook rejected the message after retries: ${lastProblem}`);
   }
 }
-
-/**
- * URL provider reading an SSM SecureString through Powertools Parameters, cached `cacheSeconds`
- * (default 300) per execution environment. The SSM client and the Parameters provider are created
- * on the first read.
- */
-export const ssmSecureString = (
-  client: ClientProvider<SSMClient>,
-  parameterName: string,
-  cacheSeconds = 300,
-) => {
-  let provider: SSMProvider | undefined;
-  return async (): Promise<string> => {
-    provider ??= new SSMProvider({ awsSdkV3Client: client() });
-    const value = await provider.get(parameterName, { decrypt: true, maxAge: cacheSeconds });
-    if (typeof value !== 'string' || value === '') {
-      throw new SlackDeliveryFailed(`parameter ${parameterName} holds no Slack webhook URL`);
-    }
-    return value;
-  };
-};

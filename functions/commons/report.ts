@@ -1,7 +1,10 @@
 /**
- * Pipeline reports: backend-neutral `Notification` builders for success and failure, and their
- * Slack Block Kit rendering. Pure.
- * Block Kit reference: https://docs.slack.dev/reference/block-kit/blocks
+ * Pipeline reports: channel-neutral `Notification` builders for success and failure (rendered for
+ * Slack by `slack/blocks.ts`, for the terminal by `local/sources.ts`). Pure.
+ *
+ * {@link RESULT_PATHS} and {@link ERROR_STATES} restate facts of the ASL (ResultPaths, which state
+ * raises which error) because a Lambda bundle cannot read it; `tests/statemachine/report.test.ts`
+ * checks both against `statemachines/image-factory.asl.yaml`.
  */
 import type { Notification } from './ports.js';
 import type { Build, Candidate, CaughtError, ProbeResult, Promotion, Retention } from './schemas.js';
@@ -76,8 +79,11 @@ export const buildSuccessNotification = (
   };
 };
 
-/** Task states in pipeline order with the result each writes (design.md ResultPaths). */
-const PROGRESS: ReadonlyArray<[state: string, resultKey: string]> = [
+/**
+ * Task states of the success path in pipeline order, with the key of the result each writes
+ * (`ResultPath: $.<key>`).
+ */
+export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: string]> = [
   ['PrepareBuild', 'build'],
   ['BakeImage', 'bake'],
   ['FindCandidateImage', 'candidate'],
@@ -90,7 +96,11 @@ const PROGRESS: ReadonlyArray<[state: string, resultKey: string]> = [
   ['ApplyRetention', 'retention'],
 ];
 
-const ERROR_STATES: Record<string, string> = {
+/**
+ * The state that raises each named error: the Task that throws it, or the poll Task whose loop
+ * records it by a Pass state (`InstanceNeverOnline`, `ProbeFailed`, `ProbeTimedOut`).
+ */
+export const ERROR_STATES: Readonly<Record<string, string>> = {
   InvalidInput: 'PrepareBuild',
   UnknownBaseImage: 'PrepareBuild',
   UnknownImageDefinition: 'PrepareBuild',
@@ -109,9 +119,9 @@ const ERROR_STATES: Record<string, string> = {
  */
 export const inferFailedState = (state: Record<string, unknown>, error: CaughtError | undefined): string => {
   if (typeof state.failedState === 'string' && state.failedState !== '') return state.failedState;
-  const byName = error ? ERROR_STATES[error.Error] : undefined;
+  const byName = error && Object.hasOwn(ERROR_STATES, error.Error) ? ERROR_STATES[error.Error] : undefined;
   if (byName) return byName;
-  const missing = PROGRESS.find(([, key]) => state[key] === undefined);
+  const missing = RESULT_PATHS.find(([, key]) => state[key] === undefined);
   return missing?.[0] ?? 'unknown';
 };
 
@@ -168,54 +178,6 @@ export const cleanupSummary = (cleanup: unknown): string => {
     ? `candidate ${value.deregisteredImageId} deregistered`
     : `candidate ${value.candidate ?? 'absent'}`;
   return `${instances}; ${candidate}`;
-};
-
-/** Slack message body: `text` (notification fallback) and Block Kit `blocks`. */
-export interface SlackMessage {
-  text: string;
-  blocks: Array<Record<string, unknown>>;
-}
-
-const escapeMrkdwn = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-/** Render a notification as Block Kit (header, fields in groups of ≤ 10, detail, link button). */
-export const toSlackMessage = (notification: Notification): SlackMessage => {
-  const icon = notification.outcome === 'success' ? ':white_check_mark:' : ':x:';
-  const blocks: Array<Record<string, unknown>> = [
-    {
-      type: 'header',
-      text: { type: 'plain_text', text: `${icon} ${notification.title}`.slice(0, 150), emoji: true },
-    },
-  ];
-  for (let i = 0; i < notification.fields.length; i += 10) {
-    blocks.push({
-      type: 'section',
-      fields: notification.fields.slice(i, i + 10).map((field) => ({
-        type: 'mrkdwn',
-        text: `*${escapeMrkdwn(field.label)}*\n${escapeMrkdwn(field.value)}`,
-      })),
-    });
-  }
-  if (notification.detail) {
-    blocks.push({
-      type: 'section',
-      text: { type: 'mrkdwn', text: `\`\`\`${escapeMrkdwn(notification.detail)}\`\`\`` },
-    });
-  }
-  if (notification.link) {
-    blocks.push({
-      type: 'actions',
-      elements: [
-        {
-          type: 'button',
-          text: { type: 'plain_text', text: notification.link.label },
-          url: notification.link.url,
-        },
-      ],
-    });
-  }
-  return { text: `${icon} ${notification.title}`, blocks };
 };
 
 /** Step Functions console URL of an execution (region taken from the ARN). */

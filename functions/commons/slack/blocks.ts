@@ -1,0 +1,53 @@
+/**
+ * Slack Block Kit rendering of a pipeline report (`Notification`). Pure.
+ * Block Kit reference: https://docs.slack.dev/reference/block-kit/blocks
+ */
+import type { Notification } from '../ports.js';
+
+/** Slack message body: `text` (notification fallback) and Block Kit `blocks`. */
+export interface SlackMessage {
+  text: string;
+  blocks: Array<Record<string, unknown>>;
+}
+
+const escapeMrkdwn = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Render a notification as Block Kit (header, fields in groups of ≤ 10, detail, link button). */
+export const toSlackMessage = (notification: Notification): SlackMessage => {
+  const icon = notification.outcome === 'success' ? ':white_check_mark:' : ':x:';
+  const blocks: Array<Record<string, unknown>> = [
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: `${icon} ${notification.title}`.slice(0, 150), emoji: true },
+    },
+  ];
+  for (let i = 0; i < notification.fields.length; i += 10) {
+    blocks.push({
+      type: 'section',
+      fields: notification.fields.slice(i, i + 10).map((field) => ({
+        type: 'mrkdwn',
+        text: `*${escapeMrkdwn(field.label)}*\n${escapeMrkdwn(field.value)}`,
+      })),
+    });
+  }
+  if (notification.detail) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `\`\`\`${escapeMrkdwn(notification.detail)}\`\`\`` },
+    });
+  }
+  if (notification.link) {
+    blocks.push({
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          text: { type: 'plain_text', text: notification.link.label },
+          url: notification.link.url,
+        },
+      ],
+    });
+  }
+  return { text: `${icon} ${notification.title}`, blocks };
+};

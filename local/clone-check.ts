@@ -1,0 +1,66 @@
+/**
+ * The clone check after a local promotion: a second machine booted from the promoted image must
+ * not share the first one's machine identity (machine-id, SSH host keys), which the image's
+ * cleanup step empties at bake time.
+ */
+import type { QemuMachineLauncher } from '#local/machines.js';
+import { guestShell, waitForAgent } from '#local/qemu/guest-agent.js';
+
+/** Machine identity compared between two machines of one image (clones must differ). */
+export interface Identity {
+  machineId: string;
+  hostKeys: string;
+}
+
+/** Fields two machines of one image share but must not (machine-id, host keys). Pure. */
+export function sameIdentity(first: Identity, second: Identity): string[] {
+  const same: string[] = [];
+  if (!first.machineId || first.machineId === second.machineId) same.push('machine-id');
+  if (!first.hostKeys || first.hostKeys === second.hostKeys) same.push('ssh-host-keys');
+  return same;
+}
+
+/**
+ * Reads the identity of a running machine through its guest agent.
+ * @throws what the guest agent throws (timeout after 60 s, command failure).
+ */
+export async function readIdentity(launcher: QemuMachineLauncher, instanceId: string): Promise<Identity> {
+  const vm = await launcher.vm(instanceId);
+  const result = await guestShell(
+    vm.qgaSocket,
+    'cat /etc/machine-id; for key in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$key"; done',
+    { timeoutSeconds: 60 },
+  );
+  const [machineId = '', ...keys] = result.stdout.trim().split('\n');
+  return { machineId: machineId.trim(), hostKeys: keys.join('\n') };
+}
+
+/**
+ * Boots a second machine from `imageId`, reads its identity once first boot finished, and
+ * terminates it whatever happens.
+ * @throws what launching or the guest agent throws (agent wait and first boot: 360 s each).
+ */
+export async function bootAndReadIdentity(
+  launcher: QemuMachineLauncher,
+  imageId: string,
+  executionName: string,
+): Promise<Identity> {
+  const { instanceId } = await launcher.launch({
+    imageId,
+    pipeline: 'clone-check',
+    buildId: `${executionName}-clone`,
+    executionName,
+    idempotencyToken: `${executionName}-clone`,
+  });
+  try {
+    const vm = await launcher.vm(instanceId);
+    await waitForAgent(vm.qgaSocket, 360);
+    // Host keys appear once cloud-init/ssh finished first boot.
+    await guestShell(vm.qgaSocket, 'cloud-init status --wait >/dev/null 2>&1 || true', {
+      timeoutSeconds: 360,
+    });
+    return await readIdentity(launcher, instanceId);
+  } finally {
+    await launcher.terminate([instanceId]);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Local wiring: the local backend's port instances on one state directory (the counterpart of
+ * `functions/commons/aws/wiring.ts`): the file catalog for images and channels, qemu VMs for test
+ * machines, the guest agent for the probe, the terminal (and Slack when configured) for reports.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Notifier } from '#commons/ports.js';
+import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
+import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
+import { PROJECT_ROOT } from '#local/process.js';
+import { ensureSshKeyPair } from '#local/qemu/ssh.js';
+import { LocalBaseImageResolver, TerminalNotifier } from '#local/sources.js';
+
+/** Path of the probe suite inside every image (installed by the Packer template). */
+export const PROBE_PATH = '/usr/local/libexec/image-factory/probe.sh';
+
+/** The ports the steps get locally. */
+export interface LocalPorts {
+  readonly sources: LocalBaseImageResolver;
+  readonly images: LocalImageStore;
+  readonly pointer: FileChannelPointer;
+  readonly launcher: QemuMachineLauncher;
+  readonly runner: GuestAgentCommandRunner;
+  readonly notifier: TerminalNotifier;
+}
+
+/** The ports and where they keep their state. */
+export interface LocalWiring {
+  readonly ports: LocalPorts;
+  readonly catalog: LocalCatalog;
+  /** Absolute state directory. */
+  readonly stateDir: string;
+  /** VM directory (every VM of the run lives here; reaped at the end). */
+  readonly vmDir: string;
+  /** Prints one line of tool output (base image build, bake) under the current state. */
+  readonly progress: (line: string) => void;
+}
+
+/**
+ * Creates the state directory layout (`vm/`, `catalog/`, `keys/`) and the ports on it.
+ * @param options.stateDir state directory, relative to the project root or absolute.
+ * @param options.write progress output; `options.notifier` gets reports after the terminal.
+ * @throws what creating the directories or the SSH key pair throws.
+ */
+export async function wireLocalPorts(options: {
+  stateDir: string;
+  write: (text: string) => void;
+  notifier?: Notifier | undefined;
+  signal?: AbortSignal | undefined;
+}): Promise<LocalWiring> {
+  const stateDir = path.resolve(PROJECT_ROOT, options.stateDir);
+  const vmDir = path.join(stateDir, 'vm');
+  await mkdir(vmDir, { recursive: true });
+  const catalog = new LocalCatalog(path.join(stateDir, 'catalog'));
+  const keys = await ensureSshKeyPair(path.join(stateDir, 'keys'), 'launch-key');
+  const launcher = new QemuMachineLauncher(catalog, { workDir: vmDir, sshPublicKey: keys.publicKey });
+  const progress = (line: string): void => options.write(`    │ ${line}\n`);
+  const ports: LocalPorts = {
+    sources: new LocalBaseImageResolver({
+      onLine: progress,
+      ...(options.signal ? { signal: options.signal } : {}),
+    }),
+    images: new LocalImageStore(catalog, (ids) => launcher.imagesInUse(ids)),
+    pointer: new FileChannelPointer(catalog),
+    launcher,
+    runner: new GuestAgentCommandRunner(launcher, { path: PROBE_PATH, args: ['--backend', 'local'] }),
+    notifier: new TerminalNotifier(options.write, options.notifier),
+  };
+  return { ports, catalog, stateDir, vmDir, progress };
+}

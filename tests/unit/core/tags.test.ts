@@ -1,0 +1,83 @@
+/**
+ * Reserved channel names have one source (`core/tags.ts`): the input schema, promotion and the
+ * Packer variable validation all refuse exactly those, and no promoted-channel tag is one of them.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { planPromotion } from '#commons/core/promotion.js';
+import {
+  CANDIDATE_CHANNEL,
+  isPromotedChannelTag,
+  isReservedChannel,
+  PREVIOUS_CHANNEL_PREFIX,
+  previousChannel,
+  RESERVED_CHANNELS,
+  RETIRED_CHANNEL,
+  ROLLED_BACK_CHANNEL,
+} from '#commons/core/tags.js';
+import { ChannelName } from '#commons/schemas.js';
+
+const reservedExamples = [...RESERVED_CHANNELS, previousChannel('stable')];
+
+/** The `validation` block of `variable "channel"` in packer/variables.pkr.hcl. */
+const packerChannelValidation = async (): Promise<string> => {
+  const hcl = await readFile(
+    fileURLToPath(new URL('../../../packer/variables.pkr.hcl', import.meta.url)),
+    'utf8',
+  );
+  const block = hcl.slice(hcl.indexOf('variable "channel"'));
+  return block.slice(0, block.indexOf('\n}\n'));
+};
+
+describe('reserved channel names', () => {
+  it('are the tag values of candidate, retired and rolled-back images', () => {
+    expect([...RESERVED_CHANNELS].sort()).toEqual(
+      [CANDIDATE_CHANNEL, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL].sort(),
+    );
+    expect(previousChannel('stable')).toBe(`${PREVIOUS_CHANNEL_PREFIX}stable`);
+  });
+
+  it.each(reservedExamples)('%s is refused by the input schema and by promotion', (name) => {
+    expect(isReservedChannel(name)).toBe(true);
+    expect(ChannelName.safeParse(name).success).toBe(false);
+    expect(() =>
+      planPromotion(
+        { imageId: 'ami-0123456789abcdef0', createdAt: '2026-01-01T00:00:00Z', tags: {} },
+        [],
+        name,
+      ),
+    ).toThrow(`"${name}" is reserved`);
+  });
+
+  it.each(['stable', 'beta', 'previously'])('%s is a channel name', (name) => {
+    expect(isReservedChannel(name)).toBe(false);
+    expect(ChannelName.safeParse(name).success).toBe(true);
+  });
+
+  it('names every reserved value in the schema error', () => {
+    const message = ChannelName.safeParse(ROLLED_BACK_CHANNEL).error?.issues[0]?.message ?? '';
+
+    for (const name of RESERVED_CHANNELS) expect(message).toContain(`"${name}"`);
+    expect(message).toContain(`"${PREVIOUS_CHANNEL_PREFIX}"`);
+  });
+
+  it('marks no image of a channel as promoted when its tag is reserved', () => {
+    for (const name of RESERVED_CHANNELS) expect(isPromotedChannelTag(name)).toBe(false);
+    expect(isPromotedChannelTag(previousChannel('stable'))).toBe(true);
+  });
+
+  it('are refused by the Packer channel variable, which lists exactly them', async () => {
+    // Prepare
+    const validation = await packerChannelValidation();
+    const listed = /!contains\(\[([^\]]*)\], var\.channel\)/.exec(validation)?.[1];
+    const prefix = /!can\(regex\("\^([^"]+)", var\.channel\)\)/.exec(validation)?.[1];
+    const message = /error_message\s*=\s*"([^"]*)"/.exec(validation)?.[1] ?? '';
+
+    // Assess
+    expect(JSON.parse(`[${listed}]`)).toEqual([...RESERVED_CHANNELS]);
+    expect(prefix).toBe(PREVIOUS_CHANNEL_PREFIX);
+    for (const name of RESERVED_CHANNELS) expect(message).toContain(name);
+    expect(message).toContain(`${PREVIOUS_CHANNEL_PREFIX}*`);
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * The local task table (`local/tasks.ts`) against the ASL: the startup check refuses a definition
+ * with a Task state the table lacks (and a row that is no Task state), and each row serves its
+ * state with the step, schema and ports the table declares.
+ */
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
+import { describe, expect, it, vi } from 'vitest';
+import { InstanceNeverOnline } from '#commons/errors.js';
+import { localPollBounds } from '#local/poll-bounds.js';
+import {
+  assertLocalTasks,
+  LOCAL_TASKS,
+  type LocalTaskContext,
+  LocalTaskTableMismatch,
+} from '#local/tasks.js';
+import type { LocalPorts } from '#local/wiring.js';
+import { loadDefinition, taskStateNames } from '#statemachines/definition.js';
+import { MemoryLauncher } from '../helpers/fakes.js';
+import { BUILD } from '../helpers/fixtures.js';
+
+/** The pipeline with one more Task state between FindCandidateImage and LaunchTestInstance. */
+const withExtraTask = (): StateMachineDefinition => {
+  const definition = loadDefinition();
+  const states = definition.States as unknown as Record<string, Record<string, unknown>>;
+  states.ScanCandidateImage = { ...states.FindCandidateImage, Next: 'LaunchTestInstance' };
+  (states.FindCandidateImage as Record<string, unknown>).Next = 'ScanCandidateImage';
+  return definition;
+};
+
+const context = (overrides: Partial<LocalTaskContext> = {}): LocalTaskContext => ({
+  ports: { launcher: new MemoryLauncher() } as unknown as LocalPorts,
+  probeTimeoutSeconds: 600,
+  retention: { maxAgeDays: 30, keepLatest: 3, dryRun: false },
+  bounds: localPollBounds(),
+  bake: vi.fn(async () => ({ TaskArn: 'arn:local:task', LastStatus: 'STOPPED' })),
+  ...overrides,
+});
+
+describe('local task table', () => {
+  it('has exactly one row per Task state of the ASL', () => {
+    expect(() => assertLocalTasks(loadDefinition())).not.toThrow();
+    expect(Object.keys(LOCAL_TASKS).sort()).toEqual(taskStateNames(loadDefinition()).sort());
+  });
+
+  it('refuses to start when the ASL has a Task state the table lacks', () => {
+    const check = () => assertLocalTasks(withExtraTask());
+
+    expect(check).toThrow(LocalTaskTableMismatch);
+    expect(check).toThrow('no local handler for Task state ScanCandidateImage');
+  });
+
+  it('refuses a row that is no Task state of the ASL', () => {
+    const tasks = {
+      ...LOCAL_TASKS,
+      ScanCandidateImage: LOCAL_TASKS.FindCandidateImage,
+    } as typeof LOCAL_TASKS;
+
+    expect(() => assertLocalTasks(loadDefinition(), tasks)).toThrow(
+      'local handler for ScanCandidateImage, which is no Task state of the ASL',
+    );
+  });
+
+  it.each(Object.entries(LOCAL_TASKS).filter(([, task]) => task.schema !== undefined))(
+    '%s parses its input with its schema before any port is touched',
+    async (_state, task) => {
+      // A build that is no object fails every schema (the failure path accepts a missing one).
+      await expect(task.run({ build: 42 }, context({ ports: {} as LocalPorts }))).rejects.toMatchObject({
+        name: 'InvalidInput',
+      });
+    },
+  );
+
+  it('hands BakeImage the ECS RunTask request and returns the stopped-task shape', async () => {
+    const runTask = { Overrides: { ContainerOverrides: [] } };
+    const ctx = context();
+
+    await expect(LOCAL_TASKS.BakeImage?.run(runTask, ctx)).resolves.toEqual({
+      TaskArn: 'arn:local:task',
+      LastStatus: 'STOPPED',
+    });
+    expect(ctx.bake).toHaveBeenCalledWith(runTask);
+  });
+
+  it('stops CheckInstanceOnline at the local bound, before the ASL bound', async () => {
+    const bound = localPollBounds().CheckInstanceOnline;
+    const input = { build: BUILD, testInstance: { instanceId: 'i-0123456789abcdef0' } };
+    const check = (attempt: number) =>
+      LOCAL_TASKS.CheckInstanceOnline?.run({ ...input, online: { online: false, attempt } }, context());
+
+    await expect(check(bound - 2)).resolves.toEqual({ online: false, attempt: bound - 1 });
+    await expect(check(bound - 1)).rejects.toBeInstanceOf(InstanceNeverOnline);
+  });
+
+  it('reports OpenIncident as unavailable locally', async () => {
+    await expect(LOCAL_TASKS.OpenIncident?.run({}, context())).rejects.toThrow(
+      'Incident Manager is not available on the local backend',
+    );
+  });
+});
