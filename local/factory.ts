@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { executionName as deterministicExecutionName } from '#commons/core/build-key.js';
 import type { Notifier, SourceImage } from '#commons/ports.js';
 import {
+  AcquirePromotionLeaseInput,
   ApplyRetentionInput,
   CheckInstanceOnlineInput,
   CheckProbeResultInput,
@@ -20,8 +21,10 @@ import {
   ProbeTestInstanceInput,
   PromoteImageInput,
   parseOrThrow,
+  ReleasePromotionLeaseInput,
   TerminateTestInstanceInput,
 } from '#commons/schemas.js';
+import { acquirePromotionLease } from '#commons/steps/acquire-promotion-lease.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
 import { checkProbeResult } from '#commons/steps/check-probe-result.js';
@@ -33,11 +36,13 @@ import { notifySuccess } from '#commons/steps/notify-success.js';
 import { prepareBuild } from '#commons/steps/prepare-build.js';
 import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
+import { releasePromotionLease } from '#commons/steps/release-promotion-lease.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
 import { bakeLocally, importLocally, type RunTaskRequest } from '#local/bake.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
 import { PROJECT_ROOT } from '#local/process.js';
+import { FilePromotionLedger } from '#local/promotion-ledger.js';
 import { guestShell, waitForAgent } from '#local/qemu/guest-agent.js';
 import { ensureSshKeyPair } from '#local/qemu/ssh.js';
 import { reapVms } from '#local/qemu/vm.js';
@@ -153,6 +158,8 @@ export async function runLocalFactory(
   const launcher = new QemuMachineLauncher(catalog, { workDir: vmDir, sshPublicKey: keys.publicKey });
   const images = new LocalImageStore(catalog, (ids) => launcher.imagesInUse(ids));
   const pointer = new FileChannelPointer(catalog);
+  // One promotion at a time per (pipeline, channel), also across concurrent local runs.
+  const ledger = new FilePromotionLedger(path.join(stateDir, 'catalog'));
   const runner = new GuestAgentCommandRunner(launcher, { path: PROBE_PATH, args: ['--backend', 'local'] });
   const notifier = new TerminalNotifier(write, options.notifier);
   const progress = (line: string): void => write(`    │ ${line}\n`);
@@ -186,7 +193,7 @@ export async function runLocalFactory(
 
   const handlers: Record<string, (raw: JSONValue) => Promise<JSONValue>> = {
     PrepareBuild: task(PrepareBuildInput, (parsed) =>
-      prepareBuild(parsed, { sources }, { probeTimeoutSeconds: options.probeTimeoutSeconds }),
+      prepareBuild(parsed, { sources, ledger }, { probeTimeoutSeconds: options.probeTimeoutSeconds }),
     ),
     BakeImage: async (raw) => {
       const request = raw as RunTaskRequest;
@@ -222,13 +229,19 @@ export async function runLocalFactory(
     TerminateTestInstance: task(TerminateTestInstanceInput, (parsed) =>
       terminateTestInstance(parsed, { launcher }),
     ),
+    AcquirePromotionLease: task(AcquirePromotionLeaseInput, (parsed) =>
+      acquirePromotionLease(parsed, { ledger }),
+    ),
     PromoteImage: task(PromoteImageInput, (parsed) => promoteImage(parsed, { images, pointer })),
+    ReleasePromotionLease: task(ReleasePromotionLeaseInput, (parsed) =>
+      releasePromotionLease(parsed, { ledger }),
+    ),
     ApplyRetention: task(ApplyRetentionInput, (parsed) =>
       applyRetention(parsed, { images, pointer }, options.retention),
     ),
     NotifySuccess: task(NotifySuccessInput, (parsed) => notifySuccess(parsed, { notifier })),
     CleanupAfterFailure: task(CleanupAfterFailureInput, (parsed) =>
-      cleanupAfterFailure(parsed, { launcher, images }),
+      cleanupAfterFailure(parsed, { launcher, images, pointer, ledger }),
     ),
     NotifyFailure: task(NotifyFailureInput, (parsed) => notifyFailure(parsed, { notifier })),
     OpenIncident: async () => {

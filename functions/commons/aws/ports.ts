@@ -8,12 +8,14 @@
 
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { codeCommit } from '../clients/codecommit.js';
+import { dynamodb } from '../clients/dynamodb.js';
 import { ec2 } from '../clients/ec2.js';
 import { ssm } from '../clients/ssm.js';
 import { ssmIncidents } from '../clients/ssm-incidents.js';
 import { config } from '../config.js';
 import { MissingConfiguration } from '../errors.js';
 import { logger } from '../powertools/index.js';
+import { DynamoDbPromotionLedger } from './dynamodb-promotion-ledger.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
 import { GitRevisionResolver } from './git-revisions.js';
@@ -30,6 +32,8 @@ export const imageStore = (): Ec2ImageStore =>
   );
 export const channelPointer = (): SsmChannelPointer =>
   new SsmChannelPointer(ssm, config.channelParameterPrefix);
+export const promotionLedger = (): DynamoDbPromotionLedger =>
+  new DynamoDbPromotionLedger(dynamodb, config.promotionLedgerTable, config.stage);
 export const sourceResolver = (): PublicParameterSourceImageResolver =>
   new PublicParameterSourceImageResolver(ec2, ssm);
 export const machineLauncher = (): Ec2MachineLauncher =>

@@ -2,7 +2,7 @@ import { getBaseImage, isTrustedOwner } from '../core/base-images.js';
 import { buildId, executionName } from '../core/build-key.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
 import { ForeignBaseImage, InvalidInput } from '../errors.js';
-import type { SourceImageResolver, SourceRevisionResolver } from '../ports.js';
+import type { PromotionLedger, SourceImageResolver, SourceRevisionResolver } from '../ports.js';
 import { type Build, FullCommitSha, type PrepareBuildInput } from '../schemas.js';
 
 /** Where builds that name no repository take their image definition from (AWS backend). */
@@ -23,7 +23,6 @@ export interface PrepareBuildOptions {
   now?: () => Date;
 }
 
-/**
 /**
  * The source a build bakes its image definition from, when the backend fetches it
  * (`ports.revisions` given): the requested repository (else the default one) at the requested
@@ -60,13 +59,20 @@ const resolveSource = async (
  * fetches the source) every build also gets a fetchable `repository` and the full `commit` it
  * bakes (see {@link resolveSource}); without it (local backend: the working tree is baked) both
  * stay as requested.
+ * The build's `order` (monotonic promotion) is its source image's creation time and the next
+ * number of the pipeline's build sequence from `ports.ledger`.
  * @returns the `build` document (`$.build`).
  * @throws UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner), InvalidInput
- *   (given source image not found, no repository, short commit).
+ *   (given source image not found, no repository, short commit, source image without a creation
+ *   time).
  */
 export const prepareBuild = async (
   request: PrepareBuildInput,
-  ports: { sources: SourceImageResolver; revisions?: SourceRevisionResolver },
+  ports: {
+    sources: SourceImageResolver;
+    revisions?: SourceRevisionResolver;
+    ledger: Pick<PromotionLedger, 'nextSequence'>;
+  },
   options: PrepareBuildOptions,
 ): Promise<Build> => {
   const { execution } = request;
@@ -82,6 +88,8 @@ export const prepareBuild = async (
     throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
   if (!isTrustedOwner(base, source.ownerId))
     throw new ForeignBaseImage(source.imageId, source.ownerId, base.owners);
+  if (!source.createdAt || Number.isNaN(Date.parse(source.createdAt)))
+    throw new InvalidInput(`source image ${source.imageId} has no creation time to order the build by`);
   const key = { pipeline: input.pipeline, sourceImageId: source.imageId, commit: input.commit };
   return {
     buildId: buildId(key),
@@ -99,5 +107,9 @@ export const prepareBuild = async (
     startedAt: execution?.StartTime ?? (options.now ?? (() => new Date()))().toISOString(),
     probeTimeoutSeconds: options.probeTimeoutSeconds,
     ...(options.incidentResponsePlanArn ? { incidentResponsePlanArn: options.incidentResponsePlanArn } : {}),
+    order: {
+      sourceCreatedAt: new Date(source.createdAt).toISOString(),
+      sequence: await ports.ledger.nextSequence(input.pipeline),
+    },
   };
 };

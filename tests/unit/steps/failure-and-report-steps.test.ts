@@ -3,7 +3,14 @@ import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
 import { notifyFailure } from '#commons/steps/notify-failure.js';
 import { notifySuccess } from '#commons/steps/notify-success.js';
 import { openIncident } from '#commons/steps/open-incident.js';
-import { MemoryImageStore, MemoryLauncher, RecordingIncidents, RecordingNotifier } from '../helpers/fakes.js';
+import {
+  MemoryChannelPointer,
+  MemoryImageStore,
+  MemoryLauncher,
+  MemoryPromotionLedger,
+  RecordingIncidents,
+  RecordingNotifier,
+} from '../helpers/fakes.js';
 import { BUILD, CANDIDATE, imageRecord, NOW } from '../helpers/fixtures.js';
 
 const launchFor = async (launcher: MemoryLauncher, buildId: string) =>
@@ -30,7 +37,7 @@ describe('cleanupAfterFailure', () => {
     const { launcher, images, mine, other } = await setup();
     const result = await cleanupAfterFailure(
       { build: BUILD, candidate: CANDIDATE, error: { Error: 'ProbeFailed', Cause: 'sshd' } },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
     expect(result).toEqual({
       terminatedInstanceIds: mine,
@@ -45,7 +52,7 @@ describe('cleanupAfterFailure', () => {
     const { launcher, images } = await setup();
     const result = await cleanupAfterFailure(
       { build: BUILD, candidate: CANDIDATE, error: { Error: 'ProbeTimedOut' } },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
     expect(result.candidate).toBe('deregistered');
   });
@@ -54,7 +61,7 @@ describe('cleanupAfterFailure', () => {
     const { launcher, images } = await setup();
     const result = await cleanupAfterFailure(
       { build: BUILD, candidate: CANDIDATE, error: { Error: 'InstanceNeverOnline' } },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
     expect(result).toMatchObject({ candidate: 'kept', deregisteredImageId: null });
     expect(images.deregistered).toEqual([]);
@@ -68,7 +75,7 @@ describe('cleanupAfterFailure', () => {
     const { launcher, images } = await setup(tags);
     await cleanupAfterFailure(
       { build: BUILD, candidate: CANDIDATE, error: { Error: 'ProbeFailed' } },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
     expect(images.deregistered).toEqual([]);
   });
@@ -77,7 +84,12 @@ describe('cleanupAfterFailure', () => {
     const launcher = new MemoryLauncher();
     const result = await cleanupAfterFailure(
       { error: { Error: 'InvalidInput' } },
-      { launcher, images: new MemoryImageStore() },
+      {
+        launcher,
+        images: new MemoryImageStore(),
+        pointer: new MemoryChannelPointer(),
+        ledger: new MemoryPromotionLedger(),
+      },
     );
     expect(result).toEqual({
       terminatedInstanceIds: [],
@@ -93,13 +105,22 @@ describe('cleanupAfterFailure', () => {
       throw new Error('throttled');
     };
     await expect(
-      cleanupAfterFailure({ build: BUILD }, { launcher, images: new MemoryImageStore() }),
+      cleanupAfterFailure(
+        { build: BUILD },
+        {
+          launcher,
+          images: new MemoryImageStore(),
+          pointer: new MemoryChannelPointer(),
+          ledger: new MemoryPromotionLedger(),
+        },
+      ),
     ).rejects.toThrow('throttled');
   });
 });
 
 describe('notifySuccess / notifyFailure', () => {
   const promotion = {
+    outcome: 'promoted' as const,
     channel: 'stable',
     imageId: CANDIDATE.imageId,
     previousImageId: 'ami-0bbbbbbbbbbbbbbbb',
