@@ -85,6 +85,9 @@ export const STACK_PARAMETERS = {
     'probe-raw',
     'probe-timeout',
     'probe-slow',
+    'conc',
+    'fault',
+    'fault-old',
   ].join(','),
 } as const;
 

@@ -115,7 +115,7 @@ describe('PromoteImage', () => {
     const again = await invoke(promote, d);
 
     // Assess
-    expect(again).toEqual(once);
+    expect(again).toEqual({ ...once, reason: 'already current' });
     expect(await history('retry', 'stable')).toEqual([[1, d.candidate.imageId]]);
   });
 

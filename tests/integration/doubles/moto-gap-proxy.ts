@@ -115,20 +115,51 @@ export interface Fault {
   times?: number;
 }
 
+/** A fault armed on the n-th request ({@link FaultInjector.failCall}). */
+interface NthFault {
+  call: number;
+  seen: number;
+  status: number;
+  code: string;
+  /** `service:operation` of the request that failed. */
+  failed?: string;
+}
+
 /** Makes chosen AWS calls fail the way AWS reports errors, to exercise error handling. */
 export class FaultInjector {
   readonly #faults: Array<Fault & { remaining: number }> = [];
+  #nth: NthFault | undefined;
 
   add(fault: Fault): void {
     this.#faults.push({ ...fault, remaining: fault.times ?? Number.POSITIVE_INFINITY });
   }
 
+  /**
+   * Fail the `call`-th request (1-based, any service) from now on with `status` / `code`, once.
+   * @returns a reader of `service:operation` of the request that failed (undefined until then).
+   */
+  failCall(call: number, status: number, code: string): () => string | undefined {
+    const armed: NthFault = { call, seen: 0, status, code };
+    this.#nth = armed;
+    return () => armed.failed;
+  }
+
   clear(): void {
     this.#faults.length = 0;
+    this.#nth = undefined;
   }
 
   /** The fault to apply to this request, if any (consumes one of its `times`). */
   take(service: string, operation: string, input: Record<string, unknown>): Fault | undefined {
+    const nth = this.#nth;
+    if (nth !== undefined) {
+      nth.seen += 1;
+      if (nth.seen === nth.call) {
+        nth.failed = `${service}:${operation}`;
+        this.#nth = undefined;
+        return { service, operation, status: nth.status, code: nth.code };
+      }
+    }
     const fault = this.#faults.find(
       (f) =>
         f.remaining > 0 && f.service === service && f.operation === operation && (f.when?.(input) ?? true),
