@@ -235,7 +235,7 @@ describe('six concurrent executions for one (stage, pipeline, channel)', () => {
     const slackBefore = slack.received.length;
     const commits = Array.from({ length: 6 }, (_, n) => `c0ffee${n}`.padEnd(40, '0'));
 
-    // Act: all six at once; the lease retrier pauses 100 ms between attempts.
+    // Act: all six at once; the lease retrier pauses 250 ms between attempts (40 attempts: 10 s).
     const runs = await Promise.all(
       commits.map((commit) =>
         runPipelineOnMoto(
@@ -243,7 +243,7 @@ describe('six concurrent executions for one (stage, pipeline, channel)', () => {
           handlers,
           SOURCE.imageId,
           { pipeline: 'conc', imageDefinition: 'web', baseImage: 'ubuntu-24.04', channel: 'stable', commit },
-          { retryIntervals: { AcquirePromotionLease: [0, 100] } },
+          { retryIntervals: { AcquirePromotionLease: [0, 250] } },
         ),
       ),
     );
