@@ -9,14 +9,12 @@
  */
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { GetParameterHistoryCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { executionName } from '#commons/core/build-key.js';
-import { lambdaFunctionKeys, loadDefinition, taskStateNames } from '#statemachines/definition.js';
-import { collectRun, retriesOf } from '../statemachine/harness.js';
+import { lambdaFunctionKeys } from '#statemachines/definition.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
-import { bakeImageLikePacker, packerBakeDouble } from './doubles/packer-bake-double.js';
+import { bakeImageLikePacker } from './doubles/packer-bake-double.js';
 import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { buildDocument, FAILING_PROBE, PASSING_PROBE } from './fixtures/build.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';

@@ -21,7 +21,7 @@ import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { compareBuildOrder, parseBuildOrder } from '#commons/core/promotion-order.js';
 import { lambdaFunctionKeys } from '#statemachines/definition.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
-import { bakeImageLikePacker } from './doubles/packer-bake-double.js';
+import { bakeCandidate } from './doubles/packer-bake-double.js';
 import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { buildDocument, PASSING_PROBE } from './fixtures/build.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';
@@ -74,25 +74,11 @@ afterAll(async () => {
 const commitOf = (seed: string): string => createHash('sha1').update(seed).digest('hex');
 
 /** Bake a candidate for `pipeline`/`channel` with the given sequence (a later sequence is newer). */
-const bake = async (pipeline: string, channel: string, sequence: number, commit: string) => {
-  const build = buildDocument({
-    pipeline,
-    channel,
-    commit,
-    order: { sourceCreatedAt: SOURCE.createdAt, sequence },
-  });
-  const baked = await bakeImageLikePacker(aws.ec2, build);
-  const image = await findImage(aws.ec2, baked.imageId);
-  return {
-    build,
-    candidate: {
-      imageId: baked.imageId,
-      name: image?.Name ?? '',
-      createdAt: image?.CreationDate ?? '',
-      snapshotIds: baked.snapshotIds,
-    },
-  };
-};
+const bake = (pipeline: string, channel: string, sequence: number, commit: string) =>
+  bakeCandidate(
+    aws.ec2,
+    buildDocument({ pipeline, channel, commit, order: { sourceCreatedAt: SOURCE.createdAt, sequence } }),
+  );
 type Baked = Awaited<ReturnType<typeof bake>>;
 
 /** The channel's pointer history (newest first) and the pipeline's channel tags, from moto. */
@@ -251,12 +237,19 @@ describe('six concurrent executions for one (stage, pipeline, channel)', () => {
     // Assess: every execution succeeded, promoted or superseded
     expect(runs.map((run) => run.error)).toEqual(runs.map(() => undefined));
     expect(runs.map((run) => run.status)).toEqual(runs.map(() => 'SUCCEEDED'));
-    const builds = runs.map((run) => ({
-      order: (run.output?.build as { order: { sourceCreatedAt: string; sequence: number } }).order,
-      imageId: (run.output?.candidate as { imageId: string }).imageId,
-      outcome: (run.output?.promotion as { outcome: string }).outcome,
-      waited: run.retries('AcquirePromotionLease'),
-    }));
+    const builds = runs.map((run) => {
+      const output = run.output as unknown as {
+        build: { order: { sourceCreatedAt: string; sequence: number } };
+        candidate: { imageId: string };
+        promotion: { outcome: string };
+      };
+      return {
+        order: output.build.order,
+        imageId: output.candidate.imageId,
+        outcome: output.promotion.outcome,
+        waited: run.retries('AcquirePromotionLease'),
+      };
+    });
     expect(new Set(builds.map((b) => b.order.sequence)).size).toBe(6);
     const newest = [...builds].sort((x, y) => compareBuildOrder(y.order, x.order))[0];
     const state = await channelState('conc', 'stable');
