@@ -142,7 +142,7 @@ describe('serverless.yml', () => {
     expect(serverless.provider.environment.PROMOTION_LEDGER_TABLE).toBe(
       serverless.custom.promotionLedgerTable,
     );
-    expect(serverless.provider.environment.STAGE).toBe('${sls:stage}');
+    expect(serverless.provider.environment.STAGE).toBe(`\${sls:stage}`);
   });
 
   it('is split into reviewable includes that all resolve', () => {
