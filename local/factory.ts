@@ -351,7 +351,9 @@ export async function runLocalFactory(
     ...(output ? { output } : {}),
     ...(failure ? { error: failure } : {}),
   };
-  const promoted = (output?.promotion as { imageId?: string } | undefined)?.imageId;
+  // A superseded build promoted nothing: its candidate was retired, so there is no image to show.
+  const promotion = output?.promotion as { imageId?: string; outcome?: string } | undefined;
+  const promoted = promotion?.outcome === 'superseded' ? undefined : promotion?.imageId;
   if (promoted) summary.imagePath = catalog.diskPath(promoted);
   if (status === 'SUCCEEDED' && options.cloneCheck && promoted && identity) {
     write('▶ clone check: booting a second machine from the promoted image\n');
