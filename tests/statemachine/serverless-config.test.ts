@@ -134,14 +134,15 @@ describe('serverless.yml', () => {
 
     expect(table.Type).toBe('AWS::DynamoDB::Table');
     expect(table.Properties).toMatchObject({
-      TableName: serverless.custom.promotionLedgerTable,
+      TableName: `\${self:custom.promotionLedgerTable}`,
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [{ AttributeName: LEDGER_PARTITION_KEY, KeyType: 'HASH' }],
       TimeToLiveSpecification: { AttributeName: LEDGER_TTL_ATTRIBUTE, Enabled: true },
     });
     expect(serverless.provider.environment.PROMOTION_LEDGER_TABLE).toBe(
-      serverless.custom.promotionLedgerTable,
+      `\${self:custom.promotionLedgerTable}`,
     );
+    expect(serverless.custom.promotionLedgerTable).toBe(`\${self:service}-\${sls:stage}-promotion-ledger`);
     expect(serverless.provider.environment.STAGE).toBe(`\${sls:stage}`);
   });
 
