@@ -1,11 +1,19 @@
-/** Task `CleanupAfterFailure` → `cleanupAfterFailure()`. */
-import { imageStore, machineLauncher } from '#commons/aws/wiring.js';
+/**
+ * Task `CleanupAfterFailure` → `cleanupAfterFailure()`. Env: CHANNEL_PARAMETER_PREFIX, STAGE,
+ * PROMOTION_LEDGER_TABLE (repairing a channel after a failed promotion).
+ */
+import { channelPointer, imageStore, machineLauncher, promotionLedger } from '#commons/aws/wiring.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { CleanupAfterFailureInput } from '#commons/schemas.js';
 import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
 
-const ports = { launcher: machineLauncher(), images: imageStore() };
+const ports = {
+  launcher: machineLauncher(),
+  images: imageStore(),
+  pointer: channelPointer(),
+  ledger: promotionLedger(),
+};
 
 export const handler = lambdaHandler(CleanupAfterFailureInput, async (input) => {
   const result = await cleanupAfterFailure(input, ports);

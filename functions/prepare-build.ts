@@ -1,15 +1,16 @@
 /**
  * Task `PrepareBuild` → `prepareBuild()`. Env: PROBE_TIMEOUT_SECONDS, INCIDENT_RESPONSE_PLAN_ARN,
- * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main).
+ * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main), STAGE and
+ * PROMOTION_LEDGER_TABLE (the build sequence).
  */
-import { revisionResolver, sourceResolver } from '#commons/aws/wiring.js';
+import { promotionLedger, revisionResolver, sourceResolver } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { PrepareBuildInput } from '#commons/schemas.js';
 import { prepareBuild } from '#commons/steps/prepare-build.js';
 
-const ports = { sources: sourceResolver(), revisions: revisionResolver() };
+const ports = { sources: sourceResolver(), revisions: revisionResolver(), ledger: promotionLedger() };
 const options = {
   probeTimeoutSeconds: config.probeTimeoutSeconds,
   incidentResponsePlanArn: config.incidentResponsePlanArn,
@@ -24,6 +25,7 @@ export const handler = lambdaHandler(PrepareBuildInput, async (input) => {
     sourceImageId: build.sourceImageId,
     repository: build.repository,
     commit: build.commit,
+    order: build.order,
   });
   return build;
 });

@@ -9,7 +9,12 @@ const ports = { images: imageStore(), pointer: channelPointer() };
 
 export const handler = lambdaHandler(PromoteImageInput, async (input) => {
   const promotion = await promoteImage(input, ports);
-  metrics.addMetric('ImagePromoted', MetricUnit.Count, 1);
-  logger.info('image promoted', { ...promotion });
+  if (promotion.outcome === 'superseded') {
+    metrics.addMetric('PromotionSuperseded', MetricUnit.Count, 1);
+    logger.info('build superseded', { ...promotion });
+  } else {
+    metrics.addMetric('ImagePromoted', MetricUnit.Count, 1);
+    logger.info('image promoted', { ...promotion });
+  }
   return promotion;
 });

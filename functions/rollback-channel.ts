@@ -1,17 +1,18 @@
 /**
  * Manual rollback: `{ "pipeline": "web", "channel": "stable", "imageId": "ami-…" (optional) }` points
- * the channel back to its previous image → `rollbackChannel()`. Env: CHANNEL_PARAMETER_PREFIX.
+ * the channel back to its previous image → `rollbackChannel()`, under the channel's promotion lease
+ * (held as `rollback:<request id>`). Env: CHANNEL_PARAMETER_PREFIX, STAGE, PROMOTION_LEDGER_TABLE.
  */
-import { channelPointer, imageStore } from '#commons/aws/wiring.js';
+import { channelPointer, imageStore, promotionLedger } from '#commons/aws/wiring.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { RollbackChannelInput } from '#commons/schemas.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
 
-const ports = { images: imageStore(), pointer: channelPointer() };
+const ports = { images: imageStore(), pointer: channelPointer(), ledger: promotionLedger() };
 
-export const handler = lambdaHandler(RollbackChannelInput, async (input) => {
-  const result = await rollbackChannel(input, ports);
+export const handler = lambdaHandler(RollbackChannelInput, async (input, context) => {
+  const result = await rollbackChannel(input, ports, { holder: `rollback:${context.awsRequestId}` });
   metrics.addMetric('ChannelRolledBack', MetricUnit.Count, 1);
   logger.info('channel rolled back', { ...result });
   return result;

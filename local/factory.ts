@@ -166,7 +166,9 @@ export async function runLocalFactory(
     ...(run.output ? { output: run.output } : {}),
     ...(run.failure ? { error: run.failure } : {}),
   };
-  const promoted = (run.output?.promotion as { imageId?: string } | undefined)?.imageId;
+  // A superseded build promoted nothing: its candidate was retired, so there is no image to show.
+  const promotion = run.output?.promotion as { imageId?: string; outcome?: string } | undefined;
+  const promoted = promotion?.outcome === 'superseded' ? undefined : promotion?.imageId;
   if (promoted) summary.imagePath = wiring.catalog.diskPath(promoted);
   if (run.status === 'SUCCEEDED' && options.cloneCheck && promoted && identity) {
     write('▶ clone check: booting a second machine from the promoted image\n');

@@ -1,4 +1,4 @@
-import { readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { getBaseImage } from '#commons/core/base-images.js';
 import { InvalidInput } from '#commons/errors.js';
@@ -34,7 +34,7 @@ export class LocalBaseImageResolver implements SourceImageResolver {
     const target = await readlink(path.join(BASE_IMAGE_DIR, 'debian-12.qcow2'));
     const hash = /^debian-12-([0-9a-f]+)\.qcow2$/.exec(path.basename(target))?.[1];
     if (!hash) throw new Error(`unexpected base image link target ${target}`);
-    return this.record(hash);
+    return this.record(hash, await this.createdAt(hash));
   }
 
   async describe(imageId: string): Promise<SourceImage | undefined> {
@@ -45,7 +45,7 @@ export class LocalBaseImageResolver implements SourceImageResolver {
     } catch {
       return undefined;
     }
-    return this.record(hash);
+    return this.record(hash, await this.createdAt(hash));
   }
 
   /**
@@ -58,11 +58,17 @@ export class LocalBaseImageResolver implements SourceImageResolver {
     return path.join(BASE_IMAGE_DIR, `debian-12-${hash}.qcow2`);
   }
 
-  private record(hash: string): SourceImage {
+  /** When the base image was built: the modification time of its disk (ISO 8601). */
+  private async createdAt(hash: string): Promise<string> {
+    return (await stat(path.join(BASE_IMAGE_DIR, `debian-12-${hash}.qcow2`))).mtime.toISOString();
+  }
+
+  private record(hash: string, createdAt: string): SourceImage {
     return {
       imageId: `local-base-debian-12-${hash}`,
       name: `debian-12-${hash}`,
       ownerId: getBaseImage('debian-12').owners[0],
+      createdAt,
     };
   }
 }

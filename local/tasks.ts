@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import type { PollCheck } from '#commons/core/poll-bounds.js';
 import { FactoryError } from '#commons/errors.js';
 import {
+  AcquirePromotionLeaseInput,
   ApplyRetentionInput,
   CheckInstanceOnlineInput,
   CheckProbeResultInput,
@@ -22,8 +23,10 @@ import {
   ProbeTestInstanceInput,
   PromoteImageInput,
   parseOrThrow,
+  ReleasePromotionLeaseInput,
   TerminateTestInstanceInput,
 } from '#commons/schemas.js';
+import { acquirePromotionLease } from '#commons/steps/acquire-promotion-lease.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
 import { checkProbeResult } from '#commons/steps/check-probe-result.js';
@@ -35,6 +38,7 @@ import { notifySuccess } from '#commons/steps/notify-success.js';
 import { prepareBuild } from '#commons/steps/prepare-build.js';
 import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
+import { releasePromotionLease } from '#commons/steps/release-promotion-lease.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
 import type { RunTaskRequest } from '#local/bake.js';
 import type { LocalPorts } from '#local/wiring.js';
@@ -69,7 +73,7 @@ const step = <S extends z.ZodType>(
 /** The table, keyed by Task state name. */
 export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
   PrepareBuild: step(PrepareBuildInput, (input, { ports, probeTimeoutSeconds }) =>
-    prepareBuild(input, { sources: ports.sources }, { probeTimeoutSeconds }),
+    prepareBuild(input, { sources: ports.sources, ledger: ports.ledger }, { probeTimeoutSeconds }),
   ),
   BakeImage: { schema: undefined, run: (raw, { bake }) => bake(raw as RunTaskRequest) },
   FindCandidateImage: step(FindCandidateImageInput, (input, { ports }) =>
@@ -92,8 +96,14 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
   TerminateTestInstance: step(TerminateTestInstanceInput, (input, { ports }) =>
     terminateTestInstance(input, { launcher: ports.launcher }),
   ),
+  AcquirePromotionLease: step(AcquirePromotionLeaseInput, (input, { ports }) =>
+    acquirePromotionLease(input, { ledger: ports.ledger }),
+  ),
   PromoteImage: step(PromoteImageInput, (input, { ports }) =>
     promoteImage(input, { images: ports.images, pointer: ports.pointer }),
+  ),
+  ReleasePromotionLease: step(ReleasePromotionLeaseInput, (input, { ports }) =>
+    releasePromotionLease(input, { ledger: ports.ledger }),
   ),
   ApplyRetention: step(ApplyRetentionInput, (input, { ports, retention }) =>
     applyRetention(input, { images: ports.images, pointer: ports.pointer }, retention),
@@ -102,7 +112,12 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
     notifySuccess(input, { notifier: ports.notifier }),
   ),
   CleanupAfterFailure: step(CleanupAfterFailureInput, (input, { ports }) =>
-    cleanupAfterFailure(input, { launcher: ports.launcher, images: ports.images }),
+    cleanupAfterFailure(input, {
+      launcher: ports.launcher,
+      images: ports.images,
+      pointer: ports.pointer,
+      ledger: ports.ledger,
+    }),
   ),
   NotifyFailure: step(NotifyFailureInput, (input, { ports }) =>
     notifyFailure(input, { notifier: ports.notifier }),

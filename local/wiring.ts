@@ -9,6 +9,7 @@ import type { Notifier } from '#commons/ports.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
 import { PROJECT_ROOT } from '#local/process.js';
+import { FilePromotionLedger } from '#local/promotion-ledger.js';
 import { ensureSshKeyPair } from '#local/qemu/ssh.js';
 import { LocalBaseImageResolver, TerminalNotifier } from '#local/sources.js';
 
@@ -20,6 +21,8 @@ export interface LocalPorts {
   readonly sources: LocalBaseImageResolver;
   readonly images: LocalImageStore;
   readonly pointer: FileChannelPointer;
+  /** One promotion at a time per (pipeline, channel), also across concurrent local runs. */
+  readonly ledger: FilePromotionLedger;
   readonly launcher: QemuMachineLauncher;
   readonly runner: GuestAgentCommandRunner;
   readonly notifier: TerminalNotifier;
@@ -63,6 +66,7 @@ export async function wireLocalPorts(options: {
     }),
     images: new LocalImageStore(catalog, (ids) => launcher.imagesInUse(ids)),
     pointer: new FileChannelPointer(catalog),
+    ledger: new FilePromotionLedger(path.join(stateDir, 'catalog')),
     launcher,
     runner: new GuestAgentCommandRunner(launcher, { path: PROBE_PATH, args: ['--backend', 'local'] }),
     notifier: new TerminalNotifier(options.write, options.notifier),

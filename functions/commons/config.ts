@@ -145,6 +145,14 @@ export const config = {
   get stateMachineArn(): string {
     return required('STATE_MACHINE_ARN', 'ARN of the image-factory state machine');
   },
+  /** `STAGE` (required where used): the deployed stage, first part of every promotion ledger key. */
+  get stage(): string {
+    return required('STAGE', 'deployment stage of the stack');
+  },
+  /** `PROMOTION_LEDGER_TABLE` (required where used): DynamoDB table of promotion leases and build sequences. */
+  get promotionLedgerTable(): string {
+    return required('PROMOTION_LEDGER_TABLE', 'DynamoDB table of the promotion ledger');
+  },
   /** `CHANNEL_PARAMETER_PREFIX` (default `/image-factory/channels`): channel pointer is `<prefix>/<pipeline>/<channel>`. */
   get channelParameterPrefix(): string {
     return once('CHANNEL_PARAMETER_PREFIX', () =>

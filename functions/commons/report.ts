@@ -54,22 +54,35 @@ const probeSummary = (probe: ProbeResult | undefined): string => {
   );
 };
 
-/** Report of a successful build: pipeline, source and new image, commit, duration, probe, retention. */
+/**
+ * Report of a successful build: pipeline, source and new image, commit, duration, probe, retention.
+ * A superseded build (`promotion.outcome: superseded`: a build at least as new was already current)
+ * says so in the title and names the image the channel kept; it is a success, not a failure.
+ */
 export const buildSuccessNotification = (
   report: SuccessReport,
   now: Date,
   executionUrl?: string,
 ): Notification => {
   const { build, candidate, promotion } = report;
+  const superseded = promotion.outcome === 'superseded';
   return {
     outcome: 'success',
-    title: `${build.pipeline}: ${candidate.imageId} promoted to ${promotion.channel}`,
+    title: superseded
+      ? `${build.pipeline}: ${candidate.imageId} superseded on ${promotion.channel} (kept ${promotion.currentImageId ?? 'the current image'})`
+      : `${build.pipeline}: ${candidate.imageId} promoted to ${promotion.channel}`,
     fields: [
       { label: 'Pipeline', value: build.pipeline },
       { label: 'Channel', value: promotion.channel },
+      {
+        label: 'Outcome',
+        value: superseded ? `superseded: ${promotion.reason ?? 'a newer build is current'}` : 'promoted',
+      },
       { label: 'Base image', value: `${build.baseImage} (${build.sourceImageId})` },
       { label: 'New image', value: `${candidate.imageId} ${candidate.name}`.trim() },
-      { label: 'Previous image', value: promotion.previousImageId ?? 'none' },
+      superseded
+        ? { label: 'Current image', value: promotion.currentImageId ?? 'unknown' }
+        : { label: 'Previous image', value: promotion.previousImageId ?? 'none' },
       { label: 'Commit', value: build.commit ?? 'not pinned' },
       { label: 'Duration', value: formatDuration(build.startedAt, now) },
       { label: 'Probe', value: probeSummary(report.probeResult) },
@@ -92,7 +105,9 @@ export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: str
   ['ProbeTestInstance', 'probe'],
   ['CheckProbeResult', 'probeResult'],
   ['TerminateTestInstance', 'termination'],
+  ['AcquirePromotionLease', 'promotionLease'],
   ['PromoteImage', 'promotion'],
+  ['ReleasePromotionLease', 'promotionLeaseRelease'],
   ['ApplyRetention', 'retention'],
 ];
 
@@ -110,6 +125,7 @@ export const ERROR_STATES: Readonly<Record<string, string>> = {
   ProbeFailed: 'CheckProbeResult',
   ProbeTimedOut: 'CheckProbeResult',
   InvocationDoesNotExist: 'CheckProbeResult',
+  PromotionLeaseHeld: 'AcquirePromotionLease',
 };
 
 /**

@@ -164,6 +164,13 @@ export const Build = z.object({
   incidentResponsePlanArn: z.string().optional(),
   /** Where failures of this build are raised (`OpenIncident`); absent: nowhere but Slack. */
   alerting: z.enum(['incident-manager', 'opscenter']).optional(),
+  /**
+   * Where the build stands for monotonic promotion (`core/promotion-order.ts`): its source AMI's
+   * creation time, then the pipeline's build sequence. PrepareBuild sets it; PromoteImage needs it.
+   */
+  order: z
+    .object({ sourceCreatedAt: z.iso.datetime({ offset: true }), sequence: z.number().int().positive() })
+    .optional(),
 });
 export type Build = z.infer<typeof Build>;
 
@@ -190,9 +197,18 @@ export const ProbeResult = z.object({
 export type ProbeResult = z.infer<typeof ProbeResult>;
 
 export const Promotion = z.object({
+  /**
+   * `promoted`: the channel now names this build's image. `superseded`: a build at least as new
+   * is current, so the pointer and tags were left as they were (`imageId` is this build's
+   * candidate, `currentImageId` the image the channel still names); reported, not a failure.
+   */
+  outcome: z.enum(['promoted', 'superseded']).default('promoted'),
   channel: ChannelName,
   imageId: ImageId,
   previousImageId: z.string().nullable(),
+  /** The image the channel names after this step. */
+  currentImageId: z.string().optional(),
+  reason: z.string().optional(),
   parameterName: z.string(),
   parameterVersion: z.number().int(),
 });
@@ -249,6 +265,14 @@ export const CheckProbeResultInput = z.looseObject({
 });
 export const TerminateTestInstanceInput = z.looseObject({ build: Build, testInstance: TestInstance });
 export const PromoteImageInput = z.looseObject({ build: Build, candidate: Candidate });
+/** `$.promotionLease` as AcquirePromotionLease returns it. */
+export const PromotionLeaseSchema = z.object({
+  key: z.string().min(1),
+  holder: z.string().min(1),
+  expiresAt: z.iso.datetime({ offset: true }),
+});
+export const AcquirePromotionLeaseInput = z.looseObject({ build: Build });
+export const ReleasePromotionLeaseInput = z.looseObject({ build: Build });
 export const ApplyRetentionInput = z.looseObject({
   build: Build,
   promotion: Promotion.optional(),
@@ -262,6 +286,7 @@ export const CleanupAfterFailureInput = z.looseObject({
   /** TerminateTestInstance's result: present once the build reached its promotion. */
   termination: z.unknown().optional(),
   error: CaughtError.optional(),
+  promotionLease: PromotionLeaseSchema.optional(),
 });
 export const NotifySuccessInput = z.looseObject({
   build: Build,

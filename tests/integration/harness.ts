@@ -12,6 +12,12 @@ import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CreateTableCommand,
+  DynamoDBClient,
+  type KeySchemaElement,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
@@ -24,7 +30,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { inject } from 'vitest';
 import { type GitHttpsServer, startGitHttpsServer } from './doubles/git-https-server.js';
-import { type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
+import { attributeCallsToRole, type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
 import { IamAuthorizer } from './iam/authorizer.js';
 import { Stack } from './iam/stack.js';
 import { createInstanceProfile, DUMMY_AWS_ENV, resetMoto, TEST_REGION, useMotoEnvironment } from './moto.js';
@@ -81,6 +87,9 @@ export const STACK_PARAMETERS = {
     'probe-raw',
     'probe-timeout',
     'probe-slow',
+    'conc',
+    'fault',
+    'fault-old',
   ].join(','),
 } as const;
 
@@ -104,6 +113,8 @@ const STACK_SCOPED_SETTINGS = [
   'TEST_INSTANCE_PROFILE',
   'INCIDENT_RESPONSE_PLAN_ARN',
   'GIT_TOKEN_PARAMETER',
+  'STAGE',
+  'PROMOTION_LEDGER_TABLE',
 ] as const;
 
 /** The stack's values of {@link STACK_SCOPED_SETTINGS} (every function has the same provider environment). */
@@ -123,6 +134,7 @@ export interface AwsSide {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
   readonly sfn: SFNClient;
+  readonly dynamodb: DynamoDBClient;
   /**
    * The image definition repository on a real git server (`SOURCE_REPOSITORY`, branch `main`,
    * one initial commit): what PrepareBuild resolves builds without a commit to.
@@ -161,6 +173,8 @@ const FACTORY_SETTINGS = [
   'GIT_TOKEN_PARAMETER',
   'ALLOWED_REPOSITORIES',
   'WEBHOOK_MAX_BODY_BYTES',
+  'STAGE',
+  'PROMOTION_LEDGER_TABLE',
 ] as const;
 
 const clientConfig = (endpoint: string) => ({
@@ -189,8 +203,10 @@ export const startAwsSide = async (
   const ec2 = new EC2Client(clientConfig(motoEndpoint));
   const ssm = new SSMClient(clientConfig(motoEndpoint));
   const sfn = new SFNClient(clientConfig(motoEndpoint));
+  const dynamodb = new DynamoDBClient(clientConfig(motoEndpoint));
   try {
     await resetMoto(motoEndpoint);
+    await createPromotionLedger(dynamodb);
     for (const profile of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
       await createInstanceProfile(motoEndpoint, packagedStack().ref(profile));
     }
@@ -228,12 +244,14 @@ export const startAwsSide = async (
     ec2,
     ssm,
     sfn,
+    dynamodb,
     git,
     initialCommit,
     close: async () => {
       ec2.destroy();
       ssm.destroy();
       sfn.destroy();
+      dynamodb.destroy();
       reportBoundary(proxy);
       current = undefined;
       await proxy.close();
@@ -272,6 +290,31 @@ export const createStackStateMachine = async (aws: Pick<AwsSide, 'sfn'>): Promis
   if (stateMachineArn !== expected)
     throw new Error(`moto named the state machine ${stateMachineArn}, not ${expected}`);
   return stateMachineArn;
+};
+
+/** The stack's promotion ledger table, created in moto as CloudFormation would (key schema, TTL). */
+const createPromotionLedger = async (dynamodb: DynamoDBClient): Promise<void> => {
+  const table = packagedStack().properties('PromotionLedgerTable') as {
+    TableName: string;
+    BillingMode: 'PAY_PER_REQUEST';
+    AttributeDefinitions: Array<{ AttributeName: string; AttributeType: 'S' }>;
+    KeySchema: KeySchemaElement[];
+    TimeToLiveSpecification: { AttributeName: string; Enabled: boolean };
+  };
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: table.TableName,
+      BillingMode: table.BillingMode,
+      AttributeDefinitions: table.AttributeDefinitions,
+      KeySchema: table.KeySchema,
+    }),
+  );
+  await dynamodb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: table.TableName,
+      TimeToLiveSpecification: table.TimeToLiveSpecification,
+    }),
+  );
 };
 
 /** Append the limits this file's requests were checked against to the run's report (moto-server.ts). */
@@ -339,6 +382,16 @@ const functionKeys = new WeakMap<object, string>();
 export const importHandler = async <Out = unknown>(key: string): Promise<LambdaHandler<Out>> => {
   const handler = (await import(`../../functions/${key}.ts`)).handler as LambdaHandler<Out>;
   functionKeys.set(handler, key);
+  // The handlers' module-scope clients (the same modules the handlers import) name the acting role
+  // in each request, so invocations that overlap are each evaluated as their own role.
+  const clients = await Promise.all([
+    import('#commons/clients/dynamodb.js').then((m) => m.dynamodb()),
+    import('#commons/clients/ec2.js').then((m) => m.ec2()),
+    import('#commons/clients/sfn.js').then((m) => m.sfn()),
+    import('#commons/clients/ssm.js').then((m) => m.ssm()),
+    import('#commons/clients/ssm-incidents.js').then((m) => m.ssmIncidents()),
+  ]);
+  for (const client of clients) attributeCallsToRole(client as never);
   return handler;
 };
 

@@ -9,17 +9,16 @@
  */
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { GetParameterHistoryCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { executionName } from '#commons/core/build-key.js';
-import { lambdaFunctionKeys, loadDefinition, taskStateNames } from '#statemachines/definition.js';
-import { collectRun, retriesOf } from '../statemachine/harness.js';
+import { lambdaFunctionKeys } from '#statemachines/definition.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
-import { bakeImageLikePacker, packerBakeDouble } from './doubles/packer-bake-double.js';
+import { bakeImageLikePacker } from './doubles/packer-bake-double.js';
 import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { buildDocument, FAILING_PROBE, PASSING_PROBE } from './fixtures/build.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';
+import { type Run, type RunInput, runPipelineOnMoto } from './fixtures/pipeline-run.js';
 import {
   type AwsSide,
   importHandler,
@@ -41,73 +40,9 @@ let aws: AwsSide;
 let slack: SlackWebhookDouble;
 const handlers = new Map<string, LambdaHandler>();
 
-interface Run {
-  status: 'SUCCEEDED' | 'FAILED';
-  output: Record<string, unknown> | undefined;
-  error: { Error: string; Cause: unknown } | undefined;
-  visited: string[];
-  retries: (state: string) => number;
-}
-
-/** Execute the ASL once for `input`; bakes with the Packer double unless `bake` says otherwise. */
-const runPipeline = async (
-  input: {
-    pipeline: string;
-    baseImage: string;
-    imageDefinition?: string;
-    commit?: string;
-    trigger?: string;
-    repository?: string;
-  },
-  options: { registersImage?: boolean } = {},
-): Promise<Run> => {
-  const definition = loadDefinition();
-  const keys = lambdaFunctionKeys();
-  const localHandlers = Object.fromEntries(
-    taskStateNames(definition).map((state) => {
-      if (state === 'BakeImage') return [state, packerBakeDouble(aws.ec2, options)];
-      const key = keys[state];
-      const handler = key === undefined ? undefined : handlers.get(key);
-      if (key === undefined || handler === undefined) throw new Error(`no handler for Task state ${state}`);
-      // Lambda returns JSON: round-trip the result (undefined → null, Dates → strings).
-      return [
-        state,
-        async (taskInput: unknown) => {
-          const result = await invoke(handler, taskInput);
-          return result === undefined ? null : JSON.parse(JSON.stringify(result));
-        },
-      ];
-    }),
-  );
-  const name = executionName({
-    pipeline: input.pipeline,
-    channel: 'stable',
-    sourceImageId: SOURCE.imageId,
-    commit: input.commit,
-  });
-  const execution = new StateMachine(definition).run(structuredClone(input), {
-    context: {
-      Execution: {
-        Id: `arn:aws:states:us-east-1:123456789012:execution:golden-image-factory-test:${name}`,
-        Name: name,
-        StartTime: new Date().toISOString(),
-      },
-    },
-    overrides: {
-      taskResourceLocalHandlers: localHandlers,
-      waitTimeOverrides: { WaitForInstanceBoot: 0, WaitForInstanceOnline: 0, WaitForProbe: 0 },
-      retryIntervalOverrides: Object.fromEntries(taskStateNames(definition).map((state) => [state, 0])),
-    },
-  });
-  const run = await collectRun(execution);
-  return {
-    status: run.status,
-    output: run.output,
-    error: run.error,
-    visited: [...run.visited],
-    retries: (state) => retriesOf(run, state),
-  };
-};
+/** Execute the ASL once for `input` (see fixtures/pipeline-run.ts). */
+const runPipeline = (input: RunInput, options: { registersImage?: boolean } = {}): Promise<Run> =>
+  runPipelineOnMoto(aws, handlers, SOURCE.imageId, input, options);
 
 const imagesOf = async (pipeline: string) =>
   (await ownImages(aws.ec2)).filter((image) => tagsOf(image)['factory:pipeline'] === pipeline);
@@ -159,14 +94,15 @@ afterAll(async () => {
 
 describe('image factory pipeline on moto', () => {
   it('bakes, probes, promotes and cleans up: success path', async () => {
-    // Prepare: a previous build of `web` is already promoted to stable.
+    // Prepare: a previous build of `web` (from the vendor's previous release) is already promoted to stable.
+    const older = { sourceCreatedAt: PUBLISHED['ubuntu-24.04'].previous.createdAt, sequence: 1 };
     const previous = await bakeImageLikePacker(
       aws.ec2,
-      buildDocument({ pipeline: 'web', commit: '1'.repeat(40) }),
+      buildDocument({ pipeline: 'web', commit: '1'.repeat(40), order: older }),
     );
     const promote = handlers.get('promote-image') as LambdaHandler;
     await invoke(promote, {
-      build: buildDocument({ pipeline: 'web', commit: '1'.repeat(40) }),
+      build: buildDocument({ pipeline: 'web', commit: '1'.repeat(40), order: older }),
       candidate: {
         imageId: previous.imageId,
         name: 'previous',

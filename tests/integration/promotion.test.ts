@@ -4,8 +4,7 @@
  */
 import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Build } from '#commons/schemas.js';
-import { bakeImageLikePacker } from './doubles/packer-bake-double.js';
+import { bakeCandidate } from './doubles/packer-bake-double.js';
 import { buildDocument } from './fixtures/build.js';
 import {
   type AwsSide,
@@ -35,26 +34,9 @@ afterAll(async () => {
   await aws?.close();
 });
 
-interface Baked {
-  build: Build;
-  candidate: { imageId: string; name: string; createdAt: string; snapshotIds: string[] };
-}
-
 /** Bake a candidate for `pipeline` (a distinct commit gives a distinct build). */
-const bake = async (pipeline: string, commit: string, channel = 'stable'): Promise<Baked> => {
-  const build = buildDocument({ pipeline, channel, commit });
-  const baked = await bakeImageLikePacker(aws.ec2, build);
-  const image = await findImage(aws.ec2, baked.imageId);
-  return {
-    build,
-    candidate: {
-      imageId: baked.imageId,
-      name: image?.Name ?? '',
-      createdAt: image?.CreationDate ?? '',
-      snapshotIds: baked.snapshotIds,
-    },
-  };
-};
+const bake = (pipeline: string, commit: string, channel = 'stable') =>
+  bakeCandidate(aws.ec2, buildDocument({ pipeline, channel, commit }));
 
 const channelTag = async (imageId: string): Promise<string | undefined> =>
   tagsOf((await findImage(aws.ec2, imageId)) ?? {})['factory:channel'];
@@ -115,7 +97,7 @@ describe('PromoteImage', () => {
     const again = await invoke(promote, d);
 
     // Assess
-    expect(again).toEqual(once);
+    expect(again).toEqual({ ...once, reason: 'already current' });
     expect(await history('retry', 'stable')).toEqual([[1, d.candidate.imageId]]);
   });
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { PROMOTION_LEASE_TTL_SECONDS } from '#commons/core/promotion-lease.js';
 import {
   DEFINITION_PATH,
   lambdaFunctionKeys,
@@ -43,7 +44,10 @@ const DESIGN: Record<string, [string, string | null | undefined]> = {
   IsProbeComplete: ['Choice', undefined],
   CheckProbeResult: ['Task', '$.probeResult'],
   TerminateTestInstance: ['Task', '$.termination'],
+  AcquirePromotionLease: ['Task', '$.promotionLease'],
   PromoteImage: ['Task', '$.promotion'],
+  ReleasePromotionLease: ['Task', '$.promotionLeaseRelease'],
+  IsPromoted: ['Choice', undefined],
   ApplyRetention: ['Task', '$.retention'],
   RetentionIncomplete: ['Pass', undefined],
   NotifySuccess: ['Task', null],
@@ -108,7 +112,7 @@ describe('image-factory.asl.yaml', () => {
   it('names every Lambda task after its handler file (PrepareBuild → prepare-build)', () => {
     const keys = lambdaFunctionKeys();
 
-    expect(Object.keys(keys)).toHaveLength(13);
+    expect(Object.keys(keys)).toHaveLength(15);
     for (const [state, key] of Object.entries(keys)) expect(key).toBe(kebab(state));
   });
 
@@ -179,14 +183,63 @@ describe('image-factory.asl.yaml', () => {
   it.each(
     tasks.filter(
       ([name]) =>
-        !['ApplyRetention', 'NotifySuccess', 'CleanupAfterFailure', 'NotifyFailure', 'OpenIncident'].includes(
-          name,
-        ),
+        ![
+          'ReleasePromotionLease',
+          'ApplyRetention',
+          'NotifySuccess',
+          'CleanupAfterFailure',
+          'NotifyFailure',
+          'OpenIncident',
+        ].includes(name),
     ),
   )('Task %s catches States.ALL into CleanupAfterFailure keeping its input at $.error', (_name, state) => {
     expect(state.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CleanupAfterFailure' },
     ]);
+  });
+
+  it('waits for the promotion lease with bounded backoff that outlasts the lease TTL', () => {
+    const retriers = states.AcquirePromotionLease?.Retry as Array<
+      Retrier & { IntervalSeconds: number; MaxDelaySeconds?: number }
+    >;
+    const held = retriers.find((retrier) => retrier.ErrorEquals.includes('PromotionLeaseHeld'));
+    // Step Functions waits IntervalSeconds × BackoffRate^(n-1), capped at MaxDelaySeconds, before
+    // retry n (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+    // No jitter on this retrier: the sum is the real wait, not an upper bound.
+    const waits = Array.from({ length: held?.MaxAttempts ?? 0 }, (_, n) =>
+      Math.min(
+        held?.MaxDelaySeconds ?? Number.POSITIVE_INFINITY,
+        (held?.IntervalSeconds ?? 0) * (held?.BackoffRate ?? 1) ** n,
+      ),
+    );
+    const total = waits.reduce((sum, wait) => sum + wait, 0);
+
+    expect(held?.ErrorEquals).toEqual(['PromotionLeaseHeld']);
+    expect(held?.JitterStrategy).toBeUndefined();
+    expect(held?.MaxAttempts).toBeGreaterThan(0);
+    expect(total).toBeGreaterThan(PROMOTION_LEASE_TTL_SECONDS);
+    expect(total).toBeLessThan(2 * PROMOTION_LEASE_TTL_SECONDS);
+  });
+
+  it('releases the lease after PromoteImage whatever it returned; a failed release does not fail the build', () => {
+    expect(states.PromoteImage?.Next).toBe('ReleasePromotionLease');
+    expect(states.ReleasePromotionLease?.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.promotionLeaseReleaseError', Next: 'IsPromoted' },
+    ]);
+    expect(states.ReleasePromotionLease?.Next).toBe('IsPromoted');
+    expect(states.IsPromoted).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.promotion.outcome', IsPresent: true },
+            { Variable: '$.promotion.outcome', StringEquals: 'superseded' },
+          ],
+          Next: 'NotifySuccess',
+        },
+      ],
+      Default: 'ApplyRetention',
+    });
   });
 
   it('ApplyRetention runs after promotion: any failure becomes a partial report, never a failed build', () => {

@@ -35,7 +35,9 @@ export type TaskName =
   | 'ProbeTestInstance'
   | 'CheckProbeResult'
   | 'TerminateTestInstance'
+  | 'AcquirePromotionLease'
   | 'PromoteImage'
+  | 'ReleasePromotionLease'
   | 'ApplyRetention'
   | 'NotifySuccess'
   | 'CleanupAfterFailure'
@@ -114,6 +116,7 @@ export function happyPath(): Record<TaskName, TaskDouble> {
         // Fixed rather than execution.StartTime, which the library sets to the real start time.
         startedAt: '2026-01-01T12:00:00.000Z',
         probeTimeoutSeconds: 600,
+        order: { sourceCreatedAt: '2026-01-01T00:00:00.000Z', sequence: 1 },
       };
     },
     // Shape of the stopped ECS task that `ecs:runTask.sync` returns (DescribeTasks, PascalCase).
@@ -154,13 +157,20 @@ export function happyPath(): Record<TaskName, TaskDouble> {
       };
     },
     TerminateTestInstance: () => ({ terminatedInstanceIds: [TEST_INSTANCE_ID] }),
+    AcquirePromotionLease: () => ({
+      key: 'local#web#stable',
+      holder: BUILD_ID,
+      expiresAt: '2026-01-01T13:30:00.000Z',
+    }),
     PromoteImage: () => ({
+      outcome: 'promoted',
       channel: 'stable',
       imageId: CANDIDATE_IMAGE_ID,
       previousImageId: 'ami-0b0b0b0b0b0b0b0b0',
       parameterName: '/image-factory/web/stable',
       parameterVersion: 7,
     }),
+    ReleasePromotionLease: () => ({ released: true }),
     ApplyRetention: () => ({
       dryRun: false,
       outcomes: [

@@ -7,7 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
 import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
 import { pollLoops } from '#statemachines/definition.js';
-import { MemoryImageStore, MemoryLauncher } from '../unit/helpers/fakes.js';
+import {
+  MemoryChannelPointer,
+  MemoryImageStore,
+  MemoryLauncher,
+  MemoryPromotionLedger,
+} from '../unit/helpers/fakes.js';
 import {
   BUILD_ID,
   CANDIDATE_IMAGE_ID,
@@ -46,11 +51,28 @@ const SUCCESS_PATH = [
   'CheckProbeResult',
   'IsProbeComplete',
   'TerminateTestInstance',
+  'AcquirePromotionLease',
   'PromoteImage',
+  'ReleasePromotionLease',
+  'IsPromoted',
   'ApplyRetention',
   'NotifySuccess',
   'PipelineSucceeded',
 ];
+
+/** The promotion part of the success path, from taking the lease to the choice after it. */
+const PROMOTION = ['AcquirePromotionLease', 'PromoteImage', 'ReleasePromotionLease', 'IsPromoted'];
+
+const SUPERSEDED: TaskDouble = () => ({
+  outcome: 'superseded',
+  channel: 'stable',
+  imageId: 'ami-0c0ffee0c0ffee001',
+  previousImageId: null,
+  currentImageId: 'ami-0d0d0d0d0d0d0d0d0',
+  reason: 'current image ami-0d0d0d0d0d0d0d0d0 is not older than this build',
+  parameterName: '/image-factory/web/stable',
+  parameterVersion: 9,
+});
 
 const FAILURE_TAIL = ['CleanupAfterFailure', 'NotifyFailure', 'IsIncidentConfigured', 'PipelineFailed'];
 
@@ -400,6 +422,78 @@ describe('pipeline paths', () => {
     expect(inputOf(run, 'NotifyFailure').cleanup).toMatchObject({ Error: 'UnauthorizedOperation' });
   });
 
+  describe('promotion lease', () => {
+    it('lease held by another execution: retried with backoff until it is free, then promotes', async () => {
+      const run = await runPipeline({
+        AcquirePromotionLease: failingFirst(3, 'PromotionLeaseHeld', happyPath().AcquirePromotionLease),
+      });
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(retriesOf(run, 'AcquirePromotionLease')).toBe(3);
+      expect(run.visited).toEqual(SUCCESS_PATH);
+      expect(inputOf(run, 'PromoteImage').promotionLease).toMatchObject({ holder: BUILD_ID });
+      expect(inputOf(run, 'ReleasePromotionLease')).toMatchObject({ build: { buildId: BUILD_ID } });
+    });
+
+    it('lease never free: bounded retries, then cleanup without a lease to release, and the build fails', async () => {
+      const run = await runPipeline({ AcquirePromotionLease: throwing('PromotionLeaseHeld') });
+
+      expectFailedWith(run, 'PromotionLeaseHeld');
+      expect(run.calls.AcquirePromotionLease).toHaveLength(41);
+      expect(run.visited).not.toContain('PromoteImage');
+      expect(inputOf(run, 'CleanupAfterFailure')).not.toHaveProperty('promotionLease');
+    });
+
+    it('superseded: the lease is released, no retention runs, Slack gets the superseded build, SUCCEEDED', async () => {
+      const run = await runPipeline({ PromoteImage: SUPERSEDED });
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.visited.slice(-6)).toEqual([...PROMOTION, 'NotifySuccess', 'PipelineSucceeded']);
+      expect(run.visited).not.toContain('ApplyRetention');
+      expect(run.visited).not.toContain('CleanupAfterFailure');
+      expect(inputOf(run, 'NotifySuccess').promotion).toMatchObject({ outcome: 'superseded' });
+      expect(run.output?.promotion).toMatchObject({ outcome: 'superseded' });
+    });
+
+    it('PromoteImage fails: cleanup receives the lease (to repair the channel and release it), build fails', async () => {
+      const run = await runPipeline({ PromoteImage: throwing('ChannelPointerNotConfirmed') });
+
+      expectFailedWith(run, 'ChannelPointerNotConfirmed');
+      expect(run.visited).not.toContain('ReleasePromotionLease');
+      expect(inputOf(run, 'CleanupAfterFailure')).toMatchObject({
+        promotionLease: { key: 'local#web#stable', holder: BUILD_ID },
+        candidate: { imageId: 'ami-0c0ffee0c0ffee001' },
+      });
+    });
+
+    it('release fails: the error is recorded, retention and the report still run, SUCCEEDED', async () => {
+      const run = await runPipeline({
+        ReleasePromotionLease: throwing('ProvisionedThroughputExceededException'),
+      });
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.visited).toEqual(SUCCESS_PATH);
+      expect(run.output?.promotionLeaseReleaseError).toMatchObject({
+        Error: 'ProvisionedThroughputExceededException',
+      });
+    });
+
+    it('a promotion without an outcome (older handler) counts as promoted', async () => {
+      const run = await runPipeline({
+        PromoteImage: async (input, call) => {
+          const { outcome: _omitted, ...rest } = (await happyPath().PromoteImage(input, call)) as Record<
+            string,
+            never
+          >;
+          return rest;
+        },
+      });
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.visited).toEqual(SUCCESS_PATH);
+    });
+  });
+
   describe('with an incident response plan', () => {
     const withPlan: TaskDouble = async (request, call) => ({
       ...((await happyPath().PrepareBuild(request, call)) as object),
@@ -510,7 +604,12 @@ describe('candidate cleanup on every failure before promotion', () => {
         ]),
       }),
       CleanupAfterFailure: async (input) =>
-        (await cleanupAfterFailure(input as never, { launcher, images })) as unknown as Json,
+        (await cleanupAfterFailure(input as never, {
+          launcher,
+          images,
+          pointer: new MemoryChannelPointer(),
+          ledger: new MemoryPromotionLedger(),
+        })) as unknown as Json,
     };
     return { images, launcher, registerAmi, doubles };
   };

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from '#commons/aws/dynamodb-promotion-ledger.js';
 import {
   CANDIDATE_CHANNEL,
   isPromotedChannelTag,
@@ -105,6 +106,26 @@ describe('serverless.yml', () => {
     expect(serverless.params.default.recycleBinRetentionDays).toBe(7);
   });
 
+  it('keeps promotion leases in an on-demand table whose TTL attribute is the ledger expiry', () => {
+    const table = serverless.resources.Resources.PromotionLedgerTable as {
+      Type: string;
+      Properties: Record<string, unknown>;
+    };
+
+    expect(table.Type).toBe('AWS::DynamoDB::Table');
+    expect(table.Properties).toMatchObject({
+      TableName: `\${self:custom.promotionLedgerTable}`,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: LEDGER_PARTITION_KEY, KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: LEDGER_TTL_ATTRIBUTE, Enabled: true },
+    });
+    expect(serverless.provider.environment.PROMOTION_LEDGER_TABLE).toBe(
+      `\${self:custom.promotionLedgerTable}`,
+    );
+    expect(serverless.custom.promotionLedgerTable).toBe(`\${self:service}-\${sls:stage}-promotion-ledger`);
+    expect(serverless.provider.environment.STAGE).toBe(`\${sls:stage}`);
+  });
+
   it('is split into reviewable includes that all resolve', () => {
     const raw = parse(readFileSync(root('serverless.yml'), 'utf8')) as Record<string, unknown>;
 
@@ -117,6 +138,7 @@ describe('serverless.yml', () => {
       `\${file(./serverless/packer-runner.yml)}`,
       `\${file(./serverless/resources-recycle-bin.yml)}`,
       `\${file(./serverless/guards.yml)}`,
+      `\${file(./serverless/resources-promotion-ledger.yml)}`,
     ]);
     expect(Object.keys(serverless.params.default)).toContain('bakeSubnetIds');
     expect(Object.keys(serverless.resources.Resources)).toEqual(

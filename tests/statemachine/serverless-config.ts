@@ -56,6 +56,7 @@ export const readServerless = (): unknown => {
 
 export const serverless = readServerless() as {
   params: { default: Record<string, unknown> };
+  custom: Record<string, unknown>;
   provider: { timeout: number; runtime: string; architecture: string; environment: Record<string, unknown> };
   functions: Record<string, FunctionConfig>;
   stepFunctions: { validate: boolean; stateMachines: Record<string, Record<string, unknown>> };

@@ -104,10 +104,11 @@ describe('esbuild plugin sdk-schema-literal-keys', () => {
 describe('function bundles', () => {
   /** The SDK clients each function calls, through its ports (functions/commons/aws/wiring.ts). */
   const CLIENTS: Record<string, string[]> = {
+    'acquire-promotion-lease': ['dynamodb'],
     'apply-retention': ['ec2', 'ssm'],
     'check-instance-online': ['ssm'],
     'check-probe-result': ['ssm'],
-    'cleanup-after-failure': ['ec2'],
+    'cleanup-after-failure': ['dynamodb', 'ec2', 'ssm'],
     'codecommit-push': ['ec2', 'sfn', 'ssm'],
     'find-candidate-image': ['ec2'],
     'github-webhook': ['ec2', 'sfn', 'ssm'],
@@ -115,10 +116,11 @@ describe('function bundles', () => {
     'notify-failure': ['ssm'],
     'notify-success': ['ssm'],
     'open-incident': ['ssm', 'ssm-incidents'],
-    'prepare-build': ['codecommit', 'ec2', 'ssm'],
+    'prepare-build': ['codecommit', 'dynamodb', 'ec2', 'ssm'],
     'probe-test-instance': ['ssm'],
     'promote-image': ['ec2', 'ssm'],
-    'rollback-channel': ['ec2', 'ssm'],
+    'release-promotion-lease': ['dynamodb'],
+    'rollback-channel': ['dynamodb', 'ec2', 'ssm'],
     'sweep-leftovers': ['ec2', 'sfn', 'ssm'],
     'terminate-test-instance': ['ec2'],
     'watch-base-images': ['ec2', 'sfn', 'ssm'],

@@ -50,7 +50,13 @@ export class PublicParameterSourceImageResolver implements SourceImageResolver {
       const { Images } = await this.ec2().send(new DescribeImagesCommand({ ImageIds: [imageId] }));
       const image = Images?.[0];
       if (!image) return undefined;
-      return { imageId, name: image.Name ?? '', ownerId: image.OwnerId, ownerAlias: image.ImageOwnerAlias };
+      return {
+        imageId,
+        name: image.Name ?? '',
+        ownerId: image.OwnerId,
+        ownerAlias: image.ImageOwnerAlias,
+        createdAt: image.CreationDate,
+      };
     } catch (error) {
       if (NOT_FOUND.has((error as Error).name)) return undefined;
       throw error;

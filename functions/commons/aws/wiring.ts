@@ -7,6 +7,7 @@
  */
 
 import { codeCommit } from '../clients/codecommit.js';
+import { dynamodb } from '../clients/dynamodb.js';
 import { ec2 } from '../clients/ec2.js';
 import { sfn } from '../clients/sfn.js';
 import { ssm } from '../clients/ssm.js';
@@ -15,6 +16,7 @@ import { config } from '../config.js';
 import { MissingConfiguration, SlackDeliveryFailed } from '../errors.js';
 import { logger } from '../powertools/index.js';
 import { SlackWebhookNotifier } from '../slack/webhook-notifier.js';
+import { DynamoDbPromotionLedger } from './dynamodb-promotion-ledger.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2LeftoverStore } from './ec2-leftover-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
@@ -36,6 +38,8 @@ export const leftoverStore = (): Ec2LeftoverStore => new Ec2LeftoverStore(ec2, i
 export const executionStatus = (): SfnExecutionStatus => new SfnExecutionStatus(sfn);
 export const channelPointer = (): SsmChannelPointer =>
   new SsmChannelPointer(ssm, config.channelParameterPrefix);
+export const promotionLedger = (): DynamoDbPromotionLedger =>
+  new DynamoDbPromotionLedger(dynamodb, config.promotionLedgerTable, config.stage);
 export const sourceResolver = (): PublicParameterSourceImageResolver =>
   new PublicParameterSourceImageResolver(ec2, ssm);
 export const machineLauncher = (): Ec2MachineLauncher =>

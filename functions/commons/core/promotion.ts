@@ -1,9 +1,9 @@
 /**
  * Promotion and rollback as tag changes. Pure; the caller applies the changes and moves the pointer.
  *
- * A channel keeps a two-step history in `factory:channel` tags:
- * - the promoted candidate gets `<channel>` (current);
- * - the image that was current gets `previous-<channel>`;
+ * A channel keeps a two-step history in `factory:channel` tags, derived from its pointer:
+ * - the image the pointer names gets `<channel>` (current);
+ * - the image it named before gets `previous-<channel>`;
  * - the image that was previous is demoted to `retired` (retention may then deregister it).
  */
 import {
@@ -30,50 +30,68 @@ export interface TagChange {
   to: string;
 }
 
-export interface PromotionPlan {
+export interface ChannelTagsPlan {
   channel: string;
-  imageId: string;
-  /** The image that was current before this promotion (now `previous-<channel>`), or null. */
+  /** The image the pointer names (tagged `<channel>`), or null when the channel has no pointer. */
+  imageId: string | null;
+  /** The channel's previous image (tagged `previous-<channel>`), or null. */
   previousImageId: string | null;
-  /** Ordered: the candidate first, then demotions. Empty when the candidate already is current. */
+  /** Ordered: the current image first, then the previous one, then demotions to `retired`. */
   changes: TagChange[];
 }
 
 const newestFirst = (a: ChannelImage, b: ChannelImage): number =>
   Date.parse(b.createdAt) - Date.parse(a.createdAt) || byId(a.imageId, b.imageId);
 
-/**
- * Plan the tag changes that make `candidate` the current image of `channel`.
- * `currentImages` are the pipeline's images (any channel tag); images of other channels are untouched.
- * Re-running with the same inputs after the changes were applied yields no changes (idempotent).
- */
-export const planPromotion = (
-  candidate: ChannelImage,
-  currentImages: readonly ChannelImage[],
-  channel: string,
-): PromotionPlan => {
+/** Refuse the `factory:channel` values that are not channel names (core/tags.ts RESERVED_CHANNELS). */
+const assertChannelName = (channel: string): void => {
   if (isReservedChannel(channel)) {
     throw new RangeError(`"${channel}" is reserved and cannot be a channel name`);
   }
-  const others = currentImages.filter((image) => image.imageId !== candidate.imageId);
-  const current = others.filter((image) => image.tags[TAG.channel] === channel).sort(newestFirst);
-  const previous = others.filter((image) => image.tags[TAG.channel] === previousChannel(channel));
+};
+
+/**
+ * The tag changes that make the `factory:channel` tags of `images` agree with the channel pointer,
+ * the source of truth (promotion moves the pointer first, then the tags follow it):
+ * - the image the pointer names (`history[0]`) is tagged `<channel>`;
+ * - the newest earlier position naming another image that still exists and was not withdrawn by a
+ *   rollback (`rolled-back`) is tagged `previous-<channel>`;
+ * - any other image tagged `<channel>` or `previous-<channel>` is tagged `retired`.
+ * Images of other channels are untouched. Applying the changes and planning again yields none
+ * (idempotent), so a promotion interrupted anywhere is repaired by planning again.
+ * @param history the pointer's positions, newest first (empty: the channel was never promoted).
+ * @param images the pipeline's images.
+ * @throws RangeError for a reserved channel name (`candidate`, `retired`, `rolled-back`, `previous-*`).
+ */
+export const planChannelTags = (
+  history: ReadonlyArray<{ imageId: string }>,
+  images: readonly ChannelImage[],
+  channel: string,
+): ChannelTagsPlan => {
+  assertChannelName(channel);
+  const byImage = new Map(images.map((image) => [image.imageId, image]));
+  const currentId = history[0]?.imageId ?? null;
+  const previousId =
+    history.find(
+      (position) =>
+        position.imageId !== currentId &&
+        byImage.has(position.imageId) &&
+        byImage.get(position.imageId)?.tags[TAG.channel] !== ROLLED_BACK_CHANNEL,
+    )?.imageId ?? null;
   const changes: TagChange[] = [];
-  const candidateTag = candidate.tags[TAG.channel] ?? null;
-  if (candidateTag === channel) {
-    // Already promoted (a retried task): nothing to do, and the history is already shifted.
-    const prior = others.find((image) => image.tags[TAG.channel] === previousChannel(channel));
-    return { channel, imageId: candidate.imageId, previousImageId: prior?.imageId ?? null, changes };
+  const set = (imageId: string | null, to: string) => {
+    const image = imageId === null ? undefined : byImage.get(imageId);
+    const from = image?.tags[TAG.channel] ?? null;
+    if (image && from !== to) changes.push({ imageId: image.imageId, from, to });
+  };
+  set(currentId, channel);
+  set(previousId, previousChannel(channel));
+  for (const image of [...images].sort(newestFirst)) {
+    if (image.imageId === currentId || image.imageId === previousId) continue;
+    const tag = image.tags[TAG.channel];
+    if (tag === channel || tag === previousChannel(channel)) set(image.imageId, RETIRED_CHANNEL);
   }
-  changes.push({ imageId: candidate.imageId, from: candidateTag, to: channel });
-  for (const image of current)
-    changes.push({ imageId: image.imageId, from: channel, to: previousChannel(channel) });
-  if (current.length > 0) {
-    for (const image of previous) {
-      changes.push({ imageId: image.imageId, from: previousChannel(channel), to: RETIRED_CHANNEL });
-    }
-  }
-  return { channel, imageId: candidate.imageId, previousImageId: current[0]?.imageId ?? null, changes };
+  return { channel, imageId: currentId, previousImageId: previousId, changes };
 };
 
 export interface RollbackPlan {

@@ -7,6 +7,8 @@ export const TAG = {
   /** Deployment stage that owns the resource (retention only touches its own stage's images). */
   stage: 'factory:stage',
   buildId: 'factory:build-id',
+  /** Monotonic promotion order of a promoted image (`core/promotion-order.ts`). */
+  buildOrder: 'factory:build-order',
   channel: 'factory:channel',
   sourceAmi: 'factory:source-ami',
   sourceAmiName: 'factory:source-ami-name',

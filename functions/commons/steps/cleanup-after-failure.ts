@@ -1,6 +1,17 @@
+import { PROMOTION_LEASE_TTL_SECONDS } from '../core/promotion-lease.js';
 import { CANDIDATE_CHANNEL, TAG } from '../core/tags.js';
-import type { ImageRecord, ImageStore, MachineLauncher, SnapshotOutcome } from '../ports.js';
+import { PromotionLeaseHeld } from '../errors.js';
+import type {
+  ChannelPointer,
+  ImageRecord,
+  ImageStore,
+  MachineLauncher,
+  PromotionLease,
+  PromotionLedger,
+  SnapshotOutcome,
+} from '../ports.js';
 import type { Build, Candidate, CaughtError } from '../schemas.js';
+import { syncChannelTags } from './promote-image.js';
 
 export interface CleanupResult {
   terminatedInstanceIds: string[];
@@ -9,6 +20,12 @@ export interface CleanupResult {
   snapshots: SnapshotOutcome[];
   /** Why the candidate was or was not deregistered. */
   candidate: 'deregistered' | 'kept' | 'absent';
+  /**
+   * When the build had taken the channel's promotion lease: the tags retagged to agree with the
+   * pointer, and whether the lease was given back (`held-by-other`: it had lapsed and another
+   * execution holds it, so the channel was left to that execution).
+   */
+  channel?: { retagged: number; lease: 'released' | 'held-by-other' };
 }
 
 /**
@@ -40,6 +57,30 @@ export const unpromotedCandidate = async (
 };
 
 /**
+ * Repair the channel after a failure during promotion and give its lease back: take the lease
+ * again (the same holder extends it; another live holder refuses), retag the channel from its
+ * pointer, release.
+ */
+const repairChannel = async (
+  build: Build,
+  ports: { images: ImageStore; pointer: ChannelPointer; ledger: PromotionLedger },
+): Promise<NonNullable<CleanupResult['channel']>> => {
+  const { pipeline, channel, executionName } = build;
+  try {
+    await ports.ledger.acquire(pipeline, channel, executionName, PROMOTION_LEASE_TTL_SECONDS);
+  } catch (error) {
+    if (error instanceof PromotionLeaseHeld) return { retagged: 0, lease: 'held-by-other' };
+    throw error;
+  }
+  try {
+    const plan = await syncChannelTags(pipeline, channel, ports);
+    return { retagged: plan.changes.length, lease: 'released' };
+  } finally {
+    await ports.ledger.release(pipeline, channel, executionName);
+  }
+};
+
+/**
  * State `CleanupAfterFailure`: terminate every test instance tagged with the build id (plus the
  * one in `$.testInstance`), and deregister the build's candidate and its snapshots after any
  * failure before promotion (see {@link unpromotedCandidate}; `$.candidate` when present, else found
@@ -47,6 +88,8 @@ export const unpromotedCandidate = async (
  * is the last state before the promotion's, so from PromoteImage on the candidate is kept (a
  * channel pointer may already name it). What cleanup cannot reach (builder instances, Packer's
  * temporary security group and key pair, an aborted execution's leftovers) is the sweeper's.
+ * When the build took the promotion lease (`$.promotionLease`), the channel's tags are then put
+ * back in agreement with its pointer and the lease is released (see {@link repairChannel}).
  * Without `$.build` (PrepareBuild failed) there is nothing to clean.
  * @returns `$.cleanup`. Errors from the backend propagate (the ASL's Catch continues to NotifyFailure).
  */
@@ -57,12 +100,29 @@ export const cleanupAfterFailure = async (
     testInstance?: { instanceId: string } | undefined;
     termination?: unknown;
     error?: CaughtError | undefined;
+    promotionLease?: PromotionLease | undefined;
   },
-  ports: { launcher: Pick<MachineLauncher, 'listByBuildId' | 'terminate'>; images: ImageStore },
+  ports: {
+    launcher: Pick<MachineLauncher, 'listByBuildId' | 'terminate'>;
+    images: ImageStore;
+    pointer: ChannelPointer;
+    ledger: PromotionLedger;
+  },
 ): Promise<CleanupResult> => {
   const { build, candidate, testInstance } = input;
   if (!build)
     return { terminatedInstanceIds: [], deregisteredImageId: null, snapshots: [], candidate: 'absent' };
+  const result = await cleanUpBuild(build, candidate, testInstance, input.termination, ports);
+  return input.promotionLease ? { ...result, channel: await repairChannel(build, ports) } : result;
+};
+
+const cleanUpBuild = async (
+  build: Build,
+  candidate: Candidate | undefined,
+  testInstance: { instanceId: string } | undefined,
+  termination: unknown,
+  ports: { launcher: Pick<MachineLauncher, 'listByBuildId' | 'terminate'>; images: ImageStore },
+): Promise<CleanupResult> => {
   const tagged = await ports.launcher.listByBuildId(build.buildId);
   const instanceIds = [...new Set([...tagged, ...(testInstance ? [testInstance.instanceId] : [])])];
   const terminatedInstanceIds = await ports.launcher.terminate(instanceIds);
@@ -72,7 +132,7 @@ export const cleanupAfterFailure = async (
     snapshots: [],
     candidate: state,
   });
-  if (input.termination !== undefined) return kept(candidate ? 'kept' : 'absent');
+  if (termination !== undefined) return kept(candidate ? 'kept' : 'absent');
   const { image, deletable } = await unpromotedCandidate(build, candidate, ports.images);
   if (!image || !deletable) return kept(image ? 'kept' : 'absent');
   const snapshots = await ports.images.deregisterImage(image.imageId);

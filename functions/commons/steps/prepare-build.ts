@@ -2,7 +2,7 @@ import { assertTrustedSource, getBaseImage } from '../core/base-images.js';
 import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
 import { InvalidInput } from '../errors.js';
-import type { SourceImageResolver, SourceRevisionResolver } from '../ports.js';
+import type { PromotionLedger, SourceImageResolver, SourceRevisionResolver } from '../ports.js';
 import { type Build, FullCommitSha, type PrepareBuildInput } from '../schemas.js';
 
 /** Where builds that name no repository take their image definition from (AWS backend). */
@@ -25,7 +25,6 @@ export interface PrepareBuildOptions {
   now?: () => Date;
 }
 
-/**
 /**
  * The source a build bakes its image definition from, when the backend fetches it
  * (`ports.revisions` given): the requested repository (else the default one) at the requested
@@ -68,13 +67,20 @@ const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
  * fetches the source) every build also gets a fetchable `repository` and the full `commit` it
  * bakes (see {@link resolveSource}); without it (local backend: the working tree is baked) both
  * stay as requested.
+ * The build's `order` (monotonic promotion) is its source image's creation time and the next
+ * number of the pipeline's build sequence from `ports.ledger`.
  * @returns the `build` document (`$.build`).
  * @throws UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner), InvalidInput
- *   (given source image not found, no repository, short commit).
+ *   (given source image not found, no repository, short commit, source image without a creation
+ *   time).
  */
 export const prepareBuild = async (
   request: PrepareBuildInput,
-  ports: { sources: SourceImageResolver; revisions?: SourceRevisionResolver },
+  ports: {
+    sources: SourceImageResolver;
+    revisions?: SourceRevisionResolver;
+    ledger: Pick<PromotionLedger, 'nextSequence'>;
+  },
   options: PrepareBuildOptions,
 ): Promise<Build> => {
   const { execution } = request;
@@ -89,6 +95,8 @@ export const prepareBuild = async (
   if (!source)
     throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
   assertTrustedSource(base, source);
+  if (!source.createdAt || Number.isNaN(Date.parse(source.createdAt)))
+    throw new InvalidInput(`source image ${source.imageId} has no creation time to order the build by`);
   const attempt = input.attempt ?? FIRST_ATTEMPT;
   const key = {
     pipeline: input.pipeline,
@@ -117,5 +125,9 @@ export const prepareBuild = async (
     probeTimeoutSeconds: options.probeTimeoutSeconds,
     ...(options.incidentResponsePlanArn ? { incidentResponsePlanArn: options.incidentResponsePlanArn } : {}),
     ...alertingOf(options),
+    order: {
+      sourceCreatedAt: new Date(source.createdAt).toISOString(),
+      sequence: await ports.ledger.nextSequence(input.pipeline),
+    },
   };
 };

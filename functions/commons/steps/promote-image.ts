@@ -1,38 +1,95 @@
-import { planPromotion } from '../core/promotion.js';
-import { TAG } from '../core/tags.js';
-import { CandidateNotFound } from '../errors.js';
-import type { ChannelPointer, ImageStore } from '../ports.js';
+import { planChannelTags } from '../core/promotion.js';
+import { decidePromotion, formatBuildOrder, parseBuildOrder } from '../core/promotion-order.js';
+import { RETIRED_CHANNEL, TAG } from '../core/tags.js';
+import { CandidateNotFound, InvalidInput } from '../errors.js';
+import type { ChannelPointer, ImageRecord, ImageStore } from '../ports.js';
 import type { Build, Candidate, Promotion } from '../schemas.js';
 
 /**
- * State `PromoteImage`: make the candidate the channel's current image.
- * Tags first (candidate → `<channel>`, old current → `previous-<channel>`, old previous →
- * `retired`), then the channel pointer. Safe to retry: both steps are idempotent.
- * @returns `$.promotion` `{ channel, imageId, previousImageId, parameterName, parameterVersion }`.
- * @throws CandidateNotFound when the candidate is gone or not the pipeline's.
+ * Make the channel's `factory:channel` tags agree with its pointer (`core/promotion.ts`
+ * `planChannelTags`). Used by PromoteImage after the pointer moved, and by CleanupAfterFailure to
+ * repair a promotion that failed part-way.
+ * @returns the plan that was applied.
+ */
+export const syncChannelTags = async (
+  pipeline: string,
+  channel: string,
+  ports: { images: ImageStore; pointer: ChannelPointer },
+  images?: readonly ImageRecord[],
+) => {
+  const all = images ?? (await ports.images.findImages({ [TAG.pipeline]: pipeline }));
+  const plan = planChannelTags(await ports.pointer.history(pipeline, channel), all, channel);
+  for (const change of plan.changes)
+    await ports.images.tagImage(change.imageId, { [TAG.channel]: change.to });
+  return plan;
+};
+
+/**
+ * State `PromoteImage` (run while the execution holds the channel's promotion lease): make the
+ * candidate the channel's current image, unless a build at least as new is current.
+ *
+ * The pointer (with its version history) is the source of truth; tags follow it:
+ * 1. read the pipeline's images and the pointer;
+ * 2. superseded (`core/promotion-order.ts`): tag the candidate `retired` and return
+ *    `outcome: superseded`; pointer and channel tags stay as they are;
+ * 3. tag the candidate with its `factory:build-order` (before the pointer names it, so the current
+ *    image always records its order);
+ * 4. point the channel at the candidate (skipped when it already does: a retry);
+ * 5. retag the channel from the pointer history (`syncChannelTags`).
+ * Interrupted anywhere, re-running the step, or CleanupAfterFailure's repair, converges on the
+ * same pointer and tags.
+ * @returns `$.promotion`.
+ * @throws CandidateNotFound when the candidate is gone or not the pipeline's; InvalidInput when the
+ *   build has no `order` (PrepareBuild sets it).
  */
 export const promoteImage = async (
   input: { build: Build; candidate: Candidate },
   ports: { images: ImageStore; pointer: ChannelPointer },
 ): Promise<Promotion> => {
   const { build, candidate } = input;
+  if (!build.order) throw new InvalidInput(`build ${build.buildId} has no order (set by PrepareBuild)`);
   const images = await ports.images.findImages({ [TAG.pipeline]: build.pipeline });
   const record = images.find((image) => image.imageId === candidate.imageId);
   if (!record) throw new CandidateNotFound(build.buildId);
-  const plan = planPromotion(record, images, build.channel);
-  for (const change of plan.changes)
-    await ports.images.tagImage(change.imageId, { [TAG.channel]: change.to });
   const current = await ports.pointer.current(build.pipeline, build.channel);
+  const currentRecord = images.find((image) => image.imageId === current?.imageId);
+  const decision = decidePromotion({
+    candidateImageId: candidate.imageId,
+    candidate: build.order,
+    currentImageId: current?.imageId,
+    current: parseBuildOrder(currentRecord?.tags[TAG.buildOrder]),
+  });
+  if (decision.action === 'supersede' && current) {
+    if (record.tags[TAG.channel] !== RETIRED_CHANNEL) {
+      await ports.images.tagImage(candidate.imageId, { [TAG.channel]: RETIRED_CHANNEL });
+    }
+    return {
+      outcome: 'superseded',
+      channel: build.channel,
+      imageId: candidate.imageId,
+      previousImageId: null,
+      currentImageId: current.imageId,
+      reason: decision.reason,
+      parameterName: current.location,
+      parameterVersion: current.version,
+    };
+  }
+  const order = formatBuildOrder(build.order);
+  if (record.tags[TAG.buildOrder] !== order) {
+    await ports.images.tagImage(candidate.imageId, { [TAG.buildOrder]: order });
+  }
   const position =
     current?.imageId === candidate.imageId
       ? current
       : await ports.pointer.point(build.pipeline, build.channel, candidate.imageId);
-  const previousImageId =
-    plan.previousImageId ?? (current && current.imageId !== candidate.imageId ? current.imageId : null);
+  const plan = await syncChannelTags(build.pipeline, build.channel, ports, images);
   return {
+    outcome: 'promoted',
     channel: build.channel,
     imageId: candidate.imageId,
-    previousImageId,
+    previousImageId: plan.previousImageId,
+    currentImageId: candidate.imageId,
+    reason: decision.reason,
     parameterName: position.location,
     parameterVersion: position.version,
   };

@@ -1,7 +1,9 @@
 import { planRollback } from '../core/promotion.js';
+import { PROMOTION_LEASE_TTL_SECONDS } from '../core/promotion-lease.js';
 import { previousChannel, ROLLED_BACK_CHANNEL, TAG } from '../core/tags.js';
 import { InvalidInput } from '../errors.js';
-import type { ChannelPointer, ImageStore } from '../ports.js';
+import type { ChannelPointer, ImageStore, PromotionLedger } from '../ports.js';
+import { syncChannelTags } from './promote-image.js';
 
 export interface RollbackResult {
   pipeline: string;
@@ -18,9 +20,34 @@ export interface RollbackResult {
  * pointer history that is not the current image, still exists and was not withdrawn by an earlier
  * rollback. The withdrawn image is tagged `rolled-back`, so repeated rollbacks walk further back
  * instead of returning to it.
- * @throws InvalidInput when there is no target, or the target is not an available image of the pipeline.
+ *
+ * Runs under the channel's promotion lease (held by `options.holder`, released on every path), so
+ * it never interleaves with a PromoteImage of the same channel. The pointer moves after the
+ * withdrawal marks, then the channel's tags are rebuilt from the pointer (`syncChannelTags`); if it
+ * fails part-way, running it again (or the next promotion) puts the tags back in agreement.
+ * @throws InvalidInput when there is no target, or the target is not an available image of the
+ *   pipeline; PromotionLeaseHeld while a promotion of the channel is running (try again).
  */
 export const rollbackChannel = async (
+  input: { pipeline: string; channel: string; imageId?: string | undefined },
+  ports: { images: ImageStore; pointer: ChannelPointer; ledger: PromotionLedger },
+  options: { holder: string; ttlSeconds?: number },
+): Promise<RollbackResult> => {
+  const { pipeline, channel } = input;
+  await ports.ledger.acquire(
+    pipeline,
+    channel,
+    options.holder,
+    options.ttlSeconds ?? PROMOTION_LEASE_TTL_SECONDS,
+  );
+  try {
+    return await rollBack(input, ports);
+  } finally {
+    await ports.ledger.release(pipeline, channel, options.holder);
+  }
+};
+
+const rollBack = async (
   input: { pipeline: string; channel: string; imageId?: string | undefined },
   ports: { images: ImageStore; pointer: ChannelPointer },
 ): Promise<RollbackResult> => {
@@ -50,9 +77,24 @@ export const rollbackChannel = async (
   const target = images.find((image) => image.imageId === targetId);
   if (!target) throw new InvalidInput(`image ${targetId} is not an available image of pipeline ${pipeline}`);
   const plan = planRollback(target, images, channel);
-  for (const change of plan.changes)
+  // Only the withdrawals before the pointer moves: the pointer, not a tag, makes the target current.
+  // The images read above, with the withdrawals applied, are what the retagging plans from
+  // (DescribeImages is eventually consistent: it may not show a tag written a moment ago).
+  const withdrawn = new Set<string>();
+  for (const change of plan.changes.filter((c) => c.to === ROLLED_BACK_CHANNEL)) {
     await ports.images.tagImage(change.imageId, { [TAG.channel]: change.to });
-  const position = await ports.pointer.point(pipeline, channel, target.imageId);
+    withdrawn.add(change.imageId);
+  }
+  const position =
+    current?.imageId === target.imageId
+      ? current
+      : await ports.pointer.point(pipeline, channel, target.imageId);
+  const seen = images.map((image) =>
+    withdrawn.has(image.imageId)
+      ? { ...image, tags: { ...image.tags, [TAG.channel]: ROLLED_BACK_CHANNEL } }
+      : image,
+  );
+  await syncChannelTags(pipeline, channel, ports, seen);
   return {
     pipeline,
     channel,

@@ -39,6 +39,7 @@
  * The handlers under test keep their real SDK clients and port implementations; only
  * `AWS_ENDPOINT_URL` points here. Listens on 127.0.0.1 only.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,6 +56,47 @@ import { GetParametersCommand, paginateDescribeParameters, SSMClient } from '@aw
 import type { Decision, IamAuthorizer } from '../iam/authorizer.js';
 import { DUMMY_AWS_ENV, MOTO_ACCOUNT_ID, TEST_REGION } from '../moto.js';
 import { RequestValidator } from './service-model.js';
+
+/**
+ * Which stack role makes the calls of the current async context ({@link MotoGapProxy.runAs}). A
+ * client hooked with {@link attributeCallsToRole} sends it in {@link ROLE_HEADER}, so calls of
+ * concurrent invocations of different roles are each evaluated as their own role.
+ */
+const acting = new AsyncLocalStorage<string>();
+/** Request header naming the calling role (stripped before moto sees the request). */
+export const ROLE_HEADER = 'x-factory-test-role';
+
+/** The part of an SDK v3 client {@link attributeCallsToRole} needs. */
+interface MiddlewareClient {
+  middlewareStack: {
+    add(
+      middleware: (
+        next: (args: { request: unknown }) => Promise<unknown>,
+      ) => (args: { request: unknown }) => Promise<unknown>,
+      options: { step: 'build'; name: string },
+    ): void;
+  };
+}
+
+const hooked = new WeakSet<object>();
+
+/**
+ * Make an SDK client name the acting role in each request it sends (a `build` step middleware).
+ * Idempotent per client.
+ */
+export const attributeCallsToRole = (client: MiddlewareClient): void => {
+  if (hooked.has(client)) return;
+  hooked.add(client);
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const role = acting.getStore();
+      const request = args.request as { headers?: Record<string, string> };
+      if (role && request.headers) request.headers[ROLE_HEADER] = role;
+      return next(args);
+    },
+    { step: 'build', name: 'factoryTestRoleAttribution' },
+  );
+};
 
 /** One request seen by the proxy (forwarded or answered). */
 export interface SeenOperation {
@@ -81,20 +123,51 @@ export interface Fault {
   times?: number;
 }
 
+/** A fault armed on the n-th request ({@link FaultInjector.failCall}). */
+interface NthFault {
+  call: number;
+  seen: number;
+  status: number;
+  code: string;
+  /** `service:operation` of the request that failed. */
+  failed?: string;
+}
+
 /** Makes chosen AWS calls fail the way AWS reports errors, to exercise error handling. */
 export class FaultInjector {
   readonly #faults: Array<Fault & { remaining: number }> = [];
+  #nth: NthFault | undefined;
 
   add(fault: Fault): void {
     this.#faults.push({ ...fault, remaining: fault.times ?? Number.POSITIVE_INFINITY });
   }
 
+  /**
+   * Fail the `call`-th request (1-based, any service) from now on with `status` / `code`, once.
+   * @returns a reader of `service:operation` of the request that failed (undefined until then).
+   */
+  failCall(call: number, status: number, code: string): () => string | undefined {
+    const armed: NthFault = { call, seen: 0, status, code };
+    this.#nth = armed;
+    return () => armed.failed;
+  }
+
   clear(): void {
     this.#faults.length = 0;
+    this.#nth = undefined;
   }
 
   /** The fault to apply to this request, if any (consumes one of its `times`). */
   take(service: string, operation: string, input: Record<string, unknown>): Fault | undefined {
+    const nth = this.#nth;
+    if (nth !== undefined) {
+      nth.seen += 1;
+      if (nth.seen === nth.call) {
+        nth.failed = `${service}:${operation}`;
+        this.#nth = undefined;
+        return { service, operation, status: nth.status, code: nth.code };
+      }
+    }
     const fault = this.#faults.find(
       (f) =>
         f.remaining > 0 && f.service === service && f.operation === operation && (f.when?.(input) ?? true),
@@ -337,7 +410,9 @@ export interface MotoGapProxy {
   /**
    * Run `act` with every call through the proxy made as `role` (a role of the packaged stack):
    * each is evaluated against the role's policies and refused like AWS when not allowed.
-   * @throws when another role is already acting (calls could not be attributed).
+   * Invocations may overlap: calls of clients hooked with {@link attributeCallsToRole} carry their
+   * role; a call without it is attributed to the one role acting, and refused (HTTP 500) when
+   * several different roles act at once.
    */
   runAs<T>(role: string, act: () => Promise<T>): Promise<T>;
   /** Every operation seen, in order. */
@@ -406,8 +481,19 @@ export const startMotoGapProxy = async (
   const faults = new FaultInjector();
   const validator = options.validator ?? new RequestValidator();
   const iam = options.iam;
-  let role: string | undefined;
+  /** Roles acting now (runAs calls in progress), with how many invocations of each. */
+  const actingRoles = new Map<string, number>();
   const operations: SeenOperation[] = [];
+  // moto applies a DynamoDB condition expression and its write without a lock, so two concurrent
+  // requests could both pass a condition. DynamoDB applies each conditional write atomically for
+  // its item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html):
+  // the proxy forwards DynamoDB requests one at a time, which gives that guarantee (MOTO-GAPS.md).
+  let dynamodbQueue: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = dynamodbQueue.then(work);
+    dynamodbQueue = result.catch(() => undefined);
+    return result;
+  };
 
   /** AWS's answer to a denied call, in the caller's protocol. */
   const denied = (service: string, operation: string, decision: Decision): Reply => {
@@ -434,7 +520,7 @@ export const startMotoGapProxy = async (
   };
 
   /** Whether the acting role may delete this snapshot (DeregisterImage's DeleteAssociatedSnapshots). */
-  const mayDeleteSnapshot = async (snapshotId: string): Promise<boolean> => {
+  const mayDeleteSnapshot = async (snapshotId: string, role: string | undefined): Promise<boolean> => {
     if (!iam || !role) return true;
     const decisions = await iam.authorize(role, 'ec2', 'DeleteSnapshot', { SnapshotId: snapshotId });
     return decisions.every((d) => d.result === 'Allowed');
@@ -442,7 +528,12 @@ export const startMotoGapProxy = async (
 
   const forward = async (incoming: IncomingMessage, body: Buffer): Promise<Reply> =>
     new Promise((resolveReply, reject) => {
-      const headers = { ...incoming.headers, host: upstream.host, 'content-length': String(body.length) };
+      const headers: Record<string, string | string[] | undefined> = {
+        ...incoming.headers,
+        host: upstream.host,
+        'content-length': String(body.length),
+      };
+      delete headers[ROLE_HEADER];
       const outgoing = request(
         {
           hostname: upstream.hostname,
@@ -592,7 +683,12 @@ export const startMotoGapProxy = async (
     }
   };
 
-  const ec2Query = async (incoming: IncomingMessage, form: URLSearchParams, body: Buffer) => {
+  const ec2Query = async (
+    incoming: IncomingMessage,
+    form: URLSearchParams,
+    body: Buffer,
+    caller: string | undefined,
+  ) => {
     const action = form.get('Action');
     if (action === 'CreateImage') {
       const specs = new Map<string, string>();
@@ -734,7 +830,7 @@ export const startMotoGapProxy = async (
       const results: string[] = [];
       for (const snapshotId of snapshotIds) {
         let code = 'success';
-        if (!(await mayDeleteSnapshot(snapshotId))) {
+        if (!(await mayDeleteSnapshot(snapshotId, caller))) {
           code = 'missing-permissions';
         } else {
           try {
@@ -815,7 +911,14 @@ export const startMotoGapProxy = async (
     }
     const structured = form ? validator.decode(service, operation, form) : input;
     const violations = validator.validate(service, operation, structured);
-    const caller = role;
+    const named = incoming.headers[ROLE_HEADER];
+    const active = [...actingRoles.keys()];
+    if (typeof named !== 'string' && active.length > 1) {
+      throw new Error(
+        `${service}:${operation} came from a client that names no role while ${active.join(', ')} act at once: hook it with attributeCallsToRole`,
+      );
+    }
+    const caller = typeof named === 'string' ? named : active[0];
     const refusal =
       violations.length > 0 || !iam || !caller
         ? undefined
@@ -840,7 +943,7 @@ export const startMotoGapProxy = async (
         by: 'fault',
       };
     } else if (form) {
-      if (service === 'ec2') answer = await ec2Query(incoming, form, body);
+      if (service === 'ec2') answer = await ec2Query(incoming, form, body, caller);
     } else {
       if (service === 'ssm') answer = await ssm(incoming, operation, input, body);
       if (service === 'ssm-incidents') answer = incidentManager(path, input);
@@ -856,7 +959,12 @@ export const startMotoGapProxy = async (
         }
       }
     }
-    answer ??= { reply: await forward(incoming, body), by: 'moto' };
+    answer ??= {
+      reply: await (service === 'dynamodb'
+        ? oneAtATime(() => forward(incoming, body))
+        : forward(incoming, body)),
+      by: 'moto',
+    };
     operations.push({
       service,
       operation,
@@ -900,17 +1008,13 @@ export const startMotoGapProxy = async (
     iam,
     operations,
     runAs: async (next, act) => {
-      if (role !== undefined && role !== next) {
-        throw new Error(
-          `${next} acts while ${role} is still acting: calls could not be attributed to a role`,
-        );
-      }
-      const outer = role;
-      role = next;
+      actingRoles.set(next, (actingRoles.get(next) ?? 0) + 1);
       try {
-        return await act();
+        return await acting.run(next, act);
       } finally {
-        role = outer;
+        const left = (actingRoles.get(next) ?? 1) - 1;
+        if (left === 0) actingRoles.delete(next);
+        else actingRoles.set(next, left);
       }
     },
     close: async () => {

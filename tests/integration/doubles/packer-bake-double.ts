@@ -106,6 +106,24 @@ export const bakeImageLikePacker = async (
   return { imageId: ImageId, snapshotIds, tags };
 };
 
+/**
+ * Bake like Packer, then describe the AMI the way FindCandidateImage reports it (`$.candidate`).
+ * @returns the build and its candidate `{ imageId, name, createdAt, snapshotIds }`.
+ */
+export const bakeCandidate = async <B extends BakeBuild>(ec2: EC2Client, build: B) => {
+  const baked = await bakeImageLikePacker(ec2, build);
+  const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [baked.imageId] }))).Images?.[0];
+  return {
+    build,
+    candidate: {
+      imageId: baked.imageId,
+      name: image?.Name ?? '',
+      createdAt: image?.CreationDate ?? '',
+      snapshotIds: baked.snapshotIds,
+    },
+  };
+};
+
 /** The container environment the ASL's `BakeImage` passes to the runner (`ContainerOverrides[0].Environment`). */
 export const bakeEnvironment = (runTaskParameters: unknown): Record<string, string> => {
   const overrides = (

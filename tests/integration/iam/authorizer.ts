@@ -114,6 +114,8 @@ export class IamAuthorizer {
   readonly #roles: Map<string, StackRole>;
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #instanceProfileRoles: Map<string, string>;
+  /** Partition key attribute of each DynamoDB table of the stack, by table name. */
+  readonly #partitionKeys = new Map<string, string>();
 
   constructor(
     stack: Stack,
@@ -125,6 +127,14 @@ export class IamAuthorizer {
     for (const id of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
       const roles = (stack.properties(id).Roles as string[] | undefined) ?? [];
       this.#instanceProfileRoles.set(stack.ref(id), stack.arn(roles[0] ?? ''));
+    }
+    for (const id of stack.resourcesOfType('AWS::DynamoDB::Table')) {
+      const table = stack.properties(id) as {
+        TableName: string;
+        KeySchema: Array<{ AttributeName: string; KeyType: string }>;
+      };
+      const hash = table.KeySchema.find((key) => key.KeyType === 'HASH')?.AttributeName;
+      if (hash) this.#partitionKeys.set(table.TableName, hash);
     }
   }
 
@@ -377,6 +387,22 @@ export class IamAuthorizer {
           );
         }
         return out;
+      }
+    }
+    if (service === 'dynamodb') {
+      // Item actions are authorized on the table ARN; `dynamodb:LeadingKeys` is the partition key
+      // value of the item the request addresses (Service Authorization Reference, Amazon DynamoDB;
+      // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
+      const item = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'].includes(operation);
+      if (item) {
+        const table = `arn:aws:dynamodb:${TEST_REGION}:${MOTO_ACCOUNT_ID}:table/${String(input.TableName)}`;
+        const key = (operation === 'PutItem' ? input.Item : input.Key) as
+          | Record<string, Record<string, string>>
+          | undefined;
+        const partitionKey = this.#partitionKeys.get(String(input.TableName));
+        const value = partitionKey === undefined ? undefined : key?.[partitionKey];
+        const leading = value ? [value.S ?? value.N ?? value.B ?? ''] : [];
+        return [one(table, { 'dynamodb:LeadingKeys': leading })];
       }
     }
     if (service === 'states' && operation === 'StartExecution') return [one(String(input.stateMachineArn))];

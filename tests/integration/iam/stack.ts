@@ -144,6 +144,13 @@ export class Stack {
     return this.resolve(resource.Properties ?? {}) as Record<string, unknown>;
   }
 
+  /** Logical ids of the template's resources of one type (e.g. `AWS::DynamoDB::Table`). */
+  resourcesOfType(type: string): string[] {
+    return Object.entries(this.#template.Resources)
+      .filter(([, resource]) => resource.Type === type)
+      .map(([id]) => id);
+  }
+
   /** `Ref` of a resource or parameter, as CloudFormation returns it. */
   ref(logicalId: string): string {
     return this.#ref(logicalId);

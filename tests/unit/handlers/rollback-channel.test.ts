@@ -1,3 +1,4 @@
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
   GetParameterCommand,
@@ -6,7 +7,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as rollbackChannel } from '../../../functions/rollback-channel.js';
 import { context } from '../helpers/lambda.js';
 
@@ -17,14 +18,22 @@ vi.hoisted(() => {
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
     CHANNEL_PARAMETER_PREFIX: '/image-factory/channels/',
+    STAGE: 'dev',
+    PROMOTION_LEDGER_TABLE: 'golden-image-factory-dev-promotion-ledger',
   });
 });
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
+const dynamodb = mockClient(DynamoDBClient);
+beforeEach(() => {
+  dynamodb.on(PutItemCommand).resolves({});
+  dynamodb.on(DeleteItemCommand).resolves({});
+});
 afterEach(() => {
   ec2.reset();
   ssm.reset();
+  dynamodb.reset();
 });
 
 const image = (id: string, created: string, channel?: string) => ({
@@ -51,6 +60,13 @@ describe('rollback-channel', () => {
     ssm
       .on(GetParameterCommand, { Name: '/image-factory/channels/web/stable:6' })
       .resolves({ Parameter: { Value: 'ami-0000000000000000b', Version: 6 } });
+    ssm.on(GetParameterHistoryCommand).resolves({
+      Parameters: [
+        { Value: 'ami-0000000000000000b', Version: 4 },
+        { Value: 'ami-0000000000000000c', Version: 5 },
+        { Value: 'ami-0000000000000000b', Version: 6 },
+      ],
+    });
     await expect(rollbackChannel({ pipeline: 'web' }, context())).resolves.toEqual({
       pipeline: 'web',
       channel: 'stable',
@@ -59,10 +75,17 @@ describe('rollback-channel', () => {
       parameterName: '/image-factory/channels/web/stable',
       parameterVersion: 6,
     });
-    expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input.Tags?.[0]?.Value)).toEqual([
-      'stable',
-      'rolled-back',
+    // The withdrawal first, then the pointer moves, then the target is tagged from the pointer.
+    expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
+      { Resources: ['ami-0000000000000000c'], Tags: [{ Key: 'factory:channel', Value: 'rolled-back' }] },
+      { Resources: ['ami-0000000000000000b'], Tags: [{ Key: 'factory:channel', Value: 'stable' }] },
     ]);
+    // Under the channel's lease, held as the request and given back.
+    expect(dynamodb.commandCalls(PutItemCommand)[0]?.args[0].input.Item).toMatchObject({
+      pk: { S: 'dev#web#stable' },
+      holder: { S: expect.stringMatching(/^rollback:/) },
+    });
+    expect(dynamodb.commandCalls(DeleteItemCommand)).toHaveLength(1);
   });
 
   it('uses the parameter history when no image is tagged previous', async () => {

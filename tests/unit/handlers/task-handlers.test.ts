@@ -1,5 +1,11 @@
 import { CodeCommitClient, GetBranchCommand } from '@aws-sdk/client-codecommit';
 import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
   CreateTagsCommand,
   DeregisterImageCommand,
   DescribeImageAttributeCommand,
@@ -57,6 +63,8 @@ vi.hoisted(() => {
     RETENTION_DRY_RUN: 'false',
     SOURCE_REPOSITORY: 'codecommit::eu-west-1://image-definitions',
     SOURCE_BRANCH: 'main',
+    STAGE: 'dev',
+    PROMOTION_LEDGER_TABLE: 'golden-image-factory-dev-promotion-ledger',
   });
 });
 
@@ -64,6 +72,7 @@ const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
 const incidents = mockClient(SSMIncidentsClient);
 const codecommit = mockClient(CodeCommitClient);
+const dynamodb = mockClient(DynamoDBClient);
 const HEAD = 'feedfacefeedfacefeedfacefeedfacefeedface';
 
 beforeEach(() => {
@@ -77,6 +86,7 @@ afterEach(() => {
   ssm.reset();
   incidents.reset();
   codecommit.reset();
+  dynamodb.reset();
 });
 
 type State = ReturnType<typeof loadEvent> & Record<string, unknown>;
@@ -103,8 +113,16 @@ describe('prepare-build', () => {
         Parameter: { Value: 'ami-0aaaaaaaaaaaaaaaa' },
       });
     ec2.on(DescribeImagesCommand, { ImageIds: ['ami-0aaaaaaaaaaaaaaaa'] }).resolves({
-      Images: [{ ImageId: 'ami-0aaaaaaaaaaaaaaaa', Name: 'ubuntu-noble', OwnerId: '099720109477' }],
+      Images: [
+        {
+          ImageId: 'ami-0aaaaaaaaaaaaaaaa',
+          Name: 'ubuntu-noble',
+          OwnerId: '099720109477',
+          CreationDate: '2026-06-01T08:00:00.000Z',
+        },
+      ],
     });
+    dynamodb.on(UpdateItemCommand).resolves({ Attributes: { sequence: { N: '42' } } });
     const build = await prepareBuild({ pipeline: 'web', baseImage: 'ubuntu-24.04' }, context());
     expect(build).toMatchObject({
       pipeline: 'web',
@@ -113,6 +131,16 @@ describe('prepare-build', () => {
       // No repository in the input: the default one at its branch head, resolved now.
       repository: 'codecommit::eu-west-1://image-definitions',
       commit: HEAD,
+      order: { sourceCreatedAt: '2026-06-01T08:00:00.000Z', sequence: 42 },
+    });
+    // The stage's build sequence of the pipeline, counted atomically in the ledger table.
+    expect(dynamodb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toEqual({
+      TableName: 'golden-image-factory-dev-promotion-ledger',
+      Key: { pk: { S: 'dev#web#@sequence' } },
+      UpdateExpression: 'ADD #sequence :one',
+      ExpressionAttributeNames: { '#sequence': 'sequence' },
+      ExpressionAttributeValues: { ':one': { N: '1' } },
+      ReturnValues: 'UPDATED_NEW',
     });
   });
 
@@ -328,28 +356,46 @@ describe('terminate-test-instance', () => {
 });
 
 describe('promote-image', () => {
-  it('tags the candidate and the old current, then puts the SSM parameter', async () => {
+  it('records the build order, puts the SSM parameter, then retags the channel from its history', async () => {
     ec2.on(DescribeImagesCommand).resolves({
       Images: [
         ec2Image('ami-0ccccccccccccccc1', 0, { 'factory:channel': 'candidate' }),
-        ec2Image('ami-0bbbbbbbbbbbbbbb1', 10, { 'factory:channel': 'stable' }),
+        ec2Image('ami-0bbbbbbbbbbbbbbb1', 10, {
+          'factory:channel': 'stable',
+          'factory:build-order': '2026-05-01T08:00:00.000Z#000000000004',
+        }),
       ],
     });
     ec2.on(CreateTagsCommand).resolves({});
-    ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
-    ssm.on(PutParameterCommand).resolves({ Version: 1 });
+    ssm
+      .on(GetParameterCommand, { Name: '/image-factory/channels/web/stable' })
+      .resolves({ Parameter: { Value: 'ami-0bbbbbbbbbbbbbbb1', Version: 1 } });
+    ssm.on(PutParameterCommand).resolves({ Version: 2 });
     // The written version, read back once SSM has validated the aws:ec2:image value.
     ssm
-      .on(GetParameterCommand, { Name: '/image-factory/channels/web/stable:1' })
-      .resolves({ Parameter: { Value: 'ami-0ccccccccccccccc1', Version: 1 } });
+      .on(GetParameterCommand, { Name: '/image-factory/channels/web/stable:2' })
+      .resolves({ Parameter: { Value: 'ami-0ccccccccccccccc1', Version: 2 } });
+    ssm.on(GetParameterHistoryCommand).resolves({
+      Parameters: [
+        { Value: 'ami-0bbbbbbbbbbbbbbb1', Version: 1 },
+        { Value: 'ami-0ccccccccccccccc1', Version: 2 },
+      ],
+    });
     await expect(promoteImage(state(), context())).resolves.toEqual({
+      outcome: 'promoted',
       channel: 'stable',
       imageId: 'ami-0ccccccccccccccc1',
       previousImageId: 'ami-0bbbbbbbbbbbbbbb1',
+      currentImageId: 'ami-0ccccccccccccccc1',
+      reason: 'newer than current image ami-0bbbbbbbbbbbbbbb1',
       parameterName: '/image-factory/channels/web/stable',
-      parameterVersion: 1,
+      parameterVersion: 2,
     });
     expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        Resources: ['ami-0ccccccccccccccc1'],
+        Tags: [{ Key: 'factory:build-order', Value: '2026-06-01T08:00:00.000Z#000000000005' }],
+      },
       { Resources: ['ami-0ccccccccccccccc1'], Tags: [{ Key: 'factory:channel', Value: 'stable' }] },
       { Resources: ['ami-0bbbbbbbbbbbbbbb1'], Tags: [{ Key: 'factory:channel', Value: 'previous-stable' }] },
     ]);
@@ -364,6 +410,7 @@ describe('promote-image', () => {
 
   it('propagates a failed tag write without moving the pointer', async () => {
     ec2.on(DescribeImagesCommand).resolves({ Images: [ec2Image('ami-0ccccccccccccccc1', 0)] });
+    ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
     ec2.on(CreateTagsCommand).rejects(awsError('UnauthorizedOperation'));
     await expect(promoteImage(state(), context())).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
     expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(0);
@@ -590,6 +637,49 @@ describe('cleanup-after-failure', () => {
     const input = { ...state('probe-failed'), error: { Error: 'States.Timeout' } };
     const result = await cleanupAfterFailure(input, context());
     expect(result).toMatchObject({ terminatedInstanceIds: ['i-0fedcba9876543210'], candidate: 'absent' });
+    expect(dynamodb.calls()).toHaveLength(0);
+  });
+
+  it('after a failed promotion: retakes the lease, retags the channel from its pointer, releases the lease', async () => {
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        // The pointer still names ami-…b1: the candidate's stable tag is undone.
+        ec2Image('ami-0ccccccccccccccc1', 0, { 'factory:channel': 'stable' }),
+        ec2Image('ami-0bbbbbbbbbbbbbbb1', 10, { 'factory:channel': 'previous-stable' }),
+      ],
+    });
+    ec2.on(CreateTagsCommand).resolves({});
+    ssm
+      .on(GetParameterHistoryCommand)
+      .resolves({ Parameters: [{ Value: 'ami-0bbbbbbbbbbbbbbb1', Version: 1 }] });
+    dynamodb.on(PutItemCommand).resolves({});
+    dynamodb.on(DeleteItemCommand).resolves({});
+    const lease = { key: 'dev#web#stable', holder: 'web-exec', expiresAt: '2026-06-30T12:30:00.000Z' };
+    const input = {
+      ...state('probe-running'),
+      candidate: { imageId: 'ami-0ccccccccccccccc1', name: 'n', createdAt: ago(0), snapshotIds: [] },
+      termination: { terminatedInstanceIds: [] },
+      promotionLease: lease,
+      error: { Error: 'ChannelPointerNotConfirmed' },
+    };
+
+    const result = await cleanupAfterFailure(input, context());
+
+    expect(result).toMatchObject({ candidate: 'kept', channel: { retagged: 2, lease: 'released' } });
+    expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
+      { Resources: ['ami-0bbbbbbbbbbbbbbb1'], Tags: [{ Key: 'factory:channel', Value: 'stable' }] },
+      { Resources: ['ami-0ccccccccccccccc1'], Tags: [{ Key: 'factory:channel', Value: 'retired' }] },
+    ]);
+    expect(dynamodb.commandCalls(PutItemCommand)[0]?.args[0].input).toMatchObject({
+      TableName: 'golden-image-factory-dev-promotion-ledger',
+      Item: { pk: { S: 'dev#web#stable' } },
+      ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now OR #holder = :holder',
+    });
+    expect(dynamodb.commandCalls(DeleteItemCommand)[0]?.args[0].input).toMatchObject({
+      Key: { pk: { S: 'dev#web#stable' } },
+      ConditionExpression: '#holder = :holder',
+    });
   });
 });
 

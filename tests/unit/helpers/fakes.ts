@@ -1,5 +1,8 @@
 /** In-memory port implementations for step tests (they record every call). */
+
+import { promotionLeaseKey } from '#commons/core/promotion-lease.js';
 import type { ExecutionFacts, Leftover } from '#commons/core/sweep.js';
+import { PromotionLeaseHeld } from '#commons/errors.js';
 import type {
   ChannelPointer,
   ChannelPosition,
@@ -15,6 +18,8 @@ import type {
   MachineLauncher,
   Notification,
   Notifier,
+  PromotionLease,
+  PromotionLedger,
   SnapshotOutcome,
   SourceImage,
   SourceImageResolver,
@@ -183,5 +188,42 @@ export class MemoryExecutions implements ExecutionStatusReader {
     const facts = this.facts.get(executionArn);
     if (facts instanceof Error) throw facts;
     return facts ?? { status: 'NOT_FOUND' };
+  }
+}
+
+/** The promotion ledger in memory, with the conditional semantics of the DynamoDB one. */
+export class MemoryPromotionLedger implements PromotionLedger {
+  readonly leases = new Map<string, PromotionLease>();
+  readonly sequences = new Map<string, number>();
+  readonly released: string[] = [];
+  constructor(
+    public now: () => Date = () => new Date('2026-01-01T12:00:00Z'),
+    private readonly stage = 'test',
+  ) {}
+  async nextSequence(pipeline: string) {
+    const next = (this.sequences.get(pipeline) ?? 0) + 1;
+    this.sequences.set(pipeline, next);
+    return next;
+  }
+  async acquire(pipeline: string, channel: string, holder: string, ttlSeconds: number) {
+    const key = promotionLeaseKey(this.stage, pipeline, channel);
+    const held = this.leases.get(key);
+    if (held && held.holder !== holder && Date.parse(held.expiresAt) > this.now().getTime()) {
+      throw new PromotionLeaseHeld(key, held.holder, held.expiresAt);
+    }
+    const lease = {
+      key,
+      holder,
+      expiresAt: new Date(this.now().getTime() + ttlSeconds * 1000).toISOString(),
+    };
+    this.leases.set(key, lease);
+    return { ...lease };
+  }
+  async release(pipeline: string, channel: string, holder: string) {
+    const key = promotionLeaseKey(this.stage, pipeline, channel);
+    if (this.leases.get(key)?.holder !== holder) return false;
+    this.leases.delete(key);
+    this.released.push(`${key} ${holder}`);
+    return true;
   }
 }

@@ -20,6 +20,7 @@ export const BUILD: Build = {
     'arn:aws:states:eu-west-1:123456789012:execution:image-factory:web-ami-0aaaaaaaaaaaaaaaa-0123456-deadbeef',
   startedAt: '2026-06-30T11:00:00.000Z',
   probeTimeoutSeconds: 600,
+  order: { sourceCreatedAt: '2026-06-01T08:00:00.000Z', sequence: 5 },
 };
 
 export const CANDIDATE: Candidate = {

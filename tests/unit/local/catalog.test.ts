@@ -152,6 +152,7 @@ describe('FileChannelPointer', () => {
       executionName: 'x',
       startedAt: '2026-01-02T00:00:00.000Z',
       probeTimeoutSeconds: 60,
+      order: { sourceCreatedAt: '2026-01-01T00:00:00.000Z', sequence: 2 },
     };
 
     // Act

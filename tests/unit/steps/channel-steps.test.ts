@@ -1,19 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { CandidateNotFound, InvalidInput } from '#commons/errors.js';
+import { CandidateNotFound, InvalidInput, PromotionLeaseHeld } from '#commons/errors.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
-import { MemoryChannelPointer, MemoryImageStore } from '../helpers/fakes.js';
+import { MemoryChannelPointer, MemoryImageStore, MemoryPromotionLedger } from '../helpers/fakes.js';
 import { BUILD, CANDIDATE, imageRecord, NOW } from '../helpers/fixtures.js';
 
 const channelOf = (store: MemoryImageStore, id: string) =>
   store.images.find((i) => i.imageId === id)?.tags['factory:channel'];
 
 describe('promoteImage', () => {
-  const setup = () => {
+  const OLDER = '2026-05-01T08:00:00.000Z#000000000004';
+  const setup = (currentOrder = OLDER) => {
     const images = new MemoryImageStore([
       { ...imageRecord(CANDIDATE.imageId, 0, { 'factory:channel': 'candidate' }) },
-      imageRecord('ami-0000000000000000b', 10, { 'factory:channel': 'stable' }),
+      imageRecord('ami-0000000000000000b', 10, {
+        'factory:channel': 'stable',
+        'factory:build-order': currentOrder,
+      }),
       imageRecord('ami-0000000000000000a', 20, { 'factory:channel': 'previous-stable' }),
       imageRecord('ami-0000000000000000f', 5, { 'factory:channel': 'stable', 'factory:pipeline': 'api' }),
     ]);
@@ -21,36 +25,78 @@ describe('promoteImage', () => {
     return { images, pointer };
   };
 
-  it('tags the candidate, shifts the history and moves the pointer', async () => {
+  it('moves the pointer, then retags the channel from its history and records the build order', async () => {
     const { images, pointer } = setup();
+    await pointer.point('web', 'stable', 'ami-0000000000000000a');
     await pointer.point('web', 'stable', 'ami-0000000000000000b');
+
     const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+
     expect(promotion).toEqual({
+      outcome: 'promoted',
       channel: 'stable',
       imageId: CANDIDATE.imageId,
       previousImageId: 'ami-0000000000000000b',
+      currentImageId: CANDIDATE.imageId,
+      reason: 'newer than current image ami-0000000000000000b',
       parameterName: '/channels/web/stable',
-      parameterVersion: 2,
+      parameterVersion: 3,
     });
     expect(channelOf(images, CANDIDATE.imageId)).toBe('stable');
     expect(channelOf(images, 'ami-0000000000000000b')).toBe('previous-stable');
     expect(channelOf(images, 'ami-0000000000000000a')).toBe('retired');
     expect(channelOf(images, 'ami-0000000000000000f')).toBe('stable');
+    expect(images.images[0]?.tags['factory:build-order']).toBe('2026-06-01T08:00:00.000Z#000000000005');
   });
 
   it('is idempotent when retried', async () => {
     const { images, pointer } = setup();
     const first = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
     const second = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
-    expect(second).toEqual({ ...first, previousImageId: 'ami-0000000000000000b' });
+    expect(second).toEqual({ ...first, reason: 'already current' });
     expect(await pointer.history('web', 'stable')).toHaveLength(1);
   });
+
+  it.each([
+    ['newer', '2026-06-02T00:00:00.000Z#000000000001'],
+    ['as new (same source AMI and sequence)', '2026-06-01T08:00:00.000Z#000000000005'],
+    ['on the same source AMI with a later sequence', '2026-06-01T08:00:00.000Z#000000000006'],
+  ])(
+    'supersedes the build when the current image is %s: pointer and channel tags untouched, candidate retired',
+    async (_label, order) => {
+      const { images, pointer } = setup(order);
+      await pointer.point('web', 'stable', 'ami-0000000000000000b');
+
+      const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+
+      expect(promotion).toMatchObject({
+        outcome: 'superseded',
+        imageId: CANDIDATE.imageId,
+        currentImageId: 'ami-0000000000000000b',
+        parameterVersion: 1,
+      });
+      expect(await pointer.history('web', 'stable')).toHaveLength(1);
+      expect(channelOf(images, CANDIDATE.imageId)).toBe('retired');
+      expect(channelOf(images, 'ami-0000000000000000b')).toBe('stable');
+      expect(channelOf(images, 'ami-0000000000000000a')).toBe('previous-stable');
+    },
+  );
 
   it('throws CandidateNotFound when the candidate is gone', async () => {
     const { pointer } = setup();
     await expect(
       promoteImage({ build: BUILD, candidate: CANDIDATE }, { images: new MemoryImageStore(), pointer }),
     ).rejects.toThrow(CandidateNotFound);
+  });
+
+  it('refuses a build without an order (InvalidInput) and changes nothing', async () => {
+    const { images, pointer } = setup();
+    const { order: _none, ...unordered } = BUILD;
+
+    await expect(
+      promoteImage({ build: unordered, candidate: CANDIDATE }, { images, pointer }),
+    ).rejects.toThrow(InvalidInput);
+    expect(channelOf(images, CANDIDATE.imageId)).toBe('candidate');
   });
 });
 
@@ -215,6 +261,7 @@ describe('applyRetention', () => {
     const pointer = new MemoryChannelPointer();
     await pointer.point('web', 'stable', 'ami-0000000000000000d');
     const promotion = {
+      outcome: 'promoted' as const,
       channel: 'stable',
       imageId: 'ami-0000000000000000a',
       previousImageId: 'ami-0000000000000000e',
@@ -232,6 +279,8 @@ describe('applyRetention', () => {
 });
 
 describe('rollbackChannel', () => {
+  const HOLDER = { holder: 'rollback:request-1' };
+
   const setup = async () => {
     const images = new MemoryImageStore([
       imageRecord('ami-0000000000000000c', 1, { 'factory:channel': 'stable' }),
@@ -242,12 +291,16 @@ describe('rollbackChannel', () => {
     await pointer.point('web', 'stable', 'ami-0000000000000000a');
     await pointer.point('web', 'stable', 'ami-0000000000000000b');
     await pointer.point('web', 'stable', 'ami-0000000000000000c');
-    return { images, pointer };
+    return { images, pointer, ledger: new MemoryPromotionLedger() };
   };
 
   it('points the channel back to the previous image and withdraws the current one', async () => {
-    const { images, pointer } = await setup();
-    const result = await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
+    const { images, pointer, ledger } = await setup();
+    const result = await rollbackChannel(
+      { pipeline: 'web', channel: 'stable' },
+      { images, pointer, ledger },
+      HOLDER,
+    );
     expect(result).toEqual({
       pipeline: 'web',
       channel: 'stable',
@@ -261,9 +314,13 @@ describe('rollbackChannel', () => {
   });
 
   it('walks the pointer history back on a second rollback, never returning to the withdrawn image', async () => {
-    const { images, pointer } = await setup();
-    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
-    const second = await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
+    const { images, pointer, ledger } = await setup();
+    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER);
+    const second = await rollbackChannel(
+      { pipeline: 'web', channel: 'stable' },
+      { images, pointer, ledger },
+      HOLDER,
+    );
     expect(second).toMatchObject({
       imageId: 'ami-0000000000000000a',
       withdrawnImageId: 'ami-0000000000000000b',
@@ -272,31 +329,63 @@ describe('rollbackChannel', () => {
   });
 
   it('skips history entries whose image no longer exists', async () => {
-    const { images, pointer } = await setup();
+    const { images, pointer, ledger } = await setup();
     images.images = images.images.filter((image) => image.imageId !== 'ami-0000000000000000b');
-    const result = await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer });
+    const result = await rollbackChannel(
+      { pipeline: 'web', channel: 'stable' },
+      { images, pointer, ledger },
+      HOLDER,
+    );
     expect(result.imageId).toBe('ami-0000000000000000a');
   });
 
   it('rolls back to an explicit image of the pipeline', async () => {
-    const { images, pointer } = await setup();
+    const { images, pointer, ledger } = await setup();
     const result = await rollbackChannel(
       { pipeline: 'web', channel: 'stable', imageId: 'ami-0000000000000000a' },
-      { images, pointer },
+      { images, pointer, ledger },
+      HOLDER,
     );
     expect(result.imageId).toBe('ami-0000000000000000a');
   });
 
+  it("takes the channel's promotion lease and gives it back, also when it fails", async () => {
+    const { images, pointer, ledger } = await setup();
+
+    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER);
+    await expect(
+      rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer, ledger }, HOLDER),
+    ).rejects.toThrow(InvalidInput);
+
+    expect(ledger.released).toEqual([
+      'test#web#stable rollback:request-1',
+      'test#web#beta rollback:request-1',
+    ]);
+    expect(ledger.leases.size).toBe(0);
+  });
+
+  it('refuses to run while a promotion of the channel holds the lease (PromotionLeaseHeld), changing nothing', async () => {
+    const { images, pointer, ledger } = await setup();
+    await ledger.acquire('web', 'stable', BUILD.executionName, 1800);
+
+    await expect(
+      rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER),
+    ).rejects.toThrow(PromotionLeaseHeld);
+    expect(await pointer.history('web', 'stable')).toHaveLength(3);
+    expect(ledger.leases.get('test#web#stable')?.holder).toBe(BUILD.executionName);
+  });
+
   it('refuses an image that is not the pipeline’s, and a channel without history', async () => {
-    const { images, pointer } = await setup();
+    const { images, pointer, ledger } = await setup();
     await expect(
       rollbackChannel(
         { pipeline: 'web', channel: 'stable', imageId: 'ami-0000000000000000f' },
-        { images, pointer },
+        { images, pointer, ledger },
+        HOLDER,
       ),
     ).rejects.toThrow(InvalidInput);
-    await expect(rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer })).rejects.toThrow(
-      /no previous image/,
-    );
+    await expect(
+      rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer, ledger }, HOLDER),
+    ).rejects.toThrow(/no previous image/);
   });
 });

@@ -3,7 +3,14 @@ import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
 import { notifyFailure } from '#commons/steps/notify-failure.js';
 import { notifySuccess } from '#commons/steps/notify-success.js';
 import { incidentDedupKey, openIncident } from '#commons/steps/open-incident.js';
-import { MemoryImageStore, MemoryLauncher, RecordingIncidents, RecordingNotifier } from '../helpers/fakes.js';
+import {
+  MemoryChannelPointer,
+  MemoryImageStore,
+  MemoryLauncher,
+  MemoryPromotionLedger,
+  RecordingIncidents,
+  RecordingNotifier,
+} from '../helpers/fakes.js';
 import { BUILD, CANDIDATE, imageRecord, NOW } from '../helpers/fixtures.js';
 
 const launchFor = async (launcher: MemoryLauncher, buildId: string) =>
@@ -31,7 +38,7 @@ describe('cleanupAfterFailure', () => {
     const { launcher, images, mine, other } = await setup();
     const result = await cleanupAfterFailure(
       { build: BUILD, candidate: CANDIDATE, error: { Error: 'ProbeFailed', Cause: 'sshd' } },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
     expect(result).toEqual({
       terminatedInstanceIds: mine,
@@ -46,7 +53,7 @@ describe('cleanupAfterFailure', () => {
     const { launcher, images } = await setup();
     const result = await cleanupAfterFailure(
       { build: BUILD, candidate: CANDIDATE, error: { Error: 'ProbeTimedOut' } },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
     expect(result.candidate).toBe('deregistered');
   });
@@ -57,7 +64,7 @@ describe('cleanupAfterFailure', () => {
       const { launcher, images } = await setup();
       const result = await cleanupAfterFailure(
         { build: BUILD, candidate: CANDIDATE, error: { Error: error } },
-        { launcher, images },
+        { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
       );
       expect(result).toMatchObject({ candidate: 'deregistered', deregisteredImageId: CANDIDATE.imageId });
       expect(images.deregistered).toEqual([CANDIDATE.imageId]);
@@ -73,7 +80,7 @@ describe('cleanupAfterFailure', () => {
         termination: { terminatedInstanceIds: [] },
         error: { Error: 'ParameterVersionLabelLimitExceeded' },
       },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
     expect(result).toMatchObject({ candidate: 'kept', deregisteredImageId: null });
     expect(images.deregistered).toEqual([]);
@@ -91,7 +98,7 @@ describe('cleanupAfterFailure', () => {
     // Act
     const result = await cleanupAfterFailure(
       { build: BUILD, error: { Error: 'States.TaskFailed' } },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
 
     // Assess: the newest image of the build, as FindCandidateImage would have picked
@@ -103,7 +110,12 @@ describe('cleanupAfterFailure', () => {
     const { launcher } = await setup();
     const result = await cleanupAfterFailure(
       { build: BUILD, error: { Error: 'States.TaskFailed' } },
-      { launcher, images: new MemoryImageStore() },
+      {
+        launcher,
+        images: new MemoryImageStore(),
+        pointer: new MemoryChannelPointer(),
+        ledger: new MemoryPromotionLedger(),
+      },
     );
     expect(result).toMatchObject({ candidate: 'absent', deregisteredImageId: null });
   });
@@ -118,7 +130,7 @@ describe('cleanupAfterFailure', () => {
     const { launcher, images } = await setup(tags);
     const result = await cleanupAfterFailure(
       { build: BUILD, candidate: CANDIDATE, error: { Error: 'ProbeFailed' } },
-      { launcher, images },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger: new MemoryPromotionLedger() },
     );
     expect(images.deregistered).toEqual([]);
     expect(result.candidate).toBe('kept');
@@ -128,7 +140,12 @@ describe('cleanupAfterFailure', () => {
     const launcher = new MemoryLauncher();
     const result = await cleanupAfterFailure(
       { error: { Error: 'InvalidInput' } },
-      { launcher, images: new MemoryImageStore() },
+      {
+        launcher,
+        images: new MemoryImageStore(),
+        pointer: new MemoryChannelPointer(),
+        ledger: new MemoryPromotionLedger(),
+      },
     );
     expect(result).toEqual({
       terminatedInstanceIds: [],
@@ -144,13 +161,22 @@ describe('cleanupAfterFailure', () => {
       throw new Error('throttled');
     };
     await expect(
-      cleanupAfterFailure({ build: BUILD }, { launcher, images: new MemoryImageStore() }),
+      cleanupAfterFailure(
+        { build: BUILD },
+        {
+          launcher,
+          images: new MemoryImageStore(),
+          pointer: new MemoryChannelPointer(),
+          ledger: new MemoryPromotionLedger(),
+        },
+      ),
     ).rejects.toThrow('throttled');
   });
 });
 
 describe('notifySuccess / notifyFailure', () => {
   const promotion = {
+    outcome: 'promoted' as const,
     channel: 'stable',
     imageId: CANDIDATE.imageId,
     previousImageId: 'ami-0bbbbbbbbbbbbbbbb',

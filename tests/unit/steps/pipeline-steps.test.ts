@@ -18,7 +18,13 @@ import { launchTestInstance } from '#commons/steps/launch-test-instance.js';
 import { prepareBuild } from '#commons/steps/prepare-build.js';
 import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
-import { MemoryImageStore, MemoryLauncher, ScriptedRunner, StaticSources } from '../helpers/fakes.js';
+import {
+  MemoryImageStore,
+  MemoryLauncher,
+  MemoryPromotionLedger,
+  ScriptedRunner,
+  StaticSources,
+} from '../helpers/fakes.js';
 import { BUILD, CANDIDATE, COMMIT, imageRecord, NOW } from '../helpers/fixtures.js';
 
 const CANONICAL = '099720109477';
@@ -28,15 +34,23 @@ const sources = new StaticSources({
     name: 'ubuntu-noble',
     ownerId: CANONICAL,
     baseImage: 'ubuntu-24.04',
+    createdAt: '2026-06-01T08:00:00.000Z',
   },
-  'ami-0bbbbbbbbbbbbbbbb': { imageId: 'ami-0bbbbbbbbbbbbbbbb', name: 'evil', ownerId: '666666666666' },
+  'ami-0bbbbbbbbbbbbbbbb': {
+    imageId: 'ami-0bbbbbbbbbbbbbbbb',
+    name: 'evil',
+    ownerId: '666666666666',
+    createdAt: '2026-06-01T08:00:00.000Z',
+  },
+  'ami-0ccccccccccccccc0': { imageId: 'ami-0ccccccccccccccc0', name: 'undated', ownerId: CANONICAL },
 });
 const options = { probeTimeoutSeconds: 900, now: () => NOW };
+const ports = (ledger = new MemoryPromotionLedger()) => ({ sources, ledger });
 
 describe('prepareBuild', () => {
   it('resolves the current source AMI and derives build id and execution name', async () => {
     const request = PrepareBuildInput.parse({ pipeline: 'web', baseImage: 'ubuntu-24.04', commit: COMMIT });
-    const build = await prepareBuild(request, { sources }, options);
+    const build = await prepareBuild(request, ports(), options);
     expect(build).toMatchObject({
       pipeline: 'web',
       channel: 'stable',
@@ -59,6 +73,29 @@ describe('prepareBuild', () => {
     expect(build).not.toHaveProperty('incidentResponsePlanArn');
   });
 
+  it("orders the build by its source AMI's creation time, then the pipeline's next build sequence", async () => {
+    const ledger = new MemoryPromotionLedger();
+    const request = PrepareBuildInput.parse({ pipeline: 'web', baseImage: 'ubuntu-24.04' });
+
+    const first = await prepareBuild(request, ports(ledger), options);
+    const second = await prepareBuild(request, ports(ledger), options);
+
+    expect(first.order).toEqual({ sourceCreatedAt: '2026-06-01T08:00:00.000Z', sequence: 1 });
+    expect(second.order).toEqual({ sourceCreatedAt: '2026-06-01T08:00:00.000Z', sequence: 2 });
+  });
+
+  it('refuses a source AMI without a creation time, before taking a build sequence number', async () => {
+    const ledger = new MemoryPromotionLedger();
+    const request = PrepareBuildInput.parse({
+      pipeline: 'web',
+      baseImage: 'ubuntu-24.04',
+      sourceImageId: 'ami-0ccccccccccccccc0',
+    });
+
+    await expect(prepareBuild(request, ports(ledger), options)).rejects.toThrow('has no creation time');
+    expect(ledger.sequences.size).toBe(0);
+  });
+
   it('takes name, ARN and start time from $$.Execution when the ASL passes it', async () => {
     const request = PrepareBuildInput.parse({
       input: { pipeline: 'web', baseImage: 'ubuntu-24.04' },
@@ -68,11 +105,7 @@ describe('prepareBuild', () => {
         StartTime: '2026-06-30T10:00:00.000Z',
       },
     });
-    const build = await prepareBuild(
-      request,
-      { sources },
-      { ...options, incidentResponsePlanArn: 'arn:plan' },
-    );
+    const build = await prepareBuild(request, ports(), { ...options, incidentResponsePlanArn: 'arn:plan' });
     expect(build).toMatchObject({
       executionName: 'manual-1',
       executionArn: 'arn:aws:states:eu-west-1:1:execution:sm:manual-1',
@@ -94,8 +127,8 @@ describe('prepareBuild', () => {
 
     // Act
     const [a, b] = [
-      await prepareBuild(first, { sources }, options),
-      await prepareBuild(second, { sources }, options),
+      await prepareBuild(first, ports(), options),
+      await prepareBuild(second, ports(), options),
     ];
 
     // Assess
@@ -117,7 +150,7 @@ describe('prepareBuild', () => {
       baseImage: 'ubuntu-24.04',
       sourceImageId: 'ami-0bbbbbbbbbbbbbbbb',
     });
-    await expect(prepareBuild(request, { sources }, options)).rejects.toThrow(ForeignBaseImage);
+    await expect(prepareBuild(request, ports(), options)).rejects.toThrow(ForeignBaseImage);
   });
 
   it('refuses a source AMI that does not exist', async () => {
@@ -126,7 +159,7 @@ describe('prepareBuild', () => {
       baseImage: 'ubuntu-24.04',
       sourceImageId: 'ami-0ddddddddddddddd0',
     });
-    await expect(prepareBuild(request, { sources }, options)).rejects.toThrow(InvalidInput);
+    await expect(prepareBuild(request, ports(), options)).rejects.toThrow(InvalidInput);
   });
 
   it('bakes the image definition the request names, else the one named like the pipeline', async () => {
@@ -136,8 +169,8 @@ describe('prepareBuild', () => {
       imageDefinition: 'base',
     });
     const namesake = PrepareBuildInput.parse({ pipeline: 'base', baseImage: 'ubuntu-24.04' });
-    expect((await prepareBuild(named, { sources }, options)).imageDefinition).toBe('base');
-    expect((await prepareBuild(namesake, { sources }, options)).imageDefinition).toBe('base');
+    expect((await prepareBuild(named, ports(), options)).imageDefinition).toBe('base');
+    expect((await prepareBuild(namesake, ports(), options)).imageDefinition).toBe('base');
   });
 
   it('throws UnknownImageDefinition naming the known ones, before resolving any source image', async () => {
@@ -146,7 +179,11 @@ describe('prepareBuild', () => {
       resolve: () => Promise.reject(new Error('resolve must not be called')),
       describe: () => Promise.reject(new Error('describe must not be called')),
     };
-    const failure = prepareBuild(request, { sources: untouchable }, options);
+    const failure = prepareBuild(
+      request,
+      { sources: untouchable, ledger: new MemoryPromotionLedger() },
+      options,
+    );
     await expect(failure).rejects.toThrow(UnknownImageDefinition);
     await expect(failure).rejects.toThrow(
       'unknown image definition "api" (pipeline "api" names none, so its own name was tried); expected one of: base, web',
@@ -157,7 +194,7 @@ describe('prepareBuild', () => {
     const request = {
       input: { pipeline: 'web', baseImage: 'centos-7', channel: 'stable', trigger: 'manual' as const },
     };
-    await expect(prepareBuild(request, { sources }, options)).rejects.toThrow(UnknownBaseImage);
+    await expect(prepareBuild(request, ports(), options)).rejects.toThrow(UnknownBaseImage);
   });
 });
 
