@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CandidateNotFound, InvalidInput, PromotionLeaseHeld } from '#commons/errors.js';
+import type { ImageRecord } from '#commons/ports.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
@@ -65,6 +66,7 @@ describe('promoteImage', () => {
     'supersedes the build when the current image is %s: pointer and channel tags untouched, candidate retired',
     async (_label, order) => {
       const { images, pointer } = setup(order);
+      await pointer.point('web', 'stable', 'ami-0000000000000000a');
       await pointer.point('web', 'stable', 'ami-0000000000000000b');
 
       const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
@@ -73,14 +75,45 @@ describe('promoteImage', () => {
         outcome: 'superseded',
         imageId: CANDIDATE.imageId,
         currentImageId: 'ami-0000000000000000b',
-        parameterVersion: 1,
+        parameterVersion: 2,
       });
-      expect(await pointer.history('web', 'stable')).toHaveLength(1);
+      expect(await pointer.history('web', 'stable')).toHaveLength(2);
       expect(channelOf(images, CANDIDATE.imageId)).toBe('retired');
       expect(channelOf(images, 'ami-0000000000000000b')).toBe('stable');
       expect(channelOf(images, 'ami-0000000000000000a')).toBe('previous-stable');
     },
   );
+
+  it('superseded, still retags the channel from its pointer when a failed cleanup left the tags behind', async () => {
+    // Prepare: the pointer moved from a to b, and the cleanup after that promotion failed before
+    // retagging (b is still `candidate`, a still `stable`).
+    const { images, pointer } = setup('2026-06-02T00:00:00.000Z#000000000001');
+    images.images[1] = {
+      ...(images.images[1] as ImageRecord),
+      tags: {
+        'factory:pipeline': 'web',
+        'factory:channel': 'candidate',
+        'factory:build-order': '2026-06-02T00:00:00.000Z#000000000001',
+      },
+    };
+    images.images[2] = {
+      ...(images.images[2] as ImageRecord),
+      tags: { 'factory:pipeline': 'web', 'factory:channel': 'stable' },
+    };
+    await pointer.point('web', 'stable', 'ami-0000000000000000a');
+    await pointer.point('web', 'stable', 'ami-0000000000000000b');
+
+    // Act: an older build reaches PromoteImage.
+    const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+
+    // Assess: superseded, the pointer unmoved, the tags agree with it again.
+    expect(promotion).toMatchObject({ outcome: 'superseded', currentImageId: 'ami-0000000000000000b' });
+    expect(await pointer.history('web', 'stable')).toHaveLength(2);
+    expect(channelOf(images, CANDIDATE.imageId)).toBe('retired');
+    expect(channelOf(images, 'ami-0000000000000000b')).toBe('stable');
+    expect(channelOf(images, 'ami-0000000000000000a')).toBe('previous-stable');
+    expect(channelOf(images, 'ami-0000000000000000f')).toBe('stable');
+  });
 
   it('throws CandidateNotFound when the candidate is gone', async () => {
     const { pointer } = setup();
