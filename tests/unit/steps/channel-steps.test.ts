@@ -372,6 +372,34 @@ describe('rollbackChannel', () => {
     expect(result.imageId).toBe('ami-0000000000000000a');
   });
 
+  it('follows the pointer, not tags that lag behind it after a failed cleanup', async () => {
+    // Prepare: the pointer moved to c, then the cleanup of that promotion failed before retagging.
+    const { images, pointer, ledger } = await setup();
+    const tag = (id: string, value: string) => {
+      const image = images.images.find((i) => i.imageId === id) as ImageRecord;
+      image.tags['factory:channel'] = value;
+    };
+    tag('ami-0000000000000000c', 'candidate');
+    tag('ami-0000000000000000b', 'stable');
+    tag('ami-0000000000000000a', 'previous-stable');
+
+    // Act
+    const result = await rollbackChannel(
+      { pipeline: 'web', channel: 'stable' },
+      { images, pointer, ledger },
+      HOLDER,
+    );
+
+    // Assess: back to b, the pointer's previous image; c, the image the pointer named, withdrawn.
+    expect(result).toMatchObject({
+      imageId: 'ami-0000000000000000b',
+      withdrawnImageId: 'ami-0000000000000000c',
+    });
+    expect(channelOf(images, 'ami-0000000000000000b')).toBe('stable');
+    expect(channelOf(images, 'ami-0000000000000000c')).toBe('rolled-back');
+    expect(channelOf(images, 'ami-0000000000000000a')).toBe('previous-stable');
+  });
+
   it('rolls back to an explicit image of the pipeline', async () => {
     const { images, pointer, ledger } = await setup();
     const result = await rollbackChannel(
