@@ -326,14 +326,13 @@ describe('rollbackChannel', () => {
     await pointer.point('web', 'stable', 'ami-0000000000000000c');
     return { images, pointer, ledger: new MemoryPromotionLedger() };
   };
+  /** RollbackChannel of web/stable, as the operator asks for it (no image named). */
+  const rollBackStable = (ports: Awaited<ReturnType<typeof setup>>) =>
+    rollbackChannel({ pipeline: 'web', channel: 'stable' }, ports, HOLDER);
 
   it('points the channel back to the previous image and withdraws the current one', async () => {
     const { images, pointer, ledger } = await setup();
-    const result = await rollbackChannel(
-      { pipeline: 'web', channel: 'stable' },
-      { images, pointer, ledger },
-      HOLDER,
-    );
+    const result = await rollBackStable({ images, pointer, ledger });
     expect(result).toEqual({
       pipeline: 'web',
       channel: 'stable',
@@ -348,12 +347,8 @@ describe('rollbackChannel', () => {
 
   it('walks the pointer history back on a second rollback, never returning to the withdrawn image', async () => {
     const { images, pointer, ledger } = await setup();
-    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER);
-    const second = await rollbackChannel(
-      { pipeline: 'web', channel: 'stable' },
-      { images, pointer, ledger },
-      HOLDER,
-    );
+    await rollBackStable({ images, pointer, ledger });
+    const second = await rollBackStable({ images, pointer, ledger });
     expect(second).toMatchObject({
       imageId: 'ami-0000000000000000a',
       withdrawnImageId: 'ami-0000000000000000b',
@@ -364,11 +359,7 @@ describe('rollbackChannel', () => {
   it('skips history entries whose image no longer exists', async () => {
     const { images, pointer, ledger } = await setup();
     images.images = images.images.filter((image) => image.imageId !== 'ami-0000000000000000b');
-    const result = await rollbackChannel(
-      { pipeline: 'web', channel: 'stable' },
-      { images, pointer, ledger },
-      HOLDER,
-    );
+    const result = await rollBackStable({ images, pointer, ledger });
     expect(result.imageId).toBe('ami-0000000000000000a');
   });
 
@@ -384,11 +375,7 @@ describe('rollbackChannel', () => {
     tag('ami-0000000000000000a', 'previous-stable');
 
     // Act
-    const result = await rollbackChannel(
-      { pipeline: 'web', channel: 'stable' },
-      { images, pointer, ledger },
-      HOLDER,
-    );
+    const result = await rollBackStable({ images, pointer, ledger });
 
     // Assess: back to b, the pointer's previous image; c, the image the pointer named, withdrawn.
     expect(result).toMatchObject({
@@ -413,7 +400,7 @@ describe('rollbackChannel', () => {
   it("takes the channel's promotion lease and gives it back, also when it fails", async () => {
     const { images, pointer, ledger } = await setup();
 
-    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER);
+    await rollBackStable({ images, pointer, ledger });
     await expect(
       rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer, ledger }, HOLDER),
     ).rejects.toThrow(InvalidInput);
@@ -429,9 +416,7 @@ describe('rollbackChannel', () => {
     const { images, pointer, ledger } = await setup();
     await ledger.acquire('web', 'stable', BUILD.executionName, 1800);
 
-    await expect(
-      rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER),
-    ).rejects.toThrow(PromotionLeaseHeld);
+    await expect(rollBackStable({ images, pointer, ledger })).rejects.toThrow(PromotionLeaseHeld);
     expect(await pointer.history('web', 'stable')).toHaveLength(3);
     expect(ledger.leases.get('test#web#stable')?.holder).toBe(BUILD.executionName);
   });
