@@ -52,5 +52,14 @@ export default defineConfig({
     fileParallelism: false,
     setupFiles: ['tests/setup.ts'],
     restoreMocks: true,
+    // Coverage is a run option (not per project): `scripts/test.sh unit` runs the unit project with
+    // `--coverage`. The thresholds are the unit project's figures when they were set (statements
+    // 80.63 %, branches 87.8 %, functions 94.3 %, lines 80.63 %), rounded down: raise them, never lower.
+    coverage: {
+      provider: 'v8',
+      include: ['functions/**', 'local/**'],
+      reporter: ['text-summary'],
+      thresholds: { statements: 80, branches: 87, functions: 94, lines: 80 },
+    },
   },
 });
