@@ -13,7 +13,16 @@ export default defineConfig({
     projects: [
       // testTimeout: a guard against hangs, not a speed check. The first test of a handler file
       // imports the handler (Powertools, SDK clients), which takes seconds on a loaded machine.
-      { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], testTimeout: 30_000 } },
+      {
+        extends: true,
+        // setupFiles: appended to the root's tests/setup.ts (a project extending the root merges arrays).
+        test: {
+          name: 'unit',
+          include: ['tests/unit/**/*.test.ts'],
+          setupFiles: ['tests/unit/setup.ts'],
+          testTimeout: 30_000,
+        },
+      },
       {
         extends: true,
         test: { name: 'statemachine', include: ['tests/statemachine/**/*.test.ts'], testTimeout: 30_000 },
