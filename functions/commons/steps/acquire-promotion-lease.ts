@@ -9,14 +9,15 @@ import type { Build } from '../schemas.js';
  * @returns `$.promotionLease` `{ key, holder, expiresAt }`.
  * @throws PromotionLeaseHeld while another execution holds it (the ASL retries with backoff).
  */
-export const acquirePromotionLease = async (
+export async function acquirePromotionLease(
   input: { build: Build },
   ports: { ledger: PromotionLedger },
   options: { ttlSeconds?: number } = {},
-): Promise<PromotionLease> =>
-  ports.ledger.acquire(
+): Promise<PromotionLease> {
+  return ports.ledger.acquire(
     input.build.pipeline,
     input.build.channel,
     input.build.executionName,
     options.ttlSeconds ?? PROMOTION_LEASE_TTL_SECONDS,
   );
+}

@@ -31,11 +31,11 @@ export interface RollbackResult {
  * @throws InvalidInput when there is no target, or the target is not an available image of the
  *   pipeline; PromotionLeaseHeld while a promotion of the channel is running (try again).
  */
-export const rollbackChannel = async (
+export async function rollbackChannel(
   input: { pipeline: string; channel: string; imageId?: string | undefined },
   ports: { images: ImageStore; pointer: ChannelPointer; ledger: PromotionLedger },
   options: { holder: string; ttlSeconds?: number },
-): Promise<RollbackResult> => {
+): Promise<RollbackResult> {
   const { pipeline, channel } = input;
   await ports.ledger.acquire(
     pipeline,
@@ -48,7 +48,7 @@ export const rollbackChannel = async (
   } finally {
     await ports.ledger.release(pipeline, channel, options.holder);
   }
-};
+}
 
 const rollBack = async (
   input: { pipeline: string; channel: string; imageId?: string | undefined },

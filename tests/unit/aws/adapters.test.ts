@@ -20,8 +20,7 @@ import {
   SSMIncidentsClient,
   StartIncidentCommand,
 } from '@aws-sdk/client-ssm-incidents';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Ec2ImageStore, toImageRecord } from '#commons/aws/ec2-image-store.js';
 import { SsmIncidentReporter } from '#commons/aws/incident-reporter.js';
 import { OpsCenterReporter } from '#commons/aws/ops-center-reporter.js';
@@ -29,17 +28,12 @@ import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-re
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
 import { SsmCommandRunner } from '#commons/aws/ssm-command-runner.js';
 import { startBuild } from '#commons/aws/start-execution.js';
+import { mockAws } from '../helpers/aws.js';
 
-const ec2 = mockClient(EC2Client);
-const ssm = mockClient(SSMClient);
-const sfn = mockClient(SFNClient);
-const incidents = mockClient(SSMIncidentsClient);
-afterEach(() => {
-  ec2.reset();
-  ssm.reset();
-  sfn.reset();
-  incidents.reset();
-});
+const ec2 = mockAws(EC2Client);
+const ssm = mockAws(SSMClient);
+const sfn = mockAws(SFNClient);
+const incidents = mockAws(SSMIncidentsClient);
 /** A client provider (`#commons/clients`) handing out one client. */
 const provide =
   <Client>(client: Client) =>
