@@ -44,9 +44,13 @@ locals {
   aws_root_device_name = var.aws_root_device_name != "" ? var.aws_root_device_name : local.base.root_device_name
 
   # Ownership contract (docs/design.md, "Tags"). {{ .SourceAMI }} / {{ .SourceAMIName }} are
-  # filled in by the amazon builder once it has resolved the source image.
+  # filled in by the amazon builder once it has resolved the source image. factory:stage and
+  # factory:pipeline are set when each resource is created (run_tags: RunInstances, CreateKeyPair,
+  # CreateSecurityGroup and CreateImage tag specifications); `tags` / `snapshot_tags` repeat them in
+  # a later CreateTags, which IAM allows only on this stage's candidates (README "IAM").
   aws_tags = {
     "Name"                    = local.image_name
+    "factory:stage"           = var.stage
     "factory:pipeline"        = var.pipeline
     "factory:build-id"        = var.build_id
     "factory:channel"         = "candidate"

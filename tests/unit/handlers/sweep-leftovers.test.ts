@@ -22,6 +22,7 @@ vi.hoisted(() => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
+    STAGE: 'dev',
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:golden-image-factory-dev',
     PIPELINES: 'web=ubuntu-24.04',
     SLACK_WEBHOOK_PARAMETER: '/image-factory/slack-webhook-url',
@@ -36,6 +37,7 @@ const ssm = mockClient(SSMClient);
 const event = () => loadEvent<{ detail: Record<string, unknown> }>('eventbridge', 'execution-status-change');
 const ARN = event().detail.executionArn as string;
 const TAGS = [
+  { Key: 'factory:stage', Value: 'dev' },
   { Key: 'factory:pipeline', Value: 'web' },
   { Key: 'factory:build-id', Value: buildId({ pipeline: 'web', executionArn: ARN }) },
   { Key: 'factory:execution', Value: ARN.split(':').at(-1) },
@@ -74,11 +76,15 @@ describe('sweep-leftovers', () => {
     expect(report.removed['test-instance']).toBe(1);
     expect(ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
       { Name: 'tag:factory:role', Values: ['build-instance', 'test-instance'] },
+      { Name: 'tag:factory:stage', Values: ['dev'] },
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
     ]);
     expect(ec2.commandCalls(DescribeImagesCommand)[0]?.args[0].input).toMatchObject({
       Owners: ['self'],
-      Filters: [{ Name: 'tag:factory:channel', Values: ['candidate'] }],
+      Filters: [
+        { Name: 'tag:factory:channel', Values: ['candidate'] },
+        { Name: 'tag:factory:stage', Values: ['dev'] },
+      ],
     });
     expect(sfn.commandCalls(DescribeExecutionCommand)[0]?.args[0].input).toEqual({ executionArn: ARN });
     expect(ec2.commandCalls(TerminateInstancesCommand)[0]?.args[0].input).toEqual({
