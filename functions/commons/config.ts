@@ -165,7 +165,8 @@ export const config = {
     return once('STAGE', () => {
       const value = readRequired('STAGE', 'deployment stage of the stack');
       const parsed = StageName.safeParse(value);
-      if (!parsed.success) throw new MissingConfiguration(`environment variable STAGE: ${formatIssues(parsed.error.issues)}`);
+      if (!parsed.success)
+        throw new MissingConfiguration(`environment variable STAGE: ${formatIssues(parsed.error.issues)}`);
       return parsed.data;
     });
   },

@@ -86,7 +86,10 @@ export class Ec2ImageStore implements ImageStore {
     const filters = [
       { Name: 'state', Values: ['available'] },
       // The store's stage wins over a stage a caller might pass.
-      ...Object.entries({ ...tags, [TAG.stage]: this.stage }).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] })),
+      ...Object.entries({ ...tags, [TAG.stage]: this.stage }).map(([key, value]) => ({
+        Name: `tag:${key}`,
+        Values: [value],
+      })),
     ];
     const images: ImageRecord[] = [];
     for await (const page of paginateDescribeImages(
