@@ -15,6 +15,7 @@
 import {
   CreateKeyPairCommand,
   CreateSecurityGroupCommand,
+  CreateTagsCommand,
   DescribeImagesCommand,
   DescribeKeyPairsCommand,
   DescribeSecurityGroupsCommand,
@@ -162,6 +163,12 @@ beforeAll(async () => {
   moto = await startMotoServer({ images: [...vendorImages(), ...seedImages()] });
   aws = await startAwsSide({ motoEndpoint: moto.endpoint, otherStages: [prodStack], env: COMMON_ENV });
   iam = aws.proxy.iam as IamAuthorizer;
+  // Like Packer's snapshot_tags: each seeded image's snapshot carries the image's tags.
+  for (const image of await ownImages(aws.ec2)) {
+    const snapshotId = image.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId;
+    if (snapshotId && (image.Tags ?? []).length > 0)
+      await aws.ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: image.Tags }));
+  }
   for (const stage of STAGES) {
     envOf[stage] = { ...stackSettings(stacks[stage]), ...COMMON_ENV };
     await createStackStateMachine(aws, stacks[stage]);
@@ -199,7 +206,10 @@ describe('two stages in one account (issue 9 point 4)', () => {
         candidates[stage] = baked.candidate.imageId;
         const found = await invoke(handlers[stage].find, { build: builds[stage] });
         expect(found.imageId).toBe(baked.candidate.imageId);
-        const promoted = await invoke(handlers[stage].promote, baked);
+        const promoted = await invoke(handlers[stage].promote, {
+          build: builds[stage],
+          candidate: baked.candidate,
+        });
         expect(promoted).toMatchObject({
           imageId: baked.candidate.imageId,
           parameterName: `/image-factory/${stage}/channels/web/stable`,
@@ -385,6 +395,8 @@ describe('IAM: a stage’s roles are denied destructive calls on the other stage
         { Name: `${lastSeen}/web`, Value: image, Overwrite: true },
       ],
       ['ApplyRetentionRole', 'ssm', 'GetParametersByPath', { Path: `${prefix}/web` }],
+      ['ApplyRetentionRole', 'ec2', 'DeleteSnapshot', { SnapshotId: snapshot }],
+      ['SweepLeftoversRole', 'ec2', 'DeleteSnapshot', { SnapshotId: snapshot }],
       ['TerminateTestInstanceRole', 'ec2', 'TerminateInstances', { InstanceIds: [instance] }],
       ['CleanupAfterFailureRole', 'ec2', 'TerminateInstances', { InstanceIds: [instance] }],
       ['SweepLeftoversRole', 'ec2', 'TerminateInstances', { InstanceIds: [instance] }],

@@ -138,7 +138,11 @@ export class IamAuthorizer {
     for (const each of [stack, ...otherStages]) {
       for (const id of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
         const roles = (each.properties(id).Roles as string[] | undefined) ?? [];
-        this.#instanceProfileRoles.set(each.ref(id), each.arn(roles[0] ?? ''));
+        // Roles: the role's physical name (Ref), as CloudFormation resolves it.
+        this.#instanceProfileRoles.set(
+          each.ref(id),
+          `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/${roles[0] ?? ''}`,
+        );
       }
       for (const id of each.resourcesOfType('AWS::DynamoDB::Table')) {
         const table = each.properties(id) as {

@@ -37,12 +37,20 @@ type Template = {
 
 const NO_VALUE = Symbol('AWS::NoValue');
 
-/** Replace the whole word `from` with `to` in every string value of a template fragment (keys kept). */
-const renameStage = (node: unknown, from: RegExp, to: string): unknown => {
-  if (typeof node === 'string') return node.replace(from, to);
-  if (Array.isArray(node)) return node.map((item) => renameStage(item, from, to));
+/** A rename of a template fragment: every string (values and keys) through `rename`. */
+const renameAll = (node: unknown, rename: (text: string) => string): unknown => {
+  if (typeof node === 'string') return rename(node);
+  if (Array.isArray(node)) return node.map((item) => renameAll(item, rename));
   if (node === null || typeof node !== 'object') return node;
-  return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, renameStage(value, from, to)]));
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [rename(key), renameAll(value, rename)]),
+  );
+};
+
+/** `golden-image-factory-dev` → `Goldenimagefactorydev`, as the framework compacts names into logical ids. */
+const compactName = (name: string): string => {
+  const compact = name.replace(/[^A-Za-z0-9]/g, '');
+  return compact.charAt(0).toUpperCase() + compact.slice(1);
 };
 
 export class Stack {
@@ -71,10 +79,15 @@ export class Stack {
       // `serverless package --stage <stage>` differs from the packaged stage's template only where
       // ${sls:stage} was substituted: each such place holds the stage as a whole word (names
       // `<service>-<stage>-…`, prefixes `/image-factory/<stage>/…`, the factory:stage condition
-      // values, STAGE, the ledger's `<stage>#` keys, the artifact folder). Checked once against a
-      // real `serverless package --stage prod` (identical but for the artifact timestamp folder).
+      // values, STAGE, the ledger's `<stage>#` keys, the artifact folder), and the logical ids of
+      // the EventBridge rules hold the compacted `Goldenimagefactory<stage>`. Checked against a
+      // real `serverless package --stage prod`: identical but for the artifacts' timestamp folder.
       const word = new RegExp(`\\b${packagedStage}\\b`, 'g');
-      this.#template = renameStage(packaged, word, options.stage) as Template;
+      const service = String(Stack.#stateMachineName(packaged)).slice(0, -packagedStage.length);
+      const [fromId, toId] = [compactName(service + packagedStage), compactName(service + options.stage)];
+      this.#template = renameAll(packaged, (text) =>
+        text.replace(word, options.stage as string).replaceAll(fromId, toId),
+      ) as Template;
       // Two stacks in one account: CloudFormation names their roles and profiles after the stack.
       this.#physicalPrefix = `${String(Stack.#stateMachineName(this.#template))}-`;
     }
