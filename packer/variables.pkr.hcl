@@ -16,6 +16,17 @@ variable "pipeline" {
   }
 }
 
+variable "stage" {
+  type        = string
+  description = "Deployment stage that owns the image (factory:stage tag on the builder, its volumes, key pair, security group, the AMI and its snapshots; IAM conditions key on it). The runner passes the task definition's STAGE; 'local' for runs outside a stack."
+  default     = "local"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{1,64}$", var.stage))
+    error_message = "The stage must be 1-64 characters: letters, digits and '-'."
+  }
+}
+
 variable "build_id" {
   type        = string
   description = "Build id from PrepareBuild: '<pipeline>-<12 hex>' (functions/commons/core/build-key.ts). Names the image and the factory:build-id tag."

@@ -22,6 +22,7 @@ import {
   formatIssues,
   ImageDefinitionNameSchema,
   PipelineName,
+  StageName,
 } from './schemas.js';
 
 const cache = new Map<string, unknown>();
@@ -140,36 +141,54 @@ export const parsePipelines = (value: string, defaultChannel: string): PipelineC
       return parsed.data;
     });
 
+/**
+ * An SSM name prefix without trailing slash: the variable's value, else `/image-factory/<STAGE>/<leaf>`
+ * (stage isolation: two stages in one account never share a parameter).
+ */
+const stagePrefix = (key: string, leaf: string): string =>
+  once(key, () => {
+    const value = getStringFromEnv({ key, defaultValue: '' });
+    return (value === '' ? `/image-factory/${config.stage}/${leaf}` : value).replace(/\/+$/, '');
+  });
+
 export const config = {
   /** `STATE_MACHINE_ARN`: the image-factory state machine (triggers). */
   get stateMachineArn(): string {
     return required('STATE_MACHINE_ARN', 'ARN of the image-factory state machine');
   },
-  /** `STAGE` (required where used): the deployed stage, first part of every promotion ledger key. */
+  /**
+   * `STAGE` (required where used): the deployed stage. It is the value of the `factory:stage` tag
+   * on everything the stack creates, the first part of every promotion ledger key and the second
+   * segment of the default SSM prefixes; a stage name is 1-64 letters, digits and '-'.
+   */
   get stage(): string {
-    return required('STAGE', 'deployment stage of the stack');
+    return once('STAGE', () => {
+      const value = readRequired('STAGE', 'deployment stage of the stack');
+      const parsed = StageName.safeParse(value);
+      if (!parsed.success)
+        throw new MissingConfiguration(`environment variable STAGE: ${formatIssues(parsed.error.issues)}`);
+      return parsed.data;
+    });
   },
   /** `PROMOTION_LEDGER_TABLE` (required where used): DynamoDB table of promotion leases and build sequences. */
   get promotionLedgerTable(): string {
     return required('PROMOTION_LEDGER_TABLE', 'DynamoDB table of the promotion ledger');
   },
-  /** `CHANNEL_PARAMETER_PREFIX` (default `/image-factory/channels`): channel pointer is `<prefix>/<pipeline>/<channel>`. */
+  /**
+   * `CHANNEL_PARAMETER_PREFIX` (default `/image-factory/<STAGE>/channels`): channel pointer is
+   * `<prefix>/<pipeline>/<channel>`.
+   * @throws MissingConfiguration when unset and `STAGE` is unset too.
+   */
   get channelParameterPrefix(): string {
-    return once('CHANNEL_PARAMETER_PREFIX', () =>
-      getStringFromEnv({ key: 'CHANNEL_PARAMETER_PREFIX', defaultValue: '/image-factory/channels' }).replace(
-        /\/+$/,
-        '',
-      ),
-    );
+    return stagePrefix('CHANNEL_PARAMETER_PREFIX', 'channels');
   },
-  /** `LAST_SEEN_PARAMETER_PREFIX` (default `/image-factory/last-seen`): watcher state, `<prefix>/<pipeline>`. */
+  /**
+   * `LAST_SEEN_PARAMETER_PREFIX` (default `/image-factory/<STAGE>/last-seen`): watcher state,
+   * `<prefix>/<pipeline>`.
+   * @throws MissingConfiguration when unset and `STAGE` is unset too.
+   */
   get lastSeenParameterPrefix(): string {
-    return once('LAST_SEEN_PARAMETER_PREFIX', () =>
-      getStringFromEnv({
-        key: 'LAST_SEEN_PARAMETER_PREFIX',
-        defaultValue: '/image-factory/last-seen',
-      }).replace(/\/+$/, ''),
-    );
+    return stagePrefix('LAST_SEEN_PARAMETER_PREFIX', 'last-seen');
   },
   /** `DEFAULT_CHANNEL` (default `stable`). */
   get defaultChannel(): string {

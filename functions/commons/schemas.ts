@@ -15,6 +15,16 @@ export const PipelineName = z.string({ error: 'pipeline is required: a name such
   error: 'pipeline must be 1-32 characters: lowercase letters, digits, "-", starting with a letter',
 });
 
+/**
+ * A deployment stage (serverless `--stage`), the `factory:stage` tag value: 1-64 letters, digits
+ * and '-'. The Packer variable `stage` (`packer/variables.pkr.hcl`) repeats this pattern, pinned
+ * by `tests/unit/core/tags.test.ts`.
+ */
+export const STAGE_NAME_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+export const StageName = z.string({ error: 'stage is required' }).regex(STAGE_NAME_PATTERN, {
+  error: 'stage must be 1-64 characters: letters, digits and "-"',
+});
+
 export const ChannelName = z
   .string({ error: 'channel must be a string such as "stable"' })
   .regex(NAME, {

@@ -9,6 +9,7 @@
 # BakeImage) and the task definition (serverless/packer-runner.yml, PackerTaskDefinition):
 #   BUILD_ID, PIPELINE, SOURCE_AMI_ID    required (PrepareBuild output)
 #   AWS_REGION | AWS_DEFAULT_REGION      required
+#   STAGE                                required (task definition): the factory:stage tag
 #   Source (the repository whose packer/ and ansible/ are baked), one of:
 #     REPOSITORY_URL         git URL: https://… (GitHub), codecommit::<region>://<name>
 #                            (git-remote-codecommit, task role credentials) or any URL git
@@ -133,7 +134,7 @@ forward() {
 }
 
 main() {
-  require BUILD_ID PIPELINE SOURCE_AMI_ID
+  require BUILD_ID PIPELINE SOURCE_AMI_ID STAGE
   # A build without a commit has no $.build.commit, so the state machine sends the whole build.
   COMMIT="${COMMIT:-$(build_field commit)}"
   REPOSITORY_URL="${REPOSITORY_URL:-$(build_field repository)}"
@@ -159,6 +160,7 @@ main() {
     -only=amazon-ebs.golden
     -var "build_id=${BUILD_ID}"
     -var "pipeline=${PIPELINE}"
+    -var "stage=${STAGE}"
     -var "source_ami=${SOURCE_AMI_ID}"
     -var "aws_region=${AWS_REGION}"
     -var "channel=${CHANNEL:-stable}"

@@ -38,12 +38,39 @@ describe('config', () => {
     ]) {
       vi.stubEnv(key, undefined);
     }
+    vi.stubEnv('STAGE', 'prod');
     const config = await load();
-    expect(config.channelParameterPrefix).toBe('/image-factory/channels');
+    expect(config.channelParameterPrefix).toBe('/image-factory/prod/channels');
     expect(config.retentionMaxAgeDays).toBe(30);
     expect(config.retentionKeepLatest).toBe(3);
     expect(config.retentionDryRun).toBe(false);
     expect(config.testSubnetId).toBeUndefined();
+  });
+
+  it('puts the SSM prefixes under the stage by default, so two stages never share a parameter', async () => {
+    vi.stubEnv('CHANNEL_PARAMETER_PREFIX', undefined);
+    vi.stubEnv('LAST_SEEN_PARAMETER_PREFIX', '/acme/last-seen/');
+    vi.stubEnv('STAGE', 'dev');
+    const config = await load();
+    expect(config.channelParameterPrefix).toBe('/image-factory/dev/channels');
+    expect(config.lastSeenParameterPrefix).toBe('/acme/last-seen');
+  });
+
+  it('refuses a default prefix without a stage, and a stage that is no stage name', async () => {
+    vi.stubEnv('CHANNEL_PARAMETER_PREFIX', undefined);
+    vi.stubEnv('STAGE', undefined);
+    const config = await load();
+    expect(thrown(() => config.channelParameterPrefix)).toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining('STAGE'),
+    });
+    vi.resetModules();
+    vi.stubEnv('STAGE', 'dev/prod');
+    const invalid = await load();
+    expect(thrown(() => invalid.stage)).toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining('letters, digits and "-"'),
+    });
   });
 
   it('reads once: later changes to the environment are not seen', async () => {

@@ -23,9 +23,12 @@ import {
   RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
 import { TAG } from '#commons/core/tags.js';
+import { stackSettings } from '../harness.js';
 
 /** What the runner passes to Packer (`-var` values). */
 export interface BakeBuild {
+  /** `STAGE` of the task definition (default: the packaged stack's stage). */
+  stage?: string;
   buildId: string;
   pipeline: string;
   /** `EXECUTION_NAME`; the runner defaults it to `manual`. */
@@ -47,9 +50,13 @@ export interface BakedImage {
 export const packerImageName = (buildId: string, buildDate: Date): string =>
   `${buildId}-${buildDate.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
 
-/** `local.aws_tags` of `packer/locals.pkr.hcl`: on the AMI and on its snapshots. */
+/**
+ * What the AMI and its snapshots end up with: `local.aws_owner_tags` (from CreateImage's tag
+ * specifications) and `local.aws_tags` (`tags` / `snapshot_tags`) of `packer/locals.pkr.hcl`.
+ */
 export const packerTags = (build: BakeBuild, buildDate: Date): Record<string, string> => ({
   [TAG.name]: packerImageName(build.buildId, buildDate),
+  [TAG.stage]: build.stage ?? stackSettings().STAGE,
   [TAG.pipeline]: build.pipeline,
   [TAG.buildId]: build.buildId,
   [TAG.channel]: 'candidate',
@@ -163,6 +170,7 @@ export const packerBakeDouble =
       await bakeImageLikePacker(
         ec2,
         {
+          ...(env.STAGE ? { stage: env.STAGE } : {}),
           pipeline: env.PIPELINE as string,
           buildId: env.BUILD_ID as string,
           sourceImageId,

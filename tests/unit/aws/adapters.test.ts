@@ -42,7 +42,7 @@ const provide =
 const awsError = (name: string) => Object.assign(new Error(name), { name, $metadata: {} });
 
 describe('Ec2ImageStore', () => {
-  const store = new Ec2ImageStore(provide(new EC2Client({})));
+  const store = new Ec2ImageStore(provide(new EC2Client({})), 'prod');
 
   it('pages DescribeImageReferences and returns only referenced ids', async () => {
     ec2
@@ -85,7 +85,7 @@ describe('Ec2ImageStore', () => {
 });
 
 describe('Ec2ImageStore — what retention needs to know', () => {
-  const store = new Ec2ImageStore(() => new EC2Client({}));
+  const store = new Ec2ImageStore(() => new EC2Client({}), 'prod');
   const ids = Array.from({ length: 23 }, (_, i) => `ami-${String(i).padStart(17, '0')}`);
 
   it('asks DescribeImageReferences for ssm:Parameter references, 10 image ids per call (the API maximum)', async () => {

@@ -26,7 +26,7 @@ describe('Ec2ImageStore.imagesInUse', () => {
     }));
 
     // Act
-    const inUse = await new Ec2ImageStore(() => new EC2Client({})).imagesInUse(images);
+    const inUse = await new Ec2ImageStore(() => new EC2Client({}), 'prod').imagesInUse(images);
 
     // Assess
     const calls = ec2.commandCalls(DescribeImageReferencesCommand).map((c) => c.args[0].input.ImageIds ?? []);
@@ -48,6 +48,7 @@ describe('Ec2ImageStore.imagesInUse', () => {
     // Act
     const inUse = await new Ec2ImageStore(
       () => new EC2Client({}),
+      'prod',
       (chunk) => failures.push([...chunk]),
     ).imagesInUse(images);
 

@@ -19,6 +19,7 @@ import { context, loadEvent } from '../helpers/lambda.js';
 // The handler's configuration; the runtime's (region, Powertools) is tests/unit/setup.ts's.
 vi.hoisted(() => {
   Object.assign(process.env, {
+    STAGE: 'dev',
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:golden-image-factory-dev',
     PIPELINES: 'web=ubuntu-24.04',
     SLACK_WEBHOOK_PARAMETER: '/image-factory/slack-webhook-url',
@@ -33,6 +34,7 @@ const _ssm = mockAws(SSMClient);
 const event = () => loadEvent<{ detail: Record<string, unknown> }>('eventbridge', 'execution-status-change');
 const ARN = event().detail.executionArn as string;
 const TAGS = [
+  { Key: 'factory:stage', Value: 'dev' },
   { Key: 'factory:pipeline', Value: 'web' },
   { Key: 'factory:build-id', Value: buildId({ pipeline: 'web', executionArn: ARN }) },
   { Key: 'factory:execution', Value: ARN.split(':').at(-1) },
@@ -65,11 +67,15 @@ describe('sweep-leftovers', () => {
     expect(report.removed['test-instance']).toBe(1);
     expect(ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
       { Name: 'tag:factory:role', Values: ['build-instance', 'test-instance'] },
+      { Name: 'tag:factory:stage', Values: ['dev'] },
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
     ]);
     expect(ec2.commandCalls(DescribeImagesCommand)[0]?.args[0].input).toMatchObject({
       Owners: ['self'],
-      Filters: [{ Name: 'tag:factory:channel', Values: ['candidate'] }],
+      Filters: [
+        { Name: 'tag:factory:channel', Values: ['candidate'] },
+        { Name: 'tag:factory:stage', Values: ['dev'] },
+      ],
     });
     expect(sfn.commandCalls(DescribeExecutionCommand)[0]?.args[0].input).toEqual({ executionArn: ARN });
     expect(ec2.commandCalls(TerminateInstancesCommand)[0]?.args[0].input).toEqual({

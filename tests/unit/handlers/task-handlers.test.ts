@@ -87,7 +87,7 @@ const ec2Image = (id: string, ageDays: number, tags: Record<string, string> = {}
   Name: `web-${id}`,
   CreationDate: ago(ageDays),
   State: 'available' as const,
-  Tags: Object.entries({ 'factory:pipeline': 'web', ...tags }).map(([Key, Value]) => ({ Key, Value })),
+  Tags: Object.entries({ 'factory:stage': 'dev', 'factory:pipeline': 'web', ...tags }).map(([Key, Value]) => ({ Key, Value })),
   BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { SnapshotId: id.replace('ami-', 'snap-') } }],
 });
 const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: {} });
@@ -189,6 +189,7 @@ describe('find-candidate-image', () => {
         { Name: 'state', Values: ['available'] },
         { Name: 'tag:factory:pipeline', Values: ['web'] },
         { Name: 'tag:factory:build-id', Values: ['web-0123456789ab'] },
+        { Name: 'tag:factory:stage', Values: ['dev'] },
       ],
     });
     expect(calls[1]?.args[0].input.NextToken).toBe('page-2');
@@ -609,6 +610,7 @@ describe('cleanup-after-failure', () => {
     expect(ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
       { Name: 'tag:factory:build-id', Values: ['web-0123456789ab'] },
       { Name: 'tag:factory:role', Values: ['test-instance'] },
+      { Name: 'tag:factory:stage', Values: ['dev'] },
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
     ]);
   });
