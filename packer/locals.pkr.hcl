@@ -43,19 +43,24 @@ locals {
   aws_ssh_username     = var.aws_ssh_username != "" ? var.aws_ssh_username : local.base.ssh_username
   aws_root_device_name = var.aws_root_device_name != "" ? var.aws_root_device_name : local.base.root_device_name
 
+  # Layered build: baked from a parent pipeline's image, which already has the shared roles.
+  layered = var.parent_image != ""
+
   # Ownership contract (docs/design.md, "Tags"). {{ .SourceAMI }} / {{ .SourceAMIName }} are
-  # filled in by the amazon builder once it has resolved the source image.
-  aws_tags = {
+  # filled in by the amazon builder once it has resolved the source image. factory:base-image is
+  # what a layered child inherits from this image; factory:parent-image records its lineage.
+  aws_tags = merge({
     "Name"                    = local.image_name
     "factory:pipeline"        = var.pipeline
     "factory:build-id"        = var.build_id
     "factory:channel"         = "candidate"
     "factory:source-ami"      = "{{ .SourceAMI }}"
     "factory:source-ami-name" = "{{ .SourceAMIName }}"
+    "factory:base-image"      = var.base_image
     "factory:commit"          = var.commit
     "factory:build-date"      = local.build_date
     "factory:execution"       = var.execution_name
-  }
+  }, local.layered ? { "factory:parent-image" = var.parent_image } : {})
   # The build instance is temporary: marked so that cleanup can find a leaked one.
   aws_run_tags = merge(local.aws_tags, {
     "Name"         = "packer-${var.build_id}"
@@ -88,6 +93,7 @@ locals {
     base_image       = var.base_image
     image_definition = var.image_definition
     image_name       = local.image_name
+    parent_image     = var.parent_image
   }
 
   # Sources whose provisioners are skipped (see build.pkr.hcl): only the emulator test's
