@@ -82,7 +82,7 @@ describe('layered builds on moto', () => {
       imageDefinition: 'base',
     });
     expect(parentRun.error).toBeUndefined();
-    const parentId = (parentRun.output?.promotion as { imageId: string }).imageId;
+    const parentId = (parentRun.output?.promotion as { imageId?: string } | undefined)?.imageId ?? '';
     probePasses();
 
     // Act: a manual execution naming only the parent.
@@ -103,7 +103,8 @@ describe('layered builds on moto', () => {
       parent: { pipeline: 'base', channel: 'stable', imageId: parentId },
     });
     // Assess: the child AMI, promoted on its own pipeline; the parent untouched.
-    const childId = (run.output?.candidate as { imageId: string }).imageId;
+    const childId = (run.output?.candidate as { imageId?: string } | undefined)?.imageId;
+    expect(childId).toBeDefined();
     const [child] = await imagesOf('layered');
     expect(child?.ImageId).toBe(childId);
     expect(tagsOf(child ?? {})).toMatchObject({
