@@ -44,6 +44,8 @@ const BASE_PIPELINE = 'e2e-base';
 const CHANNEL = 'stable';
 const COMMON_CHECKS = COMMON_LOCAL_CHECKS;
 const DAY_MS = 86_400_000;
+/** The web pipeline's factory arguments, shared by its layered bake and the broken-image run. */
+const WEB_RUN = ['--pipeline', PIPELINE, '--image', 'web', '--channel', CHANNEL];
 const BOOT_SECONDS = 900;
 
 /** The numbered steps above log their wall time, so that `npm test` shows where e2e time goes. */
@@ -101,16 +103,7 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     );
     basePromotedId = (await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId;
     first = await timed('factory run with a layered bake of web', () =>
-      runFactoryCli(STATE_DIR, [
-        '--pipeline',
-        PIPELINE,
-        '--image',
-        'web',
-        '--channel',
-        CHANNEL,
-        '--parent',
-        `${BASE_PIPELINE}/${CHANNEL}`,
-      ]),
+      runFactoryCli(STATE_DIR, [...WEB_RUN, '--parent', `${BASE_PIPELINE}/${CHANNEL}`]),
     );
     for (const [label, run] of [
       ['base', base],
@@ -339,17 +332,7 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
 
     // Act
     const { code, summary } = await timed('factory run on the broken image (--image-file)', () =>
-      runFactoryCli(STATE_DIR, [
-        '--pipeline',
-        PIPELINE,
-        '--image',
-        'web',
-        '--channel',
-        CHANNEL,
-        '--no-clone-check',
-        '--image-file',
-        machine.overlayPath,
-      ]),
+      runFactoryCli(STATE_DIR, [...WEB_RUN, '--no-clone-check', '--image-file', machine.overlayPath]),
     );
 
     // Assess

@@ -8,22 +8,19 @@
  * account (seeded with our tags, `IMPOSTOR_IMAGE`) stops the execution at PrepareBuild.
  */
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
-import { lambdaFunctionKeys } from '#statemachines/definition.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
-import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
+import type { SlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { PASSING_PROBE } from './fixtures/build.js';
 import { IMPOSTOR_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
-import { type Run, type RunInput, runPipelineOnMoto } from './fixtures/pipeline-run.js';
+import { type Run, type RunInput, runPipelineOnMoto, startPipelineSide } from './fixtures/pipeline-run.js';
 import {
   type AwsSide,
-  importHandler,
   type LambdaHandler,
   ownImages,
   SETUP_TIMEOUT_MS,
   stackSettings,
-  startAwsSide,
   tagsOf,
 } from './harness.js';
 
@@ -32,7 +29,7 @@ const VENDOR = PUBLISHED['ubuntu-24.04'].current;
 
 let aws: AwsSide;
 let slack: SlackWebhookDouble;
-const handlers = new Map<string, LambdaHandler>();
+let handlers: Map<string, LambdaHandler>;
 
 const runPipeline = (sourceImageId: string, input: RunInput): Promise<Run> =>
   runPipelineOnMoto(aws, handlers, sourceImageId, input);
@@ -48,23 +45,16 @@ const probePasses = (): void => {
 };
 
 beforeAll(async () => {
-  slack = await startSlackWebhookDouble(inject('testTls'));
-  aws = await startAwsSide({
-    env: {
+  ({ aws, slack, handlers } = await startPipelineSide(
+    {
       CHANNEL_PARAMETER_PREFIX: PREFIX,
       SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER,
       ONLINE_MAX_ATTEMPTS: '3',
       PROBE_MAX_ATTEMPTS: '5',
       RETENTION_DRY_RUN: 'true',
     },
-  });
-  await aws.ssm.send(
-    new PutParameterCommand({ Name: SLACK_PARAMETER, Value: slack.url, Type: 'SecureString' }),
-  );
-  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, VENDOR.imageId);
-  for (const key of new Set(Object.values(lambdaFunctionKeys()))) {
-    handlers.set(key, await importHandler(key));
-  }
+    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameter, imageId: VENDOR.imageId },
+  ));
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
