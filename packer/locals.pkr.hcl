@@ -55,16 +55,21 @@ locals {
     "factory:stage"    = var.stage
     "factory:pipeline" = var.pipeline
   }
-  aws_tags = {
+  # Layered build: baked from a parent pipeline's image, which already has the shared roles.
+  # factory:base-image is what a layered child inherits from this image; factory:parent-image
+  # records its lineage.
+  layered = var.parent_image != ""
+  aws_tags = merge({
     "Name"                    = local.image_name
     "factory:build-id"        = var.build_id
     "factory:channel"         = "candidate"
     "factory:source-ami"      = "{{ .SourceAMI }}"
     "factory:source-ami-name" = "{{ .SourceAMIName }}"
+    "factory:base-image"      = var.base_image
     "factory:commit"          = var.commit
     "factory:build-date"      = local.build_date
     "factory:execution"       = var.execution_name
-  }
+  }, local.layered ? { "factory:parent-image" = var.parent_image } : {})
   # The build instance is temporary: marked so that cleanup can find a leaked one.
   aws_run_tags = merge(local.aws_owner_tags, local.aws_tags, {
     "Name"         = "packer-${var.build_id}"
@@ -97,6 +102,7 @@ locals {
     base_image       = var.base_image
     image_definition = var.image_definition
     image_name       = local.image_name
+    parent_image     = var.parent_image
   }
 
   # Sources whose provisioners are skipped (see build.pkr.hcl): only the emulator test's

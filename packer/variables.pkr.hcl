@@ -107,6 +107,17 @@ variable "image_definition" {
   }
 }
 
+variable "parent_image" {
+  type        = string
+  description = "Layered build: the parent pipeline's promoted image this build bakes from (PrepareBuild's build.parent.imageId; on AWS also source_ami, locally the catalog image whose qcow2 is qemu_base_image). Only the image definition's own roles run (Ansible image_factory_layered=true); the image is tagged factory:parent-image. Empty: a full bake from the base image."
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(ami-[0-9a-f]{8}([0-9a-f]{9})?|local-img-[0-9a-f]{17})?$", var.parent_image))
+    error_message = "The parent_image must be an AMI id (ami-0123456789abcdef0), a local catalog image id (local-img-<17 hex>), or empty."
+  }
+}
+
 variable "manifest_path" {
   type        = string
   description = "Where the manifest post-processor writes its JSON. Empty: output-packer/manifest.json in the repository (git-ignored by output-*/)."
@@ -246,7 +257,7 @@ variable "kms_key_id" {
 
 variable "qemu_base_image" {
   type        = string
-  description = "Path of the local Debian 12 base qcow2 (cloud-init NoCloud, openssh, python3, qemu-guest-agent). Relative paths are relative to the working directory."
+  description = "Path of the local Debian 12 base qcow2 (cloud-init NoCloud, openssh, python3, qemu-guest-agent), or for a layered build the parent image's qcow2 in the local catalog. Relative paths are relative to the working directory."
   default     = ".cache/base/debian-12.qcow2"
 }
 

@@ -90,6 +90,8 @@ export const STACK_PARAMETERS = {
     'conc',
     'fault',
     'fault-old',
+    'base',
+    'layered',
   ].join(','),
 } as const;
 

@@ -247,10 +247,14 @@ describe('startBuild', () => {
       .on(StartExecutionCommand)
       .rejectsOnce(awsError('ExecutionAlreadyExists'))
       .rejectsOnce(awsError('StateMachineDoesNotExist'));
-    await expect(startBuild(provide(new SFNClient({})), 'arn:sm', input)).resolves.toMatchObject({
+    await expect(
+      startBuild(provide(new SFNClient({})), 'arn:sm', input, input.sourceImageId),
+    ).resolves.toMatchObject({
       started: false,
     });
-    await expect(startBuild(provide(new SFNClient({})), 'arn:sm', input)).rejects.toMatchObject({
+    await expect(
+      startBuild(provide(new SFNClient({})), 'arn:sm', input, input.sourceImageId),
+    ).rejects.toMatchObject({
       name: 'StateMachineDoesNotExist',
     });
   });
