@@ -13,6 +13,7 @@ import { context, loadEvent, loadHandler } from '../helpers/lambda.js';
 // The handler's configuration; the runtime's (region, Powertools) is tests/unit/setup.ts's.
 vi.hoisted(() => {
   Object.assign(process.env, {
+    STAGE: 'dev',
     PIPELINES: 'web=ubuntu-24.04,api=base@al2023:beta',
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:image-factory',
     GITHUB_WEBHOOK_SECRET_PARAMETER: '/image-factory/github-webhook-secret',
