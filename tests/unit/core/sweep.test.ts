@@ -98,7 +98,10 @@ describe('ownedLeftovers (rule 1: only this stage’s, provably)', () => {
 
   it.each<[string, Leftover]>([
     ['another pipeline', leftover('build-instance', {}, { 'factory:pipeline': 'edge' })],
-    ['another stage’s tag (even with this stage’s build id)', leftover('image', {}, { 'factory:stage': 'dev' })],
+    [
+      'another stage’s tag (even with this stage’s build id)',
+      leftover('image', {}, { 'factory:stage': 'dev' }),
+    ],
     ['no stage tag', leftover('key-pair', {}, { 'factory:stage': '' })],
     [
       'another stage (same execution name, the other state machine’s build id)',

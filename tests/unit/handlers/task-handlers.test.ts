@@ -98,7 +98,9 @@ const ec2Image = (id: string, ageDays: number, tags: Record<string, string> = {}
   Name: `web-${id}`,
   CreationDate: ago(ageDays),
   State: 'available' as const,
-  Tags: Object.entries({ 'factory:stage': 'dev', 'factory:pipeline': 'web', ...tags }).map(([Key, Value]) => ({ Key, Value })),
+  Tags: Object.entries({ 'factory:stage': 'dev', 'factory:pipeline': 'web', ...tags }).map(
+    ([Key, Value]) => ({ Key, Value }),
+  ),
   BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { SnapshotId: id.replace('ami-', 'snap-') } }],
 });
 const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: {} });
