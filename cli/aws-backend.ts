@@ -342,8 +342,8 @@ export class AwsBackend implements Backend {
       ...(stopped ? { stoppedAt: stopped.toISOString() } : {}),
       ...(started ? { seconds: ((stopped ?? now).getTime() - started.getTime()) / 1000 } : {}),
       ...(failing ? { failingState: failing } : {}),
-      ...(described.error ? { error: described.error } : {}),
-      ...(described.cause ? { cause: described.cause } : {}),
+      ...((described.error ?? history?.end?.error) ? { error: described.error ?? history?.end?.error } : {}),
+      ...((described.cause ?? history?.end?.cause) ? { cause: described.cause ?? history?.end?.cause } : {}),
       ...(link ? { link } : {}),
     };
   }

@@ -16,7 +16,7 @@ const CAUSE_CHARS = 300;
 export const stateLine = (run: StateRun, startedAt: number): string => {
   const elapsed = formatDuration(((run.exitedAt ?? run.enteredAt) - startedAt) / 1000).padStart(8);
   const own = formatDuration(((run.exitedAt ?? run.enteredAt) - run.enteredAt) / 1000);
-  const mark = run.failure ? '✘' : '✔';
+  const mark = run.failure || run.type === 'Fail' ? '✘' : '✔';
   const failure = run.failure
     ? `  ${run.failure.error}${run.failure.cause ? `: ${run.failure.cause.slice(0, CAUSE_CHARS)}` : ''}`
     : '';

@@ -33,21 +33,45 @@ export const formatAge = (createdAt: string | undefined, now: Date): string => {
 /** A git commit as shown in tables: its first 12 characters, or `-`. */
 export const shortCommit = (commit: string | undefined): string => (commit ? commit.slice(0, 12) : '-');
 
+/** cli-table3 border characters: none but two spaces between columns (as kubectl and docker print). */
+const BORDERLESS = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '  ',
+};
+
 /**
- * A table with a header row. Cells are strings; undefined and empty cells print as `-`.
- * No colours and no word wrapping: a long cell widens its column.
+ * A borderless table with a header row, columns two spaces apart. Cells are strings; undefined
+ * and empty cells print as `-`. No colours and no word wrapping: a long cell widens its column.
  */
 export const renderTable = (
   head: readonly string[],
   rows: ReadonlyArray<ReadonlyArray<string | undefined>>,
-) => {
+): string => {
   const table = new Table({
     head: [...head],
-    style: { head: [], border: [], compact: true },
-    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    chars: BORDERLESS,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
   });
   for (const row of rows) table.push(row.map((cell) => (cell === undefined || cell === '' ? '-' : cell)));
-  return `${table.toString()}\n`;
+  const lines = table
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line !== '');
+  return `${lines.join('\n')}\n`;
 };
 
 /** `--json` output: two-space indented, one trailing newline. */

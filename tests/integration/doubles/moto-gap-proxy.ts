@@ -906,7 +906,9 @@ export const startMotoGapProxy = async (
       if (operation === '') operation = path.replace(/^\//, '').replace(/^./, (c) => c.toUpperCase());
     }
 
-    if (!form && service === 'ssm-incidents') {
+    // rest-json services address the operation by method and URI (Lambda: the operator CLI's
+    // GetFunctionConfiguration).
+    if (!form && (service === 'ssm-incidents' || service === 'lambda')) {
       operation = validator.restOperation(service, incoming.method ?? 'POST', path) ?? operation;
     }
     const structured = form ? validator.decode(service, operation, form) : input;
