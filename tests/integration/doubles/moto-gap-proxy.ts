@@ -908,10 +908,13 @@ export const startMotoGapProxy = async (
 
     // rest-json services address the operation by method and URI (Lambda: the operator CLI's
     // GetFunctionConfiguration).
-    if (!form && (service === 'ssm-incidents' || service === 'lambda')) {
-      operation = validator.restOperation(service, incoming.method ?? 'POST', path) ?? operation;
-    }
-    const structured = form ? validator.decode(service, operation, form) : input;
+    const rest = !form && (service === 'ssm-incidents' || service === 'lambda');
+    if (rest) operation = validator.restOperation(service, incoming.method ?? 'POST', path) ?? operation;
+    const structured = form
+      ? validator.decode(service, operation, form)
+      : rest
+        ? { ...input, ...validator.restUriMembers(service, operation, path) }
+        : input;
     const violations = validator.validate(service, operation, structured);
     const named = incoming.headers[ROLE_HEADER];
     const active = [...actingRoles.keys()];

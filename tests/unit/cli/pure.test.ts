@@ -16,6 +16,7 @@ import {
   timePerState,
 } from '#cli/history.js';
 import { outcomeLine, rawExecutionInput, validatedInput, wholeOption } from '#cli/main.js';
+import { toImageRecord } from '#commons/aws/ec2-image-store.js';
 import { InvalidInput, PromotionLeaseHeld, UnknownImageDefinition } from '#commons/errors.js';
 import type { ImageRecord } from '#commons/ports.js';
 
@@ -222,6 +223,11 @@ describe('what a channel serves', () => {
       }),
       expect.objectContaining({ position: 'previous', imageId: 'ami-a', version: 1 }),
     ]);
+  });
+
+  it("takes the architecture from EC2's Architecture", () => {
+    expect(toImageRecord({ ImageId: 'ami-1', Architecture: 'arm64' }).architecture).toBe('arm64');
+    expect(toImageRecord({ ImageId: 'ami-1' })).not.toHaveProperty('architecture');
   });
 
   it('shows a pointer that names a deregistered image as not found, and nothing for an empty channel', () => {
