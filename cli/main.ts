@@ -9,7 +9,7 @@
  * trace (`errors.ts`); exit statuses: 0 success, 1 failure, 2 bad arguments or input, 130
  * interrupted.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import ora from 'ora';
 import { resolveImageDefinition } from '#commons/core/image-definitions.js';
 import { TAG } from '#commons/core/tags.js';
@@ -198,7 +198,7 @@ const imagesText = (rows: readonly ChannelImage[], empty: readonly string[], now
 };
 
 /** Build the program; `result.code` is set by the action that ran. */
-const program = (io: CliIo, result: { code: number; backend?: Backend }): Command => {
+const program = (io: CliIo, result: { code: number; backends: Backend[] }): Command => {
   const now = (): Date => (io.now ?? (() => new Date()))();
   const root = new Command('factory')
     .description(
@@ -228,7 +228,7 @@ const program = (io: CliIo, result: { code: number; backend?: Backend }): Comman
       if (options.region || options.stack)
         throw new UsageError('--region and --stack do not apply to --local');
       const backend = new LocalBackend(options.stateDir ?? '.factory', io.localRunner);
-      result.backend = backend;
+      result.backends.push(backend);
       return [backend];
     }
     if (options.stateDir) throw new UsageError('--state-dir applies to --local only');
@@ -248,7 +248,7 @@ const program = (io: CliIo, result: { code: number; backend?: Backend }): Comman
         stackName: options.stack,
         warn: io.stderr,
       });
-      result.backend = backend;
+      result.backends.push(backend);
       backends.push(backend);
     }
     return backends;
@@ -520,9 +520,6 @@ const program = (io: CliIo, result: { code: number; backend?: Backend }): Comman
       );
     });
 
-  for (const command of root.commands) {
-    command.addOption(new Option('--json', 'print JSON for scripts instead of text').hideHelp());
-  }
   return root;
 };
 
@@ -549,7 +546,7 @@ const terminalSpinner = (): Spinner => {
  * @returns the exit status; never throws.
  */
 export const runCli = async (argv: readonly string[], io: CliIo): Promise<number> => {
-  const result: { code: number; backend?: Backend } = { code: EXIT.ok };
+  const result: { code: number; backends: Backend[] } = { code: EXIT.ok, backends: [] };
   const json = argv.includes('--json');
   try {
     await program(io, result).parseAsync([...argv], { from: 'user' });
@@ -557,7 +554,7 @@ export const runCli = async (argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if ((error as { exitCode?: number }).exitCode === 0 && (error as Error).name === 'CommanderError')
       return EXIT.ok;
-    const explained = explain(error, result.backend?.where);
+    const explained = explain(error, result.backends.at(-1)?.where);
     if (json) {
       io.stderr(
         renderJson({ error: { name: explained.name, message: explained.message, hint: explained.hint } }),
@@ -568,6 +565,6 @@ export const runCli = async (argv: readonly string[], io: CliIo): Promise<number
     if (io.env.FACTORY_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return explained.exitCode;
   } finally {
-    result.backend?.close();
+    for (const backend of result.backends) backend.close();
   }
 };
