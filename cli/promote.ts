@@ -7,12 +7,12 @@
  * (`factory rollback --image`), which marks the withdrawn image so that later rollbacks skip it.
  */
 
-import { PROMOTION_LEASE_TTL_SECONDS } from '#commons/core/promotion-lease.js';
 import { decidePromotion, parseBuildOrder } from '#commons/core/promotion-order.js';
 import { CANDIDATE_CHANNEL, isPromotedChannelTag, PREVIOUS_CHANNEL_PREFIX, TAG } from '#commons/core/tags.js';
 import { InvalidInput } from '#commons/errors.js';
 import type { ChannelPointer, ImageStore, PromotionLedger, SourceImageResolver } from '#commons/ports.js';
 import type { Promotion } from '#commons/schemas.js';
+import { withPromotionLease } from '#commons/steps/acquire-promotion-lease.js';
 import { promoteImage, syncChannelTags } from '#commons/steps/promote-image.js';
 
 export interface PromoteRequest {
@@ -73,13 +73,7 @@ export const promoteToChannel = async (
       `image ${imageId} serves channel ${channelOfTag(tag as string)} (${TAG.channel}=${tag}); an image serves one channel at a time`,
     );
   }
-  await ports.ledger.acquire(
-    pipeline,
-    channel,
-    options.holder,
-    options.ttlSeconds ?? PROMOTION_LEASE_TTL_SECONDS,
-  );
-  try {
+  return withPromotionLease(ports.ledger, { pipeline, channel, ...options }, async () => {
     const current = await ports.pointer.current(pipeline, channel);
     const recorded = parseBuildOrder(image.tags[TAG.buildOrder]);
     if (current?.imageId === imageId && recorded === undefined) {
@@ -118,9 +112,7 @@ export const promoteToChannel = async (
       ports,
     );
     return { ...promotion, pipeline };
-  } finally {
-    await ports.ledger.release(pipeline, channel, options.holder);
-  }
+  });
 };
 
 /** The order of an image that records none: its source AMI's creation time, the next build sequence. */

@@ -79,6 +79,9 @@ const factory = async (...args: string[]): Promise<Run> => {
   return { code, stdout, stderr };
 };
 
+/** `start` of pipeline web on Ubuntu 24.04 (options follow). */
+const START_WEB = ['start', '--pipeline', 'web', '--base-image', 'ubuntu-24.04'] as const;
+
 const json = <T>(run: Run): T => JSON.parse(run.stdout) as T;
 
 /** moto's runtime configuration (`/moto-api/config`): shared by every file, so restored after this one. */
@@ -115,35 +118,58 @@ const createRole = async (name: string): Promise<string> => {
   return `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/${name}`;
 };
 
-/** A zip archive of one deflated file (what a function's code is). */
+/** Little-endian fields of `[bytes, value]`, as zip headers are laid out. */
+const fields = (values: ReadonlyArray<readonly [2 | 4, number]>): Buffer => {
+  const buffer = Buffer.alloc(values.reduce((sum, [size]) => sum + size, 0));
+  let offset = 0;
+  for (const [size, value] of values) {
+    offset = size === 2 ? buffer.writeUInt16LE(value, offset) : buffer.writeUInt32LE(value, offset);
+  }
+  return buffer;
+};
+
+/** A zip archive of one deflated file (what a function's code is; APPNOTE 4.3.7, 4.3.12, 4.3.16). */
 const zipOf = (name: string, content: string): Uint8Array => {
   const data = Buffer.from(content);
   const packed = deflateRawSync(data);
-  const crc = crc32(data);
   const file = Buffer.from(name);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(crc, 14);
-  local.writeUInt32LE(packed.length, 18);
-  local.writeUInt32LE(data.length, 22);
-  local.writeUInt16LE(file.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt16LE(8, 10);
-  central.writeUInt32LE(crc, 16);
-  central.writeUInt32LE(packed.length, 20);
-  central.writeUInt32LE(data.length, 24);
-  central.writeUInt16LE(file.length, 28);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(central.length + file.length, 12);
-  end.writeUInt32LE(local.length + file.length + packed.length, 16);
+  // crc-32, compressed size, uncompressed size, name length: shared by both headers.
+  const sizes = [
+    [4, crc32(data)],
+    [4, packed.length],
+    [4, data.length],
+    [2, file.length],
+  ] as const;
+  // signature, version needed, flags, method 8 (deflate), time, date, …, extra length.
+  const local = fields([[4, 0x04034b50], [2, 20], [2, 0], [2, 8], [2, 0], [2, 0], ...sizes, [2, 0]]);
+  // … plus version made by, comment length, disk, attributes, offset of the local header.
+  const central = fields([
+    [4, 0x02014b50],
+    [2, 20],
+    [2, 20],
+    [2, 0],
+    [2, 8],
+    [2, 0],
+    [2, 0],
+    ...sizes,
+    [2, 0],
+    [2, 0],
+    [2, 0],
+    [2, 0],
+    [4, 0],
+    [4, 0],
+  ]);
+  const directory = central.length + file.length;
+  const end = fields([
+    [4, 0x06054b50],
+    [2, 0],
+    [2, 0],
+    [2, 1],
+    [2, 1],
+    [4, directory],
+    [4, local.length + file.length + packed.length],
+    [2, 0],
+  ]);
   return Buffer.concat([local, file, packed, central, file, end]);
 };
 
@@ -404,27 +430,9 @@ describe('channels: images, rollback, promote', () => {
 
   it('retention plan: each image with its decision and reason, from the stage’s settings; nothing deregistered', async () => {
     // Act
-    const run = await factory(
-      'retention',
-      'plan',
-      '--pipeline',
-      'web',
-      '--max-age-days',
-      '0',
-      '--keep-latest',
-      '1',
-      '--json',
-    );
-    const text = await factory(
-      'retention',
-      'plan',
-      '--pipeline',
-      'web',
-      '--max-age-days',
-      '0',
-      '--keep-latest',
-      '1',
-    );
+    const command = ['retention', 'plan', '--pipeline', 'web', '--max-age-days', '0', '--keep-latest', '1'];
+    const run = await factory(...command, '--json');
+    const text = await factory(...command);
 
     // Assess
     expect(run.code, run.stderr).toBe(0);
@@ -518,15 +526,7 @@ describe('start, status, list', () => {
 
   it('starts a build, prints its name and follows it state by state to SUCCEEDED (exit 0)', async () => {
     // Act
-    const run = await factory(
-      'start',
-      '--pipeline',
-      'web',
-      '--base-image',
-      'ubuntu-24.04',
-      '--poll-seconds',
-      '0.2',
-    );
+    const run = await factory(...START_WEB, '--poll-seconds', '0.2');
 
     // Assess
     const name = executionName({ pipeline: 'web', channel: 'stable', sourceImageId: SOURCE.imageId });
@@ -547,17 +547,7 @@ describe('start, status, list', () => {
 
   it('follows a failing build to FAILED with the failing state and error (exit 1)', async () => {
     // Act
-    const run = await factory(
-      'start',
-      '--pipeline',
-      'web',
-      '--base-image',
-      'ubuntu-24.04',
-      '--channel',
-      'broken',
-      '--poll-seconds',
-      '0.2',
-    );
+    const run = await factory(...START_WEB, '--channel', 'broken', '--poll-seconds', '0.2');
 
     // Assess
     expect(run.code).toBe(1);
@@ -570,18 +560,8 @@ describe('start, status, list', () => {
 
   it('a second start of the same build is refused and says how to rebuild it; --no-follow returns at once', async () => {
     // Act
-    const again = await factory('start', '--pipeline', 'web', '--base-image', 'ubuntu-24.04');
-    const rebuild = await factory(
-      'start',
-      '--pipeline',
-      'web',
-      '--base-image',
-      'ubuntu-24.04',
-      '--attempt',
-      '2',
-      '--no-follow',
-      '--json',
-    );
+    const again = await factory(...START_WEB);
+    const rebuild = await factory(...START_WEB, '--attempt', '2', '--no-follow', '--json');
 
     // Assess
     expect(again.code).toBe(1);
