@@ -121,6 +121,7 @@ export class AwsBackend implements Backend {
   readonly kind = 'aws' as const;
   readonly where: string;
   readonly holder = cliHolder();
+  readonly stage: string;
   readonly #ec2: EC2Client;
   readonly #ssm: SSMClient;
   readonly #sfn: SFNClient;
@@ -136,6 +137,7 @@ export class AwsBackend implements Backend {
     private readonly warn: (text: string) => void,
   ) {
     this.where = `stack ${stackName} in ${region}`;
+    this.stage = stack.stage;
     const config = { ...CLIENT_CONFIG, region };
     this.#ec2 = new EC2Client(config);
     this.#ssm = new SSMClient(config);
@@ -194,6 +196,7 @@ export class AwsBackend implements Backend {
     this.#ports ??= (() => {
       const images = new Ec2ImageStore(
         () => this.#ec2,
+        this.stage,
         (imageIds, error) =>
           this.warn(
             `warning: reference scan of ${imageIds.join(', ')} failed (${String(error)}); counted as in use\n`,
@@ -205,7 +208,7 @@ export class AwsBackend implements Backend {
         ledger: new DynamoDbPromotionLedger(
           () => this.#dynamodb,
           this.stack.promotionLedgerTable,
-          this.stack.stage,
+          this.stage,
         ),
         sources: new PublicParameterSourceImageResolver(
           () => this.#ec2,
@@ -261,12 +264,13 @@ export class AwsBackend implements Backend {
     return sweepLeftovers(
       { dryRun: true },
       {
-        leftovers: new Ec2LeftoverStore(() => this.#ec2, images),
+        leftovers: new Ec2LeftoverStore(() => this.#ec2, this.stage, images),
         executions: new SfnExecutionStatus(() => this.#sfn),
         images,
       },
       {
         scope: {
+          stage: this.stage,
           stateMachineArn: this.stack.stateMachineArn,
           pipelines: parsePipelines(environment.PIPELINES ?? '', environment.DEFAULT_CHANNEL ?? 'stable').map(
             (entry) => entry.pipeline,
@@ -399,30 +403,22 @@ export class AwsBackend implements Backend {
   }
 
   /**
-   * Resolve the source AMI as the triggers do (the base image's public parameter, or the given
-   * id checked against the catalog's publishers), start the build with its deterministic name
-   * (`aws/start-execution.ts`), then follow it unless told not to.
+   * Resolve the source as the triggers do (`aws/triggers.ts` `resolvePipelineSource`): for a
+   * layered build (`input.parent`) the image the parent channel's pointer names now, else the base
+   * image's public parameter or the given source AMI, checked against the catalog's publishers.
+   * Then start the build with its deterministic name (`aws/start-execution.ts`), and follow it
+   * unless told not to.
    * @throws InvalidInput / ForeignBaseImage as PrepareBuild would (nothing started);
-   *   OperatorError when this build's execution already exists.
+   *   OperatorError when the parent channel names no image, or this build's execution already exists.
    */
   async start(input: ExecutionInput, options: StartOptions): Promise<ExecutionSummary> {
-    const sources = this.ports().sources;
-    const base = getBaseImage(input.baseImage);
-    const source = input.sourceImageId
-      ? await sources.describe(input.sourceImageId)
-      : await sources.resolve(base.name);
-    if (!source)
-      throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
-    assertTrustedSource(base, source);
-    const started = await startBuild(() => this.#sfn, this.stack.stateMachineArn, {
-      ...input,
-      sourceImageId: source.imageId,
-    });
+    const { sourceImageId, request } = await this.#source(input);
+    const started = await startBuild(() => this.#sfn, this.stack.stateMachineArn, request, sourceImageId);
     const arn = started.executionArn ?? executionArnOf(this.stack.stateMachineArn, started.executionName);
     if (!started.started) {
       const attempt = (input.attempt ?? FIRST_ATTEMPT) + 1;
       throw new OperatorError(
-        `execution ${started.executionName} already exists: this build (pipeline, channel, source AMI ${source.imageId}, commit, attempt) was started before`,
+        `execution ${started.executionName} already exists: this build (pipeline, channel, source image ${sourceImageId}, commit, attempt) was started before`,
         `see it with: factory status ${started.executionName}; to build it again, start it with --attempt ${attempt}`,
       );
     }
@@ -440,6 +436,31 @@ export class AwsBackend implements Backend {
       spinner: options.spinner,
     });
     return this.execution(arn);
+  }
+
+  /** The image a build of `input` bakes from, and the input that names it. */
+  async #source(input: ExecutionInput): Promise<{ sourceImageId: string; request: ExecutionInput }> {
+    if (input.parent) {
+      const { pipeline, channel } = input.parent;
+      const position = await this.ports().pointer.current(pipeline, channel);
+      if (!position) {
+        throw new OperatorError(
+          `channel ${pipeline}/${channel} of ${this.where} names no image: nothing to bake from`,
+          `promote a build of ${pipeline} to ${channel} first (factory images --pipeline ${pipeline})`,
+        );
+      }
+      return { sourceImageId: position.imageId, request: input };
+    }
+    if (input.baseImage === undefined) throw new InvalidInput('baseImage is required unless parent is given');
+    const base = getBaseImage(input.baseImage);
+    const sources = this.ports().sources;
+    const source = input.sourceImageId
+      ? await sources.describe(input.sourceImageId)
+      : await sources.resolve(base.name);
+    if (!source)
+      throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
+    assertTrustedSource(base, source);
+    return { sourceImageId: source.imageId, request: { ...input, sourceImageId: source.imageId } };
   }
 
   /** Events newer than `afterId`, read newest first until the one already seen. */

@@ -74,6 +74,11 @@ export interface Backend {
   readonly where: string;
   /** AWS region, or `local`. */
   readonly region: string;
+  /**
+   * The stage whose images, leftovers and retention the commands see (`factory:stage`): the
+   * stack's `Stage` output on AWS, undefined locally (local images carry no stage tag).
+   */
+  readonly stage: string | undefined;
   /** The stage's pipelines (AWS: `PIPELINES` of the stack; local: those with images or channels). */
   pipelines(): Promise<string[]>;
   ports(): CommandPorts;

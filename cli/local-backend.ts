@@ -34,12 +34,17 @@ export type LocalRunner = (options: {
   pipeline: string;
   channel: string;
   baseImage: string;
+  /** Layered build: bake from the image this pipeline's channel names in the catalog. */
+  parent?: { pipeline: string; channel: string };
   imageDefinition?: string;
   stateDir: string;
   retention: { maxAgeDays: number; keepLatest: number; dryRun: boolean };
   write: (text: string) => void;
   signal: AbortSignal;
 }) => Promise<LocalRunSummary>;
+
+/** The one base image available locally (`npm run factory`'s default). */
+export const LOCAL_BASE_IMAGE = 'debian-12';
 
 const isNotFound = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'ENOENT';
 
@@ -74,6 +79,7 @@ export const localExecutionSummary = (
 export class LocalBackend implements Backend {
   readonly kind = 'local' as const;
   readonly region = 'local';
+  readonly stage = undefined;
   readonly where: string;
   readonly holder = cliHolder();
   readonly stateDir: string;
@@ -223,7 +229,9 @@ export class LocalBackend implements Backend {
     const summary = await run({
       pipeline: input.pipeline,
       channel: input.channel,
-      baseImage: input.baseImage,
+      // A layered run inherits the parent's base image; runLocalFactory reads baseImage only without one.
+      baseImage: input.baseImage ?? LOCAL_BASE_IMAGE,
+      ...(input.parent ? { parent: input.parent } : {}),
       ...(input.imageDefinition ? { imageDefinition: input.imageDefinition } : {}),
       stateDir: this.stateDir,
       retention: {

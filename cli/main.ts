@@ -27,7 +27,7 @@ import type { Backend, ExecutionSummary, Spinner } from './backend.js';
 import { type ChannelImage, channelImages } from './channels.js';
 import { EXIT, explain, UsageError } from './errors.js';
 import { formatAge, formatDuration, renderJson, renderTable, shortCommit } from './format.js';
-import { LocalBackend, type LocalRunner } from './local-backend.js';
+import { LOCAL_BASE_IMAGE, LocalBackend, type LocalRunner } from './local-backend.js';
 import { promoteToChannel } from './promote.js';
 
 /** Where the CLI reads and writes; tests give their own. */
@@ -74,6 +74,21 @@ const secondsOption = (name: string, value: string): number => {
 };
 
 /**
+ * `--parent <pipeline>[/<channel>]` as the execution input's `parent` (`{ pipeline, channel? }`),
+ * validated afterwards with the rest of the input (channel default `stable`).
+ * @throws UsageError for more than one `/`.
+ */
+export const parentOption = (value: string): { pipeline: string; channel?: string } => {
+  const [pipeline = '', channel, ...rest] = value.split('/');
+  if (rest.length > 0)
+    throw new UsageError(
+      `--parent must be <pipeline>[/<channel>], got "${value}"`,
+      'name the parent pipeline and, optionally, its channel: --parent base/stable',
+    );
+  return channel === undefined ? { pipeline } : { pipeline, channel };
+};
+
+/**
  * The execution input of `start` from its options: `--input` (JSON, or `@file`) first, then each
  * flag over it. Not validated here: {@link validatedInput} does, with the pipeline's schema.
  */
@@ -104,6 +119,7 @@ export const rawExecutionInput = async (
     ['repository', 'repository'],
   ];
   for (const [option, key] of flags) if (typeof options[option] === 'string') raw[key] = options[option];
+  if (typeof options.parent === 'string') raw.parent = parentOption(options.parent);
   if (typeof options.attempt === 'string')
     raw.attempt = /^\d+$/.test(options.attempt) ? Number(options.attempt) : options.attempt;
   if (options.retentionDryRun === true) raw.retentionDryRun = true;
@@ -268,6 +284,10 @@ const program = (io: CliIo, result: { code: number; backends: Backend[] }): Comm
       '--image-definition <name>',
       'image definition to bake (default: the one named like the pipeline)',
     )
+    .option(
+      '--parent <pipeline[/channel]>',
+      'layered build: bake from the image that pipeline’s channel (default stable) names, instead of a base image',
+    )
     .option('--source-image <ami>', 'source AMI (default: the base image’s current public AMI)')
     .option('--commit <sha>', 'git commit to bake')
     .option('--repository <url>', 'repository to bake from')
@@ -283,7 +303,7 @@ const program = (io: CliIo, result: { code: number; backends: Backend[] }): Comm
     .action(async (options: Record<string, unknown>, command: Command) => {
       const global = globals(command);
       const raw = await rawExecutionInput(options);
-      if (global.local) raw.baseImage ??= 'debian-12';
+      if (global.local && raw.parent === undefined) raw.baseImage ??= LOCAL_BASE_IMAGE;
       const input = validatedInput(raw);
       const pollMs = secondsOption('--poll-seconds', String(options.pollSeconds)) * 1000;
       const backend = await one(global);
@@ -448,7 +468,13 @@ const program = (io: CliIo, result: { code: number; backends: Backend[] }): Comm
           const plan = await applyRetention(
             { build: { pipeline, channel: settings.defaultChannel }, retentionDryRun: true },
             ports,
-            { maxAgeDays, keepLatest, recentLaunchDays: settings.recentLaunchDays, dryRun: true },
+            {
+              maxAgeDays,
+              keepLatest,
+              recentLaunchDays: settings.recentLaunchDays,
+              stage: backend.stage,
+              dryRun: true,
+            },
           );
           plans.push({ pipeline, ...plan });
           for (const outcome of plan.outcomes) {

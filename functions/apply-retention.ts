@@ -1,6 +1,6 @@
 /**
  * Task `ApplyRetention` → `applyRetention()`.
- * Env: CHANNEL_PARAMETER_PREFIX, RETENTION_MAX_AGE_DAYS (30), RETENTION_KEEP_LATEST (3),
+ * Env: STAGE (only images tagged `factory:stage=<STAGE>` are in scope), CHANNEL_PARAMETER_PREFIX, RETENTION_MAX_AGE_DAYS (30), RETENTION_KEEP_LATEST (3),
  * RETENTION_DRY_RUN (false), RETENTION_RECENT_LAUNCH_DAYS (7), RETENTION_CONCURRENCY (8).
  *
  * Throttling after the SDK's own retries is recognised with the SDK's classification
@@ -18,6 +18,7 @@ import { applyRetention } from '#commons/steps/apply-retention.js';
 
 const ports = { images: imageStore(), pointer: channelPointer() };
 const options = {
+  stage: config.stage,
   maxAgeDays: config.retentionMaxAgeDays,
   keepLatest: config.retentionKeepLatest,
   dryRun: config.retentionDryRun,

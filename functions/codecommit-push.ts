@@ -6,14 +6,14 @@
  * ignored and counted (`PushRefused`). The event comes from AWS itself (source `aws.codecommit` can
  * only be put by CodeCommit), so it needs no replay check of its own.
  * Env: PIPELINES, STATE_MACHINE_ARN, SOURCE_BRANCH (main), CODECOMMIT_REPOSITORY (optional), DEFAULT_CHANNEL,
- * ALLOWED_REPOSITORIES.
+ * ALLOWED_REPOSITORIES, CHANNEL_PARAMETER_PREFIX (layered pipelines: parent channel pointers).
  */
 
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import * as z from 'zod';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { codeCommitRepositoryUrl, startPushBuilds } from '#commons/aws/triggers.js';
-import { sourceResolver } from '#commons/aws/wiring.js';
+import { channelPointer, sourceResolver } from '#commons/aws/wiring.js';
 import { sfn } from '#commons/clients/sfn.js';
 import { config } from '#commons/config.js';
 import { isCodeCommitRepositoryAllowed } from '#commons/core/trigger-guards.js';
@@ -40,7 +40,9 @@ const stateMachineArn = config.stateMachineArn;
 const allowed = config.allowedRepositories;
 const deps = {
   sources: sourceResolver(),
-  start: (input: Parameters<typeof startBuild>[2]) => startBuild(sfn, stateMachineArn, input),
+  pointer: channelPointer(),
+  start: (input: Parameters<typeof startBuild>[2], sourceImageId: string) =>
+    startBuild(sfn, stateMachineArn, input, sourceImageId),
 };
 
 export const handler = lambdaHandler(CodeCommitStateChange, async (event) => {

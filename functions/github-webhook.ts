@@ -24,7 +24,8 @@
  * Configure the webhook with content type `application/json` (a form-encoded body answers 400).
  * Push payload: https://docs.github.com/en/webhooks/webhook-events-and-payloads#push
  * Env: PIPELINES, STATE_MACHINE_ARN, GITHUB_WEBHOOK_SECRET_PARAMETER, SOURCE_BRANCH (main), DEFAULT_CHANNEL,
- * ALLOWED_REPOSITORIES, WEBHOOK_MAX_BODY_BYTES (1 MiB), GIT_TOKEN_PARAMETER (private repositories).
+ * ALLOWED_REPOSITORIES, WEBHOOK_MAX_BODY_BYTES (1 MiB), GIT_TOKEN_PARAMETER (private repositories),
+ * CHANNEL_PARAMETER_PREFIX (layered pipelines: parent channel pointers).
  */
 
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
@@ -32,7 +33,7 @@ import { LambdaFunctionUrlSchema } from '@aws-lambda-powertools/parser/schemas/l
 import * as z from 'zod';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { startPushBuilds } from '#commons/aws/triggers.js';
-import { httpsRevisionResolver, sourceResolver } from '#commons/aws/wiring.js';
+import { channelPointer, httpsRevisionResolver, sourceResolver } from '#commons/aws/wiring.js';
 import { sfn } from '#commons/clients/sfn.js';
 import { ssm } from '#commons/clients/ssm.js';
 import { config } from '#commons/config.js';
@@ -76,7 +77,9 @@ const revisions = httpsRevisionResolver();
 let secrets: SSMProvider | undefined;
 const deps = {
   sources: sourceResolver(),
-  start: (input: Parameters<typeof startBuild>[2]) => startBuild(sfn, stateMachineArn, input),
+  pointer: channelPointer(),
+  start: (input: Parameters<typeof startBuild>[2], sourceImageId: string) =>
+    startBuild(sfn, stateMachineArn, input, sourceImageId),
 };
 
 export const handler = lambdaHandler(LambdaFunctionUrlSchema, async (event): Promise<FunctionUrlResponse> => {

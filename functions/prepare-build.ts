@@ -1,16 +1,28 @@
 /**
  * Task `PrepareBuild` → `prepareBuild()`. Env: PROBE_TIMEOUT_SECONDS, INCIDENT_RESPONSE_PLAN_ARN,
  * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main), STAGE and
- * PROMOTION_LEDGER_TABLE (the build sequence).
+ * PROMOTION_LEDGER_TABLE (the build sequence), CHANNEL_PARAMETER_PREFIX (a layered build's parent
+ * channel pointer).
  */
-import { promotionLedger, revisionResolver, sourceResolver } from '#commons/aws/wiring.js';
+import {
+  channelPointer,
+  imageStore,
+  promotionLedger,
+  revisionResolver,
+  sourceResolver,
+} from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { PrepareBuildInput } from '#commons/schemas.js';
 import { prepareBuild } from '#commons/steps/prepare-build.js';
 
-const ports = { sources: sourceResolver(), revisions: revisionResolver(), ledger: promotionLedger() };
+const ports = {
+  sources: sourceResolver(),
+  revisions: revisionResolver(),
+  ledger: promotionLedger(),
+  parents: { pointer: channelPointer(), images: imageStore() },
+};
 const options = {
   probeTimeoutSeconds: config.probeTimeoutSeconds,
   incidentResponsePlanArn: config.incidentResponsePlanArn,
@@ -23,6 +35,7 @@ export const handler = lambdaHandler(PrepareBuildInput, async (input) => {
   logger.info('build prepared', {
     buildId: build.buildId,
     sourceImageId: build.sourceImageId,
+    parent: build.parent,
     repository: build.repository,
     commit: build.commit,
     order: build.order,

@@ -3,7 +3,7 @@
  * of this stage's state machine that ends FAILED, ABORTED or TIMED_OUT, and by hand
  * (`{ "dryRun": true }` to see what it would remove). Every trigger sweeps the whole stage: an
  * execution's own leftovers younger than the grace period wait for a later run.
- * Env: STATE_MACHINE_ARN, PIPELINES, SWEEPER_GRACE_MINUTES (60), SWEEPER_DRY_RUN (false),
+ * Env: STAGE, STATE_MACHINE_ARN, PIPELINES, SWEEPER_GRACE_MINUTES (60), SWEEPER_DRY_RUN (false),
  * SLACK_WEBHOOK_PARAMETER.
  *
  * Metrics (namespace `POWERTOOLS_METRICS_NAMESPACE`): `LeftoversFound` and `LeftoversRemoved`
@@ -25,7 +25,11 @@ const ports = {
   notifier: slackNotifier(),
 };
 const options = {
-  scope: { stateMachineArn: config.stateMachineArn, pipelines: config.pipelines.map((p) => p.pipeline) },
+  scope: {
+    stage: config.stage,
+    stateMachineArn: config.stateMachineArn,
+    pipelines: config.pipelines.map((p) => p.pipeline),
+  },
   graceMinutes: config.sweeperGraceMinutes,
   dryRun: config.sweeperDryRun,
 };

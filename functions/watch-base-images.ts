@@ -3,7 +3,9 @@
  * pipeline's source AMI changed. Invoked by an EventBridge schedule and, optionally, by the Amazon
  * Linux AMI-update SNS topic (its message is not parsed: any notification triggers a re-check).
  * AWS emits no change events for its public parameters, hence the watcher (see `aws/triggers.ts`).
- * Env: PIPELINES, STATE_MACHINE_ARN, LAST_SEEN_PARAMETER_PREFIX, DEFAULT_CHANNEL.
+ * A layered pipeline (PIPELINES `pipeline:<parent>/<channel>`) is watched through its parent channel's
+ * pointer instead: a promotion of the parent starts a build of the child on the next run.
+ * Env: PIPELINES, STATE_MACHINE_ARN, LAST_SEEN_PARAMETER_PREFIX, DEFAULT_CHANNEL, CHANNEL_PARAMETER_PREFIX.
  */
 
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
@@ -11,7 +13,7 @@ import { SnsSchema } from '@aws-lambda-powertools/parser/schemas/sns';
 import * as z from 'zod';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { LastSeenStore, watchBaseImages } from '#commons/aws/triggers.js';
-import { sourceResolver } from '#commons/aws/wiring.js';
+import { channelPointer, sourceResolver } from '#commons/aws/wiring.js';
 import { sfn } from '#commons/clients/sfn.js';
 import { ssm } from '#commons/clients/ssm.js';
 import { config } from '#commons/config.js';
@@ -26,8 +28,10 @@ const pipelines = config.pipelines;
 const stateMachineArn = config.stateMachineArn;
 const deps = {
   sources: sourceResolver(),
+  pointer: channelPointer(),
   lastSeen: new LastSeenStore(ssm, config.lastSeenParameterPrefix),
-  start: (input: Parameters<typeof startBuild>[2]) => startBuild(sfn, stateMachineArn, input),
+  start: (input: Parameters<typeof startBuild>[2], sourceImageId: string) =>
+    startBuild(sfn, stateMachineArn, input, sourceImageId),
 };
 
 export const handler = lambdaHandler(WatchEvent, async (event) => {

@@ -19,9 +19,9 @@ export interface RunTaskRequest {
 }
 
 /**
- * The build variables the Fargate Packer runner reads from its environment. `COMMIT` and
- * `IMAGE_DEFINITION` come out of `BUILD_JSON` (the whole `$.build`), since a build without a commit
- * has no `$.build.commit` path.
+ * The build variables the Fargate Packer runner reads from its environment. `COMMIT`,
+ * `IMAGE_DEFINITION` and `PARENT_IMAGE` come out of `BUILD_JSON` (the whole `$.build`), since a
+ * build without a commit (or a parent) has no `$.build.commit` (`$.build.parent`) path.
  */
 export interface BakeEnvironment {
   BASE_IMAGE: string;
@@ -32,6 +32,8 @@ export interface BakeEnvironment {
   EXECUTION_NAME: string;
   COMMIT: string;
   IMAGE_DEFINITION: string;
+  /** `BUILD_JSON.parent.imageId`: the parent image of a layered build (= `SOURCE_AMI_ID`), else ''. */
+  PARENT_IMAGE: string;
 }
 
 /** Bake failed: Packer exited non-zero or produced no image. Caught by the ASL as any task error. */
@@ -52,7 +54,7 @@ export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
     if (!found) throw new BakeFailed(`bake request has no ${name} in its container environment`);
     return found;
   };
-  let build: { commit?: unknown; imageDefinition?: unknown };
+  let build: { commit?: unknown; imageDefinition?: unknown; parent?: { imageId?: unknown } };
   try {
     build = JSON.parse(value('BUILD_JSON')) as typeof build;
   } catch (error) {
@@ -60,6 +62,11 @@ export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
   }
   if (typeof build.imageDefinition !== 'string' || build.imageDefinition === '')
     throw new BakeFailed('bake request has no imageDefinition in its BUILD_JSON');
+  const parentImage = typeof build.parent?.imageId === 'string' ? build.parent.imageId : '';
+  if (parentImage !== '' && parentImage !== value('SOURCE_AMI_ID'))
+    throw new BakeFailed(
+      `BUILD_JSON names parent image ${parentImage} but SOURCE_AMI_ID is ${value('SOURCE_AMI_ID')}: a layered build bakes from its parent`,
+    );
   return {
     BASE_IMAGE: value('BASE_IMAGE'),
     SOURCE_AMI_ID: value('SOURCE_AMI_ID'),
@@ -69,6 +76,7 @@ export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
     EXECUTION_NAME: value('EXECUTION_NAME'),
     COMMIT: typeof build.commit === 'string' ? build.commit : '',
     IMAGE_DEFINITION: build.imageDefinition,
+    PARENT_IMAGE: parentImage,
   };
 }
 
@@ -125,6 +133,7 @@ export async function bakeLocally(
     execution_name: environment.EXECUTION_NAME,
     base_image: environment.BASE_IMAGE,
     image_definition: environment.IMAGE_DEFINITION,
+    parent_image: environment.PARENT_IMAGE,
     manifest_path: manifestPath,
     qemu_base_image: options.baseImagePath(environment.SOURCE_AMI_ID),
     qemu_output_directory: outputDir,
@@ -217,7 +226,8 @@ export async function importLocally(
 
 /**
  * The ownership tags of a baked image (docs/design.md "Tags"), from the manifest's custom_data
- * where the template records them, else from the bake request.
+ * where the template records them, else from the bake request; a layered build's image also
+ * names its parent (`factory:parent-image`), like `aws_tags` in packer/locals.pkr.hcl.
  */
 export function imageTags(
   environment: BakeEnvironment,
@@ -230,6 +240,8 @@ export function imageTags(
     [TAG.channel]: CANDIDATE_CHANNEL,
     [TAG.sourceAmi]: environment.SOURCE_AMI_ID,
     [TAG.sourceAmiName]: custom.source_image_name ?? environment.BASE_IMAGE,
+    [TAG.baseImage]: custom.base_image ?? environment.BASE_IMAGE,
+    ...(environment.PARENT_IMAGE ? { [TAG.parentImage]: environment.PARENT_IMAGE } : {}),
     [TAG.commit]: custom.commit ?? environment.COMMIT,
     [TAG.buildDate]: custom.build_date ?? new Date().toISOString(),
     [TAG.execution]: custom.execution_name ?? environment.EXECUTION_NAME,

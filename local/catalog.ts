@@ -22,6 +22,11 @@ import type {
  * Image ids look like AMI ids (`local-img-` + 17 hex digits). Writes go to a temporary file and are
  * renamed into place, so a crash never leaves a half-written record.
  */
+const CATALOG_IMAGE_ID = /^local-img-[0-9a-f]{17}$/;
+
+/** True when `imageId` is a catalog image id (a baked or imported image, not the local base image). */
+export const isCatalogImageId = (imageId: string): boolean => CATALOG_IMAGE_ID.test(imageId);
+
 export class LocalCatalog {
   readonly root: string;
 
@@ -31,7 +36,7 @@ export class LocalCatalog {
 
   /** Directory of one image. */
   imageDir(imageId: string): string {
-    if (!/^local-img-[0-9a-f]{17}$/.test(imageId)) throw new Error(`not a local image id: ${imageId}`);
+    if (!isCatalogImageId(imageId)) throw new Error(`not a local image id: ${imageId}`);
     return path.join(this.root, 'images', imageId);
   }
 

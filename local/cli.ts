@@ -6,6 +6,9 @@
  *   --image <definition>     image definition to bake (default: the pipeline's, see below)
  *   --channel <name>         channel to promote to (default `stable`)
  *   --base-image <name>      base image (default `debian-12`, the only one available locally)
+ *   --parent <p>[/<channel>] layered build: bake from the image pipeline <p>'s channel (default
+ *                            `stable`) names in the same state directory, running only the image
+ *                            definition's own roles (its base image is the parent's)
  *   --state-dir <dir>        catalog, VMs and build work dirs (default `.factory`)
  *   --retention-days <n>     retention: deregister images older than n days (default 30)
  *   --retention-keep <n>     retention: always keep the newest n images (default 3)
@@ -18,8 +21,10 @@
  *   --summary-json <file>    also write the run summary as JSON
  *
  * The image definition is `--image`, else the one the pipeline's entry in `PIPELINES` names (same
- * format as the stage parameter `pipelines`: `pipeline=[imageDefinition@]baseImage[:channel],…`;
- * only the definition is taken from it), else the definition named like the pipeline.
+ * format as the stage parameter `pipelines`:
+ * `pipeline=[imageDefinition@]{baseImage|pipeline:<parent>[/<channel>]}[:channel],…`; the
+ * definition and a parent are taken from it), else the definition named like the pipeline. The
+ * parent is `--parent`, else the entry's `pipeline:` source, else none (a full bake).
  *
  * Exit status: 0 when the execution succeeded (and the clone check passed), 1 when it failed,
  * 130 when interrupted (Ctrl-C), 2 on bad arguments. Slack: set SLACK_WEBHOOK_URL to also post
@@ -30,11 +35,11 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { SlackWebhookNotifier } from '#commons/slack/webhook-notifier.js';
 import { type LocalRunSummary, runLocalFactory } from '#local/factory.js';
-import { chooseImageDefinition } from '#local/image-definitions.js';
+import { chooseImageDefinition, chooseParent } from '#local/image-definitions.js';
 import { renderSummary } from '#local/summary.js';
 
 const usage =
-  'usage: npm run factory -- [--pipeline web] [--image <definition>] [--channel stable] [--base-image debian-12] …';
+  'usage: npm run factory -- [--pipeline web] [--image <definition>] [--channel stable] [--base-image debian-12 | --parent <pipeline>[/<channel>]] …';
 
 async function main(): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -47,8 +52,10 @@ async function main(): Promise<number> {
   const { values } = parsed;
   const pipeline = values.pipeline ?? 'web';
   let imageDefinition: string;
+  let parent: { pipeline: string; channel: string } | undefined;
   try {
     imageDefinition = await chooseImageDefinition(pipeline, values.image, process.env.PIPELINES);
+    parent = chooseParent(pipeline, values.parent, process.env.PIPELINES);
   } catch (error) {
     process.stderr.write(`factory: ${(error as Error).message}\n`);
     return 2;
@@ -88,6 +95,7 @@ async function main(): Promise<number> {
       imageDefinition,
       channel: values.channel ?? 'stable',
       baseImage: values['base-image'] ?? 'debian-12',
+      ...(parent ? { parent } : {}),
       stateDir: values['state-dir'] ?? '.factory',
       retention: {
         maxAgeDays: number('retention-days', values['retention-days'], 30),
@@ -119,6 +127,7 @@ function parse() {
       image: { type: 'string' },
       channel: { type: 'string' },
       'base-image': { type: 'string' },
+      parent: { type: 'string' },
       'state-dir': { type: 'string' },
       'retention-days': { type: 'string' },
       'retention-keep': { type: 'string' },

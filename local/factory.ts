@@ -3,9 +3,11 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { executionName as deterministicExecutionName } from '#commons/core/build-key.js';
+import { UnusableParentImage } from '#commons/errors.js';
 import type { Notifier, SourceImage } from '#commons/ports.js';
 import { ExecutionInput, parseOrThrow } from '#commons/schemas.js';
 import { bakeLocally, importLocally, type RunTaskRequest } from '#local/bake.js';
+import { isCatalogImageId } from '#local/catalog.js';
 import { bootAndReadIdentity, type Identity, readIdentity, sameIdentity } from '#local/clone-check.js';
 import { runExecution } from '#local/execution.js';
 import type { StateTiming } from '#local/observe.js';
@@ -25,8 +27,13 @@ export interface LocalFactoryOptions {
   channel: string;
   /** What to bake (`core/image-definitions.ts`); default: the definition named like the pipeline. */
   imageDefinition?: string;
-  /** Only `debian-12` runs locally. */
+  /** Only `debian-12` runs locally. Ignored with `parent` (the parent image's base image is used). */
   baseImage: string;
+  /**
+   * Layered build: bake from the image this pipeline's channel names in the same state directory
+   * (`--parent <pipeline>[/<channel>]`); only the image definition's own roles run.
+   */
+  parent?: { pipeline: string; channel: string };
   /** State directory: catalog, VMs, build work dirs (default `.factory`). */
   stateDir: string;
   retention: { maxAgeDays: number; keepLatest: number; dryRun: boolean };
@@ -106,18 +113,18 @@ export async function runLocalFactory(
   const wiring = await wireLocalPorts({ ...options, write });
 
   const started = Date.now();
-  // The runner plays the trigger: resolve the base image, then name the execution the way the
-  // AWS triggers do (pipeline, source image, commit), so reruns of one input share a build id.
+  // The runner plays the trigger: resolve the source (the base image, or the parent channel's
+  // image), then name the execution the way the AWS triggers do (pipeline, source image, commit),
+  // so reruns of one input share a build id.
   const request = parseOrThrow(ExecutionInput, {
     pipeline: options.pipeline,
     channel: options.channel,
-    baseImage: options.baseImage,
     trigger: 'manual',
+    ...(options.parent ? { parent: options.parent } : { baseImage: options.baseImage }),
     ...(options.imageDefinition ? { imageDefinition: options.imageDefinition } : {}),
     ...commitOf(),
   });
-  write(`▶ base image ${request.baseImage}: building or reusing the local base image\n`);
-  const source = await wiring.ports.sources.resolve(request.baseImage);
+  const source = await resolveSource(request, wiring, write);
   const name = deterministicExecutionName({
     pipeline: request.pipeline,
     channel: request.channel,
@@ -142,7 +149,7 @@ export async function runLocalFactory(
   };
   const run = await runExecution(
     new StateMachine(definition),
-    { ...request, sourceImageId: source.imageId },
+    request.parent ? request : { ...request, sourceImageId: source.imageId },
     {
       name,
       started,
@@ -179,6 +186,38 @@ export async function runLocalFactory(
   return summary;
 }
 
+/**
+ * The image the build bakes from, as the trigger sees it: the local base image (built or reused),
+ * or for a layered build the image the parent channel names (PrepareBuild checks it again).
+ * @throws UnusableParentImage when the parent channel names no image.
+ */
+async function resolveSource(
+  request: ExecutionInput,
+  wiring: LocalWiring,
+  write: (text: string) => void,
+): Promise<SourceImage> {
+  if (request.parent) {
+    const { pipeline, channel } = request.parent;
+    const position = await wiring.ports.pointer.current(pipeline, channel);
+    if (!position)
+      throw new UnusableParentImage(
+        request.parent,
+        `the channel names no image in ${wiring.catalog.root}: run the factory for pipeline ${pipeline} first`,
+      );
+    write(`▶ parent ${pipeline}/${channel}: ${position.imageId}\n`);
+    const image = await wiring.ports.images.getImage(position.imageId);
+    return {
+      imageId: position.imageId,
+      name: image?.name ?? '',
+      ownerId: undefined,
+      createdAt: image?.createdAt,
+    };
+  }
+  const baseImage = request.baseImage ?? '';
+  write(`▶ base image ${baseImage}: building or reusing the local base image\n`);
+  return wiring.ports.sources.resolve(baseImage);
+}
+
 /** BakeImage: bake the image (or import `--image-file`) into the catalog; the stopped-task shape. */
 async function bake(
   request: RunTaskRequest,
@@ -196,7 +235,11 @@ async function bake(
     ? await importLocally(request, { ...common, file: options.imageFile })
     : await bakeLocally(request, {
         ...common,
-        baseImagePath: LocalBaseImageResolver.pathOf,
+        // A layered build's source is a catalog image (its parent), else the local base image.
+        baseImagePath: (imageId) =>
+          isCatalogImageId(imageId)
+            ? wiring.catalog.diskPath(imageId)
+            : LocalBaseImageResolver.pathOf(imageId),
         ...(options.bakeVars ? { extraVars: options.bakeVars } : {}),
       });
   return { TaskArn: result.TaskArn, LastStatus: result.LastStatus };

@@ -7,6 +7,7 @@
  * are `probe/checks.d/<name>/*.check`. A checks directory without a playbook is an error.
  *
  * Usage: `npm run image-definitions` (write the catalog) or `… -- --check` (exit 1 when stale).
+ * Also what `npm run factory` bakes for a pipeline: its definition and, for a layered build, its parent.
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +17,8 @@ import {
   IMAGE_DEFINITION_NAME,
   resolveImageDefinition,
 } from '#commons/core/image-definitions.js';
+import { InvalidInput } from '#commons/errors.js';
+import { ParentSource, parseOrThrow } from '#commons/schemas.js';
 import { PROJECT_ROOT } from '#local/process.js';
 
 /** Catalog file, relative to the repository root. */
@@ -107,6 +110,35 @@ export async function chooseImageDefinition(
     ? parsePipelines(pipelines, 'stable').find((entry) => entry.pipeline === pipeline)
     : undefined;
   return resolveImageDefinition(pipeline, image ?? configured?.imageDefinition);
+}
+
+/**
+ * The parent of a layered local build: `parent` (`--parent <pipeline>[/<channel>]`, channel
+ * default `stable`), else the one the pipeline's entry in `pipelines` names (`pipeline:<parent>[/<channel>]`),
+ * else undefined (a full bake from the base image).
+ * @throws InvalidInput for a malformed `parent` or one naming the pipeline itself,
+ *   MissingConfiguration when `pipelines` is malformed.
+ */
+export function chooseParent(
+  pipeline: string,
+  parent: string | undefined,
+  pipelines: string | undefined,
+): { pipeline: string; channel: string } | undefined {
+  if (parent === undefined) {
+    return pipelines
+      ? parsePipelines(pipelines, 'stable').find((entry) => entry.pipeline === pipeline)?.parent
+      : undefined;
+  }
+  const [parentPipeline, channel, ...rest] = parent.split('/');
+  const chosen = parseOrThrow(
+    ParentSource,
+    { pipeline: parentPipeline, ...(channel === undefined ? {} : { channel }) },
+    '--parent (expected <pipeline>[/<channel>])',
+  );
+  if (rest.length > 0) throw new InvalidInput(`invalid --parent ${parent}: expected <pipeline>[/<channel>]`);
+  if (chosen.pipeline === pipeline)
+    throw new InvalidInput(`--parent ${parent}: pipeline ${pipeline} cannot be its own parent`);
+  return chosen;
 }
 
 async function main(): Promise<number> {

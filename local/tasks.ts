@@ -73,7 +73,15 @@ const step = <S extends z.ZodType>(
 /** The table, keyed by Task state name. */
 export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
   PrepareBuild: step(PrepareBuildInput, (input, { ports, probeTimeoutSeconds }) =>
-    prepareBuild(input, { sources: ports.sources, ledger: ports.ledger }, { probeTimeoutSeconds }),
+    prepareBuild(
+      input,
+      {
+        sources: ports.sources,
+        ledger: ports.ledger,
+        parents: { pointer: ports.pointer, images: ports.images },
+      },
+      { probeTimeoutSeconds },
+    ),
   ),
   BakeImage: { schema: undefined, run: (raw, { bake }) => bake(raw as RunTaskRequest) },
   FindCandidateImage: step(FindCandidateImageInput, (input, { ports }) =>

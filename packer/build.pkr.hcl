@@ -21,7 +21,9 @@ build {
 
   # Configuration: the image definition's playbook ansible/images/<image_definition>.yml (shared
   # roles from ansible/roles), run from this host straight over the communicator's SSH
-  # connection (no Packer SSH proxy).
+  # connection (no Packer SSH proxy). A layered build (parent_image set) passes
+  # image_factory_layered=true: ansible/plays/prepare.yml then keeps its preflight checks but
+  # skips the baseline and hardening roles, which the parent image already has.
   provisioner "ansible" {
     except        = local.skipped_provisioner_sources
     playbook_file = "${local.repo}/ansible/images/${var.image_definition}.yml"
@@ -30,6 +32,7 @@ build {
     extra_arguments = concat([
       "--extra-vars", "image_factory_backend=${source.type == "amazon-ebs" ? "aws" : "local"}",
       "--extra-vars", "image_factory_pipeline=${var.pipeline} image_factory_build_id=${var.build_id}",
+      "--extra-vars", "image_factory_layered=${local.layered}",
     ], var.ansible_extra_arguments)
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${local.repo}/ansible/ansible.cfg",
@@ -67,12 +70,14 @@ build {
 
   # Install the probe runner where the pipeline expects it, with only this definition's own
   # checks (checks.d/<image_definition>/*.check, none for some definitions) in its checks.d/;
-  # an invalid drop-in fails the build here rather than the probe later.
+  # an invalid drop-in fails the build here rather than the probe later. A parent image's probe
+  # (layered build) is replaced as a whole, so none of the parent's own checks stays behind.
   provisioner "shell" {
     except          = local.skipped_provisioner_sources
     execute_command = "sudo -n env {{ .Vars }} bash '{{ .Path }}'"
     inline = [
       "set -o errexit",
+      "rm -rf ${local.probe_install_dir}",
       "install -d -o root -g root -m 0755 ${local.probe_install_dir} ${local.probe_install_dir}/checks.d",
       "cp -R ${local.staging_dir}/probe/probe.sh ${local.staging_dir}/probe/lib ${local.probe_install_dir}/",
       "if [ -d ${local.staging_dir}/probe/checks.d/${var.image_definition} ]; then find ${local.staging_dir}/probe/checks.d/${var.image_definition} -maxdepth 1 -name '*.check' -type f -exec cp -t ${local.probe_install_dir}/checks.d/ {} +; fi",
@@ -127,7 +132,7 @@ build {
     custom_data = merge(local.manifest_data, {
       backend           = "local"
       source_image      = abspath(var.qemu_base_image)
-      source_image_name = basename(var.qemu_base_image)
+      source_image_name = local.layered ? var.parent_image : basename(var.qemu_base_image)
       image_path        = "${local.qemu_output_directory}/${var.build_id}.qcow2"
     })
   }

@@ -43,21 +43,35 @@ locals {
   aws_ssh_username     = var.aws_ssh_username != "" ? var.aws_ssh_username : local.base.ssh_username
   aws_root_device_name = var.aws_root_device_name != "" ? var.aws_root_device_name : local.base.root_device_name
 
-  # Ownership contract (docs/design.md, "Tags"). {{ .SourceAMI }} / {{ .SourceAMIName }} are
-  # filled in by the amazon builder once it has resolved the source image.
-  aws_tags = {
+  # Ownership contract (docs/design.md, "Tags"; README "IAM"). The owner tags, factory:stage and
+  # factory:pipeline, are set only when each resource is created: packer-plugin-amazon v1.3.4 sends
+  # run_tags as the tag specifications of RunInstances (instance, network interface; volumes get
+  # run_volume_tags), CreateKeyPair, CreateSecurityGroup and CreateImage (image and snapshots), so
+  # IAM checks them with ec2:CreateAction. `tags` / `snapshot_tags` go out later in a plain
+  # CreateTags (StepCreateTags), which IAM allows only on this stage's candidates and never with
+  # an owner key: they carry the rest. {{ .SourceAMI }} / {{ .SourceAMIName }} are filled in by the
+  # amazon builder once it has resolved the source image.
+  aws_owner_tags = {
+    "factory:stage"    = var.stage
+    "factory:pipeline" = var.pipeline
+  }
+  # Layered build: baked from a parent pipeline's image, which already has the shared roles.
+  # factory:base-image is what a layered child inherits from this image; factory:parent-image
+  # records its lineage.
+  layered = var.parent_image != ""
+  aws_tags = merge({
     "Name"                    = local.image_name
-    "factory:pipeline"        = var.pipeline
     "factory:build-id"        = var.build_id
     "factory:channel"         = "candidate"
     "factory:source-ami"      = "{{ .SourceAMI }}"
     "factory:source-ami-name" = "{{ .SourceAMIName }}"
+    "factory:base-image"      = var.base_image
     "factory:commit"          = var.commit
     "factory:build-date"      = local.build_date
     "factory:execution"       = var.execution_name
-  }
+  }, local.layered ? { "factory:parent-image" = var.parent_image } : {})
   # The build instance is temporary: marked so that cleanup can find a leaked one.
-  aws_run_tags = merge(local.aws_tags, {
+  aws_run_tags = merge(local.aws_owner_tags, local.aws_tags, {
     "Name"         = "packer-${var.build_id}"
     "factory:role" = "build-instance"
   })
@@ -88,6 +102,7 @@ locals {
     base_image       = var.base_image
     image_definition = var.image_definition
     image_name       = local.image_name
+    parent_image     = var.parent_image
   }
 
   # Sources whose provisioners are skipped (see build.pkr.hcl): only the emulator test's

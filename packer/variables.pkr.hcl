@@ -16,6 +16,17 @@ variable "pipeline" {
   }
 }
 
+variable "stage" {
+  type        = string
+  description = "Deployment stage that owns the image (factory:stage tag on the builder, its volumes, key pair, security group, the AMI and its snapshots; IAM conditions key on it). The runner passes the task definition's STAGE; 'local' for runs outside a stack."
+  default     = "local"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{1,64}$", var.stage))
+    error_message = "The stage must be 1-64 characters: letters, digits and '-'."
+  }
+}
+
 variable "build_id" {
   type        = string
   description = "Build id from PrepareBuild: '<pipeline>-<12 hex>' (functions/commons/core/build-key.ts). Names the image and the factory:build-id tag."
@@ -93,6 +104,17 @@ variable "image_definition" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.image_definition))
     error_message = "The image_definition must be 1-32 characters: lowercase letters, digits and '-', starting with a letter (a file ansible/images/<name>.yml)."
+  }
+}
+
+variable "parent_image" {
+  type        = string
+  description = "Layered build: the parent pipeline's promoted image this build bakes from (PrepareBuild's build.parent.imageId; on AWS also source_ami, locally the catalog image whose qcow2 is qemu_base_image). Only the image definition's own roles run (Ansible image_factory_layered=true); the image is tagged factory:parent-image. Empty: a full bake from the base image."
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(ami-[0-9a-f]{8}([0-9a-f]{9})?|local-img-[0-9a-f]{17})?$", var.parent_image))
+    error_message = "The parent_image must be an AMI id (ami-0123456789abcdef0), a local catalog image id (local-img-<17 hex>), or empty."
   }
 }
 
@@ -235,7 +257,7 @@ variable "kms_key_id" {
 
 variable "qemu_base_image" {
   type        = string
-  description = "Path of the local Debian 12 base qcow2 (cloud-init NoCloud, openssh, python3, qemu-guest-agent). Relative paths are relative to the working directory."
+  description = "Path of the local Debian 12 base qcow2 (cloud-init NoCloud, openssh, python3, qemu-guest-agent), or for a layered build the parent image's qcow2 in the local catalog. Relative paths are relative to the working directory."
   default     = ".cache/base/debian-12.qcow2"
 }
 

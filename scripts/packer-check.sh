@@ -50,6 +50,15 @@ for playbook in ansible/images/*.yml; do
   check "packer validate qemu.golden image_definition=${definition}" packer validate "${qemu[@]}" \
     -var "image_definition=${definition}" packer/
 done
+# A layered build (parent_image: the parent's image, its qcow2 as qemu_base_image), on both sources.
+check "packer validate qemu.golden layered (parent_image)" packer validate "${qemu[@]}" \
+  -var image_definition=web -var parent_image=local-img-0123456789abcdef0 packer/
+check "packer validate amazon-ebs.golden layered (source_ami = parent_image)" env -u AWS_PROFILE \
+  AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= packer validate -only=amazon-ebs.golden "${common[@]}" \
+  -var aws_region=eu-west-1 -var source_ami=ami-0123456789abcdef0 -var parent_image=ami-0123456789abcdef0 \
+  -var aws_iam_instance_profile=image-factory-builder packer/
+check "packer validate rejects a malformed parent_image" bash -c \
+  '! packer validate "$@" -var image_definition=web -var parent_image=base/stable packer/' _ "${qemu[@]}"
 check "packer validate rejects an unknown image_definition" bash -c \
   '! packer validate "$@" -var image_definition=no-such-definition packer/' _ "${qemu[@]}"
 check "packer validate amazon-ebs.golden (no AWS credentials)" env -u AWS_PROFILE \

@@ -9,6 +9,7 @@
  */
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
 import { z } from 'zod';
+import type { ParentRef } from './core/layering.js';
 import { HANDLER_POLL_BOUNDS } from './core/poll-bounds.js';
 import {
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
@@ -22,6 +23,7 @@ import {
   formatIssues,
   ImageDefinitionNameSchema,
   PipelineName,
+  StageName,
 } from './schemas.js';
 
 const cache = new Map<string, unknown>();
@@ -84,49 +86,102 @@ const flag = (key: string): boolean =>
     return value === 'true';
   });
 
-/** A configured pipeline: what it bakes, from which base image, and which channel it promotes to. */
-export interface PipelineConfig {
+/** What every configured pipeline has: what it bakes and which channel it promotes to. */
+interface PipelineEntry {
   pipeline: string;
   imageDefinition: string;
-  baseImage: string;
   channel: string;
 }
 
-const PIPELINE_ENTRY =
-  /^(?<pipeline>[^=@:\s]+)=(?:(?<imageDefinition>[^=@:\s]+)@)?(?<baseImage>[^=@:\s]+)(?::(?<channel>[^=@:\s]+))?$/;
+/**
+ * A configured pipeline: what it bakes, from which source, and which channel it promotes to. The
+ * source is a base image, or (layered pipeline) the image a parent pipeline's channel names: the
+ * base image is then the parent's (`core/layering.ts`).
+ */
+export type PipelineConfig = PipelineEntry &
+  ({ baseImage: string; parent?: undefined } | { parent: ParentRef; baseImage?: undefined });
 
-/** One `PIPELINES` entry, `pipeline=[imageDefinition@]baseImage[:channel]`, as zod reads it. */
+/** The `PIPELINES` entry syntax, as error messages state it. */
+const PIPELINE_SYNTAX = `pipeline=[imageDefinition@]{baseImage|pipeline:<parent>[/<parentChannel>]}[:channel]`;
+
+const PIPELINE_ENTRY =
+  /^(?<pipeline>[^=@:\s]+)=(?:(?<imageDefinition>[^=@:\s]+)@)?(?:pipeline:(?<parent>[^=@:/\s]+)(?:\/(?<parentChannel>[^=@:/\s]+))?|(?<baseImage>[^=@:/\s]+))(?::(?<channel>[^=@:/\s]+))?$/;
+
+/** One `PIPELINES` entry ({@link PIPELINE_SYNTAX}) as zod reads it. */
 const pipelineEntry = (defaultChannel: string) =>
   z
     .string()
-    .regex(PIPELINE_ENTRY, { error: 'expected pipeline=[imageDefinition@]baseImage[:channel]' })
-    .transform((entry) => {
-      const groups = PIPELINE_ENTRY.exec(entry)?.groups ?? {};
-      return {
-        pipeline: groups.pipeline,
-        imageDefinition: groups.imageDefinition ?? groups.pipeline,
-        baseImage: groups.baseImage,
-        channel: groups.channel ?? defaultChannel,
-      };
-    })
+    .regex(PIPELINE_ENTRY, { error: `expected ${PIPELINE_SYNTAX}` })
+    .transform(
+      (
+        entry,
+      ): Partial<PipelineEntry> &
+        Partial<Record<'baseImage', string>> & {
+          parent?: ParentRef;
+        } => {
+        const groups = PIPELINE_ENTRY.exec(entry)?.groups ?? {};
+        const parent =
+          groups.parent === undefined
+            ? undefined
+            : { pipeline: groups.parent, channel: groups.parentChannel ?? defaultChannel };
+        return {
+          pipeline: groups.pipeline,
+          imageDefinition: groups.imageDefinition ?? groups.pipeline,
+          ...(parent ? { parent } : { baseImage: groups.baseImage }),
+          channel: groups.channel ?? defaultChannel,
+        };
+      },
+    )
     .pipe(
-      z.object({
+      z.strictObject({
         pipeline: PipelineName,
         imageDefinition: ImageDefinitionNameSchema,
-        baseImage: BaseImageNameSchema,
+        // The transform above sets exactly one of the two.
+        baseImage: BaseImageNameSchema.optional(),
+        parent: z.strictObject({ pipeline: PipelineName, channel: ChannelName }).optional(),
         channel: ChannelName,
       }),
+    )
+    .transform(
+      ({ baseImage, parent, ...entry }): PipelineConfig =>
+        parent ? { ...entry, parent } : { ...entry, baseImage: baseImage ?? '' },
     );
 
 /**
- * Parse `PIPELINES`: comma-separated `pipeline=[imageDefinition@]baseImage[:channel]`, e.g.
- * `web=ubuntu-24.04,ci=base@al2023:beta`. The image definition defaults to the pipeline's name,
- * the channel to `DEFAULT_CHANNEL`.
- * @throws MissingConfiguration naming the bad entry and what is expected (the known image
- *   definitions and base images).
+ * Why the layered pipelines of `pipelines` cannot work, or undefined: every parent must be another
+ * configured pipeline, and following parents must end at a pipeline that bakes from a base image.
  */
-export const parsePipelines = (value: string, defaultChannel: string): PipelineConfig[] =>
-  value
+const layeringProblem = (pipelines: readonly PipelineConfig[]): string | undefined => {
+  const byName = new Map(pipelines.map((entry) => [entry.pipeline, entry]));
+  for (const entry of pipelines) {
+    if (entry.parent === undefined) continue;
+    if (entry.parent.pipeline === entry.pipeline)
+      return `pipeline ${entry.pipeline} names itself as its parent`;
+    if (!byName.has(entry.parent.pipeline))
+      return `pipeline ${entry.pipeline} names parent ${entry.parent.pipeline}, which is not one of the configured pipelines (${[...byName.keys()].join(', ')})`;
+    const seen = [entry.pipeline];
+    for (let parent = byName.get(entry.parent.pipeline); parent?.parent !== undefined; ) {
+      if (seen.includes(parent.pipeline))
+        return `pipelines ${[...seen, parent.pipeline].join(' → ')} form a cycle of parents`;
+      seen.push(parent.pipeline);
+      parent = byName.get(parent.parent.pipeline);
+    }
+  }
+  return undefined;
+};
+
+/**
+ * Parse `PIPELINES`: comma-separated
+ * `pipeline=[imageDefinition@]{baseImage|pipeline:<parent>[/<parentChannel>]}[:channel]`, e.g.
+ * `base=base@ubuntu-24.04,web=web@pipeline:base/stable,ci=base@al2023:beta`. The image definition
+ * defaults to the pipeline's name, both channels to `DEFAULT_CHANNEL`. A `pipeline:` source makes a
+ * layered pipeline: it bakes from the image the parent pipeline's channel names.
+ * @throws MissingConfiguration naming the bad entry and what is expected (the known image
+ *   definitions and base images), or the parent that is not configured, names itself or closes a
+ *   cycle.
+ */
+export const parsePipelines = (value: string, defaultChannel: string): PipelineConfig[] => {
+  const pipelines = value
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '')
@@ -139,37 +194,59 @@ export const parsePipelines = (value: string, defaultChannel: string): PipelineC
       }
       return parsed.data;
     });
+  const problem = layeringProblem(pipelines);
+  if (problem) throw new MissingConfiguration(`environment variable PIPELINES: ${problem}`);
+  return pipelines;
+};
+
+/**
+ * An SSM name prefix without trailing slash: the variable's value, else `/image-factory/<STAGE>/<leaf>`
+ * (stage isolation: two stages in one account never share a parameter).
+ */
+const stagePrefix = (key: string, leaf: string): string =>
+  once(key, () => {
+    const value = getStringFromEnv({ key, defaultValue: '' });
+    return (value === '' ? `/image-factory/${config.stage}/${leaf}` : value).replace(/\/+$/, '');
+  });
 
 export const config = {
   /** `STATE_MACHINE_ARN`: the image-factory state machine (triggers). */
   get stateMachineArn(): string {
     return required('STATE_MACHINE_ARN', 'ARN of the image-factory state machine');
   },
-  /** `STAGE` (required where used): the deployed stage, first part of every promotion ledger key. */
+  /**
+   * `STAGE` (required where used): the deployed stage. It is the value of the `factory:stage` tag
+   * on everything the stack creates, the first part of every promotion ledger key and the second
+   * segment of the default SSM prefixes; a stage name is 1-64 letters, digits and '-'.
+   */
   get stage(): string {
-    return required('STAGE', 'deployment stage of the stack');
+    return once('STAGE', () => {
+      const value = readRequired('STAGE', 'deployment stage of the stack');
+      const parsed = StageName.safeParse(value);
+      if (!parsed.success)
+        throw new MissingConfiguration(`environment variable STAGE: ${formatIssues(parsed.error.issues)}`);
+      return parsed.data;
+    });
   },
   /** `PROMOTION_LEDGER_TABLE` (required where used): DynamoDB table of promotion leases and build sequences. */
   get promotionLedgerTable(): string {
     return required('PROMOTION_LEDGER_TABLE', 'DynamoDB table of the promotion ledger');
   },
-  /** `CHANNEL_PARAMETER_PREFIX` (default `/image-factory/channels`): channel pointer is `<prefix>/<pipeline>/<channel>`. */
+  /**
+   * `CHANNEL_PARAMETER_PREFIX` (default `/image-factory/<STAGE>/channels`): channel pointer is
+   * `<prefix>/<pipeline>/<channel>`.
+   * @throws MissingConfiguration when unset and `STAGE` is unset too.
+   */
   get channelParameterPrefix(): string {
-    return once('CHANNEL_PARAMETER_PREFIX', () =>
-      getStringFromEnv({ key: 'CHANNEL_PARAMETER_PREFIX', defaultValue: '/image-factory/channels' }).replace(
-        /\/+$/,
-        '',
-      ),
-    );
+    return stagePrefix('CHANNEL_PARAMETER_PREFIX', 'channels');
   },
-  /** `LAST_SEEN_PARAMETER_PREFIX` (default `/image-factory/last-seen`): watcher state, `<prefix>/<pipeline>`. */
+  /**
+   * `LAST_SEEN_PARAMETER_PREFIX` (default `/image-factory/<STAGE>/last-seen`): watcher state,
+   * `<prefix>/<pipeline>`.
+   * @throws MissingConfiguration when unset and `STAGE` is unset too.
+   */
   get lastSeenParameterPrefix(): string {
-    return once('LAST_SEEN_PARAMETER_PREFIX', () =>
-      getStringFromEnv({
-        key: 'LAST_SEEN_PARAMETER_PREFIX',
-        defaultValue: '/image-factory/last-seen',
-      }).replace(/\/+$/, ''),
-    );
+    return stagePrefix('LAST_SEEN_PARAMETER_PREFIX', 'last-seen');
   },
   /** `DEFAULT_CHANNEL` (default `stable`). */
   get defaultChannel(): string {
@@ -178,15 +255,12 @@ export const config = {
     );
   },
   /**
-   * `PIPELINES` (required for triggers): `pipeline=[imageDefinition@]baseImage[:channel],…`, see
-   * {@link parsePipelines}. Only a successful parse is cached: a malformed value throws on every read.
+   * `PIPELINES` (required for triggers): `pipeline=[imageDefinition@]{baseImage|pipeline:<parent>[/<channel>]}[:channel],…`,
+   * see {@link parsePipelines}. Only a successful parse is cached: a malformed value throws on every read.
    */
   get pipelines(): PipelineConfig[] {
     return once('PIPELINES', () =>
-      parsePipelines(
-        readRequired('PIPELINES', 'pipeline=[imageDefinition@]baseImage[:channel], comma-separated'),
-        config.defaultChannel,
-      ),
+      parsePipelines(readRequired('PIPELINES', `${PIPELINE_SYNTAX}, comma-separated`), config.defaultChannel),
     );
   },
   /** `SOURCE_BRANCH` (default `main`): the branch whose pushes start a build. */

@@ -64,6 +64,19 @@ export class ForeignBaseImage extends FactoryError {
   }
 }
 
+/**
+ * A layered build's parent cannot be baked from: the parent pipeline's channel names no image, or
+ * the image it names is not this account's image of that pipeline and channel (`core/layering.ts`).
+ */
+export class UnusableParentImage extends FactoryError {
+  constructor(
+    readonly parent: { pipeline: string; channel: string },
+    readonly reason: string,
+  ) {
+    super('UnusableParentImage', `parent ${parent.pipeline}/${parent.channel}: ${reason}`);
+  }
+}
+
 /** No available image carries the build id after the bake. */
 export class CandidateNotFound extends FactoryError {
   constructor(readonly buildId: string) {

@@ -15,6 +15,16 @@ export const PipelineName = z.string({ error: 'pipeline is required: a name such
   error: 'pipeline must be 1-32 characters: lowercase letters, digits, "-", starting with a letter',
 });
 
+/**
+ * A deployment stage (serverless `--stage`), the `factory:stage` tag value: 1-64 letters, digits
+ * and '-'. The Packer variable `stage` (`packer/variables.pkr.hcl`) repeats this pattern, pinned
+ * by `tests/unit/core/tags.test.ts`.
+ */
+export const STAGE_NAME_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+export const StageName = z.string({ error: 'stage is required' }).regex(STAGE_NAME_PATTERN, {
+  error: 'stage must be 1-64 characters: letters, digits and "-"',
+});
+
 export const ChannelName = z
   .string({ error: 'channel must be a string such as "stable"' })
   .regex(NAME, {
@@ -81,43 +91,90 @@ export const Trigger = z.enum(['manual', 'base-image', 'git-push'], {
 });
 
 /**
+ * The parent of a layered build: a pipeline and the channel whose current image it bakes from
+ * (`channel` defaults to `stable`).
+ */
+export const ParentSource = z.strictObject(
+  {
+    pipeline: PipelineName,
+    channel: ChannelName.default('stable'),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? undefined : 'parent must be { pipeline, channel }',
+  },
+);
+export type ParentSource = z.infer<typeof ParentSource>;
+
+/**
  * The execution input, as documented for users who start an execution by hand:
  *
  * ```json
  * { "pipeline": "web", "baseImage": "ubuntu-24.04",
  *   "channel": "stable", "sourceImageId": "ami-0123456789abcdef0", "commit": "<git sha>" }
  * ```
- * `pipeline` and `baseImage` are required; `channel` defaults to `stable`, `trigger` to `manual`,
+ * `pipeline` is required, and either `baseImage` or `parent`; `channel` defaults to `stable`, `trigger` to `manual`,
  * `attempt` to 1 (raise it to rebuild a failed build: it changes the execution name);
  * `imageDefinition` (what to bake) to the definition named like the pipeline (PrepareBuild checks);
  * without `sourceImageId` the current public AMI of the base image is used. On AWS the source the
  * definition is baked from is `repository` at `commit`; either defaults (the configured repository,
  * the head of the configured branch), see `steps/prepare-build.ts`. Unknown keys are
  * rejected so that a typo (`baseimage`) fails fast instead of being ignored.
+ *
+ * A layered build names `parent` instead of a source: `{ "pipeline": "web", "parent":
+ * { "pipeline": "base", "channel": "stable" } }` bakes from the image the parent pipeline's channel
+ * names and inherits its base image (`baseImage`, when given, must be the same). `parent` excludes
+ * `sourceImageId` and must name another pipeline.
  */
-export const ExecutionInput = z.strictObject(
-  {
-    pipeline: PipelineName,
-    channel: ChannelName.default('stable'),
-    trigger: Trigger.default('manual'),
-    baseImage: BaseImageNameSchema,
-    imageDefinition: ImageDefinitionNameSchema.optional(),
-    sourceImageId: ImageId.optional(),
-    commit: CommitSha.optional(),
-    repository: RepositoryUrl.optional(),
-    attempt: Attempt.optional(),
-    /**
-     * Manual executions only: `true` makes this execution's ApplyRetention plan and report without
-     * deregistering (`false`: deregister even where `RETENTION_DRY_RUN` is `true`). It stays at
-     * `$.retentionDryRun` of the state document, where `ApplyRetentionInput` reads it.
-     */
-    retentionDryRun: z.boolean({ error: 'retentionDryRun must be true or false' }).optional(),
-  },
-  {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? undefined : 'the execution input must be a JSON object',
-  },
-);
+export const ExecutionInput = z
+  .strictObject(
+    {
+      pipeline: PipelineName,
+      channel: ChannelName.default('stable'),
+      trigger: Trigger.default('manual'),
+      baseImage: BaseImageNameSchema.optional(),
+      /** Layered build: bake from the image this pipeline's channel names (`core/layering.ts`). */
+      parent: ParentSource.optional(),
+      imageDefinition: ImageDefinitionNameSchema.optional(),
+      sourceImageId: ImageId.optional(),
+      commit: CommitSha.optional(),
+      repository: RepositoryUrl.optional(),
+      attempt: Attempt.optional(),
+      /**
+       * Manual executions only: `true` makes this execution's ApplyRetention plan and report without
+       * deregistering (`false`: deregister even where `RETENTION_DRY_RUN` is `true`). It stays at
+       * `$.retentionDryRun` of the state document, where `ApplyRetentionInput` reads it.
+       */
+      retentionDryRun: z.boolean({ error: 'retentionDryRun must be true or false' }).optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys' ? undefined : 'the execution input must be a JSON object',
+    },
+  )
+  // Also reported next to other problems (`when`), unless baseImage or parent has its own.
+  .refine((input) => input.parent !== undefined || input.baseImage !== undefined, {
+    path: ['baseImage'],
+    message: `baseImage is required and must be one of: ${BASE_IMAGE_NAMES.join(', ')} (or name a parent pipeline in parent)`,
+    when: (payload) =>
+      !payload.issues.some((issue) => issue.path?.[0] === 'baseImage' || issue.path?.[0] === 'parent'),
+  })
+  .superRefine((input, context) => {
+    if (input.parent === undefined) return;
+    if (input.sourceImageId !== undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['sourceImageId'],
+        message:
+          'sourceImageId and parent exclude each other: a layered build bakes from the image the parent channel names',
+      });
+    if (input.parent.pipeline === input.pipeline)
+      context.addIssue({
+        code: 'custom',
+        path: ['parent', 'pipeline'],
+        message: `pipeline ${input.pipeline} cannot be its own parent`,
+      });
+  });
 export type ExecutionInput = z.infer<typeof ExecutionInput>;
 
 /** `$$.Execution` from the context object (passed by the ASL as `execution.$`). */
@@ -151,6 +208,11 @@ export const Build = z.object({
   imageDefinition: ImageDefinitionNameSchema,
   sourceImageId: ImageId,
   sourceImageName: z.string(),
+  /**
+   * Layered build: the parent pipeline's channel it was baked from and the image that channel named
+   * (`sourceImageId` is that image; only the image definition's own roles run on it).
+   */
+  parent: z.object({ pipeline: PipelineName, channel: ChannelName, imageId: ImageId }).optional(),
   commit: CommitSha.optional(),
   /** Where the runner fetches the image definition (any git URL; triggers give RepositoryUrl forms). */
   repository: z.string().min(1).optional(),

@@ -9,6 +9,7 @@
 # BakeImage) and the task definition (serverless/packer-runner.yml, PackerTaskDefinition):
 #   BUILD_ID, PIPELINE, SOURCE_AMI_ID    required (PrepareBuild output)
 #   AWS_REGION | AWS_DEFAULT_REGION      required
+#   STAGE                                required (task definition): the factory:stage tag
 #   Source (the repository whose packer/ and ansible/ are baked), one of:
 #     REPOSITORY_URL         git URL: https://… (GitHub), codecommit::<region>://<name>
 #                            (git-remote-codecommit, task role credentials) or any URL git
@@ -20,6 +21,9 @@
 #                          `repository` and `imageDefinition` fields
 #   IMAGE_DEFINITION       required (from BUILD_JSON): the image definition to bake, the playbook
 #                          ansible/images/<name>.yml and the probe's checks.d/<name>/
+#   PARENT_IMAGE           from BUILD_JSON `parent.imageId` (layered build): must equal
+#                          SOURCE_AMI_ID; Packer's parent_image (only the definition's own roles
+#                          run, the AMI is tagged factory:parent-image)
 #   COMMIT                 40 hex; verified against the checkout (empty: the default branch's head)
 #   GIT_TOKEN_PARAMETER    SSM SecureString with a token for private https:// repositories,
 #                          sent as HTTP basic auth (x-access-token) to git only
@@ -41,6 +45,12 @@ die() {
 build_field() {
   [[ -n "${BUILD_JSON:-}" ]] || return 0
   python3 -c 'import json, os, sys; value = json.loads(os.environ["BUILD_JSON"]).get(sys.argv[1]); print(value if isinstance(value, str) else "")' "$1" ||
+    die "BUILD_JSON is not a JSON object"
+}
+# build_parent_image — BUILD_JSON's parent.imageId (a layered build), empty when absent.
+build_parent_image() {
+  [[ -n "${BUILD_JSON:-}" ]] || return 0
+  python3 -c 'import json, os; parent = json.loads(os.environ["BUILD_JSON"]).get("parent"); value = parent.get("imageId") if isinstance(parent, dict) else None; print(value if isinstance(value, str) else "")' ||
     die "BUILD_JSON is not a JSON object"
 }
 require() {
@@ -133,12 +143,17 @@ forward() {
 }
 
 main() {
-  require BUILD_ID PIPELINE SOURCE_AMI_ID
+  require BUILD_ID PIPELINE SOURCE_AMI_ID STAGE
   # A build without a commit has no $.build.commit, so the state machine sends the whole build.
   COMMIT="${COMMIT:-$(build_field commit)}"
   REPOSITORY_URL="${REPOSITORY_URL:-$(build_field repository)}"
   IMAGE_DEFINITION="${IMAGE_DEFINITION:-$(build_field imageDefinition)}"
   require IMAGE_DEFINITION
+  PARENT_IMAGE="${PARENT_IMAGE:-$(build_parent_image)}"
+  # PrepareBuild makes a layered build's source its parent image; anything else is a broken request.
+  [[ -z "${PARENT_IMAGE}" || "${PARENT_IMAGE}" == "${SOURCE_AMI_ID}" ]] ||
+    die "the parent image ${PARENT_IMAGE} is not the source image ${SOURCE_AMI_ID}"
+
   AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   require AWS_REGION
   # boto3 (SecureString, S3) reads AWS_DEFAULT_REGION; Packer reads AWS_REGION.
@@ -159,6 +174,7 @@ main() {
     -only=amazon-ebs.golden
     -var "build_id=${BUILD_ID}"
     -var "pipeline=${PIPELINE}"
+    -var "stage=${STAGE}"
     -var "source_ami=${SOURCE_AMI_ID}"
     -var "aws_region=${AWS_REGION}"
     -var "channel=${CHANNEL:-stable}"
@@ -166,6 +182,7 @@ main() {
     -var "execution_name=${EXECUTION_NAME:-manual}"
     -var "base_image=${BASE_IMAGE:-debian-12}"
     -var "image_definition=${IMAGE_DEFINITION}"
+    -var "parent_image=${PARENT_IMAGE}"
     -var "build_date=${BUILD_DATE:-}"
     -var "manifest_path=${workdir}/manifest.json"
   )
@@ -180,7 +197,7 @@ main() {
   packer init packer/
   packer validate "${args[@]}" packer/
 
-  log "packer build ${BUILD_ID} (${PIPELINE}) from ${SOURCE_AMI_ID} at ${COMMIT:-no commit}"
+  log "packer build ${BUILD_ID} (${PIPELINE}) from ${SOURCE_AMI_ID}${PARENT_IMAGE:+ (layered on its parent)} at ${COMMIT:-no commit}"
   # exec: $! must be Packer itself, not a subshell that would die on the signal alone.
   (exec packer build -color=false -timestamp-ui "${args[@]}" packer/) &
   packer_pid=$!

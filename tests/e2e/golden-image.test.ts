@@ -1,22 +1,27 @@
 /**
- * End-to-end on qemu, around one real bake of each shipped image definition (TCG makes a bake the
- * dominant cost of CI, so every assertion that needs an image uses one of these two):
+ * End-to-end on qemu, around one full bake and one layered bake (TCG makes a bake the dominant
+ * cost of CI, so every assertion that needs an image uses one of these two):
  *
- *   1. `npm run factory -- --pipeline e2e-web --image web` runs the real pipeline: the ASL in
- *      statemachines/, a real Packer bake of `ansible/images/web.yml` (qemu source, cleanup,
- *      validation), a real boot, the probe (the 8 common checks plus web's own drop-ins) through
- *      the guest agent, promotion and retention in the local catalog, the clone check.
- *   2. The bake's own Ansible run is the first converge: its PLAY RECAP (in Packer's log) has
- *      changes and no failure.
- *   3. `--pipeline e2e-base --image base`: a second real bake, of the `base` definition, probed with
- *      the common checks only, and promoted on its own pipeline.
+ *   1. `npm run factory -- --pipeline e2e-base --image base --no-clone-check`: the real pipeline
+ *      (the ASL in statemachines/, a real Packer bake of `ansible/images/base.yml` on the Debian
+ *      base image, boot, the probe through the guest agent, promotion, retention) bakes the golden
+ *      base image with every shared role, probed with the 8 common checks only.
+ *   2. `--pipeline e2e-web --image web --parent e2e-base/stable`: the web image is baked FROM the
+ *      promoted base image (the golden base → app image pattern): Packer starts from the base
+ *      image's qcow2 and the playbook skips baseline and hardening (image_factory_layered), so the
+ *      bake runs only the web role, then the cleanup play, cleanup.sh and validate-image.sh. It is
+ *      probed with the common checks plus web's drop-ins, promoted, tagged with its parent, and put
+ *      through retention (seeded old images) and the clone check.
+ *   3. The web bake's own Ansible run is its first converge: its PLAY RECAP has changes and no
+ *      failure, and it names web tasks but no baseline or hardening task.
  *   4. A machine booted from the promoted web image answers on the guest agent and over SSH with
- *      the key cloud-init installed, finishes first boot, and a second converge of web.yml on it
- *      changes nothing (idempotence, against the image as shipped).
+ *      the key cloud-init installed, finishes first boot, and a second converge of the FULL chain
+ *      (web.yml without image_factory_layered: baseline, hardening, web, cleanup) on it changes
+ *      nothing: the base roles' idempotence stays covered on the layered image as shipped.
  *   5. That machine, with nginx disabled and put through the image's own cleanup, becomes a
  *      broken image; the factory runs it through the real ASL without a bake (`--image-file`):
  *      web's own checks fail (named in the error), CleanupAfterFailure deregisters the candidate,
- *      the channel keeps the image of run 1, the CLI exits 1 and no VM is left.
+ *      the channel keeps the image of run 2, the CLI exits 1 and no VM is left.
  * Every VM is reaped in afterAll, whatever happened.
  */
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
@@ -30,7 +35,7 @@ import { guestExec, guestShell, waitForAgent } from '#local/qemu/guest-agent.js'
 import { ensureSshKeyPair, runSsh, type SshKeyPair, type SshTarget, waitForSsh } from '#local/qemu/ssh.js';
 import { isVmRunning, launchVm, reapVms, stopVm, type Vm } from '#local/qemu/vm.js';
 import { COMMON_LOCAL_CHECKS, WEB_CHECKS } from '../probe-checks.js';
-import { converge, parseRecap, qemuPidsUnder, run, runFactoryCli } from './helpers.js';
+import { converge, parseRecap, qemuPidsUnder, roleTasks, run, runFactoryCli } from './helpers.js';
 
 const STATE_DIR = path.join(PROJECT_ROOT, '.factory-e2e');
 const VM_DIR = path.join(STATE_DIR, 'e2e-vms');
@@ -39,6 +44,8 @@ const BASE_PIPELINE = 'e2e-base';
 const CHANNEL = 'stable';
 const COMMON_CHECKS = COMMON_LOCAL_CHECKS;
 const DAY_MS = 86_400_000;
+/** The web pipeline's factory arguments, shared by its layered bake and the broken-image run. */
+const WEB_RUN = ['--pipeline', PIPELINE, '--image', 'web', '--channel', CHANNEL];
 const BOOT_SECONDS = 900;
 
 /** The numbered steps above log their wall time, so that `npm test` shows where e2e time goes. */
@@ -51,11 +58,13 @@ async function timed<T>(label: string, act: () => Promise<T>): Promise<T> {
   }
 }
 
-describe('golden images, one bake per definition (qemu)', () => {
+describe('golden images: a full base bake, web layered on it (qemu)', () => {
   const catalog = new LocalCatalog(path.join(STATE_DIR, 'catalog'));
   const pointer = new FileChannelPointer(catalog);
   const seeded: string[] = [];
+  let base: { code: number; summary: LocalRunSummary; stdout: string };
   let first: { code: number; summary: LocalRunSummary; stdout: string };
+  let basePromotedId: string | undefined;
   let promotedId: string;
   let key: SshKeyPair;
   let machine: Vm;
@@ -80,12 +89,29 @@ describe('golden images, one bake per definition (qemu)', () => {
       seeded.push(record.imageId);
     }
     key = await ensureSshKeyPair(path.join(STATE_DIR, 'e2e-keys'));
-    // Act (shared by every test below): the one bake.
-    first = await timed('factory run with a bake', () =>
-      runFactoryCli(STATE_DIR, ['--pipeline', PIPELINE, '--image', 'web', '--channel', CHANNEL]),
+    // Act (shared by every test below): the full bake of the base image, then web layered on it.
+    base = await timed('factory run with a full bake of base', () =>
+      runFactoryCli(STATE_DIR, [
+        '--pipeline',
+        BASE_PIPELINE,
+        '--image',
+        'base',
+        '--channel',
+        CHANNEL,
+        '--no-clone-check',
+      ]),
     );
-    const timings = first.summary.timings.map((entry) => `${entry.state} ${entry.seconds.toFixed(1)} s`);
-    console.log(`e2e: states: ${timings.join(', ')}`);
+    basePromotedId = (await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId;
+    first = await timed('factory run with a layered bake of web', () =>
+      runFactoryCli(STATE_DIR, [...WEB_RUN, '--parent', `${BASE_PIPELINE}/${CHANNEL}`]),
+    );
+    for (const [label, run] of [
+      ['base', base],
+      ['web', first],
+    ] as const) {
+      const timings = run.summary.timings.map((entry) => `${entry.state} ${entry.seconds.toFixed(1)} s`);
+      console.log(`e2e: ${label} states: ${timings.join(', ')}`);
+    }
   });
 
   afterAll(async () => {
@@ -93,7 +119,37 @@ describe('golden images, one bake per definition (qemu)', () => {
     expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
   });
 
-  it('bakes, boots, probes, promotes and applies retention', async () => {
+  it('bakes the base definition in full on its own pipeline: common checks only, promoted', async () => {
+    // Assess (the bake ran first, in beforeAll)
+    const { code, summary } = base;
+    expect(summary.error).toBeUndefined();
+    expect(code).toBe(0);
+    expect(summary.status).toBe('SUCCEEDED');
+    const output = summary.output as {
+      build: { imageDefinition: string; parent?: unknown };
+      candidate: { imageId: string };
+      probeResult: { checks: Array<{ name: string; ok: boolean }> };
+    };
+    expect(output.build.imageDefinition).toBe('base');
+    expect(output.build.parent).toBeUndefined();
+    expect(output.probeResult.checks.map((check) => check.name)).toEqual(COMMON_CHECKS);
+    expect(output.probeResult.checks.filter((check) => !check.ok)).toEqual([]);
+    expect(basePromotedId).toBe(output.candidate.imageId);
+    // Its own pipeline: the web run layered on it afterwards left its channel as it was.
+    expect((await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId).toBe(output.candidate.imageId);
+    const tags = (await catalog.readImage(output.candidate.imageId))?.tags ?? {};
+    expect(tags[TAG.baseImage]).toBe('debian-12');
+    expect(tags).not.toHaveProperty([TAG.parentImage]);
+    // A full bake: the shared roles ran, web's did not.
+    const log = await readFile(path.join(STATE_DIR, 'builds', summary.executionName, 'packer.log'), 'utf8');
+    expect(log).toMatch(/TASK \[baseline : /);
+    expect(log).toMatch(/TASK \[hardening : /);
+    expect(log).not.toMatch(/nginx/);
+    expect(parseRecap(log)).toMatchObject({ failed: 0, unreachable: 0 });
+    expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
+  });
+
+  it('bakes web on the promoted base image (layered), boots, probes, promotes and applies retention', async () => {
     // Assess
     const { code, summary, stdout } = first;
     expect(summary.error).toBeUndefined();
@@ -115,18 +171,41 @@ describe('golden images, one bake per definition (qemu)', () => {
     );
     expect(summary.statesVisited).not.toContain('CleanupAfterFailure');
     const output = summary.output as {
+      build: {
+        baseImage: string;
+        sourceImageId: string;
+        parent?: { pipeline: string; channel: string; imageId: string };
+      };
       candidate: { imageId: string };
       probeResult: { checks: Array<{ name: string; ok: boolean }> };
       promotion: { imageId: string };
       retention: { outcomes: Array<{ imageId: string; outcome: string }> };
     };
+    // Layered on the promoted base image: its source, its base image, its lineage.
+    expect(basePromotedId).toBeDefined();
+    expect(output.build.parent).toEqual({
+      pipeline: BASE_PIPELINE,
+      channel: CHANNEL,
+      imageId: basePromotedId,
+    });
+    expect(output.build.sourceImageId).toBe(basePromotedId);
+    expect(output.build.baseImage).toBe('debian-12');
+    // All 10 checks: the 8 common ones (the parent's roles are inherited) and web's 2.
     const checks = output.probeResult.checks;
     expect(checks.map((check) => check.name)).toEqual([...COMMON_CHECKS, ...WEB_CHECKS]);
+    expect(checks).toHaveLength(10);
     expect(checks.filter((check) => !check.ok)).toEqual([]);
     promotedId = output.candidate.imageId;
     expect(output.promotion.imageId).toBe(promotedId);
     expect((await pointer.current(PIPELINE, CHANNEL))?.imageId).toBe(promotedId);
-    expect((await catalog.readImage(promotedId))?.tags[TAG.channel]).toBe(CHANNEL);
+    const tags = (await catalog.readImage(promotedId))?.tags ?? {};
+    expect(tags[TAG.channel]).toBe(CHANNEL);
+    expect(tags[TAG.parentImage]).toBe(basePromotedId);
+    expect(tags[TAG.sourceAmi]).toBe(basePromotedId);
+    expect(tags[TAG.baseImage]).toBe('debian-12');
+    // The parent image is still there, still current on its channel.
+    expect((await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId).toBe(basePromotedId);
+    expect(await catalog.readImage(basePromotedId as string)).toBeDefined();
     // Retention: six images of the pipeline now; the newest three stay (the new one and the two
     // youngest seeds), the three oldest seeds (older than 30 days) go; the foreign one is untouched.
     const deregistered = output.retention.outcomes
@@ -142,7 +221,7 @@ describe('golden images, one bake per definition (qemu)', () => {
     expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
   });
 
-  it('converged the playbook during the bake (first converge)', async () => {
+  it('converged only the web role during the layered bake (first converge)', async () => {
     // Act
     const log = await readFile(
       path.join(STATE_DIR, 'builds', first.summary.executionName, 'packer.log'),
@@ -153,41 +232,14 @@ describe('golden images, one bake per definition (qemu)', () => {
     const recap = parseRecap(log);
     expect(recap).toMatchObject({ failed: 0, unreachable: 0 });
     expect(recap.changed).toBeGreaterThan(0);
-  });
-
-  it('bakes the base definition on its own pipeline: common checks only, promoted', async () => {
-    // Act: the second real bake of this stage.
-    const { code, summary } = await timed('factory run with a bake of base', () =>
-      runFactoryCli(STATE_DIR, [
-        '--pipeline',
-        BASE_PIPELINE,
-        '--image',
-        'base',
-        '--channel',
-        CHANNEL,
-        '--no-clone-check',
-      ]),
-    );
-
-    // Assess
-    expect(summary.error).toBeUndefined();
-    expect(code).toBe(0);
-    expect(summary.status).toBe('SUCCEEDED');
-    const output = summary.output as {
-      build: { imageDefinition: string };
-      candidate: { imageId: string };
-      probeResult: { checks: Array<{ name: string; ok: boolean }> };
-    };
-    expect(output.build.imageDefinition).toBe('base');
-    expect(output.probeResult.checks.map((check) => check.name)).toEqual(COMMON_CHECKS);
-    expect(output.probeResult.checks.filter((check) => !check.ok)).toEqual([]);
-    expect((await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId).toBe(output.candidate.imageId);
-    // Its own pipeline: the web channel still names the web image.
-    expect((await pointer.current(PIPELINE, CHANNEL))?.imageId).toBe(promotedId);
-    const log = await readFile(path.join(STATE_DIR, 'builds', summary.executionName, 'packer.log'), 'utf8');
-    expect(log).not.toMatch(/nginx/);
-    expect(parseRecap(log)).toMatchObject({ failed: 0, unreachable: 0 });
-    expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
+    expect(roleTasks(log, 'web').length).toBeGreaterThan(0);
+    expect(roleTasks(log, 'baseline')).toEqual([]);
+    expect(roleTasks(log, 'hardening')).toEqual([]);
+    // The cleanup play and the identity cleanup ran as on every bake.
+    expect(roleTasks(log, 'cleanup').length).toBeGreaterThan(0);
+    expect(log).toMatch(/cleanup: done/);
+    expect(log).toMatch(/validate-image: image is clean/);
+    expect(log).toMatch(/--extra-vars image_factory_layered=true/);
   });
 
   it('boots a machine of the promoted image that answers on the agent and over SSH', async () => {
@@ -224,16 +276,21 @@ describe('golden images, one bake per definition (qemu)', () => {
     expect((await stat(disk)).mtimeMs).toBe(before);
   });
 
-  it('reports no change on a second converge of a machine of the image (idempotence)', async () => {
-    // Act: the playbook with the variables Packer passed to it at bake time.
-    const { recap, output } = await timed('second converge', () =>
+  it('reports no change on a second converge of the full chain on a machine of the image (idempotence)', async () => {
+    // Act: the playbook with the variables Packer passes at bake time, but not layered: the whole
+    // chain (baseline, hardening, web, cleanup) converges again on the layered image, so the base
+    // roles' idempotence is covered as well as web's.
+    const { recap, output } = await timed('second converge (full chain)', () =>
       converge(machine, key, VM_DIR, 'web', [
         'image_factory_backend=local',
         `image_factory_pipeline=${PIPELINE} image_factory_build_id=e2e-idempotence`,
+        'image_factory_layered=false',
       ]),
     );
 
     // Assess
+    for (const role of ['baseline', 'hardening', 'web', 'cleanup'])
+      expect(roleTasks(output, role).length, role).toBeGreaterThan(0);
     const changedTasks = output.split('\n').filter((line) => line.startsWith('changed:'));
     expect(changedTasks).toEqual([]);
     expect(recap).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
@@ -275,17 +332,7 @@ describe('golden images, one bake per definition (qemu)', () => {
 
     // Act
     const { code, summary } = await timed('factory run on the broken image (--image-file)', () =>
-      runFactoryCli(STATE_DIR, [
-        '--pipeline',
-        PIPELINE,
-        '--image',
-        'web',
-        '--channel',
-        CHANNEL,
-        '--no-clone-check',
-        '--image-file',
-        machine.overlayPath,
-      ]),
+      runFactoryCli(STATE_DIR, [...WEB_RUN, '--no-clone-check', '--image-file', machine.overlayPath]),
     );
 
     // Assess
@@ -307,6 +354,8 @@ describe('golden images, one bake per definition (qemu)', () => {
     expect(await catalog.readImage(candidate?.imageId as string)).toBeUndefined();
     expect((await pointer.current(PIPELINE, CHANNEL))?.imageId).toBe(before?.imageId);
     expect(before?.imageId).toBe(promotedId);
+    // The broken run was no layered build: the base channel is untouched too.
+    expect((await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId).toBe(basePromotedId);
     expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Helpers of the e2e stage: run the local factory CLI as a user would, converge an image
- * definition's playbook on a VM, list live qemu processes. No assertions here.
+ * definition's playbook on a VM, read Ansible's output (recap, tasks per role), list live qemu
+ * processes. No assertions here.
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -34,6 +35,18 @@ export function parseRecap(output: string): Recap {
     throw new Error(`no PLAY RECAP in ansible-playbook output:\n${output.slice(-2000)}`);
   const [, ok, changed, unreachable, failed] = match.map(Number) as [number, number, number, number, number];
   return { ok, changed, unreachable, failed };
+}
+
+/**
+ * Names of the tasks of `role` that ansible-playbook announced (`TASK [<role> : <name>]` lines,
+ * also inside Packer's log with its prefixes), in order. Skipped or run, a task the play reached
+ * is listed; a role the play never entered has none. Pure.
+ */
+export function roleTasks(output: string, role: string): string[] {
+  const escaped = role.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return [...output.matchAll(new RegExp(`TASK \\[${escaped} : ([^\\]]+)\\]`, 'g'))].map(
+    (match) => match[1] as string,
+  );
 }
 
 /** pids of live qemu-system processes whose command line names `dir`. */

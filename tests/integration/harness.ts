@@ -31,7 +31,7 @@ import type { Context } from 'aws-lambda';
 import { inject } from 'vitest';
 import { type GitHttpsServer, startGitHttpsServer } from './doubles/git-https-server.js';
 import { attributeCallsToRole, type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
-import { IamAuthorizer } from './iam/authorizer.js';
+import { IamAuthorizer, stageRoleId } from './iam/authorizer.js';
 import { Stack } from './iam/stack.js';
 import { createInstanceProfile, DUMMY_AWS_ENV, resetMoto, TEST_REGION, useMotoEnvironment } from './moto.js';
 
@@ -90,6 +90,8 @@ export const STACK_PARAMETERS = {
     'conc',
     'fault',
     'fault-old',
+    'base',
+    'layered',
   ].join(','),
 } as const;
 
@@ -117,11 +119,22 @@ const STACK_SCOPED_SETTINGS = [
   'PROMOTION_LEDGER_TABLE',
 ] as const;
 
-/** The stack's values of {@link STACK_SCOPED_SETTINGS} (every function has the same provider environment). */
-export const stackSettings = (): Record<(typeof STACK_SCOPED_SETTINGS)[number], string> => {
-  const environment = packagedStack().functionEnvironment('prepare-build');
+/**
+ * The stack's values of {@link STACK_SCOPED_SETTINGS} (every function has the same provider
+ * environment); of another stage's stack when one is given.
+ */
+export const stackSettings = (
+  stack: Stack = packagedStack(),
+): Record<(typeof STACK_SCOPED_SETTINGS)[number], string> => {
+  const environment = stack.functionEnvironment('prepare-build');
   return Object.fromEntries(STACK_SCOPED_SETTINGS.map((key) => [key, environment[key] ?? ''])) as never;
 };
+
+/**
+ * The packaged stack as `serverless package --stage <stage>` would give it (see `Stack`), with the
+ * same stack parameters: another stage of the factory in the same account.
+ */
+export const stageStack = (stage: string): Stack => new Stack(STACK_PARAMETERS, undefined, { stage });
 
 /** The git token the stack's SecureString holds in the tests (the git server requires it). */
 export const GIT_TOKEN = 'test-git-token-0123456789';
@@ -192,7 +205,12 @@ const clientConfig = (endpoint: string) => ({
  * @param options.env factory settings the handlers of this file read (merged over the defaults).
  */
 export const startAwsSide = async (
-  options: { motoEndpoint?: string; env?: Record<string, string> } = {},
+  options: {
+    motoEndpoint?: string;
+    env?: Record<string, string>;
+    /** Other stages deployed in the same account: their tables, profiles and roles exist too. */
+    otherStages?: readonly Stack[];
+  } = {},
 ): Promise<AwsSide> => {
   const motoEndpoint = options.motoEndpoint ?? inject('motoEndpoint');
   const release = claimMotoServer(motoEndpoint);
@@ -206,11 +224,16 @@ export const startAwsSide = async (
   const dynamodb = new DynamoDBClient(clientConfig(motoEndpoint));
   try {
     await resetMoto(motoEndpoint);
-    await createPromotionLedger(dynamodb);
-    for (const profile of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
-      await createInstanceProfile(motoEndpoint, packagedStack().ref(profile));
+    const stacks = [packagedStack(), ...(options.otherStages ?? [])];
+    for (const stack of stacks) {
+      await createPromotionLedger(dynamodb, stack);
+      for (const profile of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
+        await createInstanceProfile(motoEndpoint, stack.ref(profile));
+      }
     }
-    proxy = await startMotoGapProxy(motoEndpoint, { iam: new IamAuthorizer(packagedStack(), ec2) });
+    proxy = await startMotoGapProxy(motoEndpoint, {
+      iam: new IamAuthorizer(packagedStack(), ec2, options.otherStages ?? []),
+    });
     git = await startGitHttpsServer(inject('testTls'));
     git.requireToken(GIT_TOKEN);
     initialCommit = git.commit('main', { 'README.md': 'image definition\n' });
@@ -275,8 +298,11 @@ export const startAwsSide = async (
  * @returns its ARN, the stack's `STATE_MACHINE_ARN`.
  * @throws when moto names it otherwise.
  */
-export const createStackStateMachine = async (aws: Pick<AwsSide, 'sfn'>): Promise<string> => {
-  const expected = stackSettings().STATE_MACHINE_ARN;
+export const createStackStateMachine = async (
+  aws: Pick<AwsSide, 'sfn'>,
+  stack: Stack = packagedStack(),
+): Promise<string> => {
+  const expected = stackSettings(stack).STATE_MACHINE_ARN;
   const { stateMachineArn } = await aws.sfn.send(
     new CreateStateMachineCommand({
       name: expected.split(':').at(-1),
@@ -293,8 +319,8 @@ export const createStackStateMachine = async (aws: Pick<AwsSide, 'sfn'>): Promis
 };
 
 /** The stack's promotion ledger table, created in moto as CloudFormation would (key schema, TTL). */
-const createPromotionLedger = async (dynamodb: DynamoDBClient): Promise<void> => {
-  const table = packagedStack().properties('PromotionLedgerTable') as {
+const createPromotionLedger = async (dynamodb: DynamoDBClient, stack: Stack): Promise<void> => {
+  const table = stack.properties('PromotionLedgerTable') as {
     TableName: string;
     BillingMode: 'PAY_PER_REQUEST';
     AttributeDefinitions: Array<{ AttributeName: string; AttributeType: 'S' }>;
@@ -373,15 +399,19 @@ export type LambdaHandler<Out = unknown> = (event: unknown, context: Context) =>
 
 /** The proxy of the file that is running (calls are attributed through it). */
 let current: MotoGapProxy | undefined;
-const functionKeys = new WeakMap<object, string>();
+/** Each imported handler's function key, and for another stage's handler its stack and environment. */
+const functionKeys = new WeakMap<object, { key: string; stack?: Stack; env?: Record<string, string> }>();
 
 /**
  * Import `functions/<key>.ts` after {@link startAwsSide}; {@link invoke} then runs it as the role
  * the packaged stack gives that function.
  */
-export const importHandler = async <Out = unknown>(key: string): Promise<LambdaHandler<Out>> => {
+export const importHandler = async <Out = unknown>(
+  key: string,
+  stage?: { stack: Stack; env: Record<string, string> },
+): Promise<LambdaHandler<Out>> => {
   const handler = (await import(`../../functions/${key}.ts`)).handler as LambdaHandler<Out>;
-  functionKeys.set(handler, key);
+  functionKeys.set(handler, { key, ...stage });
   // The handlers' module-scope clients (the same modules the handlers import) name the acting role
   // in each request, so invocations that overlap are each evaluated as their own role.
   const clients = await Promise.all([
@@ -400,14 +430,39 @@ export const importHandler = async <Out = unknown>(key: string): Promise<LambdaH
  * it makes through the proxy is evaluated against that role's policies.
  */
 export const invoke = async <Out>(handler: LambdaHandler<Out>, event: unknown): Promise<Out> => {
-  const key = functionKeys.get(handler);
-  if (key === undefined)
+  const entry = functionKeys.get(handler);
+  if (entry === undefined)
     throw new Error('import handlers with importHandler(key) so that they run as their role');
-  const role = packagedStack().functionRoles().get(key);
-  if (role === undefined) throw new Error(`the stack has no function ${key}`);
+  const stack = entry.stack ?? packagedStack();
+  const logicalId = stack.functionRoles().get(entry.key);
+  if (logicalId === undefined) throw new Error(`the stack has no function ${entry.key}`);
   if (current === undefined) throw new Error('startAwsSide() first');
-  const name = `${packagedStack().functionNamePrefix()}${key}`;
-  return current.runAs(role, () => handler(structuredClone(event), lambdaContext(name)));
+  const role = entry.stack ? stageRoleId(entry.stack, logicalId) : logicalId;
+  const name = `${stack.functionNamePrefix()}${entry.key}`;
+  const run = () =>
+    current?.runAs(role, () => handler(structuredClone(event), lambdaContext(name))) as Promise<Out>;
+  if (entry.env === undefined) return run();
+  return withEnvironment(entry.env, run);
+};
+
+/**
+ * Run `action` with `env` set in `process.env`, and put the previous values back afterwards.
+ * Another stage's handlers read their settings as they run, one invocation at a time.
+ */
+export const withEnvironment = async <T>(
+  env: Record<string, string>,
+  action: () => Promise<T>,
+): Promise<T> => {
+  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  try {
+    return await action();
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
 };
 
 /** Invoke and return the thrown error (fails the test when the handler succeeds). */

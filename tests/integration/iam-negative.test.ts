@@ -33,20 +33,51 @@ const tag = async (resource: string, tags: Record<string, string>) => {
   );
 };
 
-/** Tags of the owners: our pipeline, none, a pipeline of no stack here, protected. */
+const STAGE = stackSettings().STAGE;
+/** A stage deployed next to the stack's in the same account, with the same pipelines. */
+const OTHER_STAGE = 'prod';
+
+/**
+ * Tags of the owners: our stage and pipeline (a test instance, or a candidate image), none, a
+ * pipeline of no stack here, another stage's (same pipeline, same marks), protected, a build instance.
+ */
 const OWNERS: Record<string, Record<string, string>> = {
-  own: { 'factory:pipeline': 'web', 'factory:build-id': 'web-0123456789ab', 'factory:role': 'test-instance' },
+  own: {
+    'factory:stage': STAGE,
+    'factory:pipeline': 'web',
+    'factory:build-id': 'web-0123456789ab',
+    'factory:role': 'test-instance',
+    'factory:channel': 'candidate',
+  },
   untagged: {},
   other: {
+    'factory:stage': STAGE,
     'factory:pipeline': 'intruder',
     'factory:build-id': 'intruder-0123456789ab',
     'factory:role': 'test-instance',
+    'factory:channel': 'candidate',
   },
-  protected: { 'factory:pipeline': 'web', 'factory:protected': 'true' },
+  otherStage: {
+    'factory:stage': OTHER_STAGE,
+    'factory:pipeline': 'web',
+    'factory:build-id': 'web-0123456789ab',
+    'factory:role': 'test-instance',
+    'factory:channel': 'candidate',
+  },
+  protected: { 'factory:stage': STAGE, 'factory:pipeline': 'web', 'factory:protected': 'true' },
   build: {
+    'factory:stage': STAGE,
     'factory:pipeline': 'web',
     'factory:build-id': 'web-0123456789ab',
     'factory:role': 'build-instance',
+    'factory:channel': 'candidate',
+  },
+  otherStageBuild: {
+    'factory:stage': OTHER_STAGE,
+    'factory:pipeline': 'web',
+    'factory:build-id': 'web-0123456789ab',
+    'factory:role': 'build-instance',
+    'factory:channel': 'candidate',
   },
 };
 
@@ -108,13 +139,13 @@ const id = (label: string): string => {
 };
 
 describe('no role destroys or retags what is not a factory resource of the stack', () => {
-  const owners = ['untagged', 'other'] as const;
+  const owners = ['untagged', 'other', 'otherStage'] as const;
 
   it.each([
     ['TerminateTestInstanceRole', 'own'],
     ['CleanupAfterFailureRole', 'own'],
     ['PackerTaskRole', 'build'],
-  ])('%s: terminating an untagged or other-pipeline instance is denied', async (role, mine) => {
+  ])('%s: terminating an untagged, other-pipeline or other-stage instance is denied', async (role, mine) => {
     await allowed(role, 'ec2', 'TerminateInstances', { InstanceIds: [id(`instance:${mine}`)] });
     for (const owner of owners)
       await denied(role, 'ec2', 'TerminateInstances', { InstanceIds: [id(`instance:${owner}`)] });
@@ -127,7 +158,7 @@ describe('no role destroys or retags what is not a factory resource of the stack
   });
 
   it.each(['ApplyRetentionRole', 'CleanupAfterFailureRole', 'PackerTaskRole'])(
-    '%s: deregistering or deleting an untagged, other-pipeline or protected image or snapshot is denied',
+    '%s: deregistering or deleting an untagged, other-pipeline, other-stage or protected image or snapshot is denied',
     async (role) => {
       await allowed(role, 'ec2', 'DeregisterImage', { ImageId: id('image:own') });
       await allowed(role, 'ec2', 'DeleteSnapshot', { SnapshotId: id('snapshot:own') });
@@ -140,7 +171,7 @@ describe('no role destroys or retags what is not a factory resource of the stack
   );
 
   it.each(['PromoteImageRole', 'RollbackChannelRole', 'ApplyRetentionRole'])(
-    '%s: retagging an untagged or other-pipeline image is denied',
+    '%s: retagging an untagged, other-pipeline or other-stage image is denied',
     async (role) => {
       const retag = (image: string) => ({
         Resources: [image],
@@ -151,7 +182,7 @@ describe('no role destroys or retags what is not a factory resource of the stack
     },
   );
 
-  it('LaunchTestInstanceRole: launching from an untagged or other-pipeline image is denied', async () => {
+  it('LaunchTestInstanceRole: launching from an untagged, other-pipeline or other-stage image is denied', async () => {
     const launch = (image: string) => ({
       ImageId: image,
       MinCount: 1,
@@ -167,6 +198,137 @@ describe('no role destroys or retags what is not a factory resource of the stack
   });
 });
 
+describe('ownership by value: owner tags only at creation, protected and channel images guarded (issue 9 point 5)', () => {
+  const tagsOf = (tags: Record<string, string>) =>
+    Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+  const createTags = (resource: string, tags: Record<string, string>) => ({
+    Resources: [resource],
+    Tags: tagsOf(tags),
+  });
+  /** What StepCreateTags sends after CreateImage: `local.aws_tags` (no owner key). */
+  const PACKER_TAGS = { Name: 'web-0123456789ab-20260630120000', 'factory:channel': 'candidate' };
+  const OWNER_TAGS = { 'factory:stage': STAGE, 'factory:pipeline': 'web' };
+
+  it('PackerTaskRole: tags its own candidate after creation, never another stage’s, pipeline’s or an untagged image', async () => {
+    await allowed('PackerTaskRole', 'ec2', 'CreateTags', createTags(id('image:build'), PACKER_TAGS));
+    await allowed('PackerTaskRole', 'ec2', 'CreateTags', createTags(id('snapshot:build'), PACKER_TAGS));
+    for (const owner of ['untagged', 'other', 'otherStageBuild', 'protected']) {
+      await denied('PackerTaskRole', 'ec2', 'CreateTags', createTags(id(`image:${owner}`), PACKER_TAGS));
+      await denied('PackerTaskRole', 'ec2', 'CreateTags', createTags(id(`snapshot:${owner}`), PACKER_TAGS));
+    }
+    // A bake cannot promote its own candidate by tag.
+    await denied(
+      'PackerTaskRole',
+      'ec2',
+      'CreateTags',
+      createTags(id('image:build'), { 'factory:channel': 'stable' }),
+    );
+  });
+
+  it('no role adds an owner tag to an existing resource (adopting it), not even its own', async () => {
+    const roles = [...packagedStack().roles()]
+      .filter(([, r]) => r.awsManaged.length === 0)
+      .map(([role]) => role);
+    for (const role of roles) {
+      for (const resource of [
+        'image:untagged',
+        'image:otherStageBuild',
+        'image:build',
+        'instance:untagged',
+      ]) {
+        for (const key of ['factory:stage', 'factory:pipeline'] as const) {
+          await denied(role, 'ec2', 'CreateTags', createTags(id(resource), { [key]: OWNER_TAGS[key] }));
+        }
+      }
+    }
+  });
+
+  it('creating calls must carry this stage’s owner tags (tag on create)', async () => {
+    const spec = (type: string, tags: Record<string, string>) => [{ ResourceType: type, Tags: tagsOf(tags) }];
+    const own = { ...OWNERS.build };
+    const foreign = { ...OWNERS.build, 'factory:stage': OTHER_STAGE };
+    const run = (tags: Record<string, string>) => ({
+      ImageId: PUBLISHED['ubuntu-24.04'].current.imageId,
+      MinCount: 1,
+      MaxCount: 1,
+      TagSpecifications: [...spec('instance', tags), ...spec('volume', tags)],
+    });
+    await allowed('PackerTaskRole', 'ec2', 'RunInstances', run(own));
+    await denied('PackerTaskRole', 'ec2', 'RunInstances', run(foreign));
+    await denied('PackerTaskRole', 'ec2', 'RunInstances', run({ ...own, 'factory:stage': '' }));
+    const image = (tags: Record<string, string>) => ({
+      InstanceId: id('instance:build'),
+      Name: 'web-0123456789ab-20260630120000',
+      TagSpecifications: [...spec('image', tags), ...spec('snapshot', tags)],
+    });
+    await allowed('PackerTaskRole', 'ec2', 'CreateImage', image(own));
+    await denied('PackerTaskRole', 'ec2', 'CreateImage', image(foreign));
+    await allowed('PackerTaskRole', 'ec2', 'CreateKeyPair', {
+      KeyName: 'packer_stage',
+      TagSpecifications: spec('key-pair', own),
+    });
+    await denied('PackerTaskRole', 'ec2', 'CreateKeyPair', {
+      KeyName: 'packer_stage',
+      TagSpecifications: spec('key-pair', foreign),
+    });
+    await denied('PackerTaskRole', 'ec2', 'CreateSecurityGroup', {
+      GroupName: 'packer_stage',
+      Description: 'Temporary group for Packer',
+      TagSpecifications: spec('security-group', foreign),
+    });
+    const test = { ...OWNERS.own };
+    await denied('LaunchTestInstanceRole', 'ec2', 'RunInstances', {
+      ...run({ ...test, 'factory:stage': OTHER_STAGE }),
+      ImageId: id('image:own'),
+    });
+  });
+
+  it('a protected image keeps its tags but the channel ones, and is never deregistered', async () => {
+    for (const role of ['PromoteImageRole', 'RollbackChannelRole', 'CleanupAfterFailureRole']) {
+      // The channel tags follow the pointers, protected or not.
+      await allowed(
+        role,
+        'ec2',
+        'CreateTags',
+        createTags(id('image:protected'), { 'factory:channel': 'stable' }),
+      );
+      const changes: Array<Record<string, string>> = [
+        { 'factory:protected': 'false' },
+        { 'factory:build-id': 'web-ffffffffffff' },
+        { Name: 'x' },
+      ];
+      for (const tags of changes)
+        await denied(role, 'ec2', 'CreateTags', createTags(id('image:protected'), tags));
+    }
+    for (const role of [
+      'ApplyRetentionRole',
+      'CleanupAfterFailureRole',
+      'SweepLeftoversRole',
+      'PackerTaskRole',
+    ]) {
+      await denied(role, 'ec2', 'DeregisterImage', { ImageId: id('image:protected') });
+      await denied(role, 'ec2', 'DeleteSnapshot', { SnapshotId: id('snapshot:protected') });
+    }
+  });
+
+  it('an image tagged with a channel (current) or previous-<channel> is never deregistered, by any role', async () => {
+    const { ImageId = '' } = await aws.ec2.send(
+      new RegisterImageCommand({ Name: `channel-image-${Date.now()}`, RootDeviceName: '/dev/xvda' }),
+    );
+    const { ImageId: retired = '' } = await aws.ec2.send(
+      new RegisterImageCommand({ Name: `retired-image-${Date.now()}`, RootDeviceName: '/dev/xvda' }),
+    );
+    const base = { 'factory:stage': STAGE, 'factory:pipeline': 'web' };
+    await tag(retired, { ...base, 'factory:channel': 'retired' });
+    await allowed('ApplyRetentionRole', 'ec2', 'DeregisterImage', { ImageId: retired });
+    for (const channel of ['stable', 'previous-stable', 'beta']) {
+      await tag(ImageId, { ...base, 'factory:channel': channel });
+      for (const role of ['ApplyRetentionRole', 'CleanupAfterFailureRole'])
+        await denied(role, 'ec2', 'DeregisterImage', { ImageId });
+    }
+  });
+});
+
 describe('Run Command only runs the probe document on test instances', () => {
   const send = (instance: string, document = 'AWS-RunShellScript') => ({
     DocumentName: document,
@@ -176,7 +338,7 @@ describe('Run Command only runs the probe document on test instances', () => {
 
   it('is denied on an instance that is not a test instance of the stack', async () => {
     await allowed('ProbeTestInstanceRole', 'ssm', 'SendCommand', send(id('instance:own')));
-    for (const owner of ['untagged', 'other', 'build']) {
+    for (const owner of ['untagged', 'other', 'otherStage', 'build']) {
       await denied('ProbeTestInstanceRole', 'ssm', 'SendCommand', send(id(`instance:${owner}`)));
     }
   });
@@ -212,7 +374,7 @@ describe('Session Manager: the Packer task tunnels only to its build instance an
       'StartSession',
       forward(id('instance:build'), 'AWS-StartPortForwardingSession'),
     );
-    for (const owner of ['own', 'untagged', 'other']) {
+    for (const owner of ['own', 'untagged', 'other', 'otherStageBuild']) {
       await denied(
         'PackerTaskRole',
         'ssm',
@@ -315,18 +477,19 @@ describe('the sweeper removes only factory leftovers of its kind, and reads only
   it('terminates build and test instances of its pipelines only', async () => {
     for (const mine of ['own', 'build'])
       await allowed(SWEEPER, 'ec2', 'TerminateInstances', { InstanceIds: [id(`instance:${mine}`)] });
-    for (const owner of ['untagged', 'other', 'protected'])
+    for (const owner of ['untagged', 'other', 'protected', 'otherStage', 'otherStageBuild'])
       await denied(SWEEPER, 'ec2', 'TerminateInstances', { InstanceIds: [id(`instance:${owner}`)] });
   });
 
   it('deregisters candidates only: never a promoted, protected, untagged or other pipeline’s image', async () => {
-    const candidate = { 'factory:pipeline': 'web', 'factory:channel': 'candidate' };
+    const candidate = { 'factory:stage': STAGE, 'factory:pipeline': 'web', 'factory:channel': 'candidate' };
     await allowed(SWEEPER, 'ec2', 'DeregisterImage', { ImageId: await image(candidate) });
     for (const tags of [
       { ...candidate, 'factory:channel': 'stable' },
       { ...candidate, 'factory:channel': 'previous-stable' },
       { ...candidate, 'factory:protected': 'true' },
       { ...candidate, 'factory:pipeline': 'intruder' },
+      { ...candidate, 'factory:stage': OTHER_STAGE },
       {},
     ])
       await denied(SWEEPER, 'ec2', 'DeregisterImage', { ImageId: await image(tags) });
@@ -339,6 +502,7 @@ describe('the sweeper removes only factory leftovers of its kind, and reads only
       ['packer_untagged', {}],
       ['packer_other', { ...BUILD, 'factory:pipeline': 'intruder' }],
       ['packer_test', { ...BUILD, 'factory:role': 'test-instance' }],
+      ['packer_prod', { ...BUILD, 'factory:stage': OTHER_STAGE }],
     ] as const) {
       await denied(SWEEPER, 'ec2', 'DeleteSecurityGroup', { GroupId: await group(name, tags) });
       await denied(SWEEPER, 'ec2', 'DeleteKeyPair', { KeyName: await keyPair(name, tags) });

@@ -160,6 +160,26 @@ describe('EC2 gaps', () => {
     expect(snapshots.has(doubled.snapshotId)).toBe(false);
   });
 
+  it('DescribeImages with ImageIds and Owners=self returns other owners in moto; the double keeps only our own', async () => {
+    // Prepare: one image of this account, one of a foreign account.
+    const { ImageId: ownId = '' } = await aws.ec2.send(new RegisterImageCommand({ Name: 'gap-own' }));
+    const request = { ImageIds: [ownId, FOREIGN_IMAGE.imageId], Owners: ['self'] };
+
+    // Act
+    const raw = await aws.ec2.send(new DescribeImagesCommand(request));
+    const doubled = await viaProxy.ec2.send(new DescribeImagesCommand(request));
+    const foreignOnly = await viaProxy.ec2.send(
+      new DescribeImagesCommand({ ImageIds: [FOREIGN_IMAGE.imageId], Owners: ['self'] }),
+    );
+
+    // Assess
+    expect((raw.Images ?? []).map((image) => image.ImageId).sort()).toEqual(
+      [ownId, FOREIGN_IMAGE.imageId].sort(),
+    );
+    expect((doubled.Images ?? []).map((image) => image.ImageId)).toEqual([ownId]);
+    expect(foreignOnly.Images ?? []).toEqual([]);
+  });
+
   it('DescribeImageReferences is not implemented in moto; the double lists live instances of the images', async () => {
     // Prepare
     const used = PUBLISHED['debian-12'].current.imageId;

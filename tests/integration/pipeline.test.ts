@@ -8,27 +8,24 @@
  * Manager (doubles) received.
  */
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import { GetParameterHistoryCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { executionName } from '#commons/core/build-key.js';
-import { lambdaFunctionKeys } from '#statemachines/definition.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
 import { bakeImageLikePacker } from './doubles/packer-bake-double.js';
-import { type SlackWebhookDouble, startSlackWebhookDouble } from './doubles/slack-webhook-double.js';
+import type { SlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { buildDocument, FAILING_PROBE, PASSING_PROBE } from './fixtures/build.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';
-import { type Run, type RunInput, runPipelineOnMoto } from './fixtures/pipeline-run.js';
+import { type Run, type RunInput, runPipelineOnMoto, startPipelineSide } from './fixtures/pipeline-run.js';
 import {
   type AwsSide,
-  importHandler,
   invoke,
   type LambdaHandler,
   liveInstances,
   ownImages,
   SETUP_TIMEOUT_MS,
   stackSettings,
-  startAwsSide,
   tagsOf,
 } from './harness.js';
 
@@ -38,7 +35,7 @@ const SOURCE = PUBLISHED['ubuntu-24.04'].current;
 
 let aws: AwsSide;
 let slack: SlackWebhookDouble;
-const handlers = new Map<string, LambdaHandler>();
+let handlers: Map<string, LambdaHandler>;
 
 /** Execute the ASL once for `input` (see fixtures/pipeline-run.ts). */
 const runPipeline = (input: RunInput, options: { registersImage?: boolean } = {}): Promise<Run> =>
@@ -65,9 +62,8 @@ const channelHistory = async (pipeline: string): Promise<string[]> => {
 const messagesSince = (count: number): string[] => slack.received.slice(count).map((m) => JSON.stringify(m));
 
 beforeAll(async () => {
-  slack = await startSlackWebhookDouble(inject('testTls'));
-  aws = await startAwsSide({
-    env: {
+  ({ aws, slack, handlers } = await startPipelineSide(
+    {
       CHANNEL_PARAMETER_PREFIX: PREFIX,
       SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER,
       INCIDENT_RESPONSE_PLAN_ARN: PLAN,
@@ -77,14 +73,8 @@ beforeAll(async () => {
       RETENTION_KEEP_LATEST: '3',
       RETENTION_DRY_RUN: 'false',
     },
-  });
-  await aws.ssm.send(
-    new PutParameterCommand({ Name: SLACK_PARAMETER, Value: slack.url, Type: 'SecureString' }),
-  );
-  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, SOURCE.imageId);
-  for (const key of new Set(Object.values(lambdaFunctionKeys()))) {
-    handlers.set(key, await importHandler(key));
-  }
+    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameter, imageId: SOURCE.imageId },
+  ));
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -143,6 +143,13 @@ const CATALOG: CatalogEntry[] = [
     expect: 'untouched',
   },
   { key: 'untagged', ageDays: 300, tags: {}, expect: 'untouched' },
+  // Another stage's expired image of the same pipeline (stage isolation).
+  {
+    key: 'other-stage',
+    ageDays: 300,
+    tags: { 'factory:stage': 'prod', 'factory:channel': 'retired' },
+    expect: 'untouched',
+  },
   // Pipeline `faulty`: its two expired images are the subject of the fault test.
   {
     key: 'faulty-new',
@@ -189,7 +196,12 @@ const seedImages = (): SeedImage[] =>
     tags:
       entry.key === 'untagged'
         ? {}
-        : { 'factory:pipeline': 'web', 'factory:build-id': `web-${entry.key}`, ...entry.tags },
+        : {
+            'factory:stage': stackSettings().STAGE,
+            'factory:pipeline': 'web',
+            'factory:build-id': `web-${entry.key}`,
+            ...entry.tags,
+          },
   }));
 
 let moto: MotoServer;

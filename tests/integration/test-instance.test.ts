@@ -101,6 +101,7 @@ describe('LaunchTestInstance', () => {
     );
     expect(instance.ClientToken).toBe(launchToken(build));
     expect(tagsOf(instance)).toMatchObject({
+      'factory:stage': stackSettings().STAGE,
       'factory:pipeline': 'launch',
       'factory:build-id': build.buildId,
       'factory:role': 'test-instance',
@@ -279,6 +280,7 @@ describe('CleanupAfterFailure', () => {
           {
             ResourceType: 'instance',
             Tags: [
+              { Key: 'factory:stage', Value: stackSettings().STAGE },
               { Key: 'factory:pipeline', Value: build.pipeline },
               { Key: 'factory:build-id', Value: build.buildId },
               { Key: 'factory:role', Value: 'test-instance' },

@@ -38,12 +38,39 @@ describe('config', () => {
     ]) {
       vi.stubEnv(key, undefined);
     }
+    vi.stubEnv('STAGE', 'prod');
     const config = await load();
-    expect(config.channelParameterPrefix).toBe('/image-factory/channels');
+    expect(config.channelParameterPrefix).toBe('/image-factory/prod/channels');
     expect(config.retentionMaxAgeDays).toBe(30);
     expect(config.retentionKeepLatest).toBe(3);
     expect(config.retentionDryRun).toBe(false);
     expect(config.testSubnetId).toBeUndefined();
+  });
+
+  it('puts the SSM prefixes under the stage by default, so two stages never share a parameter', async () => {
+    vi.stubEnv('CHANNEL_PARAMETER_PREFIX', undefined);
+    vi.stubEnv('LAST_SEEN_PARAMETER_PREFIX', '/acme/last-seen/');
+    vi.stubEnv('STAGE', 'dev');
+    const config = await load();
+    expect(config.channelParameterPrefix).toBe('/image-factory/dev/channels');
+    expect(config.lastSeenParameterPrefix).toBe('/acme/last-seen');
+  });
+
+  it('refuses a default prefix without a stage, and a stage that is no stage name', async () => {
+    vi.stubEnv('CHANNEL_PARAMETER_PREFIX', undefined);
+    vi.stubEnv('STAGE', undefined);
+    const config = await load();
+    expect(thrown(() => config.channelParameterPrefix)).toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining('STAGE'),
+    });
+    vi.resetModules();
+    vi.stubEnv('STAGE', 'dev/prod');
+    const invalid = await load();
+    expect(thrown(() => invalid.stage)).toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining('letters, digits and "-"'),
+    });
   });
 
   it('reads once: later changes to the environment are not seen', async () => {
@@ -79,15 +106,56 @@ describe('config', () => {
     ]);
   });
 
+  it('parses layered PIPELINES entries: a parent pipeline and its channel as the source', async () => {
+    vi.stubEnv('PIPELINES', 'base=ubuntu-24.04,web=web@pipeline:base/beta:edge,api=web@pipeline:web');
+    vi.stubEnv('DEFAULT_CHANNEL', 'stable');
+    const config = await load();
+    expect(config.pipelines).toEqual([
+      { pipeline: 'base', imageDefinition: 'base', baseImage: 'ubuntu-24.04', channel: 'stable' },
+      {
+        pipeline: 'web',
+        imageDefinition: 'web',
+        parent: { pipeline: 'base', channel: 'beta' },
+        channel: 'edge',
+      },
+      {
+        pipeline: 'api',
+        imageDefinition: 'web',
+        parent: { pipeline: 'web', channel: 'stable' },
+        channel: 'stable',
+      },
+    ]);
+  });
+
   it.each([
-    ['web', 'expected pipeline=[imageDefinition@]baseImage[:channel]'],
+    ['base=ubuntu-24.04,web=web@pipeline:web', 'pipeline web names itself as its parent'],
+    [
+      'base=ubuntu-24.04,web=web@pipeline:nope',
+      'pipeline web names parent nope, which is not one of the configured pipelines (base, web)',
+    ],
+    ['base=base@pipeline:web,web=web@pipeline:base', 'pipelines base → web → base form a cycle of parents'],
+  ])('rejects PIPELINES %s whose parents cannot work', async (value, expected) => {
+    vi.stubEnv('PIPELINES', value);
+    const config = await load();
+    expect(thrown(() => config.pipelines)).toMatchObject({
+      name: 'MissingConfiguration',
+      message: `environment variable PIPELINES: ${expected}`,
+    });
+  });
+
+  it.each([
+    ['web', 'expected pipeline=[imageDefinition@]{baseImage|pipeline:<parent>[/<parentChannel>]}[:channel]'],
     ['web=centos-7', 'baseImage is required and must be one of: ubuntu-24.04'],
     ['Web=al2023', 'pipeline must be 1-32 characters'],
     ['web=al2023:Bad', 'channel must be 1-32 characters'],
     ['web=al2023:candidate', 'channel must not be "candidate"'],
     ['web=nginx@al2023', 'imageDefinition must be one of: base, web (got "nginx")'],
     ['api=al2023', 'imageDefinition must be one of: base, web (got "api")'],
-    ['web=base@web@al2023', 'expected pipeline=[imageDefinition@]baseImage[:channel]'],
+    ['web=base@web@al2023', 'expected pipeline=[imageDefinition@]{baseImage|pipeline:<parent>'],
+    ['web=web@pipeline:Base', 'parent.pipeline: pipeline must be 1-32 characters'],
+    ['web=web@pipeline:base/previous-stable', 'parent.channel: channel must not be'],
+    ['web=web@pipeline:base/stable/x', 'expected pipeline=[imageDefinition@]{baseImage|pipeline:<parent>'],
+    ['web=nginx@pipeline:base', 'imageDefinition must be one of: base, web (got "nginx")'],
   ])('rejects the PIPELINES entry %s and says what is expected', async (value, expected) => {
     vi.stubEnv('PIPELINES', `base=ubuntu-24.04,${value}`);
     const config = await load();

@@ -56,6 +56,15 @@ describe('manual execution input', () => {
     expect(call).toThrow(message);
   });
 
+  it('accepts a parent pipeline instead of a base image (layered build), channel defaulting to stable', () => {
+    expect(ExecutionInput.parse({ pipeline: 'web', parent: { pipeline: 'base' } })).toEqual({
+      pipeline: 'web',
+      parent: { pipeline: 'base', channel: 'stable' },
+      channel: 'stable',
+      trigger: 'manual',
+    });
+  });
+
   it('accepts the $$.Execution wrapper and the bare input for PrepareBuild', () => {
     const bare = PrepareBuildInput.parse({ pipeline: 'web', baseImage: 'al2023' });
     expect(bare.execution).toBeUndefined();

@@ -2,7 +2,7 @@
  * `ImageStore` on EC2 AMIs.
  *
  * APIs (EC2 API reference, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/):
- * - `DescribeImages` with `Owners=self` and `tag:<key>` filters, paginated;
+ * - `DescribeImages` with `Owners=self` and `tag:<key>` filters, always `tag:factory:stage=<stage>`, paginated;
  * - `CreateTags` for channel changes;
  * - `DescribeImageReferences` (instances and launch templates that reference an AMI) for "in use".
  *   It takes 1 to 10 image ids per call ("ImageId.N ... Maximum number of 10 items",
@@ -36,6 +36,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { BoundedPool } from '../bounded-pool.js';
 import type { ClientProvider } from '../clients/lazy-client.js';
+import { TAG } from '../core/tags.js';
 import type { ImageRecord, ImageStore, SnapshotOutcome } from '../ports.js';
 
 /** Most image ids `DescribeImageReferences` accepts in one call (EC2 API reference, `ImageId.N`). */
@@ -73,6 +74,11 @@ const PARAMETER_TYPES: readonly ResourceTypeRequest[] = [{ ResourceType: 'ssm:Pa
 export class Ec2ImageStore implements ImageStore {
   constructor(
     private readonly client: ClientProvider<EC2Client>,
+    /**
+     * This stage: {@link findImages} only ever returns images tagged `factory:stage=<stage>`, so no
+     * step sees, retags or deregisters another stage's images (IAM denies it too).
+     */
+    private readonly stage: string,
     /** Told about every chunk whose reference scan failed (default: nothing). */
     private readonly onScanFailed: ReferenceScanFailed = () => undefined,
   ) {}
@@ -80,7 +86,11 @@ export class Ec2ImageStore implements ImageStore {
   async findImages(tags: Record<string, string>): Promise<ImageRecord[]> {
     const filters = [
       { Name: 'state', Values: ['available'] },
-      ...Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] })),
+      // The store's stage wins over a stage a caller might pass.
+      ...Object.entries({ ...tags, [TAG.stage]: this.stage }).map(([key, value]) => ({
+        Name: `tag:${key}`,
+        Values: [value],
+      })),
     ];
     const images: ImageRecord[] = [];
     for await (const page of paginateDescribeImages(

@@ -2,6 +2,7 @@
  * `LeftoverStore` on EC2: what builds leave behind, listed by the factory's tags and removed one
  * by one (EC2 API reference, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/).
  *
+ * Every listing is also filtered on `tag:factory:stage=<stage>`: another stage's resources are never read.
  * - Instances: `DescribeInstances` filtered on `tag:factory:role` (`build-instance` from Packer's
  *   `run_tags`, `test-instance` from LaunchTestInstance) and the live states, paginated;
  *   `TerminateInstances` one id per call (an unknown id fails a whole call:
@@ -52,9 +53,15 @@ const iso = (date: Date | string | undefined): string | undefined =>
 export class Ec2LeftoverStore implements LeftoverStore {
   constructor(
     private readonly ec2: ClientProvider<EC2Client>,
+    /** This stage: every listing is filtered on `tag:factory:stage` (another stage's resources are never read). */
+    private readonly stage: string,
     /** Deregisters an image and deletes its snapshots (the image store's `deregisterImage`). */
     private readonly images: Pick<ImageStore, 'deregisterImage'>,
   ) {}
+
+  #stageFilter(): { Name: string; Values: string[] } {
+    return { Name: `tag:${TAG.stage}`, Values: [this.stage] };
+  }
 
   async list(): Promise<Leftover[]> {
     const [instances, groups, keyPairs, images] = await Promise.all([
@@ -73,6 +80,7 @@ export class Ec2LeftoverStore implements LeftoverStore {
       {
         Filters: [
           { Name: `tag:${TAG.role}`, Values: [BUILD_INSTANCE_ROLE, TEST_INSTANCE_ROLE] },
+          this.#stageFilter(),
           { Name: 'instance-state-name', Values: LIVE_STATES },
         ],
       },
@@ -95,7 +103,7 @@ export class Ec2LeftoverStore implements LeftoverStore {
     const found: Leftover[] = [];
     for await (const page of paginateDescribeSecurityGroups(
       { client: this.ec2() },
-      { Filters: [{ Name: `tag:${TAG.role}`, Values: [BUILD_INSTANCE_ROLE] }] },
+      { Filters: [{ Name: `tag:${TAG.role}`, Values: [BUILD_INSTANCE_ROLE] }, this.#stageFilter()] },
     )) {
       for (const group of page.SecurityGroups ?? []) {
         found.push({
@@ -111,7 +119,9 @@ export class Ec2LeftoverStore implements LeftoverStore {
 
   async #keyPairs(): Promise<Leftover[]> {
     const { KeyPairs } = await this.ec2().send(
-      new DescribeKeyPairsCommand({ Filters: [{ Name: `tag:${TAG.role}`, Values: [BUILD_INSTANCE_ROLE] }] }),
+      new DescribeKeyPairsCommand({
+        Filters: [{ Name: `tag:${TAG.role}`, Values: [BUILD_INSTANCE_ROLE] }, this.#stageFilter()],
+      }),
     );
     return (KeyPairs ?? []).map((key) => ({
       kind: 'key-pair' as const,
@@ -128,7 +138,7 @@ export class Ec2LeftoverStore implements LeftoverStore {
       { client: this.ec2() },
       {
         Owners: ['self'],
-        Filters: [{ Name: `tag:${TAG.channel}`, Values: [CANDIDATE_CHANNEL] }],
+        Filters: [{ Name: `tag:${TAG.channel}`, Values: [CANDIDATE_CHANNEL] }, this.#stageFilter()],
         MaxResults: 1000,
       },
     )) {

@@ -22,6 +22,8 @@ import type { LaunchRequest, MachineLauncher } from '../ports.js';
 
 export interface Ec2LauncherOptions {
   instanceType: string;
+  /** This stage: the `factory:stage` tag of every test instance, and the filter of every listing. */
+  stage: string;
   /** Instance profile name, or its ARN. */
   instanceProfile: string;
   subnetId?: string | undefined;
@@ -38,6 +40,7 @@ export class Ec2MachineLauncher implements Omit<MachineLauncher, 'isReady'> {
 
   async launch(request: LaunchRequest): Promise<{ instanceId: string }> {
     const tags: Tag[] = [
+      { Key: TAG.stage, Value: this.options.stage },
       { Key: TAG.pipeline, Value: request.pipeline },
       { Key: TAG.buildId, Value: request.buildId },
       { Key: TAG.role, Value: TEST_INSTANCE_ROLE },
@@ -93,6 +96,7 @@ export class Ec2MachineLauncher implements Omit<MachineLauncher, 'isReady'> {
         Filters: [
           { Name: `tag:${TAG.buildId}`, Values: [buildId] },
           { Name: `tag:${TAG.role}`, Values: [TEST_INSTANCE_ROLE] },
+          { Name: `tag:${TAG.stage}`, Values: [this.options.stage] },
           { Name: 'instance-state-name', Values: LIVE_STATES },
         ],
       },

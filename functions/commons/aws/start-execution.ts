@@ -20,15 +20,20 @@ export interface StartResult {
   started: boolean;
 }
 
+/**
+ * @param sourceImageId the image the build bakes from, part of the name: `input.sourceImageId`, or
+ *   for a layered build (`input.parent`) the image the parent channel names now.
+ */
 export const startBuild = async (
   client: ClientProvider<SFNClient>,
   stateMachineArn: string,
-  input: ExecutionInput & { sourceImageId: string },
+  input: ExecutionInput,
+  sourceImageId: string,
 ): Promise<StartResult> => {
   const name = executionName({
     pipeline: input.pipeline,
     channel: input.channel,
-    sourceImageId: input.sourceImageId,
+    sourceImageId,
     commit: input.commit,
     attempt: input.attempt,
   });

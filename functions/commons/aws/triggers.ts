@@ -11,11 +11,22 @@ import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-s
 import type { ClientProvider } from '../clients/lazy-client.js';
 import type { PipelineConfig } from '../config.js';
 import { assertTrustedSource, getBaseImage } from '../core/base-images.js';
-import type { SourceImageResolver } from '../ports.js';
+import type { ChannelPointer, SourceImageResolver } from '../ports.js';
 import type { ExecutionInput } from '../schemas.js';
 import type { StartResult } from './start-execution.js';
 
-export type StartBuild = (input: ExecutionInput & { sourceImageId: string }) => Promise<StartResult>;
+/**
+ * Start a build; `sourceImageId` is the image it will bake from, which names the execution
+ * (`input.sourceImageId`, or the image a layered pipeline's parent channel names now).
+ */
+export type StartBuild = (input: ExecutionInput, sourceImageId: string) => Promise<StartResult>;
+
+/** What the triggers read to find a pipeline's current source. */
+export interface SourceDeps {
+  sources: SourceImageResolver;
+  /** Parent channel pointers of layered pipelines. */
+  pointer: Pick<ChannelPointer, 'current'>;
+}
 
 /** Last source AMI seen per pipeline: SSM parameter `<prefix>/<pipeline>`. */
 export class LastSeenStore {
@@ -59,48 +70,81 @@ export const resolveTrustedSource = async (sources: SourceImageResolver, baseIma
   return source;
 };
 
+/**
+ * A pipeline's current source and the execution input fields that name it: a base image's vetted
+ * source AMI, or the image a layered pipeline's parent channel names (undefined when that channel
+ * names none yet: nothing to build from).
+ * @throws ForeignBaseImage when a public parameter points to an AMI of an untrusted owner.
+ */
+export const resolvePipelineSource = async (
+  entry: PipelineConfig,
+  deps: SourceDeps,
+): Promise<
+  { sourceImageId: string; input: Pick<ExecutionInput, 'baseImage' | 'parent' | 'sourceImageId'> } | undefined
+> => {
+  if (entry.parent) {
+    const position = await deps.pointer.current(entry.parent.pipeline, entry.parent.channel);
+    return position ? { sourceImageId: position.imageId, input: { parent: entry.parent } } : undefined;
+  }
+  const source = await resolveTrustedSource(deps.sources, entry.baseImage);
+  return {
+    sourceImageId: source.imageId,
+    input: { baseImage: entry.baseImage, sourceImageId: source.imageId },
+  };
+};
+
 export interface WatchResult {
   pipeline: string;
+  /** The base image, or `pipeline:<parent>/<channel>` for a layered pipeline. */
   baseImage: string;
-  sourceImageId: string;
+  /** Undefined when a layered pipeline's parent channel names no image yet. */
+  sourceImageId?: string;
   changed: boolean;
   executionName?: string;
   started?: boolean;
 }
 
+/** How results and logs name a pipeline's source. */
+const sourceLabel = (entry: PipelineConfig): string =>
+  entry.parent ? `pipeline:${entry.parent.pipeline}/${entry.parent.channel}` : entry.baseImage;
+
 /**
- * For each pipeline: read the current source AMI, compare with the last one seen, start a build
- * when it changed, then record it. The last-seen value moves only after the start succeeded (or
- * the execution already existed), so a failed start is retried on the next run.
+ * For each pipeline: read the current source (the base image's source AMI, or a layered pipeline's
+ * parent channel image, so a parent's promotion rebuilds its children), compare with the last one
+ * seen, start a build when it changed, then record it. The last-seen value moves only after the
+ * start succeeded (or the execution already existed), so a failed start is retried on the next run.
  * @throws ForeignBaseImage or AWS errors after every pipeline was tried (first error wins).
  */
 export const watchBaseImages = async (
   pipelines: readonly PipelineConfig[],
-  deps: { sources: SourceImageResolver; lastSeen: LastSeenStore; start: StartBuild },
+  deps: SourceDeps & { lastSeen: LastSeenStore; start: StartBuild },
 ): Promise<WatchResult[]> => {
   const results: WatchResult[] = [];
   const errors: unknown[] = [];
-  for (const { pipeline, imageDefinition, baseImage, channel } of pipelines) {
+  for (const entry of pipelines) {
+    const { pipeline, imageDefinition, channel } = entry;
+    const baseImage = sourceLabel(entry);
     try {
-      const source = await resolveTrustedSource(deps.sources, baseImage);
+      const source = await resolvePipelineSource(entry, deps);
       const lastSeen = await deps.lastSeen.get(pipeline);
-      if (lastSeen === source.imageId) {
-        results.push({ pipeline, baseImage, sourceImageId: source.imageId, changed: false });
+      if (!source || lastSeen === source.sourceImageId) {
+        results.push({
+          pipeline,
+          baseImage,
+          ...(source ? { sourceImageId: source.sourceImageId } : {}),
+          changed: false,
+        });
         continue;
       }
-      const started = await deps.start({
-        pipeline,
-        channel,
-        trigger: 'base-image',
-        baseImage,
-        imageDefinition,
-        sourceImageId: source.imageId,
-      });
-      await deps.lastSeen.put(pipeline, source.imageId);
+      const started = await deps.start(
+        { pipeline, channel, trigger: 'base-image', imageDefinition, ...source.input },
+        source.sourceImageId,
+      );
+      await deps.lastSeen.put(pipeline, source.sourceImageId);
       results.push({
         pipeline,
         baseImage,
-        sourceImageId: source.imageId,
+        sourceImageId: source.sourceImageId,
         changed: true,
         executionName: started.executionName,
         started: started.started,
@@ -115,7 +159,8 @@ export const watchBaseImages = async (
 
 export interface PushResult {
   pipeline: string;
-  executionName: string;
+  /** Undefined when nothing was started: a layered pipeline whose parent channel names no image yet. */
+  executionName?: string;
   started: boolean;
 }
 
@@ -129,26 +174,34 @@ export const codeCommitRepositoryUrl = (region: string, repositoryName: string):
 /**
  * Start one build per configured pipeline for a pushed commit (deterministic names: redelivery is
  * a no-op). `push.repository` is the URL the runner fetches (GitHub `clone_url`,
- * {@link codeCommitRepositoryUrl}).
+ * {@link codeCommitRepositoryUrl}). A layered pipeline builds on its parent channel's current
+ * image, and is skipped (`started: false`, no execution) while that channel names none.
  */
 export const startPushBuilds = async (
   pipelines: readonly PipelineConfig[],
   push: { commit: string; repository: string },
-  deps: { sources: SourceImageResolver; start: StartBuild },
+  deps: SourceDeps & { start: StartBuild },
 ): Promise<PushResult[]> => {
   const results: PushResult[] = [];
-  for (const { pipeline, imageDefinition, baseImage, channel } of pipelines) {
-    const source = await resolveTrustedSource(deps.sources, baseImage);
-    const started = await deps.start({
-      pipeline,
-      channel,
-      trigger: 'git-push',
-      baseImage,
-      imageDefinition,
-      sourceImageId: source.imageId,
-      commit: push.commit,
-      repository: push.repository,
-    });
+  for (const entry of pipelines) {
+    const { pipeline, imageDefinition, channel } = entry;
+    const source = await resolvePipelineSource(entry, deps);
+    if (!source) {
+      results.push({ pipeline, started: false });
+      continue;
+    }
+    const started = await deps.start(
+      {
+        pipeline,
+        channel,
+        trigger: 'git-push',
+        imageDefinition,
+        ...source.input,
+        commit: push.commit,
+        repository: push.repository,
+      },
+      source.sourceImageId,
+    );
     results.push({ pipeline, executionName: started.executionName, started: started.started });
   }
   return results;

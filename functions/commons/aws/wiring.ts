@@ -31,10 +31,10 @@ import { SsmInstanceReadiness } from './ssm-instance-readiness.js';
 import { ssmSecureString } from './ssm-secure-string.js';
 
 export const imageStore = (): Ec2ImageStore =>
-  new Ec2ImageStore(ec2, (imageIds, error) =>
+  new Ec2ImageStore(ec2, config.stage, (imageIds, error) =>
     logger.warn('image reference scan failed: images kept as in use', { imageIds, error }),
   );
-export const leftoverStore = (): Ec2LeftoverStore => new Ec2LeftoverStore(ec2, imageStore());
+export const leftoverStore = (): Ec2LeftoverStore => new Ec2LeftoverStore(ec2, config.stage, imageStore());
 export const executionStatus = (): SfnExecutionStatus => new SfnExecutionStatus(sfn);
 export const channelPointer = (): SsmChannelPointer =>
   new SsmChannelPointer(ssm, config.channelParameterPrefix);
@@ -44,6 +44,7 @@ export const sourceResolver = (): PublicParameterSourceImageResolver =>
   new PublicParameterSourceImageResolver(ec2, ssm);
 export const machineLauncher = (): Ec2MachineLauncher =>
   new Ec2MachineLauncher(ec2, {
+    stage: config.stage,
     instanceType: config.testInstanceType,
     instanceProfile: config.testInstanceProfile,
     subnetId: config.testSubnetId,

@@ -6,13 +6,13 @@
  * a builder instance (`factory:role=build-instance`), a temporary security group and key pair
  * (named `packer_<uuid>`, tagged with the same `run_tags`), a candidate AMI
  * (`factory:channel=candidate`) with its snapshots, and a test instance (`factory:role=test-instance`).
- * Every one carries `factory:pipeline`, `factory:build-id` and `factory:execution` (the execution's
- * name). The pipeline normally removes them itself; an aborted execution (StopExecution skips every
+ * Every one carries `factory:stage`, `factory:pipeline`, `factory:build-id` and `factory:execution`
+ * (the execution's name). The pipeline normally removes them itself; an aborted execution (StopExecution skips every
  * Catch), a Packer killed before its own cleanup, or a failed CleanupAfterFailure leaves them.
  *
  * Rules, in order (the first that applies gives the reason):
- * 1. Ownership. A resource is this stage's only when its `factory:pipeline` is one of the stage's
- *    pipelines, it has the build id and execution tags, its kind's marks (`factory:role`, the
+ * 1. Ownership. A resource is this stage's only when its `factory:stage` is the stage, its
+ *    `factory:pipeline` is one of the stage's pipelines, it has the build id and execution tags, its kind's marks (`factory:role`, the
  *    `packer_` name, `factory:channel=candidate`), and its build id is the one this stage's state
  *    machine gives that execution ({@link isBuildOfExecution}: a hash of the execution ARN, so
  *    another stage's, another state machine's or a hand-tagged resource never matches). Anything
@@ -79,6 +79,8 @@ export interface ExecutionFacts {
 
 /** The stage the sweeper works for. */
 export interface SweepScope {
+  /** This stage (`factory:stage` value): any other stage's resource is foreign. */
+  stage: string;
   /** This stage's state machine ARN (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`). */
   stateMachineArn: string;
   /** The stage's pipelines (`factory:pipeline` values it may touch). */
@@ -156,6 +158,7 @@ export const ownedLeftovers = (resources: readonly Leftover[], scope: SweepScope
     const pipeline = resource.tags[TAG.pipeline];
     const buildId = resource.tags[TAG.buildId];
     const execution = resource.tags[TAG.execution];
+    if (resource.tags[TAG.stage] !== scope.stage) return [];
     if (pipeline === undefined || !pipelines.has(pipeline) || !buildId || !execution) return [];
     if (!EXECUTION_NAME.test(execution) || !hasKindMarks(resource)) return [];
     const executionArn = executionArnOf(scope.stateMachineArn, execution);

@@ -12,6 +12,10 @@ export const TAG = {
   channel: 'factory:channel',
   sourceAmi: 'factory:source-ami',
   sourceAmiName: 'factory:source-ami-name',
+  /** Base image catalog key (`core/base-images.ts`) the image descends from; a layered build inherits it. */
+  baseImage: 'factory:base-image',
+  /** The parent pipeline's image a layered build was baked from (absent on images baked from a base image). */
+  parentImage: 'factory:parent-image',
   commit: 'factory:commit',
   buildDate: 'factory:build-date',
   protected: 'factory:protected',

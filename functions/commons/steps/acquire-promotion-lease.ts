@@ -9,17 +9,18 @@ import type { Build } from '../schemas.js';
  * @returns `$.promotionLease` `{ key, holder, expiresAt }`.
  * @throws PromotionLeaseHeld while another execution holds it (the ASL retries with backoff).
  */
-export const acquirePromotionLease = async (
+export async function acquirePromotionLease(
   input: { build: Build },
   ports: { ledger: PromotionLedger },
   options: { ttlSeconds?: number } = {},
-): Promise<PromotionLease> =>
-  ports.ledger.acquire(
+): Promise<PromotionLease> {
+  return ports.ledger.acquire(
     input.build.pipeline,
     input.build.channel,
     input.build.executionName,
     options.ttlSeconds ?? PROMOTION_LEASE_TTL_SECONDS,
   );
+}
 
 /**
  * Run `work` while `holder` holds the channel's promotion lease, and give the lease back on every
@@ -28,11 +29,11 @@ export const acquirePromotionLease = async (
  * @throws PromotionLeaseHeld while another holder's lease has not lapsed (`work` does not run);
  *   what `work` throws.
  */
-export const withPromotionLease = async <T>(
+export async function withPromotionLease<T>(
   ledger: PromotionLedger,
   lease: { pipeline: string; channel: string; holder: string; ttlSeconds?: number | undefined },
   work: () => Promise<T>,
-): Promise<T> => {
+): Promise<T> {
   const { pipeline, channel, holder } = lease;
   await ledger.acquire(pipeline, channel, holder, lease.ttlSeconds ?? PROMOTION_LEASE_TTL_SECONDS);
   try {
@@ -40,4 +41,4 @@ export const withPromotionLease = async <T>(
   } finally {
     await ledger.release(pipeline, channel, holder);
   }
-};
+}

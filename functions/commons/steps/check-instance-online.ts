@@ -8,14 +8,14 @@ import type { MachineLauncher } from '../ports.js';
  * @returns `$.online` `{ online, attempt }`.
  * @throws InstanceNeverOnline when still not ready at attempt `maxAttempts`.
  */
-export const checkInstanceOnline = async (
+export async function checkInstanceOnline(
   input: { testInstance: { instanceId: string }; online?: { attempt: number } | undefined },
   ports: { launcher: Pick<MachineLauncher, 'isReady'> },
   options: { maxAttempts: number },
-): Promise<{ online: boolean; attempt: number }> => {
+): Promise<{ online: boolean; attempt: number }> {
   const attempt = (input.online?.attempt ?? 0) + 1;
   const online = await ports.launcher.isReady(input.testInstance.instanceId);
   if (!online && attempt >= options.maxAttempts)
     throw new InstanceNeverOnline(input.testInstance.instanceId, attempt);
   return { online, attempt };
-};
+}

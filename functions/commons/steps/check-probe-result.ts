@@ -11,11 +11,11 @@ import type { ProbeResult } from '../schemas.js';
  * @throws ProbeTimedOut when the command timed out on the instance or `maxAttempts` reads elapsed.
  * @throws InvocationDoesNotExist (from the runner) right after the start; the ASL retries it.
  */
-export const checkProbeResult = async (
+export async function checkProbeResult(
   input: { probe: { commandId: string; instanceId: string }; probeResult?: { attempt: number } | undefined },
   ports: { runner: CommandRunner },
   options: { maxAttempts: number },
-): Promise<ProbeResult> => {
+): Promise<ProbeResult> {
   const attempt = (input.probeResult?.attempt ?? 0) + 1;
   const { commandId, instanceId } = input.probe;
   const result = await ports.runner.readProbe(commandId, instanceId);
@@ -46,4 +46,4 @@ export const checkProbeResult = async (
     failed: [],
     summary: verdict.summary,
   };
-};
+}

@@ -84,9 +84,10 @@ const repairChannel = async (
  * State `CleanupAfterFailure`: terminate every test instance tagged with the build id (plus the
  * one in `$.testInstance`), and deregister the build's candidate and its snapshots after any
  * failure before promotion (see {@link unpromotedCandidate}; `$.candidate` when present, else found
- * by build id). A failure is before promotion while `$.termination` is absent: TerminateTestInstance
- * is the last state before the promotion's, so from PromoteImage on the candidate is kept (a
- * channel pointer may already name it). What cleanup cannot reach (builder instances, Packer's
+ * by build id). A failure is before promotion while neither `$.termination` nor `$.promotionLease`
+ * is present: TerminateTestInstance is the last state before the promotion's, and the pointer only
+ * moves under the lease, so from AcquirePromotionLease on the candidate is kept (a channel pointer
+ * may already name it, with its tag still `candidate`). What cleanup cannot reach (builder instances, Packer's
  * temporary security group and key pair, an aborted execution's leftovers) is the sweeper's.
  * When the build took the promotion lease (`$.promotionLease`), the channel's tags are then put
  * back in agreement with its pointer and the lease is released (see {@link repairChannel}).
@@ -112,9 +113,8 @@ export const cleanupAfterFailure = async (
   const { build, candidate, testInstance } = input;
   if (!build)
     return { terminatedInstanceIds: [], deregisteredImageId: null, snapshots: [], candidate: 'absent' };
-  // The promotion started once TerminateTestInstance ran (or, defensively, once a lease was taken).
-  const promotionStarted = input.termination !== undefined || input.promotionLease !== undefined;
-  const result = await cleanUpBuild(build, candidate, testInstance, promotionStarted, ports);
+  const promoting = input.termination !== undefined || input.promotionLease !== undefined;
+  const result = await cleanUpBuild(build, candidate, testInstance, promoting, ports);
   return input.promotionLease ? { ...result, channel: await repairChannel(build, ports) } : result;
 };
 
@@ -122,7 +122,8 @@ const cleanUpBuild = async (
   build: Build,
   candidate: Candidate | undefined,
   testInstance: { instanceId: string } | undefined,
-  promotionStarted: boolean,
+  /** The build reached its promotion: the candidate is kept. */
+  promoting: boolean,
   ports: { launcher: Pick<MachineLauncher, 'listByBuildId' | 'terminate'>; images: ImageStore },
 ): Promise<CleanupResult> => {
   const tagged = await ports.launcher.listByBuildId(build.buildId);
@@ -134,7 +135,7 @@ const cleanUpBuild = async (
     snapshots: [],
     candidate: state,
   });
-  if (promotionStarted) return kept(candidate ? 'kept' : 'absent');
+  if (promoting) return kept(candidate ? 'kept' : 'absent');
   const { image, deletable } = await unpromotedCandidate(build, candidate, ports.images);
   if (!image || !deletable) return kept(image ? 'kept' : 'absent');
   const snapshots = await ports.images.deregisterImage(image.imageId);

@@ -9,10 +9,10 @@ import type { Build, Candidate } from '../schemas.js';
  * @returns `$.candidate` `{ imageId, name, createdAt, snapshotIds }`.
  * @throws CandidateNotFound when no available image carries the build id.
  */
-export const findCandidateImage = async (
+export async function findCandidateImage(
   input: { build: Build },
   ports: { images: ImageStore },
-): Promise<Candidate> => {
+): Promise<Candidate> {
   const { build } = input;
   const images = await ports.images.findImages({
     [TAG.pipeline]: build.pipeline,
@@ -26,4 +26,4 @@ export const findCandidateImage = async (
     createdAt: newest.createdAt,
     snapshotIds: newest.snapshotIds,
   };
-};
+}

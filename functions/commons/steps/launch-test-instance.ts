@@ -7,10 +7,10 @@ import type { Build, Candidate } from '../schemas.js';
  * derived from the build id and execution name, so a retried task does not launch twice.
  * @returns `$.testInstance` `{ instanceId }`.
  */
-export const launchTestInstance = async (
+export async function launchTestInstance(
   input: { build: Build; candidate: Candidate },
   ports: { launcher: Pick<MachineLauncher, 'launch'> },
-): Promise<{ instanceId: string }> => {
+): Promise<{ instanceId: string }> {
   const { build, candidate } = input;
   return ports.launcher.launch({
     imageId: candidate.imageId,
@@ -19,4 +19,4 @@ export const launchTestInstance = async (
     executionName: build.executionName,
     idempotencyToken: launchToken(build),
   });
-};
+}

@@ -7,7 +7,7 @@ import type { Build, CaughtError } from '../schemas.js';
  * Works without `$.build` (when PrepareBuild itself failed) using the raw `pipeline` input.
  * @throws SlackDeliveryFailed (or the notifier's error); the ASL's Catch continues.
  */
-export const notifyFailure = async (
+export async function notifyFailure(
   input: Record<string, unknown> & {
     build?: Build | undefined;
     pipeline?: string | undefined;
@@ -15,7 +15,7 @@ export const notifyFailure = async (
   },
   ports: { notifier: Notifier },
   options: { executionUrl?: (executionArn: string | undefined) => string | undefined } = {},
-): Promise<void> => {
+): Promise<void> {
   const url = (options.executionUrl ?? executionConsoleUrl)(input.build?.executionArn);
   await ports.notifier.notify(buildFailureNotification(input, input.error, url));
-};
+}

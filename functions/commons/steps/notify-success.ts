@@ -6,12 +6,12 @@ import { buildSuccessNotification, executionConsoleUrl, type SuccessReport } fro
  * probe and retention summaries, console link). ResultPath is null: nothing is returned.
  * @throws SlackDeliveryFailed (or the notifier's error); the ASL's Catch still succeeds the execution.
  */
-export const notifySuccess = async (
+export async function notifySuccess(
   input: SuccessReport,
   ports: { notifier: Notifier },
   options: { now?: () => Date; executionUrl?: (executionArn: string | undefined) => string | undefined } = {},
-): Promise<void> => {
+): Promise<void> {
   const now = (options.now ?? (() => new Date()))();
   const url = (options.executionUrl ?? executionConsoleUrl)(input.build.executionArn);
   await ports.notifier.notify(buildSuccessNotification(input, now, url));
-};
+}

@@ -10,13 +10,13 @@ const DEDUP_KEY_MAX_LENGTH = 64;
  * machine name (from the execution ARN) scopes it to the stage; `local` without an ARN.
  * Pure; never longer than 64 characters.
  */
-export const incidentDedupKey = (
+export function incidentDedupKey(
   build: Pick<Build, 'pipeline' | 'executionArn'>,
   failedState: string,
-): string => {
+): string {
   const stateMachine = build.executionArn?.split(':')[6] ?? 'local';
   return `image-factory:${stateMachine}:${build.pipeline}:${failedState}`.slice(0, DEDUP_KEY_MAX_LENGTH);
-};
+}
 
 /**
  * State `OpenIncident` (only when `build.alerting` is set): raise the failure as an Incident
@@ -26,13 +26,13 @@ export const incidentDedupKey = (
  * bake keeps the previous image in service.
  * @returns `$.incident` `{ incidentArn, deduplicated }`.
  */
-export const openIncident = async (
+export async function openIncident(
   input: Record<string, unknown> & {
     build: Build & { alerting: NonNullable<Build['alerting']> };
     error?: CaughtError | undefined;
   },
   ports: { incidents: IncidentReporter },
-): Promise<{ incidentArn: string; deduplicated: boolean }> => {
+): Promise<{ incidentArn: string; deduplicated: boolean }> {
   const { build, error } = input;
   const failedState = inferFailedState(input, error);
   const link = executionConsoleUrl(build.executionArn);
@@ -45,4 +45,4 @@ export const openIncident = async (
     detail: `build ${build.buildId} (${build.executionName}): ${error?.Error ?? 'unknown error'}: ${error?.Cause ?? 'no cause recorded'}`,
     ...(link ? { link } : {}),
   });
-};
+}

@@ -1,9 +1,25 @@
 import { assertTrustedSource, getBaseImage } from '../core/base-images.js';
 import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
-import { InvalidInput } from '../errors.js';
-import type { PromotionLedger, SourceImageResolver, SourceRevisionResolver } from '../ports.js';
+import { checkParentImage, type ParentImage, type ParentRef } from '../core/layering.js';
+import { InvalidInput, UnusableParentImage } from '../errors.js';
+import type {
+  ChannelPointer,
+  ImageStore,
+  PromotionLedger,
+  SourceImage,
+  SourceImageResolver,
+  SourceRevisionResolver,
+} from '../ports.js';
 import { type Build, FullCommitSha, type PrepareBuildInput } from '../schemas.js';
+
+/** What PrepareBuild reads to resolve a layered build's parent image. */
+export interface ParentPorts {
+  /** The parent's channel pointer (SSM parameter `<prefix>/<pipeline>/<channel>` on AWS). */
+  pointer: Pick<ChannelPointer, 'current'>;
+  /** This account's images only (EC2 `DescribeImages` `Owners=self` on AWS). */
+  images: Pick<ImageStore, 'getImage'>;
+}
 
 /** Where builds that name no repository take their image definition from (AWS backend). */
 export interface DefaultSource {
@@ -54,6 +70,63 @@ const resolveSource = async (
   return { repository, commit: await revisions.headOf(repository, branch) };
 };
 
+/**
+ * The image a layered build bakes from: the one `parent`'s channel names, checked by
+ * `checkParentImage` (this account's image, of that pipeline, promoted to that channel, with a
+ * catalog base image).
+ * @throws UnusableParentImage when the channel names no image (unknown pipeline or channel, never
+ *   promoted) or the image fails the check.
+ */
+const resolveParent = async (parent: ParentRef, ports: ParentPorts): Promise<ParentImage> => {
+  const position = await ports.pointer.current(parent.pipeline, parent.channel);
+  if (!position)
+    throw new UnusableParentImage(
+      parent,
+      `the channel names no image (no such pipeline or channel, or nothing promoted to it yet): promote a build of ${parent.pipeline} first`,
+    );
+  const checked = checkParentImage(parent, position.imageId, await ports.images.getImage(position.imageId));
+  if ('problem' in checked) throw new UnusableParentImage(parent, checked.problem);
+  return checked.parent;
+};
+
+/**
+ * The build's source image and base image: the parent image (layered build, its base image
+ * inherited) or the base image's source AMI (the given one, or the current public one), whose
+ * publisher is checked.
+ */
+const resolveBuildSource = async (
+  input: PrepareBuildInput['input'],
+  ports: { sources: SourceImageResolver; parents?: ParentPorts | undefined },
+): Promise<{ source: SourceImage; baseImage: string; parent?: ParentImage }> => {
+  if (input.parent) {
+    if (!ports.parents)
+      throw new InvalidInput(
+        'this backend cannot resolve parent pipelines (no channel pointer or image store)',
+      );
+    const parent = await resolveParent(input.parent, ports.parents);
+    if (input.baseImage !== undefined && input.baseImage !== parent.baseImage)
+      throw new InvalidInput(
+        `baseImage ${input.baseImage} differs from ${parent.baseImage}, the base image of parent ${input.parent.pipeline}/${input.parent.channel} (${parent.imageId}); omit baseImage`,
+      );
+    const source = {
+      imageId: parent.imageId,
+      name: parent.name,
+      ownerId: undefined,
+      createdAt: parent.createdAt,
+    };
+    return { source, baseImage: parent.baseImage, parent };
+  }
+  if (input.baseImage === undefined) throw new InvalidInput('baseImage is required unless parent is given');
+  const base = getBaseImage(input.baseImage);
+  const source = input.sourceImageId
+    ? await ports.sources.describe(input.sourceImageId)
+    : await ports.sources.resolve(base.name);
+  if (!source)
+    throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
+  assertTrustedSource(base, source);
+  return { source, baseImage: base.name };
+};
+
 /** `{ alerting }` for the build document, or nothing when failures are raised only in Slack. */
 const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
   const alerting = options.alerting ?? (options.incidentResponsePlanArn ? 'incident-manager' : undefined);
@@ -67,12 +140,17 @@ const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
  * fetches the source) every build also gets a fetchable `repository` and the full `commit` it
  * bakes (see {@link resolveSource}); without it (local backend: the working tree is baked) both
  * stay as requested.
+ * A layered build (`input.parent`) bakes from the image the parent pipeline's channel names
+ * (`ports.parents`), inherits its base image and records the parent in `build.parent`; the
+ * publisher check does not apply (the parent is this account's own image, checked instead by
+ * `core/layering.ts`).
  * The build's `order` (monotonic promotion) is its source image's creation time and the next
  * number of the pipeline's build sequence from `ports.ledger`.
  * @returns the `build` document (`$.build`).
- * @throws UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner), InvalidInput
- *   (given source image not found, no repository, short commit, source image without a creation
- *   time).
+ * @throws UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner),
+ *   UnusableParentImage (empty parent channel, image not the parent's), InvalidInput (given source
+ *   image not found, no repository, short commit, source image without a creation time, baseImage
+ *   other than the parent's, no `ports.parents` for a layered build).
  */
 export const prepareBuild = async (
   request: PrepareBuildInput,
@@ -80,6 +158,8 @@ export const prepareBuild = async (
     sources: SourceImageResolver;
     revisions?: SourceRevisionResolver;
     ledger: Pick<PromotionLedger, 'nextSequence'>;
+    /** Layered builds only (`input.parent`). */
+    parents?: ParentPorts;
   },
   options: PrepareBuildOptions,
 ): Promise<Build> => {
@@ -88,13 +168,7 @@ export const prepareBuild = async (
   const input = ports.revisions
     ? { ...request.input, ...(await resolveSource(request.input, ports.revisions, options.defaultSource)) }
     : request.input;
-  const base = getBaseImage(input.baseImage);
-  const source = input.sourceImageId
-    ? await ports.sources.describe(input.sourceImageId)
-    : await ports.sources.resolve(base.name);
-  if (!source)
-    throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
-  assertTrustedSource(base, source);
+  const { source, baseImage, parent } = await resolveBuildSource(input, ports);
   if (!source.createdAt || Number.isNaN(Date.parse(source.createdAt)))
     throw new InvalidInput(`source image ${source.imageId} has no creation time to order the build by`);
   const attempt = input.attempt ?? FIRST_ATTEMPT;
@@ -112,10 +186,15 @@ export const prepareBuild = async (
     pipeline: input.pipeline,
     channel: input.channel,
     trigger: input.trigger,
-    baseImage: input.baseImage,
+    baseImage,
     imageDefinition,
     sourceImageId: source.imageId,
     sourceImageName: source.name,
+    ...(parent && input.parent
+      ? {
+          parent: { pipeline: input.parent.pipeline, channel: input.parent.channel, imageId: parent.imageId },
+        }
+      : {}),
     ...(input.commit ? { commit: input.commit } : {}),
     ...(input.repository ? { repository: input.repository } : {}),
     executionName: name,

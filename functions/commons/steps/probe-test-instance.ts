@@ -6,14 +6,14 @@ import type { Build } from '../schemas.js';
  * read by `CheckProbeResult`). The suite may run for `build.probeTimeoutSeconds` seconds.
  * @returns `$.probe` `{ commandId, instanceId }`.
  */
-export const probeTestInstance = async (
+export async function probeTestInstance(
   input: { build: Build; testInstance: { instanceId: string } },
   ports: { runner: CommandRunner },
-): Promise<{ commandId: string; instanceId: string }> => {
+): Promise<{ commandId: string; instanceId: string }> {
   const { instanceId } = input.testInstance;
   const { commandId } = await ports.runner.startProbe(instanceId, {
     timeoutSeconds: input.build.probeTimeoutSeconds,
     buildId: input.build.buildId,
   });
   return { commandId, instanceId };
-};
+}

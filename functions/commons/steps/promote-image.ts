@@ -30,8 +30,9 @@ export const syncChannelTags = async (
  *
  * The pointer (with its version history) is the source of truth; tags follow it:
  * 1. read the pipeline's images and the pointer;
- * 2. superseded (`core/promotion-order.ts`): tag the candidate `retired` and return
- *    `outcome: superseded`; pointer and channel tags stay as they are;
+ * 2. superseded (`core/promotion-order.ts`): tag the candidate `retired`, retag the channel from
+ *    the pointer history (a no-op unless an earlier promotion's cleanup failed) and return
+ *    `outcome: superseded`; the pointer stays as it is;
  * 3. tag the candidate with its `factory:build-order` (before the pointer names it, so the current
  *    image always records its order);
  * 4. point the channel at the candidate (skipped when it already does: a retry);
@@ -67,6 +68,9 @@ export const promoteImage = async (
     if (record.tags[TAG.channel] !== RETIRED_CHANNEL) {
       await ports.images.tagImage(candidate.imageId, { [TAG.channel]: RETIRED_CHANNEL });
     }
+    // Under the lease, a superseded build still puts the channel's tags back in agreement with
+    // the pointer, which an earlier execution's failed cleanup may have left behind.
+    await syncChannelTags(build.pipeline, build.channel, ports, images);
     return {
       outcome: 'superseded',
       channel: build.channel,

@@ -7,9 +7,15 @@ import type { Build } from '../schemas.js';
  * nothing.
  * @returns `$.promotionLeaseRelease` `{ released }`: false when the lease had lapsed and was taken.
  */
-export const releasePromotionLease = async (
+export async function releasePromotionLease(
   input: { build: Build },
   ports: { ledger: PromotionLedger },
-): Promise<{ released: boolean }> => ({
-  released: await ports.ledger.release(input.build.pipeline, input.build.channel, input.build.executionName),
-});
+): Promise<{ released: boolean }> {
+  return {
+    released: await ports.ledger.release(
+      input.build.pipeline,
+      input.build.channel,
+      input.build.executionName,
+    ),
+  };
+}

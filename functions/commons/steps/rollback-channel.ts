@@ -1,5 +1,5 @@
 import { planRollback } from '../core/promotion.js';
-import { previousChannel, ROLLED_BACK_CHANNEL, TAG } from '../core/tags.js';
+import { previousChannel, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL, TAG } from '../core/tags.js';
 import { InvalidInput } from '../errors.js';
 import type { ChannelPointer, ImageStore, PromotionLedger } from '../ports.js';
 import { withPromotionLease } from './acquire-promotion-lease.js';
@@ -16,10 +16,13 @@ export interface RollbackResult {
 
 /**
  * Manual rollback: point a channel back to its previous promoted image (or to `imageId`).
- * The target is, in order: `imageId`; the image tagged `previous-<channel>`; the newest entry of the
- * pointer history that is not the current image, still exists and was not withdrawn by an earlier
- * rollback. The withdrawn image is tagged `rolled-back`, so repeated rollbacks walk further back
- * instead of returning to it.
+ * The pointer (with its history) is the source of truth, as for promotion. The target is `imageId`,
+ * else the newest entry of the pointer history that is not the current image, still exists and was
+ * not withdrawn by an earlier rollback (the image tagged `previous-<channel>` when the tags agree
+ * with the pointer); a channel without a pointer falls back to that tag. The image the pointer
+ * names is withdrawn: tagged `rolled-back`, so repeated rollbacks walk further back instead of
+ * returning to it. Tags that lag behind the pointer (a promotion whose cleanup failed) neither
+ * choose the target nor the withdrawn image; the retagging from the pointer then fixes them.
  *
  * Runs under the channel's promotion lease (held by `options.holder`, released on every path), so
  * it never interleaves with a PromoteImage of the same channel. The pointer moves after the
@@ -28,14 +31,14 @@ export interface RollbackResult {
  * @throws InvalidInput when there is no target, or the target is not an available image of the
  *   pipeline; PromotionLeaseHeld while a promotion of the channel is running (try again).
  */
-export const rollbackChannel = async (
+export async function rollbackChannel(
   input: { pipeline: string; channel: string; imageId?: string | undefined },
   ports: { images: ImageStore; pointer: ChannelPointer; ledger: PromotionLedger },
   options: { holder: string; ttlSeconds?: number },
-): Promise<RollbackResult> => {
+): Promise<RollbackResult> {
   const { pipeline, channel } = input;
   return withPromotionLease(ports.ledger, { pipeline, channel, ...options }, () => rollBack(input, ports));
-};
+}
 
 const rollBack = async (
   input: { pipeline: string; channel: string; imageId?: string | undefined },
@@ -45,13 +48,7 @@ const rollBack = async (
   const images = await ports.images.findImages({ [TAG.pipeline]: pipeline });
   const current = await ports.pointer.current(pipeline, channel);
   let targetId = input.imageId;
-  if (!targetId) {
-    const tagged = images
-      .filter((image) => image.tags[TAG.channel] === previousChannel(channel))
-      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
-    targetId = tagged?.imageId;
-  }
-  if (!targetId) {
+  if (!targetId && current) {
     // Walk the pointer history back, skipping the current image, images withdrawn by an earlier
     // rollback and images that no longer exist (deregistered by retention).
     const rollbackable = new Set(
@@ -59,14 +56,31 @@ const rollBack = async (
     );
     const history = await ports.pointer.history(pipeline, channel);
     targetId = history.find(
-      (position) => position.imageId !== current?.imageId && rollbackable.has(position.imageId),
+      (position) => position.imageId !== current.imageId && rollbackable.has(position.imageId),
     )?.imageId;
+  }
+  if (!targetId && !current) {
+    // A channel without a pointer: its tags are all there is.
+    targetId = images
+      .filter((image) => image.tags[TAG.channel] === previousChannel(channel))
+      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0]?.imageId;
   }
   if (!targetId)
     throw new InvalidInput(`channel ${pipeline}/${channel} has no previous image to roll back to`);
   const target = images.find((image) => image.imageId === targetId);
   if (!target) throw new InvalidInput(`image ${targetId} is not an available image of pipeline ${pipeline}`);
-  const plan = planRollback(target, images, channel);
+  // What is withdrawn is what the pointer names (tags may lag behind it after a failed cleanup);
+  // without a pointer, what the tags name.
+  const pointed = current
+    ? images.map((image) => {
+        const tag = image.tags[TAG.channel];
+        if (image.imageId === current.imageId)
+          return { ...image, tags: { ...image.tags, [TAG.channel]: channel } };
+        if (tag === channel) return { ...image, tags: { ...image.tags, [TAG.channel]: RETIRED_CHANNEL } };
+        return image;
+      })
+    : images;
+  const plan = planRollback(target, pointed, channel);
   // Only the withdrawals before the pointer moves: the pointer, not a tag, makes the target current.
   // The images read above, with the withdrawals applied, are what the retagging plans from
   // (DescribeImages is eventually consistent: it may not show a tag written a moment ago).

@@ -99,7 +99,7 @@ const executionName = (arn: string): string => arn.split(':').at(-1) ?? arn;
  * @returns the report (per-kind counts for the metrics).
  * @throws what listing or the parameter scan throws (nothing was removed then).
  */
-export const sweepLeftovers = async (
+export async function sweepLeftovers(
   input: { dryRun?: boolean | undefined },
   ports: {
     leftovers: LeftoverStore;
@@ -108,7 +108,7 @@ export const sweepLeftovers = async (
     notifier?: Notifier | undefined;
   },
   options: SweepOptions,
-): Promise<SweepReport> => {
+): Promise<SweepReport> {
   const dryRun = input.dryRun ?? options.dryRun;
   const now = (options.now ?? (() => new Date()))();
   const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -188,7 +188,7 @@ export const sweepLeftovers = async (
     }
     return { ...base, outcome: 'deferred', error: describeError(last) };
   }
-};
+}
 
 const KIND_LABELS: Record<LeftoverKind, string> = {
   'test-instance': 'Test instances',
@@ -199,7 +199,7 @@ const KIND_LABELS: Record<LeftoverKind, string> = {
 };
 
 /** The one Slack report of a sweep: counts per kind and one line per resource acted on. */
-export const sweepNotification = (report: SweepReport): Notification => {
+export function sweepNotification(report: SweepReport): Notification {
   const acted = report.outcomes.filter((o) => o.outcome !== 'kept');
   const done = acted.filter((o) => o.outcome === 'removed' || o.outcome === 'gone').length;
   const builds = new Set(acted.map((o) => o.buildId)).size;
@@ -225,4 +225,4 @@ export const sweepNotification = (report: SweepReport): Notification => {
       .join('\n')
       .slice(0, 2900),
   };
-};
+}

@@ -16,6 +16,8 @@
  *   (`ec2:LaunchTemplate`, the versions AWS checks), and SSM parameters whose value is the image id
  *   (`ssm:Parameter`; the AWS documentation does not say whether only `aws:ec2:image` parameters
  *   count, so the double counts every parameter: the direction that keeps more images);
+ * - `DescribeImagesOfOwnersDouble`: EC2 `DescribeImages` with `ImageIds` and `Owners` answers only
+ *   the images of those owners, as AWS does (moto ignores `Owners` when ids are given);
  * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
  *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto;
  * - `CreateImageSnapshotTagsDouble`: EC2 `CreateImage` with a `snapshot` tag specification (moto
@@ -683,6 +685,55 @@ export const startMotoGapProxy = async (
     }
   };
 
+  /**
+   * `DescribeImagesOfOwnersDouble`: EC2 `DescribeImages` with both `ImageId.N` and `Owner.N`. AWS
+   * returns the intersection ("If you specify one or more AMI owners, only AMIs from the specified
+   * owners and for which you have access are returned",
+   * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html); moto ignores
+   * `Owner.N` when ids are given. The ids of other owners are dropped before moto answers (ids moto
+   * does not know are kept, so that moto still reports them as not found).
+   * @returns undefined when the request does not combine both.
+   */
+  const imagesOfOwners = async (incoming: IncomingMessage, form: URLSearchParams) => {
+    const numbered = (name: string): string[] =>
+      [...form.entries()]
+        .filter(([key]) => new RegExp(`^${name}\\.\\d+$`).test(key))
+        .map(([, value]) => value);
+    const ids = numbered('ImageId');
+    const owners = numbered('Owner');
+    if (ids.length === 0 || owners.length === 0) return undefined;
+    const kept: string[] = [];
+    for (const imageId of ids) {
+      let image: { OwnerId?: string; ImageOwnerAlias?: string } | undefined;
+      try {
+        image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+      } catch {
+        image = undefined;
+      }
+      const ownerMatches = (owner: string): boolean =>
+        owner === 'self'
+          ? image?.OwnerId === MOTO_ACCOUNT_ID
+          : owner === image?.OwnerId || owner === image?.ImageOwnerAlias;
+      if (!image || owners.some(ownerMatches)) kept.push(imageId);
+    }
+    if (kept.length === ids.length) return undefined;
+    if (kept.length === 0) {
+      return {
+        reply: xml(
+          `<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><imagesSet/></DescribeImagesResponse>`,
+        ),
+        by: 'double' as const,
+      };
+    }
+    const narrowed = new URLSearchParams(
+      [...form.entries()].filter(([key]) => !/^(ImageId|Owner)\.\d+$/.test(key)),
+    );
+    kept.forEach((imageId, index) => {
+      narrowed.set(`ImageId.${index + 1}`, imageId);
+    });
+    return { reply: await forward(incoming, Buffer.from(narrowed.toString())), by: 'double' as const };
+  };
+
   const ec2Query = async (
     incoming: IncomingMessage,
     form: URLSearchParams,
@@ -690,6 +741,10 @@ export const startMotoGapProxy = async (
     caller: string | undefined,
   ) => {
     const action = form.get('Action');
+    if (action === 'DescribeImages') {
+      const owned = await imagesOfOwners(incoming, form);
+      if (owned) return owned;
+    }
     if (action === 'CreateImage') {
       const specs = new Map<string, string>();
       for (const [key, value] of form.entries()) {

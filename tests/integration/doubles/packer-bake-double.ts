@@ -4,8 +4,9 @@
  *
  * It honours the same contract as the real runner:
  * - input: the container environment of `packer/runner/entrypoint.sh` (`BUILD_ID`, `PIPELINE`,
- *   `SOURCE_AMI_ID` required; `COMMIT`, `EXECUTION_NAME` (default `manual`), `BUILD_DATE`
- *   optional), taken from the `ContainerOverrides` the ASL sends — and nothing else, so a value the
+ *   `SOURCE_AMI_ID` required; `COMMIT`, `EXECUTION_NAME` (default `manual`), `BASE_IMAGE`
+ *   (default `debian-12`), `BUILD_DATE` optional; `BUILD_JSON` `commit` and `parent.imageId`, which
+ *   must be `SOURCE_AMI_ID`), taken from the `ContainerOverrides` the ASL sends — and nothing else, so a value the
  *   ASL does not pass in the runner's variables does not reach the image here either;
  * - output in EC2: one AMI and its EBS snapshot, both tagged like `packer/locals.pkr.hcl`
  *   `aws_tags` (docs/design.md "Tags", `factory:channel=candidate`), named
@@ -23,9 +24,12 @@ import {
   RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
 import { TAG } from '#commons/core/tags.js';
+import { stackSettings } from '../harness.js';
 
 /** What the runner passes to Packer (`-var` values). */
 export interface BakeBuild {
+  /** `STAGE` of the task definition (default: the packaged stack's stage). */
+  stage?: string;
   buildId: string;
   pipeline: string;
   /** `EXECUTION_NAME`; the runner defaults it to `manual`. */
@@ -35,6 +39,10 @@ export interface BakeBuild {
   sourceImageName: string;
   /** `COMMIT`; empty when the build is not tied to a commit. */
   commit?: string;
+  /** `BASE_IMAGE` (the runner's default `debian-12`): the `factory:base-image` tag. */
+  baseImage?: string;
+  /** `BUILD_JSON.parent.imageId` of a layered build: the `factory:parent-image` tag. */
+  parentImage?: string;
 }
 
 export interface BakedImage {
@@ -47,17 +55,23 @@ export interface BakedImage {
 export const packerImageName = (buildId: string, buildDate: Date): string =>
   `${buildId}-${buildDate.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
 
-/** `local.aws_tags` of `packer/locals.pkr.hcl`: on the AMI and on its snapshots. */
+/**
+ * What the AMI and its snapshots end up with: `local.aws_owner_tags` (from CreateImage's tag
+ * specifications) and `local.aws_tags` (`tags` / `snapshot_tags`) of `packer/locals.pkr.hcl`.
+ */
 export const packerTags = (build: BakeBuild, buildDate: Date): Record<string, string> => ({
   [TAG.name]: packerImageName(build.buildId, buildDate),
+  [TAG.stage]: build.stage ?? stackSettings().STAGE,
   [TAG.pipeline]: build.pipeline,
   [TAG.buildId]: build.buildId,
   [TAG.channel]: 'candidate',
   [TAG.sourceAmi]: build.sourceImageId,
   [TAG.sourceAmiName]: build.sourceImageName,
+  [TAG.baseImage]: build.baseImage ?? 'debian-12',
   [TAG.commit]: build.commit ?? '',
   [TAG.buildDate]: buildDate.toISOString(),
   [TAG.execution]: build.executionName || 'manual',
+  ...(build.parentImage ? { [TAG.parentImage]: build.parentImage } : {}),
 });
 
 /**
@@ -143,6 +157,13 @@ const commitOf = (env: Record<string, string>): string | undefined => {
   return typeof commit === 'string' ? commit : undefined;
 };
 
+/** The parent image of a layered build: `BUILD_JSON.parent.imageId` (packer/runner/entrypoint.sh). */
+const parentImageOf = (env: Record<string, string>): string | undefined => {
+  if (!env.BUILD_JSON) return undefined;
+  const parent = (JSON.parse(env.BUILD_JSON) as { parent?: { imageId?: unknown } }).parent;
+  return typeof parent?.imageId === 'string' ? parent.imageId : undefined;
+};
+
 /**
  * A `BakeImage` Task handler for aws-local-stepfunctions. It receives what Step Functions would send
  * to `ecs:runTask.sync` (the state's `Parameters`), reads the runner's environment from it, looks
@@ -158,17 +179,26 @@ export const packerBakeDouble =
       if (!env[name]) throw new Error(`BakeImage double: ${name} is required`);
     }
     const sourceImageId = env.SOURCE_AMI_ID as string;
+    const parentImage = parentImageOf(env);
+    // The runner dies ("the parent image … is not the source image …"): the task fails.
+    if (parentImage !== undefined && parentImage !== sourceImageId)
+      throw new Error(
+        `BakeImage double: the parent image ${parentImage} is not the source image ${sourceImageId}`,
+      );
     const source = (await ec2.send(new DescribeImagesCommand({ ImageIds: [sourceImageId] }))).Images?.[0];
     if (options.registersImage !== false) {
       await bakeImageLikePacker(
         ec2,
         {
+          ...(env.STAGE ? { stage: env.STAGE } : {}),
           pipeline: env.PIPELINE as string,
           buildId: env.BUILD_ID as string,
           sourceImageId,
           sourceImageName: source?.Name ?? '',
           executionName: env.EXECUTION_NAME || 'manual',
           ...(commitOf(env) ? { commit: commitOf(env) } : {}),
+          baseImage: env.BASE_IMAGE || 'debian-12',
+          ...(parentImage ? { parentImage } : {}),
         },
         env.BUILD_DATE ? new Date(env.BUILD_DATE) : new Date(),
       );

@@ -101,6 +101,9 @@ const list = (value: unknown): string[] =>
 export const userIdOf = (roleId: string, sessionName = 'session'): string =>
   `AROA${roleId.toUpperCase().slice(0, 16)}:${sessionName}`;
 
+/** The id under which the authorizer knows a role of another stage's stack: `<stage>:<logical id>`. */
+export const stageRoleId = (stack: Stack, logicalId: string): string => `${stack.stage}:${logicalId}`;
+
 /** What Session Manager records about a session: who started it, and its target. */
 export interface SessionRecord {
   /** `aws:userid` of the principal that started it. */
@@ -117,24 +120,38 @@ export class IamAuthorizer {
   /** Partition key attribute of each DynamoDB table of the stack, by table name. */
   readonly #partitionKeys = new Map<string, string>();
 
+  /**
+   * @param otherStages stacks of other stages deployed in the same account: their roles are
+   *   addressed as `<stage>:<logical id>` ({@link stageRoleId}).
+   */
   constructor(
     stack: Stack,
     /** EC2 client straight to moto (tag look-ups are not calls of the role). */
     private readonly ec2: EC2Client,
+    otherStages: readonly Stack[] = [],
   ) {
-    this.#roles = stack.roles();
+    this.#roles = new Map(stack.roles());
     this.#instanceProfileRoles = new Map();
-    for (const id of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
-      const roles = (stack.properties(id).Roles as string[] | undefined) ?? [];
-      this.#instanceProfileRoles.set(stack.ref(id), stack.arn(roles[0] ?? ''));
+    for (const other of otherStages) {
+      for (const [id, role] of other.roles()) this.#roles.set(stageRoleId(other, id), role);
     }
-    for (const id of stack.resourcesOfType('AWS::DynamoDB::Table')) {
-      const table = stack.properties(id) as {
-        TableName: string;
-        KeySchema: Array<{ AttributeName: string; KeyType: string }>;
-      };
-      const hash = table.KeySchema.find((key) => key.KeyType === 'HASH')?.AttributeName;
-      if (hash) this.#partitionKeys.set(table.TableName, hash);
+    for (const each of [stack, ...otherStages]) {
+      for (const id of ['TestInstanceProfile', 'BuilderInstanceProfile']) {
+        const roles = (each.properties(id).Roles as string[] | undefined) ?? [];
+        // Roles: the role's physical name (Ref), as CloudFormation resolves it.
+        this.#instanceProfileRoles.set(
+          each.ref(id),
+          `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/${roles[0] ?? ''}`,
+        );
+      }
+      for (const id of each.resourcesOfType('AWS::DynamoDB::Table')) {
+        const table = each.properties(id) as {
+          TableName: string;
+          KeySchema: Array<{ AttributeName: string; KeyType: string }>;
+        };
+        const hash = table.KeySchema.find((key) => key.KeyType === 'HASH')?.AttributeName;
+        if (hash) this.#partitionKeys.set(table.TableName, hash);
+      }
     }
   }
 

@@ -38,9 +38,27 @@ type Template = {
 
 const NO_VALUE = Symbol('AWS::NoValue');
 
+/** A rename of a template fragment: every string (values and keys) through `rename`. */
+const renameAll = (node: unknown, rename: (text: string) => string): unknown => {
+  if (typeof node === 'string') return rename(node);
+  if (Array.isArray(node)) return node.map((item) => renameAll(item, rename));
+  if (node === null || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [rename(key), renameAll(value, rename)]),
+  );
+};
+
+/** `golden-image-factory-dev` → `Goldenimagefactorydev`, as the framework compacts names into logical ids. */
+const compactName = (name: string): string => {
+  const compact = name.replace(/[^A-Za-z0-9]/g, '');
+  return compact.charAt(0).toUpperCase() + compact.slice(1);
+};
+
 export class Stack {
   readonly #template: Template;
   readonly #parameters: Record<string, string>;
+  /** Prefix of the physical names CloudFormation generates (roles, instance profiles, policies). */
+  readonly #physicalPrefix: string;
   #roles: Map<string, StackRole> | undefined;
   #functionRoles: Map<string, string> | undefined;
 
@@ -48,14 +66,57 @@ export class Stack {
    * @param overrides CloudFormation parameter values, as `--parameter-overrides` would give them
    *   (default: the template's defaults, i.e. the stage parameters it was packaged with).
    */
-  constructor(overrides: Record<string, string> = {}, path = TEMPLATE_PATH) {
-    this.#template = JSON.parse(readFileSync(path, 'utf8')) as Template;
+  constructor(
+    overrides: Record<string, string> = {},
+    path = TEMPLATE_PATH,
+    options: { stage?: string } = {},
+  ) {
+    const packaged = JSON.parse(readFileSync(path, 'utf8')) as Template;
+    const packagedStage = Stack.#stageOf(packaged);
+    if (options.stage === undefined || options.stage === packagedStage) {
+      this.#template = packaged;
+      this.#physicalPrefix = '';
+    } else {
+      // `serverless package --stage <stage>` differs from the packaged stage's template only where
+      // ${sls:stage} was substituted: each such place holds the stage as a whole word (names
+      // `<service>-<stage>-…`, prefixes `/image-factory/<stage>/…`, the factory:stage condition
+      // values, STAGE, the ledger's `<stage>#` keys, the artifact folder), and the logical ids of
+      // the EventBridge rules hold the compacted `Goldenimagefactory<stage>`. Checked against a
+      // real `serverless package --stage prod`: identical but for the artifacts' timestamp folder.
+      const word = new RegExp(`\\b${packagedStage}\\b`, 'g');
+      const service = String(Stack.#stateMachineName(packaged)).slice(0, -packagedStage.length);
+      const [fromId, toId] = [compactName(service + packagedStage), compactName(service + options.stage)];
+      this.#template = renameAll(packaged, (text) =>
+        text.replace(word, options.stage as string).replaceAll(fromId, toId),
+      ) as Template;
+      // Two stacks in one account: CloudFormation names their roles and profiles after the stack.
+      this.#physicalPrefix = `${String(Stack.#stateMachineName(this.#template))}-`;
+    }
     this.#parameters = Object.fromEntries(
       Object.entries(this.#template.Parameters ?? {}).map(([name, p]) => [
         name,
         overrides[name] ?? p.Default ?? '',
       ]),
     );
+  }
+
+  static #stateMachineName(template: Template): unknown {
+    return Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine')
+      ?.Properties?.StateMachineName;
+  }
+
+  /** The stage a template was packaged for (the functions' `STAGE`). */
+  static #stageOf(template: Template): string {
+    const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
+    const stage = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables?.STAGE;
+    if (typeof stage !== 'string' || stage === '') throw new Error('the packaged template names no STAGE');
+    return stage;
+  }
+
+  /** The stage of this stack (`STAGE` of its functions). */
+  get stage(): string {
+    return Stack.#stageOf(this.#template);
   }
 
   /** Resolve any template fragment. */
@@ -188,7 +249,7 @@ export class Stack {
     const p = resource.Properties ?? {};
     switch (resource.Type) {
       case 'AWS::IAM::ManagedPolicy':
-        return `arn:aws:iam::${MOTO_ACCOUNT_ID}:policy/${String(p.ManagedPolicyName ?? id)}`;
+        return `arn:aws:iam::${MOTO_ACCOUNT_ID}:policy/${String(p.ManagedPolicyName ?? this.#physicalPrefix + id)}`;
       case 'AWS::ECS::Cluster':
         return String(p.ClusterName ?? id);
       case 'AWS::ECS::TaskDefinition':
@@ -202,7 +263,7 @@ export class Stack {
       case 'AWS::DynamoDB::Table':
         return String(p.TableName);
       default:
-        return String(p.RoleName ?? p.InstanceProfileName ?? id);
+        return String(p.RoleName ?? p.InstanceProfileName ?? this.#physicalPrefix + id);
     }
   }
 

@@ -20,8 +20,7 @@ import {
   SSMIncidentsClient,
   StartIncidentCommand,
 } from '@aws-sdk/client-ssm-incidents';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Ec2ImageStore, toImageRecord } from '#commons/aws/ec2-image-store.js';
 import { SsmIncidentReporter } from '#commons/aws/incident-reporter.js';
 import { OpsCenterReporter } from '#commons/aws/ops-center-reporter.js';
@@ -29,17 +28,12 @@ import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-re
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
 import { SsmCommandRunner } from '#commons/aws/ssm-command-runner.js';
 import { startBuild } from '#commons/aws/start-execution.js';
+import { mockAws } from '../helpers/aws.js';
 
-const ec2 = mockClient(EC2Client);
-const ssm = mockClient(SSMClient);
-const sfn = mockClient(SFNClient);
-const incidents = mockClient(SSMIncidentsClient);
-afterEach(() => {
-  ec2.reset();
-  ssm.reset();
-  sfn.reset();
-  incidents.reset();
-});
+const ec2 = mockAws(EC2Client);
+const ssm = mockAws(SSMClient);
+const sfn = mockAws(SFNClient);
+const incidents = mockAws(SSMIncidentsClient);
 /** A client provider (`#commons/clients`) handing out one client. */
 const provide =
   <Client>(client: Client) =>
@@ -48,7 +42,7 @@ const provide =
 const awsError = (name: string) => Object.assign(new Error(name), { name, $metadata: {} });
 
 describe('Ec2ImageStore', () => {
-  const store = new Ec2ImageStore(provide(new EC2Client({})));
+  const store = new Ec2ImageStore(provide(new EC2Client({})), 'prod');
 
   it('pages DescribeImageReferences and returns only referenced ids', async () => {
     ec2
@@ -91,7 +85,7 @@ describe('Ec2ImageStore', () => {
 });
 
 describe('Ec2ImageStore — what retention needs to know', () => {
-  const store = new Ec2ImageStore(() => new EC2Client({}));
+  const store = new Ec2ImageStore(() => new EC2Client({}), 'prod');
   const ids = Array.from({ length: 23 }, (_, i) => `ami-${String(i).padStart(17, '0')}`);
 
   it('asks DescribeImageReferences for ssm:Parameter references, 10 image ids per call (the API maximum)', async () => {
@@ -253,10 +247,14 @@ describe('startBuild', () => {
       .on(StartExecutionCommand)
       .rejectsOnce(awsError('ExecutionAlreadyExists'))
       .rejectsOnce(awsError('StateMachineDoesNotExist'));
-    await expect(startBuild(provide(new SFNClient({})), 'arn:sm', input)).resolves.toMatchObject({
+    await expect(
+      startBuild(provide(new SFNClient({})), 'arn:sm', input, input.sourceImageId),
+    ).resolves.toMatchObject({
       started: false,
     });
-    await expect(startBuild(provide(new SFNClient({})), 'arn:sm', input)).rejects.toMatchObject({
+    await expect(
+      startBuild(provide(new SFNClient({})), 'arn:sm', input, input.sourceImageId),
+    ).rejects.toMatchObject({
       name: 'StateMachineDoesNotExist',
     });
   });

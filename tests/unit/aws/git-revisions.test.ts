@@ -8,12 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeCommitClient, GetBranchCommand } from '@aws-sdk/client-codecommit';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitRevisionResolver, parseRefAdvertisement } from '#commons/aws/git-revisions.js';
+import { mockAws } from '../helpers/aws.js';
 
-const codecommit = mockClient(CodeCommitClient);
-afterEach(() => codecommit.reset());
+const codecommit = mockAws(CodeCommitClient);
 
 let repo: string;
 let heads: { main: string; feature: string };

@@ -5,17 +5,13 @@
  */
 import { DescribeImageReferencesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Ec2ImageStore, IMAGE_REFERENCE_CHUNK } from '#commons/aws/ec2-image-store.js';
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
+import { mockAws } from '../helpers/aws.js';
 
-const ec2 = mockClient(EC2Client);
-const ssm = mockClient(SSMClient);
-afterEach(() => {
-  ec2.reset();
-  ssm.reset();
-});
+const ec2 = mockAws(EC2Client);
+const ssm = mockAws(SSMClient);
 const awsError = (name: string) => Object.assign(new Error(name), { name, $metadata: {} });
 const ids = (count: number) => Array.from({ length: count }, (_, i) => `ami-${String(i).padStart(8, '0')}`);
 
@@ -30,7 +26,7 @@ describe('Ec2ImageStore.imagesInUse', () => {
     }));
 
     // Act
-    const inUse = await new Ec2ImageStore(() => new EC2Client({})).imagesInUse(images);
+    const inUse = await new Ec2ImageStore(() => new EC2Client({}), 'prod').imagesInUse(images);
 
     // Assess
     const calls = ec2.commandCalls(DescribeImageReferencesCommand).map((c) => c.args[0].input.ImageIds ?? []);
@@ -52,6 +48,7 @@ describe('Ec2ImageStore.imagesInUse', () => {
     // Act
     const inUse = await new Ec2ImageStore(
       () => new EC2Client({}),
+      'prod',
       (chunk) => failures.push([...chunk]),
     ).imagesInUse(images);
 

@@ -12,7 +12,7 @@ import {
 
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:golden-image-factory-prod';
 const OTHER_STAGE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:golden-image-factory-dev';
-const SCOPE = { stateMachineArn: STATE_MACHINE, pipelines: ['web', 'api'] };
+const SCOPE = { stage: 'prod', stateMachineArn: STATE_MACHINE, pipelines: ['web', 'api'] };
 const NOW = new Date('2026-06-30T12:00:00.000Z');
 const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000).toISOString();
 
@@ -61,6 +61,7 @@ const leftover = (
   ...(kind === 'image' ? { snapshotIds: ['snap-0000000000000000c'] } : {}),
   ...overrides,
   tags: {
+    'factory:stage': 'prod',
     'factory:pipeline': 'web',
     'factory:build-id': BUILD,
     'factory:execution': EXECUTION,
@@ -97,6 +98,11 @@ describe('ownedLeftovers (rule 1: only this stage’s, provably)', () => {
 
   it.each<[string, Leftover]>([
     ['another pipeline', leftover('build-instance', {}, { 'factory:pipeline': 'edge' })],
+    [
+      'another stage’s tag (even with this stage’s build id)',
+      leftover('image', {}, { 'factory:stage': 'dev' }),
+    ],
+    ['no stage tag', leftover('key-pair', {}, { 'factory:stage': '' })],
     [
       'another stage (same execution name, the other state machine’s build id)',
       leftover(

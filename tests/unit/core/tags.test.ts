@@ -16,19 +16,21 @@ import {
   RETIRED_CHANNEL,
   ROLLED_BACK_CHANNEL,
 } from '#commons/core/tags.js';
-import { ChannelName } from '#commons/schemas.js';
+import { ChannelName, STAGE_NAME_PATTERN, StageName } from '#commons/schemas.js';
 
 const reservedExamples = [...RESERVED_CHANNELS, previousChannel('stable')];
 
-/** The `validation` block of `variable "channel"` in packer/variables.pkr.hcl. */
-const packerChannelValidation = async (): Promise<string> => {
+/** The block of `variable "<name>"` in packer/variables.pkr.hcl. */
+const packerVariable = async (name: string): Promise<string> => {
   const hcl = await readFile(
     fileURLToPath(new URL('../../../packer/variables.pkr.hcl', import.meta.url)),
     'utf8',
   );
-  const block = hcl.slice(hcl.indexOf('variable "channel"'));
+  const block = hcl.slice(hcl.indexOf(`variable "${name}"`));
   return block.slice(0, block.indexOf('\n}\n'));
 };
+/** The `validation` block of `variable "channel"` in packer/variables.pkr.hcl. */
+const packerChannelValidation = (): Promise<string> => packerVariable('channel');
 
 describe('reserved channel names', () => {
   it('are the tag values of candidate, retired and rolled-back images', () => {
@@ -73,5 +75,19 @@ describe('reserved channel names', () => {
     expect(prefix).toBe(PREVIOUS_CHANNEL_PREFIX);
     for (const name of RESERVED_CHANNELS) expect(message).toContain(name);
     expect(message).toContain(`${PREVIOUS_CHANNEL_PREFIX}*`);
+  });
+});
+
+describe('stage names', () => {
+  it('are validated by the Packer stage variable with the pattern of the StageName schema', async () => {
+    // Prepare
+    const block = await packerVariable('stage');
+    const pattern = /can\(regex\("([^"]+)", var\.stage\)\)/.exec(block)?.[1];
+
+    // Assess
+    expect(pattern).toBe(STAGE_NAME_PATTERN.source);
+    expect(StageName.safeParse('prod-eu').success).toBe(true);
+    expect(StageName.safeParse('dev/prod').success).toBe(false);
+    expect(StageName.safeParse('').success).toBe(false);
   });
 });

@@ -1,29 +1,15 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { context, loadEvent } from '../helpers/lambda.js';
+import { mockAws } from '../helpers/aws.js';
+import { context, loadEvent, loadHandler } from '../helpers/lambda.js';
 
-vi.hoisted(() => {
-  Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    SLACK_WEBHOOK_PARAMETER: '/image-factory/slack-webhook-url',
-  });
-});
-
+const ENV = { SLACK_WEBHOOK_PARAMETER: '/image-factory/slack-webhook-url' };
 const WEBHOOK = 'https://hooks.slack.com/services/T000/B000/XXXXXXXX';
-const ssm = mockClient(SSMClient);
+const ssm = mockAws(SSMClient);
 const fetchMock = vi.fn<typeof fetch>();
 
-const load = async () => ({
-  notifySuccess: (await import('../../../functions/notify-success.js')).handler,
-  notifyFailure: (await import('../../../functions/notify-failure.js')).handler,
-});
-
+// Each test loads its handler afresh (loadHandler): a fresh parameter cache per test.
 beforeEach(() => {
-  vi.resetModules(); // fresh parameter cache per test
   vi.stubGlobal('fetch', fetchMock);
   ssm.on(GetParameterCommand, { Name: '/image-factory/slack-webhook-url', WithDecryption: true }).resolves({
     Parameter: { Value: WEBHOOK, Type: 'SecureString' },
@@ -31,9 +17,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  ssm.reset();
   fetchMock.mockReset();
-  vi.unstubAllGlobals();
 });
 
 const sentBody = (call = 0) => JSON.parse(String(fetchMock.mock.calls[call]?.[1]?.body));
@@ -41,7 +25,7 @@ const sentBody = (call = 0) => JSON.parse(String(fetchMock.mock.calls[call]?.[1]
 describe('notify-success', () => {
   it('posts a Block Kit success report to the webhook from SSM', async () => {
     fetchMock.mockResolvedValue(new Response('ok', { status: 200 }));
-    const { notifySuccess } = await load();
+    const notifySuccess = await loadHandler('notify-success', ENV);
     await notifySuccess(loadEvent('stepfunctions', 'promoted'), context());
     expect(fetchMock).toHaveBeenCalledTimes(1);
     expect(fetchMock.mock.calls[0]?.[0]).toBe(WEBHOOK);
@@ -61,7 +45,7 @@ describe('notify-success', () => {
 
   it('fails with SlackDeliveryFailed without leaking the webhook URL', async () => {
     fetchMock.mockResolvedValue(new Response('invalid_token', { status: 403 }));
-    const { notifySuccess } = await load();
+    const notifySuccess = await loadHandler('notify-success', ENV);
     const error = await notifySuccess(loadEvent('stepfunctions', 'promoted'), context()).catch(
       (e: unknown) => e,
     );
@@ -76,13 +60,13 @@ describe('notify-success', () => {
   it('fails when the webhook parameter is missing', async () => {
     ssm.reset();
     ssm.on(GetParameterCommand).rejects(Object.assign(new Error('not found'), { name: 'ParameterNotFound' }));
-    const { notifySuccess } = await load();
+    const notifySuccess = await loadHandler('notify-success', ENV);
     await expect(notifySuccess(loadEvent('stepfunctions', 'promoted'), context())).rejects.toThrow();
     expect(fetchMock).not.toHaveBeenCalled();
   });
 
   it('rejects a state without promotion', async () => {
-    const { notifySuccess } = await load();
+    const notifySuccess = await loadHandler('notify-success', ENV);
     const state = loadEvent<Record<string, unknown>>('stepfunctions', 'promoted');
     delete state.promotion;
     await expect(notifySuccess(state, context())).rejects.toMatchObject({ name: 'InvalidInput' });
@@ -92,7 +76,7 @@ describe('notify-success', () => {
 describe('notify-failure', () => {
   it('posts the failed state and cause', async () => {
     fetchMock.mockResolvedValue(new Response('ok', { status: 200 }));
-    const { notifyFailure } = await load();
+    const notifyFailure = await loadHandler('notify-failure', ENV);
     await notifyFailure(loadEvent('stepfunctions', 'probe-failed'), context());
     const body = sentBody();
     expect(body.text).toBe(':x: web: build failed in CheckProbeResult');
@@ -101,7 +85,7 @@ describe('notify-failure', () => {
 
   it('works for a failure before PrepareBuild produced a build', async () => {
     fetchMock.mockResolvedValue(new Response('ok', { status: 200 }));
-    const { notifyFailure } = await load();
+    const notifyFailure = await loadHandler('notify-failure', ENV);
     await notifyFailure(
       { pipeline: 'web', baseImage: 'windows', error: { Error: 'InvalidInput', Cause: 'baseImage' } },
       context(),

@@ -6,34 +6,26 @@ import {
   PutParameterCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as rollbackChannel } from '../../../functions/rollback-channel.js';
+import { mockAws } from '../helpers/aws.js';
 import { context } from '../helpers/lambda.js';
 
+// The handler's configuration; the runtime's (region, Powertools) is tests/unit/setup.ts's.
 vi.hoisted(() => {
   Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
     CHANNEL_PARAMETER_PREFIX: '/image-factory/channels/',
     STAGE: 'dev',
     PROMOTION_LEDGER_TABLE: 'golden-image-factory-dev-promotion-ledger',
   });
 });
 
-const ec2 = mockClient(EC2Client);
-const ssm = mockClient(SSMClient);
-const dynamodb = mockClient(DynamoDBClient);
+const ec2 = mockAws(EC2Client);
+const ssm = mockAws(SSMClient);
+const dynamodb = mockAws(DynamoDBClient);
 beforeEach(() => {
   dynamodb.on(PutItemCommand).resolves({});
   dynamodb.on(DeleteItemCommand).resolves({});
-});
-afterEach(() => {
-  ec2.reset();
-  ssm.reset();
-  dynamodb.reset();
 });
 
 const image = (id: string, created: string, channel?: string) => ({

@@ -10,18 +10,16 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildId } from '#commons/core/build-key.js';
 import { handler as sweepLeftovers } from '../../../functions/sweep-leftovers.js';
+import { mockAws } from '../helpers/aws.js';
 import { context, loadEvent } from '../helpers/lambda.js';
 
+// The handler's configuration; the runtime's (region, Powertools) is tests/unit/setup.ts's.
 vi.hoisted(() => {
   Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
+    STAGE: 'dev',
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:golden-image-factory-dev',
     PIPELINES: 'web=ubuntu-24.04',
     SLACK_WEBHOOK_PARAMETER: '/image-factory/slack-webhook-url',
@@ -30,12 +28,13 @@ vi.hoisted(() => {
   });
 });
 
-const ec2 = mockClient(EC2Client);
-const sfn = mockClient(SFNClient);
-const ssm = mockClient(SSMClient);
+const ec2 = mockAws(EC2Client);
+const sfn = mockAws(SFNClient);
+const _ssm = mockAws(SSMClient);
 const event = () => loadEvent<{ detail: Record<string, unknown> }>('eventbridge', 'execution-status-change');
 const ARN = event().detail.executionArn as string;
 const TAGS = [
+  { Key: 'factory:stage', Value: 'dev' },
   { Key: 'factory:pipeline', Value: 'web' },
   { Key: 'factory:build-id', Value: buildId({ pipeline: 'web', executionArn: ARN }) },
   { Key: 'factory:execution', Value: ARN.split(':').at(-1) },
@@ -61,12 +60,6 @@ beforeEach(() => {
     .resolves({ status: 'ABORTED', stopDate: new Date('2026-06-30T10:00:00Z') });
 });
 
-afterEach(() => {
-  ec2.reset();
-  sfn.reset();
-  ssm.reset();
-});
-
 describe('sweep-leftovers', () => {
   it('on this state machine’s event: lists by the factory tags, reads the execution, terminates', async () => {
     const report = await sweepLeftovers({ ...event(), detail: { ...event().detail } }, context());
@@ -74,11 +67,15 @@ describe('sweep-leftovers', () => {
     expect(report.removed['test-instance']).toBe(1);
     expect(ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
       { Name: 'tag:factory:role', Values: ['build-instance', 'test-instance'] },
+      { Name: 'tag:factory:stage', Values: ['dev'] },
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
     ]);
     expect(ec2.commandCalls(DescribeImagesCommand)[0]?.args[0].input).toMatchObject({
       Owners: ['self'],
-      Filters: [{ Name: 'tag:factory:channel', Values: ['candidate'] }],
+      Filters: [
+        { Name: 'tag:factory:channel', Values: ['candidate'] },
+        { Name: 'tag:factory:stage', Values: ['dev'] },
+      ],
     });
     expect(sfn.commandCalls(DescribeExecutionCommand)[0]?.args[0].input).toEqual({ executionArn: ARN });
     expect(ec2.commandCalls(TerminateInstancesCommand)[0]?.args[0].input).toEqual({

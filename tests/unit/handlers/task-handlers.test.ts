@@ -31,8 +31,7 @@ import {
   SSMIncidentsClient,
   StartIncidentCommand,
 } from '@aws-sdk/client-ssm-incidents';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as applyRetention } from '../../../functions/apply-retention.js';
 import { handler as checkInstanceOnline } from '../../../functions/check-instance-online.js';
 import { handler as checkProbeResult } from '../../../functions/check-probe-result.js';
@@ -44,14 +43,12 @@ import { handler as prepareBuild } from '../../../functions/prepare-build.js';
 import { handler as probeTestInstance } from '../../../functions/probe-test-instance.js';
 import { handler as promoteImage } from '../../../functions/promote-image.js';
 import { handler as terminateTestInstance } from '../../../functions/terminate-test-instance.js';
+import { mockAws } from '../helpers/aws.js';
 import { context, loadEvent } from '../helpers/lambda.js';
 
+// The handler's configuration; the runtime's (region, Powertools) is tests/unit/setup.ts's.
 vi.hoisted(() => {
   Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
     TEST_INSTANCE_PROFILE: 'image-factory-test-instance',
     TEST_SUBNET_ID: 'subnet-0123456789abcdef0',
     TEST_SECURITY_GROUP_IDS: 'sg-0123456789abcdef0, sg-0123456789abcdef1',
@@ -68,25 +65,17 @@ vi.hoisted(() => {
   });
 });
 
-const ec2 = mockClient(EC2Client);
-const ssm = mockClient(SSMClient);
-const incidents = mockClient(SSMIncidentsClient);
-const codecommit = mockClient(CodeCommitClient);
-const dynamodb = mockClient(DynamoDBClient);
+const ec2 = mockAws(EC2Client);
+const ssm = mockAws(SSMClient);
+const incidents = mockAws(SSMIncidentsClient);
+const codecommit = mockAws(CodeCommitClient);
+const dynamodb = mockAws(DynamoDBClient);
 const HEAD = 'feedfacefeedfacefeedfacefeedfacefeedface';
 
 beforeEach(() => {
   codecommit
     .on(GetBranchCommand, { repositoryName: 'image-definitions', branchName: 'main' })
     .resolves({ branch: { branchName: 'main', commitId: HEAD } });
-});
-
-afterEach(() => {
-  ec2.reset();
-  ssm.reset();
-  incidents.reset();
-  codecommit.reset();
-  dynamodb.reset();
 });
 
 type State = ReturnType<typeof loadEvent> & Record<string, unknown>;
@@ -98,7 +87,9 @@ const ec2Image = (id: string, ageDays: number, tags: Record<string, string> = {}
   Name: `web-${id}`,
   CreationDate: ago(ageDays),
   State: 'available' as const,
-  Tags: Object.entries({ 'factory:pipeline': 'web', ...tags }).map(([Key, Value]) => ({ Key, Value })),
+  Tags: Object.entries({ 'factory:stage': 'dev', 'factory:pipeline': 'web', ...tags }).map(
+    ([Key, Value]) => ({ Key, Value }),
+  ),
   BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { SnapshotId: id.replace('ami-', 'snap-') } }],
 });
 const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: {} });
@@ -200,6 +191,7 @@ describe('find-candidate-image', () => {
         { Name: 'state', Values: ['available'] },
         { Name: 'tag:factory:pipeline', Values: ['web'] },
         { Name: 'tag:factory:build-id', Values: ['web-0123456789ab'] },
+        { Name: 'tag:factory:stage', Values: ['dev'] },
       ],
     });
     expect(calls[1]?.args[0].input.NextToken).toBe('page-2');
@@ -620,6 +612,7 @@ describe('cleanup-after-failure', () => {
     expect(ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
       { Name: 'tag:factory:build-id', Values: ['web-0123456789ab'] },
       { Name: 'tag:factory:role', Values: ['test-instance'] },
+      { Name: 'tag:factory:stage', Values: ['dev'] },
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
     ]);
   });

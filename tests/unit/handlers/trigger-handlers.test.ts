@@ -2,20 +2,18 @@ import { createHmac } from 'node:crypto';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { executionName } from '#commons/core/build-key.js';
 import { handler as codecommitPush } from '../../../functions/codecommit-push.js';
 import { handler as githubWebhook } from '../../../functions/github-webhook.js';
 import { handler as watchBaseImages } from '../../../functions/watch-base-images.js';
-import { context, loadEvent } from '../helpers/lambda.js';
+import { mockAws } from '../helpers/aws.js';
+import { context, loadEvent, loadHandler } from '../helpers/lambda.js';
 
+// The handler's configuration; the runtime's (region, Powertools) is tests/unit/setup.ts's.
 vi.hoisted(() => {
   Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
+    STAGE: 'dev',
     PIPELINES: 'web=ubuntu-24.04,api=base@al2023:beta',
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:image-factory',
     GITHUB_WEBHOOK_SECRET_PARAMETER: '/image-factory/github-webhook-secret',
@@ -47,9 +45,9 @@ const gitFetch = vi.fn(async (url: string) =>
     : new Response('not found', { status: 404 }),
 );
 
-const ec2 = mockClient(EC2Client);
-const ssm = mockClient(SSMClient);
-const sfn = mockClient(SFNClient);
+const ec2 = mockAws(EC2Client);
+const ssm = mockAws(SSMClient);
+const sfn = mockAws(SFNClient);
 
 beforeEach(() => {
   branchHead = COMMIT;
@@ -74,11 +72,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  vi.unstubAllGlobals();
   gitFetch.mockClear();
-  ec2.reset();
-  ssm.reset();
-  sfn.reset();
 });
 
 const alreadyExists = () =>
@@ -330,8 +324,7 @@ describe('github-webhook', () => {
   });
 
   it('fails (5xx) when the secret cannot be read, so GitHub can redeliver', async () => {
-    vi.resetModules(); // a cold module: no cached secret
-    const { handler } = await import('../../../functions/github-webhook.js');
+    const handler = await loadHandler('github-webhook'); // a cold module: no cached secret
     ssm
       .on(GetParameterCommand, { Name: '/image-factory/github-webhook-secret', WithDecryption: true })
       .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));

@@ -25,19 +25,25 @@ import type {
   SourceImageResolver,
 } from '#commons/ports.js';
 
+/** A copy of an image record (what a describe call returns: later changes to the store do not show). */
+const copyImage = (image: ImageRecord): ImageRecord => ({
+  ...image,
+  tags: { ...image.tags },
+  snapshotIds: [...image.snapshotIds],
+});
+
 export class MemoryImageStore implements ImageStore {
   readonly deregistered: string[] = [];
   readonly failing = new Set<string>();
   inUse: string[] = [];
   constructor(public images: ImageRecord[] = []) {}
   async findImages(tags: Record<string, string>) {
-    return structuredClone(
-      this.images.filter((image) => Object.entries(tags).every(([k, v]) => image.tags[k] === v)),
-    );
+    const wanted = Object.entries(tags);
+    return this.images.filter((image) => wanted.every(([k, v]) => image.tags[k] === v)).map(copyImage);
   }
   async getImage(imageId: string) {
     const image = this.images.find((candidate) => candidate.imageId === imageId);
-    return image ? structuredClone(image) : undefined;
+    return image ? copyImage(image) : undefined;
   }
   async tagImage(imageId: string, tags: Record<string, string>) {
     const image = this.images.find((candidate) => candidate.imageId === imageId);

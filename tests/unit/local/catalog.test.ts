@@ -200,6 +200,37 @@ describe('bake request', () => {
     });
   });
 
+  it("reads a layered build's parent image from BUILD_JSON and tags the image with its lineage", () => {
+    const parent = 'local-img-0123456789abcdef0';
+    const layered = [
+      ...full.filter((entry) => !['SOURCE_AMI_ID', 'BUILD_JSON'].includes(entry.Name)),
+      { Name: 'SOURCE_AMI_ID', Value: parent },
+      {
+        Name: 'BUILD_JSON',
+        Value: JSON.stringify({
+          imageDefinition: 'web',
+          parent: { pipeline: 'base', channel: 'stable', imageId: parent },
+        }),
+      },
+    ];
+
+    const environment = bakeEnvironment(request(layered));
+
+    expect(environment.PARENT_IMAGE).toBe(parent);
+    expect(imageTags(environment, { base_image: 'debian-12' })).toMatchObject({
+      [TAG.sourceAmi]: parent,
+      [TAG.baseImage]: 'debian-12',
+      [TAG.parentImage]: parent,
+    });
+    expect(imageTags(bakeEnvironment(request(full)), {})).not.toHaveProperty([TAG.parentImage]);
+    // The parent is what the build bakes from: a request that says otherwise is refused.
+    expect(() =>
+      bakeEnvironment(
+        request([...layered.filter((entry) => entry.Name !== 'SOURCE_AMI_ID'), full[1] as (typeof full)[1]]),
+      ),
+    ).toThrow(/names parent image local-img-0123456789abcdef0 but SOURCE_AMI_ID is local-base-debian-12-/);
+  });
+
   it('names the missing variable', () => {
     expect(() => bakeEnvironment(request(full.filter((entry) => entry.Name !== 'BUILD_ID')))).toThrow(
       /no BUILD_ID/,

@@ -8,9 +8,31 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseImageDefinition } from '#local/image-definitions.js';
+import { chooseImageDefinition, chooseParent } from '#local/image-definitions.js';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
+
+describe('chooseParent', () => {
+  it.each([
+    ['web', undefined, undefined, undefined],
+    ['web', 'base', undefined, { pipeline: 'base', channel: 'stable' }],
+    ['web', 'base/beta', 'web=ubuntu-24.04', { pipeline: 'base', channel: 'beta' }],
+    ['web', undefined, 'base=debian-12,web=web@pipeline:base/beta', { pipeline: 'base', channel: 'beta' }],
+    ['web', 'other', 'base=debian-12,web=web@pipeline:base', { pipeline: 'other', channel: 'stable' }],
+    ['web', undefined, 'web=debian-12', undefined],
+  ])('pipeline %s, --parent %s, PIPELINES %s → %j', (pipeline, parent, pipelines, expected) => {
+    expect(chooseParent(pipeline, parent, pipelines)).toEqual(expected);
+  });
+
+  it.each([
+    ['web', 'web', 'pipeline web cannot be its own parent'],
+    ['web', 'Base', 'pipeline: pipeline must be 1-32 characters'],
+    ['web', 'base/candidate', 'channel: channel must not be'],
+    ['web', 'base/stable/x', 'expected <pipeline>[/<channel>]'],
+  ])('refuses pipeline %s with --parent %s', (pipeline, parent, message) => {
+    expect(() => chooseParent(pipeline, parent, undefined)).toThrow(message);
+  });
+});
 
 describe('chooseImageDefinition', () => {
   it.each([

@@ -1,12 +1,12 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ssmSecureString } from '#commons/aws/ssm-secure-string.js';
 import { SlackDeliveryFailed } from '#commons/errors.js';
 import type { Notification } from '#commons/ports.js';
 import { SlackWebhookNotifier } from '#commons/slack/webhook-notifier.js';
+import { mockAws } from '../helpers/aws.js';
 
-const ssm = mockClient(SSMClient);
+const ssm = mockAws(SSMClient);
 const fetchMock = vi.fn<typeof fetch>();
 const NOTE: Notification = { outcome: 'success', title: 't', fields: [] };
 const notifier = (parameterName = '/slack') =>
@@ -28,9 +28,7 @@ beforeEach(() => {
   ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'https://hooks.slack.com/services/T/B/X' } });
 });
 afterEach(() => {
-  ssm.reset();
   fetchMock.mockReset();
-  vi.unstubAllGlobals();
 });
 
 describe('SlackNotifier', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CandidateNotFound, InvalidInput, PromotionLeaseHeld } from '#commons/errors.js';
+import type { ImageRecord } from '#commons/ports.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
@@ -65,6 +66,7 @@ describe('promoteImage', () => {
     'supersedes the build when the current image is %s: pointer and channel tags untouched, candidate retired',
     async (_label, order) => {
       const { images, pointer } = setup(order);
+      await pointer.point('web', 'stable', 'ami-0000000000000000a');
       await pointer.point('web', 'stable', 'ami-0000000000000000b');
 
       const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
@@ -73,14 +75,45 @@ describe('promoteImage', () => {
         outcome: 'superseded',
         imageId: CANDIDATE.imageId,
         currentImageId: 'ami-0000000000000000b',
-        parameterVersion: 1,
+        parameterVersion: 2,
       });
-      expect(await pointer.history('web', 'stable')).toHaveLength(1);
+      expect(await pointer.history('web', 'stable')).toHaveLength(2);
       expect(channelOf(images, CANDIDATE.imageId)).toBe('retired');
       expect(channelOf(images, 'ami-0000000000000000b')).toBe('stable');
       expect(channelOf(images, 'ami-0000000000000000a')).toBe('previous-stable');
     },
   );
+
+  it('superseded, still retags the channel from its pointer when a failed cleanup left the tags behind', async () => {
+    // Prepare: the pointer moved from a to b, and the cleanup after that promotion failed before
+    // retagging (b is still `candidate`, a still `stable`).
+    const { images, pointer } = setup('2026-06-02T00:00:00.000Z#000000000001');
+    images.images[1] = {
+      ...(images.images[1] as ImageRecord),
+      tags: {
+        'factory:pipeline': 'web',
+        'factory:channel': 'candidate',
+        'factory:build-order': '2026-06-02T00:00:00.000Z#000000000001',
+      },
+    };
+    images.images[2] = {
+      ...(images.images[2] as ImageRecord),
+      tags: { 'factory:pipeline': 'web', 'factory:channel': 'stable' },
+    };
+    await pointer.point('web', 'stable', 'ami-0000000000000000a');
+    await pointer.point('web', 'stable', 'ami-0000000000000000b');
+
+    // Act: an older build reaches PromoteImage.
+    const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+
+    // Assess: superseded, the pointer unmoved, the tags agree with it again.
+    expect(promotion).toMatchObject({ outcome: 'superseded', currentImageId: 'ami-0000000000000000b' });
+    expect(await pointer.history('web', 'stable')).toHaveLength(2);
+    expect(channelOf(images, CANDIDATE.imageId)).toBe('retired');
+    expect(channelOf(images, 'ami-0000000000000000b')).toBe('stable');
+    expect(channelOf(images, 'ami-0000000000000000a')).toBe('previous-stable');
+    expect(channelOf(images, 'ami-0000000000000000f')).toBe('stable');
+  });
 
   it('throws CandidateNotFound when the candidate is gone', async () => {
     const { pointer } = setup();
@@ -293,14 +326,13 @@ describe('rollbackChannel', () => {
     await pointer.point('web', 'stable', 'ami-0000000000000000c');
     return { images, pointer, ledger: new MemoryPromotionLedger() };
   };
+  /** RollbackChannel of web/stable, as the operator asks for it (no image named). */
+  const rollBackStable = (ports: Awaited<ReturnType<typeof setup>>) =>
+    rollbackChannel({ pipeline: 'web', channel: 'stable' }, ports, HOLDER);
 
   it('points the channel back to the previous image and withdraws the current one', async () => {
     const { images, pointer, ledger } = await setup();
-    const result = await rollbackChannel(
-      { pipeline: 'web', channel: 'stable' },
-      { images, pointer, ledger },
-      HOLDER,
-    );
+    const result = await rollBackStable({ images, pointer, ledger });
     expect(result).toEqual({
       pipeline: 'web',
       channel: 'stable',
@@ -315,12 +347,8 @@ describe('rollbackChannel', () => {
 
   it('walks the pointer history back on a second rollback, never returning to the withdrawn image', async () => {
     const { images, pointer, ledger } = await setup();
-    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER);
-    const second = await rollbackChannel(
-      { pipeline: 'web', channel: 'stable' },
-      { images, pointer, ledger },
-      HOLDER,
-    );
+    await rollBackStable({ images, pointer, ledger });
+    const second = await rollBackStable({ images, pointer, ledger });
     expect(second).toMatchObject({
       imageId: 'ami-0000000000000000a',
       withdrawnImageId: 'ami-0000000000000000b',
@@ -331,12 +359,32 @@ describe('rollbackChannel', () => {
   it('skips history entries whose image no longer exists', async () => {
     const { images, pointer, ledger } = await setup();
     images.images = images.images.filter((image) => image.imageId !== 'ami-0000000000000000b');
-    const result = await rollbackChannel(
-      { pipeline: 'web', channel: 'stable' },
-      { images, pointer, ledger },
-      HOLDER,
-    );
+    const result = await rollBackStable({ images, pointer, ledger });
     expect(result.imageId).toBe('ami-0000000000000000a');
+  });
+
+  it('follows the pointer, not tags that lag behind it after a failed cleanup', async () => {
+    // Prepare: the pointer moved to c, then the cleanup of that promotion failed before retagging.
+    const { images, pointer, ledger } = await setup();
+    const tag = (id: string, value: string) => {
+      const image = images.images.find((i) => i.imageId === id) as ImageRecord;
+      image.tags['factory:channel'] = value;
+    };
+    tag('ami-0000000000000000c', 'candidate');
+    tag('ami-0000000000000000b', 'stable');
+    tag('ami-0000000000000000a', 'previous-stable');
+
+    // Act
+    const result = await rollBackStable({ images, pointer, ledger });
+
+    // Assess: back to b, the pointer's previous image; c, the image the pointer named, withdrawn.
+    expect(result).toMatchObject({
+      imageId: 'ami-0000000000000000b',
+      withdrawnImageId: 'ami-0000000000000000c',
+    });
+    expect(channelOf(images, 'ami-0000000000000000b')).toBe('stable');
+    expect(channelOf(images, 'ami-0000000000000000c')).toBe('rolled-back');
+    expect(channelOf(images, 'ami-0000000000000000a')).toBe('previous-stable');
   });
 
   it('rolls back to an explicit image of the pipeline', async () => {
@@ -352,7 +400,7 @@ describe('rollbackChannel', () => {
   it("takes the channel's promotion lease and gives it back, also when it fails", async () => {
     const { images, pointer, ledger } = await setup();
 
-    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER);
+    await rollBackStable({ images, pointer, ledger });
     await expect(
       rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer, ledger }, HOLDER),
     ).rejects.toThrow(InvalidInput);
@@ -368,9 +416,7 @@ describe('rollbackChannel', () => {
     const { images, pointer, ledger } = await setup();
     await ledger.acquire('web', 'stable', BUILD.executionName, 1800);
 
-    await expect(
-      rollbackChannel({ pipeline: 'web', channel: 'stable' }, { images, pointer, ledger }, HOLDER),
-    ).rejects.toThrow(PromotionLeaseHeld);
+    await expect(rollBackStable({ images, pointer, ledger })).rejects.toThrow(PromotionLeaseHeld);
     expect(await pointer.history('web', 'stable')).toHaveLength(3);
     expect(ledger.leases.get('test#web#stable')?.holder).toBe(BUILD.executionName);
   });

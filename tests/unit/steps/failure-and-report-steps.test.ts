@@ -86,17 +86,24 @@ describe('cleanupAfterFailure', () => {
     expect(images.deregistered).toEqual([]);
   });
 
-  it('keeps the candidate when the build holds a promotion lease, even without $.termination', async () => {
+  it('keeps the candidate a failed PromoteImage may have pointed the channel at ($.promotionLease present)', async () => {
+    // Prepare: the pointer moved to the candidate, then PromoteImage failed before retagging it.
     const { launcher, images } = await setup();
+    const pointer = new MemoryChannelPointer();
+    await pointer.point(BUILD.pipeline, BUILD.channel, CANDIDATE.imageId);
     const ledger = new MemoryPromotionLedger();
-    const promotionLease = await ledger.acquire(BUILD.pipeline, BUILD.channel, BUILD.executionName, 60);
+    const promotionLease = await ledger.acquire(BUILD.pipeline, BUILD.channel, BUILD.executionName, 1800);
+
+    // Act: a state document without $.termination
     const result = await cleanupAfterFailure(
-      { build: BUILD, candidate: CANDIDATE, promotionLease, error: { Error: 'ChannelPointerNotConfirmed' } },
-      { launcher, images, pointer: new MemoryChannelPointer(), ledger },
+      { build: BUILD, candidate: CANDIDATE, promotionLease, error: { Error: 'AccessDenied' } },
+      { launcher, images, pointer, ledger },
     );
+
+    // Assess: kept, and tagged as the channel's current image from the pointer
     expect(result).toMatchObject({ candidate: 'kept', deregisteredImageId: null });
     expect(images.deregistered).toEqual([]);
-    expect(ledger.leases.size).toBe(0);
+    expect(images.images[0]?.tags['factory:channel']).toBe(BUILD.channel);
   });
 
   it('finds the candidate by build id when $.candidate is absent (the bake failed after registering it)', async () => {

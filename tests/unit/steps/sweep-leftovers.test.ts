@@ -21,6 +21,7 @@ const resource = (kind: LeftoverKind, id: string, arn = ARN, extra: Partial<Left
   name: kind === 'security-group' || kind === 'key-pair' ? `packer_${id}` : id,
   createdAt: kind === 'security-group' ? undefined : ago(120),
   tags: {
+    'factory:stage': 'prod',
     'factory:pipeline': 'web',
     'factory:build-id': buildId({ pipeline: 'web', executionArn: arn }),
     'factory:execution': arn.split(':').at(-1) as string,
@@ -44,7 +45,7 @@ const setup = (resources: Leftover[]) => {
   const notifier = new RecordingNotifier();
   const slept: number[] = [];
   const options = {
-    scope: { stateMachineArn: STATE_MACHINE, pipelines: ['web'] },
+    scope: { stage: 'prod', stateMachineArn: STATE_MACHINE, pipelines: ['web'] },
     graceMinutes: 30,
     dryRun: false,
     now: () => NOW,

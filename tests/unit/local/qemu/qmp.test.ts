@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { qmp } from '#local/qemu/vm.js';
+import { qmp } from '#local/qemu/qmp.js';
 
 /** A fake QMP monitor: greeting, qmp_capabilities, then `replies[command]` (or close on quit). */
 async function fakeQmp(path: string, seen: unknown[]): Promise<Server> {
