@@ -261,6 +261,7 @@ describe('factory --local start, list, status', () => {
     const succeeded = await factory(['start', '--pipeline', 'web'], runner('SUCCEEDED'));
     const list = await factory(['list', '--json']);
     const status = await factory(['status', summary('FAILED').executionName]);
+    const layered = await factory(['start', '--pipeline', 'web', '--parent', 'base'], runner('SUCCEEDED'));
 
     // Assess
     expect(failed.code).toBe(1);
@@ -278,6 +279,7 @@ describe('factory --local start, list, status', () => {
       retention: { dryRun: true },
     });
     expect(calls[1]?.retention.dryRun).toBe(false);
+    expect(calls[1]?.parent).toBeUndefined();
     expect(JSON.parse(list.stdout)).toEqual([
       expect.objectContaining({ status: 'SUCCEEDED', pipeline: 'web', seconds: 600 }),
       expect.objectContaining({ status: 'FAILED', failingState: 'ProbeFailed', error: 'ProbeFailed' }),
@@ -285,6 +287,8 @@ describe('factory --local start, list, status', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^failing state\s+ProbeFailed$/m);
     expect(status.stdout).toMatch(/BakeImage\s+8m 32s\s+1/);
+    expect(layered.code).toBe(0);
+    expect(calls[2]).toMatchObject({ pipeline: 'web', parent: { pipeline: 'base', channel: 'stable' } });
   });
 
   it('refuses what a local run cannot take, and an invalid input, without running anything', async () => {

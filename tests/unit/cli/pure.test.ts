@@ -15,7 +15,7 @@ import {
   StateTracker,
   timePerState,
 } from '#cli/history.js';
-import { outcomeLine, rawExecutionInput, validatedInput, wholeOption } from '#cli/main.js';
+import { outcomeLine, parentOption, rawExecutionInput, validatedInput, wholeOption } from '#cli/main.js';
 import { toImageRecord } from '#commons/aws/ec2-image-store.js';
 import { InvalidInput, PromotionLeaseHeld, UnknownImageDefinition } from '#commons/errors.js';
 import type { ImageRecord } from '#commons/ports.js';
@@ -262,6 +262,30 @@ describe('arguments and the execution input', () => {
       attempt: 2,
       retentionDryRun: true,
     });
+  });
+
+  it('--parent <pipeline>[/<channel>] gives the layered build its parent, validated as ExecutionInput', async () => {
+    // Act
+    const raw = await rawExecutionInput({ pipeline: 'web', parent: 'base' });
+    const withChannel = await rawExecutionInput({ pipeline: 'web', parent: 'base/beta' });
+
+    // Assess
+    expect(raw).toEqual({ pipeline: 'web', parent: { pipeline: 'base' } });
+    expect(validatedInput(raw)).toEqual({
+      pipeline: 'web',
+      parent: { pipeline: 'base', channel: 'stable' },
+      channel: 'stable',
+      trigger: 'manual',
+    });
+    expect(validatedInput(withChannel).parent).toEqual({ pipeline: 'base', channel: 'beta' });
+    expect(() => validatedInput({ pipeline: 'web', parent: parentOption('web') })).toThrow(
+      /pipeline web cannot be its own parent/,
+    );
+    expect(() => validatedInput({ ...raw, sourceImageId: 'ami-0123456789abcdef0' })).toThrow(
+      /sourceImageId and parent exclude each other/,
+    );
+    expect(() => parentOption('base/stable/x')).toThrow(UsageError);
+    expect(() => validatedInput({ pipeline: 'web', parent: parentOption('') })).toThrow(InvalidInput);
   });
 
   it('refuses --input that is not JSON (UsageError)', async () => {
