@@ -20,8 +20,12 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateStateMachineCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+} from '@aws-sdk/client-sfn';
+import { GetParameterCommand, GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '#cli/main.js';
 import { DynamoDbPromotionLedger } from '#commons/aws/dynamodb-promotion-ledger.js';
@@ -571,6 +575,34 @@ describe('start, status, list', () => {
     expect(json(rebuild)).toMatchObject({
       name: executionName({ pipeline: 'web', channel: 'stable', sourceImageId: SOURCE.imageId, attempt: 2 }),
     });
+  });
+
+  it('start --parent: a layered build is named after the image the parent channel names; an empty parent channel starts nothing', async () => {
+    // Prepare: web/stable names an image (promoted above).
+    const { Parameter } = await aws.ssm.send(new GetParameterCommand({ Name: `${PREFIX}/web/stable` }));
+    const parentImage = Parameter?.Value ?? '';
+
+    // Act
+    const layered = await factory('start', '--pipeline', 'base', '--parent', 'web', '--no-follow', '--json');
+    const empty = await factory('start', '--pipeline', 'base', '--parent', 'web/nothing', '--no-follow');
+
+    // Assess
+    expect(parentImage).toMatch(/^ami-/);
+    expect(layered.code, layered.stderr).toBe(0);
+    const name = executionName({ pipeline: 'base', channel: 'stable', sourceImageId: parentImage });
+    expect(json(layered)).toMatchObject({ name, pipeline: 'base' });
+    const described = await aws.sfn.send(
+      new DescribeExecutionCommand({ executionArn: executionArnOf(STATE_MACHINE_ARN, name) }),
+    );
+    expect(JSON.parse(described.input ?? '{}')).toEqual({
+      pipeline: 'base',
+      channel: 'stable',
+      trigger: 'manual',
+      parent: { pipeline: 'web', channel: 'stable' },
+    });
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('channel web/nothing');
+    expect(empty.stderr).toContain('names no image');
   });
 
   it('status: an execution by name, with time per state, failing state and error', async () => {
