@@ -21,6 +21,8 @@ export interface ImageRecord {
   lastLaunchedAt?: string | undefined;
   /** True when anyone may launch the image (EC2 `Public`). */
   public?: boolean | undefined;
+  /** CPU architecture (EC2 `Architecture`: `x86_64`, `arm64`, …), when the backend records one. */
+  architecture?: string | undefined;
 }
 
 /** Result of deleting one backing snapshot together with its image. */

@@ -28,6 +28,18 @@ describe('config', () => {
     });
   });
 
+  it('region: AWS_REGION as the Lambda runtime sets it, MissingConfiguration naming it when unset', async () => {
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    expect((await load()).region).toBe('eu-west-1');
+    vi.stubEnv('AWS_REGION', undefined);
+    vi.resetModules();
+    const config = await load();
+    expect(thrown(() => config.region)).toMatchObject({
+      name: 'MissingConfiguration',
+      message: expect.stringContaining('AWS_REGION'),
+    });
+  });
+
   it('applies documented defaults', async () => {
     for (const key of [
       'CHANNEL_PARAMETER_PREFIX',

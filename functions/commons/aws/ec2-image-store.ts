@@ -58,6 +58,7 @@ export const toImageRecord = (image: Image): ImageRecord => ({
   ),
   ...(image.LastLaunchedTime ? { lastLaunchedAt: image.LastLaunchedTime } : {}),
   ...(image.Public === undefined ? {} : { public: image.Public }),
+  ...(image.Architecture ? { architecture: image.Architecture } : {}),
 });
 
 /** `DescribeImageReferences` calls one reference scan has in flight. */

@@ -21,3 +21,24 @@ export async function acquirePromotionLease(
     options.ttlSeconds ?? PROMOTION_LEASE_TTL_SECONDS,
   );
 }
+
+/**
+ * Run `work` while `holder` holds the channel's promotion lease, and give the lease back on every
+ * path (rollback-channel, `factory promote`): what the ASL does with AcquirePromotionLease and
+ * ReleasePromotionLease around PromoteImage, for callers outside the state machine.
+ * @throws PromotionLeaseHeld while another holder's lease has not lapsed (`work` does not run);
+ *   what `work` throws.
+ */
+export async function withPromotionLease<T>(
+  ledger: PromotionLedger,
+  lease: { pipeline: string; channel: string; holder: string; ttlSeconds?: number | undefined },
+  work: () => Promise<T>,
+): Promise<T> {
+  const { pipeline, channel, holder } = lease;
+  await ledger.acquire(pipeline, channel, holder, lease.ttlSeconds ?? PROMOTION_LEASE_TTL_SECONDS);
+  try {
+    return await work();
+  } finally {
+    await ledger.release(pipeline, channel, holder);
+  }
+}

@@ -86,7 +86,11 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
  *   left for the next run.
  */
 export const applyRetention = async (
-  input: { build: Build; promotion?: Promotion | undefined; retentionDryRun?: boolean | undefined },
+  input: {
+    build: Pick<Build, 'pipeline' | 'channel'> & Partial<Build>;
+    promotion?: Promotion | undefined;
+    retentionDryRun?: boolean | undefined;
+  },
   ports: { images: ImageStore; pointer: ChannelPointer },
   options: RetentionOptions,
 ): Promise<Retention> => {

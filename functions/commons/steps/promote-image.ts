@@ -38,13 +38,17 @@ export const syncChannelTags = async (
  * 4. point the channel at the candidate (skipped when it already does: a retry);
  * 5. retag the channel from the pointer history (`syncChannelTags`).
  * Interrupted anywhere, re-running the step, or CleanupAfterFailure's repair, converges on the
- * same pointer and tags.
+ * same pointer and tags. `factory promote` (`cli/promote.ts`) runs it too, for an image that is
+ * already registered, under the same lease: only the build's id, pipeline, channel and order are read.
  * @returns `$.promotion`.
  * @throws CandidateNotFound when the candidate is gone or not the pipeline's; InvalidInput when the
  *   build has no `order` (PrepareBuild sets it).
  */
 export const promoteImage = async (
-  input: { build: Build; candidate: Candidate },
+  input: {
+    build: Pick<Build, 'buildId' | 'pipeline' | 'channel' | 'order'> & Partial<Build>;
+    candidate: Pick<Candidate, 'imageId'> & Partial<Candidate>;
+  },
   ports: { images: ImageStore; pointer: ChannelPointer },
 ): Promise<Promotion> => {
   const { build, candidate } = input;

@@ -1,8 +1,8 @@
 import { planRollback } from '../core/promotion.js';
-import { PROMOTION_LEASE_TTL_SECONDS } from '../core/promotion-lease.js';
 import { previousChannel, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL, TAG } from '../core/tags.js';
 import { InvalidInput } from '../errors.js';
 import type { ChannelPointer, ImageStore, PromotionLedger } from '../ports.js';
+import { withPromotionLease } from './acquire-promotion-lease.js';
 import { syncChannelTags } from './promote-image.js';
 
 export interface RollbackResult {
@@ -37,17 +37,7 @@ export async function rollbackChannel(
   options: { holder: string; ttlSeconds?: number },
 ): Promise<RollbackResult> {
   const { pipeline, channel } = input;
-  await ports.ledger.acquire(
-    pipeline,
-    channel,
-    options.holder,
-    options.ttlSeconds ?? PROMOTION_LEASE_TTL_SECONDS,
-  );
-  try {
-    return await rollBack(input, ports);
-  } finally {
-    await ports.ledger.release(pipeline, channel, options.holder);
-  }
+  return withPromotionLease(ports.ledger, { pipeline, channel, ...options }, () => rollBack(input, ports));
 }
 
 const rollBack = async (

@@ -961,10 +961,15 @@ export const startMotoGapProxy = async (
       if (operation === '') operation = path.replace(/^\//, '').replace(/^./, (c) => c.toUpperCase());
     }
 
-    if (!form && service === 'ssm-incidents') {
-      operation = validator.restOperation(service, incoming.method ?? 'POST', path) ?? operation;
-    }
-    const structured = form ? validator.decode(service, operation, form) : input;
+    // rest-json services address the operation by method and URI (Lambda: the operator CLI's
+    // GetFunctionConfiguration).
+    const rest = !form && (service === 'ssm-incidents' || service === 'lambda');
+    if (rest) operation = validator.restOperation(service, incoming.method ?? 'POST', path) ?? operation;
+    const structured = form
+      ? validator.decode(service, operation, form)
+      : rest
+        ? { ...input, ...validator.restUriMembers(service, operation, path) }
+        : input;
     const violations = validator.validate(service, operation, structured);
     const named = incoming.headers[ROLE_HEADER];
     const active = [...actingRoles.keys()];

@@ -120,6 +120,28 @@ export class RequestValidator {
   }
 
   /**
+   * The members a REST request carries in its URI (`/2015-03-31/functions/{FunctionName}/configuration`
+   * → `{ FunctionName }`), decoded, keyed by member name (the template names their `locationName`).
+   */
+  restUriMembers(signingName: string, operation: string, path: string): Record<string, string> {
+    const model = this.model(signingName);
+    const http = model.operations[operation]?.http;
+    const inputShape = model.operations[operation]?.input?.shape;
+    if (!http || !inputShape) return {};
+    const template = http.requestUri.split('?')[0] ?? '';
+    const placeholders = [...template.matchAll(/\{([^}+]+)\+?\}/g)].map((match) => match[1] as string);
+    const values = new RegExp(`^${template.replace(/\{[^}]+\}/g, '([^/]+)')}$`).exec(path);
+    if (!values) return {};
+    const members = Object.entries(model.shapes[inputShape]?.members ?? {});
+    const decoded: Record<string, string> = {};
+    placeholders.forEach((placeholder, index) => {
+      const name = members.find(([, m]) => m.location === 'uri' && m.locationName === placeholder)?.[0];
+      if (name) decoded[name] = decodeURIComponent(values[index + 1] ?? '');
+    });
+    return decoded;
+  }
+
+  /**
    * Decode a request into the operation's input structure.
    * @param body the raw body; form fields for `ec2` / `query`, JSON otherwise.
    */

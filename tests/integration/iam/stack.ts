@@ -33,6 +33,7 @@ type Template = {
   Parameters?: Record<string, { Default?: string; Type?: string }>;
   Conditions?: Record<string, unknown>;
   Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Condition?: string }>;
+  Outputs?: Record<string, { Value: unknown; Condition?: string }>;
 };
 
 const NO_VALUE = Symbol('AWS::NoValue');
@@ -198,6 +199,15 @@ export class Stack {
     );
   }
 
+  /** The stack's outputs as `DescribeStacks` lists them (key → value; conditional ones only when on). */
+  outputs(): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(this.#template.Outputs ?? {})
+        .filter(([, output]) => output.Condition === undefined || this.#condition(output.Condition))
+        .map(([key, output]) => [key, String(this.resolve(output.Value))]),
+    );
+  }
+
   /** The resolved properties of one resource. */
   properties(logicalId: string): Record<string, unknown> {
     const resource = this.#template.Resources[logicalId];
@@ -248,6 +258,10 @@ export class Stack {
         return String(this.resolve(p.LogGroupName) ?? id);
       case 'AWS::StepFunctions::StateMachine':
         return `arn:aws:states:${TEST_REGION}:${MOTO_ACCOUNT_ID}:stateMachine:${String(p.StateMachineName)}`;
+      case 'AWS::Lambda::Function':
+        return String(p.FunctionName);
+      case 'AWS::DynamoDB::Table':
+        return String(p.TableName);
       default:
         return String(p.RoleName ?? p.InstanceProfileName ?? this.#physicalPrefix + id);
     }

@@ -56,6 +56,17 @@ describe('Ec2ImageStore.imagesInUse', () => {
     expect(inUse).toEqual(images.slice(10));
     expect(failures).toEqual([images.slice(10)]);
   });
+  it('counts a failed chunk as in use without a callback too (retention keeps those images)', async () => {
+    // Prepare
+    const images = ids(3);
+    ec2.on(DescribeImageReferencesCommand).rejects(awsError('RequestLimitExceeded'));
+
+    // Act
+    const inUse = await new Ec2ImageStore(() => new EC2Client({}), 'prod').imagesInUse(images);
+
+    // Assess
+    expect(inUse).toEqual(images);
+  });
 });
 
 describe('SsmChannelPointer.point', () => {
