@@ -180,8 +180,10 @@ describe('PromoteImage with a failure at each of its AWS calls', () => {
         const channel = `c${call}`;
         const { a, b, promotionLease, error, failed } = await scenario(pipeline, channel, newer, call);
         expect(error?.name, `call ${call} (${failed})`).toBe('AccessDenied');
+        // As the ASL hands it over: TerminateTestInstance ran before the lease was taken.
         const cleanup = await invoke(handler('cleanup-after-failure'), {
           ...b,
+          termination: { terminatedInstanceIds: [] },
           promotionLease,
           error: { Error: error?.name ?? '', Cause: error?.message ?? '' },
         });

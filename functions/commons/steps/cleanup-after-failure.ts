@@ -112,7 +112,9 @@ export const cleanupAfterFailure = async (
   const { build, candidate, testInstance } = input;
   if (!build)
     return { terminatedInstanceIds: [], deregisteredImageId: null, snapshots: [], candidate: 'absent' };
-  const result = await cleanUpBuild(build, candidate, testInstance, input.termination, ports);
+  // The promotion started once TerminateTestInstance ran (or, defensively, once a lease was taken).
+  const promotionStarted = input.termination !== undefined || input.promotionLease !== undefined;
+  const result = await cleanUpBuild(build, candidate, testInstance, promotionStarted, ports);
   return input.promotionLease ? { ...result, channel: await repairChannel(build, ports) } : result;
 };
 
@@ -120,7 +122,7 @@ const cleanUpBuild = async (
   build: Build,
   candidate: Candidate | undefined,
   testInstance: { instanceId: string } | undefined,
-  termination: unknown,
+  promotionStarted: boolean,
   ports: { launcher: Pick<MachineLauncher, 'listByBuildId' | 'terminate'>; images: ImageStore },
 ): Promise<CleanupResult> => {
   const tagged = await ports.launcher.listByBuildId(build.buildId);
@@ -132,7 +134,7 @@ const cleanUpBuild = async (
     snapshots: [],
     candidate: state,
   });
-  if (termination !== undefined) return kept(candidate ? 'kept' : 'absent');
+  if (promotionStarted) return kept(candidate ? 'kept' : 'absent');
   const { image, deletable } = await unpromotedCandidate(build, candidate, ports.images);
   if (!image || !deletable) return kept(image ? 'kept' : 'absent');
   const snapshots = await ports.images.deregisterImage(image.imageId);

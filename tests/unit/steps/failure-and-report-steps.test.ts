@@ -86,6 +86,19 @@ describe('cleanupAfterFailure', () => {
     expect(images.deregistered).toEqual([]);
   });
 
+  it('keeps the candidate when the build holds a promotion lease, even without $.termination', async () => {
+    const { launcher, images } = await setup();
+    const ledger = new MemoryPromotionLedger();
+    const promotionLease = await ledger.acquire(BUILD.pipeline, BUILD.channel, BUILD.executionName, 60);
+    const result = await cleanupAfterFailure(
+      { build: BUILD, candidate: CANDIDATE, promotionLease, error: { Error: 'ChannelPointerNotConfirmed' } },
+      { launcher, images, pointer: new MemoryChannelPointer(), ledger },
+    );
+    expect(result).toMatchObject({ candidate: 'kept', deregisteredImageId: null });
+    expect(images.deregistered).toEqual([]);
+    expect(ledger.leases.size).toBe(0);
+  });
+
   it('finds the candidate by build id when $.candidate is absent (the bake failed after registering it)', async () => {
     // Prepare: an older image of the same build (a retried bake), another build's, and the newest of ours
     const { launcher } = await setup();
