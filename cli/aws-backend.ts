@@ -34,7 +34,6 @@ import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-re
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
 import { startBuild } from '#commons/aws/start-execution.js';
 import { CLIENT_CONFIG } from '#commons/clients/lazy-client.js';
-import { parsePipelines } from '#commons/config.js';
 import { assertTrustedSource, getBaseImage } from '#commons/core/base-images.js';
 import { executionArnOf, FIRST_ATTEMPT } from '#commons/core/build-key.js';
 import {
@@ -43,8 +42,9 @@ import {
   DEFAULT_RECENT_LAUNCH_DAYS,
 } from '#commons/core/retention.js';
 import { InvalidInput } from '#commons/errors.js';
+import type { ExecutionInput } from '#commons/execution-input.js';
+import { parsePipelines } from '#commons/pipelines.js';
 import { executionConsoleUrl } from '#commons/report.js';
-import type { ExecutionInput } from '#commons/schemas.js';
 import { type SweepReport, sweepLeftovers } from '#commons/steps/sweep-leftovers.js';
 import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
 import { OperatorError, UsageError } from './errors.js';

@@ -4,8 +4,8 @@
  * rollback and retention run the same steps as the pipeline.
  */
 
+import type { ExecutionInput } from '#commons/execution-input.js';
 import type { ChannelPointer, ImageStore, PromotionLedger, SourceImageResolver } from '#commons/ports.js';
-import type { ExecutionInput } from '#commons/schemas.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
 
 /** One execution as `status` and `list` show it. Times are ISO 8601, durations seconds. */

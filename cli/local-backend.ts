@@ -15,7 +15,7 @@ import {
   DEFAULT_RECENT_LAUNCH_DAYS,
 } from '#commons/core/retention.js';
 import { TAG } from '#commons/core/tags.js';
-import type { ExecutionInput } from '#commons/schemas.js';
+import type { ExecutionInput } from '#commons/execution-input.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import type { LocalRunSummary } from '#local/factory.js';

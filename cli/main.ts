@@ -13,15 +13,12 @@ import { Command } from 'commander';
 import ora from 'ora';
 import { resolveImageDefinition } from '#commons/core/image-definitions.js';
 import { TAG } from '#commons/core/tags.js';
-import {
-  ChannelName,
-  ExecutionInput,
-  ImageId,
-  parseOrThrow,
-  RollbackChannelInput,
-} from '#commons/schemas.js';
+import { ExecutionInput } from '#commons/execution-input.js';
+import { RollbackChannelInput } from '#commons/handler-inputs.js';
+import { ChannelName, ImageId } from '#commons/schemas.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
+import { parseOrThrow } from '#commons/validation.js';
 import { AwsBackend } from './aws-backend.js';
 import type { Backend, ExecutionSummary, Spinner } from './backend.js';
 import { type ChannelImage, channelImages } from './channels.js';

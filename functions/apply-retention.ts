@@ -11,9 +11,9 @@
 import { isThrottlingError } from '@smithy/core/retry';
 import { channelPointer, imageStore } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
+import { ApplyRetentionInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { ApplyRetentionInput } from '#commons/schemas.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 
 const ports = { images: imageStore(), pointer: channelPointer() };

@@ -1,9 +1,9 @@
 /** Task `CheckProbeResult` → `checkProbeResult()`. Env: PROBE_COMMAND, PROBE_MAX_ATTEMPTS. */
 import { commandRunner } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
+import { CheckProbeResultInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { CheckProbeResultInput } from '#commons/schemas.js';
 import { checkProbeResult } from '#commons/steps/check-probe-result.js';
 
 const ports = { runner: commandRunner() };

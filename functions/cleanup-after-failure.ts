@@ -3,9 +3,9 @@
  * PROMOTION_LEDGER_TABLE (repairing a channel after a failed promotion).
  */
 import { channelPointer, imageStore, machineLauncher, promotionLedger } from '#commons/aws/wiring.js';
+import { CleanupAfterFailureInput } from '#commons/handler-inputs.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { CleanupAfterFailureInput } from '#commons/schemas.js';
 import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
 
 const ports = {

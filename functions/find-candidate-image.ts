@@ -1,7 +1,7 @@
 /** Task `FindCandidateImage` → `findCandidateImage()`. */
 import { imageStore } from '#commons/aws/wiring.js';
+import { FindCandidateImageInput } from '#commons/handler-inputs.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { FindCandidateImageInput } from '#commons/schemas.js';
 import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
 
 const ports = { images: imageStore() };

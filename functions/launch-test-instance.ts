@@ -3,9 +3,9 @@
  * Env: TEST_INSTANCE_PROFILE, TEST_INSTANCE_TYPE, TEST_SUBNET_ID, TEST_SECURITY_GROUP_IDS.
  */
 import { machineLauncher } from '#commons/aws/wiring.js';
+import { LaunchTestInstanceInput } from '#commons/handler-inputs.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { LaunchTestInstanceInput } from '#commons/schemas.js';
 import { launchTestInstance } from '#commons/steps/launch-test-instance.js';
 
 const ports = { launcher: machineLauncher() };

@@ -3,9 +3,9 @@
  * `build.alerting` says, one per stage, pipeline and failing state while it is open.
  */
 import { incidentReporter } from '#commons/aws/wiring.js';
+import { OpenIncidentInput } from '#commons/handler-inputs.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { OpenIncidentInput } from '#commons/schemas.js';
 import { openIncident } from '#commons/steps/open-incident.js';
 
 const reporters = new Map<string, ReturnType<typeof incidentReporter>>();

@@ -12,9 +12,9 @@ import {
   sourceResolver,
 } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
+import { PrepareBuildInput } from '#commons/handler-inputs.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { PrepareBuildInput } from '#commons/schemas.js';
 import { prepareBuild } from '#commons/steps/prepare-build.js';
 
 const ports = {

@@ -1,8 +1,8 @@
 /** Task `PromoteImage` → `promoteImage()`. Env: CHANNEL_PARAMETER_PREFIX. */
 import { channelPointer, imageStore } from '#commons/aws/wiring.js';
+import { PromoteImageInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { PromoteImageInput } from '#commons/schemas.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 
 const ports = { images: imageStore(), pointer: channelPointer() };

@@ -1,8 +1,8 @@
 /** Task `ReleasePromotionLease` → `releasePromotionLease()`. Env: STAGE, PROMOTION_LEDGER_TABLE. */
 import { promotionLedger } from '#commons/aws/wiring.js';
+import { ReleasePromotionLeaseInput } from '#commons/handler-inputs.js';
 import { logger } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { ReleasePromotionLeaseInput } from '#commons/schemas.js';
 import { releasePromotionLease } from '#commons/steps/release-promotion-lease.js';
 
 const ports = { ledger: promotionLedger() };

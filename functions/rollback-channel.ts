@@ -4,9 +4,9 @@
  * (held as `rollback:<request id>`). Env: CHANNEL_PARAMETER_PREFIX, STAGE, PROMOTION_LEDGER_TABLE.
  */
 import { channelPointer, imageStore, promotionLedger } from '#commons/aws/wiring.js';
+import { RollbackChannelInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { RollbackChannelInput } from '#commons/schemas.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
 
 const ports = { images: imageStore(), pointer: channelPointer(), ledger: promotionLedger() };

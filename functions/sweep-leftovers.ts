@@ -13,9 +13,9 @@ import { executionStatus, imageStore, leftoverStore, slackNotifier } from '#comm
 import { config } from '#commons/config.js';
 import { LEFTOVER_KINDS } from '#commons/core/sweep.js';
 import { InvalidInput } from '#commons/errors.js';
+import { SweepLeftoversInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { SweepLeftoversInput } from '#commons/schemas.js';
 import { sweepLeftovers } from '#commons/steps/sweep-leftovers.js';
 
 const ports = {

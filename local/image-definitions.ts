@@ -11,14 +11,15 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parsePipelines } from '#commons/config.js';
 import {
   IMAGE_DEFINITION_DIRS,
   IMAGE_DEFINITION_NAME,
   resolveImageDefinition,
 } from '#commons/core/image-definitions.js';
 import { InvalidInput } from '#commons/errors.js';
-import { ParentSource, parseOrThrow } from '#commons/schemas.js';
+import { ParentSource } from '#commons/execution-input.js';
+import { parsePipelines } from '#commons/pipelines.js';
+import { parseOrThrow } from '#commons/validation.js';
 import { PROJECT_ROOT } from '#local/process.js';
 
 /** Catalog file, relative to the repository root. */

@@ -22,10 +22,9 @@ import {
   PrepareBuildInput,
   ProbeTestInstanceInput,
   PromoteImageInput,
-  parseOrThrow,
   ReleasePromotionLeaseInput,
   TerminateTestInstanceInput,
-} from '#commons/schemas.js';
+} from '#commons/handler-inputs.js';
 import { acquirePromotionLease } from '#commons/steps/acquire-promotion-lease.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
@@ -40,6 +39,7 @@ import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { releasePromotionLease } from '#commons/steps/release-promotion-lease.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
+import { parseOrThrow } from '#commons/validation.js';
 import type { RunTaskRequest } from '#local/bake.js';
 import type { LocalPorts } from '#local/wiring.js';
 import { taskStateNames } from '#statemachines/definition.js';

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInput } from '#commons/errors.js';
-import {
-  ApplyRetentionInput,
-  ExecutionInput,
-  PrepareBuildInput,
-  parseOrThrow,
-  RollbackChannelInput,
-} from '#commons/schemas.js';
+import { ExecutionInput } from '#commons/execution-input.js';
+import { ApplyRetentionInput, PrepareBuildInput, RollbackChannelInput } from '#commons/handler-inputs.js';
+import { parseOrThrow } from '#commons/validation.js';
 import { BUILD } from './helpers/fixtures.js';
 
 describe('manual execution input', () => {

@@ -11,7 +11,7 @@
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ClientProvider } from '../clients/lazy-client.js';
 import { executionName } from '../core/build-key.js';
-import type { ExecutionInput } from '../schemas.js';
+import type { ExecutionInput } from '../execution-input.js';
 
 export interface StartResult {
   executionName: string;

@@ -9,10 +9,10 @@
  */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { ClientProvider } from '../clients/lazy-client.js';
-import type { PipelineConfig } from '../config.js';
 import { assertTrustedSource, getBaseImage } from '../core/base-images.js';
+import type { ExecutionInput } from '../execution-input.js';
+import type { PipelineConfig } from '../pipelines.js';
 import type { ChannelPointer, SourceImageResolver } from '../ports.js';
-import type { ExecutionInput } from '../schemas.js';
 import type { StartResult } from './start-execution.js';
 
 /**

@@ -13,7 +13,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { requireValid, type SafeParsed } from '../schemas.js';
+import { requireValid, type SafeParsed } from '../validation.js';
 import { logger, metrics, tracer } from './index.js';
 
 /**

@@ -3,6 +3,7 @@ import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
 import { checkParentImage, type ParentImage, type ParentRef } from '../core/layering.js';
 import { InvalidInput, UnusableParentImage } from '../errors.js';
+import type { PrepareBuildInput } from '../handler-inputs.js';
 import type {
   ChannelPointer,
   ImageStore,
@@ -11,7 +12,7 @@ import type {
   SourceImageResolver,
   SourceRevisionResolver,
 } from '../ports.js';
-import { type Build, FullCommitSha, type PrepareBuildInput } from '../schemas.js';
+import { type Build, FullCommitSha } from '../schemas.js';
 
 /** What PrepareBuild reads to resolve a layered build's parent image. */
 export interface ParentPorts {

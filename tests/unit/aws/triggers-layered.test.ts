@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type LastSeenStore, startPushBuilds, watchBaseImages } from '#commons/aws/triggers.js';
-import type { PipelineConfig } from '#commons/config.js';
-import type { ExecutionInput } from '#commons/schemas.js';
+import type { ExecutionInput } from '#commons/execution-input.js';
+import type { PipelineConfig } from '#commons/pipelines.js';
 import { MemoryChannelPointer, StaticSources } from '../helpers/fakes.js';
 
 const VENDOR_AMI = 'ami-0aaaaaaaaaaaaaaaa';

@@ -10,7 +10,7 @@ import {
   UnknownBaseImage,
   UnknownImageDefinition,
 } from '#commons/errors.js';
-import { PrepareBuildInput } from '#commons/schemas.js';
+import { PrepareBuildInput } from '#commons/handler-inputs.js';
 import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
 import { checkProbeResult } from '#commons/steps/check-probe-result.js';
 import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
