@@ -24,8 +24,14 @@ import { PROJECT_ROOT } from '#local/process.js';
 import { FilePromotionLedger } from '#local/promotion-ledger.js';
 import { LocalBaseImageResolver } from '#local/sources.js';
 import { renderSummary } from '#local/summary.js';
-import { cliHolder } from './aws-backend.js';
-import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
+import {
+  type Backend,
+  type CommandPorts,
+  cliHolder,
+  type ExecutionSummary,
+  type RetentionSettings,
+  type StartOptions,
+} from './backend.js';
 import { OperatorError, UsageError } from './errors.js';
 import { failingState } from './history.js';
 

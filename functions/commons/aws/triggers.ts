@@ -8,11 +8,10 @@
  * https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-cwe.html
  */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { resolvePipelineSource, type SourceDeps } from '../build-source.js';
 import type { ClientProvider } from '../clients/lazy-client.js';
-import { assertTrustedSource, getBaseImage } from '../core/base-images.js';
 import type { ExecutionInput } from '../execution-input.js';
 import type { PipelineConfig } from '../pipelines.js';
-import type { ChannelPointer, SourceImageResolver } from '../ports.js';
 import type { StartResult } from './start-execution.js';
 
 /**
@@ -20,13 +19,6 @@ import type { StartResult } from './start-execution.js';
  * (`input.sourceImageId`, or the image a layered pipeline's parent channel names now).
  */
 export type StartBuild = (input: ExecutionInput, sourceImageId: string) => Promise<StartResult>;
-
-/** What the triggers read to find a pipeline's current source. */
-export interface SourceDeps {
-  sources: SourceImageResolver;
-  /** Parent channel pointers of layered pipelines. */
-  pointer: Pick<ChannelPointer, 'current'>;
-}
 
 /** Last source AMI seen per pipeline: SSM parameter `<prefix>/<pipeline>`. */
 export class LastSeenStore {
@@ -58,40 +50,6 @@ export class LastSeenStore {
     );
   }
 }
-
-/**
- * Resolve a pipeline's current source image and check its publisher.
- * @throws ForeignBaseImage when the public parameter points to an AMI of an untrusted owner.
- */
-export const resolveTrustedSource = async (sources: SourceImageResolver, baseImage: string) => {
-  const base = getBaseImage(baseImage);
-  const source = await sources.resolve(base.name);
-  assertTrustedSource(base, source);
-  return source;
-};
-
-/**
- * A pipeline's current source and the execution input fields that name it: a base image's vetted
- * source AMI, or the image a layered pipeline's parent channel names (undefined when that channel
- * names none yet: nothing to build from).
- * @throws ForeignBaseImage when a public parameter points to an AMI of an untrusted owner.
- */
-export const resolvePipelineSource = async (
-  entry: PipelineConfig,
-  deps: SourceDeps,
-): Promise<
-  { sourceImageId: string; input: Pick<ExecutionInput, 'baseImage' | 'parent' | 'sourceImageId'> } | undefined
-> => {
-  if (entry.parent) {
-    const position = await deps.pointer.current(entry.parent.pipeline, entry.parent.channel);
-    return position ? { sourceImageId: position.imageId, input: { parent: entry.parent } } : undefined;
-  }
-  const source = await resolveTrustedSource(deps.sources, entry.baseImage);
-  return {
-    sourceImageId: source.imageId,
-    input: { baseImage: entry.baseImage, sourceImageId: source.imageId },
-  };
-};
 
 export interface WatchResult {
   pipeline: string;

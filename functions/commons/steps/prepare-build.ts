@@ -1,4 +1,4 @@
-import { assertTrustedSource, getBaseImage } from '../core/base-images.js';
+import { resolveBaseImageSource } from '../build-source.js';
 import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
 import { checkParentImage, type ParentImage, type ParentRef } from '../core/layering.js';
@@ -118,14 +118,8 @@ const resolveBuildSource = async (
     return { source, baseImage: parent.baseImage, parent };
   }
   if (input.baseImage === undefined) throw new InvalidInput('baseImage is required unless parent is given');
-  const base = getBaseImage(input.baseImage);
-  const source = input.sourceImageId
-    ? await ports.sources.describe(input.sourceImageId)
-    : await ports.sources.resolve(base.name);
-  if (!source)
-    throw new InvalidInput(`sourceImageId ${input.sourceImageId} does not exist or is not visible`);
-  assertTrustedSource(base, source);
-  return { source, baseImage: base.name };
+  const source = await resolveBaseImageSource(ports.sources, input.baseImage, input.sourceImageId);
+  return { source, baseImage: input.baseImage };
 };
 
 /** `{ alerting }` for the build document, or nothing when failures are raised only in Slack. */
@@ -153,7 +147,7 @@ const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
  *   image not found, no repository, short commit, source image without a creation time, baseImage
  *   other than the parent's, no `ports.parents` for a layered build).
  */
-export const prepareBuild = async (
+export async function prepareBuild(
   request: PrepareBuildInput,
   ports: {
     sources: SourceImageResolver;
@@ -163,7 +157,7 @@ export const prepareBuild = async (
     parents?: ParentPorts;
   },
   options: PrepareBuildOptions,
-): Promise<Build> => {
+) : Promise<Build> {
   const { execution } = request;
   const imageDefinition = resolveImageDefinition(request.input.pipeline, request.input.imageDefinition);
   const input = ports.revisions
@@ -210,4 +204,4 @@ export const prepareBuild = async (
       sequence: await ports.ledger.nextSequence(input.pipeline),
     },
   };
-};
+}

@@ -5,6 +5,8 @@
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { channelImages } from '#cli/channels.js';
+import { parentOption, wholeOption } from '#cli/commands/options.js';
+import { outcomeLine, rawExecutionInput, validatedInput } from '#cli/commands/start.js';
 import { EXIT, explain, OperatorError, UsageError } from '#cli/errors.js';
 import { stateLine } from '#cli/follow.js';
 import { formatAge, formatDuration, renderTable, shortCommit } from '#cli/format.js';
@@ -15,7 +17,6 @@ import {
   StateTracker,
   timePerState,
 } from '#cli/history.js';
-import { outcomeLine, parentOption, rawExecutionInput, validatedInput, wholeOption } from '#cli/main.js';
 import { toImageRecord } from '#commons/aws/ec2-image-store.js';
 import { InvalidInput, PromotionLeaseHeld, UnknownImageDefinition } from '#commons/errors.js';
 import type { ImageRecord } from '#commons/ports.js';

@@ -1,0 +1,72 @@
+/**
+ * The image a build bakes from, resolved through the ports: one definition for PrepareBuild, the
+ * triggers (base-image watcher, git push) and the operator CLI's `start`, so the source AMI that
+ * names an execution is the one PrepareBuild then records.
+ */
+import { assertTrustedSource, getBaseImage } from './core/base-images.js';
+import type { ParentRef } from './core/layering.js';
+import { InvalidInput } from './errors.js';
+import type { ExecutionInput } from './execution-input.js';
+import type { ChannelPointer, SourceImage, SourceImageResolver } from './ports.js';
+
+/**
+ * A base image's source AMI: `sourceImageId` when given (it must exist), else the base image's
+ * current public one; either way its publisher must be one the catalog trusts.
+ * @throws UnknownBaseImage (not in the catalog), InvalidInput (`sourceImageId` does not exist or is
+ *   not visible), ForeignBaseImage (owner not a trusted publisher of the base image).
+ */
+export async function resolveBaseImageSource(
+  sources: SourceImageResolver,
+  baseImage: string,
+  sourceImageId?: string,
+): Promise<SourceImage> {
+  const base = getBaseImage(baseImage);
+  const source = sourceImageId ? await sources.describe(sourceImageId) : await sources.resolve(base.name);
+  if (!source) throw new InvalidInput(`sourceImageId ${sourceImageId} does not exist or is not visible`);
+  assertTrustedSource(base, source);
+  return source;
+}
+
+/** What the triggers and the CLI read to find a build's source. */
+export interface SourceDeps {
+  sources: SourceImageResolver;
+  /** Parent channel pointers of layered pipelines. */
+  pointer: Pick<ChannelPointer, 'current'>;
+}
+
+/**
+ * What names a build's source: a parent pipeline's channel (layered build), or a base image and,
+ * optionally, a given source AMI. A configured pipeline (`PipelineConfig`) and an execution input
+ * both are one.
+ */
+export interface SourceRequest {
+  parent?: ParentRef | undefined;
+  baseImage?: string | undefined;
+  sourceImageId?: string | undefined;
+}
+
+/**
+ * A build's source image and the execution input fields that name it (`{ parent }`, or
+ * `{ baseImage, sourceImageId }`): the image the parent channel names now, or the vetted source AMI
+ * of the base image ({@link resolveBaseImageSource}). Undefined when the parent channel names no
+ * image yet: nothing to build from.
+ * @throws InvalidInput when the request names neither a parent nor a base image, or a
+ *   `sourceImageId` that does not exist; UnknownBaseImage; ForeignBaseImage.
+ */
+export async function resolvePipelineSource(
+  request: SourceRequest,
+  deps: SourceDeps,
+): Promise<
+  { sourceImageId: string; input: Pick<ExecutionInput, 'baseImage' | 'parent' | 'sourceImageId'> } | undefined
+> {
+  if (request.parent) {
+    const position = await deps.pointer.current(request.parent.pipeline, request.parent.channel);
+    return position ? { sourceImageId: position.imageId, input: { parent: request.parent } } : undefined;
+  }
+  if (request.baseImage === undefined) throw new InvalidInput('baseImage is required unless parent is given');
+  const source = await resolveBaseImageSource(deps.sources, request.baseImage, request.sourceImageId);
+  return {
+    sourceImageId: source.imageId,
+    input: { baseImage: request.baseImage, sourceImageId: source.imageId },
+  };
+}
