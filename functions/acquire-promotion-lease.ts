@@ -7,8 +7,11 @@ import { acquirePromotionLease } from '#commons/steps/acquire-promotion-lease.js
 
 const ports = { ledger: promotionLedger() };
 
-export const handler = lambdaHandler(AcquirePromotionLeaseInput, async (input) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleAcquirePromotionLease(input: AcquirePromotionLeaseInput) {
   const lease = await acquirePromotionLease(input, ports);
   logger.info('promotion lease acquired', { ...lease });
   return lease;
-});
+}
+
+export const handler = lambdaHandler(AcquirePromotionLeaseInput, handleAcquirePromotionLease);

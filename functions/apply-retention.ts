@@ -9,6 +9,7 @@
  * reported `deferred` and the next run continues.
  */
 import { isThrottlingError } from '@smithy/core/retry';
+import type { Context } from 'aws-lambda';
 import { channelPointer, imageStore } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { ApplyRetentionInput } from '#commons/handler-inputs.js';
@@ -28,7 +29,8 @@ const options = {
     error instanceof Error && isThrottlingError(error as Parameters<typeof isThrottlingError>[0]),
 };
 
-export const handler = lambdaHandler(ApplyRetentionInput, async (input, context) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleApplyRetention(input: ApplyRetentionInput, context: Context) {
   const retention = await applyRetention(input, ports, {
     ...options,
     remainingMs: () => context.getRemainingTimeInMillis(),
@@ -42,4 +44,6 @@ export const handler = lambdaHandler(ApplyRetentionInput, async (input, context)
   }
   if (retention.outcome === 'partial') logger.warn('retention partial', { warnings: retention.warnings });
   return retention;
-});
+}
+
+export const handler = lambdaHandler(ApplyRetentionInput, handleApplyRetention);

@@ -8,6 +8,9 @@ import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
 const ports = { launcher: instanceReadiness() };
 const options = { maxAttempts: config.onlineMaxAttempts };
 
-export const handler = lambdaHandler(CheckInstanceOnlineInput, (input) =>
-  checkInstanceOnline(input, ports, options),
-);
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+function handleCheckInstanceOnline(input: CheckInstanceOnlineInput) {
+  return checkInstanceOnline(input, ports, options);
+}
+
+export const handler = lambdaHandler(CheckInstanceOnlineInput, handleCheckInstanceOnline);

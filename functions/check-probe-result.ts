@@ -9,7 +9,8 @@ import { checkProbeResult } from '#commons/steps/check-probe-result.js';
 const ports = { runner: commandRunner() };
 const options = { maxAttempts: config.probeMaxAttempts };
 
-export const handler = lambdaHandler(CheckProbeResultInput, async (input) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleCheckProbeResult(input: CheckProbeResultInput) {
   try {
     const result = await checkProbeResult(input, ports, options);
     if (result.passed) metrics.addMetric('ProbePassed', MetricUnit.Count, 1);
@@ -22,4 +23,6 @@ export const handler = lambdaHandler(CheckProbeResultInput, async (input) => {
     }
     throw error;
   }
-});
+}
+
+export const handler = lambdaHandler(CheckProbeResultInput, handleCheckProbeResult);

@@ -15,8 +15,11 @@ const ports = {
   ledger: promotionLedger(),
 };
 
-export const handler = lambdaHandler(CleanupAfterFailureInput, async (input) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleCleanupAfterFailure(input: CleanupAfterFailureInput) {
   const result = await cleanupAfterFailure(input, ports);
   logger.info('cleanup done', { buildId: input.build?.buildId, ...result });
   return result;
-});
+}
+
+export const handler = lambdaHandler(CleanupAfterFailureInput, handleCleanupAfterFailure);

@@ -45,7 +45,8 @@ const deps = {
     startBuild(sfn, stateMachineArn, input, sourceImageId),
 };
 
-export const handler = lambdaHandler(CodeCommitStateChange, async (event) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleCodeCommitPush(event: z.infer<typeof CodeCommitStateChange>) {
   const { detail } = event;
   const relevant =
     (detail.event === 'referenceUpdated' || detail.event === 'referenceCreated') &&
@@ -77,4 +78,6 @@ export const handler = lambdaHandler(CodeCommitStateChange, async (event) => {
   }
   logger.info('builds requested', { commit: detail.commitId, executions });
   return { ignored: false, executions };
-});
+}
+
+export const handler = lambdaHandler(CodeCommitStateChange, handleCodeCommitPush);

@@ -6,4 +6,9 @@ import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
 
 const ports = { images: imageStore() };
 
-export const handler = lambdaHandler(FindCandidateImageInput, (input) => findCandidateImage(input, ports));
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+function handleFindCandidateImage(input: FindCandidateImageInput) {
+  return findCandidateImage(input, ports);
+}
+
+export const handler = lambdaHandler(FindCandidateImageInput, handleFindCandidateImage);

@@ -82,7 +82,10 @@ const deps = {
     startBuild(sfn, stateMachineArn, input, sourceImageId),
 };
 
-export const handler = lambdaHandler(LambdaFunctionUrlSchema, async (event): Promise<FunctionUrlResponse> => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleGitHubWebhook(
+  event: z.infer<typeof LambdaFunctionUrlSchema>,
+): Promise<FunctionUrlResponse> {
   const headers = Object.fromEntries(
     Object.entries(event.headers ?? {}).map(([key, value]) => [key.toLowerCase(), value]),
   );
@@ -142,4 +145,6 @@ export const handler = lambdaHandler(LambdaFunctionUrlSchema, async (event): Pro
   metrics.addMetric('BuildsStarted', MetricUnit.Count, started);
   logger.info('builds requested', { commit: push.after, executions });
   return respond(started > 0 ? 202 : 200, { executions });
-});
+}
+
+export const handler = lambdaHandler(LambdaFunctionUrlSchema, handleGitHubWebhook);

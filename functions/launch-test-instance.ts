@@ -10,8 +10,11 @@ import { launchTestInstance } from '#commons/steps/launch-test-instance.js';
 
 const ports = { launcher: machineLauncher() };
 
-export const handler = lambdaHandler(LaunchTestInstanceInput, async (input) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleLaunchTestInstance(input: LaunchTestInstanceInput) {
   const result = await launchTestInstance(input, ports);
   logger.info('test instance launched', { buildId: input.build.buildId, instanceId: result.instanceId });
   return result;
-});
+}
+
+export const handler = lambdaHandler(LaunchTestInstanceInput, handleLaunchTestInstance);

@@ -6,4 +6,9 @@ import { notifyFailure } from '#commons/steps/notify-failure.js';
 
 const ports = { notifier: slackNotifier() };
 
-export const handler = lambdaHandler(NotifyFailureInput, (input) => notifyFailure(input, ports));
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+function handleNotifyFailure(input: NotifyFailureInput) {
+  return notifyFailure(input, ports);
+}
+
+export const handler = lambdaHandler(NotifyFailureInput, handleNotifyFailure);

@@ -6,4 +6,9 @@ import { notifySuccess } from '#commons/steps/notify-success.js';
 
 const ports = { notifier: slackNotifier() };
 
-export const handler = lambdaHandler(NotifySuccessInput, (input) => notifySuccess(input, ports));
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+function handleNotifySuccess(input: NotifySuccessInput) {
+  return notifySuccess(input, ports);
+}
+
+export const handler = lambdaHandler(NotifySuccessInput, handleNotifySuccess);

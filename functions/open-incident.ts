@@ -2,6 +2,8 @@
  * Task `OpenIncident` → `openIncident()`: an Incident Manager incident or an OpsCenter OpsItem, as
  * `build.alerting` says, one per stage, pipeline and failing state while it is open.
  */
+
+import type { Context } from 'aws-lambda';
 import { incidentReporter } from '#commons/aws/wiring.js';
 import { OpenIncidentInput } from '#commons/handler-inputs.js';
 import { logger } from '#commons/powertools/index.js';
@@ -10,7 +12,8 @@ import { openIncident } from '#commons/steps/open-incident.js';
 
 const reporters = new Map<string, ReturnType<typeof incidentReporter>>();
 
-export const handler = lambdaHandler(OpenIncidentInput, async (input, context) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleOpenIncident(input: OpenIncidentInput, context: Context) {
   const { alerting } = input.build;
   // arn:<partition>:lambda:<region>:<account>:function:… → arn:<partition>:ssm:<region>:<account>
   const [, partition, , region, account] = context.invokedFunctionArn.split(':');
@@ -20,4 +23,6 @@ export const handler = lambdaHandler(OpenIncidentInput, async (input, context) =
   const incident = await openIncident(input, { incidents });
   logger.info('incident opened', { buildId: input.build.buildId, ...incident });
   return incident;
-});
+}
+
+export const handler = lambdaHandler(OpenIncidentInput, handleOpenIncident);

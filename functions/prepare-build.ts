@@ -30,7 +30,8 @@ const options = {
   defaultSource: { repository: config.sourceRepository, branch: config.sourceBranch },
 };
 
-export const handler = lambdaHandler(PrepareBuildInput, async (input) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handlePrepareBuild(input: PrepareBuildInput) {
   const build = await prepareBuild(input, ports, options);
   logger.info('build prepared', {
     buildId: build.buildId,
@@ -41,4 +42,6 @@ export const handler = lambdaHandler(PrepareBuildInput, async (input) => {
     order: build.order,
   });
   return build;
-});
+}
+
+export const handler = lambdaHandler(PrepareBuildInput, handlePrepareBuild);

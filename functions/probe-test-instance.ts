@@ -6,4 +6,9 @@ import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
 
 const ports = { runner: commandRunner() };
 
-export const handler = lambdaHandler(ProbeTestInstanceInput, (input) => probeTestInstance(input, ports));
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+function handleProbeTestInstance(input: ProbeTestInstanceInput) {
+  return probeTestInstance(input, ports);
+}
+
+export const handler = lambdaHandler(ProbeTestInstanceInput, handleProbeTestInstance);

@@ -7,7 +7,8 @@ import { promoteImage } from '#commons/steps/promote-image.js';
 
 const ports = { images: imageStore(), pointer: channelPointer() };
 
-export const handler = lambdaHandler(PromoteImageInput, async (input) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handlePromoteImage(input: PromoteImageInput) {
   const promotion = await promoteImage(input, ports);
   if (promotion.outcome === 'superseded') {
     metrics.addMetric('PromotionSuperseded', MetricUnit.Count, 1);
@@ -17,4 +18,6 @@ export const handler = lambdaHandler(PromoteImageInput, async (input) => {
     logger.info('image promoted', { ...promotion });
   }
   return promotion;
-});
+}
+
+export const handler = lambdaHandler(PromoteImageInput, handlePromoteImage);

@@ -7,8 +7,11 @@ import { releasePromotionLease } from '#commons/steps/release-promotion-lease.js
 
 const ports = { ledger: promotionLedger() };
 
-export const handler = lambdaHandler(ReleasePromotionLeaseInput, async (input) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleReleasePromotionLease(input: ReleasePromotionLeaseInput) {
   const result = await releasePromotionLease(input, ports);
   if (!result.released) logger.warn('promotion lease was no longer held', { buildId: input.build.buildId });
   return result;
-});
+}
+
+export const handler = lambdaHandler(ReleasePromotionLeaseInput, handleReleasePromotionLease);

@@ -3,6 +3,8 @@
  * the channel back to its previous image → `rollbackChannel()`, under the channel's promotion lease
  * (held as `rollback:<request id>`). Env: CHANNEL_PARAMETER_PREFIX, STAGE, PROMOTION_LEDGER_TABLE.
  */
+
+import type { Context } from 'aws-lambda';
 import { channelPointer, imageStore, promotionLedger } from '#commons/aws/wiring.js';
 import { RollbackChannelInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
@@ -11,9 +13,12 @@ import { rollbackChannel } from '#commons/steps/rollback-channel.js';
 
 const ports = { images: imageStore(), pointer: channelPointer(), ledger: promotionLedger() };
 
-export const handler = lambdaHandler(RollbackChannelInput, async (input, context) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleRollbackChannel(input: RollbackChannelInput, context: Context) {
   const result = await rollbackChannel(input, ports, { holder: `rollback:${context.awsRequestId}` });
   metrics.addMetric('ChannelRolledBack', MetricUnit.Count, 1);
   logger.info('channel rolled back', { ...result });
   return result;
-});
+}
+
+export const handler = lambdaHandler(RollbackChannelInput, handleRollbackChannel);

@@ -9,6 +9,8 @@
  * Metrics (namespace `POWERTOOLS_METRICS_NAMESPACE`): `LeftoversFound` and `LeftoversRemoved`
  * (`LeftoversPlanned` in a dry run) per `Kind` dimension, `LeftoversFailed`, `LeftoversDeferred`.
  */
+
+import type { Context } from 'aws-lambda';
 import { executionStatus, imageStore, leftoverStore, slackNotifier } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { LEFTOVER_KINDS } from '#commons/core/sweep.js';
@@ -34,7 +36,8 @@ const options = {
   dryRun: config.sweeperDryRun,
 };
 
-export const handler = lambdaHandler(SweepLeftoversInput, async (input, context) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleSweepLeftovers(input: SweepLeftoversInput, context: Context) {
   if ('source' in input && input.source === 'aws.states') {
     if (input.detail.stateMachineArn !== options.scope.stateMachineArn) {
       throw new InvalidInput(
@@ -74,4 +77,6 @@ export const handler = lambdaHandler(SweepLeftoversInput, async (input, context)
     notification: report.notification,
   });
   return report;
-});
+}
+
+export const handler = lambdaHandler(SweepLeftoversInput, handleSweepLeftovers);

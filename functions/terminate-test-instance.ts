@@ -6,6 +6,9 @@ import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js
 
 const ports = { launcher: machineLauncher() };
 
-export const handler = lambdaHandler(TerminateTestInstanceInput, (input) =>
-  terminateTestInstance(input, ports),
-);
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+function handleTerminateTestInstance(input: TerminateTestInstanceInput) {
+  return terminateTestInstance(input, ports);
+}
+
+export const handler = lambdaHandler(TerminateTestInstanceInput, handleTerminateTestInstance);

@@ -34,7 +34,8 @@ const deps = {
     startBuild(sfn, stateMachineArn, input, sourceImageId),
 };
 
-export const handler = lambdaHandler(WatchEvent, async (event) => {
+/** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
+async function handleWatchBaseImages(event: z.infer<typeof WatchEvent>) {
   logger.info('checking base images', {
     trigger: 'Records' in event ? 'sns' : 'schedule',
     pipelines: pipelines.length,
@@ -45,4 +46,6 @@ export const handler = lambdaHandler(WatchEvent, async (event) => {
     logger.info('source image changed', { ...result });
   }
   return { results };
-});
+}
+
+export const handler = lambdaHandler(WatchEvent, handleWatchBaseImages);

@@ -85,7 +85,7 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
  * @returns `$.retention` (see `core/retention-report.ts`); `outcome` is `partial` when anything is
  *   left for the next run.
  */
-export const applyRetention = async (
+export async function applyRetention(
   input: {
     build: Pick<Build, 'pipeline' | 'channel'> & Partial<Build>;
     promotion?: Promotion | undefined;
@@ -93,7 +93,7 @@ export const applyRetention = async (
   },
   ports: { images: ImageStore; pointer: ChannelPointer },
   options: RetentionOptions,
-): Promise<Retention> => {
+): Promise<Retention> {
   const { build, promotion } = input;
   const dryRun = input.retentionDryRun ?? options.dryRun;
   const reserveMs =
@@ -200,4 +200,4 @@ export const applyRetention = async (
         ]
       : [];
   return retentionReport([...entries.values()], { dryRun, warnings });
-};
+}

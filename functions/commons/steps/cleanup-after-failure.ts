@@ -36,11 +36,11 @@ export interface CleanupResult {
  * execution's) and pipeline's, still `factory:channel=candidate` and not `factory:protected=true`.
  * @returns the image found (undefined: none) and whether it may be deregistered.
  */
-export const unpromotedCandidate = async (
+export async function unpromotedCandidate(
   build: Build,
   candidate: Candidate | undefined,
   images: Pick<ImageStore, 'getImage' | 'findImages'>,
-): Promise<{ image: ImageRecord | undefined; deletable: boolean }> => {
+): Promise<{ image: ImageRecord | undefined; deletable: boolean }> {
   const records = candidate
     ? [await images.getImage(candidate.imageId)]
     : (await images.findImages({ [TAG.pipeline]: build.pipeline, [TAG.buildId]: build.buildId })).sort(
@@ -54,7 +54,7 @@ export const unpromotedCandidate = async (
     newest.tags[TAG.channel] === CANDIDATE_CHANNEL &&
     newest.tags[TAG.protected] !== 'true';
   return { image: newest, deletable };
-};
+}
 
 /**
  * Repair the channel after a failure during promotion and give its lease back: take the lease
@@ -94,7 +94,7 @@ const repairChannel = async (
  * Without `$.build` (PrepareBuild failed) there is nothing to clean.
  * @returns `$.cleanup`. Errors from the backend propagate (the ASL's Catch continues to NotifyFailure).
  */
-export const cleanupAfterFailure = async (
+export async function cleanupAfterFailure(
   input: {
     build?: Build | undefined;
     candidate?: Candidate | undefined;
@@ -109,14 +109,14 @@ export const cleanupAfterFailure = async (
     pointer: ChannelPointer;
     ledger: PromotionLedger;
   },
-): Promise<CleanupResult> => {
+): Promise<CleanupResult> {
   const { build, candidate, testInstance } = input;
   if (!build)
     return { terminatedInstanceIds: [], deregisteredImageId: null, snapshots: [], candidate: 'absent' };
   const promoting = input.termination !== undefined || input.promotionLease !== undefined;
   const result = await cleanUpBuild(build, candidate, testInstance, promoting, ports);
   return input.promotionLease ? { ...result, channel: await repairChannel(build, ports) } : result;
-};
+}
 
 const cleanUpBuild = async (
   build: Build,

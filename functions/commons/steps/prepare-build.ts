@@ -157,7 +157,7 @@ export async function prepareBuild(
     parents?: ParentPorts;
   },
   options: PrepareBuildOptions,
-) : Promise<Build> {
+): Promise<Build> {
   const { execution } = request;
   const imageDefinition = resolveImageDefinition(request.input.pipeline, request.input.imageDefinition);
   const input = ports.revisions

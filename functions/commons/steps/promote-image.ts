@@ -11,18 +11,18 @@ import type { Build, Candidate, Promotion } from '../schemas.js';
  * repair a promotion that failed part-way.
  * @returns the plan that was applied.
  */
-export const syncChannelTags = async (
+export async function syncChannelTags(
   pipeline: string,
   channel: string,
   ports: { images: ImageStore; pointer: ChannelPointer },
   images?: readonly ImageRecord[],
-) => {
+) {
   const all = images ?? (await ports.images.findImages({ [TAG.pipeline]: pipeline }));
   const plan = planChannelTags(await ports.pointer.history(pipeline, channel), all, channel);
   for (const change of plan.changes)
     await ports.images.tagImage(change.imageId, { [TAG.channel]: change.to });
   return plan;
-};
+}
 
 /**
  * State `PromoteImage` (run while the execution holds the channel's promotion lease): make the
@@ -44,13 +44,13 @@ export const syncChannelTags = async (
  * @throws CandidateNotFound when the candidate is gone or not the pipeline's; InvalidInput when the
  *   build has no `order` (PrepareBuild sets it).
  */
-export const promoteImage = async (
+export async function promoteImage(
   input: {
     build: Pick<Build, 'buildId' | 'pipeline' | 'channel' | 'order'> & Partial<Build>;
     candidate: Pick<Candidate, 'imageId'> & Partial<Candidate>;
   },
   ports: { images: ImageStore; pointer: ChannelPointer },
-): Promise<Promotion> => {
+): Promise<Promotion> {
   const { build, candidate } = input;
   if (!build.order) throw new InvalidInput(`build ${build.buildId} has no order (set by PrepareBuild)`);
   const images = await ports.images.findImages({ [TAG.pipeline]: build.pipeline });
@@ -101,4 +101,4 @@ export const promoteImage = async (
     parameterName: position.location,
     parameterVersion: position.version,
   };
-};
+}
