@@ -34,14 +34,8 @@ import { executionConsoleUrl } from '#commons/report.js';
 import { type SweepReport, sweepLeftovers } from '#commons/steps/sweep-leftovers.js';
 import { SfnExecutions } from './aws-executions.js';
 import { findStack, type StackFacts } from './aws-stack.js';
-import {
-  type Backend,
-  type CommandPorts,
-  cliHolder,
-  type ExecutionSummary,
-  type RetentionSettings,
-  type StartOptions,
-} from './backend.js';
+import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
+import { cliHolder } from './holder.js';
 import { OperatorError } from './errors.js';
 
 /** A whole-number setting of a function's environment, or `fallback` when unset. */

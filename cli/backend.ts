@@ -3,7 +3,6 @@
  * the local catalog (`local-backend.ts`). Both give the pipeline's own ports, so promotion,
  * rollback and retention run the same steps as the pipeline.
  */
-import { hostname, userInfo } from 'node:os';
 import type { ExecutionInput } from '#commons/execution-input.js';
 import type { ChannelPointer, ImageStore, PromotionLedger, SourceImageResolver } from '#commons/ports.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
@@ -95,15 +94,4 @@ export interface Backend {
   sweepPlan(): Promise<SweepReport>;
   /** Release clients. */
   close(): void;
-}
-
-/** `factory-cli:<user>@<host>:<pid>`: who holds a lease the CLI takes (shown to whoever waits on it). */
-export function cliHolder(): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry (containers): keep "unknown"
-  }
-  return `factory-cli:${user}@${hostname()}:${process.pid}`;
 }

@@ -24,14 +24,8 @@ import { PROJECT_ROOT } from '#local/process.js';
 import { FilePromotionLedger } from '#local/promotion-ledger.js';
 import { LocalBaseImageResolver } from '#local/sources.js';
 import { renderSummary } from '#local/summary.js';
-import {
-  type Backend,
-  type CommandPorts,
-  cliHolder,
-  type ExecutionSummary,
-  type RetentionSettings,
-  type StartOptions,
-} from './backend.js';
+import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
+import { cliHolder } from './holder.js';
 import { OperatorError, UsageError } from './errors.js';
 import { failingState } from './history.js';
 
