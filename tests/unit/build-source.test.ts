@@ -28,7 +28,11 @@ describe('resolveBaseImageSource', () => {
   });
 
   it.each([
-    ['a source AMI that does not exist', 'ami-0dddddddddddddddd', { name: 'InvalidInput', message: /does not exist/ }],
+    [
+      'a source AMI that does not exist',
+      'ami-0dddddddddddddddd',
+      { name: 'InvalidInput', message: /does not exist/ },
+    ],
     ['a source AMI of another owner', FOREIGN, { name: 'ForeignBaseImage' }],
   ])('refuses %s', async (_what, imageId, error) => {
     await expect(resolveBaseImageSource(sources(), 'ubuntu-24.04', imageId)).rejects.toMatchObject(error);
