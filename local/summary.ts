@@ -4,7 +4,13 @@ import type { LocalRunSummary } from '#local/factory.js';
 export function renderSummary(summary: LocalRunSummary): string {
   const output = summary.output ?? {};
   const build = output.build as
-    | { buildId?: string; imageDefinition?: string; sourceImageId?: string; sourceImageName?: string }
+    | {
+        buildId?: string;
+        imageDefinition?: string;
+        sourceImageId?: string;
+        sourceImageName?: string;
+        parent?: { pipeline: string; channel: string; imageId: string };
+      }
     | undefined;
   const candidate = output.candidate as { imageId?: string } | undefined;
   const probe = output.probeResult as
@@ -26,7 +32,11 @@ export function renderSummary(summary: LocalRunSummary): string {
       }
     | undefined;
   const lines = ['', `══ local factory: ${summary.status} ══`, `execution     ${summary.executionName}`];
-  if (summary.sourceImage)
+  if (build?.parent)
+    lines.push(
+      `parent        ${build.parent.pipeline}/${build.parent.channel} → ${build.parent.imageId} (layered)`,
+    );
+  else if (summary.sourceImage)
     lines.push(`base image    ${summary.sourceImage.imageId} (${summary.sourceImage.name})`);
   if (build?.buildId) lines.push(`build id      ${build.buildId}`);
   if (build?.imageDefinition) lines.push(`definition    ${build.imageDefinition}`);

@@ -180,6 +180,20 @@ describe('EC2 gaps', () => {
     expect(foreignOnly.Images ?? []).toEqual([]);
   });
 
+  it('DescribeImages gives images moto registered root device type "standard"; the double says ebs', async () => {
+    // Prepare
+    const { ImageId = '' } = await aws.ec2.send(new RegisterImageCommand({ Name: 'gap-root-device' }));
+
+    // Act
+    const raw = (await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId] }))).Images?.[0];
+    const doubled = (await viaProxy.ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId] }))).Images?.[0];
+
+    // Assess
+    expect(raw?.RootDeviceType).toBe('standard');
+    expect(raw?.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId).toMatch(/^snap-/);
+    expect(doubled?.RootDeviceType).toBe('ebs');
+  });
+
   it('DescribeImageReferences is not implemented in moto; the double lists live instances of the images', async () => {
     // Prepare
     const used = PUBLISHED['debian-12'].current.imageId;

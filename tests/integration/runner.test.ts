@@ -22,7 +22,9 @@
  * exist at that commit and reaches Packer as `image_definition`), `packer init`/`validate`/`build`, and
  * the amazon-ebs builder's whole AWS conversation (source AMI lookup, temporary key pair and
  * security group, RunInstances with the builder instance profile and tags, stop, CreateImage,
- * ModifyImageAttribute, tagging of the image and its snapshot, cleanup), the manifest.
+ * ModifyImageAttribute, tagging of the image and its snapshot, cleanup), the manifest; and a layered
+ * build (PrepareBuild with `parent`): Packer launches from the parent's AMI (`source_ami`, no
+ * filter lookup) and tags the child with `factory:parent-image` and the inherited base image.
  * What it does not: moto runs no machine, so there is no SSH, no Session Manager tunnel (and no
  * session-manager-plugin), no user data, and no provisioner (Ansible, probe install, cleanup,
  * validation): the AMI holds nothing of the image definition. The provisioners are one build
@@ -34,6 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CreateSecurityGroupCommand,
+  CreateTagsCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeKeyPairsCommand,
@@ -41,6 +44,7 @@ import {
   DescribeSnapshotsCommand,
   DescribeSubnetsCommand,
 } from '@aws-sdk/client-ec2';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
@@ -59,6 +63,7 @@ import {
   type LambdaHandler,
   packagedStack,
   SETUP_TIMEOUT_MS,
+  stackSettings,
   startAwsSide,
   tagsOf,
 } from './harness.js';
@@ -302,6 +307,60 @@ describe('the real runner and Packer amazon-ebs against the emulator', () => {
       const launch = calls.find((op) => op.operation === 'RunInstances');
       expect(launch?.input).toMatchObject({ SubnetId: subnet?.SubnetId, 'SecurityGroupId.1': GroupId });
       expect(calls.map((op) => op.operation)).not.toContain('CreateSecurityGroup');
+    },
+    BAKE_TIMEOUT_MS,
+  );
+
+  it(
+    "bakes a layered build from the parent channel's AMI: source_ami is the parent, the AMI names its lineage",
+    async () => {
+      // Prepare: the first test's AMI (pipeline baked, base image debian-12) promoted to baked/stable.
+      const images = (await aws.ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images ?? [];
+      const parentId = images.find((i) => tagsOf(i)['factory:build-id'] === build.buildId)?.ImageId ?? '';
+      expect(tagsOf(images.find((i) => i.ImageId === parentId) ?? {})['factory:base-image']).toBe(
+        'debian-12',
+      );
+      await aws.ec2.send(
+        new CreateTagsCommand({ Resources: [parentId], Tags: [{ Key: 'factory:channel', Value: 'stable' }] }),
+      );
+      await aws.ssm.send(
+        new PutParameterCommand({
+          Name: `${stackSettings().CHANNEL_PARAMETER_PREFIX}/baked/stable`,
+          Value: parentId,
+          Type: 'String',
+        }),
+      );
+      const child = await invoke(prepareBuild, {
+        pipeline: 'layered',
+        imageDefinition: 'web',
+        parent: { pipeline: 'baked' },
+      });
+      const overrides = bakeEnvironment(await bakeImageParameters({ build: child }));
+      expect(overrides).toMatchObject({ SOURCE_AMI_ID: parentId, BASE_IMAGE: 'debian-12' });
+      const before = aws.proxy.operations.length;
+
+      // Act
+      const { status, output } = await runRunner(taskEnvironment(overrides));
+
+      // Assess: Packer launched the builder from the parent AMI (no source_ami_filter lookup).
+      expect(status, output.slice(-6000)).toBe(0);
+      expect(output).toContain('(layered on its parent)');
+      expect(output).toMatch(new RegExp(`"parent_image": "${parentId}"`));
+      const calls = aws.proxy.operations.slice(before).filter((op) => op.role === 'PackerTaskRole');
+      expect(calls.find((op) => op.operation === 'RunInstances')?.input).toMatchObject({ ImageId: parentId });
+      const describes = calls.filter((op) => op.operation === 'DescribeImages');
+      expect(describes.some((op) => op.input['ImageId.1'] === parentId)).toBe(true);
+      // No source_ami_filter lookup (its name filter is the base image's vendor pattern, locals.pkr.hcl).
+      expect(describes.flatMap((op) => Object.values(op.input))).not.toContain('debian-12-amd64-*');
+      // Assess: the child AMI carries its lineage and the inherited base image.
+      const after = (await aws.ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images ?? [];
+      const baked = after.find((i) => tagsOf(i)['factory:build-id'] === child.buildId);
+      expect(tagsOf(baked ?? {})).toMatchObject({
+        'factory:pipeline': 'layered',
+        'factory:source-ami': parentId,
+        'factory:parent-image': parentId,
+        'factory:base-image': 'debian-12',
+      });
     },
     BAKE_TIMEOUT_MS,
   );

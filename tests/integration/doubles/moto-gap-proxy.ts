@@ -18,6 +18,8 @@
  *   count, so the double counts every parameter: the direction that keeps more images);
  * - `DescribeImagesOfOwnersDouble`: EC2 `DescribeImages` with `ImageIds` and `Owners` answers only
  *   the images of those owners, as AWS does (moto ignores `Owners` when ids are given);
+ * - `EbsRootDeviceDouble`: EC2 `DescribeImages` reports the images moto registered itself with the
+ *   root device type `ebs` (moto says `standard`, which AWS never answers);
  * - `DeregisterWithSnapshotsDouble`: EC2 `DeregisterImage` with `DeleteAssociatedSnapshots`
  *   (moto ignores the flag), forwarded and then completed by deleting the snapshots in moto;
  * - `CreateImageSnapshotTagsDouble`: EC2 `CreateImage` with a `snapshot` tag specification (moto
@@ -734,6 +736,24 @@ export const startMotoGapProxy = async (
     return { reply: await forward(incoming, Buffer.from(narrowed.toString())), by: 'double' as const };
   };
 
+  /**
+   * `EbsRootDeviceDouble`: moto describes every image it registered itself (`CreateImage`,
+   * `RegisterImage`) with `rootDeviceType` `standard`, a value AWS does not have (the `DeviceType`
+   * enum of the EC2 model is `ebs | instance-store`); every such image here is EBS-backed (moto
+   * made an EBS snapshot for it), so `standard` is answered as `ebs`, as AWS would. Packer's
+   * amazon-ebs builder refuses a source AMI whose root device type is not `ebs`.
+   */
+  const ebsRootDevices = (answer: { reply: Reply; by: SeenOperation['answeredBy'] }) => {
+    if (answer.reply.status !== 200) return answer;
+    const body = answer.reply.body.toString();
+    const fixed = body.replaceAll(
+      '<rootDeviceType>standard</rootDeviceType>',
+      '<rootDeviceType>ebs</rootDeviceType>',
+    );
+    if (fixed === body) return answer;
+    return { reply: { ...answer.reply, body: Buffer.from(fixed) }, by: 'double' as const };
+  };
+
   const ec2Query = async (
     incoming: IncomingMessage,
     form: URLSearchParams,
@@ -1025,6 +1045,7 @@ export const startMotoGapProxy = async (
         : forward(incoming, body)),
       by: 'moto',
     };
+    if (service === 'ec2' && operation === 'DescribeImages') answer = ebsRootDevices(answer);
     operations.push({
       service,
       operation,

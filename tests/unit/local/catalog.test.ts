@@ -301,4 +301,21 @@ describe('renderSummary', () => {
     expect(text).toContain('local-img-0 deregistered (older than 30 days)');
     expect(text).toMatch(/BakeImage\s+12\.3/);
   });
+
+  it("names a layered build's parent instead of the base image", () => {
+    const text = renderSummary({
+      status: 'SUCCEEDED',
+      executionName: 'web-x',
+      statesVisited: [],
+      timings: [],
+      executionSeconds: 1,
+      totalSeconds: 1,
+      sourceImage: { imageId: 'local-img-0123456789abcdef0', name: 'base-1', ownerId: undefined },
+      output: {
+        build: { parent: { pipeline: 'base', channel: 'stable', imageId: 'local-img-0123456789abcdef0' } },
+      },
+    });
+    expect(text).toContain('parent        base/stable → local-img-0123456789abcdef0 (layered)');
+    expect(text).not.toContain('base image');
+  });
 });
