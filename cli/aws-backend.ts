@@ -35,8 +35,8 @@ import { type SweepReport, sweepLeftovers } from '#commons/steps/sweep-leftovers
 import { SfnExecutions } from './aws-executions.js';
 import { findStack, type StackFacts } from './aws-stack.js';
 import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
-import { cliHolder } from './holder.js';
 import { OperatorError } from './errors.js';
+import { cliHolder } from './holder.js';
 
 /** A whole-number setting of a function's environment, or `fallback` when unset. */
 const whole = (environment: Record<string, string>, key: string, fallback: number, where: string): number => {

@@ -25,9 +25,9 @@ import { FilePromotionLedger } from '#local/promotion-ledger.js';
 import { LocalBaseImageResolver } from '#local/sources.js';
 import { renderSummary } from '#local/summary.js';
 import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
-import { cliHolder } from './holder.js';
 import { OperatorError, UsageError } from './errors.js';
 import { failingState } from './history.js';
+import { cliHolder } from './holder.js';
 
 /** What `runLocalFactory` is; injected so tests never bake. */
 export type LocalRunner = (options: {
