@@ -17,6 +17,7 @@ import {
   type RepositoryAllowList,
 } from './core/trigger-guards.js';
 import { MissingConfiguration } from './errors.js';
+import { readEventBusName } from './event-bus-config.js';
 import {
   BaseImageNameSchema,
   ChannelName,
@@ -413,6 +414,10 @@ export const config = {
   /** `INCIDENT_RESPONSE_PLAN_ARN` (optional): when set, failures open an incident. */
   get incidentResponsePlanArn(): string | undefined {
     return optional('INCIDENT_RESPONSE_PLAN_ARN');
+  },
+  /** `EVENT_BUS_NAME` (default `default`): the bus of the factory's events, see `event-bus-config.ts`. */
+  get eventBusName(): string {
+    return once('EVENT_BUS_NAME', readEventBusName);
   },
   /** `AWS_REGION` (set by Lambda). */
   get region(): string {
