@@ -2,7 +2,7 @@
  * The deployed stack of a stage in a region, found by its CloudFormation outputs.
  *
  * `DescribeStacks` on `golden-image-factory-<stage>` (or `--stack`) gives the state machine, the
- * channel parameter prefix, the promotion ledger table and the names of the functions whose
+ * channel parameter prefix, the promotion ledger table, the event bus and the names of the functions whose
  * settings the CLI applies (`serverless/stack.yml` Outputs, {@link STACK_OUTPUTS}). Retention and
  * sweeper settings and the pipelines are read from those functions' environment
  * (`GetFunctionConfiguration`), so a plan uses exactly what the stage's Lambda would.
@@ -16,6 +16,7 @@ import { hostname, userInfo } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeExecutionCommand,
@@ -29,6 +30,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDbPromotionLedger } from '#commons/aws/dynamodb-promotion-ledger.js';
 import { Ec2ImageStore } from '#commons/aws/ec2-image-store.js';
 import { Ec2LeftoverStore } from '#commons/aws/ec2-leftover-store.js';
+import { EventBridgePublisher } from '#commons/aws/eventbridge-publisher.js';
 import { SfnExecutionStatus } from '#commons/aws/sfn-execution-status.js';
 import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-resolver.js';
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
@@ -59,6 +61,7 @@ export const STACK_OUTPUTS = {
   promotionLedgerTable: 'PromotionLedgerTableName',
   applyRetentionFunction: 'ApplyRetentionFunctionName',
   sweepLeftoversFunction: 'SweepLeftoversFunctionName',
+  eventBusName: 'EventBusName',
 } as const;
 
 type StackFacts = Record<keyof typeof STACK_OUTPUTS, string>;
@@ -127,6 +130,7 @@ export class AwsBackend implements Backend {
   readonly #sfn: SFNClient;
   readonly #dynamodb: DynamoDBClient;
   readonly #lambda: LambdaClient;
+  readonly #eventBridge: EventBridgeClient;
   readonly #environments = new Map<string, Promise<Record<string, string>>>();
   #ports: CommandPorts | undefined;
 
@@ -144,6 +148,7 @@ export class AwsBackend implements Backend {
     this.#sfn = new SFNClient(config);
     this.#dynamodb = new DynamoDBClient(config);
     this.#lambda = new LambdaClient(config);
+    this.#eventBridge = new EventBridgeClient(config);
   }
 
   /**
@@ -189,7 +194,8 @@ export class AwsBackend implements Backend {
   }
 
   close(): void {
-    for (const client of [this.#ec2, this.#ssm, this.#sfn, this.#dynamodb, this.#lambda]) client.destroy();
+    for (const client of [this.#ec2, this.#ssm, this.#sfn, this.#dynamodb, this.#lambda, this.#eventBridge])
+      client.destroy();
   }
 
   ports(): CommandPorts {
@@ -214,6 +220,10 @@ export class AwsBackend implements Backend {
           () => this.#ec2,
           () => this.#ssm,
         ),
+        events: new EventBridgePublisher(() => this.#eventBridge, this.stack.eventBusName, {
+          stage: this.stage,
+          region: this.region,
+        }),
       };
     })();
     return this.#ports;

@@ -1,15 +1,21 @@
 /**
  * Manual rollback: `{ "pipeline": "web", "channel": "stable", "imageId": "ami-…" (optional) }` points
  * the channel back to its previous image → `rollbackChannel()`, under the channel's promotion lease
- * (held as `rollback:<request id>`). Env: CHANNEL_PARAMETER_PREFIX, STAGE, PROMOTION_LEDGER_TABLE.
+ * (held as `rollback:<request id>`), then publishes `Image Rolled Back`. Env: CHANNEL_PARAMETER_PREFIX, STAGE,
+ * PROMOTION_LEDGER_TABLE, EVENT_BUS_NAME.
  */
-import { channelPointer, imageStore, promotionLedger } from '#commons/aws/wiring.js';
+import { channelPointer, eventPublisher, imageStore, promotionLedger } from '#commons/aws/wiring.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { RollbackChannelInput } from '#commons/schemas.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
 
-const ports = { images: imageStore(), pointer: channelPointer(), ledger: promotionLedger() };
+const ports = {
+  images: imageStore(),
+  pointer: channelPointer(),
+  ledger: promotionLedger(),
+  events: eventPublisher(),
+};
 
 export const handler = lambdaHandler(RollbackChannelInput, async (input, context) => {
   const result = await rollbackChannel(input, ports, { holder: `rollback:${context.awsRequestId}` });

@@ -326,7 +326,11 @@ export const CheckProbeResultInput = z.looseObject({
   probeResult: ProbeResult.optional(),
 });
 export const TerminateTestInstanceInput = z.looseObject({ build: Build, testInstance: TestInstance });
-export const PromoteImageInput = z.looseObject({ build: Build, candidate: Candidate });
+export const PromoteImageInput = z.looseObject({
+  build: Build,
+  candidate: Candidate,
+  probeResult: ProbeResult.optional(),
+});
 /** `$.promotionLease` as AcquirePromotionLease returns it. */
 export const PromotionLeaseSchema = z.object({
   key: z.string().min(1),
@@ -362,6 +366,8 @@ export const NotifyFailureInput = z.looseObject({
   build: Build.optional(),
   error: CaughtError.optional(),
   failedState: z.string().optional(),
+  candidate: Candidate.optional(),
+  probeResult: ProbeResult.optional(),
 });
 export const OpenIncidentInput = z.looseObject({
   build: Build.extend({ alerting: z.enum(['incident-manager', 'opscenter']) }),
