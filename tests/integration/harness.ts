@@ -417,6 +417,7 @@ export const importHandler = async <Out = unknown>(
   const clients = await Promise.all([
     import('#commons/clients/dynamodb.js').then((m) => m.dynamodb()),
     import('#commons/clients/ec2.js').then((m) => m.ec2()),
+    import('#commons/clients/eventbridge.js').then((m) => m.eventBridge()),
     import('#commons/clients/sfn.js').then((m) => m.sfn()),
     import('#commons/clients/ssm.js').then((m) => m.ssm()),
     import('#commons/clients/ssm-incidents.js').then((m) => m.ssmIncidents()),
