@@ -38,23 +38,26 @@ export const schemaFileOf = (detailType: DetailType): string =>
 export const EVENT_TEXT_LIMITS = { summary: 1024, cause: 4096, name: 128, failed: 100 } as const;
 
 /** What the probe reported, as events carry it (the finished probe's verdict). */
-export interface ProbeSummary {
+export type ProbeSummary = {
   /** One-line verdict, e.g. `12/12 checks passed`. */
   summary: string;
   /** Number of checks that ran. */
   checks: number;
   /** Names of the checks that failed (empty on a passed probe). */
   failed: string[];
-}
+};
 
 /** Where the events are published from: the deployed stage and the AWS region (`local` locally). */
-export interface EventOrigin {
+export type EventOrigin = {
   stage: string;
   region: string;
-}
+};
 
-/** The fields every factory event's detail has. */
-export interface CommonDetail extends EventOrigin {
+/**
+ * The fields every factory event's detail has. (Type aliases, not interfaces, throughout: a detail
+ * is also a plain JSON object, `Record<string, unknown>`.)
+ */
+export type CommonDetail = EventOrigin & {
   schemaVersion: typeof EVENT_SCHEMA_VERSION;
   pipeline: string;
   channel: string;
@@ -67,13 +70,13 @@ export interface CommonDetail extends EventOrigin {
   /** The source AMI (or, for a layered build, the parent image) the image was baked from. */
   sourceImageId: string | null;
   probe: ProbeSummary | null;
-}
+};
 
 /** Where the channel pointer stands after the event: SSM parameter name (file path locally) and version. */
-export interface PointerFields {
+export type PointerFields = {
   parameterName: string;
   parameterVersion: number;
-}
+};
 
 export type ImagePromotedDetail = CommonDetail & PointerFields & { imageId: string; buildId: string };
 export type BuildSupersededDetail = CommonDetail &

@@ -194,7 +194,9 @@ describe('factory events', () => {
       summary: 'z'.repeat(2000),
     });
 
-    expect((event.detail as { error: { cause: string } }).error.cause).toHaveLength(EVENT_TEXT_LIMITS.cause);
+    expect((event.detail as unknown as { error: { cause: string } }).error.cause).toHaveLength(
+      EVENT_TEXT_LIMITS.cause,
+    );
     expect(probe?.failed).toHaveLength(EVENT_TEXT_LIMITS.failed);
     expect(probe?.failed[0]).toHaveLength(EVENT_TEXT_LIMITS.name);
     expect(probe?.summary.endsWith('…')).toBe(true);

@@ -300,7 +300,7 @@ describe('notifySuccess / notifyFailure', () => {
       {
         build: BUILD,
         candidate: CANDIDATE,
-        probeResult: { status: 'InProgress', attempt: 2, checks: [], passed: false, failed: [] },
+        probeResult: { status: 'InProgress', checks: [], failed: [] },
         error: { Error: 'ProbeFailed', Cause: 'sshd: PasswordAuthentication yes' },
       },
       { notifier: new RecordingNotifier(), events },
