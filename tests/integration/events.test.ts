@@ -66,10 +66,11 @@ let notifyFailure: LambdaHandler;
 const GROUPS = { promotedWeb: 'factory-events-promoted-web', all: 'factory-events-all' } as const;
 
 /** The events a rule delivered to its log group. */
-const deliveredTo = async (group: string): Promise<Array<Record<string, unknown> & { 'detail-type': string }>> => {
+const deliveredTo = async (
+  group: string,
+): Promise<Array<Record<string, unknown> & { 'detail-type': string }>> => {
   const { events: lines } = await logs.send(new FilterLogEventsCommand({ logGroupName: group }));
-  return (lines ?? [])
-    .map((line) => JSON.parse(line.message ?? '{}'));
+  return (lines ?? []).map((line) => JSON.parse(line.message ?? '{}'));
 };
 
 beforeAll(async () => {

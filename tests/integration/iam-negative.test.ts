@@ -525,7 +525,11 @@ describe('secrets are read only by the function that needs them', () => {
   const settings = stackSettings();
   const secrets: Array<[string, string, string[]]> = [
     // The sweeper reports what it removed.
-    ['Slack webhook URL', settings.SLACK_WEBHOOK_PARAMETER, ['NotifyRole', 'NotifyFailureRole', 'SweepLeftoversRole']],
+    [
+      'Slack webhook URL',
+      settings.SLACK_WEBHOOK_PARAMETER,
+      ['NotifyRole', 'NotifyFailureRole', 'SweepLeftoversRole'],
+    ],
     ['GitHub webhook secret', settings.GITHUB_WEBHOOK_SECRET_PARAMETER, ['GithubWebhookRole']],
     // github-webhook reads the pushed branch's head (replay protection), private repositories with the token.
     ['git token', settings.GIT_TOKEN_PARAMETER, ['PrepareBuildRole', 'PackerTaskRole', 'GithubWebhookRole']],
@@ -552,15 +556,18 @@ describe('events are put only by the functions that publish them, on the stageâ€
     NotifyFailureRole: [DETAIL_TYPES.buildFailed],
   };
 
-  it.each(Object.entries(PUBLISHERS))('%s puts its own detail-types on the bus, and nothing else', async (role, own) => {
-    for (const type of Object.values(DETAIL_TYPES)) {
-      if (own.includes(type)) await allowed(role, 'events', 'PutEvents', entry(type));
-      else await denied(role, 'events', 'PutEvents', entry(type));
-    }
-    // Another bus of the account, another source (an impersonated AWS service among them).
-    await denied(role, 'events', 'PutEvents', entry(own[0] as string, 'other-bus'));
-    await denied(role, 'events', 'PutEvents', entry(own[0] as string, 'default', 'aws.ec2'));
-  });
+  it.each(Object.entries(PUBLISHERS))(
+    '%s puts its own detail-types on the bus, and nothing else',
+    async (role, own) => {
+      for (const type of Object.values(DETAIL_TYPES)) {
+        if (own.includes(type)) await allowed(role, 'events', 'PutEvents', entry(type));
+        else await denied(role, 'events', 'PutEvents', entry(type));
+      }
+      // Another bus of the account, another source (an impersonated AWS service among them).
+      await denied(role, 'events', 'PutEvents', entry(own[0] as string, 'other-bus'));
+      await denied(role, 'events', 'PutEvents', entry(own[0] as string, 'default', 'aws.ec2'));
+    },
+  );
 
   it('every other role of the stack is denied PutEvents', async () => {
     let checked = 0;
