@@ -117,6 +117,7 @@ const STACK_SCOPED_SETTINGS = [
   'GIT_TOKEN_PARAMETER',
   'STAGE',
   'PROMOTION_LEDGER_TABLE',
+  'EVENT_BUS_NAME',
 ] as const;
 
 /**
@@ -188,6 +189,7 @@ const FACTORY_SETTINGS = [
   'WEBHOOK_MAX_BODY_BYTES',
   'STAGE',
   'PROMOTION_LEDGER_TABLE',
+  'EVENT_BUS_NAME',
 ] as const;
 
 const clientConfig = (endpoint: string) => ({

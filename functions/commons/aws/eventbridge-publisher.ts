@@ -25,7 +25,7 @@
  *   also condition on `events:source` and `events:detail-type` (`serverless/lambda-roles.yml`).
  *
  * Transient errors of the call itself (throttling, 5xx) are retried by the SDK (`lazy-client.ts`);
- * a failed entry is not retried here: the step fails with `EventPublishFailed` and its retry
+ * what still fails, and a failed entry, is not retried here: the step fails with `EventPublishFailed` and its retry
  * (the ASL retrier) publishes again. Consumers dedupe (`core/events.ts`).
  */
 import {
@@ -86,14 +86,24 @@ export class EventBridgePublisher implements EventPublisher {
   /**
    * Put every event on the bus, 10 per request, in order.
    * @throws EventPublishFailed naming each failed entry's detail-type and error code when
-   *   `FailedEntryCount` > 0 (the other entries of the request were put), or an entry is too large;
-   *   the SDK's error when the request itself is refused (e.g. `AccessDeniedException`).
+   *   `FailedEntryCount` > 0 (the other entries of the request were put), when an entry is too
+   *   large, or when the request itself is refused (e.g. `AccessDeniedException`, the SDK's error as
+   *   `cause`): one error name for the ASL to retry on.
    */
   async publish(events: readonly FactoryEvent[]): Promise<void> {
     const entries = events.map((event) => toPutEventsEntry(event, this.eventBusName));
     for (let start = 0; start < entries.length; start += PUT_EVENTS_MAX_ENTRIES) {
       const batch = entries.slice(start, start + PUT_EVENTS_MAX_ENTRIES);
-      const response = await this.client().send(new PutEventsCommand({ Entries: batch }));
+      let response: PutEventsCommandOutput;
+      try {
+        response = await this.client().send(new PutEventsCommand({ Entries: batch }));
+      } catch (error) {
+        // Refused as a whole (after the SDK's own retries): the step fails as for a failed entry.
+        throw new EventPublishFailed(
+          `PutEvents on bus ${this.eventBusName} failed: ${(error as Error).name}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
       const failed = (response.Entries ?? [])
         .map((result, index) => ({ result, entry: batch[index] }))
         .filter(({ result }) => result.ErrorCode !== undefined);

@@ -85,12 +85,17 @@ describe('EventBridgePublisher', () => {
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
   });
 
-  it('lets the request error through (e.g. AccessDeniedException)', async () => {
-    eventBridge
-      .on(PutEventsCommand)
-      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+  it('wraps a refused request (e.g. AccessDeniedException) in EventPublishFailed, the SDK error as cause', async () => {
+    const denied = Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
+    eventBridge.on(PutEventsCommand).rejects(denied);
 
-    await expect(publisher.publish([failure(1)])).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    const error = await publisher.publish([failure(1)]).catch((caught: Error) => caught);
+
+    expect(error).toMatchObject({
+      name: 'EventPublishFailed',
+      message: 'PutEvents on bus factory-bus failed: AccessDeniedException: not authorized',
+    });
+    expect((error as Error).cause).toBe(denied);
   });
 
   it('refuses an entry larger than 256 KB before sending anything', async () => {
