@@ -208,7 +208,7 @@ describe('serverless.yml', () => {
     type Statement = {
       Action: string | string[];
       Resource: unknown;
-      Condition?: { StringEquals?: Record<string, string | string[]> };
+      Condition?: { 'ForAnyValue:StringEquals'?: Record<string, string | string[]> };
     };
     const putters = Object.entries(serverless.resources.Resources).flatMap(([id, resource]) =>
       (
@@ -225,7 +225,7 @@ describe('serverless.yml', () => {
       Object.fromEntries(
         putters.map(({ id, statement }) => [
           id,
-          types(statement.Condition?.StringEquals?.['events:detail-type']),
+          types(statement.Condition?.['ForAnyValue:StringEquals']?.['events:detail-type']),
         ]),
       ),
     ).toEqual({
@@ -234,7 +234,7 @@ describe('serverless.yml', () => {
       NotifyFailureRole: [DETAIL_TYPES.buildFailed],
     });
     for (const { id, statement } of putters) {
-      expect(statement.Condition?.StringEquals?.['events:source'], id).toBe(EVENT_SOURCE);
+      expect(statement.Condition?.['ForAnyValue:StringEquals']?.['events:source'], id).toBe(EVENT_SOURCE);
       expect(statement.Resource, id).toEqual({
         'Fn::Sub': `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:event-bus/\${param:eventBusName}`,
       });

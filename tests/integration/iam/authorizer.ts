@@ -431,9 +431,10 @@ export class IamAuthorizer {
         const bus = String(entry.EventBusName ?? 'default');
         return one(
           bus.startsWith('arn:') ? bus : `arn:aws:events:${TEST_REGION}:${MOTO_ACCOUNT_ID}:event-bus/${bus}`,
+          // Both keys are multivalued (ArrayOfString) in the Service Authorization Reference.
           {
-            'events:source': String(entry.Source ?? ''),
-            'events:detail-type': String(entry.DetailType ?? ''),
+            'events:source': [String(entry.Source ?? '')],
+            'events:detail-type': [String(entry.DetailType ?? '')],
           },
         );
       });
