@@ -152,7 +152,7 @@ describe('events on the bus', () => {
       'Image Rolled Back web',
     ]);
     for (const event of all) {
-      expect(event).toMatchObject({ source: EVENT_SOURCE, account: MOTO_ACCOUNT_ID, region: TEST_REGION });
+      expect(event).toMatchObject({ source: EVENT_SOURCE, region: TEST_REGION });
       expect(eventProblems(event), event['detail-type']).toEqual([]);
     }
     expect(detail('Image Promoted', b.candidate.imageId)).toMatchObject({
