@@ -31,6 +31,7 @@
 import {
   type EventBridgeClient,
   PutEventsCommand,
+  type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import type { ClientProvider } from '../clients/lazy-client.js';
