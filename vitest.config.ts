@@ -64,11 +64,14 @@ export default defineConfig({
     // Coverage is a run option (not per project): `scripts/test.sh unit` runs the unit project with
     // `--coverage`. The thresholds are the unit project's figures when they were set (statements
     // 80.63 %, branches 87.8 %, functions 94.3 %, lines 80.63 %), rounded down: raise them, never lower.
+    // Raised once the local backend's qemu-free parts were tested (statements and lines 84.4 %,
+    // branches 89.2 %, functions 95.9 %) to two points below that, rounded down, so a refactor has
+    // room; branches and functions already stood there.
     coverage: {
       provider: 'v8',
       include: ['functions/**', 'local/**'],
       reporter: ['text-summary'],
-      thresholds: { statements: 80, branches: 87, functions: 94, lines: 80 },
+      thresholds: { statements: 82, branches: 87, functions: 94, lines: 82 },
     },
   },
 });
