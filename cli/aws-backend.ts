@@ -10,12 +10,14 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDbPromotionLedger } from '#commons/aws/dynamodb-promotion-ledger.js';
 import { Ec2ImageStore } from '#commons/aws/ec2-image-store.js';
 import { Ec2LeftoverStore } from '#commons/aws/ec2-leftover-store.js';
+import { EventBridgePublisher } from '#commons/aws/eventbridge-publisher.js';
 import { SfnExecutionStatus } from '#commons/aws/sfn-execution-status.js';
 import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-resolver.js';
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
@@ -62,6 +64,7 @@ export class AwsBackend implements Backend {
   readonly #sfn: SFNClient;
   readonly #dynamodb: DynamoDBClient;
   readonly #lambda: LambdaClient;
+  readonly #eventBridge: EventBridgeClient;
   readonly #executions: SfnExecutions;
   readonly #environments = new Map<string, Promise<Record<string, string>>>();
   #ports: CommandPorts | undefined;
@@ -80,6 +83,7 @@ export class AwsBackend implements Backend {
     this.#sfn = new SFNClient(config);
     this.#dynamodb = new DynamoDBClient(config);
     this.#lambda = new LambdaClient(config);
+    this.#eventBridge = new EventBridgeClient(config);
     this.#executions = new SfnExecutions(this.#sfn, stack.stateMachineArn, this.where);
   }
 
@@ -99,7 +103,8 @@ export class AwsBackend implements Backend {
   }
 
   close(): void {
-    for (const client of [this.#ec2, this.#ssm, this.#sfn, this.#dynamodb, this.#lambda]) client.destroy();
+    for (const client of [this.#ec2, this.#ssm, this.#sfn, this.#dynamodb, this.#lambda, this.#eventBridge])
+      client.destroy();
   }
 
   ports(): CommandPorts {
@@ -124,6 +129,10 @@ export class AwsBackend implements Backend {
           () => this.#ec2,
           () => this.#ssm,
         ),
+        events: new EventBridgePublisher(() => this.#eventBridge, this.stack.eventBusName, {
+          stage: this.stage,
+          region: this.region,
+        }),
       };
     })();
     return this.#ports;

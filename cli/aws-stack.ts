@@ -1,7 +1,7 @@
 /**
  * The deployed stack of a stage in a region, found by its CloudFormation outputs: `DescribeStacks`
  * on `golden-image-factory-<stage>` (or `--stack`) gives the state machine, the stage, the channel
- * parameter prefix, the promotion ledger table and the names of the functions whose settings the
+ * parameter prefix, the promotion ledger table, the event bus and the names of the functions whose settings the
  * CLI applies (`serverless/stack.yml` Outputs, {@link STACK_OUTPUTS}).
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html
  */
@@ -17,6 +17,7 @@ export const STACK_OUTPUTS = {
   promotionLedgerTable: 'PromotionLedgerTableName',
   applyRetentionFunction: 'ApplyRetentionFunctionName',
   sweepLeftoversFunction: 'SweepLeftoversFunctionName',
+  eventBusName: 'EventBusName',
 } as const;
 
 /** The value of each of {@link STACK_OUTPUTS}. */

@@ -4,7 +4,13 @@
  * rollback and retention run the same steps as the pipeline.
  */
 import type { ExecutionInput } from '#commons/execution-input.js';
-import type { ChannelPointer, ImageStore, PromotionLedger, SourceImageResolver } from '#commons/ports.js';
+import type {
+  ChannelPointer,
+  EventPublisher,
+  ImageStore,
+  PromotionLedger,
+  SourceImageResolver,
+} from '#commons/ports.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
 
 /** One execution as `status` and `list` show it. Times are ISO 8601, durations seconds. */
@@ -35,6 +41,8 @@ export interface CommandPorts {
   pointer: ChannelPointer;
   ledger: PromotionLedger;
   sources: SourceImageResolver;
+  /** The stage's events (`promote`, `rollback` publish as the pipeline does). */
+  events: EventPublisher;
 }
 
 /** Retention as the stage applies it (`ApplyRetention`'s settings). */

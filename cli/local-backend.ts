@@ -18,6 +18,7 @@ import { TAG } from '#commons/core/tags.js';
 import type { ExecutionInput } from '#commons/execution-input.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
+import { FileEventLog } from '#local/event-log.js';
 import type { LocalRunSummary } from '#local/factory.js';
 import { QemuMachineLauncher } from '#local/machines.js';
 import { PROJECT_ROOT } from '#local/process.js';
@@ -113,6 +114,7 @@ export class LocalBackend implements Backend {
         pointer: new FileChannelPointer(this.catalog),
         ledger: new FilePromotionLedger(this.catalog.root),
         sources: new LocalBaseImageResolver(),
+        events: new FileEventLog(this.catalog.root),
       };
     })();
     return this.#ports;

@@ -10,7 +10,13 @@
 import { decidePromotion, parseBuildOrder } from '#commons/core/promotion-order.js';
 import { CANDIDATE_CHANNEL, isPromotedChannelTag, PREVIOUS_CHANNEL_PREFIX, TAG } from '#commons/core/tags.js';
 import { InvalidInput } from '#commons/errors.js';
-import type { ChannelPointer, ImageStore, PromotionLedger, SourceImageResolver } from '#commons/ports.js';
+import type {
+  ChannelPointer,
+  EventPublisher,
+  ImageStore,
+  PromotionLedger,
+  SourceImageResolver,
+} from '#commons/ports.js';
 import type { Promotion } from '#commons/schemas.js';
 import { withPromotionLease } from '#commons/steps/acquire-promotion-lease.js';
 import { promoteImage, syncChannelTags } from '#commons/steps/promote-image.js';
@@ -50,6 +56,7 @@ export const promoteToChannel = async (
     pointer: ChannelPointer;
     ledger: PromotionLedger;
     sources: SourceImageResolver;
+    events: EventPublisher;
   },
   options: { holder: string; ttlSeconds?: number },
 ): Promise<PromoteResult> => {

@@ -1,17 +1,23 @@
 /**
  * Manual rollback: `{ "pipeline": "web", "channel": "stable", "imageId": "ami-…" (optional) }` points
  * the channel back to its previous image → `rollbackChannel()`, under the channel's promotion lease
- * (held as `rollback:<request id>`). Env: CHANNEL_PARAMETER_PREFIX, STAGE, PROMOTION_LEDGER_TABLE.
+ * (held as `rollback:<request id>`), then publishes `Image Rolled Back`. Env: CHANNEL_PARAMETER_PREFIX, STAGE,
+ * PROMOTION_LEDGER_TABLE, EVENT_BUS_NAME.
  */
 
 import type { Context } from 'aws-lambda';
-import { channelPointer, imageStore, promotionLedger } from '#commons/aws/wiring.js';
+import { channelPointer, eventPublisher, imageStore, promotionLedger } from '#commons/aws/wiring.js';
 import { RollbackChannelInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
 
-const ports = { images: imageStore(), pointer: channelPointer(), ledger: promotionLedger() };
+const ports = {
+  images: imageStore(),
+  pointer: channelPointer(),
+  ledger: promotionLedger(),
+  events: eventPublisher(),
+};
 
 /** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
 async function handleRollbackChannel(input: RollbackChannelInput, context: Context) {

@@ -108,7 +108,7 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
     acquirePromotionLease(input, { ledger: ports.ledger }),
   ),
   PromoteImage: step(PromoteImageInput, (input, { ports }) =>
-    promoteImage(input, { images: ports.images, pointer: ports.pointer }),
+    promoteImage(input, { images: ports.images, pointer: ports.pointer, events: ports.events }),
   ),
   ReleasePromotionLease: step(ReleasePromotionLeaseInput, (input, { ports }) =>
     releasePromotionLease(input, { ledger: ports.ledger }),
@@ -128,7 +128,7 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
     }),
   ),
   NotifyFailure: step(NotifyFailureInput, (input, { ports }) =>
-    notifyFailure(input, { notifier: ports.notifier }),
+    notifyFailure(input, { notifier: ports.notifier, events: ports.events }),
   ),
   OpenIncident: {
     schema: undefined,

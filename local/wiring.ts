@@ -1,12 +1,14 @@
 /**
  * Local wiring: the local backend's port instances on one state directory (the counterpart of
  * `functions/commons/aws/wiring.ts`): the file catalog for images and channels, qemu VMs for test
- * machines, the guest agent for the probe, the terminal (and Slack when configured) for reports.
+ * machines, the guest agent for the probe, the terminal (and Slack when configured) for reports,
+ * the catalog's event log for the events.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Notifier } from '#commons/ports.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
+import { FileEventLog } from '#local/event-log.js';
 import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
 import { PROJECT_ROOT } from '#local/process.js';
 import { FilePromotionLedger } from '#local/promotion-ledger.js';
@@ -26,6 +28,8 @@ export interface LocalPorts {
   readonly launcher: QemuMachineLauncher;
   readonly runner: GuestAgentCommandRunner;
   readonly notifier: TerminalNotifier;
+  /** The factory's events, appended to `<catalog>/events.jsonl`. */
+  readonly events: FileEventLog;
 }
 
 /** The ports and where they keep their state. */
@@ -70,6 +74,7 @@ export async function wireLocalPorts(options: {
     launcher,
     runner: new GuestAgentCommandRunner(launcher, { path: PROBE_PATH, args: ['--backend', 'local'] }),
     notifier: new TerminalNotifier(options.write, options.notifier),
+    events: new FileEventLog(catalog.root),
   };
   return { ports, catalog, stateDir, vmDir, progress };
 }

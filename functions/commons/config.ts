@@ -16,6 +16,7 @@ import {
 } from './core/trigger-guards.js';
 import { flag, once, optional, positiveInt, readRequired, required } from './env.js';
 import { MissingConfiguration } from './errors.js';
+import { readEventBusName } from './event-bus-config.js';
 import { PIPELINE_SYNTAX, type PipelineConfig, parsePipelines } from './pipelines.js';
 import { StageName } from './schemas.js';
 import { formatIssues } from './validation.js';
@@ -234,6 +235,10 @@ export const config = {
   /** `INCIDENT_RESPONSE_PLAN_ARN` (optional): when set, failures open an incident. */
   get incidentResponsePlanArn(): string | undefined {
     return optional('INCIDENT_RESPONSE_PLAN_ARN');
+  },
+  /** `EVENT_BUS_NAME` (default `default`): the bus of the factory's events, see `event-bus-config.ts`. */
+  get eventBusName(): string {
+    return once('EVENT_BUS_NAME', readEventBusName);
   },
   /** `AWS_REGION` (set by Lambda). */
   get region(): string {

@@ -158,5 +158,16 @@ export class ChannelPointerNotConfirmed extends FactoryError {
   }
 }
 
+/**
+ * An event for consumers was not published (EventBridge refused the request, or answered HTTP 200
+ * with `FailedEntryCount` > 0 for an entry; the local event log could not be written). The ASL
+ * retries PromoteImage and NotifyFailure on this name: the step is idempotent and publishes again.
+ */
+export class EventPublishFailed extends FactoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('EventPublishFailed', message, options);
+  }
+}
+
 /** Error names that mean "the candidate was tested and must not ship" (cleanup deregisters it). */
 export const PROBE_FAILURE_ERRORS: readonly string[] = ['ProbeFailed', 'ProbeTimedOut'];

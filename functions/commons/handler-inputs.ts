@@ -58,7 +58,11 @@ export const CheckProbeResultInput = z.looseObject({
 export type CheckProbeResultInput = z.infer<typeof CheckProbeResultInput>;
 export const TerminateTestInstanceInput = z.looseObject({ build: Build, testInstance: TestInstance });
 export type TerminateTestInstanceInput = z.infer<typeof TerminateTestInstanceInput>;
-export const PromoteImageInput = z.looseObject({ build: Build, candidate: Candidate });
+export const PromoteImageInput = z.looseObject({
+  build: Build,
+  candidate: Candidate,
+  probeResult: ProbeResult.optional(),
+});
 export type PromoteImageInput = z.infer<typeof PromoteImageInput>;
 export const AcquirePromotionLeaseInput = z.looseObject({ build: Build });
 export type AcquirePromotionLeaseInput = z.infer<typeof AcquirePromotionLeaseInput>;
@@ -94,6 +98,8 @@ export const NotifyFailureInput = z.looseObject({
   build: Build.optional(),
   error: CaughtError.optional(),
   failedState: z.string().optional(),
+  candidate: Candidate.optional(),
+  probeResult: ProbeResult.optional(),
 });
 export type NotifyFailureInput = z.infer<typeof NotifyFailureInput>;
 export const OpenIncidentInput = z.looseObject({

@@ -5,6 +5,7 @@
  * in `local/` (file catalog, qemu, guest agent, terminal). Keep them free of SDK types.
  * All times are ISO 8601 strings; all durations are seconds.
  */
+import type { EventOrigin, FactoryEvent } from './core/events.js';
 import type { ExecutionFacts, Leftover } from './core/sweep.js';
 
 /** A machine image (an AMI on AWS, a qcow2 + catalog entry locally). */
@@ -255,4 +256,20 @@ export interface LeftoverStore {
 export interface ExecutionStatusReader {
   /** The status and stop time; `NOT_FOUND` when the execution does not exist (any more). */
   describe(executionArn: string): Promise<ExecutionFacts>;
+}
+
+/**
+ * Publishes the factory's events for consumers (`core/events.ts`): EventBridge `PutEvents` on AWS,
+ * a JSON-lines event log in the catalog locally. Steps publish after the state they report is
+ * written (the pointer moved), so a retried step publishes again: delivery is at least once.
+ */
+export interface EventPublisher {
+  /** The stage and region the events are published from (they go into every detail). */
+  readonly origin: EventOrigin;
+  /**
+   * Publish every event, or throw.
+   * @throws EventPublishFailed when any event was not accepted (nothing is retried here: the
+   *   caller's retry publishes them again).
+   */
+  publish(events: readonly FactoryEvent[]): Promise<void>;
 }

@@ -126,6 +126,7 @@ export const ERROR_STATES: Readonly<Record<string, string>> = {
   ProbeTimedOut: 'CheckProbeResult',
   InvocationDoesNotExist: 'CheckProbeResult',
   PromotionLeaseHeld: 'AcquirePromotionLease',
+  EventPublishFailed: 'PromoteImage',
 };
 
 /**

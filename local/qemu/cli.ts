@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
         );
         const ansibleInventory =
           `${vm.id} ansible_host=127.0.0.1 ansible_port=${vm.sshPort} ansible_user=${vm.sshUser} ` +
-          `ansible_ssh_private_key_file=${key.privateKeyPath} ` +
+          `ansible_ssh_private_key_file=${key.privateKeyPath} ansible_host_key_checking=false ` +
           `ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'`;
         const inventoryPath = join(vm.vmDir, 'inventory.ini');
         await writeFile(inventoryPath, `[factory]\n${ansibleInventory}\n`);

@@ -29,11 +29,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TAG } from '#commons/core/tags.js';
 import { FileChannelPointer, LocalCatalog } from '#local/catalog.js';
+import { FileEventLog } from '#local/event-log.js';
 import type { LocalRunSummary } from '#local/factory.js';
 import { PROJECT_ROOT } from '#local/process.js';
 import { guestExec, guestShell, waitForAgent } from '#local/qemu/guest-agent.js';
 import { ensureSshKeyPair, runSsh, type SshKeyPair, type SshTarget, waitForSsh } from '#local/qemu/ssh.js';
 import { isVmRunning, launchVm, reapVms, stopVm, type Vm } from '#local/qemu/vm.js';
+import { eventProblems } from '../event-schemas.js';
 import { COMMON_LOCAL_CHECKS, WEB_CHECKS } from '../probe-checks.js';
 import { converge, parseRecap, qemuPidsUnder, roleTasks, run, runFactoryCli } from './helpers.js';
 
@@ -203,6 +205,12 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     expect(tags[TAG.parentImage]).toBe(basePromotedId);
     expect(tags[TAG.sourceAmi]).toBe(basePromotedId);
     expect(tags[TAG.baseImage]).toBe('debian-12');
+    // The catalog's event log: Image Promoted for this image, valid against its schema.
+    const promotedEvent = (await new FileEventLog(catalog.root).read()).find(
+      (event) => event['detail-type'] === 'Image Promoted' && event.detail.imageId === promotedId,
+    );
+    expect(promotedEvent?.detail).toMatchObject({ pipeline: PIPELINE, channel: CHANNEL, stage: 'local' });
+    expect(eventProblems(promotedEvent as never)).toEqual([]);
     // The parent image is still there, still current on its channel.
     expect((await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId).toBe(basePromotedId);
     expect(await catalog.readImage(basePromotedId as string)).toBeDefined();
@@ -352,6 +360,14 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     const candidate = (summary.output as { candidate?: { imageId: string } } | undefined)?.candidate;
     expect(candidate).toBeDefined();
     expect(await catalog.readImage(candidate?.imageId as string)).toBeUndefined();
+    const failedEvent = (await new FileEventLog(catalog.root).read()).find(
+      (event) => event['detail-type'] === 'Build Failed' && event.detail.imageId === candidate?.imageId,
+    );
+    expect(failedEvent?.detail).toMatchObject({
+      error: { name: 'ProbeFailed' },
+      failedState: 'CheckProbeResult',
+    });
+    expect(eventProblems(failedEvent as never)).toEqual([]);
     expect((await pointer.current(PIPELINE, CHANNEL))?.imageId).toBe(before?.imageId);
     expect(before?.imageId).toBe(promotedId);
     // The broken run was no layered build: the base channel is untouched too.

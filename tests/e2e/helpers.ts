@@ -112,7 +112,7 @@ export async function converge(
     [
       '[factory]',
       `${vm.id} ansible_host=127.0.0.1 ansible_port=${vm.sshPort} ansible_user=${vm.sshUser}` +
-        ` ansible_ssh_private_key_file=${key.privateKeyPath}` +
+        ` ansible_ssh_private_key_file=${key.privateKeyPath} ansible_host_key_checking=false` +
         ` ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'`,
       '',
     ].join('\n'),

@@ -117,6 +117,7 @@ const STACK_SCOPED_SETTINGS = [
   'GIT_TOKEN_PARAMETER',
   'STAGE',
   'PROMOTION_LEDGER_TABLE',
+  'EVENT_BUS_NAME',
 ] as const;
 
 /**
@@ -188,6 +189,7 @@ const FACTORY_SETTINGS = [
   'WEBHOOK_MAX_BODY_BYTES',
   'STAGE',
   'PROMOTION_LEDGER_TABLE',
+  'EVENT_BUS_NAME',
 ] as const;
 
 const clientConfig = (endpoint: string) => ({
@@ -417,6 +419,7 @@ export const importHandler = async <Out = unknown>(
   const clients = await Promise.all([
     import('#commons/clients/dynamodb.js').then((m) => m.dynamodb()),
     import('#commons/clients/ec2.js').then((m) => m.ec2()),
+    import('#commons/clients/eventbridge.js').then((m) => m.eventBridge()),
     import('#commons/clients/sfn.js').then((m) => m.sfn()),
     import('#commons/clients/ssm.js').then((m) => m.ssm()),
     import('#commons/clients/ssm-incidents.js').then((m) => m.ssmIncidents()),

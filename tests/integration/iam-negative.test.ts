@@ -13,6 +13,7 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DETAIL_TYPES, EVENT_SOURCE } from '#commons/core/events.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';
 import { type AwsSide, packagedStack, SETUP_TIMEOUT_MS, stackSettings, startAwsSide } from './harness.js';
 import { type AuthorizationRequest, type IamAuthorizer, userIdOf } from './iam/authorizer.js';
@@ -524,7 +525,11 @@ describe('secrets are read only by the function that needs them', () => {
   const settings = stackSettings();
   const secrets: Array<[string, string, string[]]> = [
     // The sweeper reports what it removed.
-    ['Slack webhook URL', settings.SLACK_WEBHOOK_PARAMETER, ['NotifyRole', 'SweepLeftoversRole']],
+    [
+      'Slack webhook URL',
+      settings.SLACK_WEBHOOK_PARAMETER,
+      ['NotifyRole', 'NotifyFailureRole', 'SweepLeftoversRole'],
+    ],
     ['GitHub webhook secret', settings.GITHUB_WEBHOOK_SECRET_PARAMETER, ['GithubWebhookRole']],
     // github-webhook reads the pushed branch's head (replay protection), private repositories with the token.
     ['git token', settings.GIT_TOKEN_PARAMETER, ['PrepareBuildRole', 'PackerTaskRole', 'GithubWebhookRole']],
@@ -537,5 +542,40 @@ describe('secrets are read only by the function that needs them', () => {
       if (readers.includes(role)) await allowed(role, 'ssm', 'GetParameter', read);
       else await denied(role, 'ssm', 'GetParameter', read);
     }
+  });
+});
+
+describe('events are put only by the functions that publish them, on the stage’s bus', () => {
+  const entry = (detailType: string, bus = 'default', source = EVENT_SOURCE) => ({
+    Entries: [{ EventBusName: bus, Source: source, DetailType: detailType, Detail: '{}' }],
+  });
+  /** Each publishing role and the detail-types it publishes (functions/commons/steps). */
+  const PUBLISHERS: Record<string, string[]> = {
+    PromoteImageRole: [DETAIL_TYPES.imagePromoted, DETAIL_TYPES.buildSuperseded],
+    RollbackChannelRole: [DETAIL_TYPES.imageRolledBack],
+    NotifyFailureRole: [DETAIL_TYPES.buildFailed],
+  };
+
+  it.each(Object.entries(PUBLISHERS))(
+    '%s puts its own detail-types on the bus, and nothing else',
+    async (role, own) => {
+      for (const type of Object.values(DETAIL_TYPES)) {
+        if (own.includes(type)) await allowed(role, 'events', 'PutEvents', entry(type));
+        else await denied(role, 'events', 'PutEvents', entry(type));
+      }
+      // Another bus of the account, another source (an impersonated AWS service among them).
+      await denied(role, 'events', 'PutEvents', entry(own[0] as string, 'other-bus'));
+      await denied(role, 'events', 'PutEvents', entry(own[0] as string, 'default', 'aws.ec2'));
+    },
+  );
+
+  it('every other role of the stack is denied PutEvents', async () => {
+    let checked = 0;
+    for (const [role, detail] of packagedStack().roles()) {
+      if (detail.awsManaged.length > 0 || Object.hasOwn(PUBLISHERS, role)) continue;
+      for (const type of Object.values(DETAIL_TYPES)) await denied(role, 'events', 'PutEvents', entry(type));
+      checked += 1;
+    }
+    expect(checked).toBeGreaterThan(10);
   });
 });

@@ -14,6 +14,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
@@ -431,5 +432,35 @@ describe('Step Functions and Incident Manager', () => {
     expect(rawError.$metadata?.httpStatusCode).toBe(500);
     expect(again.incidentRecordArn).toBe(first.incidentRecordArn);
     expect(aws.proxy.incidents.started).toHaveLength(1);
+  });
+});
+
+describe('EventBridge', () => {
+  it('PutEvents: moto puts an aws.-prefixed source and a detail that is no object; the double fails those entries as AWS does', async () => {
+    // Prepare
+    const entries = [
+      { Source: 'image-factory', DetailType: 'Image Promoted', Detail: '{"pipeline":"web"}' },
+      { Source: 'aws.ec2', DetailType: 'Image Promoted', Detail: '{"pipeline":"web"}' },
+      { Source: 'image-factory', DetailType: 'Image Promoted', Detail: '["not", "an", "object"]' },
+      { Source: 'image-factory', DetailType: 'Build Failed', Detail: '{"pipeline":"web"}' },
+    ];
+    const raw = new EventBridgeClient(config(aws.motoEndpoint));
+    const proxied = new EventBridgeClient(config(aws.proxy.endpoint));
+
+    // Act
+    const rawReply = await raw.send(new PutEventsCommand({ Entries: entries }));
+    const reply = await proxied.send(new PutEventsCommand({ Entries: entries }));
+    raw.destroy();
+    proxied.destroy();
+
+    // Assess
+    expect(rawReply.FailedEntryCount).toBe(0);
+    expect(reply.FailedEntryCount).toBe(2);
+    expect(reply.Entries?.map((entry) => entry.ErrorCode ?? (entry.EventId ? 'put' : 'none'))).toEqual([
+      'put',
+      'NotAuthorizedForSourceException',
+      'MalformedDetail',
+      'put',
+    ]);
   });
 });

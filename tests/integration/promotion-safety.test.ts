@@ -170,16 +170,21 @@ describe('PromoteImage with a failure at each of its AWS calls', () => {
       const dry = await scenario(pipeline, 'dry', newer, 0);
       expect(dry.error).toBeUndefined();
       const total = dry.calls.length;
-      // Newer: images, pointer, order tag, PutParameter, its read-back, history, two retags.
-      // Older: images, pointer, the candidate retired, history (the channel's tags already agree).
-      expect(total).toBe(newer ? 8 : 4);
+      // Newer: images, pointer, order tag, PutParameter, its read-back, history, two retags, and
+      // Image Promoted put on the bus. Older: images, pointer, the candidate retired, history (the
+      // channel's tags already agree), and Build Superseded put on the bus.
+      expect(total).toBe(newer ? 9 : 5);
+      expect(dry.calls.at(-1)).toBe('events:PutEvents');
       const figures: string[] = [];
 
       for (let call = 1; call <= total; call += 1) {
         // Act: the call-th AWS call of PromoteImage fails, then the failure path and a re-run.
         const channel = `c${call}`;
         const { a, b, promotionLease, error, failed } = await scenario(pipeline, channel, newer, call);
-        expect(error?.name, `call ${call} (${failed})`).toBe('AccessDenied');
+        // The event is put last; the publisher reports its failure as EventPublishFailed (retried by the ASL).
+        expect(error?.name, `call ${call} (${failed})`).toBe(
+          call === total ? 'EventPublishFailed' : 'AccessDenied',
+        );
         // As the ASL hands it over: TerminateTestInstance ran before the lease was taken.
         const cleanup = await invoke(handler('cleanup-after-failure'), {
           ...b,

@@ -96,6 +96,26 @@ describe('Packer runner image', () => {
     expect(dockerfile).toMatch(/plugin\/\$\{SESSION_MANAGER_PLUGIN_VERSION\}\/\$\{plugin_arch\}\//);
   });
 
+  it('installs the pinned package of the strategy plugin that ansible/ansible.cfg selects', () => {
+    // Prepare
+    const config = read('ansible/ansible.cfg');
+    const strategy = /^strategy\s*=\s*(\S+)$/m.exec(config)?.[1];
+    const shim = read(`ansible/plugins/strategy/${strategy}.py`);
+    const pinned = read('requirements.in')
+      .split('\n')
+      .filter((line) => /^(ansible-core|mitogen)==/.test(line));
+    const runnerPins = /grep -E '\^\(([^)]*)\)==' \/opt\/image-factory\/requirements\.in/
+      .exec(dockerfile)?.[1]
+      ?.split('|');
+
+    // Assess: the shim loads Mitogen's plugin, requirements.in pins both packages and the
+    // runner image installs both from it (a runner without mitogen fails at the first play).
+    expect(strategy).toBe('mitogen_linear');
+    expect(shim).toMatch(/^from ansible_mitogen\.plugins\.strategy\.mitogen_linear import StrategyModule$/m);
+    expect(pinned).toHaveLength(2);
+    expect(runnerPins?.sort()).toEqual(['ansible-core', 'mitogen']);
+  });
+
   it('matches the CPU architectures the task definition may ask for', () => {
     const params = serverless.params.default as Record<string, string>;
     expect(['X86_64', 'ARM64']).toContain(params.bakeCpuArchitecture);

@@ -198,6 +198,18 @@ describe('image-factory.asl.yaml', () => {
     ]);
   });
 
+  it('retries EventPublishFailed on PromoteImage and NotifyFailure (idempotent steps), a bounded number of times', () => {
+    for (const name of ['PromoteImage', 'NotifyFailure']) {
+      const retriers = states[name]?.Retry as Retrier[];
+      const publish = retriers.find((retrier) => retrier.ErrorEquals.includes('EventPublishFailed'));
+
+      expect(publish?.ErrorEquals, name).toEqual(['EventPublishFailed']);
+      expect(publish, name).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
+      expect(publish?.MaxAttempts, name).toBeGreaterThan(0);
+      expect(publish?.MaxAttempts, name).toBeLessThanOrEqual(5);
+    }
+  });
+
   it('waits for the promotion lease with bounded backoff that outlasts the lease TTL', () => {
     const retriers = states.AcquirePromotionLease?.Retry as Array<
       Retrier & { IntervalSeconds: number; MaxDelaySeconds?: number }

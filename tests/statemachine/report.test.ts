@@ -92,9 +92,13 @@ describe('report facts against the ASL', () => {
     for (const { error, choice } of recorded) expect(ERROR_STATES[error], error).toBe(checkOf[choice]);
   });
 
-  it('ERROR_STATES maps every error a Task retries by name to that Task', () => {
+  it('ERROR_STATES maps every error a Task retries by name to that Task, where it can become $.error', () => {
+    // A Task whose Catch records elsewhere (NotifyFailure: $.notificationError) never puts its
+    // error at $.error, which is all inferFailedState reads.
+    const recordsAtError = (state: State) =>
+      ((state.Catch ?? []) as { ResultPath?: string }[]).some((catcher) => catcher.ResultPath === '$.error');
     const retried = Object.entries(states).flatMap(([name, state]) =>
-      (state.Retry ?? [])
+      (recordsAtError(state) ? (state.Retry ?? []) : [])
         .flatMap((retrier) => retrier.ErrorEquals)
         .filter((error) => !/^(Lambda|States|ECS|AmazonECS)\./.test(error))
         .map((error) => [error, name] as const),

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from '#commons/aws/dynamodb-promotion-ledger.js';
+import { DETAIL_TYPES, EVENT_SOURCE } from '#commons/core/events.js';
 import {
   CANDIDATE_CHANNEL,
   isPromotedChannelTag,
@@ -201,5 +202,46 @@ describe('serverless.yml', () => {
 
   it('exposes github-webhook as a public function URL (HMAC checked in code)', () => {
     expect(serverless.functions['github-webhook']?.url).toBe(true);
+  });
+
+  it('lets only the publishing functions put events: on the stage’s bus, the factory source, their own detail-types', () => {
+    type Statement = {
+      Action: string | string[];
+      Resource: unknown;
+      Condition?: { 'ForAnyValue:StringEquals'?: Record<string, string | string[]> };
+    };
+    const putters = Object.entries(serverless.resources.Resources).flatMap(([id, resource]) =>
+      (
+        (resource.Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }> | undefined) ??
+        []
+      )
+        .flatMap((policy) => policy.PolicyDocument.Statement)
+        .filter((statement) => [statement.Action].flat().includes('events:PutEvents'))
+        .map((statement) => ({ id, statement })),
+    );
+    const types = (value: string | string[] | undefined) => [value ?? []].flat().sort();
+
+    expect(
+      Object.fromEntries(
+        putters.map(({ id, statement }) => [
+          id,
+          types(statement.Condition?.['ForAnyValue:StringEquals']?.['events:detail-type']),
+        ]),
+      ),
+    ).toEqual({
+      PromoteImageRole: [DETAIL_TYPES.buildSuperseded, DETAIL_TYPES.imagePromoted],
+      RollbackChannelRole: [DETAIL_TYPES.imageRolledBack],
+      NotifyFailureRole: [DETAIL_TYPES.buildFailed],
+    });
+    for (const { id, statement } of putters) {
+      expect(statement.Condition?.['ForAnyValue:StringEquals']?.['events:source'], id).toBe(EVENT_SOURCE);
+      expect(statement.Resource, id).toEqual({
+        'Fn::Sub': `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:event-bus/\${param:eventBusName}`,
+      });
+    }
+    expect(serverless.functions['notify-failure']?.role).toEqual({ 'Fn::Sub': `\${NotifyFailureRole.Arn}` });
+    expect(serverless.functions['notify-success']?.role).toEqual({ 'Fn::Sub': `\${NotifyRole.Arn}` });
+    expect(serverless.params.default.eventBusName).toBe('default');
+    expect(serverless.provider.environment.EVENT_BUS_NAME).toBe(`\${param:eventBusName}`);
   });
 });

@@ -9,6 +9,7 @@
 import { codeCommit } from '../clients/codecommit.js';
 import { dynamodb } from '../clients/dynamodb.js';
 import { ec2 } from '../clients/ec2.js';
+import { eventBridge } from '../clients/eventbridge.js';
 import { sfn } from '../clients/sfn.js';
 import { ssm } from '../clients/ssm.js';
 import { ssmIncidents } from '../clients/ssm-incidents.js';
@@ -20,6 +21,7 @@ import { DynamoDbPromotionLedger } from './dynamodb-promotion-ledger.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2LeftoverStore } from './ec2-leftover-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
+import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { GitRevisionResolver, HttpsRevisionResolver } from './git-revisions.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
 import { OpsCenterReporter } from './ops-center-reporter.js';
@@ -40,6 +42,9 @@ export const channelPointer = (): SsmChannelPointer =>
   new SsmChannelPointer(ssm, config.channelParameterPrefix);
 export const promotionLedger = (): DynamoDbPromotionLedger =>
   new DynamoDbPromotionLedger(dynamodb, config.promotionLedgerTable, config.stage);
+/** The factory's events, on `EVENT_BUS_NAME` (default bus), from this stage and region. */
+export const eventPublisher = (): EventBridgePublisher =>
+  new EventBridgePublisher(eventBridge, config.eventBusName, { stage: config.stage, region: config.region });
 export const sourceResolver = (): PublicParameterSourceImageResolver =>
   new PublicParameterSourceImageResolver(ec2, ssm);
 export const machineLauncher = (): Ec2MachineLauncher =>

@@ -1,8 +1,9 @@
+import { buildSuperseded, imagePromoted, type ProbeFacts } from '../core/events.js';
 import { planChannelTags } from '../core/promotion.js';
 import { decidePromotion, formatBuildOrder, parseBuildOrder } from '../core/promotion-order.js';
 import { RETIRED_CHANNEL, TAG } from '../core/tags.js';
 import { CandidateNotFound, InvalidInput } from '../errors.js';
-import type { ChannelPointer, ImageRecord, ImageStore } from '../ports.js';
+import type { ChannelPointer, EventPublisher, ImageRecord, ImageStore } from '../ports.js';
 import type { Build, Candidate, Promotion } from '../schemas.js';
 
 /**
@@ -36,22 +37,28 @@ export async function syncChannelTags(
  * 3. tag the candidate with its `factory:build-order` (before the pointer names it, so the current
  *    image always records its order);
  * 4. point the channel at the candidate (skipped when it already does: a retry);
- * 5. retag the channel from the pointer history (`syncChannelTags`).
+ * 5. retag the channel from the pointer history (`syncChannelTags`);
+ * 6. publish `Image Promoted` (or, at 2, `Build Superseded`) with the probe summary of
+ *    `$.probeResult` (`core/events.ts`).
  * Interrupted anywhere, re-running the step, or CleanupAfterFailure's repair, converges on the
- * same pointer and tags. `factory promote` (`cli/promote.ts`) runs it too, for an image that is
+ * same pointer and tags, and publishes the event again (at least once: consumers dedupe on the
+ * build id). `factory promote` (`cli/promote.ts`) runs it too, for an image that is
  * already registered, under the same lease: only the build's id, pipeline, channel and order are read.
  * @returns `$.promotion`.
  * @throws CandidateNotFound when the candidate is gone or not the pipeline's; InvalidInput when the
- *   build has no `order` (PrepareBuild sets it).
+ *   build has no `order` (PrepareBuild sets it); EventPublishFailed when the event was not
+ *   published (the pointer and tags are already in place: the ASL retries the step).
  */
 export async function promoteImage(
   input: {
     build: Pick<Build, 'buildId' | 'pipeline' | 'channel' | 'order'> & Partial<Build>;
     candidate: Pick<Candidate, 'imageId'> & Partial<Candidate>;
+    /** `$.probeResult`: its summary goes into the event (absent for `factory promote`). */
+    probeResult?: ProbeFacts | undefined;
   },
-  ports: { images: ImageStore; pointer: ChannelPointer },
+  ports: { images: ImageStore; pointer: ChannelPointer; events: EventPublisher },
 ): Promise<Promotion> {
-  const { build, candidate } = input;
+  const { build, candidate, probeResult } = input;
   if (!build.order) throw new InvalidInput(`build ${build.buildId} has no order (set by PrepareBuild)`);
   const images = await ports.images.findImages({ [TAG.pipeline]: build.pipeline });
   const record = images.find((image) => image.imageId === candidate.imageId);
@@ -71,6 +78,16 @@ export async function promoteImage(
     // Under the lease, a superseded build still puts the channel's tags back in agreement with
     // the pointer, which an earlier execution's failed cleanup may have left behind.
     await syncChannelTags(build.pipeline, build.channel, ports, images);
+    await ports.events.publish([
+      buildSuperseded(ports.events.origin, {
+        build,
+        image: record,
+        currentImageId: current.imageId,
+        reason: decision.reason,
+        pointer: { parameterName: current.location, parameterVersion: current.version },
+        probe: probeResult,
+      }),
+    ]);
     return {
       outcome: 'superseded',
       channel: build.channel,
@@ -91,6 +108,15 @@ export async function promoteImage(
       ? current
       : await ports.pointer.point(build.pipeline, build.channel, candidate.imageId);
   const plan = await syncChannelTags(build.pipeline, build.channel, ports, images);
+  await ports.events.publish([
+    imagePromoted(ports.events.origin, {
+      build,
+      image: record,
+      previousImageId: plan.previousImageId,
+      pointer: { parameterName: position.location, parameterVersion: position.version },
+      probe: probeResult,
+    }),
+  ]);
   return {
     outcome: 'promoted',
     channel: build.channel,

@@ -1,7 +1,8 @@
+import { imageRolledBack } from '../core/events.js';
 import { planRollback } from '../core/promotion.js';
 import { previousChannel, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL, TAG } from '../core/tags.js';
-import { InvalidInput } from '../errors.js';
-import type { ChannelPointer, ImageStore, PromotionLedger } from '../ports.js';
+import { EventPublishFailed, InvalidInput } from '../errors.js';
+import type { ChannelPointer, EventPublisher, ImageStore, PromotionLedger } from '../ports.js';
 import { withPromotionLease } from './acquire-promotion-lease.js';
 import { syncChannelTags } from './promote-image.js';
 
@@ -28,12 +29,17 @@ export interface RollbackResult {
  * it never interleaves with a PromoteImage of the same channel. The pointer moves after the
  * withdrawal marks, then the channel's tags are rebuilt from the pointer (`syncChannelTags`); if it
  * fails part-way, running it again (or the next promotion) puts the tags back in agreement.
+ * Last, still under the lease, it publishes `Image Rolled Back` (`core/events.ts`); `previousImageId`
+ * is the image of the pointer version before the target's.
  * @throws InvalidInput when there is no target, or the target is not an available image of the
- *   pipeline; PromotionLeaseHeld while a promotion of the channel is running (try again).
+ *   pipeline; PromotionLeaseHeld while a promotion of the channel is running (try again);
+ *   EventPublishFailed when the channel was rolled back but the event was not published: the
+ *   message names the target, and rolling back again with that `imageId` (which moves nothing
+ *   more) publishes it. Without `imageId` a second run would roll back one image further.
  */
 export async function rollbackChannel(
   input: { pipeline: string; channel: string; imageId?: string | undefined },
-  ports: { images: ImageStore; pointer: ChannelPointer; ledger: PromotionLedger },
+  ports: { images: ImageStore; pointer: ChannelPointer; ledger: PromotionLedger; events: EventPublisher },
   options: { holder: string; ttlSeconds?: number },
 ): Promise<RollbackResult> {
   const { pipeline, channel } = input;
@@ -42,7 +48,7 @@ export async function rollbackChannel(
 
 const rollBack = async (
   input: { pipeline: string; channel: string; imageId?: string | undefined },
-  ports: { images: ImageStore; pointer: ChannelPointer },
+  ports: { images: ImageStore; pointer: ChannelPointer; events: EventPublisher },
 ): Promise<RollbackResult> => {
   const { pipeline, channel } = input;
   const images = await ports.images.findImages({ [TAG.pipeline]: pipeline });
@@ -99,7 +105,7 @@ const rollBack = async (
       : image,
   );
   await syncChannelTags(pipeline, channel, ports, seen);
-  return {
+  const result = {
     pipeline,
     channel,
     imageId: target.imageId,
@@ -108,4 +114,28 @@ const rollBack = async (
     parameterName: position.location,
     parameterVersion: position.version,
   };
+  // The image of the version before the target's: the one just withdrawn, also when this run
+  // found the pointer already moved (a re-run to publish the event again).
+  const previousImageId =
+    current && current.imageId !== target.imageId
+      ? current.imageId
+      : ((await ports.pointer.history(pipeline, channel)).find((p) => p.version < position.version)
+          ?.imageId ?? null);
+  try {
+    await ports.events.publish([
+      imageRolledBack(ports.events.origin, {
+        pipeline,
+        channel,
+        image: target,
+        previousImageId,
+        pointer: { parameterName: position.location, parameterVersion: position.version },
+      }),
+    ]);
+  } catch (error) {
+    throw new EventPublishFailed(
+      `${pipeline}/${channel} was rolled back to ${target.imageId} (${position.location} v${position.version}), but its event was not published (${(error as Error).message}); roll back again with imageId ${target.imageId} to publish it`,
+      { cause: error },
+    );
+  }
+  return result;
 };

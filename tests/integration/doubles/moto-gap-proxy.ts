@@ -29,6 +29,10 @@
  *   instance uses answers `DependencyViolation`, as AWS does
  *   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html); moto
  *   deletes it anyway;
+ * - `PutEventsEntryChecksDouble`: EventBridge `PutEvents` entries AWS fails one by one (HTTP 200,
+ *   `FailedEntryCount`): a `Source` with the reserved `aws.` prefix (`NotAuthorizedForSourceException`)
+ *   and a `Detail` that is not a JSON object (`MalformedDetail`); moto accepts both. The other
+ *   entries are forwarded to moto, and the answer merges both in request order;
  * - {@link ExecutionOutcomeDouble}: Step Functions `DescribeExecution` of an execution a test ended
  *   (moto's executions stay RUNNING unless stopped): moto's answer with the status and stop date
  *   the test gave (FAILED, TIMED_OUT, SUCCEEDED). Unknown executions still get moto's
@@ -688,6 +692,55 @@ export const startMotoGapProxy = async (
   };
 
   /**
+   * `PutEventsEntryChecksDouble`: EventBridge `PutEvents` entries that AWS fails individually and
+   * moto puts: a `Source` starting with `aws.` ("The aws. value prefix is service-reserved",
+   * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html; AWS
+   * answers `NotAuthorizedForSourceException` for that entry, as seen in
+   * aws-samples/serverless-patterns#3089) and a `Detail` that is not a JSON object ("A valid JSON
+   * object", same page; moto only warns). Valid entries go to moto; the reply lists every entry
+   * in request order with `FailedEntryCount`, as AWS's does.
+   * @returns undefined when every entry is valid (moto answers as it is).
+   */
+  const putEventsEntryChecks = async (incoming: IncomingMessage, input: Record<string, unknown>) => {
+    const entries = (input.Entries as Array<Record<string, unknown>> | undefined) ?? [];
+    const failureOf = (entry: Record<string, unknown>) => {
+      if (String(entry.Source ?? '').startsWith('aws.'))
+        return {
+          ErrorCode: 'NotAuthorizedForSourceException',
+          ErrorMessage: 'Not authorized for the source.',
+        };
+      if (typeof entry.Detail !== 'string') return undefined;
+      let detail: unknown;
+      try {
+        detail = JSON.parse(entry.Detail);
+      } catch {
+        return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+      }
+      return detail !== null && typeof detail === 'object' && !Array.isArray(detail)
+        ? undefined
+        : { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+    };
+    const failures = entries.map(failureOf);
+    if (failures.every((failure) => failure === undefined)) return undefined;
+    const accepted = entries.filter((_, index) => failures[index] === undefined);
+    let results: Array<Record<string, unknown>> = [];
+    if (accepted.length > 0) {
+      const reply = await forward(incoming, Buffer.from(JSON.stringify({ ...input, Entries: accepted })));
+      if (reply.status !== 200) return { reply, by: 'moto' as const };
+      results =
+        (JSON.parse(reply.body.toString()) as { Entries?: Array<Record<string, unknown>> }).Entries ?? [];
+    }
+    const merged = failures.map((failure) => failure ?? results.shift() ?? {});
+    return {
+      reply: json(200, {
+        FailedEntryCount: merged.filter((entry) => entry.ErrorCode !== undefined).length,
+        Entries: merged,
+      }),
+      by: 'double' as const,
+    };
+  };
+
+  /**
    * `DescribeImagesOfOwnersDouble`: EC2 `DescribeImages` with both `ImageId.N` and `Owner.N`. AWS
    * returns the intersection ("If you specify one or more AMI owners, only AMIs from the specified
    * owners and for which you have access are returned",
@@ -1027,6 +1080,8 @@ export const startMotoGapProxy = async (
     } else {
       if (service === 'ssm') answer = await ssm(incoming, operation, input, body);
       if (service === 'ssm-incidents') answer = incidentManager(path, input);
+      if (service === 'events' && operation === 'PutEvents')
+        answer = await putEventsEntryChecks(incoming, input);
       if (service === 'states' && operation === 'DescribeExecution') {
         const ended = executions.outcome(String(input.executionArn));
         if (ended) {

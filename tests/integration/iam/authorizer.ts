@@ -422,6 +422,23 @@ export class IamAuthorizer {
         return [one(table, { 'dynamodb:LeadingKeys': leading })];
       }
     }
+    if (service === 'events' && operation === 'PutEvents') {
+      // One authorization per entry, on the entry's event bus (name or ARN; none: the default bus),
+      // with the entry's `events:source` and `events:detail-type` (Service Authorization Reference,
+      // Amazon EventBridge: PutEvents, resource type event-bus).
+      const entries = (input.Entries as Array<Record<string, unknown>> | undefined) ?? [];
+      return entries.map((entry) => {
+        const bus = String(entry.EventBusName ?? 'default');
+        return one(
+          bus.startsWith('arn:') ? bus : `arn:aws:events:${TEST_REGION}:${MOTO_ACCOUNT_ID}:event-bus/${bus}`,
+          // Both keys are multivalued (ArrayOfString) in the Service Authorization Reference.
+          {
+            'events:source': [String(entry.Source ?? '')],
+            'events:detail-type': [String(entry.DetailType ?? '')],
+          },
+        );
+      });
+    }
     if (service === 'states' && operation === 'StartExecution') return [one(String(input.stateMachineArn))];
     if (service === 'states' && operation === 'DescribeExecution') return [one(String(input.executionArn))];
     if (service === 'ssm-incidents' && operation === 'StartIncident')

@@ -15,7 +15,9 @@ import { runCli } from '#cli/main.js';
 import type { ImageRecord } from '#commons/ports.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
+import { FileEventLog } from '#local/event-log.js';
 import type { LocalRunSummary } from '#local/factory.js';
+import { eventProblems } from '../../event-schemas.js';
 
 let dir: string;
 let catalog: LocalCatalog;
@@ -76,7 +78,7 @@ const promote = async (image: ImageRecord, n: number) =>
       },
       candidate: { imageId: image.imageId },
     },
-    { images: new LocalImageStore(catalog), pointer },
+    { images: new LocalImageStore(catalog), pointer, events: new FileEventLog(catalog.root) },
   );
 
 let a: ImageRecord;
@@ -147,6 +149,15 @@ describe('factory --local: images, rollback, promote, retention plan', () => {
     expect((await pointer.current('web', 'stable'))?.imageId).toBe(c.imageId);
     expect(await channelTag(c)).toBe('stable');
     expect(existsSync(leaseFile())).toBe(false);
+    // Both published to the catalog's event log, as the pipeline's steps publish.
+    const log = (await new FileEventLog(catalog.root).read()).slice(-2);
+    expect(
+      log.map((event) => [event['detail-type'], event.detail.imageId, event.detail.previousImageId]),
+    ).toEqual([
+      ['Image Rolled Back', b.imageId, c.imageId],
+      ['Image Promoted', c.imageId, b.imageId],
+    ]);
+    for (const event of log) expect(eventProblems(event as never)).toEqual([]);
   });
 
   it('promote of an older image is refused with the rollback to use; of the current one is a no-op', async () => {

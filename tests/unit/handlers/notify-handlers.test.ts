@@ -1,16 +1,19 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mockAws } from '../helpers/aws.js';
 import { context, loadEvent, loadHandler } from '../helpers/lambda.js';
 
-const ENV = { SLACK_WEBHOOK_PARAMETER: '/image-factory/slack-webhook-url' };
+const ENV = { SLACK_WEBHOOK_PARAMETER: '/image-factory/slack-webhook-url', STAGE: 'dev' };
 const WEBHOOK = 'https://hooks.slack.com/services/T000/B000/XXXXXXXX';
 const ssm = mockAws(SSMClient);
+const eventBridge = mockAws(EventBridgeClient);
 const fetchMock = vi.fn<typeof fetch>();
 
 // Each test loads its handler afresh (loadHandler): a fresh parameter cache per test.
 beforeEach(() => {
   vi.stubGlobal('fetch', fetchMock);
+  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
   ssm.on(GetParameterCommand, { Name: '/image-factory/slack-webhook-url', WithDecryption: true }).resolves({
     Parameter: { Value: WEBHOOK, Type: 'SecureString' },
   });
@@ -81,6 +84,33 @@ describe('notify-failure', () => {
     const body = sentBody();
     expect(body.text).toBe(':x: web: build failed in CheckProbeResult');
     expect(JSON.stringify(body.blocks)).toContain('PasswordAuthentication yes');
+    const entries = eventBridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? []);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      EventBusName: 'default',
+      Source: 'image-factory',
+      DetailType: 'Build Failed',
+    });
+    expect(JSON.parse(entries[0]?.Detail ?? '{}')).toMatchObject({
+      stage: 'dev',
+      region: 'eu-west-1',
+      failedState: 'CheckProbeResult',
+    });
+  });
+
+  it('sends the report, then fails with EventPublishFailed when EventBridge refuses the entry', async () => {
+    fetchMock.mockResolvedValue(new Response('ok', { status: 200 }));
+    eventBridge
+      .on(PutEventsCommand)
+      .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'retry' }] });
+    const notifyFailure = await loadHandler('notify-failure', ENV);
+
+    await expect(notifyFailure(loadEvent('stepfunctions', 'probe-failed'), context())).rejects.toMatchObject({
+      name: 'EventPublishFailed',
+    });
+    expect(fetchMock).toHaveBeenCalledTimes(1);
   });
 
   it('works for a failure before PrepareBuild produced a build', async () => {
@@ -91,5 +121,6 @@ describe('notify-failure', () => {
       context(),
     );
     expect(sentBody().text).toBe(':x: web: build failed in PrepareBuild');
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
 });

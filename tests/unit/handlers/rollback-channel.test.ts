@@ -1,5 +1,6 @@
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   GetParameterCommand,
   GetParameterHistoryCommand,
@@ -23,7 +24,9 @@ vi.hoisted(() => {
 const ec2 = mockAws(EC2Client);
 const ssm = mockAws(SSMClient);
 const dynamodb = mockAws(DynamoDBClient);
+const eventBridge = mockAws(EventBridgeClient);
 beforeEach(() => {
+  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
   dynamodb.on(PutItemCommand).resolves({});
   dynamodb.on(DeleteItemCommand).resolves({});
 });
@@ -78,6 +81,17 @@ describe('rollback-channel', () => {
       holder: { S: expect.stringMatching(/^rollback:/) },
     });
     expect(dynamodb.commandCalls(DeleteItemCommand)).toHaveLength(1);
+    // Image Rolled Back, once the pointer moved.
+    const entries = eventBridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? []);
+    expect(entries.map((entry) => entry.DetailType)).toEqual(['Image Rolled Back']);
+    expect(JSON.parse(entries[0]?.Detail ?? '{}')).toMatchObject({
+      stage: 'dev',
+      imageId: 'ami-0000000000000000b',
+      previousImageId: 'ami-0000000000000000c',
+      parameterVersion: 6,
+    });
   });
 
   it('uses the parameter history when no image is tagged previous', async () => {

@@ -16,6 +16,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -70,9 +71,11 @@ const ssm = mockAws(SSMClient);
 const incidents = mockAws(SSMIncidentsClient);
 const codecommit = mockAws(CodeCommitClient);
 const dynamodb = mockAws(DynamoDBClient);
+const eventBridge = mockAws(EventBridgeClient);
 const HEAD = 'feedfacefeedfacefeedfacefeedfacefeedface';
 
 beforeEach(() => {
+  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
   codecommit
     .on(GetBranchCommand, { repositoryName: 'image-definitions', branchName: 'main' })
     .resolves({ branch: { branchName: 'main', commitId: HEAD } });
@@ -398,6 +401,18 @@ describe('promote-image', () => {
       DataType: 'aws:ec2:image',
       Overwrite: true,
     });
+    // Image Promoted, after the pointer moved, on the default bus.
+    const [put] = eventBridge.commandCalls(PutEventsCommand);
+    expect(put?.args[0].input.Entries?.[0]).toMatchObject({
+      DetailType: 'Image Promoted',
+      EventBusName: 'default',
+    });
+    expect(JSON.parse(put?.args[0].input.Entries?.[0]?.Detail ?? '{}')).toMatchObject({
+      stage: 'dev',
+      imageId: 'ami-0ccccccccccccccc1',
+      previousImageId: 'ami-0bbbbbbbbbbbbbbb1',
+      parameterVersion: 2,
+    });
   });
 
   it('propagates a failed tag write without moving the pointer', async () => {
@@ -406,6 +421,7 @@ describe('promote-image', () => {
     ec2.on(CreateTagsCommand).rejects(awsError('UnauthorizedOperation'));
     await expect(promoteImage(state(), context())).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
     expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
 });
 

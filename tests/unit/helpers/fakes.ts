@@ -1,13 +1,15 @@
 /** In-memory port implementations for step tests (they record every call). */
 
+import type { FactoryEvent } from '#commons/core/events.js';
 import { promotionLeaseKey } from '#commons/core/promotion-lease.js';
 import type { ExecutionFacts, Leftover } from '#commons/core/sweep.js';
-import { PromotionLeaseHeld } from '#commons/errors.js';
+import { EventPublishFailed, PromotionLeaseHeld } from '#commons/errors.js';
 import type {
   ChannelPointer,
   ChannelPosition,
   CommandResult,
   CommandRunner,
+  EventPublisher,
   ExecutionStatusReader,
   ImageRecord,
   ImageStore,
@@ -129,6 +131,20 @@ export class ScriptedRunner implements CommandRunner {
     const next = this.results.shift();
     if (!next) throw new Error('no scripted result left');
     return next;
+  }
+}
+
+/** Records every published event; `failing` > 0 makes that many publications throw (nothing recorded). */
+export class RecordingEventPublisher implements EventPublisher {
+  readonly origin = { stage: 'test', region: 'us-east-1' };
+  readonly published: FactoryEvent[] = [];
+  failing = 0;
+  async publish(events: readonly FactoryEvent[]) {
+    if (this.failing > 0) {
+      this.failing -= 1;
+      throw new EventPublishFailed('EventBridge did not accept 1 of 1 event(s): InternalFailure');
+    }
+    this.published.push(...events);
   }
 }
 

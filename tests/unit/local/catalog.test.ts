@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,9 @@ import { promoteImage } from '#commons/steps/promote-image.js';
 import { bakeEnvironment, imageTags } from '#local/bake.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { sameIdentity } from '#local/clone-check.js';
+import { EVENT_LOG_FILE, FileEventLog } from '#local/event-log.js';
 import { renderSummary } from '#local/summary.js';
+import { eventProblems } from '../../event-schemas.js';
 
 let root: string;
 let catalog: LocalCatalog;
@@ -158,7 +160,7 @@ describe('FileChannelPointer', () => {
     // Act
     const promotion = await promoteImage(
       { build, candidate: { ...candidate, snapshotIds: candidate.snapshotIds } },
-      { images: store, pointer },
+      { images: store, pointer, events: new FileEventLog(catalog.root) },
     );
 
     // Assess
@@ -167,6 +169,68 @@ describe('FileChannelPointer', () => {
     expect((await store.getImage(candidate.imageId))?.tags[TAG.channel]).toBe('stable');
     expect((await store.getImage(old.imageId))?.tags[TAG.channel]).toBe('previous-stable');
     expect((await pointer.current('web', 'stable'))?.version).toBe(2);
+    // The event log in the catalog: Image Promoted as EventBridge would deliver it.
+    const log = await new FileEventLog(catalog.root).read();
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({
+      'detail-type': 'Image Promoted',
+      source: 'image-factory',
+      region: 'local',
+      detail: {
+        stage: 'local',
+        imageId: candidate.imageId,
+        previousImageId: old.imageId,
+        parameterVersion: 2,
+      },
+    });
+    expect(eventProblems(log[0] as never)).toEqual([]);
+  });
+
+  it('appends events to the catalog event log, one JSON line each, in order', async () => {
+    const events = new FileEventLog(catalog.root);
+    const failed = (buildId: string) =>
+      ({
+        detailType: 'Build Failed',
+        detail: {
+          schemaVersion: 1,
+          stage: 'local',
+          region: 'local',
+          pipeline: 'web',
+          channel: 'stable',
+          architecture: 'x86_64',
+          imageId: null,
+          previousImageId: null,
+          buildId,
+          commit: null,
+          sourceImageId: null,
+          probe: null,
+          error: { name: 'ProbeFailed', cause: null },
+          failedState: 'CheckProbeResult',
+        },
+      }) as const;
+
+    await events.publish([failed('web-000000000001')]);
+    await events.publish([failed('web-000000000002'), failed('web-000000000003')]);
+
+    const text = await readFile(path.join(catalog.root, EVENT_LOG_FILE), 'utf8');
+    expect(text.split('\n')).toHaveLength(4);
+    const log = await events.read();
+    expect(log.map((event) => event.detail.buildId)).toEqual([
+      'web-000000000001',
+      'web-000000000002',
+      'web-000000000003',
+    ]);
+    for (const event of log) expect(eventProblems(event as never)).toEqual([]);
+  });
+
+  it('fails with EventPublishFailed when the log cannot be written', async () => {
+    await writeFile(path.join(root, 'not-a-dir'), '');
+    const events = new FileEventLog(path.join(root, 'not-a-dir'));
+
+    await expect(events.publish([])).resolves.toBeUndefined();
+    await expect(events.publish([{ detailType: 'Build Failed', detail: {} } as never])).rejects.toMatchObject(
+      { name: 'EventPublishFailed' },
+    );
   });
 });
 

@@ -3,9 +3,13 @@
  * with a Task state the table lacks (and a row that is no Task state), and each row serves its
  * state with the step, schema and ports the table declares.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describe, expect, it, vi } from 'vitest';
 import { InstanceNeverOnline } from '#commons/errors.js';
+import { FileEventLog } from '#local/event-log.js';
 import { localPollBounds } from '#local/poll-bounds.js';
 import {
   assertLocalTasks,
@@ -15,8 +19,14 @@ import {
 } from '#local/tasks.js';
 import type { LocalPorts } from '#local/wiring.js';
 import { loadDefinition, taskStateNames } from '#statemachines/definition.js';
-import { MemoryLauncher } from '../helpers/fakes.js';
-import { BUILD } from '../helpers/fixtures.js';
+import { eventProblems } from '../../event-schemas.js';
+import {
+  MemoryChannelPointer,
+  MemoryImageStore,
+  MemoryLauncher,
+  RecordingNotifier,
+} from '../helpers/fakes.js';
+import { BUILD, CANDIDATE, imageRecord } from '../helpers/fixtures.js';
 
 /** The pipeline with one more Task state between FindCandidateImage and LaunchTestInstance. */
 const withExtraTask = (): StateMachineDefinition => {
@@ -89,6 +99,48 @@ describe('local task table', () => {
 
     await expect(check(bound - 2)).resolves.toEqual({ online: false, attempt: bound - 1 });
     await expect(check(bound - 1)).rejects.toBeInstanceOf(InstanceNeverOnline);
+  });
+
+  it('serves PromoteImage and NotifyFailure with the event log: what they publish validates against the schemas', async () => {
+    // Prepare: the local backend's event log in a fresh catalog directory, a candidate to promote.
+    const dir = await mkdtemp(path.join(tmpdir(), 'local-events-'));
+    const events = new FileEventLog(dir);
+    const images = new MemoryImageStore([
+      imageRecord(CANDIDATE.imageId, 0, { 'factory:channel': 'candidate' }),
+    ]);
+    const ports = {
+      images,
+      pointer: new MemoryChannelPointer(),
+      notifier: new RecordingNotifier(),
+      events,
+    } as unknown as LocalPorts;
+    const probeResult = {
+      status: 'Success',
+      attempt: 1,
+      checks: [{ name: 'service-ssh', ok: true, detail: 'active' }],
+      passed: true,
+      failed: [],
+      summary: '1/1 checks passed',
+    };
+
+    // Act: the rows as the local runner calls them, with the state document.
+    await LOCAL_TASKS.PromoteImage?.run(
+      { build: BUILD, candidate: CANDIDATE, probeResult },
+      context({ ports }),
+    );
+    await LOCAL_TASKS.NotifyFailure?.run(
+      { build: BUILD, candidate: CANDIDATE, error: { Error: 'ProbeFailed', Cause: 'ssh-hardening' } },
+      context({ ports }),
+    );
+
+    // Assess
+    const log = await events.read();
+    expect(log.map((event) => event['detail-type'])).toEqual(['Image Promoted', 'Build Failed']);
+    for (const event of log) {
+      expect(event).toMatchObject({ source: 'image-factory', region: 'local', detail: { stage: 'local' } });
+      expect(eventProblems(event as never)).toEqual([]);
+    }
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('reports OpenIncident as unavailable locally', async () => {

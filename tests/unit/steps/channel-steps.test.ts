@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import type { FactoryEvent } from '#commons/core/events.js';
 import { CandidateNotFound, InvalidInput, PromotionLeaseHeld } from '#commons/errors.js';
 import type { ImageRecord } from '#commons/ports.js';
 import { applyRetention } from '#commons/steps/apply-retention.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { rollbackChannel } from '#commons/steps/rollback-channel.js';
-import { MemoryChannelPointer, MemoryImageStore, MemoryPromotionLedger } from '../helpers/fakes.js';
-import { BUILD, CANDIDATE, imageRecord, NOW } from '../helpers/fixtures.js';
+import { delivered, eventProblems } from '../../event-schemas.js';
+import {
+  MemoryChannelPointer,
+  MemoryImageStore,
+  MemoryPromotionLedger,
+  RecordingEventPublisher,
+} from '../helpers/fakes.js';
+import { BUILD, CANDIDATE, COMMIT, imageRecord, NOW } from '../helpers/fixtures.js';
 
 const channelOf = (store: MemoryImageStore, id: string) =>
   store.images.find((i) => i.imageId === id)?.tags['factory:channel'];
@@ -23,15 +30,15 @@ describe('promoteImage', () => {
       imageRecord('ami-0000000000000000f', 5, { 'factory:channel': 'stable', 'factory:pipeline': 'api' }),
     ]);
     const pointer = new MemoryChannelPointer();
-    return { images, pointer };
+    return { images, pointer, events: new RecordingEventPublisher() };
   };
 
   it('moves the pointer, then retags the channel from its history and records the build order', async () => {
-    const { images, pointer } = setup();
+    const { images, pointer, events } = setup();
     await pointer.point('web', 'stable', 'ami-0000000000000000a');
     await pointer.point('web', 'stable', 'ami-0000000000000000b');
 
-    const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+    const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer, events });
 
     expect(promotion).toEqual({
       outcome: 'promoted',
@@ -51,9 +58,9 @@ describe('promoteImage', () => {
   });
 
   it('is idempotent when retried', async () => {
-    const { images, pointer } = setup();
-    const first = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
-    const second = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+    const { images, pointer, events } = setup();
+    const first = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer, events });
+    const second = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer, events });
     expect(second).toEqual({ ...first, reason: 'already current' });
     expect(await pointer.history('web', 'stable')).toHaveLength(1);
   });
@@ -65,11 +72,14 @@ describe('promoteImage', () => {
   ])(
     'supersedes the build when the current image is %s: pointer and channel tags untouched, candidate retired',
     async (_label, order) => {
-      const { images, pointer } = setup(order);
+      const { images, pointer, events } = setup(order);
       await pointer.point('web', 'stable', 'ami-0000000000000000a');
       await pointer.point('web', 'stable', 'ami-0000000000000000b');
 
-      const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+      const promotion = await promoteImage(
+        { build: BUILD, candidate: CANDIDATE },
+        { images, pointer, events },
+      );
 
       expect(promotion).toMatchObject({
         outcome: 'superseded',
@@ -87,7 +97,7 @@ describe('promoteImage', () => {
   it('superseded, still retags the channel from its pointer when a failed cleanup left the tags behind', async () => {
     // Prepare: the pointer moved from a to b, and the cleanup after that promotion failed before
     // retagging (b is still `candidate`, a still `stable`).
-    const { images, pointer } = setup('2026-06-02T00:00:00.000Z#000000000001');
+    const { images, pointer, events } = setup('2026-06-02T00:00:00.000Z#000000000001');
     images.images[1] = {
       ...(images.images[1] as ImageRecord),
       tags: {
@@ -104,7 +114,7 @@ describe('promoteImage', () => {
     await pointer.point('web', 'stable', 'ami-0000000000000000b');
 
     // Act: an older build reaches PromoteImage.
-    const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer });
+    const promotion = await promoteImage({ build: BUILD, candidate: CANDIDATE }, { images, pointer, events });
 
     // Assess: superseded, the pointer unmoved, the tags agree with it again.
     expect(promotion).toMatchObject({ outcome: 'superseded', currentImageId: 'ami-0000000000000000b' });
@@ -116,18 +126,21 @@ describe('promoteImage', () => {
   });
 
   it('throws CandidateNotFound when the candidate is gone', async () => {
-    const { pointer } = setup();
+    const { pointer, events } = setup();
     await expect(
-      promoteImage({ build: BUILD, candidate: CANDIDATE }, { images: new MemoryImageStore(), pointer }),
+      promoteImage(
+        { build: BUILD, candidate: CANDIDATE },
+        { images: new MemoryImageStore(), pointer, events },
+      ),
     ).rejects.toThrow(CandidateNotFound);
   });
 
   it('refuses a build without an order (InvalidInput) and changes nothing', async () => {
-    const { images, pointer } = setup();
+    const { images, pointer, events } = setup();
     const { order: _none, ...unordered } = BUILD;
 
     await expect(
-      promoteImage({ build: unordered, candidate: CANDIDATE }, { images, pointer }),
+      promoteImage({ build: unordered, candidate: CANDIDATE }, { images, pointer, events }),
     ).rejects.toThrow(InvalidInput);
     expect(channelOf(images, CANDIDATE.imageId)).toBe('candidate');
   });
@@ -324,15 +337,15 @@ describe('rollbackChannel', () => {
     await pointer.point('web', 'stable', 'ami-0000000000000000a');
     await pointer.point('web', 'stable', 'ami-0000000000000000b');
     await pointer.point('web', 'stable', 'ami-0000000000000000c');
-    return { images, pointer, ledger: new MemoryPromotionLedger() };
+    return { images, pointer, ledger: new MemoryPromotionLedger(), events: new RecordingEventPublisher() };
   };
   /** RollbackChannel of web/stable, as the operator asks for it (no image named). */
   const rollBackStable = (ports: Awaited<ReturnType<typeof setup>>) =>
     rollbackChannel({ pipeline: 'web', channel: 'stable' }, ports, HOLDER);
 
   it('points the channel back to the previous image and withdraws the current one', async () => {
-    const { images, pointer, ledger } = await setup();
-    const result = await rollBackStable({ images, pointer, ledger });
+    const { images, pointer, ledger, events } = await setup();
+    const result = await rollBackStable({ images, pointer, ledger, events });
     expect(result).toEqual({
       pipeline: 'web',
       channel: 'stable',
@@ -346,9 +359,9 @@ describe('rollbackChannel', () => {
   });
 
   it('walks the pointer history back on a second rollback, never returning to the withdrawn image', async () => {
-    const { images, pointer, ledger } = await setup();
-    await rollBackStable({ images, pointer, ledger });
-    const second = await rollBackStable({ images, pointer, ledger });
+    const { images, pointer, ledger, events } = await setup();
+    await rollBackStable({ images, pointer, ledger, events });
+    const second = await rollBackStable({ images, pointer, ledger, events });
     expect(second).toMatchObject({
       imageId: 'ami-0000000000000000a',
       withdrawnImageId: 'ami-0000000000000000b',
@@ -357,15 +370,15 @@ describe('rollbackChannel', () => {
   });
 
   it('skips history entries whose image no longer exists', async () => {
-    const { images, pointer, ledger } = await setup();
+    const { images, pointer, ledger, events } = await setup();
     images.images = images.images.filter((image) => image.imageId !== 'ami-0000000000000000b');
-    const result = await rollBackStable({ images, pointer, ledger });
+    const result = await rollBackStable({ images, pointer, ledger, events });
     expect(result.imageId).toBe('ami-0000000000000000a');
   });
 
   it('follows the pointer, not tags that lag behind it after a failed cleanup', async () => {
     // Prepare: the pointer moved to c, then the cleanup of that promotion failed before retagging.
-    const { images, pointer, ledger } = await setup();
+    const { images, pointer, ledger, events } = await setup();
     const tag = (id: string, value: string) => {
       const image = images.images.find((i) => i.imageId === id) as ImageRecord;
       image.tags['factory:channel'] = value;
@@ -375,7 +388,7 @@ describe('rollbackChannel', () => {
     tag('ami-0000000000000000a', 'previous-stable');
 
     // Act
-    const result = await rollBackStable({ images, pointer, ledger });
+    const result = await rollBackStable({ images, pointer, ledger, events });
 
     // Assess: back to b, the pointer's previous image; c, the image the pointer named, withdrawn.
     expect(result).toMatchObject({
@@ -388,21 +401,21 @@ describe('rollbackChannel', () => {
   });
 
   it('rolls back to an explicit image of the pipeline', async () => {
-    const { images, pointer, ledger } = await setup();
+    const { images, pointer, ledger, events } = await setup();
     const result = await rollbackChannel(
       { pipeline: 'web', channel: 'stable', imageId: 'ami-0000000000000000a' },
-      { images, pointer, ledger },
+      { images, pointer, ledger, events },
       HOLDER,
     );
     expect(result.imageId).toBe('ami-0000000000000000a');
   });
 
   it("takes the channel's promotion lease and gives it back, also when it fails", async () => {
-    const { images, pointer, ledger } = await setup();
+    const { images, pointer, ledger, events } = await setup();
 
-    await rollBackStable({ images, pointer, ledger });
+    await rollBackStable({ images, pointer, ledger, events });
     await expect(
-      rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer, ledger }, HOLDER),
+      rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer, ledger, events }, HOLDER),
     ).rejects.toThrow(InvalidInput);
 
     expect(ledger.released).toEqual([
@@ -413,25 +426,182 @@ describe('rollbackChannel', () => {
   });
 
   it('refuses to run while a promotion of the channel holds the lease (PromotionLeaseHeld), changing nothing', async () => {
-    const { images, pointer, ledger } = await setup();
+    const { images, pointer, ledger, events } = await setup();
     await ledger.acquire('web', 'stable', BUILD.executionName, 1800);
 
-    await expect(rollBackStable({ images, pointer, ledger })).rejects.toThrow(PromotionLeaseHeld);
+    await expect(rollBackStable({ images, pointer, ledger, events })).rejects.toThrow(PromotionLeaseHeld);
     expect(await pointer.history('web', 'stable')).toHaveLength(3);
     expect(ledger.leases.get('test#web#stable')?.holder).toBe(BUILD.executionName);
   });
 
   it('refuses an image that is not the pipeline’s, and a channel without history', async () => {
-    const { images, pointer, ledger } = await setup();
+    const { images, pointer, ledger, events } = await setup();
     await expect(
       rollbackChannel(
         { pipeline: 'web', channel: 'stable', imageId: 'ami-0000000000000000f' },
-        { images, pointer, ledger },
+        { images, pointer, ledger, events },
         HOLDER,
       ),
     ).rejects.toThrow(InvalidInput);
     await expect(
-      rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer, ledger }, HOLDER),
+      rollbackChannel({ pipeline: 'web', channel: 'beta' }, { images, pointer, ledger, events }, HOLDER),
     ).rejects.toThrow(/no previous image/);
+  });
+});
+
+describe('events of promotion and rollback', () => {
+  const PROBE = {
+    status: 'Success' as const,
+    attempt: 3,
+    checks: [{ name: 'service-ssh', ok: true, detail: '' }],
+    passed: true,
+    failed: [],
+    summary: '1/1 checks passed',
+  };
+  const catalog = (currentOrder: string) =>
+    new MemoryImageStore([
+      imageRecord(CANDIDATE.imageId, 0, { 'factory:channel': 'candidate' }),
+      imageRecord('ami-0000000000000000b', 10, {
+        'factory:channel': 'stable',
+        'factory:build-order': currentOrder,
+        'factory:build-id': 'web-bbbbbbbbbbbb',
+      }),
+    ]);
+
+  it('publishes Image Promoted after the pointer moved, with the probe summary, valid against its schema', async () => {
+    const images = catalog('2026-05-01T08:00:00.000Z#000000000004');
+    const pointer = new MemoryChannelPointer();
+    const events = new RecordingEventPublisher();
+    await pointer.point('web', 'stable', 'ami-0000000000000000b');
+
+    await promoteImage(
+      { build: BUILD, candidate: CANDIDATE, probeResult: PROBE },
+      { images, pointer, events },
+    );
+
+    expect(events.published).toHaveLength(1);
+    const [event] = events.published;
+    expect(event?.detailType).toBe('Image Promoted');
+    expect(event?.detail).toMatchObject({
+      stage: 'test',
+      imageId: CANDIDATE.imageId,
+      previousImageId: 'ami-0000000000000000b',
+      buildId: BUILD.buildId,
+      probe: { summary: '1/1 checks passed', checks: 1, failed: [] },
+      parameterVersion: 2,
+    });
+    expect(eventProblems(delivered(event as FactoryEvent))).toEqual([]);
+  });
+
+  it('publishes Build Superseded, the pointer unmoved', async () => {
+    const images = catalog('2026-07-01T08:00:00.000Z#000000000009');
+    const pointer = new MemoryChannelPointer();
+    const events = new RecordingEventPublisher();
+    await pointer.point('web', 'stable', 'ami-0000000000000000b');
+
+    await promoteImage(
+      { build: BUILD, candidate: CANDIDATE, probeResult: PROBE },
+      { images, pointer, events },
+    );
+
+    expect(events.published.map((e) => e.detailType)).toEqual(['Build Superseded']);
+    expect(events.published[0]?.detail).toMatchObject({
+      imageId: CANDIDATE.imageId,
+      currentImageId: 'ami-0000000000000000b',
+      previousImageId: null,
+      parameterVersion: 1,
+    });
+    expect(eventProblems(delivered(events.published[0] as FactoryEvent))).toEqual([]);
+  });
+
+  it('fails after the pointer moved when the event is not published; the retry publishes the same event', async () => {
+    const images = catalog('2026-05-01T08:00:00.000Z#000000000004');
+    const pointer = new MemoryChannelPointer();
+    const events = new RecordingEventPublisher();
+    await pointer.point('web', 'stable', 'ami-0000000000000000b');
+    events.failing = 1;
+
+    await expect(
+      promoteImage({ build: BUILD, candidate: CANDIDATE, probeResult: PROBE }, { images, pointer, events }),
+    ).rejects.toMatchObject({ name: 'EventPublishFailed' });
+    expect((await pointer.current('web', 'stable'))?.imageId).toBe(CANDIDATE.imageId);
+    expect(events.published).toEqual([]);
+
+    await promoteImage(
+      { build: BUILD, candidate: CANDIDATE, probeResult: PROBE },
+      { images, pointer, events },
+    );
+
+    expect(await pointer.history('web', 'stable')).toHaveLength(2);
+    expect(events.published[0]?.detail).toMatchObject({
+      previousImageId: 'ami-0000000000000000b',
+      parameterVersion: 2,
+    });
+  });
+
+  const rollbackSetup = async () => {
+    const images = new MemoryImageStore([
+      imageRecord('ami-0000000000000000c', 1, {
+        'factory:channel': 'stable',
+        'factory:build-id': 'web-cccccccccccc',
+      }),
+      imageRecord('ami-0000000000000000b', 10, {
+        'factory:channel': 'previous-stable',
+        'factory:build-id': 'web-bbbbbbbbbbbb',
+        'factory:commit': COMMIT,
+        'factory:base-image': 'ubuntu-24.04',
+      }),
+    ]);
+    const pointer = new MemoryChannelPointer();
+    await pointer.point('web', 'stable', 'ami-0000000000000000b');
+    await pointer.point('web', 'stable', 'ami-0000000000000000c');
+    return { images, pointer, ledger: new MemoryPromotionLedger(), events: new RecordingEventPublisher() };
+  };
+
+  it('publishes Image Rolled Back with the image the channel named before', async () => {
+    const ports = await rollbackSetup();
+
+    await rollbackChannel({ pipeline: 'web', channel: 'stable' }, ports, { holder: 'rollback:1' });
+
+    expect(ports.events.published).toHaveLength(1);
+    expect(ports.events.published[0]).toMatchObject({
+      detailType: 'Image Rolled Back',
+      detail: {
+        imageId: 'ami-0000000000000000b',
+        previousImageId: 'ami-0000000000000000c',
+        buildId: 'web-bbbbbbbbbbbb',
+        commit: COMMIT,
+        architecture: 'x86_64',
+        probe: null,
+        parameterVersion: 3,
+      },
+    });
+    expect(eventProblems(delivered(ports.events.published[0] as FactoryEvent))).toEqual([]);
+  });
+
+  it('names the target when the event is not published; rolling back again to it publishes the same event', async () => {
+    const ports = await rollbackSetup();
+    ports.events.failing = 1;
+
+    const error = await rollbackChannel({ pipeline: 'web', channel: 'stable' }, ports, {
+      holder: 'rollback:1',
+    }).catch((caught: Error) => caught);
+
+    expect(error).toMatchObject({
+      name: 'EventPublishFailed',
+      message: expect.stringContaining('roll back again with imageId ami-0000000000000000b'),
+    });
+    expect(ports.ledger.leases.size).toBe(0);
+
+    await rollbackChannel({ pipeline: 'web', channel: 'stable', imageId: 'ami-0000000000000000b' }, ports, {
+      holder: 'rollback:2',
+    });
+
+    expect(await ports.pointer.history('web', 'stable')).toHaveLength(3);
+    expect(ports.events.published[0]?.detail).toMatchObject({
+      imageId: 'ami-0000000000000000b',
+      previousImageId: 'ami-0000000000000000c',
+      parameterVersion: 3,
+    });
   });
 });

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import type { FactoryEvent } from '#commons/core/events.js';
+import { SlackDeliveryFailed } from '#commons/errors.js';
 import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
 import { notifyFailure } from '#commons/steps/notify-failure.js';
 import { notifySuccess } from '#commons/steps/notify-success.js';
 import { incidentDedupKey, openIncident } from '#commons/steps/open-incident.js';
+import { delivered, eventProblems } from '../../event-schemas.js';
 import {
   MemoryChannelPointer,
   MemoryImageStore,
   MemoryLauncher,
   MemoryPromotionLedger,
+  RecordingEventPublisher,
   RecordingIncidents,
   RecordingNotifier,
 } from '../helpers/fakes.js';
@@ -260,7 +264,7 @@ describe('notifySuccess / notifyFailure', () => {
         candidate: CANDIDATE,
         error: { Error: 'ProbeFailed', Cause: 'sshd: PasswordAuthentication yes' },
       },
-      { notifier },
+      { notifier, events: new RecordingEventPublisher() },
     );
     const [message] = notifier.sent;
     expect(message).toMatchObject({
@@ -272,18 +276,73 @@ describe('notifySuccess / notifyFailure', () => {
 
   it('infers the failed state from progress for AWS errors, and works without a build', async () => {
     const notifier = new RecordingNotifier();
+    const events = new RecordingEventPublisher();
     await notifyFailure(
       { build: BUILD, bake: {}, error: { Error: 'States.TaskFailed', Cause: 'packer exited 1' } },
-      { notifier },
+      { notifier, events },
     );
     await notifyFailure(
       { pipeline: 'web', error: { Error: 'InvalidInput', Cause: 'baseImage: …' } },
-      { notifier },
+      { notifier, events },
     );
     expect(notifier.sent.map((m) => m.title)).toEqual([
       'web: build failed in FindCandidateImage',
       'web: build failed in PrepareBuild',
     ]);
+    // No build, no Build Failed: the input was refused before a build existed.
+    expect(events.published.map((e) => e.detail.buildId)).toEqual([BUILD.buildId]);
+  });
+
+  it('publishes Build Failed with the error, the failed state and the candidate, valid against its schema', async () => {
+    const events = new RecordingEventPublisher();
+
+    await notifyFailure(
+      {
+        build: BUILD,
+        candidate: CANDIDATE,
+        probeResult: { status: 'InProgress', checks: [], failed: [] },
+        error: { Error: 'ProbeFailed', Cause: 'sshd: PasswordAuthentication yes' },
+      },
+      { notifier: new RecordingNotifier(), events },
+    );
+
+    expect(events.published).toHaveLength(1);
+    expect(events.published[0]).toMatchObject({
+      detailType: 'Build Failed',
+      detail: {
+        buildId: BUILD.buildId,
+        imageId: CANDIDATE.imageId,
+        probe: null,
+        error: { name: 'ProbeFailed', cause: 'sshd: PasswordAuthentication yes' },
+        failedState: 'CheckProbeResult',
+      },
+    });
+    expect(eventProblems(delivered(events.published[0] as FactoryEvent))).toEqual([]);
+  });
+
+  it('still sends the report when the event is not published, then throws EventPublishFailed (retried)', async () => {
+    const notifier = new RecordingNotifier();
+    const events = new RecordingEventPublisher();
+    events.failing = 1;
+
+    await expect(
+      notifyFailure({ build: BUILD, error: { Error: 'ProbeFailed' } }, { notifier, events }),
+    ).rejects.toMatchObject({ name: 'EventPublishFailed' });
+    expect(notifier.sent).toHaveLength(1);
+  });
+
+  it('throws the publication error rather than the notifier error when both fail', async () => {
+    const events = new RecordingEventPublisher();
+    events.failing = 1;
+    const notifier = {
+      notify: async () => {
+        throw new SlackDeliveryFailed('slack answered 500');
+      },
+    };
+
+    await expect(
+      notifyFailure({ build: BUILD, error: { Error: 'ProbeFailed' } }, { notifier, events }),
+    ).rejects.toMatchObject({ name: 'EventPublishFailed' });
   });
 });
 

@@ -78,6 +78,7 @@ import {
   MemoryImageStore,
   MemoryLauncher,
   MemoryPromotionLedger,
+  RecordingEventPublisher,
 } from '../helpers/fakes.js';
 import { BUILD, DAY_MS } from '../helpers/fixtures.js';
 
@@ -532,7 +533,11 @@ const promote = async (world: World, run: BuildRun, fault: PromotionFault): Prom
     acquirePromotionLease({ build }, { ledger: ports.ledger }),
   );
   const faults = injector(fault.at, fault.mode);
-  const faulted = { images: faulty(ports.images, faults), pointer: faulty(ports.pointer, faults) };
+  const faulted = {
+    images: faulty(ports.images, faults),
+    pointer: faulty(ports.pointer, faults),
+    events: new RecordingEventPublisher(),
+  };
   let promotion: Promotion | undefined;
   let failure: Error | undefined;
   try {
@@ -554,7 +559,10 @@ const promote = async (world: World, run: BuildRun, fault: PromotionFault): Prom
     tally.retriedByAsl += 1;
     failure = undefined;
     try {
-      promotion = await promoteImage({ build, candidate }, ports);
+      promotion = await promoteImage(
+        { build, candidate },
+        { ...ports, events: new RecordingEventPublisher() },
+      );
     } catch (error) {
       if (!(error instanceof CandidateNotFound)) throw error;
       failure = error;
@@ -636,7 +644,12 @@ const rollback = async (world: World, stage: Stage, pipeline: Pipeline, channel:
     const result = await pastLease(world, () =>
       rollbackChannel(
         { pipeline, channel },
-        { images: ports.images, pointer: ports.pointer, ledger: ports.ledger },
+        {
+          images: ports.images,
+          pointer: ports.pointer,
+          ledger: ports.ledger,
+          events: new RecordingEventPublisher(),
+        },
         {
           holder,
         },
