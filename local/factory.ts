@@ -75,6 +75,12 @@ export interface LocalRunSummary {
   /** Seconds of the whole run, clone check included. */
   totalSeconds: number;
   clone?: { identical: string[]; first: Identity; second: Identity };
+  /**
+   * The test instance's machine-id and host keys, read after its probe passed (before it was
+   * terminated): the first machine of the clone check, and what a caller compares its own
+   * machines of the image with (`sameIdentity`).
+   */
+  testInstanceIdentity?: Identity;
   sourceImage?: SourceImage;
   imagePath?: string;
   /** The bake's work directory: packer.log, ansible-junit/ (read by bench/bake-profile.ts). */
@@ -139,14 +145,15 @@ export async function runLocalFactory(
     retention: options.retention,
     bounds: localPollBounds(),
     bake: (runTask) => bake(runTask, wiring, options, name),
-    // Local instrumentation for the clone check after promotion (not part of the verdict).
-    ...(options.cloneCheck
-      ? {
-          afterProbe: async (id: string) => {
-            identity = await readIdentity(wiring.ports.launcher, id);
-          },
-        }
-      : {}),
+    // Local instrumentation, not part of the verdict: the test instance's identity for the clone
+    // check (here or the caller's own). A failed read is reported and leaves the identity unknown.
+    beforeTerminate: async (id: string) => {
+      try {
+        identity = await readIdentity(wiring.ports.launcher, id);
+      } catch (error) {
+        write(`▶ could not read the test instance's identity: ${(error as Error).message}\n`);
+      }
+    },
   };
   const run = await runExecution(
     new StateMachine(definition),
@@ -173,12 +180,15 @@ export async function runLocalFactory(
     bakeDir: path.join(wiring.stateDir, 'builds', name),
     ...(run.output ? { output: run.output } : {}),
     ...(run.failure ? { error: run.failure } : {}),
+    ...(identity ? { testInstanceIdentity: identity } : {}),
   };
   // A superseded build promoted nothing: its candidate was retired, so there is no image to show.
   const promotion = run.output?.promotion as { imageId?: string; outcome?: string } | undefined;
   const promoted = promotion?.outcome === 'superseded' ? undefined : promotion?.imageId;
   if (promoted) summary.imagePath = wiring.catalog.diskPath(promoted);
-  if (run.status === 'SUCCEEDED' && options.cloneCheck && promoted && identity) {
+  if (run.status === 'SUCCEEDED' && options.cloneCheck && promoted && !identity) {
+    write("▶ clone check skipped: the test instance's identity is unknown\n");
+  } else if (run.status === 'SUCCEEDED' && options.cloneCheck && promoted && identity) {
     write('▶ clone check: booting a second machine from the promoted image\n');
     const second = await bootAndReadIdentity(wiring.ports.launcher, promoted, name);
     summary.clone = { first: identity, second, identical: sameIdentity(identity, second) };

@@ -54,8 +54,11 @@ export interface LocalTaskContext {
   readonly bounds: Readonly<Record<PollCheck, number>>;
   /** BakeImage: bake (or import) the image the ECS RunTask request describes; the stopped-task shape. */
   bake(request: RunTaskRequest): Promise<{ TaskArn: string; LastStatus: string }>;
-  /** Called with the test instance once ProbeTestInstance started the probe (clone check). */
-  afterProbe?(instanceId: string): Promise<void>;
+  /**
+   * Called with the test instance when TerminateTestInstance is about to terminate it, i.e. after
+   * its probe passed and first boot finished (the runner reads its identity for the clone check).
+   */
+  beforeTerminate?(instanceId: string): Promise<void>;
 }
 
 /** One row of the table: the input schema (none for the ECS request) and what runs the state. */
@@ -93,17 +96,16 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
   CheckInstanceOnline: step(CheckInstanceOnlineInput, (input, { ports, bounds }) =>
     checkInstanceOnline(input, { launcher: ports.launcher }, { maxAttempts: bounds.CheckInstanceOnline }),
   ),
-  ProbeTestInstance: step(ProbeTestInstanceInput, async (input, { ports, afterProbe }) => {
-    const probe = await probeTestInstance(input, { runner: ports.runner });
-    await afterProbe?.(input.testInstance.instanceId);
-    return probe;
-  }),
+  ProbeTestInstance: step(ProbeTestInstanceInput, (input, { ports }) =>
+    probeTestInstance(input, { runner: ports.runner }),
+  ),
   CheckProbeResult: step(CheckProbeResultInput, (input, { ports, bounds }) =>
     checkProbeResult(input, { runner: ports.runner }, { maxAttempts: bounds.CheckProbeResult }),
   ),
-  TerminateTestInstance: step(TerminateTestInstanceInput, (input, { ports }) =>
-    terminateTestInstance(input, { launcher: ports.launcher }),
-  ),
+  TerminateTestInstance: step(TerminateTestInstanceInput, async (input, { ports, beforeTerminate }) => {
+    await beforeTerminate?.(input.testInstance.instanceId);
+    return await terminateTestInstance(input, { launcher: ports.launcher });
+  }),
   AcquirePromotionLease: step(AcquirePromotionLeaseInput, (input, { ports }) =>
     acquirePromotionLease(input, { ledger: ports.ledger }),
   ),

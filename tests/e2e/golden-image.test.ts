@@ -15,7 +15,8 @@
  *   3. The web bake's own Ansible run is its first converge: its PLAY RECAP has changes and no
  *      failure, and it names web tasks but no baseline or hardening task.
  *   4. A machine booted from the promoted web image answers on the guest agent and over SSH with
- *      the key cloud-init installed, finishes first boot, and a second converge of the FULL chain
+ *      the key cloud-init installed, finishes first boot, is no clone of the test instance (the
+ *      clone check, on a machine this test boots anyway), and a second converge of the FULL chain
  *      (web.yml without image_factory_layered: baseline, hardening, web, cleanup) on it changes
  *      nothing: the base roles' idempotence stays covered on the layered image as shipped.
  *   5. That machine, with nginx disabled and put through the image's own cleanup, becomes a
@@ -29,6 +30,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TAG } from '#commons/core/tags.js';
 import { FileChannelPointer, LocalCatalog } from '#local/catalog.js';
+import { hostKeyFingerprints, type Identity, readIdentityAt, sameIdentity } from '#local/clone-check.js';
 import { FileEventLog } from '#local/event-log.js';
 import type { LocalRunSummary } from '#local/factory.js';
 import { PROJECT_ROOT } from '#local/process.js';
@@ -47,7 +49,7 @@ const CHANNEL = 'stable';
 const COMMON_CHECKS = COMMON_LOCAL_CHECKS;
 const DAY_MS = 86_400_000;
 /** The web pipeline's factory arguments, shared by its layered bake and the broken-image run. */
-const WEB_RUN = ['--pipeline', PIPELINE, '--image', 'web', '--channel', CHANNEL];
+const WEB_RUN = ['--pipeline', PIPELINE, '--image', 'web', '--channel', CHANNEL, '--no-clone-check'];
 const BOOT_SECONDS = 900;
 
 /** The numbered steps above log their wall time, so that `npm test` shows where e2e time goes. */
@@ -223,8 +225,9 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     expect(deregistered).toEqual([seeded[2], seeded[3], seeded[4]].sort());
     expect(await catalog.readImage(seeded[5] as string)).toBeDefined();
     expect(await catalog.readImage(seeded[0] as string)).toBeDefined();
-    // Clone check: a second machine of the image has its own machine-id and host keys.
-    expect(summary.clone?.identical).toEqual([]);
+    // The test instance's identity was read after its probe passed (the clone check's first machine).
+    expect(summary.testInstanceIdentity?.machineId).toMatch(/^[0-9a-f]{32}$/);
+    expect(hostKeyFingerprints(summary.testInstanceIdentity?.hostKeys ?? '').length).toBeGreaterThan(0);
     expect(stdout).toContain('local factory: SUCCEEDED');
     expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
   });
@@ -282,6 +285,10 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     const sudo = await runSsh(machineSsh, 'sudo -n true');
     expect(sudo.exitCode, sudo.stderr).toBe(0);
     expect((await stat(disk)).mtimeMs).toBe(before);
+    // The clone check: this second machine of the image has its own machine-id and host keys.
+    const identity = await readIdentityAt(machine.qgaSocket);
+    expect(hostKeyFingerprints(identity.hostKeys).length).toBeGreaterThan(0);
+    expect(sameIdentity(first.summary.testInstanceIdentity as Identity, identity)).toEqual([]);
   });
 
   it('reports no change on a second converge of the full chain on a machine of the image (idempotence)', async () => {
@@ -340,7 +347,7 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
 
     // Act
     const { code, summary } = await timed('factory run on the broken image (--image-file)', () =>
-      runFactoryCli(STATE_DIR, [...WEB_RUN, '--no-clone-check', '--image-file', machine.overlayPath]),
+      runFactoryCli(STATE_DIR, [...WEB_RUN, '--image-file', machine.overlayPath]),
     );
 
     // Assess

@@ -6,7 +6,7 @@ import { TAG } from '#commons/core/tags.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { bakeEnvironment, imageTags } from '#local/bake.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
-import { sameIdentity } from '#local/clone-check.js';
+import { hostKeyFingerprints, sameIdentity } from '#local/clone-check.js';
 import { EVENT_LOG_FILE, FileEventLog } from '#local/event-log.js';
 import { renderSummary } from '#local/summary.js';
 import { eventProblems } from '../../event-schemas.js';
@@ -316,14 +316,47 @@ describe('bake request', () => {
 });
 
 describe('clone identity', () => {
-  it('lists what two machines of one image share', () => {
-    const a = { machineId: 'a', hostKeys: 'k1' };
-    expect(sameIdentity(a, { machineId: 'b', hostKeys: 'k2' })).toEqual([]);
-    expect(sameIdentity(a, { machineId: 'a', hostKeys: 'k1' })).toEqual(['machine-id', 'ssh-host-keys']);
-    expect(sameIdentity({ machineId: '', hostKeys: '' }, { machineId: 'b', hostKeys: 'k' })).toEqual([
+  const line = (fingerprint: string, host: string, type: string): string =>
+    `256 SHA256:${fingerprint} root@${host} (${type})`;
+  const first = {
+    machineId: 'a',
+    hostKeys: [line('k1', 'one', 'ECDSA'), line('k2', 'one', 'ED25519')].join('\n'),
+  };
+
+  it('finds nothing shared between machines with their own machine-id and host keys', () => {
+    expect(
+      sameIdentity(first, {
+        machineId: 'b',
+        hostKeys: [line('k3', 'two', 'ECDSA'), line('k4', 'two', 'ED25519'), line('k5', 'two', 'RSA')].join(
+          '\n',
+        ),
+      }),
+    ).toEqual([]);
+  });
+
+  it('compares host keys by fingerprint: one shared key is a clone, whatever host the comment names', () => {
+    expect(
+      sameIdentity(first, {
+        machineId: 'b',
+        hostKeys: [line('k9', 'two', 'ECDSA'), line('k2', 'two', 'ED25519')].join('\n'),
+      }),
+    ).toEqual(['ssh-host-keys']);
+    expect(sameIdentity(first, { machineId: 'a', hostKeys: line('k1', 'one', 'ECDSA') })).toEqual([
       'machine-id',
       'ssh-host-keys',
     ]);
+  });
+
+  it('counts an empty first identity as shared (it proves nothing)', () => {
+    expect(
+      sameIdentity({ machineId: '', hostKeys: '' }, { machineId: 'b', hostKeys: line('k', 'two', 'RSA') }),
+    ).toEqual(['machine-id', 'ssh-host-keys']);
+  });
+
+  it('reads the fingerprints of ssh-keygen -lf lines and skips anything else', () => {
+    expect(
+      hostKeyFingerprints(`${line('k1', 'one', 'ECDSA')}\n\nnot a key line\n${line('k2', 'x', 'RSA')}`),
+    ).toEqual(['SHA256:k1', 'SHA256:k2']);
   });
 });
 
