@@ -143,8 +143,10 @@ export async function bakeLocally(
   const varArgs = Object.entries(vars).flatMap(([key, value]) => ['-var', `${key}=${value}`]);
   // Ansible's own JUnit callback (ansible-core builtin) records every task's duration for the
   // bake profile (bench/bake-profile.ts); the ansible provisioner passes the environment on.
+  // PACKER_LOG=1 in the caller's environment turns on Packer's debug log (each SSH session,
+  // upload and command, timestamped) in packer.log; off by default.
   const env = {
-    PACKER_LOG: '0',
+    PACKER_LOG: process.env.PACKER_LOG === '1' ? '1' : '0',
     ANSIBLE_CALLBACKS_ENABLED: 'ansible.builtin.junit',
     JUNIT_OUTPUT_DIR: path.join(workDir, 'ansible-junit'),
     JUNIT_HIDE_TASK_ARGUMENTS: 'True',

@@ -1,28 +1,28 @@
 /**
- * End-to-end on qemu, around one full bake and one layered bake (TCG makes a bake the dominant
- * cost of CI, so every assertion that needs an image uses one of these two):
+ * End-to-end on qemu, around ONE full bake (TCG makes a bake the dominant cost of CI, so every
+ * assertion that needs an image uses this one):
  *
- *   1. `npm run factory -- --pipeline e2e-base --image base --no-clone-check`: the real pipeline
- *      (the ASL in statemachines/, a real Packer bake of `ansible/images/base.yml` on the Debian
- *      base image, boot, the probe through the guest agent, promotion, retention) bakes the golden
- *      base image with every shared role, probed with the 8 common checks only.
- *   2. `--pipeline e2e-web --image web --parent e2e-base/stable`: the web image is baked FROM the
- *      promoted base image (the golden base → app image pattern): Packer starts from the base
- *      image's qcow2 and the playbook skips baseline and hardening (image_factory_layered), so the
- *      bake runs only the web role, then the cleanup play, cleanup.sh and validate-image.sh. It is
- *      probed with the common checks plus web's drop-ins, promoted, tagged with its parent, and put
- *      through retention (seeded old images) and the clone check.
- *   3. The web bake's own Ansible run is its first converge: its PLAY RECAP has changes and no
- *      failure, and it names web tasks but no baseline or hardening task.
- *   4. A machine booted from the promoted web image answers on the guest agent and over SSH with
- *      the key cloud-init installed, finishes first boot, is no clone of the test instance (the
- *      clone check, on a machine this test boots anyway), and a second converge of the FULL chain
- *      (web.yml without image_factory_layered: baseline, hardening, web, cleanup) on it changes
- *      nothing: the base roles' idempotence stays covered on the layered image as shipped.
- *   5. That machine, with nginx disabled and put through the image's own cleanup, becomes a
- *      broken image; the factory runs it through the real ASL without a bake (`--image-file`):
- *      web's own checks fail (named in the error), CleanupAfterFailure deregisters the candidate,
- *      the channel keeps the image of run 2, the CLI exits 1 and no VM is left.
+ *   1. `npm run factory -- --pipeline e2e-web --image web --no-clone-check`: the real pipeline (the
+ *      ASL in statemachines/, a real Packer bake of `ansible/images/web.yml` on the Debian base image
+ *      with every shared role and web's, boot, the probe through the guest agent, promotion,
+ *      retention) bakes the web image, probed with the 8 common checks and web's 2 drop-ins,
+ *      promoted and put through retention (seeded old images). The runner reads its test
+ *      instance's identity (machine-id, host keys) after the probe passed.
+ *   2. The bake's own Ansible run is the first converge: its PLAY RECAP has changes and no failure,
+ *      and it names the tasks of every role of the chain (baseline, hardening, web, cleanup).
+ *   3. A machine booted from the promoted image answers on the guest agent and over SSH with the
+ *      key cloud-init installed, finishes first boot, and is no clone of the test instance (the
+ *      clone check, on a machine this test boots anyway).
+ *   4. A second converge of the full chain on that machine changes nothing (idempotence).
+ *   5. That machine, with nginx disabled and put through the image's own cleanup, becomes a broken
+ *      image derived from the promoted one; the factory runs it through the real ASL without a bake
+ *      (`--image-file`) as a layered build of that image (`--parent e2e-web/stable`, its true
+ *      lineage): PrepareBuild resolves the parent from the local channel, web's own checks fail
+ *      (named in the error), CleanupAfterFailure deregisters the candidate, the channel keeps the
+ *      image of run 1, the CLI exits 1 and no VM is left.
+ * A layered BAKE (Packer from a parent image, the playbook's layered branch) is not repeated here:
+ * tests/integration/runner.test.ts bakes one with the real Packer and runner on the emulator, and
+ * `npm run factory -- --parent` runs one locally.
  * Every VM is reaped in afterAll, whatever happened.
  */
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
@@ -44,11 +44,10 @@ import { converge, parseRecap, qemuPidsUnder, roleTasks, run, runFactoryCli } fr
 const STATE_DIR = path.join(PROJECT_ROOT, '.factory-e2e');
 const VM_DIR = path.join(STATE_DIR, 'e2e-vms');
 const PIPELINE = 'e2e-web';
-const BASE_PIPELINE = 'e2e-base';
 const CHANNEL = 'stable';
 const COMMON_CHECKS = COMMON_LOCAL_CHECKS;
 const DAY_MS = 86_400_000;
-/** The web pipeline's factory arguments, shared by its layered bake and the broken-image run. */
+/** The web pipeline's factory arguments, shared by its bake and the broken-image run. */
 const WEB_RUN = ['--pipeline', PIPELINE, '--image', 'web', '--channel', CHANNEL, '--no-clone-check'];
 const BOOT_SECONDS = 900;
 
@@ -62,13 +61,11 @@ async function timed<T>(label: string, act: () => Promise<T>): Promise<T> {
   }
 }
 
-describe('golden images: a full base bake, web layered on it (qemu)', () => {
+describe('golden images: one full bake of web, shared by every test (qemu)', () => {
   const catalog = new LocalCatalog(path.join(STATE_DIR, 'catalog'));
   const pointer = new FileChannelPointer(catalog);
   const seeded: string[] = [];
-  let base: { code: number; summary: LocalRunSummary; stdout: string };
   let first: { code: number; summary: LocalRunSummary; stdout: string };
-  let basePromotedId: string | undefined;
   let promotedId: string;
   let key: SshKeyPair;
   let machine: Vm;
@@ -93,29 +90,10 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
       seeded.push(record.imageId);
     }
     key = await ensureSshKeyPair(path.join(STATE_DIR, 'e2e-keys'));
-    // Act (shared by every test below): the full bake of the base image, then web layered on it.
-    base = await timed('factory run with a full bake of base', () =>
-      runFactoryCli(STATE_DIR, [
-        '--pipeline',
-        BASE_PIPELINE,
-        '--image',
-        'base',
-        '--channel',
-        CHANNEL,
-        '--no-clone-check',
-      ]),
-    );
-    basePromotedId = (await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId;
-    first = await timed('factory run with a layered bake of web', () =>
-      runFactoryCli(STATE_DIR, [...WEB_RUN, '--parent', `${BASE_PIPELINE}/${CHANNEL}`]),
-    );
-    for (const [label, run] of [
-      ['base', base],
-      ['web', first],
-    ] as const) {
-      const timings = run.summary.timings.map((entry) => `${entry.state} ${entry.seconds.toFixed(1)} s`);
-      console.log(`e2e: ${label} states: ${timings.join(', ')}`);
-    }
+    // Act (shared by every test below): the full bake of web and the rest of the pipeline.
+    first = await timed('factory run with a full bake of web', () => runFactoryCli(STATE_DIR, WEB_RUN));
+    const timings = first.summary.timings.map((entry) => `${entry.state} ${entry.seconds.toFixed(1)} s`);
+    console.log(`e2e: states: ${timings.join(', ')}`);
   });
 
   afterAll(async () => {
@@ -123,38 +101,8 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
   });
 
-  it('bakes the base definition in full on its own pipeline: common checks only, promoted', async () => {
+  it('bakes web in full, boots, probes (common and web checks), promotes and applies retention', async () => {
     // Assess (the bake ran first, in beforeAll)
-    const { code, summary } = base;
-    expect(summary.error).toBeUndefined();
-    expect(code).toBe(0);
-    expect(summary.status).toBe('SUCCEEDED');
-    const output = summary.output as {
-      build: { imageDefinition: string; parent?: unknown };
-      candidate: { imageId: string };
-      probeResult: { checks: Array<{ name: string; ok: boolean }> };
-    };
-    expect(output.build.imageDefinition).toBe('base');
-    expect(output.build.parent).toBeUndefined();
-    expect(output.probeResult.checks.map((check) => check.name)).toEqual(COMMON_CHECKS);
-    expect(output.probeResult.checks.filter((check) => !check.ok)).toEqual([]);
-    expect(basePromotedId).toBe(output.candidate.imageId);
-    // Its own pipeline: the web run layered on it afterwards left its channel as it was.
-    expect((await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId).toBe(output.candidate.imageId);
-    const tags = (await catalog.readImage(output.candidate.imageId))?.tags ?? {};
-    expect(tags[TAG.baseImage]).toBe('debian-12');
-    expect(tags).not.toHaveProperty([TAG.parentImage]);
-    // A full bake: the shared roles ran, web's did not.
-    const log = await readFile(path.join(STATE_DIR, 'builds', summary.executionName, 'packer.log'), 'utf8');
-    expect(log).toMatch(/TASK \[baseline : /);
-    expect(log).toMatch(/TASK \[hardening : /);
-    expect(log).not.toMatch(/nginx/);
-    expect(parseRecap(log)).toMatchObject({ failed: 0, unreachable: 0 });
-    expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
-  });
-
-  it('bakes web on the promoted base image (layered), boots, probes, promotes and applies retention', async () => {
-    // Assess
     const { code, summary, stdout } = first;
     expect(summary.error).toBeUndefined();
     expect(code).toBe(0);
@@ -175,47 +123,32 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     );
     expect(summary.statesVisited).not.toContain('CleanupAfterFailure');
     const output = summary.output as {
-      build: {
-        baseImage: string;
-        sourceImageId: string;
-        parent?: { pipeline: string; channel: string; imageId: string };
-      };
+      build: { imageDefinition: string; baseImage: string; parent?: unknown };
       candidate: { imageId: string };
       probeResult: { checks: Array<{ name: string; ok: boolean }> };
       promotion: { imageId: string };
       retention: { outcomes: Array<{ imageId: string; outcome: string }> };
     };
-    // Layered on the promoted base image: its source, its base image, its lineage.
-    expect(basePromotedId).toBeDefined();
-    expect(output.build.parent).toEqual({
-      pipeline: BASE_PIPELINE,
-      channel: CHANNEL,
-      imageId: basePromotedId,
-    });
-    expect(output.build.sourceImageId).toBe(basePromotedId);
+    expect(output.build.imageDefinition).toBe('web');
     expect(output.build.baseImage).toBe('debian-12');
-    // All 10 checks: the 8 common ones (the parent's roles are inherited) and web's 2.
+    expect(output.build.parent).toBeUndefined();
+    // All 10 checks: the 8 common ones and web's 2 drop-ins.
     const checks = output.probeResult.checks;
     expect(checks.map((check) => check.name)).toEqual([...COMMON_CHECKS, ...WEB_CHECKS]);
-    expect(checks).toHaveLength(10);
     expect(checks.filter((check) => !check.ok)).toEqual([]);
     promotedId = output.candidate.imageId;
     expect(output.promotion.imageId).toBe(promotedId);
     expect((await pointer.current(PIPELINE, CHANNEL))?.imageId).toBe(promotedId);
     const tags = (await catalog.readImage(promotedId))?.tags ?? {};
     expect(tags[TAG.channel]).toBe(CHANNEL);
-    expect(tags[TAG.parentImage]).toBe(basePromotedId);
-    expect(tags[TAG.sourceAmi]).toBe(basePromotedId);
     expect(tags[TAG.baseImage]).toBe('debian-12');
+    expect(tags).not.toHaveProperty([TAG.parentImage]);
     // The catalog's event log: Image Promoted for this image, valid against its schema.
     const promotedEvent = (await new FileEventLog(catalog.root).read()).find(
       (event) => event['detail-type'] === 'Image Promoted' && event.detail.imageId === promotedId,
     );
     expect(promotedEvent?.detail).toMatchObject({ pipeline: PIPELINE, channel: CHANNEL, stage: 'local' });
     expect(eventProblems(promotedEvent as never)).toEqual([]);
-    // The parent image is still there, still current on its channel.
-    expect((await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId).toBe(basePromotedId);
-    expect(await catalog.readImage(basePromotedId as string)).toBeDefined();
     // Retention: six images of the pipeline now; the newest three stay (the new one and the two
     // youngest seeds), the three oldest seeds (older than 30 days) go; the foreign one is untouched.
     const deregistered = output.retention.outcomes
@@ -232,7 +165,7 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
   });
 
-  it('converged only the web role during the layered bake (first converge)', async () => {
+  it('converged every role of the chain during the bake (first converge)', async () => {
     // Act
     const log = await readFile(
       path.join(STATE_DIR, 'builds', first.summary.executionName, 'packer.log'),
@@ -243,14 +176,12 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     const recap = parseRecap(log);
     expect(recap).toMatchObject({ failed: 0, unreachable: 0 });
     expect(recap.changed).toBeGreaterThan(0);
-    expect(roleTasks(log, 'web').length).toBeGreaterThan(0);
-    expect(roleTasks(log, 'baseline')).toEqual([]);
-    expect(roleTasks(log, 'hardening')).toEqual([]);
-    // The cleanup play and the identity cleanup ran as on every bake.
-    expect(roleTasks(log, 'cleanup').length).toBeGreaterThan(0);
+    for (const role of ['baseline', 'hardening', 'web', 'cleanup'])
+      expect(roleTasks(log, role).length, role).toBeGreaterThan(0);
+    // The identity cleanup and the image validation ran as on every bake; a full bake, not layered.
     expect(log).toMatch(/cleanup: done/);
     expect(log).toMatch(/validate-image: image is clean/);
-    expect(log).toMatch(/--extra-vars image_factory_layered=true/);
+    expect(log).toMatch(/--extra-vars image_factory_layered=false/);
   });
 
   it('boots a machine of the promoted image that answers on the agent and over SSH', async () => {
@@ -292,9 +223,8 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
   });
 
   it('reports no change on a second converge of the full chain on a machine of the image (idempotence)', async () => {
-    // Act: the playbook with the variables Packer passes at bake time, but not layered: the whole
-    // chain (baseline, hardening, web, cleanup) converges again on the layered image, so the base
-    // roles' idempotence is covered as well as web's.
+    // Act: the playbook with the variables Packer passes at bake time: the whole chain (baseline,
+    // hardening, web, cleanup) converges again on a machine of the image as shipped.
     const { recap, output } = await timed('second converge (full chain)', () =>
       converge(machine, key, VM_DIR, 'web', [
         'image_factory_backend=local',
@@ -345,9 +275,15 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     await stopVm(machine, { graceSeconds: 5 });
     const before = await pointer.current(PIPELINE, CHANNEL);
 
-    // Act
+    // Act: the broken image descends from the promoted one, so it runs as a layered build of it.
     const { code, summary } = await timed('factory run on the broken image (--image-file)', () =>
-      runFactoryCli(STATE_DIR, [...WEB_RUN, '--image-file', machine.overlayPath]),
+      runFactoryCli(STATE_DIR, [
+        ...WEB_RUN,
+        '--parent',
+        `${PIPELINE}/${CHANNEL}`,
+        '--image-file',
+        machine.overlayPath,
+      ]),
     );
 
     // Assess
@@ -364,8 +300,14 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     expect(summary.error?.Cause ?? '').toMatch(
       /: service-nginx, health-endpoint \(8\/10 checks passed\) — service-nginx: \S.*; health-endpoint: \S/,
     );
-    const candidate = (summary.output as { candidate?: { imageId: string } } | undefined)?.candidate;
+    const failed = summary.output as
+      | { candidate?: { imageId: string }; build?: { parent?: unknown; sourceImageId?: string } }
+      | undefined;
+    const candidate = failed?.candidate;
     expect(candidate).toBeDefined();
+    // PrepareBuild resolved the parent from the local channel: the promoted image, its lineage.
+    expect(failed?.build?.parent).toEqual({ pipeline: PIPELINE, channel: CHANNEL, imageId: promotedId });
+    expect(failed?.build?.sourceImageId).toBe(promotedId);
     expect(await catalog.readImage(candidate?.imageId as string)).toBeUndefined();
     const failedEvent = (await new FileEventLog(catalog.root).read()).find(
       (event) => event['detail-type'] === 'Build Failed' && event.detail.imageId === candidate?.imageId,
@@ -377,8 +319,6 @@ describe('golden images: a full base bake, web layered on it (qemu)', () => {
     expect(eventProblems(failedEvent as never)).toEqual([]);
     expect((await pointer.current(PIPELINE, CHANNEL))?.imageId).toBe(before?.imageId);
     expect(before?.imageId).toBe(promotedId);
-    // The broken run was no layered build: the base channel is untouched too.
-    expect((await pointer.current(BASE_PIPELINE, CHANNEL))?.imageId).toBe(basePromotedId);
     expect(qemuPidsUnder(STATE_DIR)).toEqual([]);
   });
 });
