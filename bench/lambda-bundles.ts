@@ -59,11 +59,22 @@ interface Side {
   imports: Map<string, Timing[]>;
 }
 
-/** Environment of a Lambda of `config`: CloudFormation intrinsics become placeholders. */
+/**
+ * Environment of a Lambda of `config`: a `Ref` to one of the template's parameters becomes that
+ * parameter's default (the handlers validate some, e.g. ALERTING's allowed values); other
+ * CloudFormation intrinsics become placeholders.
+ */
 function lambdaEnv(config: ServiceConfig, taskRoot: string): NodeJS.ProcessEnv {
+  const parameters = config.resources?.Parameters ?? {};
+  const resolve = (key: string, value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const ref = (value as { Ref?: unknown } | null)?.Ref;
+    const fallback = typeof ref === 'string' ? parameters[ref]?.Default : undefined;
+    return typeof fallback === 'string' ? fallback : `bench-placeholder-${key.toLowerCase()}`;
+  };
   const provider = Object.entries(config.provider.environment ?? {}).map(([key, value]) => [
     key,
-    typeof value === 'string' ? value : `bench-placeholder-${key.toLowerCase()}`,
+    resolve(key, value),
   ]);
   return {
     PATH: process.env.PATH,

@@ -26,6 +26,8 @@ import * as esbuild from 'esbuild';
 /** The part of `serverless print` this benchmark reads. */
 export interface ServiceConfig {
   provider: { environment?: Record<string, unknown> };
+  /** The template's own parameters (`serverless print` resolves their defaults). */
+  resources?: { Parameters?: Record<string, { Default?: unknown }> };
   custom?: { esbuild?: Record<string, unknown> };
   functions: Record<string, { handler: string; environment?: Record<string, unknown> }>;
 }
