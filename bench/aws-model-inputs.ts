@@ -119,7 +119,11 @@ export const LAMBDA_TASKS: Record<string, Duration> = {
   ProbeTestInstance: API_CALLS,
   CheckProbeResult: API_CALLS,
   TerminateTestInstance: API_CALLS,
+  // One conditional DynamoDB write each (the promotion lease); DynamoDB answers in single-digit
+  // milliseconds (https://aws.amazon.com/dynamodb/), so the Lambda round trip dominates.
+  AcquirePromotionLease: API_CALLS,
   PromoteImage: API_CALLS,
+  ReleasePromotionLease: API_CALLS,
   ApplyRetention: {
     low: 0.5,
     expected: 2,

@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { parse } from 'yaml';
+import { TAG } from '../functions/commons/core/tags.js';
 import { startMotoGapProxy } from '../tests/integration/doubles/moto-gap-proxy.js';
 import { amiId } from '../tests/integration/fixtures/image-catalog.js';
 import {
@@ -43,6 +44,8 @@ import {
 
 const DAY_MS = 86_400_000;
 const PREFIX = '/bench/channels';
+/** The stack's stage: retention lists only images tagged with it (`factory:stage`). */
+const STAGE = 'bench';
 const root = (path: string): string => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
 /** `functions.apply-retention.timeout` of serverless.yml (following a `${file(…)}` include), in s. */
@@ -63,7 +66,12 @@ const seed = (count: number, now: number): { images: SeedImage[]; current: strin
     name: `bench-${index}`,
     ownerId: MOTO_ACCOUNT_ID,
     createdAt: new Date(now - ageDays * DAY_MS).toISOString().replace(/\.\d{3}Z$/, '.000Z'),
-    tags: { 'factory:pipeline': 'bench', 'factory:build-id': `bench-${index}`, 'factory:channel': channel },
+    tags: {
+      [TAG.stage]: STAGE,
+      [TAG.pipeline]: 'bench',
+      [TAG.buildId]: `bench-${index}`,
+      [TAG.channel]: channel,
+    },
   });
   const young = [1, 2, 3].map((index) => image(index, index, 'candidate'));
   const current = image(4, 500, 'retired');
@@ -117,6 +125,7 @@ async function main(): Promise<void> {
   try {
     useMotoEnvironment(proxy.endpoint);
     Object.assign(process.env, {
+      STAGE,
       CHANNEL_PARAMETER_PREFIX: PREFIX,
       RETENTION_MAX_AGE_DAYS: '30',
       RETENTION_KEEP_LATEST: '3',
@@ -145,6 +154,7 @@ async function main(): Promise<void> {
       channel: 'stable',
       trigger: 'manual',
       baseImage: 'debian-12',
+      imageDefinition: 'base',
       sourceImageId: 'ami-0aaaaaaaaaaaaaaaa',
       sourceImageName: 'debian-12-amd64',
       executionName: 'bench',
