@@ -17,7 +17,7 @@ import { loadDefinition, taskStateNames, waitStateNames } from '#statemachines/d
 
 /** Any JSON value a Task receives or returns. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
 
 /** One entry of the execution event log (StateEntered, StateRetried, ExecutionFailed, ...). */
 export type ExecutionEvent =
@@ -58,8 +58,10 @@ export interface PipelineRun {
   readonly error: { Error: string; Cause: unknown } | undefined;
   /** Every event the library emitted, in order. */
   readonly events: readonly ExecutionEvent[];
-  /** State names in the order they were entered (repeats included). */
+  /** Top-level state names in the order they were entered (repeats included). */
   readonly visited: readonly string[];
+  /** States entered in each DistributeImage iteration, by item index (the region's position). */
+  readonly iterations: Readonly<Record<number, readonly string[]>>;
   /** Inputs each Task double received, one per invocation (retries included). */
   readonly calls: Readonly<Record<string, JsonObject[]>>;
 }
@@ -318,7 +320,14 @@ export async function collectRun(
     output,
     error: failed?.type === 'ExecutionFailed' ? { Error: failed.Error, Cause: failed.Cause } : undefined,
     events,
-    visited: events.flatMap((event) => (event.type === 'StateEntered' ? [event.state.name] : [])),
+    visited: events.flatMap((event) =>
+      event.type === 'StateEntered' && event.index === undefined ? [event.state.name] : [],
+    ),
+    iterations: events.reduce<Record<number, string[]>>((byIndex, event) => {
+      if (event.type === 'StateEntered' && event.index !== undefined)
+        byIndex[event.index] = [...(byIndex[event.index] ?? []), event.state.name];
+      return byIndex;
+    }, {}),
   };
 }
 

@@ -277,3 +277,23 @@ export const settleDistribution = (
     return { refused: `onRegionFailure is promote-none, so no region is promoted: ${list}` };
   return { outcome: 'partial', promote, failed };
 };
+
+/**
+ * What IAM must allow for a `distribution` stage parameter: every region its entries copy to
+ * (besides the stack's) and every KMS key ARN they name, sorted and without repeats. The stage
+ * parameters `distributionRegions` and `distributionKmsKeyArns` must list exactly these
+ * (`tests/statemachine/aws-bake-config.test.ts` pins the defaults).
+ */
+export const distributionScope = (
+  settings: Readonly<Record<string, unknown>>,
+): { regions: string[]; kmsKeyArns: string[] } => {
+  const regions = new Set<string>();
+  const keys = new Set<string>();
+  for (const entry of Object.values(settings)) {
+    const parsed = DistributionSetting.safeParse(entry);
+    if (!parsed.success) continue;
+    for (const region of parsed.data.regions) regions.add(region);
+    for (const key of Object.values(parsed.data.kmsKeys)) keys.add(key);
+  }
+  return { regions: [...regions].sort(), kmsKeyArns: [...keys].sort() };
+};
