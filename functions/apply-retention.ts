@@ -11,14 +11,18 @@
  */
 import { isThrottlingError } from '@smithy/core/retry';
 import type { Context } from 'aws-lambda';
-import { regionalPorts } from '#commons/aws/wiring.js';
+import { regionalChannelPointers, regionalImageStores } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { ApplyRetentionInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
 import { applyRetentionInRegions } from '#commons/steps/apply-retention.js';
 
-const ports = { ...regionalPorts(), homeRegion: config.region };
+const ports = {
+  images: regionalImageStores(),
+  pointer: regionalChannelPointers(),
+  homeRegion: config.region,
+};
 const options = {
   stage: config.stage,
   maxAgeDays: config.retentionMaxAgeDays,

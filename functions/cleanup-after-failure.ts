@@ -8,7 +8,7 @@ import {
   imageStore,
   machineLauncher,
   promotionLedger,
-  regionalPorts,
+  regionalImageStores,
 } from '#commons/aws/wiring.js';
 import { CleanupAfterFailureInput } from '#commons/handler-inputs.js';
 import { logger } from '#commons/powertools/index.js';
@@ -20,7 +20,7 @@ const ports = {
   images: imageStore(),
   pointer: channelPointer(),
   ledger: promotionLedger(),
-  regions: regionalPorts(),
+  regions: { images: regionalImageStores() },
 };
 
 /** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */

@@ -54,13 +54,9 @@ const perRegion = <T>(make: (region: string) => T): ((region: string) => T) => {
   };
 };
 
-/**
- * Each region's images and channel pointers (the parameter of the same name in that region's
- * Parameter Store) for distributed pipelines; events go to this stack's bus, with the region they
- * report in their detail.
- */
-export const regionalPorts = (): RegionalPorts => ({
-  images: perRegion(
+/** Each region's images (distributed pipelines), one store per region. */
+export const regionalImageStores = (): ((region: string) => Ec2ImageStore) =>
+  perRegion(
     (region) =>
       new Ec2ImageStore(
         () => ec2In(region),
@@ -68,8 +64,19 @@ export const regionalPorts = (): RegionalPorts => ({
         (imageIds, error) =>
           logger.warn('image reference scan failed: images kept as in use', { region, imageIds, error }),
       ),
-  ),
-  pointer: perRegion((region) => new SsmChannelPointer(() => ssmIn(region), config.channelParameterPrefix)),
+  );
+
+/** Each region's channel pointers: the parameter of the same name in that region's Parameter Store. */
+export const regionalChannelPointers = (): ((region: string) => SsmChannelPointer) =>
+  perRegion((region) => new SsmChannelPointer(() => ssmIn(region), config.channelParameterPrefix));
+
+/**
+ * Each region's images and channel pointers for distributed pipelines; events go to this stack's
+ * bus, with the region they report in their detail.
+ */
+export const regionalPorts = (): RegionalPorts => ({
+  images: regionalImageStores(),
+  pointer: regionalChannelPointers(),
   events: perRegion(
     (region) => new EventBridgePublisher(eventBridge, config.eventBusName, { stage: config.stage, region }),
   ),
