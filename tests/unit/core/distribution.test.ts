@@ -40,7 +40,7 @@ describe('resolveDistribution', () => {
     ]);
     expect(resolved.shareWith).toEqual({
       accounts: ['444455556666'],
-      organizations: [],
+      organizations: [ORG],
       organizationalUnits: [OU],
     });
     expect(resolved.onRegionFailure).toBe('promote-succeeded');
