@@ -287,6 +287,11 @@ export interface CopyRequest {
   kmsKeyId: string | null;
   /** Idempotency token (≤ 64 ASCII characters): a retried copy makes nothing new. */
   clientToken: string;
+  /**
+   * Tags of the copy's snapshots, set by the copying call (the image gets the source's tags):
+   * the ownership tags besides the stage, which the backend adds.
+   */
+  snapshotTags: Record<string, string>;
 }
 
 /**

@@ -9,6 +9,7 @@
  *   true"; without one, the region's default EBS key); `CopyImageTags=true` copies the candidate's
  *   user-defined tags, so the copy carries the ownership tags (`factory:stage`, `factory:pipeline`,
  *   `factory:build-id`, `factory:channel=candidate`, …) from its creation, as IAM requires;
+ *   `TagSpecifications` of type `snapshot` give its snapshots the same ownership tags;
  * - `DescribeImages` by id for the copy's state (`pending`, `available`, `failed`, …) and snapshots
  *   (an id not found yet right after `CopyImage` reads as `missing`);
  * - `ModifyImageAttribute` `LaunchPermission.Add` with `UserId`, `OrganizationArn`,
@@ -31,12 +32,17 @@ import {
   ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import type { RegionalClientProvider } from '../clients/lazy-client.js';
+import { TAG } from '../core/tags.js';
 import type { CopyRequest, ImageDistributor } from '../ports.js';
 
 const NOT_FOUND = new Set(['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable']);
 
 export class Ec2ImageDistributor implements ImageDistributor {
-  constructor(private readonly client: RegionalClientProvider<EC2Client>) {}
+  constructor(
+    private readonly client: RegionalClientProvider<EC2Client>,
+    /** This stage: the `factory:stage` tag of the copies' snapshots. */
+    private readonly stage: string,
+  ) {}
 
   async copy(request: CopyRequest): Promise<{ imageId: string }> {
     const { ImageId } = await this.client(request.region).send(
@@ -49,6 +55,19 @@ export class Ec2ImageDistributor implements ImageDistributor {
         Encrypted: true,
         ...(request.kmsKeyId ? { KmsKeyId: request.kmsKeyId } : {}),
         CopyImageTags: true,
+        // The snapshots get the ownership tags from the creating call too (IAM scopes sharing
+        // and deletion of snapshots by them).
+        TagSpecifications: [
+          {
+            ResourceType: 'snapshot',
+            Tags: Object.entries({ ...request.snapshotTags, [TAG.stage]: this.stage }).map(
+              ([Key, Value]) => ({
+                Key,
+                Value,
+              }),
+            ),
+          },
+        ],
       }),
     );
     if (!ImageId)

@@ -39,7 +39,7 @@ export const imageStore = (): Ec2ImageStore =>
     logger.warn('image reference scan failed: images kept as in use', { imageIds, error }),
   );
 /** Copies and shares images in the regions of a distribution (`CopyImage` in the destination region). */
-export const imageDistributor = (): Ec2ImageDistributor => new Ec2ImageDistributor(ec2In);
+export const imageDistributor = (): Ec2ImageDistributor => new Ec2ImageDistributor(ec2In, config.stage);
 
 /** One value per region, made on first use. */
 const perRegion = <T>(make: (region: string) => T): ((region: string) => T) => {

@@ -12,6 +12,7 @@
  * - `CheckDistribution` → {@link checkDistribution}: the fail policy over every region.
  */
 import { copyClientToken, type RegionOutcome, settleDistribution } from '../core/distribution.js';
+import { CANDIDATE_CHANNEL, TAG } from '../core/tags.js';
 import { DistributionFailed, InvalidInput, RegionCopyFailed } from '../errors.js';
 import type { ImageDistributor } from '../ports.js';
 import type { Build, Candidate, DistributionVerdict, RegionCopy, RegionCopyCheck } from '../schemas.js';
@@ -52,6 +53,11 @@ export async function copyImageToRegion(
     name: candidate.name,
     kmsKeyId: target.kmsKeyId,
     clientToken: copyClientToken(build.buildId, target.region),
+    snapshotTags: {
+      [TAG.pipeline]: build.pipeline,
+      [TAG.buildId]: build.buildId,
+      [TAG.channel]: CANDIDATE_CHANNEL,
+    },
   });
   return { region: target.region, imageId, copied: true };
 }

@@ -87,6 +87,11 @@ describe('DistributeImage steps', () => {
         name: CANDIDATE.name,
         kmsKeyId: 'key-eu-west-1',
         clientToken: `${BUILD.buildId}.eu-west-1`,
+        snapshotTags: {
+          'factory:pipeline': 'web',
+          'factory:build-id': BUILD.buildId,
+          'factory:channel': 'candidate',
+        },
       },
     ]);
   });
