@@ -106,6 +106,7 @@ export const STACK_PARAMETERS = {
     'fault-old',
     'base',
     'layered',
+    'dist',
   ].join(','),
 } as const;
 
