@@ -5,6 +5,7 @@
  * in `local/` (file catalog, qemu, guest agent, terminal). Keep them free of SDK types.
  * All times are ISO 8601 strings; all durations are seconds.
  */
+import type { ShareTargets } from './core/distribution.js';
 import type { EventOrigin, FactoryEvent } from './core/events.js';
 import type { ExecutionFacts, Leftover } from './core/sweep.js';
 
@@ -315,11 +316,7 @@ export interface ImageDistributor {
     region: string,
     imageId: string,
     snapshotIds: readonly string[],
-    targets: {
-      accounts: readonly string[];
-      organizations: readonly string[];
-      organizationalUnits: readonly string[];
-    },
+    targets: ShareTargets,
   ): Promise<void>;
 }
 

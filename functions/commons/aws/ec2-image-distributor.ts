@@ -32,6 +32,7 @@ import {
   ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import type { RegionalClientProvider } from '../clients/lazy-client.js';
+import type { ShareTargets } from '../core/distribution.js';
 import { TAG } from '../core/tags.js';
 import type { CopyRequest, ImageDistributor } from '../ports.js';
 
@@ -96,11 +97,7 @@ export class Ec2ImageDistributor implements ImageDistributor {
     region: string,
     imageId: string,
     snapshotIds: readonly string[],
-    targets: {
-      accounts: readonly string[];
-      organizations: readonly string[];
-      organizationalUnits: readonly string[];
-    },
+    targets: ShareTargets,
   ): Promise<void> {
     const client = this.client(region);
     await client.send(

@@ -97,9 +97,9 @@ export type DistributionSetting = z.output<typeof DistributionSetting>;
 
 /** Who a distributed image is shared with. */
 export interface ShareTargets {
-  accounts: string[];
-  organizations: string[];
-  organizationalUnits: string[];
+  readonly accounts: readonly string[];
+  readonly organizations: readonly string[];
+  readonly organizationalUnits: readonly string[];
 }
 
 /** One region of a build's distribution: an item of the `DistributeImage` Map state. */
@@ -115,7 +115,7 @@ export interface RegionTarget {
 export interface Distribution {
   /** Every region, the stack's own first. */
   regions: RegionTarget[];
-  shareWith: ShareTargets;
+  shareWith: { accounts: string[]; organizations: string[]; organizationalUnits: string[] };
   onRegionFailure: OnRegionFailure;
   /** KMS key ARN the bake encrypts the candidate with (`KMS_KEY_ID` of the Packer task); '' = the default EBS key. */
   bakeKmsKeyId: string;
