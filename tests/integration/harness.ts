@@ -452,6 +452,11 @@ export const importHandler = async <Out = unknown>(
     import('#commons/clients/sfn.js').then((m) => m.sfn()),
     import('#commons/clients/ssm.js').then((m) => m.ssm()),
     import('#commons/clients/ssm-incidents.js').then((m) => m.ssmIncidents()),
+    // The per-region clients of distributed pipelines, in every region the tests use.
+    ...[TEST_REGION, ...DISTRIBUTION_REGIONS].flatMap((region) => [
+      import('#commons/clients/ec2.js').then((m) => m.ec2In(region)),
+      import('#commons/clients/ssm.js').then((m) => m.ssmIn(region)),
+    ]),
   ]);
   for (const client of clients) attributeCallsToRole(client as never);
   return handler;
