@@ -66,7 +66,11 @@ const inRegion = (region: string, endpoint = aws.motoEndpoint) => {
 };
 
 beforeAll(async () => {
-  aws = await startAwsSide({ env: { DISTRIBUTION: JSON.stringify({ dist: SETTING }) } });
+  // Keep only the newest image besides a channel's current and previous ones: retention then has
+  // an expired image in every region once the clock moves on.
+  aws = await startAwsSide({
+    env: { DISTRIBUTION: JSON.stringify({ dist: SETTING }), RETENTION_KEEP_LATEST: '1' },
+  });
   for (const key of [
     'copy-image-to-region',
     'check-region-copy',

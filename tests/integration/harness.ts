@@ -189,6 +189,7 @@ export interface AwsSide {
 
 /** The factory's own settings (`functions/commons/config.ts`), cleared before each file sets its own. */
 const FACTORY_SETTINGS = [
+  'DISTRIBUTION',
   'STATE_MACHINE_ARN',
   'CHANNEL_PARAMETER_PREFIX',
   'LAST_SEEN_PARAMETER_PREFIX',
