@@ -33,7 +33,14 @@ import { type GitHttpsServer, startGitHttpsServer } from './doubles/git-https-se
 import { attributeCallsToRole, type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
 import { IamAuthorizer, stageRoleId } from './iam/authorizer.js';
 import { Stack } from './iam/stack.js';
-import { createInstanceProfile, DUMMY_AWS_ENV, resetMoto, TEST_REGION, useMotoEnvironment } from './moto.js';
+import {
+  createInstanceProfile,
+  DUMMY_AWS_ENV,
+  MOTO_ACCOUNT_ID,
+  resetMoto,
+  TEST_REGION,
+  useMotoEnvironment,
+} from './moto.js';
 
 /** The regions besides the stack's that the distribution test copies to (the stack allows them). */
 export const DISTRIBUTION_REGIONS = ['eu-west-1', 'ap-southeast-2'] as const;
@@ -41,7 +48,7 @@ export const DISTRIBUTION_REGIONS = ['eu-west-1', 'ap-southeast-2'] as const;
 export const DISTRIBUTION_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
   [TEST_REGION, ...DISTRIBUTION_REGIONS].map((region, index) => [
     region,
-    `arn:aws:kms:${region}:111122223333:key/0000000${index}-1111-2222-3333-444444444444`,
+    `arn:aws:kms:${region}:${MOTO_ACCOUNT_ID}:key/0000000${index}-1111-2222-3333-444444444444`,
   ]),
 );
 

@@ -21,6 +21,11 @@ export interface RetentionOptions {
   batchSize?: number;
   /** True for an error that means "slow down" (AWS: the SDK's throttling classification). */
   isThrottled?: (error: unknown) => boolean;
+  /**
+   * Launch permissions the factory granted itself (the distribution's share targets: account ids,
+   * organization and OU ARNs): an image shared with these only is not kept for being shared.
+   */
+  ownShareTargets?: readonly string[];
   /** Milliseconds left before the caller must return (Lambda: `context.getRemainingTimeInMillis`). */
   remainingMs?: () => number;
   /**
@@ -152,7 +157,11 @@ export async function applyRetention(
     // Not deleted without a known answer: unreadable → failed, not asked in time → deferred.
     const unchecked = new Map<string, string | undefined>();
     for (const result of sharing) {
-      if (result.status === 'done' && result.value.length > 0) facts.shared.push(result.item);
+      const foreign =
+        result.status === 'done'
+          ? result.value.filter((target) => !options.ownShareTargets?.includes(target))
+          : [];
+      if (foreign.length > 0) facts.shared.push(result.item);
       if (result.status === 'skipped') unchecked.set(result.item, undefined);
       if (result.status === 'failed') {
         unchecked.set(result.item, `launch permissions unreadable: ${describeError(result.error)}`);
@@ -206,7 +215,9 @@ export async function applyRetention(
  * State `ApplyRetention` with distribution: {@link applyRetention} in the stack's own region, then
  * with the same rules in every other region of `$.build.distribution` (each region's images,
  * pointers and promotion: `$.promotion.regions`), one region after the other under the same time
- * budget. Deregistering a copy also deletes its snapshots, as at home. A region whose retention
+ * budget. Deregistering a copy also deletes its snapshots, as at home. Launch permissions the
+ * distribution itself granted (its share targets) do not keep an image: the other accounts are
+ * the pipeline's consumers, who follow its channels. A region whose retention
  * throws is reported `partial` with its error, and the others still run.
  * @returns the stack's own region's report, with `regions`: each other region's outcome, counts
  *   and failed images; `outcome` is `partial` when any region's is.
@@ -216,6 +227,11 @@ export async function applyRetentionInRegions(
   ports: Pick<RegionalPorts, 'images' | 'pointer'> & { homeRegion: string },
   options: RetentionOptions,
 ): Promise<Retention> {
+  const shareWith = input.build.distribution?.shareWith;
+  const ownShareTargets = shareWith
+    ? [...shareWith.accounts, ...shareWith.organizations, ...shareWith.organizationalUnits]
+    : [];
+  options = { ...options, ownShareTargets };
   const home = await applyRetention(
     input,
     { images: ports.images(ports.homeRegion), pointer: ports.pointer(ports.homeRegion) },

@@ -30,6 +30,20 @@ import type { Stack, StackRole } from './stack.js';
 
 export type Context = Record<string, string | string[]>;
 
+/** The default key policy of a KMS key: its account's IAM policies decide who may use it. */
+const defaultKeyPolicy = (keyArn: string) => ({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'Enable IAM User Permissions',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${keyArn.split(':')[4] ?? MOTO_ACCOUNT_ID}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    },
+  ],
+});
+
 /** One authorization IAM performs for a call. */
 export interface AuthorizationRequest {
   action: string;
@@ -567,6 +581,10 @@ export class IamAuthorizer {
       identityPolicies: role.policies as never,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
+      // A KMS key always has a key policy; the keys of the factory's distribution keep the default
+      // one, which lets the key's account decide with IAM ("Enable IAM User Permissions",
+      // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+      ...(request.action.startsWith('kms:') ? { resourcePolicy: defaultKeyPolicy(request.resource) } : {}),
     };
     const decision: Decision = { ...request, role: roleId, result: 'Error' };
     if (ACCOUNTLESS_SSM.test(request.resource)) {
