@@ -337,6 +337,26 @@ describe('per-region promotion, rollback, retention and cleanup', () => {
     expect(report.regions?.[0]?.outcomes.every((entry) => entry.snapshots.length === 1)).toBe(true);
   });
 
+  it('retention keeps an image shared beyond the distribution’s own targets, not one shared with them only', async () => {
+    const builds = [bake('b1', 60, 1), bake('b2', 50, 2), bake('b3', 1, 3)];
+    for (const baked of builds.slice(1)) await promoteEverywhere(baked);
+    const home = world.stores.get(HOME) as MemoryImageStore;
+    const [old, foreign] = [builds[0]?.imageIn(HOME) as string, 'ami-foreign'];
+    home.images.push(imageRecord(foreign, 70, { 'factory:stage': 'test', 'factory:channel': 'candidate' }));
+    home.shared.set(old, ['444455556666', 'ou-arn']);
+    home.shared.set(foreign, ['999999999999']);
+    const last = builds[2] as (typeof builds)[number];
+
+    await applyRetentionInRegions(
+      { build: last.build, promotion: await promoteEverywhere(last) },
+      { ...world.ports, homeRegion: HOME },
+      { maxAgeDays: 30, keepLatest: 1, dryRun: false, stage: 'test', now: () => NOW },
+    );
+
+    expect(home.deregistered).toContain(old);
+    expect(home.deregistered).not.toContain(foreign);
+  });
+
   it('cleanup after a distribution failure removes the build’s copies in the other regions; after the verdict it keeps them', async () => {
     const baked = bake('b1', 0, 1);
     const ports = {
