@@ -1,5 +1,6 @@
 /**
- * Task `ApplyRetention` → `applyRetention()`.
+ * Task `ApplyRetention` → `applyRetentionInRegions()`: the stack's region, then every other region
+ * of the build's distribution. AWS_REGION is the stack's region.
  * Env: STAGE (only images tagged `factory:stage=<STAGE>` are in scope), CHANNEL_PARAMETER_PREFIX, RETENTION_MAX_AGE_DAYS (30), RETENTION_KEEP_LATEST (3),
  * RETENTION_DRY_RUN (false), RETENTION_RECENT_LAUNCH_DAYS (7), RETENTION_CONCURRENCY (8).
  *
@@ -10,14 +11,18 @@
  */
 import { isThrottlingError } from '@smithy/core/retry';
 import type { Context } from 'aws-lambda';
-import { channelPointer, imageStore } from '#commons/aws/wiring.js';
+import { regionalChannelPointers, regionalImageStores } from '#commons/aws/wiring.js';
 import { config } from '#commons/config.js';
 import { ApplyRetentionInput } from '#commons/handler-inputs.js';
 import { logger, MetricUnit, metrics } from '#commons/powertools/index.js';
 import { lambdaHandler } from '#commons/powertools/middleware.js';
-import { applyRetention } from '#commons/steps/apply-retention.js';
+import { applyRetentionInRegions } from '#commons/steps/apply-retention.js';
 
-const ports = { images: imageStore(), pointer: channelPointer() };
+const ports = {
+  images: regionalImageStores(),
+  pointer: regionalChannelPointers(),
+  homeRegion: config.region,
+};
 const options = {
   stage: config.stage,
   maxAgeDays: config.retentionMaxAgeDays,
@@ -31,7 +36,7 @@ const options = {
 
 /** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
 async function handleApplyRetention(input: ApplyRetentionInput, context: Context) {
-  const retention = await applyRetention(input, ports, {
+  const retention = await applyRetentionInRegions(input, ports, {
     ...options,
     remainingMs: () => context.getRemainingTimeInMillis(),
   });

@@ -2,7 +2,8 @@
  * Task `PrepareBuild` → `prepareBuild()`. Env: PROBE_TIMEOUT_SECONDS, INCIDENT_RESPONSE_PLAN_ARN,
  * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main), STAGE and
  * PROMOTION_LEDGER_TABLE (the build sequence), CHANNEL_PARAMETER_PREFIX (a layered build's parent
- * channel pointer).
+ * channel pointer), DISTRIBUTION (the pipelines' distribution settings) and AWS_REGION (the
+ * stack's region, first of every distribution).
  */
 import {
   channelPointer,
@@ -28,6 +29,7 @@ const options = {
   incidentResponsePlanArn: config.incidentResponsePlanArn,
   alerting: config.alerting,
   defaultSource: { repository: config.sourceRepository, branch: config.sourceBranch },
+  distribution: { settings: config.distributionSettings, homeRegion: config.region },
 };
 
 /** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
@@ -40,6 +42,7 @@ async function handlePrepareBuild(input: PrepareBuildInput) {
     repository: build.repository,
     commit: build.commit,
     order: build.order,
+    regions: build.distribution?.regions.map((target) => target.region),
   });
   return build;
 }

@@ -12,9 +12,12 @@ import { FactoryError } from '#commons/errors.js';
 import {
   AcquirePromotionLeaseInput,
   ApplyRetentionInput,
+  CheckDistributionInput,
   CheckInstanceOnlineInput,
   CheckProbeResultInput,
+  CheckRegionCopyInput,
   CleanupAfterFailureInput,
+  CopyImageToRegionInput,
   FindCandidateImageInput,
   LaunchTestInstanceInput,
   NotifyFailureInput,
@@ -23,24 +26,32 @@ import {
   ProbeTestInstanceInput,
   PromoteImageInput,
   ReleasePromotionLeaseInput,
+  ShareRegionCopyInput,
   TerminateTestInstanceInput,
 } from '#commons/handler-inputs.js';
 import { acquirePromotionLease } from '#commons/steps/acquire-promotion-lease.js';
-import { applyRetention } from '#commons/steps/apply-retention.js';
+import { applyRetentionInRegions } from '#commons/steps/apply-retention.js';
 import { checkInstanceOnline } from '#commons/steps/check-instance-online.js';
 import { checkProbeResult } from '#commons/steps/check-probe-result.js';
 import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
+import {
+  checkDistribution,
+  checkRegionCopy,
+  copyImageToRegion,
+  shareRegionCopy,
+} from '#commons/steps/distribute-image.js';
 import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
 import { launchTestInstance } from '#commons/steps/launch-test-instance.js';
 import { notifyFailure } from '#commons/steps/notify-failure.js';
 import { notifySuccess } from '#commons/steps/notify-success.js';
 import { prepareBuild } from '#commons/steps/prepare-build.js';
 import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
-import { promoteImage } from '#commons/steps/promote-image.js';
+import { promoteImageInRegions } from '#commons/steps/promote-image.js';
 import { releasePromotionLease } from '#commons/steps/release-promotion-lease.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
 import { parseOrThrow } from '#commons/validation.js';
 import type { RunTaskRequest } from '#local/bake.js';
+import { LOCAL_REGION, LocalImageDistributor, localRegionalPorts } from '#local/distribution.js';
 import type { LocalPorts } from '#local/wiring.js';
 import { taskStateNames } from '#statemachines/definition.js';
 
@@ -83,7 +94,7 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
         ledger: ports.ledger,
         parents: { pointer: ports.pointer, images: ports.images },
       },
-      { probeTimeoutSeconds },
+      { probeTimeoutSeconds, distribution: { settings: {}, homeRegion: LOCAL_REGION } },
     ),
   ),
   BakeImage: { schema: undefined, run: (raw, { bake }) => bake(raw as RunTaskRequest) },
@@ -106,17 +117,28 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
     await beforeTerminate?.(input.testInstance.instanceId);
     return await terminateTestInstance(input, { launcher: ports.launcher });
   }),
+  // One region locally (local/distribution.ts): the candidate is the region's image.
+  CopyImageToRegion: step(CopyImageToRegionInput, (input, { ports }) =>
+    copyImageToRegion(input, { distributor: new LocalImageDistributor(ports.images) }),
+  ),
+  CheckRegionCopy: step(CheckRegionCopyInput, (input, { ports }) =>
+    checkRegionCopy(input, { distributor: new LocalImageDistributor(ports.images) }),
+  ),
+  ShareRegionCopy: step(ShareRegionCopyInput, (input, { ports }) =>
+    shareRegionCopy(input, { distributor: new LocalImageDistributor(ports.images) }),
+  ),
+  CheckDistribution: step(CheckDistributionInput, (input) => checkDistribution(input)),
   AcquirePromotionLease: step(AcquirePromotionLeaseInput, (input, { ports }) =>
     acquirePromotionLease(input, { ledger: ports.ledger }),
   ),
   PromoteImage: step(PromoteImageInput, (input, { ports }) =>
-    promoteImage(input, { images: ports.images, pointer: ports.pointer, events: ports.events }),
+    promoteImageInRegions(input, { ...localRegionalPorts(ports), homeRegion: LOCAL_REGION }),
   ),
   ReleasePromotionLease: step(ReleasePromotionLeaseInput, (input, { ports }) =>
     releasePromotionLease(input, { ledger: ports.ledger }),
   ),
   ApplyRetention: step(ApplyRetentionInput, (input, { ports, retention }) =>
-    applyRetention(input, { images: ports.images, pointer: ports.pointer }, retention),
+    applyRetentionInRegions(input, { ...localRegionalPorts(ports), homeRegion: LOCAL_REGION }, retention),
   ),
   NotifySuccess: step(NotifySuccessInput, (input, { ports }) =>
     notifySuccess(input, { notifier: ports.notifier }),

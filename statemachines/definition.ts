@@ -92,7 +92,10 @@ export function loadDefinition(options: LoadOptions = {}): StateMachineDefinitio
  * (`PrepareBuild` → `prepare-build`). BakeImage (a native ECS integration) is not included.
  */
 export function lambdaFunctionKeys(path: string = DEFINITION_PATH): Record<string, string> {
-  const states = readRawDefinition(path).States as Record<string, { Type?: string; Resource?: unknown }>;
+  const states = allStates(readRawDefinition(path).States as Record<string, unknown>) as Record<
+    string,
+    { Type?: string; Resource?: unknown }
+  >;
   const keys: Record<string, string> = {};
   for (const [name, state] of Object.entries(states)) {
     const target = getAttTarget(state.Resource);
@@ -101,17 +104,42 @@ export function lambdaFunctionKeys(path: string = DEFINITION_PATH): Record<strin
   return keys;
 }
 
-/** Names of every Task state in definition order (all of them must be overridden locally). */
+/**
+ * Every state of a `States` object, those of its Map states' `ItemProcessor` (or `Iterator`) and
+ * Parallel states' `Branches` included, keyed by name (state names are unique across the
+ * definition: aws-local-stepfunctions overrides Tasks and Waits by name at any depth).
+ * @throws Error when a nested state repeats a name.
+ */
+export function allStates(states: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const all: Record<string, unknown> = {};
+  const visit = (level: Readonly<Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(level)) {
+      if (Object.hasOwn(all, name)) throw new Error(`state name ${name} is used twice`);
+      all[name] = state;
+      const node = state as {
+        ItemProcessor?: { States?: object };
+        Iterator?: { States?: object };
+        Branches?: Array<{ States?: object }>;
+      };
+      const nested = [node.ItemProcessor ?? node.Iterator, ...(node.Branches ?? [])];
+      for (const machine of nested) if (machine?.States) visit(machine.States as Record<string, unknown>);
+    }
+  };
+  visit(states);
+  return all;
+}
+
+/** Names of every Task state in definition order, nested ones included (all of them must be overridden locally). */
 export function taskStateNames(definition: StateMachineDefinition): string[] {
-  return Object.entries(definition.States)
-    .filter(([, state]) => state.Type === 'Task')
+  return Object.entries(allStates(definition.States))
+    .filter(([, state]) => (state as { Type?: string }).Type === 'Task')
     .map(([name]) => name);
 }
 
-/** Names of every Wait state (set them to 0 ms with `waitTimeOverrides` for fast local runs). */
+/** Names of every Wait state, nested ones included (set them to 0 ms with `waitTimeOverrides` for fast local runs). */
 export function waitStateNames(definition: StateMachineDefinition): string[] {
-  return Object.entries(definition.States)
-    .filter(([, state]) => state.Type === 'Wait')
+  return Object.entries(allStates(definition.States))
+    .filter(([, state]) => (state as { Type?: string }).Type === 'Wait')
     .map(([name]) => name);
 }
 

@@ -8,6 +8,7 @@
  * `POWERTOOLS_METRICS_NAMESPACE`) and SDK endpoints (`AWS_ENDPOINT_URL`) stay with their owners.
  */
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
+import { parseDistributionSettings } from './core/distribution.js';
 import { HANDLER_POLL_BOUNDS } from './core/poll-bounds.js';
 import {
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
@@ -239,6 +240,20 @@ export const config = {
   /** `EVENT_BUS_NAME` (default `default`): the bus of the factory's events, see `event-bus-config.ts`. */
   get eventBusName(): string {
     return once('EVENT_BUS_NAME', readEventBusName);
+  },
+  /**
+   * `DISTRIBUTION` (default '': no pipeline distributes beyond the stack's region): a JSON object
+   * keyed by pipeline name, each entry `{ regions, kmsKeys, shareWith, onRegionFailure }`
+   * (`core/distribution.ts`). Only the JSON shape is checked here; PrepareBuild checks the build's entry.
+   */
+  get distributionSettings(): Record<string, unknown> {
+    return once('DISTRIBUTION', () => {
+      try {
+        return parseDistributionSettings(getStringFromEnv({ key: 'DISTRIBUTION', defaultValue: '' }));
+      } catch (error) {
+        throw new MissingConfiguration(`environment variable DISTRIBUTION ${(error as Error).message}`);
+      }
+    });
   },
   /** `AWS_REGION` (set by Lambda). */
   get region(): string {

@@ -171,3 +171,27 @@ export class EventPublishFailed extends FactoryError {
 
 /** Error names that mean "the candidate was tested and must not ship" (cleanup deregisters it). */
 export const PROBE_FAILURE_ERRORS: readonly string[] = ['ProbeFailed', 'ProbeTimedOut'];
+
+/**
+ * The pipeline's entry of the `distribution` stage parameter cannot work (PrepareBuild): the
+ * message lists every problem (region names, account ids, organization and OU ARNs, KMS keys).
+ */
+export class InvalidDistribution extends FactoryError {
+  constructor(pipeline: string, problems: string) {
+    super('InvalidDistribution', `distribution of pipeline ${pipeline}: ${problems}`);
+  }
+}
+
+/** A region's copy of the candidate failed, or was not available within the wait's bound. */
+export class RegionCopyFailed extends FactoryError {
+  constructor(region: string, imageId: string, detail: string) {
+    super('RegionCopyFailed', `copy ${imageId} in ${region}: ${detail}`);
+  }
+}
+
+/** Distribution failed in a region and the fail policy promotes no region (CheckDistribution). */
+export class DistributionFailed extends FactoryError {
+  constructor(message: string) {
+    super('DistributionFailed', message);
+  }
+}

@@ -11,6 +11,7 @@ import {
   Candidate,
   CaughtError,
   ChannelName,
+  DistributionVerdictSchema,
   ImageId,
   Online,
   PipelineName,
@@ -18,6 +19,10 @@ import {
   ProbeResult,
   Promotion,
   PromotionLeaseSchema,
+  RegionCopy,
+  RegionCopyCheck,
+  RegionOutcomeSchema,
+  RegionTargetSchema,
   Retention,
   TestInstance,
 } from './schemas.js';
@@ -58,10 +63,35 @@ export const CheckProbeResultInput = z.looseObject({
 export type CheckProbeResultInput = z.infer<typeof CheckProbeResultInput>;
 export const TerminateTestInstanceInput = z.looseObject({ build: Build, testInstance: TestInstance });
 export type TerminateTestInstanceInput = z.infer<typeof TerminateTestInstanceInput>;
+// The DistributeImage Map state's iteration document: `{ build, candidate, target }` (ItemSelector),
+// then `copy` and `copyCheck` as its Task states add them.
+export const CopyImageToRegionInput = z.looseObject({
+  build: Build,
+  candidate: Candidate,
+  target: RegionTargetSchema,
+});
+export type CopyImageToRegionInput = z.infer<typeof CopyImageToRegionInput>;
+export const CheckRegionCopyInput = z.looseObject({
+  copy: RegionCopy,
+  copyCheck: RegionCopyCheck.optional(),
+});
+export type CheckRegionCopyInput = z.infer<typeof CheckRegionCopyInput>;
+export const ShareRegionCopyInput = z.looseObject({
+  build: Build,
+  copy: RegionCopy,
+  copyCheck: RegionCopyCheck,
+});
+export type ShareRegionCopyInput = z.infer<typeof ShareRegionCopyInput>;
+export const CheckDistributionInput = z.looseObject({
+  build: Build,
+  regionOutcomes: z.array(RegionOutcomeSchema),
+});
+export type CheckDistributionInput = z.infer<typeof CheckDistributionInput>;
 export const PromoteImageInput = z.looseObject({
   build: Build,
   candidate: Candidate,
   probeResult: ProbeResult.optional(),
+  distributionVerdict: DistributionVerdictSchema.optional(),
 });
 export type PromoteImageInput = z.infer<typeof PromoteImageInput>;
 export const AcquirePromotionLeaseInput = z.looseObject({ build: Build });
@@ -83,6 +113,8 @@ export const CleanupAfterFailureInput = z.looseObject({
   termination: z.unknown().optional(),
   error: CaughtError.optional(),
   promotionLease: PromotionLeaseSchema.optional(),
+  /** CheckDistribution's verdict: present once the build reached its promotion. */
+  distributionVerdict: z.unknown().optional(),
 });
 export type CleanupAfterFailureInput = z.infer<typeof CleanupAfterFailureInput>;
 export const NotifySuccessInput = z.looseObject({

@@ -5,6 +5,7 @@
  * in `local/` (file catalog, qemu, guest agent, terminal). Keep them free of SDK types.
  * All times are ISO 8601 strings; all durations are seconds.
  */
+import type { ShareTargets } from './core/distribution.js';
 import type { EventOrigin, FactoryEvent } from './core/events.js';
 import type { ExecutionFacts, Leftover } from './core/sweep.js';
 
@@ -272,4 +273,57 @@ export interface EventPublisher {
    *   caller's retry publishes them again).
    */
   publish(events: readonly FactoryEvent[]): Promise<void>;
+}
+
+/** A copy request of {@link ImageDistributor.copy}. */
+export interface CopyRequest {
+  /** The candidate, in `sourceRegion`. */
+  sourceImageId: string;
+  sourceRegion: string;
+  /** Destination region. */
+  region: string;
+  /** Name of the copy (unique per region and account). */
+  name: string;
+  /** KMS key ARN of the copy's snapshots, or null: the region's default EBS key. */
+  kmsKeyId: string | null;
+  /** Idempotency token (≤ 64 ASCII characters): a retried copy makes nothing new. */
+  clientToken: string;
+  /**
+   * Tags of the copy's snapshots, set by the copying call (the image gets the source's tags):
+   * the ownership tags besides the stage, which the backend adds.
+   */
+  snapshotTags: Record<string, string>;
+}
+
+/**
+ * Copies an image to other regions and shares it (EC2 `CopyImage`, `ModifyImageAttribute`,
+ * `ModifySnapshotAttribute` on AWS, each in the region named; the local backend has one region).
+ */
+export interface ImageDistributor {
+  /** Start a copy; its user-defined tags are copied with it. @returns the copy's image id. */
+  copy(request: CopyRequest): Promise<{ imageId: string }>;
+  /**
+   * The copy's state (`pending`, `available`, `failed`, …; `missing` when it does not exist) and
+   * its snapshots once known.
+   */
+  describe(region: string, imageId: string): Promise<{ state: string; snapshotIds: string[] }>;
+  /**
+   * Grant launch permissions on the image (accounts, organization and OU ARNs) and create-volume
+   * permissions on its snapshots (accounts only: the API has no organization target). Granting
+   * what is already granted is a no-op.
+   */
+  share(
+    region: string,
+    imageId: string,
+    snapshotIds: readonly string[],
+    targets: ShareTargets,
+  ): Promise<void>;
+}
+
+/** The ports of one region: its images and its channel pointers (each region has its own). */
+export interface RegionalPorts {
+  images(region: string): ImageStore;
+  pointer(region: string): ChannelPointer;
+  /** The event publisher whose origin is `region` (events carry the region they report). */
+  events(region: string): EventPublisher;
 }

@@ -93,7 +93,7 @@ export const buildSuccessNotification = (
 };
 
 /**
- * Task states of the success path in pipeline order, with the key of the result each writes
+ * Task (and Map) states of the success path in pipeline order, with the key of the result each writes
  * (`ResultPath: $.<key>`).
  */
 export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: string]> = [
@@ -105,6 +105,8 @@ export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: str
   ['ProbeTestInstance', 'probe'],
   ['CheckProbeResult', 'probeResult'],
   ['TerminateTestInstance', 'termination'],
+  ['DistributeImage', 'regionOutcomes'],
+  ['CheckDistribution', 'distributionVerdict'],
   ['AcquirePromotionLease', 'promotionLease'],
   ['PromoteImage', 'promotion'],
   ['ReleasePromotionLease', 'promotionLeaseRelease'],
@@ -117,6 +119,8 @@ export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: str
  */
 export const ERROR_STATES: Readonly<Record<string, string>> = {
   InvalidInput: 'PrepareBuild',
+  InvalidDistribution: 'PrepareBuild',
+  DistributionFailed: 'CheckDistribution',
   UnknownBaseImage: 'PrepareBuild',
   UnknownImageDefinition: 'PrepareBuild',
   ForeignBaseImage: 'PrepareBuild',

@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { BASE_IMAGE_NAMES } from './core/base-images.js';
+import { ON_REGION_FAILURE } from './core/distribution.js';
 import { IMAGE_DEFINITION_NAMES } from './core/image-definitions.js';
 import { isReservedChannel, PREVIOUS_CHANNEL_PREFIX, RESERVED_CHANNELS } from './core/tags.js';
 
@@ -90,6 +91,23 @@ export const Trigger = z.enum(['manual', 'base-image', 'git-push'], {
   error: 'trigger must be one of: manual, base-image, git-push',
 });
 
+/** One region of a build's distribution (an item of the `DistributeImage` Map state). */
+export const RegionTargetSchema = z.object({
+  region: z.string().min(1),
+  home: z.boolean(),
+  kmsKeyId: z.string().nullable(),
+});
+export const DistributionSchema = z.object({
+  regions: z.array(RegionTargetSchema).min(1),
+  shareWith: z.object({
+    accounts: z.array(z.string()),
+    organizations: z.array(z.string()),
+    organizationalUnits: z.array(z.string()),
+  }),
+  onRegionFailure: z.enum(ON_REGION_FAILURE),
+  bakeKmsKeyId: z.string(),
+});
+
 export const Build = z.object({
   buildId: z.string().min(1),
   pipeline: PipelineName,
@@ -125,8 +143,51 @@ export const Build = z.object({
   order: z
     .object({ sourceCreatedAt: z.iso.datetime({ offset: true }), sequence: z.number().int().positive() })
     .optional(),
+  /**
+   * Where the promoted image goes (`core/distribution.ts`): every region (the stack's own first),
+   * the share targets, the fail policy and the bake's KMS key. PrepareBuild always sets it.
+   */
+  distribution: DistributionSchema.optional(),
 });
 export type Build = z.infer<typeof Build>;
+
+/** `$.copy` in a region's Map iteration: the region's image (a copy, or the candidate at home). */
+export const RegionCopy = z.object({
+  region: z.string().min(1),
+  imageId: ImageId,
+  /** True when the image is a copy made by this build; false for the candidate in its own region. */
+  copied: z.boolean(),
+});
+export type RegionCopy = z.infer<typeof RegionCopy>;
+/** `$.copyCheck` in a region's Map iteration: the bounded wait for the copy. */
+export const RegionCopyCheck = z.object({
+  available: z.boolean(),
+  attempt: z.number().int().nonnegative(),
+  state: z.string(),
+  snapshotIds: z.array(z.string()),
+});
+export type RegionCopyCheck = z.infer<typeof RegionCopyCheck>;
+/** What one region of `DistributeImage` reports (`$.distribution[]`). */
+export const RegionOutcomeSchema = z.discriminatedUnion('outcome', [
+  z.object({
+    region: z.string(),
+    outcome: z.literal('distributed'),
+    imageId: ImageId,
+    snapshotIds: z.array(z.string()),
+  }),
+  z.object({
+    region: z.string(),
+    outcome: z.literal('failed'),
+    error: z.object({ Error: z.string(), Cause: z.string().optional() }),
+  }),
+]);
+/** `$.distributionVerdict`, CheckDistribution's result. */
+export const DistributionVerdictSchema = z.object({
+  outcome: z.enum(['complete', 'partial']),
+  promote: z.array(z.object({ region: z.string(), imageId: ImageId })).min(1),
+  failed: z.array(z.object({ region: z.string(), error: z.string() })),
+});
+export type DistributionVerdict = z.infer<typeof DistributionVerdictSchema>;
 
 export const Candidate = z.object({
   imageId: ImageId,
@@ -165,6 +226,24 @@ export const Promotion = z.object({
   reason: z.string().optional(),
   parameterName: z.string(),
   parameterVersion: z.number().int(),
+  /**
+   * Every region's promotion (the stack's own first, the fields above repeat it), with the
+   * regions that failed distribution and were left where they were (`promote-succeeded`).
+   */
+  regions: z
+    .array(
+      z.object({
+        region: z.string(),
+        outcome: z.enum(['promoted', 'superseded']),
+        imageId: z.string(),
+        previousImageId: z.string().nullable(),
+        currentImageId: z.string().optional(),
+        parameterName: z.string(),
+        parameterVersion: z.number().int(),
+      }),
+    )
+    .optional(),
+  unpromotedRegions: z.array(z.object({ region: z.string(), error: z.string() })).optional(),
 });
 export type Promotion = z.infer<typeof Promotion>;
 
@@ -193,6 +272,21 @@ export const Retention = z.object({
   /** Outcomes left out of `outcomes` to keep the state small. */
   omitted: z.number().int().nonnegative().optional(),
   warnings: z.array(z.string()).optional(),
+  /**
+   * With distribution: each other region's retention (the fields above are the stack's own
+   * region's), its deregistered, failed and deferred images (kept ones left out).
+   */
+  regions: z
+    .array(
+      z.object({
+        region: z.string(),
+        outcome: z.enum(['complete', 'partial']),
+        counts: z.record(z.string(), z.number().int().nonnegative()),
+        outcomes: z.array(RetentionOutcome),
+        error: z.string().optional(),
+      }),
+    )
+    .optional(),
   /** Set by the ASL when the ApplyRetention task failed as a whole (`$.retentionError`). */
   error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
 });

@@ -33,7 +33,24 @@ import { type GitHttpsServer, startGitHttpsServer } from './doubles/git-https-se
 import { attributeCallsToRole, type MotoGapProxy, startMotoGapProxy } from './doubles/moto-gap-proxy.js';
 import { IamAuthorizer, stageRoleId } from './iam/authorizer.js';
 import { Stack } from './iam/stack.js';
-import { createInstanceProfile, DUMMY_AWS_ENV, resetMoto, TEST_REGION, useMotoEnvironment } from './moto.js';
+import {
+  createInstanceProfile,
+  DUMMY_AWS_ENV,
+  MOTO_ACCOUNT_ID,
+  resetMoto,
+  TEST_REGION,
+  useMotoEnvironment,
+} from './moto.js';
+
+/** The regions besides the stack's that the distribution test copies to (the stack allows them). */
+export const DISTRIBUTION_REGIONS = ['eu-west-1', 'ap-southeast-2'] as const;
+/** A customer managed key per region of the distribution test (the stack allows exactly these). */
+export const DISTRIBUTION_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
+  [TEST_REGION, ...DISTRIBUTION_REGIONS].map((region, index) => [
+    region,
+    `arn:aws:kms:${region}:${MOTO_ACCOUNT_ID}:key/0000000${index}-1111-2222-3333-444444444444`,
+  ]),
+);
 
 /** Timeout of a file's `beforeAll` (moto reset, proxy, dynamic import of the handlers): 1 minute. */
 export const SETUP_TIMEOUT_MS = 60_000;
@@ -45,6 +62,10 @@ export const SETUP_TIMEOUT_MS = 60_000;
  */
 export const STACK_PARAMETERS = {
   Alerting: 'incident-manager',
+  // The distribution of tests/integration/distribution.test.ts: two regions besides the stack's,
+  // a customer managed key in each of the three (DISTRIBUTION_KEYS).
+  DistributionRegions: DISTRIBUTION_REGIONS.join(','),
+  DistributionKmsKeyArns: Object.values(DISTRIBUTION_KEYS).join(','),
   GitTokenParameter: '/image-factory/git-token',
   // Every pipeline the integration tests build, promote or retire: the roles may only touch
   // resources tagged with one of these (a pipeline missing here shows up as an IAM refusal).
@@ -92,8 +113,21 @@ export const STACK_PARAMETERS = {
     'fault-old',
     'base',
     'layered',
+    'dist',
   ].join(','),
 } as const;
+
+/** EC2 clients straight to moto in other regions, one per endpoint and region. */
+const regionalClients = new Map<string, EC2Client>();
+const regionalEc2 = (endpoint: string, region: string): EC2Client => {
+  const key = `${endpoint}|${region}`;
+  let client = regionalClients.get(key);
+  if (!client) {
+    client = new EC2Client({ ...clientConfig(endpoint), region });
+    regionalClients.set(key, client);
+  }
+  return client;
+};
 
 let stack: Stack | undefined;
 /** The packaged stack (`serverless package` output, made fresh by the global setup). */
@@ -162,6 +196,7 @@ export interface AwsSide {
 
 /** The factory's own settings (`functions/commons/config.ts`), cleared before each file sets its own. */
 const FACTORY_SETTINGS = [
+  'DISTRIBUTION',
   'STATE_MACHINE_ARN',
   'CHANNEL_PARAMETER_PREFIX',
   'LAST_SEEN_PARAMETER_PREFIX',
@@ -234,7 +269,9 @@ export const startAwsSide = async (
       }
     }
     proxy = await startMotoGapProxy(motoEndpoint, {
-      iam: new IamAuthorizer(packagedStack(), ec2, options.otherStages ?? []),
+      iam: new IamAuthorizer(packagedStack(), ec2, options.otherStages ?? [], (region) =>
+        regionalEc2(motoEndpoint, region),
+      ),
     });
     git = await startGitHttpsServer(inject('testTls'));
     git.requireToken(GIT_TOKEN);
@@ -423,6 +460,11 @@ export const importHandler = async <Out = unknown>(
     import('#commons/clients/sfn.js').then((m) => m.sfn()),
     import('#commons/clients/ssm.js').then((m) => m.ssm()),
     import('#commons/clients/ssm-incidents.js').then((m) => m.ssmIncidents()),
+    // The per-region clients of distributed pipelines, in every region the tests use.
+    ...[TEST_REGION, ...DISTRIBUTION_REGIONS].flatMap((region) => [
+      import('#commons/clients/ec2.js').then((m) => m.ec2In(region)),
+      import('#commons/clients/ssm.js').then((m) => m.ssmIn(region)),
+    ]),
   ]);
   for (const client of clients) attributeCallsToRole(client as never);
   return handler;

@@ -6,10 +6,12 @@
  * AWS user data installs on every base image of the catalog. The IAM itself is evaluated call by
  * call in tests/integration (iam-evaluation).
  */
+
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
+import { distributionScope, parseDistributionSettings } from '#commons/core/distribution.js';
 import { root, serverless } from './serverless-config.js';
 
 const read = (path: string): string => readFileSync(root(path), 'utf8');
@@ -123,6 +125,20 @@ describe('Packer runner image', () => {
 });
 
 describe('pipeline names', () => {
+  it('distributionRegions and distributionKmsKeyArns (the IAM scope) list exactly what `distribution` names', () => {
+    const params = serverless.params.default as Record<string, string>;
+    const scope = distributionScope(parseDistributionSettings(params.distribution ?? ''));
+    const list = (value: string | undefined) =>
+      (value ?? '')
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '')
+        .sort();
+
+    expect(list(params.distributionRegions)).toEqual(scope.regions);
+    expect(list(params.distributionKmsKeyArns)).toEqual(scope.kmsKeyArns);
+  });
+
   it('pipelineNames (the IAM tag scope) names exactly the pipelines of `pipelines`', () => {
     const params = serverless.params.default as Record<string, string>;
     const names = (params.pipelines ?? '').split(',').map((entry) => entry.split('=')[0]?.trim());

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { PROMOTION_LEASE_TTL_SECONDS } from '#commons/core/promotion-lease.js';
 import {
+  allStates,
   DEFINITION_PATH,
   lambdaFunctionKeys,
   loadDefinition,
@@ -44,6 +45,8 @@ const DESIGN: Record<string, [string, string | null | undefined]> = {
   IsProbeComplete: ['Choice', undefined],
   CheckProbeResult: ['Task', '$.probeResult'],
   TerminateTestInstance: ['Task', '$.termination'],
+  DistributeImage: ['Map', '$.regionOutcomes'],
+  CheckDistribution: ['Task', '$.distributionVerdict'],
   AcquirePromotionLease: ['Task', '$.promotionLease'],
   PromoteImage: ['Task', '$.promotion'],
   ReleasePromotionLease: ['Task', '$.promotionLeaseRelease'],
@@ -63,8 +66,14 @@ const DESIGN: Record<string, [string, string | null | undefined]> = {
 const POLL_FAILURES = ['InstanceNeverOnline', 'ProbeFailed', 'ProbeTimedOut'];
 
 const raw = readRawDefinition();
-const states = raw.States as Record<string, State>;
-const tasks = Object.entries(states).filter(([, state]) => state.Type === 'Task');
+/** Top-level states. */
+const top = raw.States as Record<string, State>;
+/** Every state, the DistributeImage Map's included (names are unique across the definition). */
+const states = allStates(top) as Record<string, State>;
+const tasks = Object.entries(top).filter(([, state]) => state.Type === 'Task');
+/** The Map's iteration: one region of the distribution. */
+const regionStates = (top.DistributeImage as State & { ItemProcessor: { States: Record<string, State> } })
+  .ItemProcessor.States;
 const lambdaTasks = Object.keys(lambdaFunctionKeys());
 
 const kebab = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
@@ -92,7 +101,7 @@ describe('image-factory.asl.yaml', () => {
   });
 
   it('has exactly the design states plus the poll-failure Pass states', () => {
-    expect(Object.keys(states).sort()).toEqual([...Object.keys(DESIGN), ...POLL_FAILURES].sort());
+    expect(Object.keys(top).sort()).toEqual([...Object.keys(DESIGN), ...POLL_FAILURES].sort());
     for (const name of POLL_FAILURES) {
       expect(states[name]).toMatchObject({
         Type: 'Pass',
@@ -106,13 +115,54 @@ describe('image-factory.asl.yaml', () => {
     const state = states[name];
 
     expect(state?.Type).toBe(type);
-    if (type === 'Task') expect(state?.ResultPath).toBe(resultPath);
+    if (type === 'Task' || type === 'Map') expect(state?.ResultPath).toBe(resultPath);
+  });
+
+  it('distributes every region of the build at once, each iteration reporting instead of failing the Map', () => {
+    const map = top.DistributeImage as State & Record<string, unknown>;
+
+    expect(map).toMatchObject({
+      ItemsPath: '$.build.distribution.regions',
+      ItemSelector: { 'build.$': '$.build', 'candidate.$': '$.candidate', 'target.$': '$$.Map.Item.Value' },
+      MaxConcurrency: 0,
+      Next: 'CheckDistribution',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CleanupAfterFailure' }],
+    });
+    expect(Object.keys(regionStates).sort()).toEqual(
+      [
+        'CheckRegionCopy',
+        'CopyImageToRegion',
+        'IsRegionCopyAvailable',
+        'RegionCopyTimedOut',
+        'RegionFailed',
+        'ShareRegionCopy',
+        'WaitForRegionCopy',
+      ].sort(),
+    );
+    for (const name of ['CopyImageToRegion', 'CheckRegionCopy', 'ShareRegionCopy']) {
+      expect(regionStates[name]?.Catch, name).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RegionFailed' },
+      ]);
+      expect(regionStates[name]?.TimeoutSeconds, name).toBeGreaterThan(0);
+    }
+    expect(regionStates.RegionFailed).toEqual({
+      Type: 'Pass',
+      Parameters: { 'region.$': '$.target.region', outcome: 'failed', 'error.$': '$.error' },
+      End: true,
+    });
+    expect(regionStates.ShareRegionCopy?.End).toBe(true);
+    expect(regionStates.ShareRegionCopy?.ResultPath).toBeUndefined();
+    // The copy wait is bounded: 120 looks, 30 s apart.
+    expect(JSON.stringify(regionStates.IsRegionCopyAvailable)).toContain(
+      '"Variable":"$.copyCheck.attempt","NumericGreaterThanEquals":120',
+    );
+    expect(regionStates.WaitForRegionCopy).toEqual({ Type: 'Wait', Seconds: 30, Next: 'CheckRegionCopy' });
   });
 
   it('names every Lambda task after its handler file (PrepareBuild → prepare-build)', () => {
     const keys = lambdaFunctionKeys();
 
-    expect(Object.keys(keys)).toHaveLength(15);
+    expect(Object.keys(keys)).toHaveLength(19);
     for (const [state, key] of Object.entries(keys)) expect(key).toBe(kebab(state));
   });
 
@@ -132,6 +182,7 @@ describe('image-factory.asl.yaml', () => {
       { Name: 'PIPELINE', 'Value.$': '$.build.pipeline' },
       { Name: 'CHANNEL', 'Value.$': '$.build.channel' },
       { Name: 'EXECUTION_NAME', 'Value.$': '$.build.executionName' },
+      { Name: 'KMS_KEY_ID', 'Value.$': '$.build.distribution.bakeKmsKeyId' },
       { Name: 'BUILD_JSON', 'Value.$': 'States.JsonToString($.build)' },
     ]);
   });

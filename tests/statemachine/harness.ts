@@ -12,11 +12,12 @@
  * Library reference: https://github.com/nibble-4bits/aws-local-stepfunctions#staterunninput-options
  */
 import { StateMachine } from 'aws-local-stepfunctions';
+import { checkDistribution } from '#commons/steps/distribute-image.js';
 import { loadDefinition, taskStateNames, waitStateNames } from '#statemachines/definition.js';
 
 /** Any JSON value a Task receives or returns. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
 
 /** One entry of the execution event log (StateEntered, StateRetried, ExecutionFailed, ...). */
 export type ExecutionEvent =
@@ -35,6 +36,10 @@ export type TaskName =
   | 'ProbeTestInstance'
   | 'CheckProbeResult'
   | 'TerminateTestInstance'
+  | 'CopyImageToRegion'
+  | 'CheckRegionCopy'
+  | 'ShareRegionCopy'
+  | 'CheckDistribution'
   | 'AcquirePromotionLease'
   | 'PromoteImage'
   | 'ReleasePromotionLease'
@@ -53,8 +58,10 @@ export interface PipelineRun {
   readonly error: { Error: string; Cause: unknown } | undefined;
   /** Every event the library emitted, in order. */
   readonly events: readonly ExecutionEvent[];
-  /** State names in the order they were entered (repeats included). */
+  /** Top-level state names in the order they were entered (repeats included). */
   readonly visited: readonly string[];
+  /** States entered in each DistributeImage iteration, by item index (the region's position). */
+  readonly iterations: Readonly<Record<number, readonly string[]>>;
   /** Inputs each Task double received, one per invocation (retries included). */
   readonly calls: Readonly<Record<string, JsonObject[]>>;
 }
@@ -78,6 +85,38 @@ export const EXECUTION = {
   Name: BUILD_ID,
 };
 export const CANDIDATE_IMAGE_ID = 'ami-0c0ffee0c0ffee001';
+
+/** The happy path's distribution: the stack's region and two others, shared with an account and an OU. */
+export const DISTRIBUTION: JsonObject = {
+  regions: [
+    {
+      region: 'us-east-1',
+      home: true,
+      kmsKeyId: 'arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555',
+    },
+    {
+      region: 'eu-west-1',
+      home: false,
+      kmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555556',
+    },
+    {
+      region: 'ap-southeast-2',
+      home: false,
+      kmsKeyId: 'arn:aws:kms:ap-southeast-2:111122223333:key/11111111-2222-3333-4444-555555555557',
+    },
+  ],
+  shareWith: {
+    accounts: ['444455556666'],
+    organizations: [],
+    organizationalUnits: ['arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdefghij'],
+  },
+  onRegionFailure: 'promote-none',
+  bakeKmsKeyId: 'arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555',
+};
+
+/** The copy's image id in a region (the candidate's at home). */
+export const regionImageId = (region: string): string =>
+  region === 'us-east-1' ? CANDIDATE_IMAGE_ID : `ami-0c0ffee${region === 'eu-west-1' ? 'e' : 'a'}0c0ffee002`;
 export const TEST_INSTANCE_ID = 'i-0feedface0000001';
 
 /** An Error whose `name` is what Step Functions matches in Retry / Catch `ErrorEquals`. */
@@ -88,7 +127,7 @@ export function namedError(name: string, message = `${name} (test double)`): Err
 }
 
 /** Previous attempt counter of a poll (0 before the first check). */
-function previousAttempt(input: JsonObject, key: 'online' | 'probeResult'): number {
+function previousAttempt(input: JsonObject, key: 'online' | 'probeResult' | 'copyCheck'): number {
   const previous = input[key];
   if (previous === null || typeof previous !== 'object' || Array.isArray(previous)) return 0;
   return typeof previous.attempt === 'number' ? previous.attempt : 0;
@@ -117,6 +156,7 @@ export function happyPath(): Record<TaskName, TaskDouble> {
         startedAt: '2026-01-01T12:00:00.000Z',
         probeTimeoutSeconds: 600,
         order: { sourceCreatedAt: '2026-01-01T00:00:00.000Z', sequence: 1 },
+        distribution: structuredClone(DISTRIBUTION),
       };
     },
     // Shape of the stopped ECS task that `ecs:runTask.sync` returns (DescribeTasks, PascalCase).
@@ -157,6 +197,33 @@ export function happyPath(): Record<TaskName, TaskDouble> {
       };
     },
     TerminateTestInstance: () => ({ terminatedInstanceIds: [TEST_INSTANCE_ID] }),
+    // The DistributeImage Map's iteration: `{ build, candidate, target }`, then `copy`, `copyCheck`.
+    CopyImageToRegion: (input) => {
+      const target = input.target as JsonObject;
+      const region = String(target.region);
+      return { region, imageId: regionImageId(region), copied: target.home !== true };
+    },
+    CheckRegionCopy: (input) => {
+      const attempt = previousAttempt(input, 'copyCheck') + 1;
+      const region = String((input.copy as JsonObject).region);
+      return {
+        available: attempt >= 2,
+        attempt,
+        state: attempt >= 2 ? 'available' : 'pending',
+        snapshotIds: [`snap-0${region === 'us-east-1' ? 'a' : 'c'}aaaaaaaaaaaaaa1`],
+      };
+    },
+    ShareRegionCopy: (input) => {
+      const copy = input.copy as JsonObject;
+      return {
+        region: copy.region ?? null,
+        outcome: 'distributed',
+        imageId: copy.imageId ?? null,
+        snapshotIds: (input.copyCheck as JsonObject).snapshotIds ?? [],
+      };
+    },
+    // The real step: the fail policy is pure (core/distribution.ts), so the matrix tests it as it runs.
+    CheckDistribution: async (input) => (await checkDistribution(input as never)) as unknown as Json,
     AcquirePromotionLease: () => ({
       key: 'local#web#stable',
       holder: BUILD_ID,
@@ -253,7 +320,14 @@ export async function collectRun(
     output,
     error: failed?.type === 'ExecutionFailed' ? { Error: failed.Error, Cause: failed.Cause } : undefined,
     events,
-    visited: events.flatMap((event) => (event.type === 'StateEntered' ? [event.state.name] : [])),
+    visited: events.flatMap((event) =>
+      event.type === 'StateEntered' && event.index === undefined ? [event.state.name] : [],
+    ),
+    iterations: events.reduce<Record<number, string[]>>((byIndex, event) => {
+      if (event.type === 'StateEntered' && event.index !== undefined)
+        byIndex[event.index] = [...(byIndex[event.index] ?? []), event.state.name];
+      return byIndex;
+    }, {}),
   };
 }
 

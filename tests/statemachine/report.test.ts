@@ -52,7 +52,7 @@ const successPathResults = (): [string, string][] => {
     }
   }
   return order
-    .filter((name) => states[name]?.Type === 'Task' && reachesSuccess.has(name))
+    .filter((name) => ['Task', 'Map'].includes(String(states[name]?.Type)) && reachesSuccess.has(name))
     .flatMap((name) => {
       const key = /^\$\.(\w+)$/.exec(String(states[name]?.ResultPath))?.[1];
       return key === undefined ? [] : [[name, key] as [string, string]];

@@ -16,10 +16,13 @@ import {
   ROLLED_BACK_CHANNEL,
   TAG,
 } from '#commons/core/tags.js';
-import { lambdaFunctionKeys, readRawDefinition } from '#statemachines/definition.js';
+import { allStates, lambdaFunctionKeys, readRawDefinition } from '#statemachines/definition.js';
 import { root, serverless } from './serverless-config.js';
 
-const states = readRawDefinition().States as Record<string, Record<string, unknown>>;
+const states = allStates(readRawDefinition().States as Record<string, unknown>) as Record<
+  string,
+  Record<string, unknown>
+>;
 const taskFunctions = Object.entries(lambdaFunctionKeys());
 const TRIGGERS = [
   'watch-base-images',

@@ -8,16 +8,18 @@
 
 import { codeCommit } from '../clients/codecommit.js';
 import { dynamodb } from '../clients/dynamodb.js';
-import { ec2 } from '../clients/ec2.js';
+import { ec2, ec2In } from '../clients/ec2.js';
 import { eventBridge } from '../clients/eventbridge.js';
 import { sfn } from '../clients/sfn.js';
-import { ssm } from '../clients/ssm.js';
+import { ssm, ssmIn } from '../clients/ssm.js';
 import { ssmIncidents } from '../clients/ssm-incidents.js';
 import { config } from '../config.js';
 import { MissingConfiguration, SlackDeliveryFailed } from '../errors.js';
+import type { RegionalPorts } from '../ports.js';
 import { logger } from '../powertools/index.js';
 import { SlackWebhookNotifier } from '../slack/webhook-notifier.js';
 import { DynamoDbPromotionLedger } from './dynamodb-promotion-ledger.js';
+import { Ec2ImageDistributor } from './ec2-image-distributor.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
 import { Ec2LeftoverStore } from './ec2-leftover-store.js';
 import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
@@ -36,6 +38,49 @@ export const imageStore = (): Ec2ImageStore =>
   new Ec2ImageStore(ec2, config.stage, (imageIds, error) =>
     logger.warn('image reference scan failed: images kept as in use', { imageIds, error }),
   );
+/** Copies and shares images in the regions of a distribution (`CopyImage` in the destination region). */
+export const imageDistributor = (): Ec2ImageDistributor => new Ec2ImageDistributor(ec2In, config.stage);
+
+/** One value per region, made on first use. */
+const perRegion = <T>(make: (region: string) => T): ((region: string) => T) => {
+  const made = new Map<string, T>();
+  return (region) => {
+    let value = made.get(region);
+    if (value === undefined) {
+      value = make(region);
+      made.set(region, value);
+    }
+    return value;
+  };
+};
+
+/** Each region's images (distributed pipelines), one store per region. */
+export const regionalImageStores = (): ((region: string) => Ec2ImageStore) =>
+  perRegion(
+    (region) =>
+      new Ec2ImageStore(
+        () => ec2In(region),
+        config.stage,
+        (imageIds, error) =>
+          logger.warn('image reference scan failed: images kept as in use', { region, imageIds, error }),
+      ),
+  );
+
+/** Each region's channel pointers: the parameter of the same name in that region's Parameter Store. */
+export const regionalChannelPointers = (): ((region: string) => SsmChannelPointer) =>
+  perRegion((region) => new SsmChannelPointer(() => ssmIn(region), config.channelParameterPrefix));
+
+/**
+ * Each region's images and channel pointers for distributed pipelines; events go to this stack's
+ * bus, with the region they report in their detail.
+ */
+export const regionalPorts = (): RegionalPorts => ({
+  images: regionalImageStores(),
+  pointer: regionalChannelPointers(),
+  events: perRegion(
+    (region) => new EventBridgePublisher(eventBridge, config.eventBusName, { stage: config.stage, region }),
+  ),
+});
 export const leftoverStore = (): Ec2LeftoverStore => new Ec2LeftoverStore(ec2, config.stage, imageStore());
 export const executionStatus = (): SfnExecutionStatus => new SfnExecutionStatus(sfn);
 export const channelPointer = (): SsmChannelPointer =>

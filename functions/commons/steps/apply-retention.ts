@@ -2,7 +2,7 @@ import { BoundedPool } from '../bounded-pool.js';
 import { type ChannelTrail, inScope, planRetention, type RetentionInput } from '../core/retention.js';
 import { type RetentionOutcomeEntry, retentionReport } from '../core/retention-report.js';
 import { isPromotedChannelTag, PREVIOUS_CHANNEL_PREFIX, TAG } from '../core/tags.js';
-import type { ChannelPointer, ImageRecord, ImageStore } from '../ports.js';
+import type { ChannelPointer, ImageRecord, ImageStore, RegionalPorts } from '../ports.js';
 import type { Build, Promotion, Retention } from '../schemas.js';
 
 export interface RetentionOptions {
@@ -21,6 +21,11 @@ export interface RetentionOptions {
   batchSize?: number;
   /** True for an error that means "slow down" (AWS: the SDK's throttling classification). */
   isThrottled?: (error: unknown) => boolean;
+  /**
+   * Launch permissions the factory granted itself (the distribution's share targets: account ids,
+   * organization and OU ARNs): an image shared with these only is not kept for being shared.
+   */
+  ownShareTargets?: readonly string[];
   /** Milliseconds left before the caller must return (Lambda: `context.getRemainingTimeInMillis`). */
   remainingMs?: () => number;
   /**
@@ -152,7 +157,11 @@ export async function applyRetention(
     // Not deleted without a known answer: unreadable → failed, not asked in time → deferred.
     const unchecked = new Map<string, string | undefined>();
     for (const result of sharing) {
-      if (result.status === 'done' && result.value.length > 0) facts.shared.push(result.item);
+      const foreign =
+        result.status === 'done'
+          ? result.value.filter((target) => !options.ownShareTargets?.includes(target))
+          : [];
+      if (foreign.length > 0) facts.shared.push(result.item);
       if (result.status === 'skipped') unchecked.set(result.item, undefined);
       if (result.status === 'failed') {
         unchecked.set(result.item, `launch permissions unreadable: ${describeError(result.error)}`);
@@ -200,4 +209,59 @@ export async function applyRetention(
         ]
       : [];
   return retentionReport([...entries.values()], { dryRun, warnings });
+}
+
+/**
+ * State `ApplyRetention` with distribution: {@link applyRetention} in the stack's own region, then
+ * with the same rules in every other region of `$.build.distribution` (each region's images,
+ * pointers and promotion: `$.promotion.regions`), one region after the other under the same time
+ * budget. Deregistering a copy also deletes its snapshots, as at home. Launch permissions the
+ * distribution itself granted (its share targets) do not keep an image: the other accounts are
+ * the pipeline's consumers, who follow its channels. A region whose retention
+ * throws is reported `partial` with its error, and the others still run.
+ * @returns the stack's own region's report, with `regions`: each other region's outcome, counts
+ *   and failed images; `outcome` is `partial` when any region's is.
+ */
+export async function applyRetentionInRegions(
+  input: Parameters<typeof applyRetention>[0],
+  ports: Pick<RegionalPorts, 'images' | 'pointer'> & { homeRegion: string },
+  options: RetentionOptions,
+): Promise<Retention> {
+  const shareWith = input.build.distribution?.shareWith;
+  const ownShareTargets = shareWith
+    ? [...shareWith.accounts, ...shareWith.organizations, ...shareWith.organizationalUnits]
+    : [];
+  options = { ...options, ownShareTargets };
+  const home = await applyRetention(
+    input,
+    { images: ports.images(ports.homeRegion), pointer: ports.pointer(ports.homeRegion) },
+    options,
+  );
+  const others = (input.build.distribution?.regions ?? []).filter((target) => !target.home);
+  if (others.length === 0) return home;
+  const regions: NonNullable<Retention['regions']> = [];
+  for (const { region } of others) {
+    const promoted = input.promotion?.regions?.find((entry) => entry.region === region);
+    const promotion =
+      input.promotion && promoted
+        ? { ...input.promotion, imageId: promoted.imageId, previousImageId: promoted.previousImageId }
+        : undefined;
+    try {
+      const report = await applyRetention(
+        { ...input, promotion },
+        { images: ports.images(region), pointer: ports.pointer(region) },
+        options,
+      );
+      regions.push({
+        region,
+        outcome: report.outcome ?? 'complete',
+        counts: report.counts ?? {},
+        outcomes: report.outcomes.filter((entry) => entry.outcome !== 'kept'),
+      });
+    } catch (error) {
+      regions.push({ region, outcome: 'partial', counts: {}, outcomes: [], error: describeError(error) });
+    }
+  }
+  const partial = home.outcome === 'partial' || regions.some((entry) => entry.outcome === 'partial');
+  return { ...home, outcome: partial ? 'partial' : (home.outcome ?? 'complete'), regions };
 }

@@ -8,6 +8,7 @@ import type {
   MachineLauncher,
   PromotionLease,
   PromotionLedger,
+  RegionalPorts,
   SnapshotOutcome,
 } from '../ports.js';
 import type { Build, Candidate, CaughtError } from '../schemas.js';
@@ -26,6 +27,8 @@ export interface CleanupResult {
    * execution holds it, so the channel was left to that execution).
    */
   channel?: { retagged: number; lease: 'released' | 'held-by-other' };
+  /** With distribution, after a failure before promotion: the build's copies in the other regions. */
+  copies?: Array<{ region: string; imageId: string; snapshots: SnapshotOutcome[] }>;
 }
 
 /**
@@ -102,21 +105,53 @@ export async function cleanupAfterFailure(
     termination?: unknown;
     error?: CaughtError | undefined;
     promotionLease?: PromotionLease | undefined;
+    /** CheckDistribution's verdict: present once the build reached its promotion. */
+    distributionVerdict?: unknown;
   },
   ports: {
     launcher: Pick<MachineLauncher, 'listByBuildId' | 'terminate'>;
     images: ImageStore;
     pointer: ChannelPointer;
     ledger: PromotionLedger;
+    /** The other regions of a distributed build (its copies are removed after an early failure). */
+    regions?: Pick<RegionalPorts, 'images'> | undefined;
   },
 ): Promise<CleanupResult> {
   const { build, candidate, testInstance } = input;
   if (!build)
     return { terminatedInstanceIds: [], deregisteredImageId: null, snapshots: [], candidate: 'absent' };
-  const promoting = input.termination !== undefined || input.promotionLease !== undefined;
+  // With distribution, the states between TerminateTestInstance and the promotion's copy and
+  // share: until CheckDistribution gave its verdict, nothing can name the candidate or a copy.
+  const promoting =
+    input.promotionLease !== undefined ||
+    input.distributionVerdict !== undefined ||
+    (input.termination !== undefined && build.distribution === undefined);
   const result = await cleanUpBuild(build, candidate, testInstance, promoting, ports);
-  return input.promotionLease ? { ...result, channel: await repairChannel(build, ports) } : result;
+  const copies = promoting || !ports.regions ? [] : await removeCopies(build, ports.regions);
+  const withCopies = copies.length > 0 ? { ...result, copies } : result;
+  return input.promotionLease ? { ...withCopies, channel: await repairChannel(build, ports) } : withCopies;
 }
+
+/**
+ * Deregister the build's copies (and their snapshots) in every region but the stack's own: the
+ * images tagged with its pipeline and build id there that are still `candidate` and not protected
+ * (the copies carry the candidate's tags).
+ */
+const removeCopies = async (
+  build: Build,
+  regions: Pick<RegionalPorts, 'images'>,
+): Promise<NonNullable<CleanupResult['copies']>> => {
+  const removed: NonNullable<CleanupResult['copies']> = [];
+  for (const { region } of (build.distribution?.regions ?? []).filter((target) => !target.home)) {
+    const store = regions.images(region);
+    const copies = await store.findImages({ [TAG.pipeline]: build.pipeline, [TAG.buildId]: build.buildId });
+    for (const copy of copies) {
+      if (copy.tags[TAG.channel] !== CANDIDATE_CHANNEL || copy.tags[TAG.protected] === 'true') continue;
+      removed.push({ region, imageId: copy.imageId, snapshots: await store.deregisterImage(copy.imageId) });
+    }
+  }
+  return removed;
+};
 
 const cleanUpBuild = async (
   build: Build,

@@ -1,8 +1,9 @@
 import { resolveBaseImageSource } from '../build-source.js';
 import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
+import { resolveDistribution } from '../core/distribution.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
 import { checkParentImage, type ParentImage, type ParentRef } from '../core/layering.js';
-import { InvalidInput, UnusableParentImage } from '../errors.js';
+import { InvalidDistribution, InvalidInput, UnusableParentImage } from '../errors.js';
 import type { PrepareBuildInput } from '../handler-inputs.js';
 import type {
   ChannelPointer,
@@ -39,6 +40,12 @@ export interface PrepareBuildOptions {
   alerting?: Build['alerting'];
   /** With `ports.revisions`: the default repository and branch (AWS backend). */
   defaultSource?: DefaultSource;
+  /**
+   * The `distribution` stage parameter (keyed by pipeline; `core/distribution.ts`) and the
+   * stack's region, where the build bakes (`local` on the local backend). Default: no pipeline
+   * distributes beyond the stack's region.
+   */
+  distribution?: { settings: Readonly<Record<string, unknown>>; homeRegion: string };
   now?: () => Date;
 }
 
@@ -142,7 +149,10 @@ const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
  * The build's `order` (monotonic promotion) is its source image's creation time and the next
  * number of the pipeline's build sequence from `ports.ledger`.
  * @returns the `build` document (`$.build`).
- * @throws UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner),
+ * The build's `distribution` is the pipeline's entry of `options.distribution` resolved for the
+ * stack's region (`core/distribution.ts`): every region, the share targets, the fail policy.
+ * @throws InvalidDistribution (the pipeline's distribution entry cannot work: region names, account
+ *   ids, organization and OU ARNs, KMS keys; checked first), UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner),
  *   UnusableParentImage (empty parent channel, image not the parent's), InvalidInput (given source
  *   image not found, no repository, short commit, source image without a creation time, baseImage
  *   other than the parent's, no `ports.parents` for a layered build).
@@ -160,6 +170,12 @@ export async function prepareBuild(
 ): Promise<Build> {
   const { execution } = request;
   const imageDefinition = resolveImageDefinition(request.input.pipeline, request.input.imageDefinition);
+  // Checked before anything is resolved or handed out: a distribution that cannot work stops here.
+  const distribution = resolveDistribution(
+    options.distribution?.settings[request.input.pipeline],
+    options.distribution?.homeRegion ?? 'local',
+    (problems) => new InvalidDistribution(request.input.pipeline, problems),
+  );
   const input = ports.revisions
     ? { ...request.input, ...(await resolveSource(request.input, ports.revisions, options.defaultSource)) }
     : request.input;
@@ -203,5 +219,6 @@ export async function prepareBuild(
       sourceCreatedAt: new Date(source.createdAt).toISOString(),
       sequence: await ports.ledger.nextSequence(input.pipeline),
     },
+    distribution,
   };
 }

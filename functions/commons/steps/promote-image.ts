@@ -3,8 +3,8 @@ import { planChannelTags } from '../core/promotion.js';
 import { decidePromotion, formatBuildOrder, parseBuildOrder } from '../core/promotion-order.js';
 import { RETIRED_CHANNEL, TAG } from '../core/tags.js';
 import { CandidateNotFound, InvalidInput } from '../errors.js';
-import type { ChannelPointer, EventPublisher, ImageRecord, ImageStore } from '../ports.js';
-import type { Build, Candidate, Promotion } from '../schemas.js';
+import type { ChannelPointer, EventPublisher, ImageRecord, ImageStore, RegionalPorts } from '../ports.js';
+import type { Build, Candidate, DistributionVerdict, Promotion } from '../schemas.js';
 
 /**
  * Make the channel's `factory:channel` tags agree with its pointer (`core/promotion.ts`
@@ -127,4 +127,55 @@ export async function promoteImage(
     parameterName: position.location,
     parameterVersion: position.version,
   };
+}
+
+/**
+ * State `PromoteImage` with distribution: {@link promoteImage} in every region the verdict of
+ * `CheckDistribution` promotes (`$.distributionVerdict.promote`, the stack's own region first),
+ * each with that region's image, channel pointer (the SSM parameter of the same name in that
+ * region) and events (whose `region` is that region). Each region decides on its own whether the
+ * build is newer than what its channel names. Regions that failed distribution are not touched
+ * and are listed in `unpromotedRegions`. Without a verdict (a build from before distribution) only
+ * the stack's own region is promoted, as before.
+ * Re-running converges region by region, as {@link promoteImage} does.
+ * @returns `$.promotion`: the stack's own region's promotion, with `regions` (every promoted region).
+ * @throws what {@link promoteImage} throws, in the first region that fails (the regions before it
+ *   are promoted; the ASL retries the step or goes to CleanupAfterFailure, which repairs the tags).
+ */
+export async function promoteImageInRegions(
+  input: {
+    build: Pick<Build, 'buildId' | 'pipeline' | 'channel' | 'order'> & Partial<Build>;
+    candidate: Pick<Candidate, 'imageId'> & Partial<Candidate>;
+    probeResult?: ProbeFacts | undefined;
+    distributionVerdict?: DistributionVerdict | undefined;
+  },
+  ports: RegionalPorts & { homeRegion: string },
+): Promise<Promotion> {
+  const promote = input.distributionVerdict?.promote ?? [
+    { region: ports.homeRegion, imageId: input.candidate.imageId },
+  ];
+  const regions: NonNullable<Promotion['regions']> = [];
+  let home: Promotion | undefined;
+  for (const { region, imageId } of promote) {
+    const promotion = await promoteImage(
+      { ...input, candidate: region === ports.homeRegion ? input.candidate : { imageId } },
+      { images: ports.images(region), pointer: ports.pointer(region), events: ports.events(region) },
+    );
+    if (region === ports.homeRegion) home = promotion;
+    regions.push({
+      region,
+      outcome: promotion.outcome,
+      imageId: promotion.imageId,
+      previousImageId: promotion.previousImageId,
+      ...(promotion.currentImageId ? { currentImageId: promotion.currentImageId } : {}),
+      parameterName: promotion.parameterName,
+      parameterVersion: promotion.parameterVersion,
+    });
+  }
+  if (!home)
+    throw new InvalidInput(
+      `the distribution verdict does not promote the stack's own region ${ports.homeRegion}`,
+    );
+  const failed = input.distributionVerdict?.failed ?? [];
+  return { ...home, regions, ...(failed.length > 0 ? { unpromotedRegions: failed } : {}) };
 }

@@ -2,7 +2,15 @@ import { imageRolledBack } from '../core/events.js';
 import { planRollback } from '../core/promotion.js';
 import { previousChannel, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL, TAG } from '../core/tags.js';
 import { EventPublishFailed, InvalidInput } from '../errors.js';
-import type { ChannelPointer, EventPublisher, ImageStore, PromotionLedger } from '../ports.js';
+import type {
+  ChannelPointer,
+  ChannelPosition,
+  EventPublisher,
+  ImageRecord,
+  ImageStore,
+  PromotionLedger,
+  RegionalPorts,
+} from '../ports.js';
 import { withPromotionLease } from './acquire-promotion-lease.js';
 import { syncChannelTags } from './promote-image.js';
 
@@ -13,6 +21,14 @@ export interface RollbackResult {
   withdrawnImageId: string | null;
   parameterName: string;
   parameterVersion: number;
+  /** With distribution: every other region's rollback, to its copy of the same build. */
+  regions?: Array<RollbackResult & { region: string }>;
+}
+
+/** The other regions of a distributed pipeline (`core/distribution.ts`), and their ports. */
+export interface RollbackRegions {
+  names: readonly string[];
+  ports: RegionalPorts;
 }
 
 /**
@@ -39,12 +55,101 @@ export interface RollbackResult {
  */
 export async function rollbackChannel(
   input: { pipeline: string; channel: string; imageId?: string | undefined },
-  ports: { images: ImageStore; pointer: ChannelPointer; ledger: PromotionLedger; events: EventPublisher },
+  ports: {
+    images: ImageStore;
+    pointer: ChannelPointer;
+    ledger: PromotionLedger;
+    events: EventPublisher;
+    /** A distributed pipeline's other regions: they move with the stack's own region. */
+    regions?: RollbackRegions | undefined;
+  },
   options: { holder: string; ttlSeconds?: number },
 ): Promise<RollbackResult> {
   const { pipeline, channel } = input;
-  return withPromotionLease(ports.ledger, { pipeline, channel, ...options }, () => rollBack(input, ports));
+  return withPromotionLease(ports.ledger, { pipeline, channel, ...options }, () =>
+    ports.regions && ports.regions.names.length > 0
+      ? rollBackEveryRegion(input, ports, ports.regions)
+      : rollBack(input, ports),
+  );
 }
+
+/**
+ * Every region together: the stack's own region's target (as {@link rollBack} picks it) names a
+ * build; each other region rolls back to its copy of that build (the copy carries the build's
+ * `factory:build-id`, copied with its tags). Nothing moves unless every region has such a copy.
+ * @throws InvalidInput naming the regions without a copy of the target build (nothing moved).
+ */
+const rollBackEveryRegion = async (
+  input: { pipeline: string; channel: string; imageId?: string | undefined },
+  ports: { images: ImageStore; pointer: ChannelPointer; events: EventPublisher },
+  regions: RollbackRegions,
+): Promise<RollbackResult> => {
+  const { pipeline, channel } = input;
+  const images = await ports.images.findImages({ [TAG.pipeline]: pipeline });
+  const current = await ports.pointer.current(pipeline, channel);
+  const targetId = input.imageId ?? (await rollbackTarget(pipeline, channel, images, current, ports.pointer));
+  const target = images.find((image) => image.imageId === targetId);
+  const buildId = target?.tags[TAG.buildId];
+  if (!target || !buildId)
+    throw new InvalidInput(
+      `image ${targetId ?? '(none)'} is not an available image of pipeline ${pipeline} with a build id: its copies in ${regions.names.join(', ')} cannot be found`,
+    );
+  const copies = new Map<string, string>();
+  for (const region of regions.names) {
+    const [copy] = await regions.ports
+      .images(region)
+      .findImages({ [TAG.pipeline]: pipeline, [TAG.buildId]: buildId });
+    if (copy) copies.set(region, copy.imageId);
+  }
+  const missing = regions.names.filter((region) => !copies.has(region));
+  if (missing.length > 0)
+    throw new InvalidInput(
+      `cannot roll back ${pipeline}/${channel} in every region together: ${missing.join(', ')} hold no copy of build ${buildId} (${target.imageId}); nothing was moved`,
+    );
+  const home = await rollBack({ pipeline, channel, imageId: target.imageId }, ports);
+  const moved: NonNullable<RollbackResult['regions']> = [];
+  for (const region of regions.names) {
+    const result = await rollBack(
+      { pipeline, channel, imageId: copies.get(region) },
+      {
+        images: regions.ports.images(region),
+        pointer: regions.ports.pointer(region),
+        events: regions.ports.events(region),
+      },
+    );
+    moved.push({ ...result, region });
+  }
+  return { ...home, regions: moved };
+};
+
+/**
+ * The rollback target when none is named: the newest entry of the pointer history that is not
+ * the current image, still exists and was not withdrawn by an earlier rollback; without a pointer,
+ * the newest image tagged `previous-<channel>`. Undefined when there is none.
+ */
+const rollbackTarget = async (
+  pipeline: string,
+  channel: string,
+  images: readonly ImageRecord[],
+  current: ChannelPosition | undefined,
+  pointer: ChannelPointer,
+): Promise<string | undefined> => {
+  if (current) {
+    // Walk the pointer history back, skipping the current image, images withdrawn by an earlier
+    // rollback and images that no longer exist (deregistered by retention).
+    const rollbackable = new Set(
+      images.filter((image) => image.tags[TAG.channel] !== ROLLED_BACK_CHANNEL).map((image) => image.imageId),
+    );
+    const history = await pointer.history(pipeline, channel);
+    return history.find(
+      (position) => position.imageId !== current.imageId && rollbackable.has(position.imageId),
+    )?.imageId;
+  }
+  // A channel without a pointer: its tags are all there is.
+  return images
+    .filter((image) => image.tags[TAG.channel] === previousChannel(channel))
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0]?.imageId;
+};
 
 const rollBack = async (
   input: { pipeline: string; channel: string; imageId?: string | undefined },
@@ -53,24 +158,7 @@ const rollBack = async (
   const { pipeline, channel } = input;
   const images = await ports.images.findImages({ [TAG.pipeline]: pipeline });
   const current = await ports.pointer.current(pipeline, channel);
-  let targetId = input.imageId;
-  if (!targetId && current) {
-    // Walk the pointer history back, skipping the current image, images withdrawn by an earlier
-    // rollback and images that no longer exist (deregistered by retention).
-    const rollbackable = new Set(
-      images.filter((image) => image.tags[TAG.channel] !== ROLLED_BACK_CHANNEL).map((image) => image.imageId),
-    );
-    const history = await ports.pointer.history(pipeline, channel);
-    targetId = history.find(
-      (position) => position.imageId !== current.imageId && rollbackable.has(position.imageId),
-    )?.imageId;
-  }
-  if (!targetId && !current) {
-    // A channel without a pointer: its tags are all there is.
-    targetId = images
-      .filter((image) => image.tags[TAG.channel] === previousChannel(channel))
-      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0]?.imageId;
-  }
+  const targetId = input.imageId ?? (await rollbackTarget(pipeline, channel, images, current, ports.pointer));
   if (!targetId)
     throw new InvalidInput(`channel ${pipeline}/${channel} has no previous image to roll back to`);
   const target = images.find((image) => image.imageId === targetId);

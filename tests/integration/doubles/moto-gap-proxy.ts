@@ -58,6 +58,7 @@ import {
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
+  DescribeTagsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { GetParametersCommand, paginateDescribeParameters, SSMClient } from '@aws-sdk/client-ssm';
@@ -413,6 +414,8 @@ export interface MotoGapProxy {
   readonly faults: FaultInjector;
   /** The service-model validator every request passes first (its `checked` constraints). */
   readonly validator: RequestValidator;
+  /** The KMS key of each snapshot the doubles know of (CopyImageDouble; a bake records its own). */
+  readonly snapshotKeys: SnapshotKeys;
   /** IAM evaluation of the calls made while a role is set ({@link MotoGapProxy.runAs}). */
   readonly iam: IamAuthorizer | undefined;
   /**
@@ -433,6 +436,30 @@ const readBody = async (message: IncomingMessage): Promise<Buffer> => {
   for await (const chunk of message) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 };
+
+/** The region a request is signed for (its SigV4 credential scope), else the test region. */
+const regionOf = (headers: IncomingMessage['headers']): string =>
+  /Credential=[^/]+\/[^/]+\/([^/]+)\/[^/]+\/aws4_request/.exec(String(headers.authorization ?? ''))?.[1] ??
+  TEST_REGION;
+
+/** The AWS managed key of EBS: what an encrypted snapshot gets when no key is named. */
+export const DEFAULT_EBS_KEY = 'alias/aws/ebs';
+
+/**
+ * SnapshotKeys: the KMS key of each encrypted snapshot (moto records none for AMI snapshots).
+ * CopyImageDouble records the copies' keys; a test records the bake's (`KMS_KEY_ID` of the Packer
+ * task, the default EBS key when empty). A snapshot never recorded counts as encrypted with the
+ * default key (Packer's `encrypted = true` without `kms_key_id`).
+ */
+export class SnapshotKeys {
+  readonly #keys = new Map<string, string>();
+  record(snapshotId: string, kmsKeyId: string | undefined): void {
+    this.#keys.set(snapshotId, kmsKeyId || DEFAULT_EBS_KEY);
+  }
+  keyOf(snapshotId: string): string {
+    return this.#keys.get(snapshotId) ?? DEFAULT_EBS_KEY;
+  }
+}
 
 const serviceOf = (headers: IncomingMessage['headers']): string =>
   /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(String(headers.authorization ?? ''))?.[1] ??
@@ -482,6 +509,28 @@ export const startMotoGapProxy = async (
       secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
     },
   });
+  /** moto's EC2 and SSM in another region (the doubles act where the request was sent). */
+  const regional = new Map<string, { ec2: EC2Client; ssm: SSMClient }>();
+  const clientsIn = (region: string) => {
+    if (region === TEST_REGION) return { ec2, ssm: ssmClient };
+    let clients = regional.get(region);
+    if (!clients) {
+      const settings = {
+        endpoint: motoEndpoint,
+        region,
+        credentials: {
+          accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
+          secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+        },
+      };
+      clients = { ec2: new EC2Client(settings), ssm: new SSMClient(settings) };
+      regional.set(region, clients);
+    }
+    return clients;
+  };
+  const snapshotKeys = new SnapshotKeys();
+  /** CopyImage client tokens per region: the copy each made and the request it was made for. */
+  const copyTokens = new Map<string, { imageId: string; request: string }>();
   const publicParameters = new PublicParameterPublisher();
   const ssmAgent = new SsmAgentDouble();
   const incidents = new IncidentManagerDouble();
@@ -528,9 +577,13 @@ export const startMotoGapProxy = async (
   };
 
   /** Whether the acting role may delete this snapshot (DeregisterImage's DeleteAssociatedSnapshots). */
-  const mayDeleteSnapshot = async (snapshotId: string, role: string | undefined): Promise<boolean> => {
+  const mayDeleteSnapshot = async (
+    snapshotId: string,
+    role: string | undefined,
+    region: string,
+  ): Promise<boolean> => {
     if (!iam || !role) return true;
-    const decisions = await iam.authorize(role, 'ec2', 'DeleteSnapshot', { SnapshotId: snapshotId });
+    const decisions = await iam.authorize(role, 'ec2', 'DeleteSnapshot', { SnapshotId: snapshotId }, region);
     return decisions.every((d) => d.result === 'Allowed');
   };
 
@@ -761,7 +814,11 @@ export const startMotoGapProxy = async (
     for (const imageId of ids) {
       let image: { OwnerId?: string; ImageOwnerAlias?: string } | undefined;
       try {
-        image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+        image = (
+          await clientsIn(regionOf(incoming.headers)).ec2.send(
+            new DescribeImagesCommand({ ImageIds: [imageId] }),
+          )
+        ).Images?.[0];
       } catch {
         image = undefined;
       }
@@ -807,6 +864,145 @@ export const startMotoGapProxy = async (
     return { reply: { ...answer.reply, body: Buffer.from(fixed) }, by: 'double' as const };
   };
 
+  const ec2Error = (status: number, code: string, message: string) => ({
+    reply: {
+      status,
+      headers: { 'content-type': 'text/xml;charset=UTF-8' },
+      body: Buffer.from(
+        `<Response><Errors><Error><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+      ),
+    },
+    by: 'double' as const,
+  });
+
+  /** `TagSpecification.N` of a Query request, by resource type. */
+  const tagSpecifications = (form: URLSearchParams): Map<string, Array<{ Key: string; Value: string }>> => {
+    const specs = new Map<string, Array<{ Key: string; Value: string }>>();
+    for (let n = 1; form.has(`TagSpecification.${n}.ResourceType`); n += 1) {
+      const tags: Array<{ Key: string; Value: string }> = [];
+      for (let t = 1; form.has(`TagSpecification.${n}.Tag.${t}.Key`); t += 1) {
+        tags.push({
+          Key: form.get(`TagSpecification.${n}.Tag.${t}.Key`) ?? '',
+          Value: form.get(`TagSpecification.${n}.Tag.${t}.Value`) ?? '',
+        });
+      }
+      specs.set(form.get(`TagSpecification.${n}.ResourceType`) ?? '', tags);
+    }
+    return specs;
+  };
+
+  /**
+   * CopyImageDouble: moto's CopyImage copies the image but ignores `ClientToken`, `Encrypted`,
+   * `KmsKeyId`, `CopyImageTags` and `TagSpecifications` (MOTO-GAPS.md). As the API reference
+   * states (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html):
+   * - a `ClientToken` seen before in the region returns that copy; with other parameters,
+   *   `IdempotentParameterMismatch` (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html);
+   * - `KmsKeyId` without `Encrypted=true` is refused ("If you specify a KMS key, you must also set
+   *   the encrypted state to true"), and so is a key ARN of another region (the copy's snapshots
+   *   are encrypted in the destination region);
+   * - `CopyImageTags=true` copies the source's user-defined tags (not `aws:` ones);
+   * - `TagSpecifications` tag the new image and its snapshots.
+   * The copy's snapshots are recorded in {@link SnapshotKeys} with the key named, else the default
+   * EBS key (a copy of an encrypted snapshot is always encrypted).
+   */
+  const copyImage = async (
+    incoming: IncomingMessage,
+    form: URLSearchParams,
+    body: Buffer,
+    region: string,
+  ) => {
+    const token = form.get('ClientToken');
+    const fingerprint = [...form.entries()]
+      .filter(([key]) => key !== 'Action' && key !== 'Version')
+      .sort()
+      .join('&');
+    const reply = (imageId: string) => ({
+      reply: xml(
+        `<CopyImageResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><imageId>${imageId}</imageId></CopyImageResponse>`,
+      ),
+      by: 'double' as const,
+    });
+    if (token) {
+      const seen = copyTokens.get(`${region}|${token}`);
+      if (seen && seen.request !== fingerprint)
+        return ec2Error(
+          400,
+          'IdempotentParameterMismatch',
+          `client token ${token} was used with other parameters`,
+        );
+      if (seen) return reply(seen.imageId);
+    }
+    const kmsKeyId = form.get('KmsKeyId') ?? undefined;
+    if (kmsKeyId && form.get('Encrypted') !== 'true')
+      return ec2Error(400, 'InvalidParameterCombination', 'KmsKeyId requires Encrypted to be true');
+    const keyRegion = kmsKeyId ? /^arn:aws[a-z-]*:kms:([a-z0-9-]+):/.exec(kmsKeyId)?.[1] : undefined;
+    if (keyRegion !== undefined && keyRegion !== region)
+      return ec2Error(
+        400,
+        'InvalidParameterValue',
+        `KMS key ${kmsKeyId} is not in the destination region ${region}`,
+      );
+    const sourceRegion = form.get('SourceRegion') ?? region;
+    const sourceImageId = form.get('SourceImageId') ?? '';
+    const forwarded = await forward(incoming, body);
+    if (forwarded.status !== 200) return { reply: forwarded, by: 'moto' as const };
+    const imageId = /<imageId>([^<]+)<\/imageId>/.exec(forwarded.body.toString())?.[1] ?? '';
+    const { ec2: destination } = clientsIn(region);
+    const image = (await destination.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+    const snapshots = (image?.BlockDeviceMappings ?? []).flatMap((m) =>
+      m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : [],
+    );
+    const specs = tagSpecifications(form);
+    const imageTags = [...(specs.get('image') ?? [])];
+    if (form.get('CopyImageTags') === 'true') {
+      const { Tags } = await clientsIn(sourceRegion).ec2.send(
+        new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [sourceImageId] }] }),
+      );
+      for (const tag of Tags ?? [])
+        if (tag.Key && !tag.Key.startsWith('aws:'))
+          imageTags.unshift({ Key: tag.Key, Value: tag.Value ?? '' });
+    }
+    if (imageTags.length > 0)
+      await destination.send(new CreateTagsCommand({ Resources: [imageId], Tags: imageTags }));
+    const snapshotTags = specs.get('snapshot') ?? [];
+    if (snapshotTags.length > 0 && snapshots.length > 0)
+      await destination.send(new CreateTagsCommand({ Resources: snapshots, Tags: snapshotTags }));
+    for (const snapshotId of snapshots) snapshotKeys.record(snapshotId, kmsKeyId);
+    if (token) copyTokens.set(`${region}|${token}`, { imageId, request: fingerprint });
+    return reply(imageId);
+  };
+
+  /**
+   * ModifySnapshotAttribute `createVolumePermission` `add` for accounts: refused for a snapshot
+   * encrypted with the AWS managed key ("Snapshots encrypted with your default KMS key cannot be
+   * shared with other accounts",
+   * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html), which
+   * moto allows; and an account id that is not 12 digits is refused as EC2 refuses it.
+   */
+  const snapshotShareRefusal = (form: URLSearchParams) => {
+    const adding =
+      form.get('OperationType') === 'add' ||
+      [...form.keys()].some((key) => key.startsWith('CreateVolumePermission.Add.'));
+    if (!adding) return undefined;
+    const accounts = [
+      ...listField(form, 'UserId'),
+      ...[...form.entries()]
+        .filter(([key]) => /^CreateVolumePermission\.Add\.\d+\.UserId$/.test(key))
+        .map(([, v]) => v),
+    ];
+    const invalid = accounts.find((account) => !/^\d{12}$/.test(account));
+    if (invalid !== undefined)
+      return ec2Error(400, 'InvalidParameterValue', `Value (${invalid}) for parameter userId is invalid`);
+    const snapshotId = form.get('SnapshotId') ?? '';
+    if (accounts.length > 0 && snapshotKeys.keyOf(snapshotId) === DEFAULT_EBS_KEY)
+      return ec2Error(
+        400,
+        'InvalidParameter',
+        `snapshot ${snapshotId} is encrypted with the default EBS key: snapshots encrypted with your default KMS key cannot be shared with other accounts`,
+      );
+    return undefined;
+  };
+
   const ec2Query = async (
     incoming: IncomingMessage,
     form: URLSearchParams,
@@ -814,6 +1010,13 @@ export const startMotoGapProxy = async (
     caller: string | undefined,
   ) => {
     const action = form.get('Action');
+    const region = regionOf(incoming.headers);
+    const { ec2, ssm: ssmClient } = clientsIn(region);
+    if (action === 'CopyImage') return copyImage(incoming, form, body, region);
+    if (action === 'ModifySnapshotAttribute') {
+      const refusal = snapshotShareRefusal(form);
+      if (refusal) return refusal;
+    }
     if (action === 'DescribeImages') {
       const owned = await imagesOfOwners(incoming, form);
       if (owned) return owned;
@@ -958,7 +1161,7 @@ export const startMotoGapProxy = async (
       const results: string[] = [];
       for (const snapshotId of snapshotIds) {
         let code = 'success';
-        if (!(await mayDeleteSnapshot(snapshotId, caller))) {
+        if (!(await mayDeleteSnapshot(snapshotId, caller, region))) {
           code = 'missing-permissions';
         } else {
           try {
@@ -1055,7 +1258,9 @@ export const startMotoGapProxy = async (
     const refusal =
       violations.length > 0 || !iam || !caller
         ? undefined
-        : (await iam.authorize(caller, service, operation, structured)).find((d) => d.result !== 'Allowed');
+        : (await iam.authorize(caller, service, operation, structured, regionOf(incoming.headers))).find(
+            (d) => d.result !== 'Allowed',
+          );
     const fault = violations.length > 0 || refusal ? undefined : faults.take(service, operation, input);
     if (violations.length > 0) {
       answer = { reply: validator.reply(service, violations), by: 'validator' };
@@ -1141,6 +1346,7 @@ export const startMotoGapProxy = async (
     executions,
     faults,
     validator,
+    snapshotKeys,
     iam,
     operations,
     runAs: async (next, act) => {
@@ -1156,6 +1362,10 @@ export const startMotoGapProxy = async (
     close: async () => {
       ec2.destroy();
       ssmClient.destroy();
+      for (const clients of regional.values()) {
+        clients.ec2.destroy();
+        clients.ssm.destroy();
+      }
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
     },

@@ -30,6 +30,20 @@ import type { Stack, StackRole } from './stack.js';
 
 export type Context = Record<string, string | string[]>;
 
+/** The default key policy of a KMS key: its account's IAM policies decide who may use it. */
+const defaultKeyPolicy = (keyArn: string) => ({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'Enable IAM User Permissions',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${keyArn.split(':')[4] ?? MOTO_ACCOUNT_ID}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    },
+  ],
+});
+
 /** One authorization IAM performs for a call. */
 export interface AuthorizationRequest {
   action: string;
@@ -44,15 +58,15 @@ export interface Decision extends AuthorizationRequest {
   detail?: string;
 }
 
-const EC2 = `arn:aws:ec2:${TEST_REGION}:${MOTO_ACCOUNT_ID}`;
 /** AWS-owned SSM resources have account-less ARNs: public parameters and AWS documents. */
 const ACCOUNTLESS_SSM = /^arn:aws:ssm:[a-z0-9-]+::(parameter\/aws\/service\/|document\/AWS-)/;
-const EC2_PUBLIC = `arn:aws:ec2:${TEST_REGION}:`;
 
 /** The ARN of an EC2 resource by its id prefix (images and snapshots carry no account). */
-export const ec2Arn = (id: string): string => {
-  if (id.startsWith('ami-')) return `${EC2_PUBLIC}:image/${id}`;
-  if (id.startsWith('snap-')) return `${EC2_PUBLIC}:snapshot/${id}`;
+export const ec2Arn = (id: string, region: string = TEST_REGION): string => ec2ArnIn(id, region);
+
+const ec2ArnIn = (id: string, region: string): string => {
+  if (id.startsWith('ami-')) return `arn:aws:ec2:${region}::image/${id}`;
+  if (id.startsWith('snap-')) return `arn:aws:ec2:${region}::snapshot/${id}`;
   const types: Record<string, string> = {
     i: 'instance',
     vol: 'volume',
@@ -65,16 +79,19 @@ export const ec2Arn = (id: string): string => {
   };
   const type = types[id.split('-')[0] ?? ''];
   if (!type) throw new Error(`no ARN mapping for EC2 resource id ${id}`);
-  return `${EC2}:${type}/${id}`;
+  return `arn:aws:ec2:${region}:${MOTO_ACCOUNT_ID}:${type}/${id}`;
 };
 
 /** An SSM parameter's ARN (`/aws/service/…` public parameters carry no account). */
-export const parameterArn = (name: string): string => {
+export const parameterArn = (name: string, region: string = TEST_REGION): string =>
+  parameterArnIn(name, region);
+
+const parameterArnIn = (name: string, region: string): string => {
   const bare = name.replace(/:[^/:]+$/, ''); // version or label selector
   const path = bare.startsWith('/') ? bare : `/${bare}`;
   return path.startsWith('/aws/service/')
-    ? `arn:aws:ssm:${TEST_REGION}::parameter${path}`
-    : `arn:aws:ssm:${TEST_REGION}:${MOTO_ACCOUNT_ID}:parameter${path}`;
+    ? `arn:aws:ssm:${region}::parameter${path}`
+    : `arn:aws:ssm:${region}:${MOTO_ACCOUNT_ID}:parameter${path}`;
 };
 
 const tagContext = (prefix: string, tags: Record<string, string>): Context =>
@@ -129,6 +146,8 @@ export class IamAuthorizer {
     /** EC2 client straight to moto (tag look-ups are not calls of the role). */
     private readonly ec2: EC2Client,
     otherStages: readonly Stack[] = [],
+    /** EC2 clients straight to moto in other regions (distribution); default: {@link ec2} only. */
+    private readonly ec2In: (region: string) => EC2Client = () => ec2,
   ) {
     this.#roles = new Map(stack.roles());
     this.#instanceProfileRoles = new Map();
@@ -164,45 +183,79 @@ export class IamAuthorizer {
     this.#sessions.set(sessionId, session);
   }
 
+  #client(region: string): EC2Client {
+    return region === TEST_REGION ? this.ec2 : this.ec2In(region);
+  }
+
   /** Current tags of EC2 resources, from the emulator. */
-  async #tags(id: string): Promise<Record<string, string>> {
+  async #tags(id: string, region: string): Promise<Record<string, string>> {
     if (!id.includes('-') || id.includes('*')) return {};
-    const { Tags } = await this.ec2.send(
+    const client = this.#client(region);
+    const { Tags } = await client.send(
       new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }),
     );
     return Object.fromEntries((Tags ?? []).map((tag) => [String(tag.Key), String(tag.Value ?? '')]));
   }
 
-  async #imageExists(imageId: string): Promise<boolean> {
+  async #imageExists(imageId: string, region: string): Promise<boolean> {
     try {
-      const { Images } = await this.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+      const { Images } = await this.#client(region).send(new DescribeImagesCommand({ ImageIds: [imageId] }));
       return (Images ?? []).length > 0;
     } catch {
       return false;
     }
   }
 
-  async #ec2Resource(id: string): Promise<{ resource: string; context: Context }> {
-    return { resource: ec2Arn(id), context: tagContext('aws:ResourceTag', await this.#tags(id)) };
+  async #ec2Resource(id: string, region: string): Promise<{ resource: string; context: Context }> {
+    return {
+      resource: ec2Arn(id, region),
+      context: tagContext('aws:ResourceTag', await this.#tags(id, region)),
+    };
   }
 
-  async #keyPair(name: string): Promise<{ resource: string; context: Context }> {
+  async #keyPair(name: string, region: string): Promise<{ resource: string; context: Context }> {
     let tags: Record<string, string> = {};
     try {
-      const { KeyPairs } = await this.ec2.send(new DescribeKeyPairsCommand({ KeyNames: [name] }));
+      const { KeyPairs } = await this.#client(region).send(new DescribeKeyPairsCommand({ KeyNames: [name] }));
       tags = tagsOf(KeyPairs?.[0]?.Tags);
     } catch {
       // not there (yet): no resource tags
     }
-    return { resource: `${EC2}:key-pair/${name}`, context: tagContext('aws:ResourceTag', tags) };
+    return {
+      resource: `arn:aws:ec2:${region}:${MOTO_ACCOUNT_ID}:key-pair/${name}`,
+      context: tagContext('aws:ResourceTag', tags),
+    };
   }
 
-  /** What IAM authorizes for one call (throws when the call has no mapping). */
+  /**
+   * What IAM authorizes for one call (throws when the call has no mapping), each with the call's
+   * region as `aws:RequestedRegion` (the region the request is signed for and sent to).
+   * @param region the region of the call (its SigV4 credential scope); default the test region.
+   */
   async requestsFor(
     service: string,
     operation: string,
     input: Record<string, unknown>,
+    region: string = TEST_REGION,
   ): Promise<AuthorizationRequest[]> {
+    const requests = await this.#requestsFor(service, operation, input, region);
+    return requests.map((request) => ({
+      ...request,
+      context: { 'aws:RequestedRegion': region, ...request.context },
+    }));
+  }
+
+  async #requestsFor(
+    service: string,
+    operation: string,
+    input: Record<string, unknown>,
+    region: string,
+  ): Promise<AuthorizationRequest[]> {
+    const EC2 = `arn:aws:ec2:${region}:${MOTO_ACCOUNT_ID}`;
+    const EC2_PUBLIC = `arn:aws:ec2:${region}:`;
+    const ec2Arn = (id: string) => ec2ArnIn(id, region);
+    const parameterArn = (name: string) => parameterArnIn(name, region);
+    const TEST_REGION = region;
     const action = `${service}:${operation}`;
     const one = (resource: string, context: Context = {}): AuthorizationRequest => ({
       action,
@@ -232,7 +285,7 @@ export class IamAuthorizer {
           const tags = tagsOf(input.Tags as never);
           const out: AuthorizationRequest[] = [];
           for (const id of list(input.Resources)) {
-            const { resource, context } = await this.#ec2Resource(id);
+            const { resource, context } = await this.#ec2Resource(id, region);
             out.push(one(resource, { ...context, ...requestTags(tags) }));
           }
           return out;
@@ -242,22 +295,71 @@ export class IamAuthorizer {
         case 'StartInstances': {
           return Promise.all(
             list(input.InstanceIds).map(async (id) => {
-              const { resource, context } = await this.#ec2Resource(id);
+              const { resource, context } = await this.#ec2Resource(id, region);
               return one(resource, context);
             }),
           );
         }
         case 'ModifyInstanceAttribute': {
-          const { resource, context } = await this.#ec2Resource(String(input.InstanceId));
+          const { resource, context } = await this.#ec2Resource(String(input.InstanceId), region);
+          return [one(resource, context)];
+        }
+        // CopyImage is sent to the destination region. Since 2024-10-28 it is authorized on the
+        // source image too; the new image and snapshots are authorized as created, and their
+        // tags (CopyImageTags, TagSpecifications) as ec2:CreateTags with ec2:CreateAction=CopyImage
+        // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/copy-ami-permissions.html; Service
+        // Authorization Reference, Amazon EC2). With KmsKeyId, EBS uses the key on the caller's
+        // behalf: its KMS actions carry kms:ViaService=ec2.<region>.amazonaws.com.
+        case 'CopyImage': {
+          const sourceRegion = String(input.SourceRegion ?? region);
+          const source = await this.#ec2Resource(String(input.SourceImageId), sourceRegion);
+          const specs = input.TagSpecifications;
+          const copied =
+            input.CopyImageTags === true || input.CopyImageTags === 'true'
+              ? Object.fromEntries(
+                  Object.entries(await this.#tags(String(input.SourceImageId), sourceRegion)).filter(
+                    ([key]) => !key.startsWith('aws:'),
+                  ),
+                )
+              : {};
+          const out = [one(source.resource, source.context)];
+          for (const [type, tags] of [
+            ['image', { ...copied, ...specTags(specs, 'image') }],
+            ['snapshot', specTags(specs, 'snapshot')],
+          ] as const) {
+            const resource = `${EC2_PUBLIC}:${type}/*`;
+            out.push(one(resource));
+            if (Object.keys(tags).length > 0) out.push(createTags(resource, tags, 'CopyImage'));
+          }
+          if (input.KmsKeyId) {
+            for (const kms of [
+              'kms:CreateGrant',
+              'kms:DescribeKey',
+              'kms:GenerateDataKeyWithoutPlaintext',
+              'kms:ReEncryptTo',
+            ])
+              out.push({
+                action: kms,
+                resource: String(input.KmsKeyId),
+                context: {
+                  'kms:ViaService': `ec2.${region}.amazonaws.com`,
+                  'kms:CallerAccount': MOTO_ACCOUNT_ID,
+                },
+              });
+          }
+          return out;
+        }
+        case 'ModifySnapshotAttribute': {
+          const { resource, context } = await this.#ec2Resource(String(input.SnapshotId), region);
           return [one(resource, context)];
         }
         case 'ModifyImageAttribute':
         case 'DeregisterImage': {
-          const { resource, context } = await this.#ec2Resource(String(input.ImageId));
+          const { resource, context } = await this.#ec2Resource(String(input.ImageId), region);
           return [one(resource, context)];
         }
         case 'DeleteSnapshot': {
-          const { resource, context } = await this.#ec2Resource(String(input.SnapshotId));
+          const { resource, context } = await this.#ec2Resource(String(input.SnapshotId), region);
           return [one(resource, context)];
         }
         case 'RunInstances': {
@@ -270,8 +372,8 @@ export class IamAuthorizer {
           }
           // An image that does not exist has no tags to authorize against; EC2 answers
           // InvalidAMIID.NotFound for it (moto does the same), so only existing images are checked.
-          if (await this.#imageExists(String(input.ImageId))) {
-            const image = await this.#ec2Resource(String(input.ImageId));
+          if (await this.#imageExists(String(input.ImageId), region)) {
+            const image = await this.#ec2Resource(String(input.ImageId), region);
             out.push(one(image.resource, image.context));
           }
           out.push(one(input.SubnetId ? ec2Arn(String(input.SubnetId)) : `${EC2}:subnet/*`));
@@ -279,7 +381,7 @@ export class IamAuthorizer {
           for (const group of groups.length > 0 ? groups : ['*']) {
             out.push(one(group === '*' ? `${EC2}:security-group/*` : ec2Arn(group)));
           }
-          if (input.KeyName) out.push(one((await this.#keyPair(String(input.KeyName))).resource));
+          if (input.KeyName) out.push(one((await this.#keyPair(String(input.KeyName), region)).resource));
           const profile = (input.IamInstanceProfile as { Name?: string; Arn?: string } | undefined)?.Name;
           if (profile) {
             const role =
@@ -294,7 +396,7 @@ export class IamAuthorizer {
           return out;
         }
         case 'CreateImage': {
-          const instance = await this.#ec2Resource(String(input.InstanceId));
+          const instance = await this.#ec2Resource(String(input.InstanceId), region);
           const out = [one(instance.resource, instance.context)];
           for (const type of ['image', 'snapshot']) {
             const tags = specTags(input.TagSpecifications, type);
@@ -313,7 +415,7 @@ export class IamAuthorizer {
           ];
         }
         case 'DeleteKeyPair': {
-          const key = await this.#keyPair(String(input.KeyName));
+          const key = await this.#keyPair(String(input.KeyName), region);
           return [one(key.resource, key.context)];
         }
         case 'CreateSecurityGroup': {
@@ -327,7 +429,7 @@ export class IamAuthorizer {
         }
         case 'AuthorizeSecurityGroupIngress':
         case 'DeleteSecurityGroup': {
-          const group = await this.#ec2Resource(String(input.GroupId));
+          const group = await this.#ec2Resource(String(input.GroupId), region);
           return [one(group.resource, group.context)];
         }
         default:
@@ -354,7 +456,7 @@ export class IamAuthorizer {
       if (operation === 'GetParameters') return list(input.Names).map((name) => one(parameterArn(name)));
       if (operation === 'StartSession' || operation === 'GetConnectionStatus') {
         const target = String(input.Target);
-        const tags = await this.#tags(target);
+        const tags = await this.#tags(target, region);
         const out = [
           one(ec2Arn(target), {
             ...tagContext('ssm:resourceTag', tags),
@@ -395,7 +497,7 @@ export class IamAuthorizer {
       if (operation === 'SendCommand') {
         const out = [one(`arn:aws:ssm:${TEST_REGION}::document/${String(input.DocumentName)}`)];
         for (const id of list(input.InstanceIds)) {
-          const tags = await this.#tags(id);
+          const tags = await this.#tags(id, region);
           out.push(
             one(ec2Arn(id), {
               ...tagContext('ssm:resourceTag', tags),
@@ -479,6 +581,10 @@ export class IamAuthorizer {
       identityPolicies: role.policies as never,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
+      // A KMS key always has a key policy; the keys of the factory's distribution keep the default
+      // one, which lets the key's account decide with IAM ("Enable IAM User Permissions",
+      // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+      ...(request.action.startsWith('kms:') ? { resourcePolicy: defaultKeyPolicy(request.resource) } : {}),
     };
     const decision: Decision = { ...request, role: roleId, result: 'Error' };
     if (ACCOUNTLESS_SSM.test(request.resource)) {
@@ -504,9 +610,10 @@ export class IamAuthorizer {
     service: string,
     operation: string,
     input: Record<string, unknown>,
+    region: string = TEST_REGION,
   ): Promise<Decision[]> {
     const decisions: Decision[] = [];
-    for (const request of await this.requestsFor(service, operation, input)) {
+    for (const request of await this.requestsFor(service, operation, input, region)) {
       decisions.push(await this.simulate(roleId, request));
     }
     this.decisions.push(...decisions);

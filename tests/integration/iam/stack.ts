@@ -3,7 +3,7 @@
  * resolved the way CloudFormation would deploy it into the emulator's account and region: the
  * roles and their policies, which role each function runs as, each function's environment, the
  * Packer task definition. Intrinsics resolved: `Ref`, `Fn::GetAtt` (…Arn and the few attributes
- * the template reads), `Fn::Sub` (both forms, `${!literal}`), `Fn::Join`, `Fn::If`, `Fn::Equals`,
+ * the template reads), `Fn::Sub` (both forms, `${!literal}`), `Fn::Join`, `Fn::Split`, `Fn::If`, `Fn::Equals`,
  * `Fn::Not`, `Fn::And`, `Fn::Or`, `Condition`, `AWS::NoValue`. Physical names CloudFormation would
  * generate (roles, instance profiles, managed policies without a name) are the logical ids here.
  */
@@ -340,6 +340,10 @@ export class Stack {
         case 'Fn::Join': {
           const [separator, items] = value as [string, unknown[]];
           return (this.#resolve(items) as unknown[]).join(separator);
+        }
+        case 'Fn::Split': {
+          const [separator, source] = value as [string, unknown];
+          return String(this.#resolve(source)).split(separator);
         }
         case 'Fn::If': {
           const [name, yes, no] = value as [string, unknown, unknown];

@@ -385,6 +385,18 @@ describe('promote-image', () => {
       reason: 'newer than current image ami-0bbbbbbbbbbbbbbb1',
       parameterName: '/image-factory/channels/web/stable',
       parameterVersion: 2,
+      // No distribution verdict: the stack's region (AWS_REGION) alone.
+      regions: [
+        {
+          region: 'eu-west-1',
+          outcome: 'promoted',
+          imageId: 'ami-0ccccccccccccccc1',
+          previousImageId: 'ami-0bbbbbbbbbbbbbbb1',
+          currentImageId: 'ami-0ccccccccccccccc1',
+          parameterName: '/image-factory/channels/web/stable',
+          parameterVersion: 2,
+        },
+      ],
     });
     expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
       {
