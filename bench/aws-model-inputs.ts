@@ -119,6 +119,19 @@ export const LAMBDA_TASKS: Record<string, Duration> = {
   ProbeTestInstance: API_CALLS,
   CheckProbeResult: API_CALLS,
   TerminateTestInstance: API_CALLS,
+  // Distribution, per region (DistributeImage Map): at home the candidate is the region's image, so
+  // CopyImage is not called; elsewhere CopyImage returns at once and the copy completes in the
+  // background, polled by CheckRegionCopy (DescribeImages). Sharing is one ModifyImageAttribute
+  // plus one ModifySnapshotAttribute per snapshot.
+  CopyImageToRegion: API_CALLS,
+  CheckRegionCopy: API_CALLS,
+  ShareRegionCopy: API_CALLS,
+  CheckDistribution: {
+    low: 0.05,
+    expected: 0.1,
+    high: 0.3,
+    source: 'assumed: no AWS call (the fail policy)',
+  },
   // One conditional DynamoDB write each (the promotion lease); DynamoDB answers in single-digit
   // milliseconds (https://aws.amazon.com/dynamodb/), so the Lambda round trip dominates.
   AcquirePromotionLease: API_CALLS,

@@ -8,7 +8,13 @@
  */
 import '#local/compat.js';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { loadDefinition, type PollLoop, taskStateNames, waitStateNames } from '#statemachines/definition.js';
+import {
+  allStates,
+  loadDefinition,
+  type PollLoop,
+  taskStateNames,
+  waitStateNames,
+} from '#statemachines/definition.js';
 import { BAKE_PHASES, type Duration, LAMBDA_INIT, LAMBDA_TASKS, type Scenario } from './aws-model-inputs.js';
 
 type Json = Record<string, unknown>;
@@ -20,6 +26,14 @@ const paths = new Map<string, Promise<string[]>>();
 /** Previous value of a poll's attempt counter in the execution document. */
 const previous = (input: Json, key: string): number =>
   ((input[key] as { attempt?: number } | undefined)?.attempt ?? 0) as number;
+
+/**
+ * The Seconds of every Wait state of `definition`, those inside Map states included (by name). Pure.
+ */
+export function aslWaitSeconds(definition: ReturnType<typeof loadDefinition>): Record<string, number> {
+  const states = allStates(definition.States) as Record<string, { Seconds?: number }>;
+  return Object.fromEntries(waitStateNames(definition).map((name) => [name, states[name]?.Seconds ?? 0]));
+}
 
 /**
  * The states a successful execution enters, in order, when the `k`-th online check finds the
@@ -46,6 +60,13 @@ async function runPath(k: number, m: number): Promise<string[]> {
       baseImage: 'ubuntu-24.04',
       sourceImageId: 'ami-0123456789abcdef0',
       executionName: 'model',
+      // The default pipeline distributes to the stack's own region only (its image is the candidate).
+      distribution: {
+        regions: [{ region: 'us-east-1', home: true, kmsKeyId: null }],
+        shareWith: { accounts: [], organizations: [], organizationalUnits: [] },
+        onRegionFailure: 'promote-none',
+        bakeKmsKeyId: '',
+      },
     }),
     BakeImage: () => ({ TaskArn: 'arn:aws:ecs:us-east-1:123456789012:task/model', LastStatus: 'STOPPED' }),
     CheckInstanceOnline: (input) => {
@@ -56,6 +77,7 @@ async function runPath(k: number, m: number): Promise<string[]> {
       const attempt = previous(input, 'probeResult') + 1;
       return { status: attempt >= m ? 'Success' : 'InProgress', attempt };
     },
+    CheckRegionCopy: () => ({ available: true, attempt: 1 }),
   };
   const handlers = Object.fromEntries(
     taskStateNames(definition).map((name) => [
@@ -178,7 +200,10 @@ export function timeline(
 let types: Record<string, string> | undefined;
 function stateType(name: string): string {
   types ??= Object.fromEntries(
-    Object.entries(loadDefinition().States).map(([key, state]) => [key, state.Type]),
+    Object.entries(allStates(loadDefinition().States)).map(([key, state]) => [
+      key,
+      (state as { Type: string }).Type,
+    ]),
   );
   return types[name] ?? 'unknown';
 }

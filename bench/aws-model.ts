@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HANDLER_POLL_BOUNDS } from '#commons/core/poll-bounds.js';
-import { loadDefinition, type PollLoop, pollLoops, waitStateNames } from '#statemachines/definition.js';
+import { loadDefinition, type PollLoop, pollLoops } from '#statemachines/definition.js';
 import {
   BAKE_PHASES,
   LAMBDA_INIT,
@@ -25,6 +25,7 @@ import {
   SCENARIOS,
   type Scenario,
 } from './aws-model-inputs.js';
+import { aslWaitSeconds } from './aws-model-path.js';
 import { type Deployment, evaluate, expectation, type Run } from './aws-model-run.js';
 import { printServiceConfig } from './serverless-bundle.js';
 
@@ -71,12 +72,7 @@ async function main(): Promise<void> {
   const d = readDeployment();
   const definition = loadDefinition();
   const loops = pollLoops();
-  const aslWaits = Object.fromEntries(
-    waitStateNames(definition).map((name) => [
-      name,
-      (definition.States[name] as { Seconds: number }).Seconds,
-    ]),
-  );
+  const aslWaits = aslWaitSeconds(definition);
   const out: string[] = ['AWS model of one build (us-east-1 on-demand prices)', ''];
   out.push('ASL poll loops (statemachines/image-factory.asl.yaml):');
   for (const loop of Object.values(loops)) {

@@ -4,19 +4,14 @@
  * someone next runs the benchmark.
  */
 import { describe, expect, it } from 'vitest';
-import { loadDefinition, pollLoops, waitStateNames } from '#statemachines/definition.js';
-import { timeline, visitedStates } from '../../../bench/aws-model-path.js';
+import { loadDefinition, pollLoops } from '#statemachines/definition.js';
+import { aslWaitSeconds, timeline, visitedStates } from '../../../bench/aws-model-path.js';
 
 describe('AWS wall-clock model', () => {
   it('has a duration for every state of a successful execution, and puts promotion before its end', async () => {
     // Prepare
     const definition = loadDefinition();
-    const waits = Object.fromEntries(
-      waitStateNames(definition).map((name) => [
-        name,
-        (definition.States[name] as { Seconds: number }).Seconds,
-      ]),
-    );
+    const waits = aslWaitSeconds(definition);
     const visited = await visitedStates(2, 2);
 
     // Act
