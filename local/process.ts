@@ -35,7 +35,7 @@ export interface RunOptions {
  * Runs `bash -c 'source scripts/env.sh && exec "$@"' -- command args…` from the project root, so
  * the pinned toolchain (Packer, Ansible) is used. The child gets its own process group, which an
  * abort signals as a whole (Packer's qemu and ansible-playbook children included).
- * @returns the last 40 output lines.
+ * @returns the last 40 output lines, once `logFile` (when given) is flushed and closed.
  * @throws CommandFailed on a non-zero exit (with the last 40 lines).
  */
 export function runTool(command: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
@@ -89,9 +89,14 @@ export function runTool(command: string, args: readonly string[], options: RunOp
       for (const state of [out, err]) if (state.rest) emit(state.rest);
       options.signal?.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
-      log?.end();
-      if (code === 0) resolve(tail.join('\n'));
-      else reject(new CommandFailed(`${command} ${args[0] ?? ''}`.trim(), code, tail.join('\n')));
+      // Settle once the log file holds every line: `end()` only queues the close, and a caller
+      // reading the log right after (the bake's diagnostics, the tests) would see a partial file.
+      const settle = (): void => {
+        if (code === 0) resolve(tail.join('\n'));
+        else reject(new CommandFailed(`${command} ${args[0] ?? ''}`.trim(), code, tail.join('\n')));
+      };
+      if (log) log.end(settle);
+      else settle();
     });
   });
 }
