@@ -26,7 +26,8 @@
  * definition and a parent are taken from it), else the definition named like the pipeline. The
  * parent is `--parent`, else the entry's `pipeline:` source, else none (a full bake).
  *
- * Exit status: 0 when the execution succeeded (and the clone check passed), 1 when it failed,
+ * Exit status: 0 when the execution succeeded (and the clone check ran and passed), 1 when it failed
+ * or the clone check failed or could not run (`exitStatus` in local/summary.ts),
  * 130 when interrupted (Ctrl-C), 2 on bad arguments. Slack: set SLACK_WEBHOOK_URL to also post
  * the pipeline report there.
  */
@@ -36,7 +37,7 @@ import { parseArgs } from 'node:util';
 import { SlackWebhookNotifier } from '#commons/slack/webhook-notifier.js';
 import { type LocalRunSummary, runLocalFactory } from '#local/factory.js';
 import { chooseImageDefinition, chooseParent } from '#local/image-definitions.js';
-import { renderSummary } from '#local/summary.js';
+import { exitStatus, renderSummary } from '#local/summary.js';
 
 const usage =
   'usage: npm run factory -- [--pipeline web] [--image <definition>] [--channel stable] [--base-image debian-12 | --parent <pipeline>[/<channel>]] …';
@@ -115,9 +116,7 @@ async function main(): Promise<number> {
   process.stdout.write(renderSummary(summary));
   if (values['summary-json'])
     await writeFile(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
-  if (interrupted || summary.status === 'ABORTED') return 130;
-  if (summary.status !== 'SUCCEEDED') return 1;
-  return summary.clone && summary.clone.identical.length > 0 ? 1 : 0;
+  return exitStatus(summary, interrupted);
 }
 
 function parse() {

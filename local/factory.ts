@@ -76,6 +76,11 @@ export interface LocalRunSummary {
   totalSeconds: number;
   clone?: { identical: string[]; first: Identity; second: Identity };
   /**
+   * Why the clone check that was asked for (no `--no-clone-check`) did not run on a promoted image:
+   * the test instance's identity could not be read. The run then counts as failed (`exitStatus`).
+   */
+  cloneCheckNotRun?: string;
+  /**
    * The test instance's machine-id and host keys, read after its probe passed (before it was
    * terminated): the first machine of the clone check, and what a caller compares its own
    * machines of the image with (`sameIdentity`).
@@ -187,7 +192,9 @@ export async function runLocalFactory(
   const promoted = promotion?.outcome === 'superseded' ? undefined : promotion?.imageId;
   if (promoted) summary.imagePath = wiring.catalog.diskPath(promoted);
   if (run.status === 'SUCCEEDED' && options.cloneCheck && promoted && !identity) {
-    write("▶ clone check skipped: the test instance's identity is unknown\n");
+    summary.cloneCheckNotRun =
+      "the test instance's identity could not be read before it was terminated (see the message above); rerun, or pass --no-clone-check to skip the check";
+    write(`▶ clone check not run: ${summary.cloneCheckNotRun}\n`);
   } else if (run.status === 'SUCCEEDED' && options.cloneCheck && promoted && identity) {
     write('▶ clone check: booting a second machine from the promoted image\n');
     const second = await bootAndReadIdentity(wiring.ports.launcher, promoted, name);

@@ -59,6 +59,7 @@ export function renderSummary(summary: LocalRunSummary): string {
         : `clone check   FAILED: clones share ${summary.clone.identical.join(', ')}`,
     );
   }
+  if (summary.cloneCheckNotRun) lines.push(`clone check   NOT RUN: ${summary.cloneCheckNotRun}`);
   if (summary.error) lines.push(`error         ${summary.error.Error}: ${summary.error.Cause}`);
   lines.push('time per state (s):');
   for (const timing of summary.timings) {
@@ -68,4 +69,19 @@ export function renderSummary(summary: LocalRunSummary): string {
   }
   lines.push(`total         ${summary.totalSeconds.toFixed(1)} s`, '');
   return lines.join('\n');
+}
+
+/**
+ * The exit status of `npm run factory` for a finished run: 130 when interrupted or aborted, 1 when
+ * the execution failed, when the clone check found shared identities, or when the clone check
+ * that was asked for could not run; else 0.
+ */
+export function exitStatus(
+  summary: Pick<LocalRunSummary, 'status' | 'clone' | 'cloneCheckNotRun'>,
+  interrupted = false,
+): 0 | 1 | 130 {
+  if (interrupted || summary.status === 'ABORTED') return 130;
+  if (summary.status !== 'SUCCEEDED') return 1;
+  if (summary.cloneCheckNotRun !== undefined) return 1;
+  return summary.clone && summary.clone.identical.length > 0 ? 1 : 0;
 }

@@ -8,7 +8,7 @@ import { bakeEnvironment, imageTags } from '#local/bake.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { hostKeyFingerprints, sameIdentity } from '#local/clone-check.js';
 import { EVENT_LOG_FILE, FileEventLog } from '#local/event-log.js';
-import { renderSummary } from '#local/summary.js';
+import { exitStatus, renderSummary } from '#local/summary.js';
 import { eventProblems } from '../../event-schemas.js';
 
 let root: string;
@@ -414,5 +414,44 @@ describe('renderSummary', () => {
     });
     expect(text).toContain('parent        base/stable → local-img-0123456789abcdef0 (layered)');
     expect(text).not.toContain('base image');
+  });
+
+  it('says when the clone check that was asked for did not run', () => {
+    const text = renderSummary({
+      status: 'SUCCEEDED',
+      executionName: 'web-x',
+      statesVisited: [],
+      timings: [],
+      executionSeconds: 1,
+      totalSeconds: 1,
+      cloneCheckNotRun: 'identity unknown',
+    });
+    expect(text).toContain('clone check   NOT RUN: identity unknown');
+  });
+});
+
+describe('exitStatus', () => {
+  const identity = { machineId: 'a', hostKeys: '' };
+  const clone = (identical: string[]) => ({ identical, first: identity, second: identity });
+  it.each([
+    ['succeeded, no clone check asked', { status: 'SUCCEEDED' as const }, false, 0],
+    ['succeeded, clones differ', { status: 'SUCCEEDED' as const, clone: clone([]) }, false, 0],
+    [
+      'succeeded, clones share the machine-id',
+      { status: 'SUCCEEDED' as const, clone: clone(['machine-id']) },
+      false,
+      1,
+    ],
+    [
+      'succeeded, clone check could not run',
+      { status: 'SUCCEEDED' as const, cloneCheckNotRun: 'identity unknown' },
+      false,
+      1,
+    ],
+    ['failed', { status: 'FAILED' as const }, false, 1],
+    ['aborted', { status: 'ABORTED' as const }, false, 130],
+    ['interrupted', { status: 'SUCCEEDED' as const }, true, 130],
+  ])('%s → %i', (_, summary, interrupted, expected) => {
+    expect(exitStatus(summary, interrupted)).toBe(expected);
   });
 });
