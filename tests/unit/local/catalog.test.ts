@@ -361,6 +361,16 @@ describe('clone identity', () => {
 });
 
 describe('renderSummary', () => {
+  /** A succeeded run with nothing else to show. */
+  const minimalSummary = {
+    status: 'SUCCEEDED' as const,
+    executionName: 'web-x',
+    statesVisited: [],
+    timings: [],
+    executionSeconds: 1,
+    totalSeconds: 1,
+  };
+
   it('prints each probe check, the promotion and each retention decision', () => {
     const text = renderSummary({
       status: 'SUCCEEDED',
@@ -401,12 +411,7 @@ describe('renderSummary', () => {
 
   it("names a layered build's parent instead of the base image", () => {
     const text = renderSummary({
-      status: 'SUCCEEDED',
-      executionName: 'web-x',
-      statesVisited: [],
-      timings: [],
-      executionSeconds: 1,
-      totalSeconds: 1,
+      ...minimalSummary,
       sourceImage: { imageId: 'local-img-0123456789abcdef0', name: 'base-1', ownerId: undefined },
       output: {
         build: { parent: { pipeline: 'base', channel: 'stable', imageId: 'local-img-0123456789abcdef0' } },
@@ -418,12 +423,7 @@ describe('renderSummary', () => {
 
   it('says when the clone check that was asked for did not run', () => {
     const text = renderSummary({
-      status: 'SUCCEEDED',
-      executionName: 'web-x',
-      statesVisited: [],
-      timings: [],
-      executionSeconds: 1,
-      totalSeconds: 1,
+      ...minimalSummary,
       cloneCheckNotRun: 'identity unknown',
     });
     expect(text).toContain('clone check   NOT RUN: identity unknown');
