@@ -205,6 +205,7 @@ describe('PrepareBuild per architecture', () => {
       invokeExpectingError(handler('prepare-build'), {
         pipeline: 'multi',
         baseImage: 'ubuntu-24.04',
+        imageDefinition: 'web',
         architecture: 'arm64',
         sourceImageId: VENDOR.x86_64,
       }),

@@ -114,6 +114,7 @@ export const STACK_PARAMETERS = {
     'base',
     'layered',
     'dist',
+    'multi',
   ].join(','),
 } as const;
 

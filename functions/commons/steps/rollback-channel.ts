@@ -105,7 +105,7 @@ const rollBackEveryRegion = async (
   const buildId = target?.tags[TAG.buildId];
   if (!target || !buildId)
     throw new InvalidInput(
-      `image ${targetId ?? '(none)'} is not an available image of pipeline ${pipeline} with a build id: its copies in ${regions.names.join(', ')} cannot be found`,
+      `image ${targetId ?? '(none)'} is not an available ${architecture ?? 'x86_64'} image of pipeline ${pipeline} with a build id: its copies in ${regions.names.join(', ')} cannot be found`,
     );
   const copies = new Map<string, string>();
   for (const region of regions.names) {
