@@ -83,7 +83,10 @@ beforeAll(async () => {
     BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
     PUBLISHED['ubuntu-24.04'].previous.imageId,
   );
-  aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameters.x86_64, PUBLISHED.al2023.previous.imageId);
+  aws.proxy.publicParameters.publish(
+    BASE_IMAGES.al2023.ssmParameters.x86_64,
+    PUBLISHED.al2023.previous.imageId,
+  );
   watch = await importHandler('watch-base-images');
   webhook = await importHandler('github-webhook');
   codeCommit = await importHandler('codecommit-push');
@@ -150,7 +153,10 @@ describe('watch-base-images', () => {
   it('refuses a public parameter that names an image of an untrusted owner (ForeignBaseImage)', async () => {
     // Prepare
     const before = (await executions()).length;
-    aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, FOREIGN_IMAGE.imageId);
+    aws.proxy.publicParameters.publish(
+      BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
+      FOREIGN_IMAGE.imageId,
+    );
 
     // Act
     const error = await invokeExpectingError(watch, scheduledEvent());

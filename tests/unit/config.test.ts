@@ -112,9 +112,27 @@ describe('config', () => {
     vi.stubEnv('DEFAULT_CHANNEL', 'stable');
     const config = await load();
     expect(config.pipelines).toEqual([
-      { pipeline: 'web', imageDefinition: 'web', baseImage: 'ubuntu-24.04', channel: 'stable', architectures: ['x86_64'] },
-      { pipeline: 'ci', imageDefinition: 'base', baseImage: 'al2023', channel: 'beta', architectures: ['x86_64'] },
-      { pipeline: 'edge', imageDefinition: 'web', baseImage: 'debian-12', channel: 'stable', architectures: ['x86_64'] },
+      {
+        pipeline: 'web',
+        imageDefinition: 'web',
+        baseImage: 'ubuntu-24.04',
+        channel: 'stable',
+        architectures: ['x86_64'],
+      },
+      {
+        pipeline: 'ci',
+        imageDefinition: 'base',
+        baseImage: 'al2023',
+        channel: 'beta',
+        architectures: ['x86_64'],
+      },
+      {
+        pipeline: 'edge',
+        imageDefinition: 'web',
+        baseImage: 'debian-12',
+        channel: 'stable',
+        architectures: ['x86_64'],
+      },
     ]);
   });
 
@@ -148,7 +166,13 @@ describe('config', () => {
     vi.stubEnv('DEFAULT_CHANNEL', 'stable');
     const config = await load();
     expect(config.pipelines).toEqual([
-      { pipeline: 'base', imageDefinition: 'base', baseImage: 'ubuntu-24.04', channel: 'stable', architectures: ['x86_64'] },
+      {
+        pipeline: 'base',
+        imageDefinition: 'base',
+        baseImage: 'ubuntu-24.04',
+        channel: 'stable',
+        architectures: ['x86_64'],
+      },
       {
         pipeline: 'web',
         imageDefinition: 'web',
