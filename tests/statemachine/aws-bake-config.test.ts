@@ -10,7 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_INSTANCE_TYPES, instanceTypeArchitecture, parseArchitectures } from '#commons/core/architectures.js';
+import {
+  DEFAULT_INSTANCE_TYPES,
+  instanceTypeArchitecture,
+  parseArchitectures,
+} from '#commons/core/architectures.js';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { distributionScope, parseDistributionSettings } from '#commons/core/distribution.js';
 import { root, serverless } from './serverless-config.js';
@@ -160,21 +164,21 @@ describe('pipeline names', () => {
       expect(instanceTypeArchitecture(types.test)).toBe(architecture);
     }
     expect(environment).toMatchObject({
-      ARCHITECTURES: '${param:architectures}',
-      BUILDER_INSTANCE_TYPE: '${param:builderInstanceType}',
-      BUILDER_INSTANCE_TYPE_ARM64: '${param:builderInstanceTypeArm64}',
-      TEST_INSTANCE_TYPE: '${param:testInstanceType}',
-      TEST_INSTANCE_TYPE_ARM64: '${param:testInstanceTypeArm64}',
+      ARCHITECTURES: `\${param:architectures}`,
+      BUILDER_INSTANCE_TYPE: `\${param:builderInstanceType}`,
+      BUILDER_INSTANCE_TYPE_ARM64: `\${param:builderInstanceTypeArm64}`,
+      TEST_INSTANCE_TYPE: `\${param:testInstanceType}`,
+      TEST_INSTANCE_TYPE_ARM64: `\${param:testInstanceTypeArm64}`,
     });
-    // The default `architectures` parses and names only configured pipelines.
+    // The default `architectures` is a valid setting.
     expect(() => parseArchitectures(params.architectures ?? '')).not.toThrow();
   });
 
   it('the runner reads the architecture and the builder instance type from BUILD_JSON', () => {
-    expect(entrypoint).toContain('ARCHITECTURE="${ARCHITECTURE:-$(build_field architecture)}"');
-    expect(entrypoint).toContain('-var "architecture=${ARCHITECTURE:-x86_64}"');
+    expect(entrypoint).toContain(`ARCHITECTURE="\${ARCHITECTURE:-$(build_field architecture)}"`);
+    expect(entrypoint).toContain(`-var "architecture=\${ARCHITECTURE:-x86_64}"`);
     expect(entrypoint).toMatch(/types\.get\("builder"\)/);
-    expect(entrypoint).toContain('args+=(-var "aws_instance_type=${INSTANCE_TYPE}")');
+    expect(entrypoint).toContain(`args+=(-var "aws_instance_type=\${INSTANCE_TYPE}")`);
   });
 });
 
