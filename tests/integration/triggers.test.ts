@@ -255,7 +255,9 @@ describe('github-webhook', () => {
     // Assess
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({
-      executions: expect.arrayContaining([{ pipeline: 'web', executionName: name, started: false }]),
+      executions: expect.arrayContaining([
+        { pipeline: 'web', architecture: 'x86_64', executionName: name, started: false },
+      ]),
     });
     expect((await executions()).length).toBe(before);
   });
