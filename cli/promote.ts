@@ -7,6 +7,12 @@
  * (`factory rollback --image`), which marks the withdrawn image so that later rollbacks skip it.
  */
 
+import {
+  type Architecture,
+  imageArchitecture,
+  isArchitecture,
+  laneTrack,
+} from '#commons/core/architectures.js';
 import { decidePromotion, parseBuildOrder } from '#commons/core/promotion-order.js';
 import { CANDIDATE_CHANNEL, isPromotedChannelTag, PREVIOUS_CHANNEL_PREFIX, TAG } from '#commons/core/tags.js';
 import { InvalidInput } from '#commons/errors.js';
@@ -35,7 +41,8 @@ const channelOfTag = (value: string): string =>
   value.startsWith(PREVIOUS_CHANNEL_PREFIX) ? value.slice(PREVIOUS_CHANNEL_PREFIX.length) : value;
 
 /**
- * Promote an existing image to a channel of its pipeline.
+ * Promote an existing image to a channel of its pipeline, on the track of its architecture (each
+ * architecture of a pipeline has its own pointer, lease and build order, `core/architectures.ts`).
  *
  * Refused (InvalidInput, nothing changed): an image that does not exist or carries no
  * `factory:pipeline`; another pipeline's image; an unpromoted candidate (`factory:channel=candidate`:
@@ -80,12 +87,18 @@ export const promoteToChannel = async (
       `image ${imageId} serves channel ${channelOfTag(tag as string)} (${TAG.channel}=${tag}); an image serves one channel at a time`,
     );
   }
-  return withPromotionLease(ports.ledger, { pipeline, channel, ...options }, async () => {
-    const current = await ports.pointer.current(pipeline, channel);
+  // The image's architecture picks the channel's track (core/architectures.ts).
+  const runs = imageArchitecture(image);
+  if (!isArchitecture(runs))
+    throw new InvalidInput(`image ${imageId} is ${runs}, which the factory does not build`);
+  const lane = { pipeline, architecture: runs as Architecture };
+  const track = laneTrack(lane);
+  return withPromotionLease(ports.ledger, { pipeline: track, channel, ...options }, async () => {
+    const current = await ports.pointer.current(track, channel);
     const recorded = parseBuildOrder(image.tags[TAG.buildOrder]);
     if (current?.imageId === imageId && recorded === undefined) {
       // Current since before build orders were recorded: nothing to move; the tags are repaired.
-      const plan = await syncChannelTags(pipeline, channel, ports);
+      const plan = await syncChannelTags(lane, channel, ports);
       return {
         outcome: 'promoted',
         channel,
@@ -99,7 +112,7 @@ export const promoteToChannel = async (
       };
     }
     const currentImage = current ? await ports.images.getImage(current.imageId) : undefined;
-    const order = recorded ?? (await orderOfUnordered(image.tags, imageId, pipeline, ports));
+    const order = recorded ?? (await orderOfUnordered(image.tags, imageId, track, ports));
     const decision = decidePromotion({
       candidateImageId: imageId,
       candidate: order,
@@ -113,7 +126,13 @@ export const promoteToChannel = async (
     }
     const promotion = await promoteImage(
       {
-        build: { buildId: image.tags[TAG.buildId] ?? imageId, pipeline, channel, order },
+        build: {
+          buildId: image.tags[TAG.buildId] ?? imageId,
+          pipeline,
+          architecture: lane.architecture,
+          channel,
+          order,
+        },
         candidate: { imageId },
       },
       ports,
@@ -126,18 +145,18 @@ export const promoteToChannel = async (
 const orderOfUnordered = async (
   tags: Record<string, string>,
   imageId: string,
-  pipeline: string,
+  track: string,
   ports: { ledger: PromotionLedger; sources: SourceImageResolver },
 ) => {
   const sourceId = tags[TAG.sourceAmi];
   const source = sourceId ? await ports.sources.describe(sourceId) : undefined;
   if (!source?.createdAt || Number.isNaN(Date.parse(source.createdAt))) {
     throw new InvalidInput(
-      `image ${imageId} records no ${TAG.buildOrder} and its source image ${sourceId ?? '(untagged)'} cannot be dated, so it cannot be placed in the build order of ${pipeline}`,
+      `image ${imageId} records no ${TAG.buildOrder} and its source image ${sourceId ?? '(untagged)'} cannot be dated, so it cannot be placed in the build order of ${track}`,
     );
   }
   return {
     sourceCreatedAt: new Date(source.createdAt).toISOString(),
-    sequence: await ports.ledger.nextSequence(pipeline),
+    sequence: await ports.ledger.nextSequence(track),
   };
 };

@@ -3,7 +3,8 @@
  * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main), STAGE and
  * PROMOTION_LEDGER_TABLE (the build sequence), CHANNEL_PARAMETER_PREFIX (a layered build's parent
  * channel pointer), DISTRIBUTION (the pipelines' distribution settings) and AWS_REGION (the
- * stack's region, first of every distribution).
+ * stack's region, first of every distribution), ARCHITECTURES (what each pipeline builds),
+ * BUILDER_INSTANCE_TYPE[_ARM64] and TEST_INSTANCE_TYPE[_ARM64] (per architecture).
  */
 import {
   channelPointer,
@@ -30,6 +31,8 @@ const options = {
   alerting: config.alerting,
   defaultSource: { repository: config.sourceRepository, branch: config.sourceBranch },
   distribution: { settings: config.distributionSettings, homeRegion: config.region },
+  architectures: config.architectureSettings,
+  instanceTypes: config.instanceTypes,
 };
 
 /** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
@@ -38,6 +41,8 @@ async function handlePrepareBuild(input: PrepareBuildInput) {
   logger.info('build prepared', {
     buildId: build.buildId,
     sourceImageId: build.sourceImageId,
+    architecture: build.architecture,
+    instanceTypes: build.instanceTypes,
     parent: build.parent,
     repository: build.repository,
     commit: build.commit,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isArchitecture } from '#commons/core/architectures.js';
 import type {
   ChannelPointer,
   ChannelPosition,
@@ -104,10 +105,14 @@ export class LocalCatalog {
   }
 
   channelFile(pipeline: string, channel: string): string {
-    for (const part of [pipeline, channel]) {
+    // `pipeline` may be a track (`core/architectures.ts`): `<pipeline>/<architecture>`.
+    const [name = '', architecture, ...rest] = pipeline.split('/');
+    if (rest.length > 0 || (architecture !== undefined && !isArchitecture(architecture)))
+      throw new Error(`invalid pipeline or channel: ${pipeline}`);
+    for (const part of [name, channel]) {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(part)) throw new Error(`invalid pipeline or channel: ${part}`);
     }
-    return path.join(this.root, 'channels', pipeline, `${channel}.json`);
+    return path.join(this.root, 'channels', name, ...(architecture ? [architecture] : []), `${channel}.json`);
   }
 }
 

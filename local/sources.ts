@@ -1,5 +1,6 @@
 import { readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { type Architecture, DEFAULT_ARCHITECTURE } from '#commons/core/architectures.js';
 import { getBaseImage } from '#commons/core/base-images.js';
 import { InvalidInput } from '#commons/errors.js';
 import type { Notification, Notifier, SourceImage, SourceImageResolver } from '#commons/ports.js';
@@ -23,8 +24,13 @@ const LOCAL_BASE = /^local-base-debian-12-([0-9a-f]{12,64})$/;
 export class LocalBaseImageResolver implements SourceImageResolver {
   constructor(private readonly options: { onLine?: (line: string) => void; signal?: AbortSignal } = {}) {}
 
-  async resolve(baseImage: string): Promise<SourceImage> {
+  async resolve(baseImage: string, architecture: Architecture = DEFAULT_ARCHITECTURE): Promise<SourceImage> {
     const base = getBaseImage(baseImage);
+    if (architecture !== DEFAULT_ARCHITECTURE) {
+      throw new InvalidInput(
+        `the local backend bakes x86_64 only, not ${architecture} (README "Architectures": arm64 under qemu-system-aarch64)`,
+      );
+    }
     if (!base.local) {
       throw new InvalidInput(
         `base image ${baseImage} is only available on AWS; the local backend bakes from: debian-12`,
@@ -69,6 +75,8 @@ export class LocalBaseImageResolver implements SourceImageResolver {
       name: `debian-12-${hash}`,
       ownerId: getBaseImage('debian-12').owners[0],
       createdAt,
+      // scripts/build-base-image.sh debootstraps the host's architecture: x86_64 (README "Architectures").
+      architecture: DEFAULT_ARCHITECTURE,
     };
   }
 }

@@ -12,33 +12,37 @@ locals {
   image_name = "${var.build_id}-${formatdate("YYYYMMDDhhmmss", local.build_date)}"
 
   # Per base image facts of the AWS source (mirrors functions/commons/core/base-images.ts).
+  # The name filters (manual runs only) carry the vendor's architecture name where %s stands.
   base_images = {
     "debian-12" = {
       ssh_username     = "admin"
       root_device_name = "/dev/xvda"
-      ami_name_filter  = "debian-12-amd64-*"
+      ami_name_filter  = "debian-12-%s-*"
       owners           = ["136693071363"]
     }
     "ubuntu-24.04" = {
       ssh_username     = "ubuntu"
       root_device_name = "/dev/sda1"
-      ami_name_filter  = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
+      ami_name_filter  = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-%s-server-*"
       owners           = ["099720109477"]
     }
     "ubuntu-22.04" = {
       ssh_username     = "ubuntu"
       root_device_name = "/dev/sda1"
-      ami_name_filter  = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"
+      ami_name_filter  = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-%s-server-*"
       owners           = ["099720109477"]
     }
     "al2023" = {
       ssh_username     = "ec2-user"
       root_device_name = "/dev/xvda"
-      ami_name_filter  = "al2023-ami-2023.*-kernel-*-x86_64"
+      ami_name_filter  = "al2023-ami-2023.*-kernel-*-%s"
       owners           = ["137112412989"]
     }
   }
   base = local.base_images[var.base_image]
+  # Debian and Canonical name x86_64 amd64 (core/architectures.ts VENDOR_ARCHITECTURE); Amazon uses EC2's names.
+  vendor_architecture = var.base_image == "al2023" ? var.architecture : { x86_64 = "amd64", arm64 = "arm64" }[var.architecture]
+  ami_name_filter     = format(local.base.ami_name_filter, local.vendor_architecture)
 
   aws_ssh_username     = var.aws_ssh_username != "" ? var.aws_ssh_username : local.base.ssh_username
   aws_root_device_name = var.aws_root_device_name != "" ? var.aws_root_device_name : local.base.root_device_name
@@ -62,6 +66,7 @@ locals {
   aws_tags = merge({
     "Name"                    = local.image_name
     "factory:build-id"        = var.build_id
+    "factory:architecture"    = var.architecture
     "factory:channel"         = "candidate"
     "factory:source-ami"      = "{{ .SourceAMI }}"
     "factory:source-ami-name" = "{{ .SourceAMIName }}"

@@ -15,8 +15,8 @@ source "amazon-ebs" "golden" {
     for_each = var.source_ami == "" ? [local.base] : []
     content {
       filters = {
-        name                = source_ami_filter.value.ami_name_filter
-        architecture        = "x86_64"
+        name                = local.ami_name_filter
+        architecture        = var.architecture
         root-device-type    = "ebs"
         virtualization-type = "hvm"
       }

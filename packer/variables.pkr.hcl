@@ -96,6 +96,17 @@ variable "base_image" {
   }
 }
 
+variable "architecture" {
+  type        = string
+  description = "CPU architecture of the AMI (EC2's name; functions/commons/core/architectures.ts): the source AMI's, and tagged factory:architecture. aws_instance_type must run it."
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "The architecture must be one of: x86_64, arm64."
+  }
+}
+
 variable "image_definition" {
   type        = string
   description = "Image definition to bake (functions/commons/core/image-definitions.ts): its playbook ansible/images/<name>.yml and its own probe checks probe/checks.d/<name>/*.check."

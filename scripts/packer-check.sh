@@ -64,6 +64,13 @@ check "packer validate rejects an unknown image_definition" bash -c \
 check "packer validate amazon-ebs.golden (no AWS credentials)" env -u AWS_PROFILE \
   AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= packer validate -only=amazon-ebs.golden "${common[@]}" \
   -var aws_region=eu-west-1 -var source_ami=ami-0123456789abcdef0 -var aws_iam_instance_profile=image-factory-builder packer/
+check "packer validate amazon-ebs.golden for arm64 (no AWS credentials)" env -u AWS_PROFILE \
+  AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= packer validate -only=amazon-ebs.golden "${common[@]}" \
+  -var aws_region=eu-west-1 -var source_ami=ami-0123456789abcdef0 -var aws_iam_instance_profile=image-factory-builder \
+  -var architecture=arm64 -var aws_instance_type=t4g.small packer/
+check "packer validate rejects an unknown architecture" bash -c \
+  '! packer validate -only=amazon-ebs.golden "$@" -var aws_region=eu-west-1 -var source_ami=ami-0123456789abcdef0 -var aws_iam_instance_profile=image-factory-builder -var architecture=aarch64 packer/' \
+  _ "${common[@]}"
 check "packer validate rejects a malformed source_ami" bash -c \
   '! packer validate -only=amazon-ebs.golden "$@" -var aws_region=eu-west-1 -var source_ami=ami-nothex -var aws_iam_instance_profile=image-factory-builder packer/' \
   _ "${common[@]}"

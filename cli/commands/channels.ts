@@ -38,23 +38,30 @@ export function registerChannels(root: Command, context: CommandContext): void {
     .requiredOption('--pipeline <name>', 'pipeline')
     .requiredOption('--channel <name>', 'channel')
     .option('--image <id>', 'roll back to this image (default: the previous one)')
-    .action(async (options: { pipeline: string; channel: string; image?: string }, command: Command) => {
-      const global = context.globals(command);
-      const input = parseOrThrow(
-        RollbackChannelInput,
-        {
-          pipeline: options.pipeline,
-          channel: options.channel,
-          ...(options.image ? { imageId: options.image } : {}),
-        },
-        'rollback',
-      );
-      const backend = await context.one(global);
-      const rolledBack = await rollbackChannel(input, backend.ports(), { holder: backend.holder });
-      context.print(
-        global,
-        rolledBack,
-        `rolled back: ${rolledBack.pipeline}/${rolledBack.channel} → ${rolledBack.imageId} (withdrawn ${rolledBack.withdrawnImageId ?? 'none'}; ${rolledBack.parameterName} v${rolledBack.parameterVersion})\n`,
-      );
-    });
+    .option('--architecture <arch>', 'the architecture whose channel moves: x86_64 (default) or arm64')
+    .action(
+      async (
+        options: { pipeline: string; channel: string; image?: string; architecture?: string },
+        command: Command,
+      ) => {
+        const global = context.globals(command);
+        const input = parseOrThrow(
+          RollbackChannelInput,
+          {
+            pipeline: options.pipeline,
+            ...(options.architecture ? { architecture: options.architecture } : {}),
+            channel: options.channel,
+            ...(options.image ? { imageId: options.image } : {}),
+          },
+          'rollback',
+        );
+        const backend = await context.one(global);
+        const rolledBack = await rollbackChannel(input, backend.ports(), { holder: backend.holder });
+        context.print(
+          global,
+          rolledBack,
+          `rolled back: ${rolledBack.pipeline}/${rolledBack.channel} → ${rolledBack.imageId} (withdrawn ${rolledBack.withdrawnImageId ?? 'none'}; ${rolledBack.parameterName} v${rolledBack.parameterVersion})\n`,
+        );
+      },
+    );
 }

@@ -1,5 +1,6 @@
 /** `factory images`: per pipeline, channel, architecture and region, the current and previous image. */
 import type { Command } from 'commander';
+import { ARCHITECTURES, trackOf } from '#commons/core/architectures.js';
 import { TAG } from '#commons/core/tags.js';
 import { type ChannelImage, channelImages } from '../channels.js';
 import { formatAge, renderTable, shortCommit } from '../format.js';
@@ -41,21 +42,27 @@ export function registerImages(root: Command, context: CommandContext): void {
         const pipelines = options.pipeline ? [options.pipeline] : await backend.pipelines();
         for (const pipeline of pipelines) {
           const all = await images.findImages({ [TAG.pipeline]: pipeline });
-          const channels = (await pointer.channels(pipeline))
-            .filter((channel) => options.channel === undefined || channel === options.channel)
-            .sort();
-          if (channels.length === 0) empty.push(`${pipeline} (${backend.region})`);
-          for (const channel of channels) {
-            const history = await pointer.history(pipeline, channel);
-            try {
-              rows.push(
-                ...channelImages({ pipeline, channel, region: backend.region, history, images: all }),
-              );
-            } catch (error) {
-              if (!(error instanceof RangeError)) throw error;
-              context.io.stderr(`warning: ${pipeline}/${channel} skipped: ${error.message}\n`);
+          let found = 0;
+          // Each architecture's channels are its own pointers (core/architectures.ts tracks).
+          for (const architecture of ARCHITECTURES) {
+            const track = trackOf(pipeline, architecture);
+            const channels = (await pointer.channels(track))
+              .filter((channel) => options.channel === undefined || channel === options.channel)
+              .sort();
+            found += channels.length;
+            for (const channel of channels) {
+              const history = await pointer.history(track, channel);
+              try {
+                rows.push(
+                  ...channelImages({ pipeline, channel, region: backend.region, history, images: all }),
+                );
+              } catch (error) {
+                if (!(error instanceof RangeError)) throw error;
+                context.io.stderr(`warning: ${track}/${channel} skipped: ${error.message}\n`);
+              }
             }
           }
+          if (found === 0) empty.push(`${pipeline} (${backend.region})`);
         }
       }
       context.print(global, { images: rows, withoutChannels: empty }, imagesText(rows, empty, context.now()));

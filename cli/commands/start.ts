@@ -40,6 +40,7 @@ export async function rawExecutionInput(options: Record<string, unknown>): Promi
     ['pipeline', 'pipeline'],
     ['baseImage', 'baseImage'],
     ['channel', 'channel'],
+    ['architecture', 'architecture'],
     ['imageDefinition', 'imageDefinition'],
     ['sourceImage', 'sourceImageId'],
     ['commit', 'commit'],
@@ -111,6 +112,10 @@ export function registerStart(root: Command, context: CommandContext): void {
     .option(
       '--parent <pipeline[/channel]>',
       'layered build: bake from the image that pipeline’s channel (default stable) names, instead of a base image',
+    )
+    .option(
+      '--architecture <arch>',
+      'x86_64 (default) or arm64: one the pipeline declares (stage parameter architectures)',
     )
     .option('--source-image <ami>', 'source AMI (default: the base image’s current public AMI)')
     .option('--commit <sha>', 'git commit to bake')

@@ -3,6 +3,7 @@
  * triggers (base-image watcher, git push) and the operator CLI's `start`, so the source AMI that
  * names an execution is the one PrepareBuild then records.
  */
+import { type Architecture, DEFAULT_ARCHITECTURE, trackOf } from './core/architectures.js';
 import { assertTrustedSource, getBaseImage } from './core/base-images.js';
 import type { ParentRef } from './core/layering.js';
 import { InvalidInput } from './errors.js';
@@ -10,20 +11,29 @@ import type { ExecutionInput } from './execution-input.js';
 import type { ChannelPointer, SourceImage, SourceImageResolver } from './ports.js';
 
 /**
- * A base image's source AMI: `sourceImageId` when given (it must exist), else the base image's
- * current public one; either way its publisher must be one the catalog trusts.
+ * A base image's source AMI of `architecture`: `sourceImageId` when given (it must exist), else the
+ * base image's current public one of that architecture; either way its publisher must be one the
+ * catalog trusts, and its architecture (when the backend reports one) the build's.
  * @throws UnknownBaseImage (not in the catalog), InvalidInput (`sourceImageId` does not exist or is
- *   not visible), ForeignBaseImage (owner not a trusted publisher of the base image).
+ *   not visible, or is of another architecture), ForeignBaseImage (owner not a trusted publisher
+ *   of the base image).
  */
 export async function resolveBaseImageSource(
   sources: SourceImageResolver,
   baseImage: string,
   sourceImageId?: string,
+  architecture: Architecture = DEFAULT_ARCHITECTURE,
 ): Promise<SourceImage> {
   const base = getBaseImage(baseImage);
-  const source = sourceImageId ? await sources.describe(sourceImageId) : await sources.resolve(base.name);
+  const source = sourceImageId
+    ? await sources.describe(sourceImageId)
+    : await sources.resolve(base.name, architecture);
   if (!source) throw new InvalidInput(`sourceImageId ${sourceImageId} does not exist or is not visible`);
   assertTrustedSource(base, source);
+  if (source.architecture !== undefined && source.architecture !== architecture)
+    throw new InvalidInput(
+      `source image ${source.imageId} is ${source.architecture}, but the build is ${architecture}`,
+    );
   return source;
 }
 
@@ -41,6 +51,8 @@ export interface SourceDeps {
  */
 export interface SourceRequest {
   parent?: ParentRef | undefined;
+  /** Default x86_64. A layered build reads the parent's pointer of the same architecture. */
+  architecture?: Architecture | undefined;
   baseImage?: string | undefined;
   sourceImageId?: string | undefined;
 }
@@ -59,12 +71,21 @@ export async function resolvePipelineSource(
 ): Promise<
   { sourceImageId: string; input: Pick<ExecutionInput, 'baseImage' | 'parent' | 'sourceImageId'> } | undefined
 > {
+  const architecture = request.architecture ?? DEFAULT_ARCHITECTURE;
   if (request.parent) {
-    const position = await deps.pointer.current(request.parent.pipeline, request.parent.channel);
+    const position = await deps.pointer.current(
+      trackOf(request.parent.pipeline, architecture),
+      request.parent.channel,
+    );
     return position ? { sourceImageId: position.imageId, input: { parent: request.parent } } : undefined;
   }
   if (request.baseImage === undefined) throw new InvalidInput('baseImage is required unless parent is given');
-  const source = await resolveBaseImageSource(deps.sources, request.baseImage, request.sourceImageId);
+  const source = await resolveBaseImageSource(
+    deps.sources,
+    request.baseImage,
+    request.sourceImageId,
+    architecture,
+  );
   return {
     sourceImageId: source.imageId,
     input: { baseImage: request.baseImage, sourceImageId: source.imageId },

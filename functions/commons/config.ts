@@ -8,6 +8,12 @@
  * `POWERTOOLS_METRICS_NAMESPACE`) and SDK endpoints (`AWS_ENDPOINT_URL`) stay with their owners.
  */
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
+import {
+  type Architecture,
+  type ArchitectureSettings,
+  DEFAULT_INSTANCE_TYPES,
+  parseArchitectures,
+} from './core/architectures.js';
 import { parseDistributionSettings } from './core/distribution.js';
 import { HANDLER_POLL_BOUNDS } from './core/poll-bounds.js';
 import {
@@ -18,7 +24,7 @@ import {
 import { flag, once, optional, positiveInt, readRequired, required } from './env.js';
 import { MissingConfiguration } from './errors.js';
 import { readEventBusName } from './event-bus-config.js';
-import { PIPELINE_SYNTAX, type PipelineConfig, parsePipelines } from './pipelines.js';
+import { PIPELINE_SYNTAX, type PipelineConfig, parsePipelines, withArchitectures } from './pipelines.js';
 import { StageName } from './schemas.js';
 import { formatIssues } from './validation.js';
 
@@ -83,8 +89,53 @@ export const config = {
    */
   get pipelines(): PipelineConfig[] {
     return once('PIPELINES', () =>
-      parsePipelines(readRequired('PIPELINES', `${PIPELINE_SYNTAX}, comma-separated`), config.defaultChannel),
+      withArchitectures(
+        parsePipelines(
+          readRequired('PIPELINES', `${PIPELINE_SYNTAX}, comma-separated`),
+          config.defaultChannel,
+        ),
+        config.architectureSettings,
+      ),
     );
+  },
+  /**
+   * `ARCHITECTURES` (default '': every pipeline builds x86_64 only): comma-separated
+   * `pipeline=<architecture>[+<architecture>]` (`core/architectures.ts` {@link parseArchitectures}).
+   */
+  get architectureSettings(): ArchitectureSettings {
+    return once('ARCHITECTURES', () => {
+      try {
+        return parseArchitectures(getStringFromEnv({ key: 'ARCHITECTURES', defaultValue: '' }));
+      } catch (error) {
+        throw new MissingConfiguration(`environment variable ARCHITECTURES ${(error as Error).message}`);
+      }
+    });
+  },
+  /**
+   * Builder and test instance types per architecture: `BUILDER_INSTANCE_TYPE`,
+   * `TEST_INSTANCE_TYPE` (x86_64) and `BUILDER_INSTANCE_TYPE_ARM64`, `TEST_INSTANCE_TYPE_ARM64`,
+   * each defaulting to `DEFAULT_INSTANCE_TYPES`. PrepareBuild checks that they run the architecture.
+   */
+  get instanceTypes(): Record<Architecture, { builder: string; test: string }> {
+    return once('INSTANCE_TYPES', () => ({
+      x86_64: {
+        builder: getStringFromEnv({
+          key: 'BUILDER_INSTANCE_TYPE',
+          defaultValue: DEFAULT_INSTANCE_TYPES.x86_64.builder,
+        }),
+        test: config.testInstanceType,
+      },
+      arm64: {
+        builder: getStringFromEnv({
+          key: 'BUILDER_INSTANCE_TYPE_ARM64',
+          defaultValue: DEFAULT_INSTANCE_TYPES.arm64.builder,
+        }),
+        test: getStringFromEnv({
+          key: 'TEST_INSTANCE_TYPE_ARM64',
+          defaultValue: DEFAULT_INSTANCE_TYPES.arm64.test,
+        }),
+      },
+    }));
   },
   /** `SOURCE_BRANCH` (default `main`): the branch whose pushes start a build. */
   get sourceBranch(): string {
@@ -126,10 +177,10 @@ export const config = {
   get slackWebhookParameter(): string {
     return required('SLACK_WEBHOOK_PARAMETER', 'SSM SecureString name of the Slack webhook URL');
   },
-  /** `TEST_INSTANCE_TYPE` (default `t3.small`; the catalog's base images are x86_64). */
+  /** `TEST_INSTANCE_TYPE` (default `t3.small`): test instances of x86_64 builds. */
   get testInstanceType(): string {
     return once('TEST_INSTANCE_TYPE', () =>
-      getStringFromEnv({ key: 'TEST_INSTANCE_TYPE', defaultValue: 't3.small' }),
+      getStringFromEnv({ key: 'TEST_INSTANCE_TYPE', defaultValue: DEFAULT_INSTANCE_TYPES.x86_64.test }),
     );
   },
   /** `TEST_INSTANCE_PROFILE`: instance profile name of test instances (needs AmazonSSMManagedInstanceCore). */

@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { BASE_IMAGE_NAMES } from './core/base-images.js';
 import {
+  ArchitectureSchema,
   Attempt,
   BaseImageNameSchema,
   ChannelName,
@@ -42,6 +43,7 @@ export type ParentSource = z.infer<typeof ParentSource>;
  * ```
  * `pipeline` is required, and either `baseImage` or `parent`; `channel` defaults to `stable`, `trigger` to `manual`,
  * `attempt` to 1 (raise it to rebuild a failed build: it changes the execution name);
+ * `architecture` to `x86_64` (`arm64` bakes the base image's arm64 source AMI on Graviton);
  * `imageDefinition` (what to bake) to the definition named like the pipeline (PrepareBuild checks);
  * without `sourceImageId` the current public AMI of the base image is used. On AWS the source the
  * definition is baked from is `repository` at `commit`; either defaults (the configured repository,
@@ -60,6 +62,11 @@ export const ExecutionInput = z
       channel: ChannelName.default('stable'),
       trigger: Trigger.default('manual'),
       baseImage: BaseImageNameSchema.optional(),
+      /**
+       * What to build for (default `x86_64`); one of the pipeline's declared architectures
+       * (`ARCHITECTURES`, PrepareBuild checks). A trigger starts one execution per declared one.
+       */
+      architecture: ArchitectureSchema.optional(),
       /** Layered build: bake from the image this pipeline's channel names (`core/layering.ts`). */
       parent: ParentSource.optional(),
       imageDefinition: ImageDefinitionNameSchema.optional(),

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { ExecutionContext, ExecutionInput } from './execution-input.js';
 import {
+  ArchitectureSchema,
   Build,
   Candidate,
   CaughtError,
@@ -141,6 +142,8 @@ export const OpenIncidentInput = z.looseObject({
 export type OpenIncidentInput = z.infer<typeof OpenIncidentInput>;
 export const RollbackChannelInput = z.strictObject({
   pipeline: PipelineName,
+  /** The architecture whose channel moves (default x86_64: each architecture has its own pointer). */
+  architecture: ArchitectureSchema.optional(),
   channel: ChannelName.default('stable'),
   /** Roll back to this image; default: the channel's previous image. */
   imageId: ImageId.optional(),

@@ -4,6 +4,7 @@
  * variable, the CLI and the local image-definition tool parse a function's or a file's copy.
  */
 import { z } from 'zod';
+import { type Architecture, type ArchitectureSettings, architecturesOf } from './core/architectures.js';
 import type { ParentRef } from './core/layering.js';
 import { MissingConfiguration } from './errors.js';
 import { BaseImageNameSchema, ChannelName, ImageDefinitionNameSchema, PipelineName } from './schemas.js';
@@ -14,6 +15,11 @@ interface PipelineEntry {
   pipeline: string;
   imageDefinition: string;
   channel: string;
+  /**
+   * The architectures it builds, in `ARCHITECTURES` order (`ARCHITECTURES` setting,
+   * {@link withArchitectures}); absent: x86_64 only.
+   */
+  architectures?: readonly Architecture[];
 }
 
 /**
@@ -120,4 +126,34 @@ export const parsePipelines = (value: string, defaultChannel: string): PipelineC
   const problem = layeringProblem(pipelines);
   if (problem) throw new MissingConfiguration(`environment variable PIPELINES: ${problem}`);
   return pipelines;
+};
+
+/**
+ * `pipelines` with the architectures each declares in `settings` (`ARCHITECTURES`,
+ * `core/architectures.ts`).
+ * @throws MissingConfiguration when `settings` names a pipeline that is not configured, or a
+ *   layered pipeline declares an architecture its parent does not build (its parent channel of
+ *   that architecture would never name an image).
+ */
+export const withArchitectures = (
+  pipelines: readonly PipelineConfig[],
+  settings: ArchitectureSettings,
+): PipelineConfig[] => {
+  const names = pipelines.map((entry) => entry.pipeline);
+  for (const pipeline of Object.keys(settings)) {
+    if (!names.includes(pipeline))
+      throw new MissingConfiguration(
+        `environment variable ARCHITECTURES names pipeline ${pipeline}, which is not one of the configured pipelines (${names.join(', ')})`,
+      );
+  }
+  for (const entry of pipelines) {
+    if (entry.parent === undefined) continue;
+    const parentBuilds = architecturesOf(settings, entry.parent.pipeline);
+    const missing = architecturesOf(settings, entry.pipeline).filter((arch) => !parentBuilds.includes(arch));
+    if (missing.length > 0)
+      throw new MissingConfiguration(
+        `environment variable ARCHITECTURES: layered pipeline ${entry.pipeline} builds ${missing.join(', ')}, which its parent ${entry.parent.pipeline} does not (${parentBuilds.join(', ')})`,
+      );
+  }
+  return pipelines.map((entry) => ({ ...entry, architectures: architecturesOf(settings, entry.pipeline) }));
 };

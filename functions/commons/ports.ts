@@ -5,6 +5,7 @@
  * in `local/` (file catalog, qemu, guest agent, terminal). Keep them free of SDK types.
  * All times are ISO 8601 strings; all durations are seconds.
  */
+import type { Architecture } from './core/architectures.js';
 import type { ShareTargets } from './core/distribution.js';
 import type { EventOrigin, FactoryEvent } from './core/events.js';
 import type { ExecutionFacts, Leftover } from './core/sweep.js';
@@ -116,6 +117,10 @@ export interface PromotionLedger {
 export interface LaunchRequest {
   imageId: string;
   pipeline: string;
+  /** The build's architecture (tagged `factory:architecture`); default x86_64. */
+  architecture?: Architecture | undefined;
+  /** The build's test instance type (`$.build.instanceTypes.test`); default: the backend's own. */
+  instanceType?: string | undefined;
   buildId: string;
   executionName: string;
   /** Idempotency token (≤ 64 ASCII chars): a retried launch with the same token launches nothing new. */
@@ -187,12 +192,17 @@ export interface SourceImage {
   ownerAlias?: string | undefined;
   /** ISO 8601 creation time of the source image, when the backend knows it. */
   createdAt?: string | undefined;
+  /** CPU architecture (EC2 `Architecture`), when the backend knows it. */
+  architecture?: string | undefined;
 }
 
 /** Resolves a catalog base image to its current source image (public SSM parameter on AWS). */
 export interface SourceImageResolver {
-  /** Current source image id and metadata for a catalog base image. */
-  resolve(baseImage: string): Promise<SourceImage>;
+  /**
+   * Current source image id and metadata for a catalog base image, of `architecture` (the vendor
+   * publishes one parameter per architecture; default x86_64).
+   */
+  resolve(baseImage: string, architecture?: Architecture): Promise<SourceImage>;
   /** Metadata of a given source image id, or undefined when it does not exist. */
   describe(imageId: string): Promise<SourceImage | undefined>;
 }

@@ -5,6 +5,7 @@
  * and the parse helpers that turn a failed parse into `InvalidInput` in `validation.ts`.
  */
 import * as z from 'zod';
+import { ARCHITECTURES, isArchitecture } from './core/architectures.js';
 import { BASE_IMAGE_NAMES } from './core/base-images.js';
 import { ON_REGION_FAILURE } from './core/distribution.js';
 import { IMAGE_DEFINITION_NAMES } from './core/image-definitions.js';
@@ -33,7 +34,16 @@ export const ChannelName = z
   })
   .refine((value) => !isReservedChannel(value), {
     error: `channel must not be ${RESERVED_CHANNELS.map((name) => `"${name}"`).join(', ')} or start with "${PREVIOUS_CHANNEL_PREFIX}" (reserved tag values)`,
+  })
+  // An arm64 track's pointers live under <prefix>/<pipeline>/arm64/ (core/architectures.ts).
+  .refine((value) => !isArchitecture(value), {
+    error: `channel must not be an architecture name (${ARCHITECTURES.join(', ')}): those name a pipeline's architecture tracks`,
   });
+
+/** A CPU architecture a pipeline builds (`core/architectures.ts`). */
+export const ArchitectureSchema = z.enum(ARCHITECTURES, {
+  error: `architecture must be one of: ${ARCHITECTURES.join(', ')}`,
+});
 
 export const BaseImageNameSchema = z.enum(BASE_IMAGE_NAMES as [string, ...string[]], {
   error: `baseImage is required and must be one of: ${BASE_IMAGE_NAMES.join(', ')}`,
@@ -114,6 +124,16 @@ export const Build = z.object({
   channel: ChannelName,
   trigger: Trigger,
   baseImage: BaseImageNameSchema,
+  /**
+   * The architecture baked (`core/architectures.ts`); PrepareBuild always sets it, absent (a build
+   * document from before architectures) means x86_64.
+   */
+  architecture: ArchitectureSchema.optional(),
+  /**
+   * Instance types of the build's Packer builder and test instance, checked against `architecture`
+   * by PrepareBuild, which always sets them (absent: the backend's defaults).
+   */
+  instanceTypes: z.object({ builder: z.string().min(1), test: z.string().min(1) }).optional(),
   /** What is baked: playbook `ansible/images/<name>.yml`, checks `probe/checks.d/<name>/`. */
   imageDefinition: ImageDefinitionNameSchema,
   sourceImageId: ImageId,

@@ -31,7 +31,10 @@
 #                          the build instance's instance profile (required by session_manager),
 #                          subnet and security group ('' = Packer's defaults)
 #   CHANNEL (stable), EXECUTION_NAME (manual), BASE_IMAGE (debian-12), BUILD_DATE (now),
-#   INSTANCE_TYPE, KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
+#   KMS_KEY_ID, ROOT_VOLUME_SIZE_GB  optional
+#   ARCHITECTURE           from BUILD_JSON `architecture` (default x86_64): Packer's architecture
+#   INSTANCE_TYPE          from BUILD_JSON `instanceTypes.builder` (PrepareBuild matched it to the
+#                          architecture); empty: Packer's default (x86_64 only)
 #   MANIFEST_S3_URI        optional: where to copy packer's manifest.json
 # Packer also reads PKR_VAR_<name> variables from the environment.
 set -o nounset -o errexit -o pipefail
@@ -45,6 +48,12 @@ die() {
 build_field() {
   [[ -n "${BUILD_JSON:-}" ]] || return 0
   python3 -c 'import json, os, sys; value = json.loads(os.environ["BUILD_JSON"]).get(sys.argv[1]); print(value if isinstance(value, str) else "")' "$1" ||
+    die "BUILD_JSON is not a JSON object"
+}
+# build_builder_instance_type — BUILD_JSON's instanceTypes.builder, empty when absent.
+build_builder_instance_type() {
+  [[ -n "${BUILD_JSON:-}" ]] || return 0
+  python3 -c 'import json, os; types = json.loads(os.environ["BUILD_JSON"]).get("instanceTypes"); value = types.get("builder") if isinstance(types, dict) else None; print(value if isinstance(value, str) else "")' ||
     die "BUILD_JSON is not a JSON object"
 }
 # build_parent_image — BUILD_JSON's parent.imageId (a layered build), empty when absent.
@@ -150,6 +159,8 @@ main() {
   IMAGE_DEFINITION="${IMAGE_DEFINITION:-$(build_field imageDefinition)}"
   require IMAGE_DEFINITION
   PARENT_IMAGE="${PARENT_IMAGE:-$(build_parent_image)}"
+  ARCHITECTURE="${ARCHITECTURE:-$(build_field architecture)}"
+  INSTANCE_TYPE="${INSTANCE_TYPE:-$(build_builder_instance_type)}"
   # PrepareBuild makes a layered build's source its parent image; anything else is a broken request.
   [[ -z "${PARENT_IMAGE}" || "${PARENT_IMAGE}" == "${SOURCE_AMI_ID}" ]] ||
     die "the parent image ${PARENT_IMAGE} is not the source image ${SOURCE_AMI_ID}"
@@ -183,6 +194,7 @@ main() {
     -var "base_image=${BASE_IMAGE:-debian-12}"
     -var "image_definition=${IMAGE_DEFINITION}"
     -var "parent_image=${PARENT_IMAGE}"
+    -var "architecture=${ARCHITECTURE:-x86_64}"
     -var "build_date=${BUILD_DATE:-}"
     -var "manifest_path=${workdir}/manifest.json"
   )

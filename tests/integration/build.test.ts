@@ -37,10 +37,10 @@ const execution = (name: string) => ({
 beforeAll(async () => {
   aws = await startAwsSide({ env: { PROBE_TIMEOUT_SECONDS: '900', INCIDENT_RESPONSE_PLAN_ARN: PLAN } });
   aws.proxy.publicParameters.publish(
-    BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+    BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
     PUBLISHED['ubuntu-24.04'].current.imageId,
   );
-  aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameter, FOREIGN_IMAGE.imageId);
+  aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameters.x86_64, FOREIGN_IMAGE.imageId);
   prepareBuild = await importHandler('prepare-build');
   findCandidate = await importHandler('find-candidate-image');
 }, SETUP_TIMEOUT_MS);

@@ -266,7 +266,7 @@ beforeAll(async () => {
   );
   if (stateMachineArn !== STATE_MACHINE_ARN)
     throw new Error(`moto named the state machine ${stateMachineArn}`);
-  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, SOURCE.imageId);
+  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, SOURCE.imageId);
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -53,7 +53,7 @@ beforeAll(async () => {
       PROBE_MAX_ATTEMPTS: '5',
       RETENTION_DRY_RUN: 'true',
     },
-    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameter, imageId: VENDOR.imageId },
+    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, imageId: VENDOR.imageId },
   ));
 }, SETUP_TIMEOUT_MS);
 

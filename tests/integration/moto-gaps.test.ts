@@ -272,7 +272,7 @@ describe('EC2 gaps', () => {
 describe('SSM gaps', () => {
   it('reserves /aws/ names in moto; the publisher double serves published public parameters', async () => {
     // Prepare
-    const name = BASE_IMAGES['ubuntu-24.04'].ssmParameter;
+    const name = BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64;
     const putError = await errorOf(
       aws.ssm.send(
         new PutParameterCommand({

@@ -35,6 +35,8 @@ export interface SeedImage {
   tags?: Record<string, string>;
   public?: boolean;
   description?: string;
+  /** EC2 `Architecture` (default x86_64). */
+  architecture?: 'x86_64' | 'arm64';
 }
 
 export interface MotoServer {
@@ -75,7 +77,7 @@ const toMotoAmi = (image: SeedImage) => ({
   owner_id: image.ownerId,
   public: image.public ?? false,
   virtualization_type: 'hvm',
-  architecture: 'x86_64',
+  architecture: image.architecture ?? 'x86_64',
   state: 'available',
   creation_date: image.createdAt,
   image_type: 'machine',

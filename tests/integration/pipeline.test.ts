@@ -73,7 +73,7 @@ beforeAll(async () => {
       RETENTION_KEEP_LATEST: '3',
       RETENTION_DRY_RUN: 'false',
     },
-    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameter, imageId: SOURCE.imageId },
+    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, imageId: SOURCE.imageId },
   ));
 }, SETUP_TIMEOUT_MS);
 

@@ -59,7 +59,7 @@ beforeAll(async () => {
   await aws.ssm.send(
     new PutParameterCommand({ Name: SLACK_WEBHOOK_PARAMETER, Value: slack.url, Type: 'SecureString' }),
   );
-  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, SOURCE.imageId);
+  aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, SOURCE.imageId);
   for (const key of new Set([...Object.values(lambdaFunctionKeys()), 'rollback-channel'])) {
     handlers.set(key, await importHandler(key));
   }

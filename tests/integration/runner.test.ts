@@ -170,7 +170,7 @@ beforeAll(async () => {
     directory: workDir,
     region: TEST_REGION,
   });
-  aws.proxy.publicParameters.publish(BASE_IMAGES['debian-12'].ssmParameter, SOURCE.imageId);
+  aws.proxy.publicParameters.publish(BASE_IMAGES['debian-12'].ssmParameters.x86_64, SOURCE.imageId);
   // The source: this repository's templates, roles, image definitions and probe, committed to the git server.
   aws.git.commit('main', {
     packer: { copyFrom: join(REPO_ROOT, 'packer') },

@@ -80,10 +80,13 @@ beforeAll(async () => {
     new PutParameterCommand({ Name: SECRET_PARAMETER, Value: SECRET, Type: 'SecureString' }),
   );
   aws.proxy.publicParameters.publish(
-    BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+    BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
     PUBLISHED['ubuntu-24.04'].previous.imageId,
   );
-  aws.proxy.publicParameters.publish(BASE_IMAGES.al2023.ssmParameter, PUBLISHED.al2023.previous.imageId);
+  aws.proxy.publicParameters.publish(
+    BASE_IMAGES.al2023.ssmParameters.x86_64,
+    PUBLISHED.al2023.previous.imageId,
+  );
   watch = await importHandler('watch-base-images');
   webhook = await importHandler('github-webhook');
   codeCommit = await importHandler('codecommit-push');
@@ -119,7 +122,7 @@ describe('watch-base-images', () => {
   it('starts exactly one build, with the deterministic name, when a vendor publishes a new image', async () => {
     // Prepare
     const current = PUBLISHED['ubuntu-24.04'].current.imageId;
-    aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, current);
+    aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, current);
     const name = executionName({ pipeline: 'web', channel: 'stable', sourceImageId: current });
 
     // Act
@@ -150,7 +153,10 @@ describe('watch-base-images', () => {
   it('refuses a public parameter that names an image of an untrusted owner (ForeignBaseImage)', async () => {
     // Prepare
     const before = (await executions()).length;
-    aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameter, FOREIGN_IMAGE.imageId);
+    aws.proxy.publicParameters.publish(
+      BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
+      FOREIGN_IMAGE.imageId,
+    );
 
     // Act
     const error = await invokeExpectingError(watch, scheduledEvent());
@@ -163,7 +169,7 @@ describe('watch-base-images', () => {
 
     // Cleanup: the vendor's parameter is right again for the next tests.
     aws.proxy.publicParameters.publish(
-      BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+      BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
       PUBLISHED['ubuntu-24.04'].current.imageId,
     );
   });
@@ -249,7 +255,9 @@ describe('github-webhook', () => {
     // Assess
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({
-      executions: expect.arrayContaining([{ pipeline: 'web', executionName: name, started: false }]),
+      executions: expect.arrayContaining([
+        { pipeline: 'web', architecture: 'x86_64', executionName: name, started: false },
+      ]),
     });
     expect((await executions()).length).toBe(before);
   });
@@ -290,7 +298,7 @@ describe('github-webhook', () => {
     const before = (await executions()).length;
     const newer = aws.git.commit('main', { 'ansible/site.yml': '# newer\n' }, 'newer change');
     aws.proxy.publicParameters.publish(
-      BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+      BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
       PUBLISHED['ubuntu-24.04'].previous.imageId,
     );
 
@@ -302,7 +310,7 @@ describe('github-webhook', () => {
     expect(JSON.parse(replay.body).message).toBe(`stale push ignored: main is now at ${newer}`);
     expect((await executions()).length).toBe(before);
     aws.proxy.publicParameters.publish(
-      BASE_IMAGES['ubuntu-24.04'].ssmParameter,
+      BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
       PUBLISHED['ubuntu-24.04'].current.imageId,
     );
   });

@@ -10,6 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import {
+  DEFAULT_INSTANCE_TYPES,
+  instanceTypeArchitecture,
+  parseArchitectures,
+} from '#commons/core/architectures.js';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { distributionScope, parseDistributionSettings } from '#commons/core/distribution.js';
 import { root, serverless } from './serverless-config.js';
@@ -144,6 +149,36 @@ describe('pipeline names', () => {
     const names = (params.pipelines ?? '').split(',').map((entry) => entry.split('=')[0]?.trim());
 
     expect((params.pipelineNames ?? '').split(',').map((name) => name.trim())).toEqual(names);
+  });
+
+  it('the instance type defaults are DEFAULT_INSTANCE_TYPES, each of its architecture, and reach the functions', () => {
+    const params = serverless.params.default as Record<string, string>;
+    const environment = (serverless.provider as { environment: Record<string, unknown> }).environment;
+
+    expect({
+      x86_64: { builder: params.builderInstanceType, test: params.testInstanceType },
+      arm64: { builder: params.builderInstanceTypeArm64, test: params.testInstanceTypeArm64 },
+    }).toEqual(DEFAULT_INSTANCE_TYPES);
+    for (const [architecture, types] of Object.entries(DEFAULT_INSTANCE_TYPES)) {
+      expect(instanceTypeArchitecture(types.builder)).toBe(architecture);
+      expect(instanceTypeArchitecture(types.test)).toBe(architecture);
+    }
+    expect(environment).toMatchObject({
+      ARCHITECTURES: `\${param:architectures}`,
+      BUILDER_INSTANCE_TYPE: `\${param:builderInstanceType}`,
+      BUILDER_INSTANCE_TYPE_ARM64: `\${param:builderInstanceTypeArm64}`,
+      TEST_INSTANCE_TYPE: `\${param:testInstanceType}`,
+      TEST_INSTANCE_TYPE_ARM64: `\${param:testInstanceTypeArm64}`,
+    });
+    // The default `architectures` is a valid setting.
+    expect(() => parseArchitectures(params.architectures ?? '')).not.toThrow();
+  });
+
+  it('the runner reads the architecture and the builder instance type from BUILD_JSON', () => {
+    expect(entrypoint).toContain(`ARCHITECTURE="\${ARCHITECTURE:-$(build_field architecture)}"`);
+    expect(entrypoint).toContain(`-var "architecture=\${ARCHITECTURE:-x86_64}"`);
+    expect(entrypoint).toMatch(/types\.get\("builder"\)/);
+    expect(entrypoint).toContain(`args+=(-var "aws_instance_type=\${INSTANCE_TYPE}")`);
   });
 });
 

@@ -112,10 +112,53 @@ describe('config', () => {
     vi.stubEnv('DEFAULT_CHANNEL', 'stable');
     const config = await load();
     expect(config.pipelines).toEqual([
-      { pipeline: 'web', imageDefinition: 'web', baseImage: 'ubuntu-24.04', channel: 'stable' },
-      { pipeline: 'ci', imageDefinition: 'base', baseImage: 'al2023', channel: 'beta' },
-      { pipeline: 'edge', imageDefinition: 'web', baseImage: 'debian-12', channel: 'stable' },
+      {
+        pipeline: 'web',
+        imageDefinition: 'web',
+        baseImage: 'ubuntu-24.04',
+        channel: 'stable',
+        architectures: ['x86_64'],
+      },
+      {
+        pipeline: 'ci',
+        imageDefinition: 'base',
+        baseImage: 'al2023',
+        channel: 'beta',
+        architectures: ['x86_64'],
+      },
+      {
+        pipeline: 'edge',
+        imageDefinition: 'web',
+        baseImage: 'debian-12',
+        channel: 'stable',
+        architectures: ['x86_64'],
+      },
     ]);
+  });
+
+  it('adds the ARCHITECTURES each pipeline declares, and refuses a bad one naming the variable', async () => {
+    vi.stubEnv('PIPELINES', 'web=ubuntu-24.04,edge=web@debian-12');
+    vi.stubEnv('ARCHITECTURES', 'web=arm64+x86_64,edge=arm64');
+    const config = await load();
+    expect(config.pipelines.map((entry) => [entry.pipeline, entry.architectures])).toEqual([
+      ['web', ['x86_64', 'arm64']],
+      ['edge', ['arm64']],
+    ]);
+    vi.stubEnv('ARCHITECTURES', 'web=aarch64');
+    vi.resetModules();
+    const broken = await load();
+    expect(() => broken.architectureSettings).toThrow(
+      /environment variable ARCHITECTURES has an invalid entry "web=aarch64": "aarch64" is not an architecture/,
+    );
+  });
+
+  it('reads the builder and test instance types per architecture, with the defaults', async () => {
+    vi.stubEnv('BUILDER_INSTANCE_TYPE_ARM64', 'c7g.large');
+    const config = await load();
+    expect(config.instanceTypes).toEqual({
+      x86_64: { builder: 't3.small', test: 't3.small' },
+      arm64: { builder: 'c7g.large', test: 't4g.small' },
+    });
   });
 
   it('parses layered PIPELINES entries: a parent pipeline and its channel as the source', async () => {
@@ -123,18 +166,26 @@ describe('config', () => {
     vi.stubEnv('DEFAULT_CHANNEL', 'stable');
     const config = await load();
     expect(config.pipelines).toEqual([
-      { pipeline: 'base', imageDefinition: 'base', baseImage: 'ubuntu-24.04', channel: 'stable' },
+      {
+        pipeline: 'base',
+        imageDefinition: 'base',
+        baseImage: 'ubuntu-24.04',
+        channel: 'stable',
+        architectures: ['x86_64'],
+      },
       {
         pipeline: 'web',
         imageDefinition: 'web',
         parent: { pipeline: 'base', channel: 'beta' },
         channel: 'edge',
+        architectures: ['x86_64'],
       },
       {
         pipeline: 'api',
         imageDefinition: 'web',
         parent: { pipeline: 'web', channel: 'stable' },
         channel: 'stable',
+        architectures: ['x86_64'],
       },
     ]);
   });

@@ -8,6 +8,7 @@
  *   (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
  * - `TerminateInstances`; `DescribeInstances` filtered by `tag:factory:build-id` for cleanup.
  */
+
 import {
   type _InstanceType,
   type EC2Client,
@@ -17,6 +18,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { ClientProvider } from '../clients/lazy-client.js';
+import { DEFAULT_ARCHITECTURE } from '../core/architectures.js';
 import { TAG, TEST_INSTANCE_ROLE } from '../core/tags.js';
 import type { LaunchRequest, MachineLauncher } from '../ports.js';
 
@@ -42,6 +44,7 @@ export class Ec2MachineLauncher implements Omit<MachineLauncher, 'isReady'> {
     const tags: Tag[] = [
       { Key: TAG.stage, Value: this.options.stage },
       { Key: TAG.pipeline, Value: request.pipeline },
+      { Key: TAG.architecture, Value: request.architecture ?? DEFAULT_ARCHITECTURE },
       { Key: TAG.buildId, Value: request.buildId },
       { Key: TAG.role, Value: TEST_INSTANCE_ROLE },
       { Key: TAG.execution, Value: request.executionName },
@@ -51,7 +54,8 @@ export class Ec2MachineLauncher implements Omit<MachineLauncher, 'isReady'> {
     const result = await this.ec2().send(
       new RunInstancesCommand({
         ImageId: request.imageId,
-        InstanceType: this.options.instanceType as _InstanceType,
+        // The build's own (PrepareBuild matched it to the architecture), else the configured one.
+        InstanceType: (request.instanceType ?? this.options.instanceType) as _InstanceType,
         MinCount: 1,
         MaxCount: 1,
         ClientToken: request.idempotencyToken.slice(0, 64),

@@ -6,6 +6,7 @@
 import { DescribeImagesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { ClientProvider } from '../clients/lazy-client.js';
+import { type Architecture, DEFAULT_ARCHITECTURE } from '../core/architectures.js';
 import { getBaseImage } from '../core/base-images.js';
 import { MissingConfiguration } from '../errors.js';
 import type { SourceImage, SourceImageResolver } from '../ports.js';
@@ -22,24 +23,25 @@ export class PublicParameterSourceImageResolver implements SourceImageResolver {
    * @throws UnknownBaseImage for a name outside the catalog.
    * @throws MissingConfiguration when the public parameter is empty or missing in this region.
    */
-  async resolve(baseImage: string): Promise<SourceImage> {
+  async resolve(baseImage: string, architecture: Architecture = DEFAULT_ARCHITECTURE): Promise<SourceImage> {
     const base = getBaseImage(baseImage);
+    const parameter = base.ssmParameters[architecture];
     let imageId: string | undefined;
     try {
-      const { Parameter } = await this.ssm().send(new GetParameterCommand({ Name: base.ssmParameter }));
+      const { Parameter } = await this.ssm().send(new GetParameterCommand({ Name: parameter }));
       imageId = Parameter?.Value;
     } catch (error) {
       if ((error as Error).name !== 'ParameterNotFound') throw error;
     }
     if (!imageId) {
       throw new MissingConfiguration(
-        `public parameter ${base.ssmParameter} of ${baseImage} has no value in this region`,
+        `public parameter ${parameter} of ${baseImage} (${architecture}) has no value in this region`,
       );
     }
     const image = await this.describe(imageId);
     if (!image) {
       throw new MissingConfiguration(
-        `public parameter ${base.ssmParameter} points to ${imageId}, which does not exist`,
+        `public parameter ${parameter} points to ${imageId}, which does not exist`,
       );
     }
     return image;
@@ -56,6 +58,7 @@ export class PublicParameterSourceImageResolver implements SourceImageResolver {
         ownerId: image.OwnerId,
         ownerAlias: image.ImageOwnerAlias,
         createdAt: image.CreationDate,
+        architecture: image.Architecture,
       };
     } catch (error) {
       if (NOT_FOUND.has((error as Error).name)) return undefined;

@@ -32,6 +32,7 @@ export const startBuild = async (
 ): Promise<StartResult> => {
   const name = executionName({
     pipeline: input.pipeline,
+    architecture: input.architecture,
     channel: input.channel,
     sourceImageId,
     commit: input.commit,

@@ -10,6 +10,7 @@
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { resolvePipelineSource, type SourceDeps } from '../build-source.js';
 import type { ClientProvider } from '../clients/lazy-client.js';
+import { type Architecture, DEFAULT_ARCHITECTURE, trackOf } from '../core/architectures.js';
 import type { ExecutionInput } from '../execution-input.js';
 import type { PipelineConfig } from '../pipelines.js';
 import type { StartResult } from './start-execution.js';
@@ -20,7 +21,10 @@ import type { StartResult } from './start-execution.js';
  */
 export type StartBuild = (input: ExecutionInput, sourceImageId: string) => Promise<StartResult>;
 
-/** Last source AMI seen per pipeline: SSM parameter `<prefix>/<pipeline>`. */
+/**
+ * Last source AMI seen per track (`core/architectures.ts`): SSM parameter `<prefix>/<track>`, i.e.
+ * `<prefix>/<pipeline>` for x86_64 (as before architectures) and `<prefix>/<pipeline>/arm64`.
+ */
 export class LastSeenStore {
   constructor(
     private readonly client: ClientProvider<SSMClient>,
@@ -51,8 +55,13 @@ export class LastSeenStore {
   }
 }
 
+/** The architectures a configured pipeline builds, in order (x86_64 alone when it declares none). */
+const architecturesOfEntry = (entry: PipelineConfig): readonly Architecture[] =>
+  entry.architectures ?? [DEFAULT_ARCHITECTURE];
+
 export interface WatchResult {
   pipeline: string;
+  architecture: Architecture;
   /** The base image, or `pipeline:<parent>/<channel>` for a layered pipeline. */
   baseImage: string;
   /** Undefined when a layered pipeline's parent channel names no image yet. */
@@ -67,7 +76,7 @@ const sourceLabel = (entry: PipelineConfig): string =>
   entry.parent ? `pipeline:${entry.parent.pipeline}/${entry.parent.channel}` : entry.baseImage;
 
 /**
- * For each pipeline: read the current source (the base image's source AMI, or a layered pipeline's
+ * For each pipeline and each architecture it declares: read the current source (the base image's source AMI, or a layered pipeline's
  * parent channel image, so a parent's promotion rebuilds its children), compare with the last one
  * seen, start a build when it changed, then record it. The last-seen value moves only after the
  * start succeeded (or the execution already existed), so a failed start is retried on the next run.
@@ -82,41 +91,61 @@ export const watchBaseImages = async (
   for (const entry of pipelines) {
     const { pipeline, imageDefinition, channel } = entry;
     const baseImage = sourceLabel(entry);
-    try {
-      const source = await resolvePipelineSource(entry, deps);
-      const lastSeen = await deps.lastSeen.get(pipeline);
-      if (!source || lastSeen === source.sourceImageId) {
+    for (const architecture of architecturesOfEntry(entry)) {
+      const track = trackOf(pipeline, architecture);
+      try {
+        const source = await resolvePipelineSource({ ...entry, architecture }, deps);
+        const lastSeen = await deps.lastSeen.get(track);
+        if (!source || lastSeen === source.sourceImageId) {
+          results.push({
+            pipeline,
+            architecture,
+            baseImage,
+            ...(source ? { sourceImageId: source.sourceImageId } : {}),
+            changed: false,
+          });
+          continue;
+        }
+        const started = await deps.start(
+          {
+            pipeline,
+            channel,
+            trigger: 'base-image',
+            imageDefinition,
+            ...architectureInput(architecture),
+            ...source.input,
+          },
+          source.sourceImageId,
+        );
+        await deps.lastSeen.put(track, source.sourceImageId);
         results.push({
           pipeline,
+          architecture,
           baseImage,
-          ...(source ? { sourceImageId: source.sourceImageId } : {}),
-          changed: false,
+          sourceImageId: source.sourceImageId,
+          changed: true,
+          executionName: started.executionName,
+          started: started.started,
         });
-        continue;
+      } catch (error) {
+        errors.push(error);
       }
-      const started = await deps.start(
-        { pipeline, channel, trigger: 'base-image', imageDefinition, ...source.input },
-        source.sourceImageId,
-      );
-      await deps.lastSeen.put(pipeline, source.sourceImageId);
-      results.push({
-        pipeline,
-        baseImage,
-        sourceImageId: source.sourceImageId,
-        changed: true,
-        executionName: started.executionName,
-        started: started.started,
-      });
-    } catch (error) {
-      errors.push(error);
     }
   }
   if (errors.length > 0) throw errors[0];
   return results;
 };
 
+/**
+ * `{ architecture }` for the execution input, nothing for x86_64: the input of an x86_64 build is
+ * the one it had before architectures existed.
+ */
+const architectureInput = (architecture: Architecture): { architecture?: Architecture } =>
+  architecture === DEFAULT_ARCHITECTURE ? {} : { architecture };
+
 export interface PushResult {
   pipeline: string;
+  architecture: Architecture;
   /** Undefined when nothing was started: a layered pipeline whose parent channel names no image yet. */
   executionName?: string;
   started: boolean;
@@ -130,7 +159,7 @@ export const codeCommitRepositoryUrl = (region: string, repositoryName: string):
   `codecommit::${region}://${repositoryName}`;
 
 /**
- * Start one build per configured pipeline for a pushed commit (deterministic names: redelivery is
+ * Start one build per configured pipeline and declared architecture for a pushed commit (deterministic names: redelivery is
  * a no-op). `push.repository` is the URL the runner fetches (GitHub `clone_url`,
  * {@link codeCommitRepositoryUrl}). A layered pipeline builds on its parent channel's current
  * image, and is skipped (`started: false`, no execution) while that channel names none.
@@ -143,24 +172,32 @@ export const startPushBuilds = async (
   const results: PushResult[] = [];
   for (const entry of pipelines) {
     const { pipeline, imageDefinition, channel } = entry;
-    const source = await resolvePipelineSource(entry, deps);
-    if (!source) {
-      results.push({ pipeline, started: false });
-      continue;
-    }
-    const started = await deps.start(
-      {
+    for (const architecture of architecturesOfEntry(entry)) {
+      const source = await resolvePipelineSource({ ...entry, architecture }, deps);
+      if (!source) {
+        results.push({ pipeline, architecture, started: false });
+        continue;
+      }
+      const started = await deps.start(
+        {
+          pipeline,
+          channel,
+          trigger: 'git-push',
+          imageDefinition,
+          ...architectureInput(architecture),
+          ...source.input,
+          commit: push.commit,
+          repository: push.repository,
+        },
+        source.sourceImageId,
+      );
+      results.push({
         pipeline,
-        channel,
-        trigger: 'git-push',
-        imageDefinition,
-        ...source.input,
-        commit: push.commit,
-        repository: push.repository,
-      },
-      source.sourceImageId,
-    );
-    results.push({ pipeline, executionName: started.executionName, started: started.started });
+        architecture,
+        executionName: started.executionName,
+        started: started.started,
+      });
+    }
   }
   return results;
 };

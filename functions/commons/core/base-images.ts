@@ -1,58 +1,71 @@
 /**
  * Catalog of supported base images (the source AMI families a pipeline can bake from).
  *
- * Sources of the public parameter names and owners:
+ * Sources of the public parameter names (one per architecture) and owners:
  * - Ubuntu: https://documentation.ubuntu.com/aws/aws-how-to/instances/find-ubuntu-images/
- *   (Canonical account 099720109477)
+ *   (Canonical account 099720109477); `.../ubuntu/<product>/<release>/stable/current/<arch>/hvm/<volume>/ami-id`
+ *   with `<arch>` `amd64` or `arm64`
+ *   (https://discourse.ubuntu.com/t/finding-ubuntu-images-with-the-aws-ssm-parameter-store/15507)
  * - Amazon Linux 2023: https://docs.aws.amazon.com/linux/al2023/ug/ec2.html#launch-from-ec2-console
- *   (owner alias `amazon`, account 137112412989 in commercial regions)
- * - Debian: https://wiki.debian.org/Cloud/AmazonEC2Image/Bookworm (account 136693071363)
+ *   (owner alias `amazon`, account 137112412989 in commercial regions);
+ *   `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{x86_64,arm64}`
+ *   (also the CDK's `AmazonLinux2023ImageSsmParameter`,
+ *   https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_ec2.AmazonLinux2023Kernel.html)
+ * - Debian: https://wiki.debian.org/Cloud/AmazonEC2Image/Bookworm (account 136693071363);
+ *   `/aws/service/debian/release/bookworm/latest/{amd64,arm64}`
  */
 import { ForeignBaseImage, UnknownBaseImage } from '../errors.js';
+import type { Architecture } from './architectures.js';
 
 export interface BaseImageDefinition {
   /** Catalog key, e.g. `ubuntu-24.04`. */
   readonly name: string;
-  /** Public SSM parameter holding the current source AMI id for the region. */
-  readonly ssmParameter: string;
+  /** Public SSM parameter holding the region's current source AMI id, per architecture. */
+  readonly ssmParameters: Readonly<Record<Architecture, string>>;
   /** AWS account ids allowed to own the source AMI. */
   readonly owners: readonly string[];
   /** Owner alias accepted by `DescribeImages --owners`, when the publisher has one. */
   readonly ownerAlias?: string;
-  /** Architecture of the source AMI (EC2 `Architecture`). */
-  readonly architecture: 'x86_64';
-  /** True when the local (qemu) backend can bake from this base. */
+  /** True when the local (qemu) backend can bake from this base (x86_64 only, see README). */
   readonly local: boolean;
 }
 
 export const BASE_IMAGES = {
   'ubuntu-24.04': {
     name: 'ubuntu-24.04',
-    ssmParameter: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id',
+    ssmParameters: {
+      x86_64: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id',
+      arm64: '/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id',
+    },
     owners: ['099720109477'],
-    architecture: 'x86_64',
     local: false,
   },
   'ubuntu-22.04': {
     name: 'ubuntu-22.04',
-    ssmParameter: '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id',
+    ssmParameters: {
+      x86_64: '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id',
+      arm64: '/aws/service/canonical/ubuntu/server/22.04/stable/current/arm64/hvm/ebs-gp2/ami-id',
+    },
     owners: ['099720109477'],
-    architecture: 'x86_64',
     local: false,
   },
   al2023: {
     name: 'al2023',
-    ssmParameter: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+    ssmParameters: {
+      x86_64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+      arm64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+    },
     owners: ['137112412989'],
     ownerAlias: 'amazon',
-    architecture: 'x86_64',
     local: false,
   },
   'debian-12': {
     name: 'debian-12',
-    ssmParameter: '/aws/service/debian/release/bookworm/latest/amd64',
+    ssmParameters: {
+      x86_64: '/aws/service/debian/release/bookworm/latest/amd64',
+      arm64: '/aws/service/debian/release/bookworm/latest/arm64',
+    },
     owners: ['136693071363'],
-    architecture: 'x86_64',
     local: true,
   },
 } as const satisfies Record<string, BaseImageDefinition>;

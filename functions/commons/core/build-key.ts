@@ -1,7 +1,7 @@
 /**
  * Build id and deterministic Step Functions execution name. Pure (hashing only).
  *
- * The same (pipeline, channel, source AMI, commit, attempt) always yields the same execution name,
+ * The same (pipeline, architecture, channel, source AMI, commit, attempt) always yields the same execution name,
  * so a trigger that fires twice (webhook redelivery, watcher re-run) gets `ExecutionAlreadyExists`
  * instead of a second bake. Execution names must be 1–80 characters from `[A-Za-z0-9-_]` and
  * "must be unique for your AWS account, region, and state machine for 90 days"
@@ -9,11 +9,17 @@
  * a failed build is rebuilt by starting it again with the next `attempt`, which changes the name.
  */
 import { createHash } from 'node:crypto';
+import { type Architecture, DEFAULT_ARCHITECTURE } from './architectures.js';
 
 export interface BuildKeyInput {
   pipeline: string;
   /** Channel the build is promoted to: two channels of one pipeline are two builds. */
   channel: string;
+  /**
+   * Architecture built (default x86_64): two architectures of one pipeline are two builds. An
+   * x86_64 build's name and hash are those it had before architectures existed.
+   */
+  architecture?: Architecture | undefined;
   /** Source AMI id (or local base image id). */
   sourceImageId: string;
   /** Git commit (hex); absent for builds not tied to a commit (e.g. base image updates of HEAD). */
@@ -32,6 +38,10 @@ const BUILD_ID_HASH_LENGTH = 12;
 
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
 
+/** The architecture part of a key: none for x86_64 (names from before architectures stay). */
+const architecturePart = (input: BuildKeyInput): string[] =>
+  (input.architecture ?? DEFAULT_ARCHITECTURE) === DEFAULT_ARCHITECTURE ? [] : [input.architecture as string];
+
 const digest = (input: BuildKeyInput): string =>
   sha256(
     JSON.stringify([
@@ -40,6 +50,7 @@ const digest = (input: BuildKeyInput): string =>
       input.sourceImageId,
       input.commit ?? NO_COMMIT,
       input.attempt ?? FIRST_ATTEMPT,
+      ...architecturePart(input),
     ]),
   );
 
@@ -67,7 +78,8 @@ export const isBuildOfExecution = (id: string, pipeline: string, executionArn: s
   id === buildId({ pipeline, executionArn });
 
 /**
- * Execution name: `<pipeline>-<channel>-<source ami>-<commit 7|head>[-r<attempt>]-<8 hex>`,
+ * Execution name: `<pipeline>[-<architecture>]-<channel>-<source ami>-<commit 7|head>[-r<attempt>]-<8 hex>`
+ * (the architecture only when it is not x86_64, e.g. `web-arm64-stable-…`),
  * readable in the console, never longer than 80 characters, only `[A-Za-z0-9-_]`. The hash suffix
  * always survives truncation, so distinct inputs give distinct names (up to a 2^-32 collision
  * chance). The first attempt has no `-r` part.
@@ -78,6 +90,7 @@ export const executionName = (input: BuildKeyInput): string => {
   const readable = sanitize(
     [
       input.pipeline,
+      ...architecturePart(input),
       input.channel,
       input.sourceImageId,
       input.commit ? input.commit.slice(0, 7) : NO_COMMIT,

@@ -12,7 +12,8 @@
  * with `buildId` (`Image Promoted`, `Build Superseded`, `Build Failed`) or with `parameterName` +
  * `parameterVersion` (`Image Rolled Back`: one pointer version per move).
  */
-import { getBaseImage, isBaseImageName } from './base-images.js';
+import { DEFAULT_ARCHITECTURE, isArchitecture } from './architectures.js';
+import { isBaseImageName } from './base-images.js';
 import { TAG } from './tags.js';
 
 /** `source` of every factory event (EventBridge reserves the `aws.` prefix for AWS services). */
@@ -126,9 +127,10 @@ export interface ProbeFacts {
 }
 
 /**
- * The architecture of an image: its own (EC2 `Architecture`), else its base image's
- * (`factory:base-image` tag, then `baseImage`) from the catalog (`core/base-images.ts`); null when
- * none is known or it is not `x86_64` / `arm64`.
+ * The architecture of an image: its own (EC2 `Architecture`), else its `factory:architecture` tag,
+ * else x86_64 when it descends from a catalog base image (`factory:base-image` tag, then
+ * `baseImage`: images from before architectures were all x86_64); null when none is known or it
+ * is not `x86_64` / `arm64`.
  */
 export const architectureOf = (
   image: ImageFacts | undefined,
@@ -137,8 +139,9 @@ export const architectureOf = (
   const base = [image?.tags[TAG.baseImage], baseImage].find(
     (name): name is string => name !== undefined && isBaseImageName(name),
   );
-  const value = image?.architecture ?? (base ? getBaseImage(base).architecture : undefined);
-  return value === 'x86_64' || value === 'arm64' ? value : null;
+  const value =
+    image?.architecture ?? image?.tags[TAG.architecture] ?? (base ? DEFAULT_ARCHITECTURE : undefined);
+  return isArchitecture(value) ? value : null;
 };
 
 /**

@@ -5,8 +5,11 @@
  * newest `keepLatest` (3). Around it, everything that may still be needed is kept. Rules, in order
  * of precedence (the first that applies gives the reason):
  * 1. Scope. Only images tagged `factory:pipeline=<pipeline>` whose `factory:stage` tag equals
- *    `stage` (both absent counts as equal) are considered. Any other image (another pipeline's,
- *    another stage's, untagged) is *foreign*: it never appears in the plan at all.
+ *    `stage` (both absent counts as equal) and whose architecture is `architecture` (default
+ *    x86_64; `core/architectures.ts` `imageArchitecture`: EC2's, else the tag, else x86_64) are
+ *    considered. Any other image (another pipeline's, another stage's, another architecture's,
+ *    untagged) is *foreign*: it never appears in the plan at all, so an arm64 build never
+ *    deregisters an x86_64 image nor counts it among the newest, and the other way round.
  * 2. `factory:protected=true` → keep (`protected`).
  * 3. The current image of *any* channel of the pipeline, read from the channel pointers
  *    (`channels[].history[0]`) → keep (`current`).
@@ -28,6 +31,7 @@
  *    millisecond older is deregistered (`expired`), else kept (`within-age`). An unparseable
  *    `createdAt` is kept (`unknown-age`).
  */
+import { type Architecture, isOfArchitecture } from './architectures.js';
 import { byId, isPromotedChannelTag, TAG } from './tags.js';
 
 /** Minimal image shape retention needs (an `ImageRecord` fits). */
@@ -40,6 +44,8 @@ export interface RetentionImage {
   lastLaunchedAt?: string | undefined;
   /** True when the image is public (EC2 `Public`). */
   public?: boolean | undefined;
+  /** CPU architecture (EC2 `Architecture`), when known. */
+  architecture?: string | undefined;
 }
 
 /** One channel pointer with its history (any order; the highest version is the current one). */
@@ -77,6 +83,8 @@ export interface RetentionInput {
   pipeline: string;
   /** The stage whose images are in scope (`factory:stage` tag); undefined: images without the tag. */
   stage?: string | undefined;
+  /** The architecture whose images are in scope (default x86_64). */
+  architecture?: Architecture | undefined;
   /** Age limit in days (default 30). */
   maxAgeDays?: number;
   /** Newest images always kept (default 3). */
@@ -99,12 +107,16 @@ const DAY_MS = 86_400_000;
 const sortKey = (createdMs: number): number =>
   Number.isNaN(createdMs) ? Number.NEGATIVE_INFINITY : createdMs;
 
-/** True when the image belongs to the run's pipeline and stage. */
+/** True when the image belongs to the run's pipeline, stage and architecture (default x86_64). */
 export const inScope = (
-  image: Pick<RetentionImage, 'tags'>,
+  image: Pick<RetentionImage, 'tags' | 'architecture'>,
   pipeline: string,
   stage: string | undefined,
-): boolean => image.tags[TAG.pipeline] === pipeline && image.tags[TAG.stage] === stage;
+  architecture?: Architecture | undefined,
+): boolean =>
+  image.tags[TAG.pipeline] === pipeline &&
+  image.tags[TAG.stage] === stage &&
+  isOfArchitecture(image, architecture);
 
 /**
  * Current and previous image of each channel, from the pointer histories.
@@ -157,7 +169,7 @@ export const planRetention = (input: RetentionInput): RetentionDecision[] => {
   };
 
   const ours = input.images
-    .filter((image) => inScope(image, input.pipeline, input.stage))
+    .filter((image) => inScope(image, input.pipeline, input.stage, input.architecture))
     .map((image) => ({ image, createdMs: Date.parse(image.createdAt) }))
     .sort((a, b) => {
       const dateA = sortKey(a.createdMs);

@@ -2,8 +2,12 @@
  * Tag keys and values of the ownership contract (`docs/design.md`, "Tags").
  * IAM policies condition on `factory:pipeline`, so every image and test instance carries it.
  */
+import { ARCHITECTURE_TAG } from './architectures.js';
+
 export const TAG = {
   pipeline: 'factory:pipeline',
+  /** CPU architecture the image was baked for (`core/architectures.ts`); images without it are x86_64. */
+  architecture: ARCHITECTURE_TAG,
   /** Deployment stage that owns the resource (retention only touches its own stage's images). */
   stage: 'factory:stage',
   buildId: 'factory:build-id',

@@ -1,4 +1,5 @@
 import { BoundedPool } from '../bounded-pool.js';
+import { laneTrack } from '../core/architectures.js';
 import { type ChannelTrail, inScope, planRetention, type RetentionInput } from '../core/retention.js';
 import { type RetentionOutcomeEntry, retentionReport } from '../core/retention-report.js';
 import { isPromotedChannelTag, PREVIOUS_CHANNEL_PREFIX, TAG } from '../core/tags.js';
@@ -50,21 +51,24 @@ const describeError = (error: unknown): string =>
 const channelOfTag = (value: string): string =>
   value.startsWith(PREVIOUS_CHANNEL_PREFIX) ? value.slice(PREVIOUS_CHANNEL_PREFIX.length) : value;
 
-/** Every channel of the pipeline with its pointer history: pointers that exist, tags, the build's. */
+/**
+ * Every channel of the track (the pipeline's architecture) with its pointer history: pointers that
+ * exist, tags, the build's.
+ */
 const readChannels = async (
   pointer: ChannelPointer,
-  pipeline: string,
+  track: string,
   images: readonly ImageRecord[],
   buildChannel: string,
 ): Promise<ChannelTrail[]> => {
-  const names = new Set([buildChannel, ...(await pointer.channels(pipeline))]);
+  const names = new Set([buildChannel, ...(await pointer.channels(track))]);
   for (const image of images) {
     const tag = image.tags[TAG.channel];
     if (isPromotedChannelTag(tag)) names.add(channelOfTag(tag as string));
   }
   const trails: ChannelTrail[] = [];
   for (const channel of [...names].sort()) {
-    trails.push({ channel, history: await pointer.history(pipeline, channel) });
+    trails.push({ channel, history: await pointer.history(track, channel) });
   }
   return trails;
 };
@@ -75,7 +79,8 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
   );
 
 /**
- * State `ApplyRetention`: deregister the pipeline's expired images (rules in `core/retention.ts`).
+ * State `ApplyRetention`: deregister the expired images of the build's pipeline and architecture
+ * (rules in `core/retention.ts`; the channels read are that architecture's track).
  *
  * 1. Reads the pipeline's images and every channel pointer with its history, and plans.
  * 2. Works through the expired images oldest first, in batches: for each batch it asks the store
@@ -105,17 +110,18 @@ export async function applyRetention(
     options.reserveMs ?? Math.min(DEFAULT_RESERVE_MS, (options.remainingMs?.() ?? 0) * RESERVE_SHARE);
   const timeLeft = (): boolean => options.remainingMs === undefined || options.remainingMs() > reserveMs;
   const images = (await ports.images.findImages({ [TAG.pipeline]: build.pipeline })).filter((image) =>
-    inScope(image, build.pipeline, options.stage),
+    inScope(image, build.pipeline, options.stage, build.architecture),
   );
   const base: RetentionInput = {
     images,
     now: (options.now ?? (() => new Date()))(),
     pipeline: build.pipeline,
     stage: options.stage,
+    architecture: build.architecture,
     maxAgeDays: options.maxAgeDays,
     keepLatest: options.keepLatest,
     ...(options.recentLaunchDays === undefined ? {} : { recentLaunchDays: options.recentLaunchDays }),
-    channels: await readChannels(ports.pointer, build.pipeline, images, build.channel),
+    channels: await readChannels(ports.pointer, laneTrack(build), images, build.channel),
     promotedImageIds: [promotion?.imageId, promotion?.previousImageId].filter(
       (id): id is string => typeof id === 'string',
     ),

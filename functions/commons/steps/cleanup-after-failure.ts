@@ -1,3 +1,4 @@
+import { laneTrack } from '../core/architectures.js';
 import { PROMOTION_LEASE_TTL_SECONDS } from '../core/promotion-lease.js';
 import { CANDIDATE_CHANNEL, TAG } from '../core/tags.js';
 import { PromotionLeaseHeld } from '../errors.js';
@@ -68,18 +69,19 @@ const repairChannel = async (
   build: Build,
   ports: { images: ImageStore; pointer: ChannelPointer; ledger: PromotionLedger },
 ): Promise<NonNullable<CleanupResult['channel']>> => {
-  const { pipeline, channel, executionName } = build;
+  const { channel, executionName } = build;
+  const track = laneTrack(build);
   try {
-    await ports.ledger.acquire(pipeline, channel, executionName, PROMOTION_LEASE_TTL_SECONDS);
+    await ports.ledger.acquire(track, channel, executionName, PROMOTION_LEASE_TTL_SECONDS);
   } catch (error) {
     if (error instanceof PromotionLeaseHeld) return { retagged: 0, lease: 'held-by-other' };
     throw error;
   }
   try {
-    const plan = await syncChannelTags(pipeline, channel, ports);
+    const plan = await syncChannelTags(build, channel, ports);
     return { retagged: plan.changes.length, lease: 'released' };
   } finally {
-    await ports.ledger.release(pipeline, channel, executionName);
+    await ports.ledger.release(track, channel, executionName);
   }
 };
 

@@ -15,6 +15,8 @@ export async function launchTestInstance(
   return ports.launcher.launch({
     imageId: candidate.imageId,
     pipeline: build.pipeline,
+    architecture: build.architecture,
+    instanceType: build.instanceTypes?.test,
     buildId: build.buildId,
     executionName: build.executionName,
     idempotencyToken: launchToken(build),

@@ -1,4 +1,14 @@
 import { resolveBaseImageSource } from '../build-source.js';
+import {
+  type Architecture,
+  type ArchitectureSettings,
+  architecturesOf,
+  DEFAULT_ARCHITECTURE,
+  DEFAULT_INSTANCE_TYPES,
+  imageArchitecture,
+  instanceTypeProblem,
+  trackOf,
+} from '../core/architectures.js';
 import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { resolveDistribution } from '../core/distribution.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
@@ -46,8 +56,41 @@ export interface PrepareBuildOptions {
    * distributes beyond the stack's region.
    */
   distribution?: { settings: Readonly<Record<string, unknown>>; homeRegion: string };
+  /** The `ARCHITECTURES` setting: what each pipeline may build (default: x86_64 only). */
+  architectures?: ArchitectureSettings;
+  /** Builder and test instance types per architecture (default `DEFAULT_INSTANCE_TYPES`). */
+  instanceTypes?: Readonly<Record<Architecture, { builder: string; test: string }>>;
   now?: () => Date;
 }
+
+/**
+ * The build's architecture and instance types: the requested architecture (default x86_64) must
+ * be one the pipeline declares, and both instance types must run it (`core/architectures.ts`).
+ * @throws InvalidInput naming the architecture and the declared ones, or the mismatching instance
+ *   types and the setting to change.
+ */
+const resolveArchitecture = (
+  pipeline: string,
+  requested: Architecture | undefined,
+  options: PrepareBuildOptions,
+): { architecture: Architecture; instanceTypes: { builder: string; test: string } } => {
+  const architecture = requested ?? DEFAULT_ARCHITECTURE;
+  const declared = architecturesOf(options.architectures ?? {}, pipeline);
+  if (!declared.includes(architecture))
+    throw new InvalidInput(
+      `pipeline ${pipeline} does not build ${architecture} (it builds ${declared.join(', ')}; declare it in the architectures stage parameter, environment ARCHITECTURES)`,
+    );
+  const instanceTypes = (options.instanceTypes ?? DEFAULT_INSTANCE_TYPES)[architecture];
+  const problems = [
+    instanceTypeProblem(instanceTypes.builder, architecture, 'builder'),
+    instanceTypeProblem(instanceTypes.test, architecture, 'test'),
+  ].filter((problem) => problem !== undefined);
+  if (problems.length > 0)
+    throw new InvalidInput(
+      `${problems.join('; ')} (stage parameters builderInstanceType*/testInstanceType*, environment BUILDER_INSTANCE_TYPE*/TEST_INSTANCE_TYPE*)`,
+    );
+  return { architecture, instanceTypes };
+};
 
 /**
  * The source a build bakes its image definition from, when the backend fetches it
@@ -85,15 +128,25 @@ const resolveSource = async (
  * @throws UnusableParentImage when the channel names no image (unknown pipeline or channel, never
  *   promoted) or the image fails the check.
  */
-const resolveParent = async (parent: ParentRef, ports: ParentPorts): Promise<ParentImage> => {
-  const position = await ports.pointer.current(parent.pipeline, parent.channel);
+const resolveParent = async (
+  parent: ParentRef,
+  architecture: Architecture,
+  ports: ParentPorts,
+): Promise<ParentImage> => {
+  const position = await ports.pointer.current(trackOf(parent.pipeline, architecture), parent.channel);
   if (!position)
     throw new UnusableParentImage(
       parent,
       `the channel names no image (no such pipeline or channel, or nothing promoted to it yet): promote a build of ${parent.pipeline} first`,
     );
-  const checked = checkParentImage(parent, position.imageId, await ports.images.getImage(position.imageId));
+  const image = await ports.images.getImage(position.imageId);
+  const checked = checkParentImage(parent, position.imageId, image);
   if ('problem' in checked) throw new UnusableParentImage(parent, checked.problem);
+  if (image && imageArchitecture(image) !== architecture)
+    throw new UnusableParentImage(
+      parent,
+      `image ${position.imageId} is ${imageArchitecture(image)}, but the build is ${architecture}`,
+    );
   return checked.parent;
 };
 
@@ -104,6 +157,7 @@ const resolveParent = async (parent: ParentRef, ports: ParentPorts): Promise<Par
  */
 const resolveBuildSource = async (
   input: PrepareBuildInput['input'],
+  architecture: Architecture,
   ports: { sources: SourceImageResolver; parents?: ParentPorts | undefined },
 ): Promise<{ source: SourceImage; baseImage: string; parent?: ParentImage }> => {
   if (input.parent) {
@@ -111,7 +165,7 @@ const resolveBuildSource = async (
       throw new InvalidInput(
         'this backend cannot resolve parent pipelines (no channel pointer or image store)',
       );
-    const parent = await resolveParent(input.parent, ports.parents);
+    const parent = await resolveParent(input.parent, architecture, ports.parents);
     if (input.baseImage !== undefined && input.baseImage !== parent.baseImage)
       throw new InvalidInput(
         `baseImage ${input.baseImage} differs from ${parent.baseImage}, the base image of parent ${input.parent.pipeline}/${input.parent.channel} (${parent.imageId}); omit baseImage`,
@@ -125,7 +179,12 @@ const resolveBuildSource = async (
     return { source, baseImage: parent.baseImage, parent };
   }
   if (input.baseImage === undefined) throw new InvalidInput('baseImage is required unless parent is given');
-  const source = await resolveBaseImageSource(ports.sources, input.baseImage, input.sourceImageId);
+  const source = await resolveBaseImageSource(
+    ports.sources,
+    input.baseImage,
+    input.sourceImageId,
+    architecture,
+  );
   return { source, baseImage: input.baseImage };
 };
 
@@ -147,7 +206,12 @@ const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
  * publisher check does not apply (the parent is this account's own image, checked instead by
  * `core/layering.ts`).
  * The build's `order` (monotonic promotion) is its source image's creation time and the next
- * number of the pipeline's build sequence from `ports.ledger`.
+ * number of the track's build sequence from `ports.ledger` (track: pipeline and architecture,
+ * `core/architectures.ts`).
+ * The build's `architecture` (default x86_64) must be declared for the pipeline
+ * (`options.architectures`); its source AMI is the base image's of that architecture (a given or
+ * parent image must be of it too), and `instanceTypes` (builder, test) are
+ * `options.instanceTypes[architecture]`, which must run it.
  * @returns the `build` document (`$.build`).
  * The build's `distribution` is the pipeline's entry of `options.distribution` resolved for the
  * stack's region (`core/distribution.ts`): every region, the share targets, the fail policy.
@@ -155,7 +219,8 @@ const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
  *   ids, organization and OU ARNs, KMS keys; checked first), UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner),
  *   UnusableParentImage (empty parent channel, image not the parent's), InvalidInput (given source
  *   image not found, no repository, short commit, source image without a creation time, baseImage
- *   other than the parent's, no `ports.parents` for a layered build).
+ *   other than the parent's, no `ports.parents` for a layered build, an undeclared architecture, an
+ *   instance type of another architecture, a source image of another architecture).
  */
 export async function prepareBuild(
   request: PrepareBuildInput,
@@ -176,15 +241,21 @@ export async function prepareBuild(
     options.distribution?.homeRegion ?? 'local',
     (problems) => new InvalidDistribution(request.input.pipeline, problems),
   );
+  const { architecture, instanceTypes } = resolveArchitecture(
+    request.input.pipeline,
+    request.input.architecture,
+    options,
+  );
   const input = ports.revisions
     ? { ...request.input, ...(await resolveSource(request.input, ports.revisions, options.defaultSource)) }
     : request.input;
-  const { source, baseImage, parent } = await resolveBuildSource(input, ports);
+  const { source, baseImage, parent } = await resolveBuildSource(input, architecture, ports);
   if (!source.createdAt || Number.isNaN(Date.parse(source.createdAt)))
     throw new InvalidInput(`source image ${source.imageId} has no creation time to order the build by`);
   const attempt = input.attempt ?? FIRST_ATTEMPT;
   const key = {
     pipeline: input.pipeline,
+    architecture,
     channel: input.channel,
     sourceImageId: source.imageId,
     commit: input.commit,
@@ -198,6 +269,8 @@ export async function prepareBuild(
     channel: input.channel,
     trigger: input.trigger,
     baseImage,
+    architecture,
+    instanceTypes,
     imageDefinition,
     sourceImageId: source.imageId,
     sourceImageName: source.name,
@@ -217,7 +290,7 @@ export async function prepareBuild(
     ...alertingOf(options),
     order: {
       sourceCreatedAt: new Date(source.createdAt).toISOString(),
-      sequence: await ports.ledger.nextSequence(input.pipeline),
+      sequence: await ports.ledger.nextSequence(trackOf(input.pipeline, architecture)),
     },
     distribution,
   };

@@ -1,3 +1,4 @@
+import { isOfArchitecture, type Lane, laneTrack } from '../core/architectures.js';
 import { buildSuperseded, imagePromoted, type ProbeFacts } from '../core/events.js';
 import { planChannelTags } from '../core/promotion.js';
 import { decidePromotion, formatBuildOrder, parseBuildOrder } from '../core/promotion-order.js';
@@ -6,20 +7,31 @@ import { CandidateNotFound, InvalidInput } from '../errors.js';
 import type { ChannelPointer, EventPublisher, ImageRecord, ImageStore, RegionalPorts } from '../ports.js';
 import type { Build, Candidate, DistributionVerdict, Promotion } from '../schemas.js';
 
+/** The images of `lane`: tagged with its pipeline and of its architecture (`core/architectures.ts`). */
+export const laneImages = async (
+  images: Pick<ImageStore, 'findImages'>,
+  lane: Lane,
+): Promise<ImageRecord[]> =>
+  (await images.findImages({ [TAG.pipeline]: lane.pipeline })).filter((image) =>
+    isOfArchitecture(image, lane.architecture),
+  );
+
 /**
  * Make the channel's `factory:channel` tags agree with its pointer (`core/promotion.ts`
- * `planChannelTags`). Used by PromoteImage after the pointer moved, and by CleanupAfterFailure to
- * repair a promotion that failed part-way.
+ * `planChannelTags`), among the images of `lane` (a pipeline's architecture: the x86_64 and arm64
+ * channels of one pipeline have a pointer each). Used by PromoteImage after the pointer moved, and
+ * by CleanupAfterFailure to repair a promotion that failed part-way.
+ * @param images the lane's images, when already read.
  * @returns the plan that was applied.
  */
 export async function syncChannelTags(
-  pipeline: string,
+  lane: Lane,
   channel: string,
   ports: { images: ImageStore; pointer: ChannelPointer },
   images?: readonly ImageRecord[],
 ) {
-  const all = images ?? (await ports.images.findImages({ [TAG.pipeline]: pipeline }));
-  const plan = planChannelTags(await ports.pointer.history(pipeline, channel), all, channel);
+  const all = images ?? (await laneImages(ports.images, lane));
+  const plan = planChannelTags(await ports.pointer.history(laneTrack(lane), channel), all, channel);
   for (const change of plan.changes)
     await ports.images.tagImage(change.imageId, { [TAG.channel]: change.to });
   return plan;
@@ -30,7 +42,8 @@ export async function syncChannelTags(
  * candidate the channel's current image, unless a build at least as new is current.
  *
  * The pointer (with its version history) is the source of truth; tags follow it:
- * 1. read the pipeline's images and the pointer;
+ * 1. read the images of the build's pipeline and architecture, and the pointer of that track
+ *    (`core/architectures.ts`);
  * 2. superseded (`core/promotion-order.ts`): tag the candidate `retired`, retag the channel from
  *    the pointer history (a no-op unless an earlier promotion's cleanup failed) and return
  *    `outcome: superseded`; the pointer stays as it is;
@@ -60,10 +73,11 @@ export async function promoteImage(
 ): Promise<Promotion> {
   const { build, candidate, probeResult } = input;
   if (!build.order) throw new InvalidInput(`build ${build.buildId} has no order (set by PrepareBuild)`);
-  const images = await ports.images.findImages({ [TAG.pipeline]: build.pipeline });
+  const images = await laneImages(ports.images, build);
   const record = images.find((image) => image.imageId === candidate.imageId);
   if (!record) throw new CandidateNotFound(build.buildId);
-  const current = await ports.pointer.current(build.pipeline, build.channel);
+  const track = laneTrack(build);
+  const current = await ports.pointer.current(track, build.channel);
   const currentRecord = images.find((image) => image.imageId === current?.imageId);
   const decision = decidePromotion({
     candidateImageId: candidate.imageId,
@@ -77,7 +91,7 @@ export async function promoteImage(
     }
     // Under the lease, a superseded build still puts the channel's tags back in agreement with
     // the pointer, which an earlier execution's failed cleanup may have left behind.
-    await syncChannelTags(build.pipeline, build.channel, ports, images);
+    await syncChannelTags(build, build.channel, ports, images);
     await ports.events.publish([
       buildSuperseded(ports.events.origin, {
         build,
@@ -106,8 +120,8 @@ export async function promoteImage(
   const position =
     current?.imageId === candidate.imageId
       ? current
-      : await ports.pointer.point(build.pipeline, build.channel, candidate.imageId);
-  const plan = await syncChannelTags(build.pipeline, build.channel, ports, images);
+      : await ports.pointer.point(track, build.channel, candidate.imageId);
+  const plan = await syncChannelTags(build, build.channel, ports, images);
   await ports.events.publish([
     imagePromoted(ports.events.origin, {
       build,

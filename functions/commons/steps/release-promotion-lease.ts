@@ -1,3 +1,4 @@
+import { laneTrack } from '../core/architectures.js';
 import type { PromotionLedger } from '../ports.js';
 import type { Build } from '../schemas.js';
 
@@ -13,7 +14,7 @@ export async function releasePromotionLease(
 ): Promise<{ released: boolean }> {
   return {
     released: await ports.ledger.release(
-      input.build.pipeline,
+      laneTrack(input.build),
       input.build.channel,
       input.build.executionName,
     ),

@@ -1,3 +1,4 @@
+import { type Architecture, type Lane, laneTrack } from '../core/architectures.js';
 import { imageRolledBack } from '../core/events.js';
 import { planRollback } from '../core/promotion.js';
 import { previousChannel, RETIRED_CHANNEL, ROLLED_BACK_CHANNEL, TAG } from '../core/tags.js';
@@ -12,10 +13,19 @@ import type {
   RegionalPorts,
 } from '../ports.js';
 import { withPromotionLease } from './acquire-promotion-lease.js';
-import { syncChannelTags } from './promote-image.js';
+import { laneImages, syncChannelTags } from './promote-image.js';
+
+/** What a rollback names: a channel of a pipeline's architecture (absent: x86_64), optionally the target. */
+type RollbackRequest = Lane & {
+  channel: string;
+  imageId?: string | undefined;
+  architecture?: Architecture | undefined;
+};
 
 export interface RollbackResult {
   pipeline: string;
+  /** Present for arm64 (absent: x86_64). */
+  architecture?: Architecture;
   channel: string;
   imageId: string;
   withdrawnImageId: string | null;
@@ -32,7 +42,9 @@ export interface RollbackRegions {
 }
 
 /**
- * Manual rollback: point a channel back to its previous promoted image (or to `imageId`).
+ * Manual rollback: point a channel of a pipeline's architecture (`input.architecture`, default
+ * x86_64; each has its own pointer, `core/architectures.ts`) back to its previous promoted image
+ * (or to `imageId`, which must be of that architecture).
  * The pointer (with its history) is the source of truth, as for promotion. The target is `imageId`,
  * else the newest entry of the pointer history that is not the current image, still exists and was
  * not withdrawn by an earlier rollback (the image tagged `previous-<channel>` when the tags agree
@@ -54,7 +66,7 @@ export interface RollbackRegions {
  *   more) publishes it. Without `imageId` a second run would roll back one image further.
  */
 export async function rollbackChannel(
-  input: { pipeline: string; channel: string; imageId?: string | undefined },
+  input: RollbackRequest,
   ports: {
     images: ImageStore;
     pointer: ChannelPointer;
@@ -65,8 +77,8 @@ export async function rollbackChannel(
   },
   options: { holder: string; ttlSeconds?: number },
 ): Promise<RollbackResult> {
-  const { pipeline, channel } = input;
-  return withPromotionLease(ports.ledger, { pipeline, channel, ...options }, () =>
+  const { channel } = input;
+  return withPromotionLease(ports.ledger, { pipeline: laneTrack(input), channel, ...options }, () =>
     ports.regions && ports.regions.names.length > 0
       ? rollBackEveryRegion(input, ports, ports.regions)
       : rollBack(input, ports),
@@ -80,19 +92,20 @@ export async function rollbackChannel(
  * @throws InvalidInput naming the regions without a copy of the target build (nothing moved).
  */
 const rollBackEveryRegion = async (
-  input: { pipeline: string; channel: string; imageId?: string | undefined },
+  input: RollbackRequest,
   ports: { images: ImageStore; pointer: ChannelPointer; events: EventPublisher },
   regions: RollbackRegions,
 ): Promise<RollbackResult> => {
-  const { pipeline, channel } = input;
-  const images = await ports.images.findImages({ [TAG.pipeline]: pipeline });
-  const current = await ports.pointer.current(pipeline, channel);
-  const targetId = input.imageId ?? (await rollbackTarget(pipeline, channel, images, current, ports.pointer));
+  const { pipeline, channel, architecture } = input;
+  const track = laneTrack(input);
+  const images = await laneImages(ports.images, input);
+  const current = await ports.pointer.current(track, channel);
+  const targetId = input.imageId ?? (await rollbackTarget(track, channel, images, current, ports.pointer));
   const target = images.find((image) => image.imageId === targetId);
   const buildId = target?.tags[TAG.buildId];
   if (!target || !buildId)
     throw new InvalidInput(
-      `image ${targetId ?? '(none)'} is not an available image of pipeline ${pipeline} with a build id: its copies in ${regions.names.join(', ')} cannot be found`,
+      `image ${targetId ?? '(none)'} is not an available ${architecture ?? 'x86_64'} image of pipeline ${pipeline} with a build id: its copies in ${regions.names.join(', ')} cannot be found`,
     );
   const copies = new Map<string, string>();
   for (const region of regions.names) {
@@ -106,11 +119,11 @@ const rollBackEveryRegion = async (
     throw new InvalidInput(
       `cannot roll back ${pipeline}/${channel} in every region together: ${missing.join(', ')} hold no copy of build ${buildId} (${target.imageId}); nothing was moved`,
     );
-  const home = await rollBack({ pipeline, channel, imageId: target.imageId }, ports);
+  const home = await rollBack({ pipeline, architecture, channel, imageId: target.imageId }, ports);
   const moved: NonNullable<RollbackResult['regions']> = [];
   for (const region of regions.names) {
     const result = await rollBack(
-      { pipeline, channel, imageId: copies.get(region) },
+      { pipeline, architecture, channel, imageId: copies.get(region) },
       {
         images: regions.ports.images(region),
         pointer: regions.ports.pointer(region),
@@ -128,7 +141,7 @@ const rollBackEveryRegion = async (
  * the newest image tagged `previous-<channel>`. Undefined when there is none.
  */
 const rollbackTarget = async (
-  pipeline: string,
+  track: string,
   channel: string,
   images: readonly ImageRecord[],
   current: ChannelPosition | undefined,
@@ -140,7 +153,7 @@ const rollbackTarget = async (
     const rollbackable = new Set(
       images.filter((image) => image.tags[TAG.channel] !== ROLLED_BACK_CHANNEL).map((image) => image.imageId),
     );
-    const history = await pointer.history(pipeline, channel);
+    const history = await pointer.history(track, channel);
     return history.find(
       (position) => position.imageId !== current.imageId && rollbackable.has(position.imageId),
     )?.imageId;
@@ -152,17 +165,21 @@ const rollbackTarget = async (
 };
 
 const rollBack = async (
-  input: { pipeline: string; channel: string; imageId?: string | undefined },
+  input: RollbackRequest,
   ports: { images: ImageStore; pointer: ChannelPointer; events: EventPublisher },
 ): Promise<RollbackResult> => {
   const { pipeline, channel } = input;
-  const images = await ports.images.findImages({ [TAG.pipeline]: pipeline });
-  const current = await ports.pointer.current(pipeline, channel);
-  const targetId = input.imageId ?? (await rollbackTarget(pipeline, channel, images, current, ports.pointer));
+  const track = laneTrack(input);
+  const images = await laneImages(ports.images, input);
+  const current = await ports.pointer.current(track, channel);
+  const targetId = input.imageId ?? (await rollbackTarget(track, channel, images, current, ports.pointer));
   if (!targetId)
     throw new InvalidInput(`channel ${pipeline}/${channel} has no previous image to roll back to`);
   const target = images.find((image) => image.imageId === targetId);
-  if (!target) throw new InvalidInput(`image ${targetId} is not an available image of pipeline ${pipeline}`);
+  if (!target)
+    throw new InvalidInput(
+      `image ${targetId} is not an available ${input.architecture ?? 'x86_64'} image of pipeline ${pipeline}`,
+    );
   // What is withdrawn is what the pointer names (tags may lag behind it after a failed cleanup);
   // without a pointer, what the tags name.
   const pointed = current
@@ -184,17 +201,16 @@ const rollBack = async (
     withdrawn.add(change.imageId);
   }
   const position =
-    current?.imageId === target.imageId
-      ? current
-      : await ports.pointer.point(pipeline, channel, target.imageId);
+    current?.imageId === target.imageId ? current : await ports.pointer.point(track, channel, target.imageId);
   const seen = images.map((image) =>
     withdrawn.has(image.imageId)
       ? { ...image, tags: { ...image.tags, [TAG.channel]: ROLLED_BACK_CHANNEL } }
       : image,
   );
-  await syncChannelTags(pipeline, channel, ports, seen);
+  await syncChannelTags(input, channel, ports, seen);
   const result = {
     pipeline,
+    ...(input.architecture && input.architecture !== 'x86_64' ? { architecture: input.architecture } : {}),
     channel,
     imageId: target.imageId,
     withdrawnImageId:
@@ -207,8 +223,8 @@ const rollBack = async (
   const previousImageId =
     current && current.imageId !== target.imageId
       ? current.imageId
-      : ((await ports.pointer.history(pipeline, channel)).find((p) => p.version < position.version)
-          ?.imageId ?? null);
+      : ((await ports.pointer.history(track, channel)).find((p) => p.version < position.version)?.imageId ??
+        null);
   try {
     await ports.events.publish([
       imageRolledBack(ports.events.origin, {

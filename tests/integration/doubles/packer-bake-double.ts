@@ -43,6 +43,8 @@ export interface BakeBuild {
   baseImage?: string;
   /** `BUILD_JSON.parent.imageId` of a layered build: the `factory:parent-image` tag. */
   parentImage?: string;
+  /** `BUILD_JSON.architecture` (the runner's default `x86_64`): the AMI's and its `factory:architecture` tag. */
+  architecture?: string;
 }
 
 export interface BakedImage {
@@ -64,6 +66,7 @@ export const packerTags = (build: BakeBuild, buildDate: Date): Record<string, st
   [TAG.stage]: build.stage ?? stackSettings().STAGE,
   [TAG.pipeline]: build.pipeline,
   [TAG.buildId]: build.buildId,
+  [TAG.architecture]: build.architecture ?? 'x86_64',
   [TAG.channel]: 'candidate',
   [TAG.sourceAmi]: build.sourceImageId,
   [TAG.sourceAmiName]: build.sourceImageName,
@@ -95,7 +98,7 @@ export const bakeImageLikePacker = async (
     new RegisterImageCommand({
       Name: packerImageName(build.buildId, now),
       Description: `${build.pipeline} golden image, build ${build.buildId}, commit ${build.commit || 'none'}`,
-      Architecture: 'x86_64',
+      Architecture: (build.architecture ?? 'x86_64') as 'x86_64' | 'arm64',
       RootDeviceName: '/dev/xvda',
       VirtualizationType: 'hvm',
       EnaSupport: true,

@@ -66,6 +66,7 @@ describe('watchBaseImages with a layered pipeline', () => {
     // Assess
     expect(before.find((result) => result.pipeline === 'web')).toEqual({
       pipeline: 'web',
+      architecture: 'x86_64',
       baseImage: 'pipeline:base/stable',
       changed: false,
     });
@@ -131,8 +132,8 @@ describe('startPushBuilds with a layered pipeline', () => {
     });
 
     expect(results).toEqual([
-      { pipeline: 'base', executionName: `base-${VENDOR_AMI}`, started: true },
-      { pipeline: 'web', started: false },
+      { pipeline: 'base', architecture: 'x86_64', executionName: `base-${VENDOR_AMI}`, started: true },
+      { pipeline: 'web', architecture: 'x86_64', started: false },
     ]);
     expect(starts.map((entry) => entry.input.pipeline)).toEqual(['base']);
   });

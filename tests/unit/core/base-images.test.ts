@@ -12,22 +12,35 @@ describe('base image catalog', () => {
     expect(BASE_IMAGE_NAMES).toEqual(['ubuntu-24.04', 'ubuntu-22.04', 'al2023', 'debian-12']);
   });
 
+  // The vendors' public parameters per architecture (sources in core/base-images.ts).
   it.each([
     [
       'ubuntu-24.04',
       '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id',
+      '/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id',
       '099720109477',
     ],
     [
       'ubuntu-22.04',
       '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id',
+      '/aws/service/canonical/ubuntu/server/22.04/stable/current/arm64/hvm/ebs-gp2/ami-id',
       '099720109477',
     ],
-    ['al2023', '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64', '137112412989'],
-    ['debian-12', '/aws/service/debian/release/bookworm/latest/amd64', '136693071363'],
-  ])('%s → %s owned by %s', (name, parameter, owner) => {
+    [
+      'al2023',
+      '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+      '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+      '137112412989',
+    ],
+    [
+      'debian-12',
+      '/aws/service/debian/release/bookworm/latest/amd64',
+      '/aws/service/debian/release/bookworm/latest/arm64',
+      '136693071363',
+    ],
+  ])('%s → x86_64 %s, arm64 %s, owned by %s', (name, x86, arm, owner) => {
     const base = getBaseImage(name);
-    expect(base.ssmParameter).toBe(parameter);
+    expect(base.ssmParameters).toEqual({ x86_64: x86, arm64: arm });
     expect(isTrustedOwner(base, owner)).toBe(true);
     expect(isTrustedOwner(base, '123456789012')).toBe(false);
     expect(isTrustedOwner(base, undefined)).toBe(false);

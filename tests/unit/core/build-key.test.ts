@@ -27,6 +27,16 @@ describe('build key', () => {
     );
   });
 
+  it('names an arm64 build apart, and an x86_64 build as before architectures', () => {
+    const arm = executionName({ ...KEY, architecture: 'arm64' });
+    expect(arm).toMatch(/^web-arm64-stable-ami-0123456789abcdef0-aaaaaaa-[0-9a-f]{8}$/);
+    expect(arm).not.toBe(executionName(KEY));
+    // Pinned: the name an x86_64 build had before architectures existed (same hash input).
+    expect(executionName({ ...KEY, architecture: 'x86_64' })).toBe(executionName(KEY));
+    // sha256 of ["web","stable","ami-0123456789abcdef0","aaa…a",1], as computed before architectures.
+    expect(executionName(KEY)).toBe('web-stable-ami-0123456789abcdef0-aaaaaaa-9d573deb');
+  });
+
   it('uses "head" when no commit is pinned, distinct from any commit', () => {
     const { commit: _omit, ...noCommit } = KEY;
     expect(executionName(noCommit)).toContain('-head-');
@@ -36,6 +46,7 @@ describe('build key', () => {
   it.each([
     ['pipeline', { ...KEY, pipeline: 'api' }],
     ['channel', { ...KEY, channel: 'beta' }],
+    ['architecture', { ...KEY, architecture: 'arm64' as const }],
     ['source AMI', { ...KEY, sourceImageId: 'ami-0123456789abcdef1' }],
     ['commit', { ...KEY, commit: 'b'.repeat(40) }],
     ['attempt', { ...KEY, attempt: 2 }],

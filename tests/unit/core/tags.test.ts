@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { ARCHITECTURES, DEFAULT_ARCHITECTURE } from '#commons/core/architectures.js';
 import { planChannelTags } from '#commons/core/promotion.js';
 import {
   CANDIDATE_CHANNEL,
@@ -15,6 +16,7 @@ import {
   RESERVED_CHANNELS,
   RETIRED_CHANNEL,
   ROLLED_BACK_CHANNEL,
+  TAG,
 } from '#commons/core/tags.js';
 import { ChannelName, STAGE_NAME_PATTERN, StageName } from '#commons/schemas.js';
 
@@ -89,5 +91,27 @@ describe('stage names', () => {
     expect(StageName.safeParse('prod-eu').success).toBe(true);
     expect(StageName.safeParse('dev/prod').success).toBe(false);
     expect(StageName.safeParse('').success).toBe(false);
+  });
+});
+
+describe('architectures in Packer', () => {
+  it('the architecture variable allows exactly ARCHITECTURES, and the AMI is tagged with TAG.architecture', async () => {
+    // Prepare
+    const variable = await packerVariable('architecture');
+    const listed = /contains\(\[([^\]]*)\], var\.architecture\)/.exec(variable)?.[1];
+    const locals = await readFile(
+      fileURLToPath(new URL('../../../packer/locals.pkr.hcl', import.meta.url)),
+      'utf8',
+    );
+
+    // Assess
+    expect(JSON.parse(`[${listed}]`)).toEqual([...ARCHITECTURES]);
+    expect(/default\s*=\s*"([^"]+)"/.exec(variable)?.[1]).toBe(DEFAULT_ARCHITECTURE);
+    expect(locals).toMatch(new RegExp(`"${TAG.architecture}"\\s*=\\s*var\\.architecture`));
+  });
+
+  it('no channel is named like an architecture (an arm64 track keeps its pointers under <pipeline>/arm64/)', () => {
+    for (const name of ARCHITECTURES.filter((a) => /^[a-z][a-z0-9-]*$/.test(a)))
+      expect(ChannelName.safeParse(name).success).toBe(false);
   });
 });

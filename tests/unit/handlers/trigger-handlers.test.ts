@@ -92,13 +92,20 @@ describe('watch-base-images', () => {
     expect(result.results).toEqual([
       {
         pipeline: 'web',
+        architecture: 'x86_64',
         baseImage: 'ubuntu-24.04',
         sourceImageId: UBUNTU_AMI,
         changed: true,
         executionName: executionName({ pipeline: 'web', channel: 'stable', sourceImageId: UBUNTU_AMI }),
         started: true,
       },
-      { pipeline: 'api', baseImage: 'al2023', sourceImageId: AL2023_AMI, changed: false },
+      {
+        pipeline: 'api',
+        architecture: 'x86_64',
+        baseImage: 'al2023',
+        sourceImageId: AL2023_AMI,
+        changed: false,
+      },
     ]);
     const [start] = startInputs();
     expect(start?.stateMachineArn).toBe('arn:aws:states:eu-west-1:123456789012:stateMachine:image-factory');
@@ -185,6 +192,7 @@ describe('github-webhook', () => {
     expect(JSON.parse(response.body).executions).toEqual([
       {
         pipeline: 'web',
+        architecture: 'x86_64',
         executionName: executionName({
           pipeline: 'web',
           channel: 'stable',
@@ -195,6 +203,7 @@ describe('github-webhook', () => {
       },
       {
         pipeline: 'api',
+        architecture: 'x86_64',
         executionName: executionName({
           pipeline: 'api',
           channel: 'beta',

@@ -168,9 +168,12 @@ export class RecordingIncidents implements IncidentReporter {
 
 export class StaticSources implements SourceImageResolver {
   constructor(private readonly images: Record<string, SourceImage & { baseImage?: string }>) {}
-  async resolve(baseImage: string) {
-    const found = Object.values(this.images).find((image) => image.baseImage === baseImage);
-    if (!found) throw new Error(`no source for ${baseImage}`);
+  /** The image of `baseImage` and `architecture` (an image without `architecture` is x86_64). */
+  async resolve(baseImage: string, architecture = 'x86_64') {
+    const found = Object.values(this.images).find(
+      (image) => image.baseImage === baseImage && (image.architecture ?? 'x86_64') === architecture,
+    );
+    if (!found) throw new Error(`no ${architecture} source for ${baseImage}`);
     return found;
   }
   async describe(imageId: string) {

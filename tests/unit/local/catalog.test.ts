@@ -90,6 +90,20 @@ describe('LocalCatalog and LocalImageStore', () => {
     expect(() => catalog.channelFile('web', '../x')).toThrow(/invalid pipeline or channel/);
   });
 
+  it('keeps an architecture track under the pipeline, and refuses any other nesting', async () => {
+    expect(catalog.channelFile('web/arm64', 'stable')).toBe(
+      path.join(root, 'catalog', 'channels', 'web', 'arm64', 'stable.json'),
+    );
+    for (const track of ['web/amd64', 'web/arm64/x', '../web', 'web/..'])
+      expect(() => catalog.channelFile(track, 'stable'), track).toThrow(/invalid pipeline or channel/);
+    // The x86_64 track's channels do not include the arm64 directory.
+    const pointer = new FileChannelPointer(catalog);
+    await pointer.point('web', 'stable', 'local-img-00000000000000001');
+    await pointer.point('web/arm64', 'stable', 'local-img-00000000000000002');
+    expect(await pointer.channels('web')).toEqual(['stable']);
+    expect((await pointer.current('web/arm64', 'stable'))?.imageId).toBe('local-img-00000000000000002');
+  });
+
   it('asks the launcher which images are in use', async () => {
     const store = new LocalImageStore(catalog, async (ids) => ids.filter((id) => id.endsWith('1')));
     expect(await store.imagesInUse(['local-img-00000000000000001', 'local-img-00000000000000002'])).toEqual([
