@@ -13,11 +13,16 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { executionArnOf } from '#commons/core/build-key.js';
+import {
+  failingState,
+  type HistoryEventLike,
+  readHistory,
+  timePerState,
+} from '#commons/core/execution-history.js';
 import { executionConsoleUrl } from '#commons/report.js';
 import type { ExecutionSummary, StartOptions } from './backend.js';
 import { OperatorError, UsageError } from './errors.js';
 import { followHistory } from './follow.js';
-import { failingState, type HistoryEventLike, readHistory, timePerState } from './history.js';
 
 /** Events of one `GetExecutionHistory` page (its maximum). */
 const HISTORY_PAGE = 1000;

@@ -9,6 +9,7 @@
  */
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { failingState } from '#commons/core/execution-history.js';
 import {
   DEFAULT_KEEP_LATEST,
   DEFAULT_MAX_AGE_DAYS,
@@ -27,7 +28,6 @@ import { LocalBaseImageResolver } from '#local/sources.js';
 import { renderSummary } from '#local/summary.js';
 import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
 import { OperatorError, UsageError } from './errors.js';
-import { failingState } from './history.js';
 import { cliHolder } from './holder.js';
 
 /** What `runLocalFactory` is; injected so tests never bake. */
