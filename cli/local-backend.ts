@@ -17,6 +17,7 @@ import {
 } from '#commons/core/retention.js';
 import { TAG } from '#commons/core/tags.js';
 import type { ExecutionInput } from '#commons/execution-input.js';
+import { LOCAL_COST_NOTE } from '#commons/report.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { FileEventLog } from '#local/event-log.js';
@@ -74,6 +75,7 @@ export const localExecutionSummary = (
       seconds: timing.seconds,
       entries: timing.entries,
     })),
+    costNote: LOCAL_COST_NOTE,
   };
 };
 
@@ -204,7 +206,8 @@ export class LocalBackend implements Backend {
         'local executions are recorded by: factory start --local (see them with: factory list --local)',
       );
     }
-    return found;
+    // Records written before cost notes existed say it too.
+    return { ...found, costNote: found.costNote ?? LOCAL_COST_NOTE };
   }
 
   /**

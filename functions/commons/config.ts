@@ -8,6 +8,8 @@
  * `POWERTOOLS_METRICS_NAMESPACE`) and SDK endpoints (`AWS_ENDPOINT_URL`) stay with their owners.
  */
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
+import type { CostDeployment } from './core/build-cost.js';
+import { costDeploymentOf } from './core/build-times.js';
 import { parseDistributionSettings } from './core/distribution.js';
 import { HANDLER_POLL_BOUNDS } from './core/poll-bounds.js';
 import {
@@ -125,6 +127,22 @@ export const config = {
   /** `SLACK_WEBHOOK_PARAMETER`: SSM SecureString holding the Slack incoming-webhook URL. */
   get slackWebhookParameter(): string {
     return required('SLACK_WEBHOOK_PARAMETER', 'SSM SecureString name of the Slack webhook URL');
+  },
+  /**
+   * The sizes the build cost estimate prices (`core/build-times.ts` `costDeploymentOf`, all
+   * required here): `LAMBDA_MEMORY_MB`, `BAKE_TASK_CPU`, `BAKE_TASK_MEMORY`,
+   * `BAKE_CPU_ARCHITECTURE`, `BUILDER_INSTANCE_TYPE`, `BUILDER_VOLUME_GB`, `TEST_INSTANCE_TYPE`.
+   */
+  get costDeployment(): CostDeployment {
+    return once('BUILD_COST', () => {
+      try {
+        return costDeploymentOf(process.env);
+      } catch (error) {
+        throw new MissingConfiguration(
+          `build cost settings: environment variable ${(error as Error).message}`,
+        );
+      }
+    });
   },
   /** `TEST_INSTANCE_TYPE` (default `t3.small`; the catalog's base images are x86_64). */
   get testInstanceType(): string {

@@ -251,7 +251,7 @@ describe('notifySuccess / notifyFailure', () => {
       Probe: '1/1 checks passed',
       Retention: '1 deregistered, 0 kept',
     });
-    expect(message?.link?.url).toContain(
+    expect(message?.links?.[0]?.url).toContain(
       'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/',
     );
   });
