@@ -131,12 +131,13 @@ export const config = {
   /**
    * The sizes the build cost estimate prices (`core/build-times.ts` `costDeploymentOf`, all
    * required here): `LAMBDA_MEMORY_MB`, `BAKE_TASK_CPU`, `BAKE_TASK_MEMORY`,
-   * `BAKE_CPU_ARCHITECTURE`, `BUILDER_INSTANCE_TYPE`, `BUILDER_VOLUME_GB`, `TEST_INSTANCE_TYPE`.
+   * `BAKE_CPU_ARCHITECTURE`, `BUILDER_INSTANCE_TYPE`, `BUILDER_VOLUME_GB`; and
+   * {@link config.testInstanceType} (with its default).
    */
   get costDeployment(): CostDeployment {
     return once('BUILD_COST', () => {
       try {
-        return costDeploymentOf(process.env);
+        return costDeploymentOf({ ...process.env, TEST_INSTANCE_TYPE: config.testInstanceType });
       } catch (error) {
         throw new MissingConfiguration(
           `build cost settings: environment variable ${(error as Error).message}`,

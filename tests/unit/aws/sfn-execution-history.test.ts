@@ -65,7 +65,7 @@ describe('SfnExecutionHistory', () => {
   it(`stops at ${MAX_HISTORY_EVENTS} events rather than paging without end`, async () => {
     const page = Array.from({ length: 1000 }, (_, i) => ({
       id: i + 1,
-      type: 'WaitStateEntered',
+      type: 'WaitStateEntered' as const,
       timestamp: new Date(0),
     }));
     sfn.on(GetExecutionHistoryCommand).resolves({ events: page, nextToken: 'more' });
