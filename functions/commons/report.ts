@@ -238,10 +238,10 @@ export const REPORT_PHASES = 5;
 export const REPORT_COST_LINES = 3;
 
 /** `[{name, value}]` → `a 1, b 2, other 3`: the `limit` largest by value, in their order, the rest summed. */
-const largest = <T>(
+const largest = (
   entries: ReadonlyArray<{ name: string; value: number }>,
   limit: number,
-  show: (value: number) => T,
+  show: (value: number) => string,
 ): string => {
   const kept = new Set(
     [...entries]
