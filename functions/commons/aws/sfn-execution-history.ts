@@ -7,6 +7,7 @@
  */
 import { type HistoryEvent, paginateGetExecutionHistory, type SFNClient } from '@aws-sdk/client-sfn';
 import type { ClientProvider } from '../clients/lazy-client.js';
+import { executionArnOf } from '../core/build-key.js';
 import { type HistoryEventLike, readHistory, type StateRun } from '../core/execution-history.js';
 import type { ExecutionHistory } from '../ports.js';
 
@@ -26,6 +27,17 @@ export class HistoryTooLong extends Error {
   }
 }
 
+/**
+ * The execution is not one of this stack's state machine (a build document from elsewhere): its
+ * history is not read, since the role may read only its own state machine's executions.
+ */
+export class ForeignExecution extends Error {
+  constructor(executionArn: string, stateMachineArn: string) {
+    super(`${executionArn} is not an execution of ${stateMachineArn}`);
+    this.name = 'ForeignExecution';
+  }
+}
+
 const toEvent = (event: HistoryEvent): HistoryEventLike => ({
   ...(event as unknown as Record<string, unknown>),
   id: event.id ?? 0,
@@ -34,10 +46,20 @@ const toEvent = (event: HistoryEvent): HistoryEventLike => ({
 });
 
 export class SfnExecutionHistory implements ExecutionHistory {
-  constructor(private readonly client: ClientProvider<SFNClient>) {}
+  /** @param stateMachineArn the stack's state machine: only its executions are read. */
+  constructor(
+    private readonly client: ClientProvider<SFNClient>,
+    private readonly stateMachineArn: string,
+  ) {}
 
-  /** @throws HistoryTooLong; the SDK's errors (AccessDeniedException, ExecutionDoesNotExist, throttling after its retries). */
+  /**
+   * @throws ForeignExecution (nothing is called) for an execution of another state machine;
+   *   HistoryTooLong; the SDK's errors (AccessDeniedException, ExecutionDoesNotExist, throttling
+   *   after its retries).
+   */
   async runsOf(executionArn: string): Promise<{ runs: StateRun[]; startedAt?: number }> {
+    if (!executionArn.startsWith(executionArnOf(this.stateMachineArn, '')))
+      throw new ForeignExecution(executionArn, this.stateMachineArn);
     const events: HistoryEventLike[] = [];
     for await (const page of paginateGetExecutionHistory(
       { client: this.client(), pageSize: PAGE_SIZE },

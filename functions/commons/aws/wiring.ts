@@ -84,7 +84,8 @@ export const regionalPorts = (): RegionalPorts => ({
 });
 export const leftoverStore = (): Ec2LeftoverStore => new Ec2LeftoverStore(ec2, config.stage, imageStore());
 export const executionStatus = (): SfnExecutionStatus => new SfnExecutionStatus(sfn);
-export const executionHistory = (): SfnExecutionHistory => new SfnExecutionHistory(sfn);
+export const executionHistory = (): SfnExecutionHistory =>
+  new SfnExecutionHistory(sfn, config.stateMachineArn);
 export const channelPointer = (): SsmChannelPointer =>
   new SsmChannelPointer(ssm, config.channelParameterPrefix);
 export const promotionLedger = (): DynamoDbPromotionLedger =>

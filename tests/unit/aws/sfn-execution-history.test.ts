@@ -6,6 +6,7 @@
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import {
+  ForeignExecution,
   HistoryTooLong,
   MAX_HISTORY_EVENTS,
   SfnExecutionHistory,
@@ -15,6 +16,7 @@ import { loadEvent } from '../helpers/lambda.js';
 
 const sfn = mockAws(SFNClient);
 const client = new SFNClient({ region: 'eu-west-1' });
+const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:image-factory';
 const ARN = 'arn:aws:states:eu-west-1:123456789012:execution:image-factory:web-1';
 
 const historyEvents = (): HistoryEvent[] =>
@@ -33,7 +35,7 @@ describe('SfnExecutionHistory', () => {
       .resolves({ events: events.slice(50) });
 
     // Act
-    const { runs, startedAt } = await new SfnExecutionHistory(() => client).runsOf(ARN);
+    const { runs, startedAt } = await new SfnExecutionHistory(() => client, STATE_MACHINE).runsOf(ARN);
 
     // Assess
     const requests = sfn.commandCalls(GetExecutionHistoryCommand).map((call) => call.args[0].input);
@@ -57,7 +59,7 @@ describe('SfnExecutionHistory', () => {
       .on(GetExecutionHistoryCommand)
       .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
 
-    await expect(new SfnExecutionHistory(() => client).runsOf(ARN)).rejects.toMatchObject({
+    await expect(new SfnExecutionHistory(() => client, STATE_MACHINE).runsOf(ARN)).rejects.toMatchObject({
       name: 'AccessDeniedException',
     });
   });
@@ -70,7 +72,18 @@ describe('SfnExecutionHistory', () => {
     }));
     sfn.on(GetExecutionHistoryCommand).resolves({ events: page, nextToken: 'more' });
 
-    await expect(new SfnExecutionHistory(() => client).runsOf(ARN)).rejects.toBeInstanceOf(HistoryTooLong);
+    await expect(new SfnExecutionHistory(() => client, STATE_MACHINE).runsOf(ARN)).rejects.toBeInstanceOf(
+      HistoryTooLong,
+    );
     expect(sfn.commandCalls(GetExecutionHistoryCommand)).toHaveLength(MAX_HISTORY_EVENTS / 1000 + 1);
+  });
+
+  it('does not ask for an execution of another state machine (its role may not read it)', async () => {
+    const other = 'arn:aws:states:eu-west-1:123456789012:execution:image-factory-other:web-1';
+
+    await expect(new SfnExecutionHistory(() => client, STATE_MACHINE).runsOf(other)).rejects.toBeInstanceOf(
+      ForeignExecution,
+    );
+    expect(sfn.commandCalls(GetExecutionHistoryCommand)).toHaveLength(0);
   });
 });

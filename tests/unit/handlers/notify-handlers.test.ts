@@ -9,6 +9,8 @@ import { context, loadEvent, loadHandler } from '../helpers/lambda.js';
 const ENV = {
   SLACK_WEBHOOK_PARAMETER: '/image-factory/slack-webhook-url',
   STAGE: 'dev',
+  // The state machine of the fixtures' executions.
+  STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:image-factory',
   LAMBDA_MEMORY_MB: '256',
   BAKE_TASK_CPU: '1024',
   BAKE_TASK_MEMORY: '2048',
