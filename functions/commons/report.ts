@@ -114,6 +114,8 @@ export const buildSuccessNotification = (
         : { label: 'Previous image', value: promotion.previousImageId ?? 'none' },
       { label: 'Commit', value: build.commit ?? 'not pinned' },
       ...timeAndCostFields(build.startedAt, now, run),
+      // Seam for issue 11 point 4's package diff: a field here, from the SBOMs of point 2 (not on
+      // main yet; `factory diff` waits for them too).
       { label: 'Probe', value: probeSummary(report.probeResult) },
       { label: 'Retention', value: retentionSummary(report.retention) },
     ],
