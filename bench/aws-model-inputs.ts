@@ -1,6 +1,6 @@
 /**
  * Inputs of the AWS wall-clock and cost model (`bench/aws-model.ts`) that are not in this repository:
- * AWS list prices and step durations, each with its source. ASL facts (waits, poll bounds) and
+ * step durations, each with its source (the list prices are `functions/commons/core/build-cost.ts`'s). ASL facts (waits, poll bounds) and
  * deployment facts (memory size, instance and task sizes) are read from the code, not written here.
  *
  * Durations are in seconds, as three scenarios: `low` (a fast run), `expected`, `high` (a slow but
@@ -26,49 +26,8 @@ export interface Duration {
 export type Scenario = 'low' | 'expected' | 'high';
 export const SCENARIOS: readonly Scenario[] = ['low', 'expected', 'high'];
 
-/** On-demand list prices, US East (N. Virginia), USD. */
-export const PRICES = {
-  stateTransition: {
-    value: 0.025 / 1000,
-    source:
-      'Step Functions Standard: $0.025 per 1,000 state transitions, retries included (https://aws.amazon.com/step-functions/pricing/)',
-  },
-  lambdaArmGbSecond: {
-    value: 0.0000133334,
-    source: 'Lambda Arm: $0.0000133334 per GB-second, init included (https://aws.amazon.com/lambda/pricing/)',
-  },
-  lambdaRequest: {
-    value: 0.2 / 1e6,
-    source: 'Lambda: $0.20 per 1M requests (https://aws.amazon.com/lambda/pricing/)',
-  },
-  fargateVcpuHour: {
-    value: { X86_64: 0.04048, ARM64: 0.03238 },
-    source:
-      'Fargate Linux: $0.04048 (x86) / $0.03238 (Arm) per vCPU-hour, per second, 1-minute minimum (https://aws.amazon.com/fargate/pricing/)',
-  },
-  fargateGbHour: {
-    value: { X86_64: 0.004445, ARM64: 0.00356 },
-    source:
-      'Fargate Linux: $0.004445 (x86) / $0.00356 (Arm) per GB-hour (https://aws.amazon.com/fargate/pricing/)',
-  },
-  ec2Hour: {
-    value: { 't3.micro': 0.0104, 't3.small': 0.0208, 't3.medium': 0.0416, 't3.large': 0.0832 } as Record<
-      string,
-      number
-    >,
-    source:
-      'EC2 On-Demand Linux, per second with a 60 s minimum (https://aws.amazon.com/ec2/pricing/on-demand/)',
-  },
-  ebsGp3GbMonth: {
-    value: 0.08,
-    source: 'EBS gp3: $0.08 per GB-month, per second (https://aws.amazon.com/ebs/pricing/)',
-  },
-  publicIpv4Hour: {
-    value: 0.005,
-    source:
-      'public IPv4 address: $0.005 per hour, when the subnet assigns one (https://aws.amazon.com/vpc/pricing/)',
-  },
-} as const;
+/** The list prices: one table for the model, the build report and `factory status`. */
+export { PRICES } from '#commons/core/build-cost.js';
 
 /** Boot to SSM `PingStatus=Online` after RunInstances returned: a distribution of scenarios. */
 export const ONLINE_AFTER: Sourced<readonly { seconds: number; weight: number }[]> = {

@@ -1,27 +1,16 @@
 /**
  * The AWS model's evaluation of one execution: the checks each poll needs under given wait
  * settings, the path and timeline from the ASL (`aws-model-path.ts`), and its cost at the list
- * prices of `aws-model-inputs.ts`. Used by `bench/aws-model.ts`.
+ * prices of `functions/commons/core/build-cost.ts`. Used by `bench/aws-model.ts`.
  */
+import { type CostDeployment, estimateBuildCost } from '#commons/core/build-cost.js';
 import type { PollLoop } from '#statemachines/definition.js';
-import {
-  LAMBDA_INIT,
-  LAMBDA_TASKS,
-  ONLINE_AFTER,
-  PRICES,
-  PROBE_RUN,
-  type Scenario,
-} from './aws-model-inputs.js';
+import { LAMBDA_INIT, LAMBDA_TASKS, ONLINE_AFTER, PROBE_RUN, type Scenario } from './aws-model-inputs.js';
 import { checksUntil, type Timeline, timeline, visitedStates } from './aws-model-path.js';
 
 /** Deployment facts the model reads from serverless.yml and the Packer variables. */
-export interface Deployment {
-  lambdaMemoryGb: number;
+export interface Deployment extends CostDeployment {
   handlerBounds: Record<string, number>;
-  testInstanceType: string;
-  builderInstanceType: string;
-  volumeGb: number;
-  fargate: { vcpu: number; gb: number; arch: 'X86_64' | 'ARM64' };
   watchMinutes: number;
 }
 
@@ -34,31 +23,14 @@ export interface Run {
   polls: Record<string, { failed: number; seen: number }>;
 }
 
-const HOURS_PER_MONTH = 730;
-
+/** The model's costs: the shared formula (`core/build-cost.ts`); a type without a list price stops the model. */
 function costs(t: Timeline, d: Deployment): Record<string, number> {
-  const hour = (seconds: number) => Math.max(60, seconds) / 3600;
-  const ec2 = (type: string) => {
-    const price = PRICES.ec2Hour.value[type];
-    if (price === undefined) throw new Error(`no On-Demand price for ${type} in bench/aws-model-inputs.ts`);
-    return price;
-  };
-  const volumeSeconds = t.builderRunningSeconds + t.builderStoppedSeconds + t.testInstanceSeconds;
-  const cost = {
-    'Step Functions': t.transitions * PRICES.stateTransition.value,
-    Lambda:
-      t.lambdaSeconds * d.lambdaMemoryGb * PRICES.lambdaArmGbSecond.value +
-      t.lambdaInvocations * PRICES.lambdaRequest.value,
-    Fargate:
-      hour(t.bakeSeconds) *
-      (d.fargate.vcpu * PRICES.fargateVcpuHour.value[d.fargate.arch] +
-        d.fargate.gb * PRICES.fargateGbHour.value[d.fargate.arch]),
-    'EC2 builder': hour(t.builderRunningSeconds) * ec2(d.builderInstanceType),
-    'EC2 test': hour(t.testInstanceSeconds) * ec2(d.testInstanceType),
-    'EBS gp3': (d.volumeGb * PRICES.ebsGp3GbMonth.value * volumeSeconds) / 3600 / HOURS_PER_MONTH,
-    'public IPv4': ((t.builderRunningSeconds + t.testInstanceSeconds) / 3600) * PRICES.publicIpv4Hour.value,
-  };
-  return { ...cost, total: Object.values(cost).reduce((sum, value) => sum + value, 0) };
+  const cost = estimateBuildCost(t, d);
+  if (cost.unpriced.length > 0)
+    throw new Error(
+      `no On-Demand price for ${cost.unpriced.join(', ')} in functions/commons/core/build-cost.ts`,
+    );
+  return { ...cost.items, total: cost.total };
 }
 
 /**

@@ -25,6 +25,7 @@ import { startBuild } from '#commons/aws/start-execution.js';
 import { resolvePipelineSource } from '#commons/build-source.js';
 import { CLIENT_CONFIG } from '#commons/clients/lazy-client.js';
 import { executionArnOf, FIRST_ATTEMPT } from '#commons/core/build-key.js';
+import { costDeploymentOf } from '#commons/core/build-times.js';
 import {
   DEFAULT_KEEP_LATEST,
   DEFAULT_MAX_AGE_DAYS,
@@ -203,8 +204,11 @@ export class AwsBackend implements Backend {
     );
   }
 
+  /** With its estimated cost, priced at the sizes of the stack's environment (`costDeploymentOf`). */
   execution(reference?: string): Promise<ExecutionSummary> {
-    return this.#executions.execution(reference);
+    return this.#executions.execution(reference, async () =>
+      costDeploymentOf(await this.#environment(this.stack.applyRetentionFunction)),
+    );
   }
 
   executions(options: { limit: number; pipeline?: string | undefined }): Promise<ExecutionSummary[]> {

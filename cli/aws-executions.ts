@@ -12,12 +12,19 @@ import {
   paginateGetExecutionHistory,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
+import { type CostDeployment, estimateBuildCost } from '#commons/core/build-cost.js';
 import { executionArnOf } from '#commons/core/build-key.js';
-import { executionConsoleUrl } from '#commons/report.js';
+import { usageOfRuns } from '#commons/core/build-times.js';
+import {
+  failingState,
+  type HistoryEventLike,
+  readHistory,
+  timePerState,
+} from '#commons/core/execution-history.js';
+import { executionConsoleUrl, imageConsoleUrl } from '#commons/report.js';
 import type { ExecutionSummary, StartOptions } from './backend.js';
 import { OperatorError, UsageError } from './errors.js';
 import { followHistory } from './follow.js';
-import { failingState, type HistoryEventLike, readHistory, timePerState } from './history.js';
 
 /** Events of one `GetExecutionHistory` page (its maximum). */
 const HISTORY_PAGE = 1000;
@@ -42,6 +49,20 @@ const inputOf = (described: DescribeExecutionCommandOutput): { pipeline?: string
     };
   } catch {
     return {};
+  }
+};
+
+/** The image an execution's output names: the promoted one, else the candidate. */
+const imageOf = (described: DescribeExecutionCommandOutput): string | undefined => {
+  try {
+    const output = JSON.parse(described.output ?? '{}') as {
+      promotion?: { imageId?: unknown };
+      candidate?: { imageId?: unknown };
+    };
+    const imageId = output.promotion?.imageId ?? output.candidate?.imageId;
+    return typeof imageId === 'string' ? imageId : undefined;
+  } catch {
+    return undefined;
   }
 };
 
@@ -150,10 +171,16 @@ export class SfnExecutions {
   }
 
   /**
-   * One execution with its time per state: the one named (name or ARN), else the newest.
+   * One execution with its time per state, its image and, when `costDeployment` gives the
+   * deployment's sizes, its estimated cost (`core/build-cost.ts`, from the history as the build
+   * report computes it); when that throws, `costNote` says why. The one named (name or ARN), else
+   * the newest.
    * @throws OperatorError when there is no such execution, or none at all; UsageError for a malformed name.
    */
-  async execution(reference?: string): Promise<ExecutionSummary> {
+  async execution(
+    reference?: string,
+    costDeployment?: () => Promise<CostDeployment>,
+  ): Promise<ExecutionSummary> {
     let arn = reference === undefined ? undefined : this.arnOf(reference);
     if (arn === undefined) {
       const { executions } = await this.sfn.send(
@@ -166,9 +193,24 @@ export class SfnExecutions {
     const described = await this.#describe(arn);
     const events = await this.#history(arn, { newestFirst: false, limit: Number.POSITIVE_INFINITY });
     const now = new Date();
+    const { runs } = readHistory(events);
+    const imageId = imageOf(described);
+    const imageLink = imageId === undefined ? undefined : imageConsoleUrl(arn, imageId);
+    let cost: Pick<ExecutionSummary, 'cost' | 'costNote'> = {};
+    if (costDeployment) {
+      try {
+        const estimate = estimateBuildCost(usageOfRuns(runs, now.getTime()), await costDeployment());
+        cost = { cost: { total: estimate.total, items: { ...estimate.items }, unpriced: estimate.unpriced } };
+      } catch (error) {
+        cost = { costNote: `unavailable: ${(error as Error).message}` };
+      }
+    }
     return {
       ...this.#summary(described, events, now),
-      states: timePerState(readHistory(events).runs, now.getTime()),
+      states: timePerState(runs, now.getTime()),
+      ...(imageId ? { imageId } : {}),
+      ...(imageLink ? { imageLink } : {}),
+      ...cost,
     };
   }
 

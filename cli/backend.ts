@@ -33,6 +33,18 @@ export interface ExecutionSummary {
   states?: Array<{ state: string; seconds: number; entries: number }>;
   /** The execution in the console (AWS). */
   link?: string;
+  /** The image the execution promoted (else its candidate), from its output (`status`, AWS). */
+  imageId?: string;
+  /** That image in the EC2 console (AWS). */
+  imageLink?: string;
+  /**
+   * The estimated cost at list prices (`functions/commons/core/build-cost.ts`, USD) from the
+   * history (`status`, AWS); `unpriced` lists instance types without a list price (then the
+   * total is a lower bound).
+   */
+  cost?: { total: number; items: Record<string, number>; unpriced: string[] };
+  /** Why there is no {@link cost}: a local run, or the deployment's sizes could not be read. */
+  costNote?: string;
 }
 
 /** The pipeline's ports the commands use. */

@@ -4,9 +4,9 @@
  * execution ends. Backend-neutral: the caller gives the history reader.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type HistoryEventLike, type StateRun, StateTracker } from '#commons/core/execution-history.js';
 import type { Spinner } from './backend.js';
 import { formatDuration } from './format.js';
-import { type HistoryEventLike, type StateRun, StateTracker } from './history.js';
 
 /** Choice states decide in no time; their lines would only repeat the poll loops. */
 const SILENT_TYPES = new Set(['Choice']);

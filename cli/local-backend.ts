@@ -9,6 +9,7 @@
  */
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { failingState } from '#commons/core/execution-history.js';
 import {
   DEFAULT_KEEP_LATEST,
   DEFAULT_MAX_AGE_DAYS,
@@ -16,6 +17,7 @@ import {
 } from '#commons/core/retention.js';
 import { TAG } from '#commons/core/tags.js';
 import type { ExecutionInput } from '#commons/execution-input.js';
+import { LOCAL_COST_NOTE } from '#commons/report.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { FileEventLog } from '#local/event-log.js';
@@ -27,7 +29,6 @@ import { LocalBaseImageResolver } from '#local/sources.js';
 import { renderSummary } from '#local/summary.js';
 import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
 import { OperatorError, UsageError } from './errors.js';
-import { failingState } from './history.js';
 import { cliHolder } from './holder.js';
 
 /** What `runLocalFactory` is; injected so tests never bake. */
@@ -74,6 +75,7 @@ export const localExecutionSummary = (
       seconds: timing.seconds,
       entries: timing.entries,
     })),
+    costNote: LOCAL_COST_NOTE,
   };
 };
 
@@ -204,7 +206,8 @@ export class LocalBackend implements Backend {
         'local executions are recorded by: factory start --local (see them with: factory list --local)',
       );
     }
-    return found;
+    // Records written before cost notes existed say it too.
+    return { ...found, costNote: found.costNote ?? LOCAL_COST_NOTE };
   }
 
   /**

@@ -81,7 +81,7 @@ export async function runExecution(
   const { signal } = run;
   const onAbort = (): void => execution.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
-  const observed = observeExecution(execution.eventLogs, run.started, run.write);
+  const observed = observeExecution(execution.eventLogs, run.started, run.write, run.context.ports.history);
 
   let status: ExecutionOutcome['status'] = 'SUCCEEDED';
   let output: Record<string, unknown> | undefined;

@@ -140,8 +140,13 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
   ApplyRetention: step(ApplyRetentionInput, (input, { ports, retention }) =>
     applyRetentionInRegions(input, { ...localRegionalPorts(ports), homeRegion: LOCAL_REGION }, retention),
   ),
+  // Local reports: local times from the run's own history, no AWS cost or console (report.ts).
   NotifySuccess: step(NotifySuccessInput, (input, { ports }) =>
-    notifySuccess(input, { notifier: ports.notifier }),
+    notifySuccess(
+      input,
+      { notifier: ports.notifier, history: ports.history },
+      { backend: { kind: 'local' } },
+    ),
   ),
   CleanupAfterFailure: step(CleanupAfterFailureInput, (input, { ports }) =>
     cleanupAfterFailure(input, {
@@ -152,7 +157,11 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
     }),
   ),
   NotifyFailure: step(NotifyFailureInput, (input, { ports }) =>
-    notifyFailure(input, { notifier: ports.notifier, events: ports.events }),
+    notifyFailure(
+      input,
+      { notifier: ports.notifier, events: ports.events, history: ports.history },
+      { backend: { kind: 'local' } },
+    ),
   ),
   OpenIncident: {
     schema: undefined,

@@ -10,6 +10,7 @@ import type { Notifier } from '#commons/ports.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { FileEventLog } from '#local/event-log.js';
 import { GuestAgentCommandRunner, QemuMachineLauncher } from '#local/machines.js';
+import { LocalExecutionHistory } from '#local/observe.js';
 import { PROJECT_ROOT } from '#local/process.js';
 import { FilePromotionLedger } from '#local/promotion-ledger.js';
 import { ensureSshKeyPair } from '#local/qemu/ssh.js';
@@ -30,6 +31,8 @@ export interface LocalPorts {
   readonly notifier: TerminalNotifier;
   /** The factory's events, appended to `<catalog>/events.jsonl`. */
   readonly events: FileEventLog;
+  /** The runs of the execution in progress (fed by its event log), for the reports' time per state. */
+  readonly history: LocalExecutionHistory;
 }
 
 /** The ports and where they keep their state. */
@@ -75,6 +78,7 @@ export async function wireLocalPorts(options: {
     runner: new GuestAgentCommandRunner(launcher, { path: PROBE_PATH, args: ['--backend', 'local'] }),
     notifier: new TerminalNotifier(options.write, options.notifier),
     events: new FileEventLog(catalog.root),
+    history: new LocalExecutionHistory(),
   };
   return { ports, catalog, stateDir, vmDir, progress };
 }

@@ -1,5 +1,6 @@
 /** `factory status` and `factory list`: one execution in detail, and the recent executions. */
 import type { Command } from 'commander';
+import { formatUsd } from '#commons/core/build-cost.js';
 import type { ExecutionSummary } from '../backend.js';
 import { formatAge, formatDuration, renderTable } from '../format.js';
 import type { CommandContext } from './context.js';
@@ -18,17 +19,34 @@ const statusText = (summary: ExecutionSummary): string => {
     ['error', summary.error],
     ['cause', summary.cause?.slice(0, 1000)],
     ['console', summary.link],
+    ['image', summary.imageId],
+    ['image console', summary.imageLink],
+    ['cost', summary.costNote],
   ]
     .filter(([, value]) => value !== undefined && value !== '')
     .map(([label, value]) => `${String(label).padEnd(14)}${value}\n`)
     .join('');
   const states = summary.states ?? [];
-  return states.length === 0
-    ? lines
-    : `${lines}\n${renderTable(
-        ['STATE', 'TIME', 'ENTRIES'],
-        states.map((s) => [s.state, formatDuration(s.seconds), String(s.entries)]),
-      )}`;
+  const stateTable =
+    states.length === 0
+      ? ''
+      : `\n${renderTable(
+          ['STATE', 'TIME', 'ENTRIES'],
+          states.map((s) => [s.state, formatDuration(s.seconds), String(s.entries)]),
+        )}`;
+  return `${lines}${stateTable}${summary.cost ? `\n${costText(summary.cost)}` : ''}`;
+};
+
+/** The estimated cost per line and in total (README "Cost estimate"). */
+const costText = (cost: NonNullable<ExecutionSummary['cost']>): string => {
+  const note = cost.unpriced.length === 0 ? '' : ` (at least: no list price for ${cost.unpriced.join(', ')})`;
+  return `${renderTable(
+    ['ESTIMATED COST', 'USD'],
+    [
+      ...Object.entries(cost.items).map(([item, usd]) => [item, formatUsd(usd)]),
+      ['total', formatUsd(cost.total)],
+    ],
+  )}at us-east-1 list prices${note}; see README "Cost estimate"\n`;
 };
 
 const listText = (summaries: readonly ExecutionSummary[], now: Date): string => {
@@ -57,7 +75,9 @@ const listText = (summaries: readonly ExecutionSummary[], now: Date): string => 
 export function registerExecutions(root: Command, context: CommandContext): void {
   root
     .command('status')
-    .description('one execution: status, time per state, failing state and error (default: the newest)')
+    .description(
+      'one execution: status, time per state, estimated cost, image, failing state and error (default: the newest)',
+    )
     .argument('[execution]', 'execution name or ARN')
     .action(async (reference: string | undefined, _options: unknown, command: Command) => {
       const global = context.globals(command);

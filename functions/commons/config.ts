@@ -14,6 +14,8 @@ import {
   DEFAULT_INSTANCE_TYPES,
   parseArchitectures,
 } from './core/architectures.js';
+import type { CostDeployment } from './core/build-cost.js';
+import { costDeploymentOf } from './core/build-times.js';
 import { parseDistributionSettings } from './core/distribution.js';
 import { HANDLER_POLL_BOUNDS } from './core/poll-bounds.js';
 import {
@@ -176,6 +178,23 @@ export const config = {
   /** `SLACK_WEBHOOK_PARAMETER`: SSM SecureString holding the Slack incoming-webhook URL. */
   get slackWebhookParameter(): string {
     return required('SLACK_WEBHOOK_PARAMETER', 'SSM SecureString name of the Slack webhook URL');
+  },
+  /**
+   * The sizes the build cost estimate prices (`core/build-times.ts` `costDeploymentOf`, all
+   * required here): `LAMBDA_MEMORY_MB`, `BAKE_TASK_CPU`, `BAKE_TASK_MEMORY`,
+   * `BAKE_CPU_ARCHITECTURE`, `BUILDER_INSTANCE_TYPE`, `BUILDER_VOLUME_GB`; and
+   * {@link config.testInstanceType} (with its default).
+   */
+  get costDeployment(): CostDeployment {
+    return once('BUILD_COST', () => {
+      try {
+        return costDeploymentOf({ ...process.env, TEST_INSTANCE_TYPE: config.testInstanceType });
+      } catch (error) {
+        throw new MissingConfiguration(
+          `build cost settings: environment variable ${(error as Error).message}`,
+        );
+      }
+    });
   },
   /** `TEST_INSTANCE_TYPE` (default `t3.small`): test instances of x86_64 builds. */
   get testInstanceType(): string {

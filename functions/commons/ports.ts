@@ -8,6 +8,7 @@
 import type { Architecture } from './core/architectures.js';
 import type { ShareTargets } from './core/distribution.js';
 import type { EventOrigin, FactoryEvent } from './core/events.js';
+import type { StateRun } from './core/execution-history.js';
 import type { ExecutionFacts, Leftover } from './core/sweep.js';
 
 /** A machine image (an AMI on AWS, a qcow2 + catalog entry locally). */
@@ -174,7 +175,18 @@ export interface Notification {
   fields: Array<{ label: string; value: string }>;
   /** Longer text (e.g. the failure cause), optional. */
   detail?: string;
-  link?: { label: string; url: string };
+  /** Console links (the execution, the image): buttons in Slack; none on the local backend. */
+  links?: Array<{ label: string; url: string }>;
+}
+
+/** The states an execution has run so far, for the report's time per state and cost estimate. */
+export interface ExecutionHistory {
+  /**
+   * @param executionArn the execution (`$$.Execution.Id`, recorded by PrepareBuild as `build.executionArn`).
+   * @returns its state runs in order (`core/execution-history.ts`) and its start, epoch ms.
+   * @throws the backend's error when the history cannot be read (the report then goes out without it).
+   */
+  runsOf(executionArn: string): Promise<{ runs: StateRun[]; startedAt?: number | undefined }>;
 }
 
 export interface Notifier {

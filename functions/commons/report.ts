@@ -6,8 +6,26 @@
  * raises which error) because a Lambda bundle cannot read it; `tests/statemachine/report.test.ts`
  * checks both against `statemachines/image-factory.asl.yaml`.
  */
+import { type CostDeployment, estimateBuildCost, formatUsd } from './core/build-cost.js';
+import { timePerPhase, usageOfRuns } from './core/build-times.js';
+import type { StateRun } from './core/execution-history.js';
 import type { Notification } from './ports.js';
 import type { Build, Candidate, CaughtError, ProbeResult, Promotion, Retention } from './schemas.js';
+
+/**
+ * Where the execution ran, for the time, cost and link parts of a report: on AWS (with the sizes
+ * its cost estimate prices) or on the local backend (no AWS cost, no console).
+ */
+export type ReportBackend = { kind: 'aws'; cost: CostDeployment } | { kind: 'local' };
+
+/**
+ * The execution's state runs so far (`core/execution-history.ts`; epoch ms), or why they could not
+ * be read (`unavailable`: a short reason, e.g. the SDK error's name).
+ */
+export type ReportRuns = { runs: StateRun[]; startedAt?: number | undefined } | { unavailable: string };
+
+/** What a report and `factory status` say about cost on the local backend. */
+export const LOCAL_COST_NOTE = 'none: a local run uses no AWS resources (and has no console)';
 
 export interface SuccessReport {
   build: Build;
@@ -18,8 +36,12 @@ export interface SuccessReport {
 }
 
 /** Seconds between two ISO instants, rendered as `1h 02m 03s`. */
-export const formatDuration = (fromIso: string, to: Date): string => {
-  const seconds = Math.max(0, Math.round((to.getTime() - Date.parse(fromIso)) / 1000));
+export const formatDuration = (fromIso: string, to: Date): string =>
+  formatSeconds((to.getTime() - Date.parse(fromIso)) / 1000);
+
+/** Seconds rendered as `1h 02m 03s`, `4m 05s`, `6s` (rounded; negative as 0; NaN as `unknown`). */
+export const formatSeconds = (raw: number): string => {
+  const seconds = Math.max(0, Math.round(raw));
   if (Number.isNaN(seconds)) return 'unknown';
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
@@ -63,8 +85,15 @@ export const buildSuccessNotification = (
   report: SuccessReport,
   now: Date,
   executionUrl?: string,
+  run?: { runs: ReportRuns; backend: ReportBackend },
 ): Notification => {
   const { build, candidate, promotion } = report;
+  const imageUrl =
+    run?.backend.kind === 'aws' ? imageConsoleUrl(build.executionArn, candidate.imageId) : undefined;
+  const links = [
+    ...(executionUrl ? [{ label: 'Execution', url: executionUrl }] : []),
+    ...(imageUrl ? [{ label: 'Image', url: imageUrl }] : []),
+  ];
   const superseded = promotion.outcome === 'superseded';
   return {
     outcome: 'success',
@@ -84,11 +113,13 @@ export const buildSuccessNotification = (
         ? { label: 'Current image', value: promotion.currentImageId ?? 'unknown' }
         : { label: 'Previous image', value: promotion.previousImageId ?? 'none' },
       { label: 'Commit', value: build.commit ?? 'not pinned' },
-      { label: 'Duration', value: formatDuration(build.startedAt, now) },
+      ...timeAndCostFields(build.startedAt, now, run, build.instanceTypes),
+      // Seam for issue 11 point 4's package diff: a field here, from the SBOMs of point 2 (not on
+      // main yet; `factory diff` waits for them too).
       { label: 'Probe', value: probeSummary(report.probeResult) },
       { label: 'Retention', value: retentionSummary(report.retention) },
     ],
-    ...(executionUrl ? { link: { label: 'Execution', url: executionUrl } } : {}),
+    ...(links.length > 0 ? { links } : {}),
   };
 };
 
@@ -151,6 +182,7 @@ export const buildFailureNotification = (
   state: Record<string, unknown> & { build?: Build | undefined; pipeline?: string | undefined },
   error: CaughtError | undefined,
   executionUrl?: string,
+  run?: { runs: ReportRuns; backend: ReportBackend; now: Date },
 ): Notification => {
   const pipeline = state.build?.pipeline ?? state.pipeline ?? 'unknown pipeline';
   const failedState = inferFailedState(state, error);
@@ -168,10 +200,11 @@ export const buildFailureNotification = (
             { label: 'Commit', value: state.build.commit ?? 'not pinned' },
           ]
         : []),
+      ...(run ? timeAndCostFields(state.build?.startedAt, run.now, run, state.build?.instanceTypes) : []),
       ...(state.cleanup === undefined ? [] : [{ label: 'Cleanup', value: cleanupSummary(state.cleanup) }]),
     ],
     detail: (error?.Cause ?? 'no cause recorded').slice(0, 2900),
-    ...(executionUrl ? { link: { label: 'Execution', url: executionUrl } } : {}),
+    ...(executionUrl ? { links: [{ label: 'Execution', url: executionUrl }] } : {}),
   };
 };
 
@@ -201,9 +234,122 @@ export const cleanupSummary = (cleanup: unknown): string => {
   return `${instances}; ${candidate}`;
 };
 
-/** Step Functions console URL of an execution (region taken from the ARN). */
+/** Most phases the report names after the total (the longest; the rest are summed as `other`). */
+export const REPORT_PHASES = 5;
+/** Most cost lines the report names after the total (the largest; the rest are summed as `other`). */
+export const REPORT_COST_LINES = 3;
+
+/** `[{name, value}]` → `a 1, b 2, other 3`: the `limit` largest by value, in their order, the rest summed. */
+const largest = (
+  entries: ReadonlyArray<{ name: string; value: number }>,
+  limit: number,
+  show: (value: number) => string,
+): string => {
+  const kept = new Set(
+    [...entries]
+      .sort((a, b) => b.value - a.value)
+      .slice(0, limit)
+      .map((entry) => entry.name),
+  );
+  const rest = entries.filter((entry) => !kept.has(entry.name)).reduce((sum, entry) => sum + entry.value, 0);
+  return [
+    ...entries.filter((entry) => kept.has(entry.name)).map((entry) => `${entry.name} ${show(entry.value)}`),
+    ...(rest > 0 ? [`other ${show(rest)}`] : []),
+  ].join(', ');
+};
+
+/**
+ * The `Time` field (the total, then the longest phases of `core/build-times.ts`) and, on AWS, the
+ * `Estimated cost` field (the total at list prices, then its largest lines; a type without a list
+ * price makes the total a lower bound, said so) or, locally, the statement that a local run has no
+ * AWS cost or console. Without the runs (the history could not be read) only the total from
+ * `startedAt` is shown, with the reason: the report is still sent. `instanceTypes` (the build's
+ * `$.build.instanceTypes`, set by PrepareBuild for its architecture) replace the deployment's
+ * x86_64 defaults in the estimate.
+ */
+export const timeAndCostFields = (
+  startedAt: string | undefined,
+  now: Date,
+  run: { runs: ReportRuns; backend: ReportBackend } | undefined,
+  instanceTypes?: { builder: string; test: string } | undefined,
+): Array<{ label: string; value: string }> => {
+  const total = startedAt === undefined ? 'unknown' : formatDuration(startedAt, now);
+  if (run === undefined) return [{ label: 'Duration', value: total }];
+  const local = run.backend.kind === 'local';
+  const noAws = { label: 'Cost', value: LOCAL_COST_NOTE };
+  if ('unavailable' in run.runs) {
+    return [
+      { label: 'Time', value: `${total} (time per state and cost unavailable: ${run.runs.unavailable})` },
+      ...(local ? [noAws] : []),
+    ];
+  }
+  const { runs } = run.runs;
+  const at = now.getTime();
+  const from = run.runs.startedAt ?? runs[0]?.enteredAt;
+  const phases = timePerPhase(runs, at);
+  const time = `${from === undefined ? total : formatSeconds((at - from) / 1000)}${
+    phases.length === 0
+      ? ''
+      : ` (${largest(
+          phases.map(({ phase, seconds }) => ({ name: phase, value: seconds })),
+          REPORT_PHASES,
+          formatSeconds,
+        )})`
+  }`;
+  if (run.backend.kind === 'local') return [{ label: 'Time', value: `${time}, local` }, noAws];
+  const deployment = instanceTypes
+    ? {
+        ...run.backend.cost,
+        builderInstanceType: instanceTypes.builder,
+        testInstanceType: instanceTypes.test,
+      }
+    : run.backend.cost;
+  const cost = estimateBuildCost(usageOfRuns(runs, at), deployment);
+  const lines = largest(
+    Object.entries(cost.items).map(([name, value]) => ({ name, value })),
+    REPORT_COST_LINES,
+    formatUsd,
+  );
+  const unpriced =
+    cost.unpriced.length === 0 ? '' : `; at least: no list price for ${cost.unpriced.join(', ')}`;
+  return [
+    { label: 'Time', value: time },
+    {
+      label: 'Estimated cost',
+      value: `${formatUsd(cost.total)} (${lines}) at us-east-1 list prices${unpriced}`,
+    },
+  ];
+};
+
+/** `https://<region>.console.aws.amazon.com`, for a commercial AWS region name; undefined otherwise (`local`). */
+const consoleOrigin = (region: string | undefined): string | undefined =>
+  region !== undefined && /^[a-z]{2}(-[a-z]+)+-\d$/.test(region)
+    ? `https://${region}.console.aws.amazon.com`
+    : undefined;
+
+/**
+ * Step Functions console URL of an execution (region taken from the ARN): the execution details
+ * page (https://docs.aws.amazon.com/step-functions/latest/dg/exec-details-interface-overview.html),
+ * `https://<region>.console.aws.amazon.com/states/home?region=<region>#/v2/executions/details/<arn>`.
+ * Undefined for an ARN outside the `aws` partition or of the local backend (region `local`).
+ */
 export const executionConsoleUrl = (executionArn: string | undefined): string | undefined => {
-  const region = executionArn?.split(':')[3];
-  if (!executionArn || !region) return undefined;
-  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${encodeURIComponent(executionArn)}`;
+  const [, partition, , region] = executionArn?.split(':') ?? [];
+  const origin = partition === 'aws' ? consoleOrigin(region) : undefined;
+  if (!executionArn || !origin) return undefined;
+  return `${origin}/states/home?region=${region}#/v2/executions/details/${encodeURIComponent(executionArn)}`;
+};
+
+/**
+ * EC2 console URL of an AMI in the execution's region: the console's AMI details page,
+ * `https://<region>.console.aws.amazon.com/ec2/home?region=<region>#ImageDetails:imageId=<ami>`.
+ * AWS documents no deep-link format; this is the address the console itself shows for the page
+ * (and the form public tools link to, e.g. steampipe-mod-aws-insights' AMI dashboard).
+ * Undefined for a local execution or an id that is not an AMI id.
+ */
+export const imageConsoleUrl = (executionArn: string | undefined, imageId: string): string | undefined => {
+  const [, partition, , region] = executionArn?.split(':') ?? [];
+  const origin = partition === 'aws' ? consoleOrigin(region) : undefined;
+  if (!origin || !/^ami-[0-9a-f]{8,17}$/.test(imageId)) return undefined;
+  return `${origin}/ec2/home?region=${region}#ImageDetails:imageId=${imageId}`;
 };

@@ -214,7 +214,12 @@ const STAND_IN = {
     },
     CleanupAfterFailure: { Type: 'Pass', ResultPath: null, Next: 'PipelineFailed' },
     PipelineFailed: { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' },
-    PromoteImage: { Type: 'Pass', ResultPath: null, Next: 'NotifySuccess' },
+    PromoteImage: {
+      Type: 'Pass',
+      Result: { imageId: 'ami-0123456789abcdef0' },
+      ResultPath: '$.promotion',
+      Next: 'NotifySuccess',
+    },
     NotifySuccess: { Type: 'Pass', ResultPath: null, Next: 'PipelineSucceeded' },
     PipelineSucceeded: { Type: 'Succeed' },
   },
@@ -626,6 +631,39 @@ describe('start, status, list', () => {
     });
     expect(text.stdout).toMatch(/^failing state\s+ProbeFailed$/m);
     expect(text.stdout).toMatch(/BakeImage\s+1\.\d s\s+1/);
+  });
+
+  it('status: the estimated cost at the sizes of the stack’s environment, the promoted image and its console link', async () => {
+    // Prepare: the stand-in's BakeImage waits 1 s (billed one minute), it launches no test instance.
+    const broken = executionName({ pipeline: 'web', channel: 'broken', sourceImageId: SOURCE.imageId });
+    const promoted = executionName({ pipeline: 'web', channel: 'stable', sourceImageId: SOURCE.imageId });
+
+    // Act
+    const failed = await factory('status', broken, '--json');
+    const succeeded = await factory('status', promoted);
+
+    // Assess: one minute of a 1 vCPU / 2 GB x86 task and of a t3.small, at the list prices.
+    expect(failed.code, failed.stderr).toBe(0);
+    const cost = json<{ cost: { total: number; items: Record<string, number>; unpriced: string[] } }>(
+      failed,
+    ).cost;
+    expect(cost.items.Fargate).toBeCloseTo((60 / 3600) * (0.04048 + 2 * 0.004445), 12);
+    expect(cost.items['EC2 builder']).toBeCloseTo((60 / 3600) * 0.0208, 12);
+    expect(cost.items['EC2 test']).toBe(0);
+    expect(cost.unpriced).toEqual([]);
+    expect(cost.total).toBeCloseTo(
+      Object.values(cost.items).reduce((sum, usd) => sum + usd, 0),
+      12,
+    );
+    expect(succeeded.code, succeeded.stderr).toBe(0);
+    expect(succeeded.stdout).toMatch(/^ESTIMATED COST\s+USD$/m);
+    expect(succeeded.stdout).toMatch(/^Fargate\s+\$0\.0008$/m);
+    expect(succeeded.stdout).toMatch(/^total\s+\$0\.\d{4}$/m);
+    expect(succeeded.stdout).toContain('at us-east-1 list prices');
+    expect(succeeded.stdout).toMatch(/^image\s+ami-0123456789abcdef0$/m);
+    expect(succeeded.stdout).toContain(
+      `image console https://${TEST_REGION}.console.aws.amazon.com/ec2/home?region=${TEST_REGION}#ImageDetails:imageId=ami-0123456789abcdef0\n`,
+    );
   });
 
   it('list: recent executions per pipeline with outcome, duration and failing state', async () => {

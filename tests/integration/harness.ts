@@ -153,6 +153,13 @@ const STACK_SCOPED_SETTINGS = [
   'STAGE',
   'PROMOTION_LEDGER_TABLE',
   'EVENT_BUS_NAME',
+  // The sizes the build report's cost estimate prices (`config.costDeployment`).
+  'LAMBDA_MEMORY_MB',
+  'BAKE_TASK_CPU',
+  'BAKE_TASK_MEMORY',
+  'BAKE_CPU_ARCHITECTURE',
+  'BUILDER_INSTANCE_TYPE',
+  'BUILDER_VOLUME_GB',
 ] as const;
 
 /**

@@ -521,6 +521,21 @@ describe('the sweeper removes only factory leftovers of its kind, and reads only
   });
 });
 
+describe('execution histories are read only by the notify functions, of this stage’s state machine', () => {
+  it('NotifyRole and NotifyFailureRole read their own executions only; every other role is denied', async () => {
+    const own = stackSettings().STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:');
+    const ownRun = { executionArn: `${own}:web-run`, includeExecutionData: false };
+    const other = { executionArn: `${own.replace(/:[^:]+$/, ':golden-image-factory-other')}:web-run` };
+    for (const [role, detail] of packagedStack().roles()) {
+      if (detail.awsManaged.length > 0) continue; // instance roles: AWS managed SSM core only
+      if (['NotifyRole', 'NotifyFailureRole'].includes(role)) {
+        await allowed(role, 'states', 'GetExecutionHistory', ownRun);
+        await denied(role, 'states', 'GetExecutionHistory', other);
+      } else await denied(role, 'states', 'GetExecutionHistory', ownRun);
+    }
+  });
+});
+
 describe('secrets are read only by the function that needs them', () => {
   const settings = stackSettings();
   const secrets: Array<[string, string, string[]]> = [

@@ -4,9 +4,10 @@
  * ResultPaths (`RESULT_PATHS`), and which state raises each named error (`ERROR_STATES`).
  */
 import { describe, expect, it } from 'vitest';
+import { BAKE_STATE, PHASE_STARTS, TEST_INSTANCE_STATES } from '#commons/core/build-times.js';
 import * as errors from '#commons/errors.js';
 import { ERROR_STATES, RESULT_PATHS } from '#commons/report.js';
-import { pollLoops, readRawDefinition } from '#statemachines/definition.js';
+import { allStates, lambdaFunctionKeys, pollLoops, readRawDefinition } from '#statemachines/definition.js';
 
 type State = Record<string, unknown> & {
   Type: string;
@@ -114,5 +115,22 @@ describe('report facts against the ASL', () => {
       .map((value) => value.name);
 
     for (const error of Object.keys(ERROR_STATES)) expect(defined, error).toContain(error);
+  });
+});
+
+describe('build-times facts against the ASL (core/build-times.ts)', () => {
+  const every = allStates(states) as Record<string, State>;
+
+  it('BAKE_STATE is the one Task that is not a Lambda: the ECS runTask.sync Packer task', () => {
+    const tasks = Object.entries(every).filter(([, state]) => state.Type === 'Task');
+    const lambdas = Object.keys(lambdaFunctionKeys());
+
+    expect(every[BAKE_STATE]?.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
+    expect(tasks.map(([name]) => name).filter((name) => !lambdas.includes(name))).toEqual([BAKE_STATE]);
+  });
+
+  it('PHASE_STARTS and TEST_INSTANCE_STATES name states of the ASL', () => {
+    for (const [state, phase] of PHASE_STARTS) expect(every[state], `${phase}: ${state}`).toBeDefined();
+    for (const state of Object.values(TEST_INSTANCE_STATES)) expect(every[state]?.Type, state).toBe('Task');
   });
 });

@@ -247,4 +247,56 @@ describe('serverless.yml', () => {
     expect(serverless.params.default.eventBusName).toBe('default');
     expect(serverless.provider.environment.EVENT_BUS_NAME).toBe(`\${param:eventBusName}`);
   });
+
+  it('gives the cost estimate the deployment’s own sizes: each copy in provider.environment pinned to its source', () => {
+    // Prepare
+    const env = serverless.provider.environment;
+    const task = serverless.resources.Resources.PackerTaskDefinition?.Properties as {
+      Cpu: string;
+      Memory: string;
+      RuntimePlatform: { CpuArchitecture: string };
+    };
+    const hcl = readFileSync(root('packer/variables.pkr.hcl'), 'utf8');
+    const hclDefault = (name: string) =>
+      new RegExp(`variable "${name}" \\{[^}]*?default\\s*=\\s*"?([\\w.-]+)"?`).exec(hcl)?.[1];
+
+    // Assess
+    expect(env.BAKE_TASK_CPU).toBe(task.Cpu);
+    expect(env.BAKE_TASK_MEMORY).toBe(task.Memory);
+    expect(env.BAKE_CPU_ARCHITECTURE).toBe(task.RuntimePlatform.CpuArchitecture);
+    expect(env.BUILDER_INSTANCE_TYPE).toBe(`\${param:builderInstanceType}`);
+    expect(env.BUILDER_VOLUME_GB).toBe(hclDefault('root_volume_size_gb'));
+    expect(env.TEST_INSTANCE_TYPE).toBe(`\${param:testInstanceType}`);
+    // The functions' memory: the provider's, which no function overrides.
+    expect(env.LAMBDA_MEMORY_MB).toBe(`\${self:provider.memorySize}`);
+    for (const [key, fn] of Object.entries(serverless.functions))
+      expect((fn as { memorySize?: unknown }).memorySize, key).toBeUndefined();
+    // The runner passes no INSTANCE_TYPE or ROOT_VOLUME_SIZE_GB: Packer's defaults are the sizes.
+    const containerEnv = JSON.stringify(
+      (task as unknown as { ContainerDefinitions: Array<{ Environment: unknown }> }).ContainerDefinitions,
+    );
+    expect(containerEnv).not.toMatch(/INSTANCE_TYPE|ROOT_VOLUME_SIZE_GB/);
+    expect(JSON.stringify(states.BakeImage?.Parameters)).not.toMatch(/INSTANCE_TYPE|ROOT_VOLUME_SIZE_GB/);
+  });
+
+  it('lets only the notify functions read execution histories: of this stage’s state machine', () => {
+    type Statement = { Sid?: string; Action: string | string[]; Resource: unknown };
+    const readers = Object.entries(serverless.resources.Resources).flatMap(([id, resource]) =>
+      (
+        (resource.Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }> | undefined) ??
+        []
+      )
+        .flatMap((policy) => policy.PolicyDocument.Statement)
+        .filter((statement) => [statement.Action].flat().includes('states:GetExecutionHistory'))
+        .map((statement) => ({ id, statement })),
+    );
+
+    expect(readers.map(({ id }) => id).sort()).toEqual(['NotifyFailureRole', 'NotifyRole']);
+    for (const { id, statement } of readers) {
+      expect(statement.Action, id).toBe('states:GetExecutionHistory');
+      expect(statement.Resource, id).toEqual({
+        'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${self:custom.stateMachineName}:*`,
+      });
+    }
+  });
 });

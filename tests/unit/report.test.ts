@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import type { CostDeployment } from '#commons/core/build-cost.js';
+import type { StateRun } from '#commons/core/execution-history.js';
 import {
   buildFailureNotification,
   cleanupSummary,
   executionConsoleUrl,
   formatDuration,
+  formatSeconds,
+  imageConsoleUrl,
+  LOCAL_COST_NOTE,
   retentionSummary,
+  timeAndCostFields,
 } from '#commons/report.js';
 
 describe('report fields', () => {
@@ -67,6 +73,129 @@ describe('report fields', () => {
       'https://us-east-2.console.aws.amazon.com/states/home?region=us-east-2#/v2/executions/details/arn%3Aaws%3Astates%3Aus-east-2%3A1%3Aexecution%3Asm%3An',
     );
     expect(executionConsoleUrl(undefined)).toBeUndefined();
+  });
+
+  it.each([
+    ['a local execution', 'arn:aws:states:local:000000000000:execution:image-factory:n'],
+    ['another partition', 'arn:aws-cn:states:cn-north-1:1:execution:sm:n'],
+    ['not an ARN', 'n'],
+  ])('links no execution console for %s', (_label, arn) => {
+    expect(executionConsoleUrl(arn)).toBeUndefined();
+    expect(imageConsoleUrl(arn, 'ami-0123456789abcdef0')).toBeUndefined();
+  });
+
+  it('builds the AMI console URL in the execution region, for an AMI id only', () => {
+    const arn = 'arn:aws:states:eu-west-1:1:execution:sm:n';
+
+    expect(imageConsoleUrl(arn, 'ami-0123456789abcdef0')).toBe(
+      'https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#ImageDetails:imageId=ami-0123456789abcdef0',
+    );
+    expect(imageConsoleUrl(arn, 'local-web-1')).toBeUndefined();
+  });
+
+  it.each([
+    [0.4, '0s'],
+    [59.6, '1m 00s'],
+    [3725, '1h 02m 05s'],
+    [-3, '0s'],
+    [Number.NaN, 'unknown'],
+  ])('formats %s seconds as %s', (seconds, text) => {
+    expect(formatSeconds(seconds)).toBe(text);
+  });
+});
+
+describe('report: time and cost', () => {
+  const COST: CostDeployment = {
+    lambdaMemoryGb: 0.25,
+    testInstanceType: 't3.small',
+    builderInstanceType: 't3.small',
+    volumeGb: 8,
+    fargate: { vcpu: 1, gb: 2, arch: 'X86_64' },
+  };
+  const START = Date.parse('2026-01-01T00:00:00Z');
+  const run = (name: string, type: string, from: number, to?: number): StateRun => ({
+    name,
+    type,
+    enteredAt: START + from * 1000,
+    ...(to === undefined ? {} : { exitedAt: START + to * 1000 }),
+  });
+  /** 7 phases: the report names the 5 longest and sums the rest as other. */
+  const RUNS = [
+    run('PrepareBuild', 'Task', 0, 1),
+    run('BakeImage', 'Task', 1, 601),
+    run('LaunchTestInstance', 'Task', 601, 603),
+    run('WaitForInstanceBoot', 'Wait', 603, 663),
+    run('ProbeTestInstance', 'Task', 663, 693),
+    run('TerminateTestInstance', 'Task', 693, 695),
+    run('DistributeImage', 'Map', 695, 700),
+    run('AcquirePromotionLease', 'Task', 700, 703),
+    run('NotifySuccess', 'Task', 703),
+  ];
+  const NOW = new Date(START + 705_000);
+  const fields = (...args: Parameters<typeof timeAndCostFields>) =>
+    Object.fromEntries(timeAndCostFields(...args).map((field) => [field.label, field.value]));
+
+  it('AWS: the total, the longest phases and the estimated cost with its largest lines', () => {
+    const result = fields('2026-01-01T00:00:00Z', NOW, {
+      runs: { runs: RUNS, startedAt: START },
+      backend: { kind: 'aws', cost: COST },
+    });
+
+    expect(result.Time).toBe(
+      '11m 45s (bake 10m 00s, boot 1m 02s, probe 32s, distribute 5s, promote 3s, other 3s)',
+    );
+    // Fargate and builder: 600 s; test instance 601 s → 695 s; public IPv4 694 s; other: 9
+    // transitions, 6 Lambda runs of 40 s, the test instance, EBS ($0.0011 in all).
+    expect(result['Estimated cost']).toBe(
+      '$0.0137 (Fargate $0.0082, EC2 builder $0.0035, public IPv4 $0.0010, other $0.0011) at us-east-1 list prices',
+    );
+    expect(result.Cost).toBeUndefined();
+  });
+
+  it('AWS: says when an instance type has no list price (the total is a lower bound)', () => {
+    const result = fields('2026-01-01T00:00:00Z', NOW, {
+      runs: { runs: RUNS },
+      backend: { kind: 'aws', cost: { ...COST, testInstanceType: 'c7i.large' } },
+    });
+
+    expect(result['Estimated cost']).toContain('at least: no list price for c7i.large');
+  });
+
+  it('AWS: an arm64 build is priced at its own instance types ($.build.instanceTypes), not the x86_64 defaults', () => {
+    const result = fields(
+      '2026-01-01T00:00:00Z',
+      NOW,
+      { runs: { runs: RUNS }, backend: { kind: 'aws', cost: COST } },
+      { builder: 't4g.small', test: 't4g.micro' },
+    );
+
+    expect(result['Estimated cost']).toContain('at least: no list price for t4g.small, t4g.micro');
+  });
+
+  it('local: local times, and no AWS cost or console', () => {
+    const result = fields('2026-01-01T00:00:00Z', NOW, {
+      runs: { runs: RUNS, startedAt: START },
+      backend: { kind: 'local' },
+    });
+
+    expect(result.Time).toMatch(/^11m 45s \(bake 10m 00s, .*\), local$/);
+    expect(result.Cost).toBe(LOCAL_COST_NOTE);
+    expect(result['Estimated cost']).toBeUndefined();
+  });
+
+  it('without the history: the total from the build start and why the rest is missing', () => {
+    const result = fields('2026-01-01T00:00:00Z', NOW, {
+      runs: { unavailable: 'history not read (AccessDeniedException)' },
+      backend: { kind: 'aws', cost: COST },
+    });
+
+    expect(result).toEqual({
+      Time: '11m 45s (time per state and cost unavailable: history not read (AccessDeniedException))',
+    });
+  });
+
+  it('without a run at all: the duration as before', () => {
+    expect(fields('2026-01-01T00:00:00Z', NOW, undefined)).toEqual({ Duration: '11m 45s' });
   });
 });
 

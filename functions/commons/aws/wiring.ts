@@ -27,6 +27,7 @@ import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { GitRevisionResolver, HttpsRevisionResolver } from './git-revisions.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
 import { OpsCenterReporter } from './ops-center-reporter.js';
+import { SfnExecutionHistory } from './sfn-execution-history.js';
 import { SfnExecutionStatus } from './sfn-execution-status.js';
 import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
 import { SsmChannelPointer } from './ssm-channel-pointer.js';
@@ -83,6 +84,8 @@ export const regionalPorts = (): RegionalPorts => ({
 });
 export const leftoverStore = (): Ec2LeftoverStore => new Ec2LeftoverStore(ec2, config.stage, imageStore());
 export const executionStatus = (): SfnExecutionStatus => new SfnExecutionStatus(sfn);
+export const executionHistory = (): SfnExecutionHistory =>
+  new SfnExecutionHistory(sfn, config.stateMachineArn);
 export const channelPointer = (): SsmChannelPointer =>
   new SsmChannelPointer(ssm, config.channelParameterPrefix);
 export const promotionLedger = (): DynamoDbPromotionLedger =>

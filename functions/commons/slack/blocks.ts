@@ -13,7 +13,7 @@ export interface SlackMessage {
 const escapeMrkdwn = (text: string): string =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** Render a notification as Block Kit (header, fields in groups of ≤ 10, detail, link button). */
+/** Render a notification as Block Kit (header, fields in groups of ≤ 10, detail, one button per link). */
 export const toSlackMessage = (notification: Notification): SlackMessage => {
   const icon = notification.outcome === 'success' ? ':white_check_mark:' : ':x:';
   const blocks: Array<Record<string, unknown>> = [
@@ -37,16 +37,15 @@ export const toSlackMessage = (notification: Notification): SlackMessage => {
       text: { type: 'mrkdwn', text: `\`\`\`${escapeMrkdwn(notification.detail)}\`\`\`` },
     });
   }
-  if (notification.link) {
+  if (notification.links && notification.links.length > 0) {
     blocks.push({
       type: 'actions',
-      elements: [
-        {
-          type: 'button',
-          text: { type: 'plain_text', text: notification.link.label },
-          url: notification.link.url,
-        },
-      ],
+      // An actions block holds up to 25 elements (https://docs.slack.dev/reference/block-kit/blocks/actions-block).
+      elements: notification.links.slice(0, 25).map((link) => ({
+        type: 'button',
+        text: { type: 'plain_text', text: link.label },
+        url: link.url,
+      })),
     });
   }
   return { text: `${icon} ${notification.title}`, blocks };

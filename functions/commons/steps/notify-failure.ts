@@ -1,11 +1,18 @@
 import { buildFailed, type ProbeFacts } from '../core/events.js';
-import type { EventPublisher, Notifier } from '../ports.js';
-import { buildFailureNotification, executionConsoleUrl, inferFailedState } from '../report.js';
+import type { EventPublisher, ExecutionHistory, Notifier } from '../ports.js';
+import {
+  buildFailureNotification,
+  executionConsoleUrl,
+  inferFailedState,
+  type ReportBackend,
+} from '../report.js';
 import type { Build, CaughtError } from '../schemas.js';
+import { reportRuns } from './notify-success.js';
 
 /**
  * State `NotifyFailure`: publish `Build Failed` (`core/events.ts`) and report the failed state, the
- * error and its cause.
+ * error and its cause, with the time and estimated cost so far when the history can be read
+ * (`notifySuccess`'s rules; without `$.build` there is no execution ARN, hence neither).
  * Works without `$.build` (when PrepareBuild itself failed) using the raw `pipeline` input; then no
  * build exists and no event is published (the report still goes out).
  * The report is sent whether or not the event was published, so that EventBridge trouble never
@@ -22,8 +29,12 @@ export async function notifyFailure(
     candidate?: { imageId: string } | undefined;
     probeResult?: ProbeFacts | undefined;
   },
-  ports: { notifier: Notifier; events: EventPublisher },
-  options: { executionUrl?: (executionArn: string | undefined) => string | undefined } = {},
+  ports: { notifier: Notifier; events: EventPublisher; history?: ExecutionHistory | undefined },
+  options: {
+    now?: () => Date;
+    executionUrl?: (executionArn: string | undefined) => string | undefined;
+    backend?: ReportBackend | undefined;
+  } = {},
 ): Promise<void> {
   let unpublished: unknown;
   if (input.build) {
@@ -42,8 +53,13 @@ export async function notifyFailure(
     }
   }
   const url = (options.executionUrl ?? executionConsoleUrl)(input.build?.executionArn);
+  const run = options.backend && {
+    runs: await reportRuns(ports.history, input.build?.executionArn),
+    backend: options.backend,
+    now: (options.now ?? (() => new Date()))(),
+  };
   try {
-    await ports.notifier.notify(buildFailureNotification(input, input.error, url));
+    await ports.notifier.notify(buildFailureNotification(input, input.error, url, run));
   } catch (error) {
     // The publication's error wins: the ASL retries on it, not on the notifier's.
     if (unpublished === undefined) throw error;

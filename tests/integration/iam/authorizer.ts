@@ -543,6 +543,8 @@ export class IamAuthorizer {
     }
     if (service === 'states' && operation === 'StartExecution') return [one(String(input.stateMachineArn))];
     if (service === 'states' && operation === 'DescribeExecution') return [one(String(input.executionArn))];
+    // Resource type execution (Service Authorization Reference, AWS Step Functions: GetExecutionHistory).
+    if (service === 'states' && operation === 'GetExecutionHistory') return [one(String(input.executionArn))];
     if (service === 'ssm-incidents' && operation === 'StartIncident')
       return [one(String(input.responsePlanArn))];
     // No resource type (Service Authorization Reference, Incident Manager).

@@ -5,6 +5,7 @@
  * injected pipeline that does not bake (the real one is the e2e stage's), to check what the CLI
  * does around it: validation, the options it refuses, the record that `list` and `status` read.
  */
+
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalRunner } from '#cli/local-backend.js';
 import { runCli } from '#cli/main.js';
 import type { ImageRecord } from '#commons/ports.js';
+import { LOCAL_COST_NOTE } from '#commons/report.js';
 import { promoteImage } from '#commons/steps/promote-image.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { FileEventLog } from '#local/event-log.js';
@@ -298,6 +300,9 @@ describe('factory --local start, list, status', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^failing state\s+ProbeFailed$/m);
     expect(status.stdout).toMatch(/BakeImage\s+8m 32s\s+1/);
+    // No AWS cost or console for a local run, said in the report's words; no cost table.
+    expect(status.stdout).toContain(`cost          ${LOCAL_COST_NOTE}\n`);
+    expect(status.stdout).not.toMatch(/ESTIMATED COST|console\s/);
     expect(layered.code).toBe(0);
     expect(calls[2]).toMatchObject({ pipeline: 'web', parent: { pipeline: 'base', channel: 'stable' } });
   });

@@ -10,14 +10,14 @@ import { outcomeLine, rawExecutionInput, validatedInput } from '#cli/commands/st
 import { EXIT, explain, OperatorError, UsageError } from '#cli/errors.js';
 import { stateLine } from '#cli/follow.js';
 import { formatAge, formatDuration, renderTable, shortCommit } from '#cli/format.js';
+import { toImageRecord } from '#commons/aws/ec2-image-store.js';
 import {
   failingState,
   type HistoryEventLike,
   readHistory,
   StateTracker,
   timePerState,
-} from '#cli/history.js';
-import { toImageRecord } from '#commons/aws/ec2-image-store.js';
+} from '#commons/core/execution-history.js';
 import { InvalidInput, PromotionLeaseHeld, UnknownImageDefinition } from '#commons/errors.js';
 import type { ImageRecord } from '#commons/ports.js';
 

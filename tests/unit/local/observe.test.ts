@@ -4,7 +4,7 @@
  * summed over a poll loop's entries, the failure, the last document a state received).
  */
 import { describe, expect, it } from 'vitest';
-import { observeExecution } from '#local/observe.js';
+import { LocalExecutionHistory, observeExecution } from '#local/observe.js';
 
 type EventLogs = Parameters<typeof observeExecution>[0];
 const T0 = 1_000_000;
@@ -102,5 +102,36 @@ describe('observeExecution', () => {
     // Assess
     await expect(observation.done).resolves.toBeUndefined();
     expect(observation.visited).toEqual(['BakeImage']);
+  });
+});
+
+describe('LocalExecutionHistory', () => {
+  it('records the runs GetExecutionHistory would list, the state in progress left open', async () => {
+    // Prepare: a failed state (StateFailed closes its run), then NotifyFailure still running.
+    const history = new LocalExecutionHistory();
+    const events = log([
+      { type: 'StateEntered', timestamp: T0, state: { ...task('CheckProbeResult'), input: {} } },
+      { type: 'StateFailed', timestamp: T0 + 2000, state: task('CheckProbeResult'), Error: 'ProbeFailed' },
+      { type: 'StateEntered', timestamp: T0 + 2000, state: { name: 'ProbeFailed', type: 'Pass', input: {} } },
+      { type: 'StateExited', timestamp: T0 + 2100, state: { name: 'ProbeFailed', type: 'Pass' } },
+      { type: 'StateEntered', timestamp: T0 + 2500, state: { ...task('NotifyFailure'), input: {} } },
+    ]);
+
+    // Act
+    await observeExecution(events, T0 - 500, () => {}, history).done;
+    const read = await history.runsOf('arn:aws:states:local:000000000000:execution:image-factory:x');
+
+    // Assess
+    expect(read).toEqual({
+      startedAt: T0 - 500,
+      runs: [
+        { name: 'CheckProbeResult', type: 'Task', enteredAt: T0, exitedAt: T0 + 2000 },
+        { name: 'ProbeFailed', type: 'Pass', enteredAt: T0 + 2000, exitedAt: T0 + 2100 },
+        { name: 'NotifyFailure', type: 'Task', enteredAt: T0 + 2500 },
+      ],
+    });
+    // Copies: the caller cannot change the record.
+    (read.runs[0] as { name: string }).name = 'changed';
+    expect(history.runs[0]?.name).toBe('CheckProbeResult');
   });
 });

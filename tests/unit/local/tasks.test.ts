@@ -9,7 +9,9 @@ import path from 'node:path';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describe, expect, it, vi } from 'vitest';
 import { InstanceNeverOnline } from '#commons/errors.js';
+import { LOCAL_COST_NOTE } from '#commons/report.js';
 import { FileEventLog } from '#local/event-log.js';
+import { LocalExecutionHistory } from '#local/observe.js';
 import { localPollBounds } from '#local/poll-bounds.js';
 import {
   assertLocalTasks,
@@ -141,6 +143,40 @@ describe('local task table', () => {
       expect(eventProblems(event as never)).toEqual([]);
     }
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves NotifySuccess with the run’s own history: local times, no AWS cost, no console link', async () => {
+    // Prepare: the history the local run recorded (as observeExecution does), NotifySuccess running.
+    const history = new LocalExecutionHistory();
+    const start = Date.parse(BUILD.startedAt);
+    history.startedAt = start;
+    history.entered('PrepareBuild', 'Task', start);
+    history.entered('BakeImage', 'Task', start + 2_000);
+    history.entered('NotifySuccess', 'Task', start + 512_000);
+    const notifier = new RecordingNotifier();
+    const ports = { notifier, history } as unknown as LocalPorts;
+    const build = {
+      ...BUILD,
+      executionArn: `arn:aws:states:local:000000000000:execution:image-factory:${BUILD.executionName}`,
+    };
+    const promotion = {
+      outcome: 'promoted',
+      channel: 'stable',
+      imageId: CANDIDATE.imageId,
+      previousImageId: null,
+      parameterName: '/p',
+      parameterVersion: 1,
+    };
+
+    // Act
+    await LOCAL_TASKS.NotifySuccess?.run({ build, candidate: CANDIDATE, promotion }, context({ ports }));
+
+    // Assess
+    const fields = Object.fromEntries(notifier.sent[0]?.fields.map((f) => [f.label, f.value]) ?? []);
+    expect(fields.Time).toMatch(/^\d+(h|m|s).* \(prepare 2s, bake 8m 30s, notify \d+.*\), local$/);
+    expect(fields.Cost).toBe(LOCAL_COST_NOTE);
+    expect(fields['Estimated cost']).toBeUndefined();
+    expect(notifier.sent[0]?.links).toBeUndefined();
   });
 
   it('reports OpenIncident as unavailable locally', async () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { FactoryEvent } from '#commons/core/events.js';
+import type { StateRun } from '#commons/core/execution-history.js';
 import { SlackDeliveryFailed } from '#commons/errors.js';
+import type { ExecutionHistory } from '#commons/ports.js';
+import { LOCAL_COST_NOTE } from '#commons/report.js';
 import { cleanupAfterFailure } from '#commons/steps/cleanup-after-failure.js';
 import { notifyFailure } from '#commons/steps/notify-failure.js';
 import { notifySuccess } from '#commons/steps/notify-success.js';
@@ -251,7 +254,7 @@ describe('notifySuccess / notifyFailure', () => {
       Probe: '1/1 checks passed',
       Retention: '1 deregistered, 0 kept',
     });
-    expect(message?.link?.url).toContain(
+    expect(message?.links?.[0]?.url).toContain(
       'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/',
     );
   });
@@ -343,6 +346,145 @@ describe('notifySuccess / notifyFailure', () => {
     await expect(
       notifyFailure({ build: BUILD, error: { Error: 'ProbeFailed' } }, { notifier, events }),
     ).rejects.toMatchObject({ name: 'EventPublishFailed' });
+  });
+});
+
+describe('notifySuccess / notifyFailure: time, cost and links from the execution history', () => {
+  const COST = {
+    lambdaMemoryGb: 0.25,
+    testInstanceType: 't3.small',
+    builderInstanceType: 't3.small',
+    volumeGb: 8,
+    fargate: { vcpu: 1, gb: 2, arch: 'X86_64' as const },
+  };
+  const START = Date.parse(BUILD.startedAt);
+  const RUNS: StateRun[] = [
+    { name: 'PrepareBuild', type: 'Task', enteredAt: START, exitedAt: START + 1000 },
+    { name: 'BakeImage', type: 'Task', enteredAt: START + 1000, exitedAt: START + 601_000 },
+    { name: 'NotifySuccess', type: 'Task', enteredAt: START + 601_000 },
+  ];
+  const SUCCESS = {
+    build: BUILD,
+    candidate: CANDIDATE,
+    promotion: {
+      outcome: 'promoted' as const,
+      channel: 'stable',
+      imageId: CANDIDATE.imageId,
+      previousImageId: null,
+      parameterName: '/p',
+      parameterVersion: 1,
+    },
+  };
+  /** A history port answering `runs`, or failing with an error named `failure`. */
+  const history = (failure?: string): ExecutionHistory & { asked: string[] } => {
+    const asked: string[] = [];
+    return {
+      asked,
+      runsOf: async (arn) => {
+        asked.push(arn);
+        if (failure) throw Object.assign(new Error('no'), { name: failure });
+        return { runs: RUNS, startedAt: START };
+      },
+    };
+  };
+  const byLabel = (notifier: RecordingNotifier) =>
+    Object.fromEntries(notifier.sent[0]?.fields.map((f) => [f.label, f.value]) ?? []);
+
+  it('AWS: reads the execution named by the build, reports time per phase and cost, links execution and image', async () => {
+    // Prepare
+    const notifier = new RecordingNotifier();
+    const port = history();
+
+    // Act
+    await notifySuccess(
+      SUCCESS,
+      { notifier, history: port },
+      {
+        now: () => new Date(START + 602_000),
+        backend: { kind: 'aws', cost: COST },
+      },
+    );
+
+    // Assess
+    expect(port.asked).toEqual([BUILD.executionArn]);
+    expect(byLabel(notifier)).toMatchObject({
+      Time: '10m 02s (prepare 1s, bake 10m 00s, notify 1s)',
+      'Estimated cost': expect.stringMatching(
+        /^\$0\.\d{4} \(Fargate \$0\.0082, .*\) at us-east-1 list prices$/,
+      ),
+    });
+    expect(notifier.sent[0]?.links?.map((link) => link.label)).toEqual(['Execution', 'Image']);
+    expect(notifier.sent[0]?.links?.[1]?.url).toBe(
+      `https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#ImageDetails:imageId=${CANDIDATE.imageId}`,
+    );
+  });
+
+  it('sends the report when the history cannot be read, saying why', async () => {
+    const notifier = new RecordingNotifier();
+
+    await notifySuccess(
+      SUCCESS,
+      { notifier, history: history('AccessDeniedException') },
+      {
+        now: () => new Date(START + 602_000),
+        backend: { kind: 'aws', cost: COST },
+      },
+    );
+
+    expect(byLabel(notifier)).toEqual(
+      expect.objectContaining({
+        Time: '10m 02s (time per state and cost unavailable: history not read (AccessDeniedException))',
+      }),
+    );
+    expect(byLabel(notifier)['Estimated cost']).toBeUndefined();
+  });
+
+  it('local: local times, no AWS cost and no console links', async () => {
+    const notifier = new RecordingNotifier();
+    const local = {
+      ...BUILD,
+      executionArn: `arn:aws:states:local:000000000000:execution:image-factory:${BUILD.executionName}`,
+    };
+
+    await notifySuccess(
+      { ...SUCCESS, build: local },
+      { notifier, history: history() },
+      {
+        now: () => new Date(START + 602_000),
+        backend: { kind: 'local' },
+      },
+    );
+
+    expect(byLabel(notifier)).toMatchObject({
+      Time: expect.stringMatching(/, local$/),
+      Cost: LOCAL_COST_NOTE,
+    });
+    expect(notifier.sent[0]?.links).toBeUndefined();
+  });
+
+  it('failure: the time and cost so far; without a build (PrepareBuild failed) it says there is no history', async () => {
+    const notifier = new RecordingNotifier();
+    const events = new RecordingEventPublisher();
+    const options = { now: () => new Date(START + 602_000), backend: { kind: 'aws' as const, cost: COST } };
+
+    await notifyFailure(
+      { build: BUILD, error: { Error: 'ProbeFailed' } },
+      { notifier, events, history: history() },
+      options,
+    );
+    await notifyFailure(
+      { pipeline: 'web', error: { Error: 'InvalidInput' } },
+      { notifier, events, history: history() },
+      options,
+    );
+
+    expect(notifier.sent[0]?.fields.map((f) => f.label)).toEqual(
+      expect.arrayContaining(['Time', 'Estimated cost']),
+    );
+    expect(notifier.sent[1]?.fields).toContainEqual({
+      label: 'Time',
+      value: 'unknown (time per state and cost unavailable: no execution history)',
+    });
   });
 });
 
