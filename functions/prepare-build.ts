@@ -2,8 +2,8 @@
  * Task `PrepareBuild` → `prepareBuild()`. Env: PROBE_TIMEOUT_SECONDS, INCIDENT_RESPONSE_PLAN_ARN,
  * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main), STAGE and
  * PROMOTION_LEDGER_TABLE (the build sequence), CHANNEL_PARAMETER_PREFIX (a layered build's parent
- * channel pointer), DISTRIBUTION (the pipelines' distribution settings) and AWS_REGION (the
- * stack's region, first of every distribution).
+ * channel pointer), DISTRIBUTION (the pipelines' distribution settings), ROLLOUT (the channels'
+ * rollout settings) and AWS_REGION (the stack's region, first of every distribution).
  */
 import {
   channelPointer,
@@ -30,6 +30,7 @@ const options = {
   alerting: config.alerting,
   defaultSource: { repository: config.sourceRepository, branch: config.sourceBranch },
   distribution: { settings: config.distributionSettings, homeRegion: config.region },
+  rollout: config.rolloutSettings,
 };
 
 /** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
@@ -43,6 +44,7 @@ async function handlePrepareBuild(input: PrepareBuildInput) {
     commit: build.commit,
     order: build.order,
     regions: build.distribution?.regions.map((target) => target.region),
+    rollout: build.rollout,
   });
   return build;
 }

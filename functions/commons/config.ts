@@ -10,6 +10,7 @@
 import { getNumberFromEnv, getStringFromEnv } from '@aws-lambda-powertools/commons/utils/env';
 import { parseDistributionSettings } from './core/distribution.js';
 import { HANDLER_POLL_BOUNDS } from './core/poll-bounds.js';
+import { parseRolloutSettings } from './core/rollout.js';
 import {
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
   parseRepositoryAllowList,
@@ -252,6 +253,20 @@ export const config = {
         return parseDistributionSettings(getStringFromEnv({ key: 'DISTRIBUTION', defaultValue: '' }));
       } catch (error) {
         throw new MissingConfiguration(`environment variable DISTRIBUTION ${(error as Error).message}`);
+      }
+    });
+  },
+  /**
+   * `ROLLOUT` (default '': no channel rolls out): a JSON object keyed by `<pipeline>/<channel>`,
+   * each entry `{ minHealthyPercentage, maxHealthyPercentage, instanceWarmupSeconds }`, all
+   * optional (`core/rollout.ts`). Keys and shape are checked here; PrepareBuild checks the build's entry.
+   */
+  get rolloutSettings(): Record<string, unknown> {
+    return once('ROLLOUT', () => {
+      try {
+        return parseRolloutSettings(getStringFromEnv({ key: 'ROLLOUT', defaultValue: '' }));
+      } catch (error) {
+        throw new MissingConfiguration(`environment variable ROLLOUT ${(error as Error).message}`);
       }
     });
   },

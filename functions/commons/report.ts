@@ -6,8 +6,17 @@
  * raises which error) because a Lambda bundle cannot read it; `tests/statemachine/report.test.ts`
  * checks both against `statemachines/image-factory.asl.yaml`.
  */
+import { rolloutSummary } from './core/rollout.js';
 import type { Notification } from './ports.js';
-import type { Build, Candidate, CaughtError, ProbeResult, Promotion, Retention } from './schemas.js';
+import type {
+  Build,
+  Candidate,
+  CaughtError,
+  ProbeResult,
+  Promotion,
+  Retention,
+  RolloutReportState,
+} from './schemas.js';
 
 export interface SuccessReport {
   build: Build;
@@ -15,6 +24,8 @@ export interface SuccessReport {
   promotion: Promotion;
   probeResult?: ProbeResult | undefined;
   retention?: Retention | undefined;
+  /** `$.rollout` (RolloutChannel or RolloutIncomplete); absent when the channel does not roll out. */
+  rollout?: RolloutReportState | undefined;
 }
 
 /** Seconds between two ISO instants, rendered as `1h 02m 03s`. */
@@ -55,7 +66,8 @@ const probeSummary = (probe: ProbeResult | undefined): string => {
 };
 
 /**
- * Report of a successful build: pipeline, source and new image, commit, duration, probe, retention.
+ * Report of a successful build: pipeline, source and new image, commit, duration, probe, retention
+ * and, when the channel rolls out, the rollout (`core/rollout.ts` `rolloutSummary`).
  * A superseded build (`promotion.outcome: superseded`: a build at least as new was already current)
  * says so in the title and names the image the channel kept; it is a success, not a failure.
  */
@@ -87,6 +99,7 @@ export const buildSuccessNotification = (
       { label: 'Duration', value: formatDuration(build.startedAt, now) },
       { label: 'Probe', value: probeSummary(report.probeResult) },
       { label: 'Retention', value: retentionSummary(report.retention) },
+      ...(build.rollout && !superseded ? [{ label: 'Rollout', value: rolloutSummary(report.rollout) }] : []),
     ],
     ...(executionUrl ? { link: { label: 'Execution', url: executionUrl } } : {}),
   };
@@ -111,6 +124,7 @@ export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: str
   ['PromoteImage', 'promotion'],
   ['ReleasePromotionLease', 'promotionLeaseRelease'],
   ['ApplyRetention', 'retention'],
+  ['RolloutChannel', 'rollout'],
 ];
 
 /**
