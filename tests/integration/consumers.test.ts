@@ -112,6 +112,26 @@ afterAll(async () => {
   await aws?.close();
 });
 
+describe('docs/consumers.md', () => {
+  const doc = readFileSync(join(ROOT, 'docs/consumers.md'), 'utf8');
+  /** The fenced block after `<!-- consumers:<name> -->`. */
+  const block = (name: string): string | undefined =>
+    new RegExp(`<!-- consumers:${name.replace(/\./g, '\\.')} -->\\s*\`\`\`[a-z]+\\n([\\s\\S]*?)\`\`\``).exec(
+      doc,
+    )?.[1];
+
+  it('shows the snippet files verbatim', () => {
+    expect(block('web-stable-fleet.yaml')).toBe(readFileSync(FLEET, 'utf8'));
+    expect(block('web-stable.tf')).toBe(readFileSync(TERRAFORM, 'utf8'));
+  });
+
+  it("shows the fleet's rule pattern for stage prod", () => {
+    expect(JSON.parse(block('rule-pattern') ?? 'null')).toEqual(
+      withStage(fleet().Resources.WebStablePromoted?.Properties.EventPattern, 'prod'),
+    );
+  });
+});
+
 describe('docs/consumers/web-stable-fleet.yaml (CloudFormation)', () => {
   it('passes cfn-lint', () => {
     const run = spawnSync(join(ROOT, '.cache/venv/bin/cfn-lint'), [FLEET], { encoding: 'utf8' });
