@@ -26,6 +26,7 @@ import {
   importHandler,
   invoke,
   type LambdaHandler,
+  packagedStack,
   SETUP_TIMEOUT_MS,
   stackSettings,
   startAwsSide,
@@ -221,6 +222,19 @@ describe('IAM: StartInstanceRefresh only on groups tagged with a channel of the 
     ],
   ])('denies refreshing %s', async (_label, role, group, region) => {
     expect(await denied(role, 'StartInstanceRefresh', { AutoScalingGroupName: group }, region)).toBe(true);
+  });
+
+  it('denies every other role of the stack a refresh of a tagged group', async () => {
+    let checked = 0;
+    for (const [role, detail] of packagedStack().roles()) {
+      if (detail.awsManaged.length > 0 || role === 'RolloutChannelRole') continue;
+      expect(
+        await denied(role, 'StartInstanceRefresh', { AutoScalingGroupName: 'web-stable-a' }, TEST_REGION),
+        role,
+      ).toBe(true);
+      checked += 1;
+    }
+    expect(checked).toBeGreaterThan(10);
   });
 
   it.each([
