@@ -2,9 +2,10 @@
  * Task `PrepareBuild` → `prepareBuild()`. Env: PROBE_TIMEOUT_SECONDS, INCIDENT_RESPONSE_PLAN_ARN,
  * SOURCE_REPOSITORY, GIT_TOKEN_PARAMETER (optional), SOURCE_BRANCH (default main), STAGE and
  * PROMOTION_LEDGER_TABLE (the build sequence), CHANNEL_PARAMETER_PREFIX (a layered build's parent
- * channel pointer), DISTRIBUTION (the pipelines' distribution settings) and AWS_REGION (the
- * stack's region, first of every distribution), ARCHITECTURES (what each pipeline builds),
- * BUILDER_INSTANCE_TYPE[_ARM64] and TEST_INSTANCE_TYPE[_ARM64] (per architecture).
+ * channel pointer), DISTRIBUTION (the pipelines' distribution settings), ROLLOUT (the channels'
+ * rollout settings) and AWS_REGION (the stack's region, first of every distribution),
+ * ARCHITECTURES (what each pipeline builds), BUILDER_INSTANCE_TYPE[_ARM64] and
+ * TEST_INSTANCE_TYPE[_ARM64] (per architecture).
  */
 import {
   channelPointer,
@@ -33,6 +34,7 @@ const options = {
   distribution: { settings: config.distributionSettings, homeRegion: config.region },
   architectures: config.architectureSettings,
   instanceTypes: config.instanceTypes,
+  rollout: config.rolloutSettings,
 };
 
 /** The handler without its middleware chain, which `lambdaHandler` adds below: parsed input in, result out. */
@@ -48,6 +50,7 @@ async function handlePrepareBuild(input: PrepareBuildInput) {
     commit: build.commit,
     order: build.order,
     regions: build.distribution?.regions.map((target) => target.region),
+    rollout: build.rollout,
   });
   return build;
 }

@@ -26,6 +26,7 @@ import {
   ProbeTestInstanceInput,
   PromoteImageInput,
   ReleasePromotionLeaseInput,
+  RolloutChannelInput,
   ShareRegionCopyInput,
   TerminateTestInstanceInput,
 } from '#commons/handler-inputs.js';
@@ -48,10 +49,12 @@ import { prepareBuild } from '#commons/steps/prepare-build.js';
 import { probeTestInstance } from '#commons/steps/probe-test-instance.js';
 import { promoteImageInRegions } from '#commons/steps/promote-image.js';
 import { releasePromotionLease } from '#commons/steps/release-promotion-lease.js';
+import { rolloutChannel } from '#commons/steps/rollout-channel.js';
 import { terminateTestInstance } from '#commons/steps/terminate-test-instance.js';
 import { parseOrThrow } from '#commons/validation.js';
 import type { RunTaskRequest } from '#local/bake.js';
 import { LOCAL_REGION, LocalImageDistributor, localRegionalPorts } from '#local/distribution.js';
+import { LocalScalingGroups } from '#local/scaling-groups.js';
 import type { LocalPorts } from '#local/wiring.js';
 import { taskStateNames } from '#statemachines/definition.js';
 
@@ -141,6 +144,10 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
     applyRetentionInRegions(input, { ...localRegionalPorts(ports), homeRegion: LOCAL_REGION }, retention),
   ),
   // Local reports: local times from the run's own history, no AWS cost or console (report.ts).
+  // No Auto Scaling groups locally (local/scaling-groups.ts): the report says nothing was refreshed.
+  RolloutChannel: step(RolloutChannelInput, (input) =>
+    rolloutChannel(input, { groups: new LocalScalingGroups(), homeRegion: LOCAL_REGION }),
+  ),
   NotifySuccess: step(NotifySuccessInput, (input, { ports }) =>
     notifySuccess(
       input,

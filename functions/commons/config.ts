@@ -18,6 +18,7 @@ import type { CostDeployment } from './core/build-cost.js';
 import { costDeploymentOf } from './core/build-times.js';
 import { parseDistributionSettings } from './core/distribution.js';
 import { HANDLER_POLL_BOUNDS } from './core/poll-bounds.js';
+import { parseRolloutSettings } from './core/rollout.js';
 import {
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
   parseRepositoryAllowList,
@@ -322,6 +323,20 @@ export const config = {
         return parseDistributionSettings(getStringFromEnv({ key: 'DISTRIBUTION', defaultValue: '' }));
       } catch (error) {
         throw new MissingConfiguration(`environment variable DISTRIBUTION ${(error as Error).message}`);
+      }
+    });
+  },
+  /**
+   * `ROLLOUT` (default '': no channel rolls out): a JSON object keyed by `<pipeline>/<channel>`,
+   * each entry `{ minHealthyPercentage, maxHealthyPercentage, instanceWarmupSeconds }`, all
+   * optional (`core/rollout.ts`). Keys and shape are checked here; PrepareBuild checks the build's entry.
+   */
+  get rolloutSettings(): Record<string, unknown> {
+    return once('ROLLOUT', () => {
+      try {
+        return parseRolloutSettings(getStringFromEnv({ key: 'ROLLOUT', defaultValue: '' }));
+      } catch (error) {
+        throw new MissingConfiguration(`environment variable ROLLOUT ${(error as Error).message}`);
       }
     });
   },

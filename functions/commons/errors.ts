@@ -195,3 +195,13 @@ export class DistributionFailed extends FactoryError {
     super('DistributionFailed', message);
   }
 }
+
+/**
+ * The channel's entry of the `rollout` stage parameter cannot work (PrepareBuild): the message
+ * lists every problem (healthy percentages, warmup).
+ */
+export class InvalidRollout extends FactoryError {
+  constructor(key: string, problems: string) {
+    super('InvalidRollout', `rollout of ${key}: ${problems}`);
+  }
+}

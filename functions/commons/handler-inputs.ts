@@ -25,6 +25,7 @@ import {
   RegionOutcomeSchema,
   RegionTargetSchema,
   Retention,
+  RolloutReportSchema,
   TestInstance,
 } from './schemas.js';
 
@@ -118,12 +119,16 @@ export const CleanupAfterFailureInput = z.looseObject({
   distributionVerdict: z.unknown().optional(),
 });
 export type CleanupAfterFailureInput = z.infer<typeof CleanupAfterFailureInput>;
+export const RolloutChannelInput = z.looseObject({ build: Build, promotion: Promotion });
+export type RolloutChannelInput = z.infer<typeof RolloutChannelInput>;
 export const NotifySuccessInput = z.looseObject({
   build: Build,
   candidate: Candidate,
   probeResult: ProbeResult.optional(),
   promotion: Promotion,
   retention: Retention.optional(),
+  /** RolloutChannel's report, or RolloutIncomplete's; absent when the channel does not roll out. */
+  rollout: RolloutReportSchema.optional(),
 });
 export type NotifySuccessInput = z.infer<typeof NotifySuccessInput>;
 export const NotifyFailureInput = z.looseObject({

@@ -349,3 +349,28 @@ export interface RegionalPorts {
   /** The event publisher whose origin is `region` (events carry the region they report). */
   events(region: string): EventPublisher;
 }
+
+/** The outcome of asking a group to refresh its instances. */
+export type RefreshStart =
+  | { outcome: 'started'; instanceRefreshId: string }
+  /** The group already had an active refresh (`InstanceRefreshInProgress` on AWS). */
+  | { outcome: 'in-progress'; detail: string };
+
+/**
+ * The Auto Scaling groups that consume a channel (EC2 Auto Scaling on AWS, each call in the region
+ * named; the local backend has none).
+ */
+export interface ScalingGroups {
+  /** Names of the groups in `region` tagged `key` = `value` (exact value). */
+  findTagged(region: string, key: string, value: string): Promise<string[]>;
+  /**
+   * Start an instance refresh of the group with these preferences (never skip matching: the
+   * launch template does not change when a channel moves).
+   * @throws the backend's error for any refusal other than a refresh already in progress.
+   */
+  startRefresh(
+    region: string,
+    group: string,
+    preferences: { MinHealthyPercentage?: number; MaxHealthyPercentage?: number; InstanceWarmup?: number },
+  ): Promise<RefreshStart>;
+}

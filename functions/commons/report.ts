@@ -9,8 +9,17 @@
 import { type CostDeployment, estimateBuildCost, formatUsd } from './core/build-cost.js';
 import { timePerPhase, usageOfRuns } from './core/build-times.js';
 import type { StateRun } from './core/execution-history.js';
+import { rolloutSummary } from './core/rollout.js';
 import type { Notification } from './ports.js';
-import type { Build, Candidate, CaughtError, ProbeResult, Promotion, Retention } from './schemas.js';
+import type {
+  Build,
+  Candidate,
+  CaughtError,
+  ProbeResult,
+  Promotion,
+  Retention,
+  RolloutReportState,
+} from './schemas.js';
 
 /**
  * Where the execution ran, for the time, cost and link parts of a report: on AWS (with the sizes
@@ -33,6 +42,8 @@ export interface SuccessReport {
   promotion: Promotion;
   probeResult?: ProbeResult | undefined;
   retention?: Retention | undefined;
+  /** `$.rollout` (RolloutChannel or RolloutIncomplete); absent when the channel does not roll out. */
+  rollout?: RolloutReportState | undefined;
 }
 
 /** Seconds between two ISO instants, rendered as `1h 02m 03s`. */
@@ -77,7 +88,8 @@ const probeSummary = (probe: ProbeResult | undefined): string => {
 };
 
 /**
- * Report of a successful build: pipeline, source and new image, commit, duration, probe, retention.
+ * Report of a successful build: pipeline, source and new image, commit, duration, probe, retention
+ * and, when the channel rolls out, the rollout (`core/rollout.ts` `rolloutSummary`).
  * A superseded build (`promotion.outcome: superseded`: a build at least as new was already current)
  * says so in the title and names the image the channel kept; it is a success, not a failure.
  */
@@ -118,6 +130,7 @@ export const buildSuccessNotification = (
       // main yet; `factory diff` waits for them too).
       { label: 'Probe', value: probeSummary(report.probeResult) },
       { label: 'Retention', value: retentionSummary(report.retention) },
+      ...(build.rollout && !superseded ? [{ label: 'Rollout', value: rolloutSummary(report.rollout) }] : []),
     ],
     ...(links.length > 0 ? { links } : {}),
   };
@@ -142,6 +155,7 @@ export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: str
   ['PromoteImage', 'promotion'],
   ['ReleasePromotionLease', 'promotionLeaseRelease'],
   ['ApplyRetention', 'retention'],
+  ['RolloutChannel', 'rollout'],
 ];
 
 /**

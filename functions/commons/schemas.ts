@@ -118,6 +118,16 @@ export const DistributionSchema = z.object({
   bakeKmsKeyId: z.string(),
 });
 
+/** `$.build.rollout` (`core/rollout.ts` `Rollout`). */
+export const RolloutSchema = z.object({
+  tag: z.object({ key: z.string().min(1), value: z.string().min(1) }),
+  preferences: z.object({
+    MinHealthyPercentage: z.number().int().min(0).max(100).optional(),
+    MaxHealthyPercentage: z.number().int().min(100).max(200).optional(),
+    InstanceWarmup: z.number().int().nonnegative().optional(),
+  }),
+});
+
 export const Build = z.object({
   buildId: z.string().min(1),
   pipeline: PipelineName,
@@ -168,6 +178,11 @@ export const Build = z.object({
    * the share targets, the fail policy and the bake's KMS key. PrepareBuild always sets it.
    */
   distribution: DistributionSchema.optional(),
+  /**
+   * The channel's rollout (`core/rollout.ts`): the tag of the Auto Scaling groups to refresh after
+   * promotion and the refresh preferences. Absent: the channel does not roll out.
+   */
+  rollout: RolloutSchema.optional(),
 });
 export type Build = z.infer<typeof Build>;
 
@@ -311,6 +326,36 @@ export const Retention = z.object({
   error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
 });
 export type Retention = z.infer<typeof Retention>;
+
+/** `$.rollout`: RolloutChannel's report (`core/rollout.ts` `RolloutReport`), or RolloutIncomplete's. */
+export const RolloutReportSchema = z.object({
+  outcome: z.enum(['started', 'none', 'partial']),
+  tag: z.object({ key: z.string(), value: z.string() }).optional(),
+  regions: z.array(z.string()).optional(),
+  groups: z
+    .array(
+      z.discriminatedUnion('outcome', [
+        z.object({
+          region: z.string(),
+          group: z.string(),
+          outcome: z.literal('started'),
+          instanceRefreshId: z.string(),
+        }),
+        z.object({
+          region: z.string(),
+          group: z.string(),
+          outcome: z.literal('in-progress'),
+          detail: z.string(),
+        }),
+        z.object({ region: z.string(), group: z.string(), outcome: z.literal('failed'), error: z.string() }),
+      ]),
+    )
+    .default([]),
+  regionErrors: z.array(z.object({ region: z.string(), error: z.string() })).default([]),
+  /** Set by the ASL when the RolloutChannel task failed as a whole (`$.rolloutError`). */
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+});
+export type RolloutReportState = z.infer<typeof RolloutReportSchema>;
 
 /** `$.error` as written by a Catch with `ResultPath: $.error`. */
 export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optional() });

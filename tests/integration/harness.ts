@@ -11,6 +11,7 @@
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import {
   CreateTableCommand,
   DynamoDBClient,
@@ -130,6 +131,18 @@ const regionalEc2 = (endpoint: string, region: string): EC2Client => {
   return client;
 };
 
+/** EC2 Auto Scaling clients straight to moto, one per endpoint and region. */
+const autoScalingClients = new Map<string, AutoScalingClient>();
+const regionalAutoScaling = (endpoint: string, region: string): AutoScalingClient => {
+  const key = `${endpoint}|${region}`;
+  let client = autoScalingClients.get(key);
+  if (!client) {
+    client = new AutoScalingClient({ ...clientConfig(endpoint), region });
+    autoScalingClients.set(key, client);
+  }
+  return client;
+};
+
 let stack: Stack | undefined;
 /** The packaged stack (`serverless package` output, made fresh by the global setup). */
 export const packagedStack = (): Stack => {
@@ -205,6 +218,7 @@ export interface AwsSide {
 /** The factory's own settings (`functions/commons/config.ts`), cleared before each file sets its own. */
 const FACTORY_SETTINGS = [
   'DISTRIBUTION',
+  'ROLLOUT',
   'STATE_MACHINE_ARN',
   'CHANNEL_PARAMETER_PREFIX',
   'LAST_SEEN_PARAMETER_PREFIX',
@@ -281,8 +295,12 @@ export const startAwsSide = async (
       }
     }
     proxy = await startMotoGapProxy(motoEndpoint, {
-      iam: new IamAuthorizer(packagedStack(), ec2, options.otherStages ?? [], (region) =>
-        regionalEc2(motoEndpoint, region),
+      iam: new IamAuthorizer(
+        packagedStack(),
+        ec2,
+        options.otherStages ?? [],
+        (region) => regionalEc2(motoEndpoint, region),
+        (region) => regionalAutoScaling(motoEndpoint, region),
       ),
     });
     git = await startGitHttpsServer(inject('testTls'));
@@ -476,6 +494,7 @@ export const importHandler = async <Out = unknown>(
     ...[TEST_REGION, ...DISTRIBUTION_REGIONS].flatMap((region) => [
       import('#commons/clients/ec2.js').then((m) => m.ec2In(region)),
       import('#commons/clients/ssm.js').then((m) => m.ssmIn(region)),
+      import('#commons/clients/autoscaling.js').then((m) => m.autoScalingIn(region)),
     ]),
   ]);
   for (const client of clients) attributeCallsToRole(client as never);

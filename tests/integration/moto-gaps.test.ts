@@ -3,6 +3,14 @@
  * fails here and tells us to drop the workaround), then the MotoGapProxy double that fills it.
  */
 import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+  StartInstanceRefreshCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateCommand,
   CreateSecurityGroupCommand,
   DeleteSecurityGroupCommand,
   DeregisterImageCommand,
@@ -462,5 +470,65 @@ describe('EventBridge', () => {
       'MalformedDetail',
       'put',
     ]);
+  });
+});
+
+describe('EC2 Auto Scaling', () => {
+  it('StartInstanceRefresh / DescribeInstanceRefreshes are not implemented in moto; the double starts one refresh per group at a time', async () => {
+    // Prepare: a group in moto (its tag filter is moto's own and exact: used as is)
+    const raw = new AutoScalingClient(config(aws.motoEndpoint));
+    const proxied = new AutoScalingClient(config(aws.proxy.endpoint));
+    await aws.ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'gap-template',
+        LaunchTemplateData: { ImageId: PUBLISHED['ubuntu-24.04'].current.imageId, InstanceType: 't3.micro' },
+      }),
+    );
+    await raw.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'gap-group',
+        LaunchTemplate: { LaunchTemplateName: 'gap-template', Version: '$Default' },
+        MinSize: 0,
+        MaxSize: 1,
+        AvailabilityZones: [`${TEST_REGION}a`],
+        Tags: [{ Key: 'factory:channel', Value: 'web/stable', PropagateAtLaunch: false }],
+      }),
+    );
+    const byTag = (value: string) =>
+      raw.send(
+        new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: 'tag:factory:channel', Values: [value] }] }),
+      );
+
+    // Act
+    const rawStart = await errorOf(
+      raw.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: 'gap-group' })),
+    );
+    const rawDescribe = await errorOf(
+      raw.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'gap-group' })),
+    );
+    const started = await proxied.send(
+      new StartInstanceRefreshCommand({ AutoScalingGroupName: 'gap-group' }),
+    );
+    const second = await errorOf(
+      proxied.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: 'gap-group' })),
+    );
+    const described = await proxied.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'gap-group' }),
+    );
+    const exact = await byTag('web/stable');
+    const wildcard = await byTag('web/*');
+    raw.destroy();
+    proxied.destroy();
+
+    // Assess
+    expect(rawStart.$metadata?.httpStatusCode).toBe(500);
+    expect(rawDescribe.$metadata?.httpStatusCode).toBe(500);
+    expect(started.InstanceRefreshId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second).toMatchObject({ name: 'InstanceRefreshInProgressFault' });
+    expect(described.InstanceRefreshes?.map((refresh) => refresh.InstanceRefreshId)).toEqual([
+      started.InstanceRefreshId,
+    ]);
+    expect(exact.AutoScalingGroups?.map((group) => group.AutoScalingGroupName)).toEqual(['gap-group']);
+    expect(wildcard.AutoScalingGroups).toEqual([]);
   });
 });

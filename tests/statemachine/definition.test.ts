@@ -53,6 +53,9 @@ const DESIGN: Record<string, [string, string | null | undefined]> = {
   IsPromoted: ['Choice', undefined],
   ApplyRetention: ['Task', '$.retention'],
   RetentionIncomplete: ['Pass', undefined],
+  IsRolloutConfigured: ['Choice', undefined],
+  RolloutChannel: ['Task', '$.rollout'],
+  RolloutIncomplete: ['Pass', undefined],
   NotifySuccess: ['Task', null],
   PipelineSucceeded: ['Succeed', undefined],
   CleanupAfterFailure: ['Task', '$.cleanup'],
@@ -162,7 +165,7 @@ describe('image-factory.asl.yaml', () => {
   it('names every Lambda task after its handler file (PrepareBuild → prepare-build)', () => {
     const keys = lambdaFunctionKeys();
 
-    expect(Object.keys(keys)).toHaveLength(19);
+    expect(Object.keys(keys)).toHaveLength(20);
     for (const [state, key] of Object.entries(keys)) expect(key).toBe(kebab(state));
   });
 
@@ -237,6 +240,7 @@ describe('image-factory.asl.yaml', () => {
         ![
           'ReleasePromotionLease',
           'ApplyRetention',
+          'RolloutChannel',
           'NotifySuccess',
           'CleanupAfterFailure',
           'NotifyFailure',
@@ -312,9 +316,33 @@ describe('image-factory.asl.yaml', () => {
     expect(states.RetentionIncomplete).toMatchObject({
       Type: 'Pass',
       ResultPath: '$.retention',
-      Next: 'NotifySuccess',
+      Next: 'IsRolloutConfigured',
       Parameters: { outcome: 'partial', 'error.$': '$.retentionError' },
     });
+    expect(states.ApplyRetention?.Next).toBe('IsRolloutConfigured');
+  });
+
+  it('RolloutChannel runs after retention only for a channel with a rollout; any failure is a warning, never a failed build', () => {
+    expect(states.IsRolloutConfigured).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.build.rollout', IsPresent: true, Next: 'RolloutChannel' }],
+      Default: 'NotifySuccess',
+    });
+    expect(states.RolloutChannel).toMatchObject({ TimeoutSeconds: 120, Next: 'NotifySuccess' });
+    expect(states.RolloutChannel?.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.rolloutError', Next: 'RolloutIncomplete' },
+    ]);
+    expect(states.RolloutIncomplete).toMatchObject({
+      Type: 'Pass',
+      ResultPath: '$.rollout',
+      Next: 'NotifySuccess',
+      Parameters: { outcome: 'partial', 'error.$': '$.rolloutError' },
+    });
+    // Never on the superseded path: IsPromoted sends a superseded build straight to NotifySuccess.
+    const reachesRollout = Object.entries(states).filter(([, state]) =>
+      JSON.stringify(state).includes('"IsRolloutConfigured"'),
+    );
+    expect(reachesRollout.map(([name]) => name).sort()).toEqual(['ApplyRetention', 'RetentionIncomplete']);
   });
 
   it.each([

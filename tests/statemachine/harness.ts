@@ -12,7 +12,9 @@
  * Library reference: https://github.com/nibble-4bits/aws-local-stepfunctions#staterunninput-options
  */
 import { StateMachine } from 'aws-local-stepfunctions';
+import type { RefreshStart, ScalingGroups } from '#commons/ports.js';
 import { checkDistribution } from '#commons/steps/distribute-image.js';
+import { rolloutChannel } from '#commons/steps/rollout-channel.js';
 import { loadDefinition, taskStateNames, waitStateNames } from '#statemachines/definition.js';
 
 /** Any JSON value a Task receives or returns. */
@@ -44,6 +46,7 @@ export type TaskName =
   | 'PromoteImage'
   | 'ReleasePromotionLease'
   | 'ApplyRetention'
+  | 'RolloutChannel'
   | 'NotifySuccess'
   | 'CleanupAfterFailure'
   | 'NotifyFailure'
@@ -118,6 +121,45 @@ export const DISTRIBUTION: JsonObject = {
 export const regionImageId = (region: string): string =>
   region === 'us-east-1' ? CANDIDATE_IMAGE_ID : `ami-0c0ffee${region === 'eu-west-1' ? 'e' : 'a'}0c0ffee002`;
 export const TEST_INSTANCE_ID = 'i-0feedface0000001';
+
+/** `$.build.rollout` of a channel that rolls out (PrepareBuild resolves it from the rollout parameter). */
+export const ROLLOUT: JsonObject = {
+  tag: { key: 'factory:channel', value: 'web/stable' },
+  preferences: { MinHealthyPercentage: 90, InstanceWarmup: 60 },
+};
+
+/**
+ * Auto Scaling groups in memory, for the real RolloutChannel step: the groups tagged with the
+ * channel per region, the refreshes asked for, and the groups that refuse.
+ */
+export class ScalingGroupsDouble implements ScalingGroups {
+  readonly refreshes: Array<{ region: string; group: string; preferences: unknown }> = [];
+  constructor(
+    private readonly tagged: Readonly<Record<string, readonly string[]>>,
+    private readonly refusals: Readonly<Record<string, Error | 'in-progress'>> = {},
+  ) {}
+
+  async findTagged(region: string): Promise<string[]> {
+    const refusal = this.refusals[region];
+    if (refusal instanceof Error) throw refusal;
+    return [...(this.tagged[region] ?? [])];
+  }
+
+  async startRefresh(region: string, group: string, preferences: unknown): Promise<RefreshStart> {
+    const refusal = this.refusals[`${region}/${group}`];
+    if (refusal instanceof Error) throw refusal;
+    if (refusal === 'in-progress')
+      return { outcome: 'in-progress', detail: `An Instance Refresh is already in progress for ${group}` };
+    this.refreshes.push({ region, group, preferences });
+    return { outcome: 'started', instanceRefreshId: `refresh-${region}-${group}` };
+  }
+}
+
+/** The RolloutChannel double: the real step (pure over its port) against `groups`. */
+export const rolloutWith =
+  (groups: ScalingGroups): TaskDouble =>
+  async (input) =>
+    (await rolloutChannel(input as never, { groups, homeRegion: 'us-east-1' })) as unknown as Json;
 
 /** An Error whose `name` is what Step Functions matches in Retry / Catch `ErrorEquals`. */
 export function namedError(name: string, message = `${name} (test double)`): Error {
@@ -250,6 +292,7 @@ export function happyPath(): Record<TaskName, TaskDouble> {
         },
       ],
     }),
+    RolloutChannel: rolloutWith(new ScalingGroupsDouble({ 'us-east-1': ['web-stable-blue'] })),
     NotifySuccess: () => ({ delivered: true }),
     CleanupAfterFailure: () => ({ terminatedInstanceIds: [TEST_INSTANCE_ID], deregisteredImageId: null }),
     NotifyFailure: () => ({ delivered: true }),

@@ -59,6 +59,7 @@ const SUCCESS_PATH = [
   'ReleasePromotionLease',
   'IsPromoted',
   'ApplyRetention',
+  'IsRolloutConfigured',
   'NotifySuccess',
   'PipelineSucceeded',
 ];
@@ -325,7 +326,12 @@ describe('pipeline paths', () => {
     const run = await runPipeline({ ApplyRetention: () => ({ dryRun: false, outcomes }) });
 
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.visited.slice(-3)).toEqual(['ApplyRetention', 'NotifySuccess', 'PipelineSucceeded']);
+    expect(run.visited.slice(-4)).toEqual([
+      'ApplyRetention',
+      'IsRolloutConfigured',
+      'NotifySuccess',
+      'PipelineSucceeded',
+    ]);
     expect(inputOf(run, 'NotifySuccess').retention).toEqual({ dryRun: false, outcomes });
   });
 
@@ -333,9 +339,10 @@ describe('pipeline paths', () => {
     const run = await runPipeline({ ApplyRetention: throwing('AccessDenied') });
 
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.visited.slice(-4)).toEqual([
+    expect(run.visited.slice(-5)).toEqual([
       'ApplyRetention',
       'RetentionIncomplete',
+      'IsRolloutConfigured',
       'NotifySuccess',
       'PipelineSucceeded',
     ]);

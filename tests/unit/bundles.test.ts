@@ -123,6 +123,7 @@ describe('function bundles', () => {
     'probe-test-instance': ['ssm'],
     'promote-image': ['ec2', 'eventbridge', 'ssm'],
     'release-promotion-lease': ['dynamodb'],
+    'rollout-channel': ['auto-scaling'],
     'share-region-copy': ['ec2'],
     'rollback-channel': ['dynamodb', 'ec2', 'eventbridge', 'ssm'],
     'sweep-leftovers': ['ec2', 'sfn', 'ssm'],

@@ -252,6 +252,22 @@ describe('config', () => {
     expect(config.pipelines).toBe(first);
   });
 
+  it('ROLLOUT: none by default, the parsed object, MissingConfiguration naming it when malformed', async () => {
+    vi.stubEnv('ROLLOUT', '');
+    expect((await load()).rolloutSettings).toEqual({});
+    vi.stubEnv('ROLLOUT', '{"web/stable":{"minHealthyPercentage":90}}');
+    vi.resetModules();
+    expect((await load()).rolloutSettings).toEqual({ 'web/stable': { minHealthyPercentage: 90 } });
+    vi.stubEnv('ROLLOUT', '{"web":{}}');
+    vi.resetModules();
+    const config = await load();
+    expect(thrown(() => config.rolloutSettings)).toMatchObject({
+      name: 'MissingConfiguration',
+      message:
+        'environment variable ROLLOUT key "web" is not "<pipeline>/<channel>" (lowercase names such as "web/stable", one slash)',
+    });
+  });
+
   it('splits security groups', async () => {
     vi.stubEnv('TEST_SECURITY_GROUP_IDS', ' sg-1 ,sg-2,, ');
     const config = await load();

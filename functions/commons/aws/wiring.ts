@@ -6,6 +6,7 @@
  * SDK packages declare `"sideEffects": false`).
  */
 
+import { autoScalingIn } from '../clients/autoscaling.js';
 import { codeCommit } from '../clients/codecommit.js';
 import { dynamodb } from '../clients/dynamodb.js';
 import { ec2, ec2In } from '../clients/ec2.js';
@@ -18,6 +19,7 @@ import { MissingConfiguration, SlackDeliveryFailed } from '../errors.js';
 import type { RegionalPorts } from '../ports.js';
 import { logger } from '../powertools/index.js';
 import { SlackWebhookNotifier } from '../slack/webhook-notifier.js';
+import { AutoScalingGroups } from './auto-scaling-groups.js';
 import { DynamoDbPromotionLedger } from './dynamodb-promotion-ledger.js';
 import { Ec2ImageDistributor } from './ec2-image-distributor.js';
 import { Ec2ImageStore } from './ec2-image-store.js';
@@ -82,6 +84,8 @@ export const regionalPorts = (): RegionalPorts => ({
     (region) => new EventBridgePublisher(eventBridge, config.eventBusName, { stage: config.stage, region }),
   ),
 });
+/** The Auto Scaling groups of each region (RolloutChannel), one client per region. */
+export const scalingGroups = (): AutoScalingGroups => new AutoScalingGroups(autoScalingIn);
 export const leftoverStore = (): Ec2LeftoverStore => new Ec2LeftoverStore(ec2, config.stage, imageStore());
 export const executionStatus = (): SfnExecutionStatus => new SfnExecutionStatus(sfn);
 export const executionHistory = (): SfnExecutionHistory =>

@@ -13,7 +13,8 @@ import { buildId, executionName, FIRST_ATTEMPT } from '../core/build-key.js';
 import { resolveDistribution } from '../core/distribution.js';
 import { resolveImageDefinition } from '../core/image-definitions.js';
 import { checkParentImage, type ParentImage, type ParentRef } from '../core/layering.js';
-import { InvalidDistribution, InvalidInput, UnusableParentImage } from '../errors.js';
+import { resolveRollout, rolloutTagValue } from '../core/rollout.js';
+import { InvalidDistribution, InvalidInput, InvalidRollout, UnusableParentImage } from '../errors.js';
 import type { PrepareBuildInput } from '../handler-inputs.js';
 import type {
   ChannelPointer,
@@ -60,6 +61,11 @@ export interface PrepareBuildOptions {
   architectures?: ArchitectureSettings;
   /** Builder and test instance types per architecture (default `DEFAULT_INSTANCE_TYPES`). */
   instanceTypes?: Readonly<Record<Architecture, { builder: string; test: string }>>;
+  /**
+   * The `rollout` stage parameter (keyed by `<pipeline>/<channel>`; `core/rollout.ts`). Default:
+   * no channel rolls out.
+   */
+  rollout?: Readonly<Record<string, unknown>>;
   now?: () => Date;
 }
 
@@ -215,8 +221,11 @@ const alertingOf = (options: PrepareBuildOptions): Pick<Build, 'alerting'> => {
  * @returns the `build` document (`$.build`).
  * The build's `distribution` is the pipeline's entry of `options.distribution` resolved for the
  * stack's region (`core/distribution.ts`): every region, the share targets, the fail policy.
+ * The build's `rollout` is the channel's entry of `options.rollout` (`core/rollout.ts`), absent
+ * when the channel does not roll out.
  * @throws InvalidDistribution (the pipeline's distribution entry cannot work: region names, account
- *   ids, organization and OU ARNs, KMS keys; checked first), UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner),
+ *   ids, organization and OU ARNs, KMS keys; checked first), InvalidRollout (the channel's rollout
+ *   entry: healthy percentages, warmup; checked next), UnknownImageDefinition, UnknownBaseImage, ForeignBaseImage (untrusted owner),
  *   UnusableParentImage (empty parent channel, image not the parent's), InvalidInput (given source
  *   image not found, no repository, short commit, source image without a creation time, baseImage
  *   other than the parent's, no `ports.parents` for a layered build, an undeclared architecture, an
@@ -245,6 +254,13 @@ export async function prepareBuild(
     request.input.pipeline,
     request.input.architecture,
     options,
+  );
+  const rollout = resolveRollout(
+    options.rollout ?? {},
+    request.input.pipeline,
+    request.input.channel,
+    (problems) =>
+      new InvalidRollout(rolloutTagValue(request.input.pipeline, request.input.channel), problems),
   );
   const input = ports.revisions
     ? { ...request.input, ...(await resolveSource(request.input, ports.revisions, options.defaultSource)) }
@@ -293,5 +309,6 @@ export async function prepareBuild(
       sequence: await ports.ledger.nextSequence(trackOf(input.pipeline, architecture)),
     },
     distribution,
+    ...(rollout ? { rollout } : {}),
   };
 }

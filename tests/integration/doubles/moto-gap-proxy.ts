@@ -33,6 +33,14 @@
  *   `FailedEntryCount`): a `Source` with the reserved `aws.` prefix (`NotAuthorizedForSourceException`)
  *   and a `Detail` that is not a JSON object (`MalformedDetail`); moto accepts both. The other
  *   entries are forwarded to moto, and the answer merges both in request order;
+ * - {@link InstanceRefreshDouble}: EC2 Auto Scaling `StartInstanceRefresh` and
+ *   `DescribeInstanceRefreshes` (not implemented in moto: HTTP 500), answered for the groups moto
+ *   holds: a group that does not exist is refused (`ValidationError`), so is `MaxHealthyPercentage`
+ *   without `MinHealthyPercentage` or more than 100 above it
+ *   (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html), and a
+ *   group with an active refresh answers `InstanceRefreshInProgress`
+ *   (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_StartInstanceRefresh.html). A
+ *   test ends a refresh with {@link InstanceRefreshDouble.finish};
  * - {@link ExecutionOutcomeDouble}: Step Functions `DescribeExecution` of an execution a test ended
  *   (moto's executions stay RUNNING unless stopped): moto's answer with the status and stop date
  *   the test gave (FAILED, TIMED_OUT, SUCCEEDED). Unknown executions still get moto's
@@ -51,6 +59,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateTagsCommand,
   DeleteSnapshotCommand,
@@ -383,6 +392,48 @@ export class IncidentManagerDouble {
   }
 }
 
+/** One instance refresh the double started (the `InstanceRefresh` shape of the API, in part). */
+export interface InstanceRefreshRecord {
+  region: string;
+  AutoScalingGroupName: string;
+  InstanceRefreshId: string;
+  /** `Pending` until the test ends it ({@link InstanceRefreshDouble.finish}). */
+  Status: 'Pending' | 'InProgress' | 'Successful' | 'Failed' | 'Cancelled';
+  StartTime: Date;
+  EndTime?: Date;
+  /** The request's `Preferences` and `Strategy`, as decoded from the service model. */
+  Preferences?: Record<string, unknown>;
+  Strategy?: string;
+}
+
+/** The statuses of a refresh that blocks another (API_InstanceRefresh `Status`). */
+const ACTIVE_REFRESH = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
+
+/** Plays EC2 Auto Scaling's instance refreshes, which moto does not implement. */
+export class InstanceRefreshDouble {
+  readonly refreshes: InstanceRefreshRecord[] = [];
+
+  /** The refreshes of a group, newest first (DescribeInstanceRefreshes' order). */
+  of(region: string, group: string): InstanceRefreshRecord[] {
+    return this.refreshes
+      .filter((refresh) => refresh.region === region && refresh.AutoScalingGroupName === group)
+      .reverse();
+  }
+
+  /** The group's active refresh, if any. */
+  active(region: string, group: string): InstanceRefreshRecord | undefined {
+    return this.of(region, group).find((refresh) => ACTIVE_REFRESH.has(refresh.Status));
+  }
+
+  /** End the group's active refresh (as Auto Scaling does when every instance is replaced). */
+  finish(region: string, group: string, status: 'Successful' | 'Failed' | 'Cancelled' = 'Successful'): void {
+    const refresh = this.active(region, group);
+    if (!refresh) throw new Error(`no active refresh of ${group} in ${region}`);
+    refresh.Status = status;
+    refresh.EndTime = new Date();
+  }
+}
+
 /** Plays the end of executions moto never runs: `DescribeExecution` reports what the test set. */
 export class ExecutionOutcomeDouble {
   readonly #ended = new Map<string, { status: 'FAILED' | 'TIMED_OUT' | 'SUCCEEDED'; stopDate: Date }>();
@@ -411,6 +462,8 @@ export interface MotoGapProxy {
   readonly ssmAgent: SsmAgentDouble;
   readonly incidents: IncidentManagerDouble;
   readonly executions: ExecutionOutcomeDouble;
+  /** Instance refreshes of Auto Scaling groups (moto has none). */
+  readonly instanceRefreshes: InstanceRefreshDouble;
   readonly faults: FaultInjector;
   /** The service-model validator every request passes first (its `checked` constraints). */
   readonly validator: RequestValidator;
@@ -535,6 +588,24 @@ export const startMotoGapProxy = async (
   const ssmAgent = new SsmAgentDouble();
   const incidents = new IncidentManagerDouble();
   const executions = new ExecutionOutcomeDouble();
+  const instanceRefreshes = new InstanceRefreshDouble();
+  /** moto's Auto Scaling in a region (the groups the refresh double acts on). */
+  const autoScalingClients = new Map<string, AutoScalingClient>();
+  const autoScalingIn = (region: string): AutoScalingClient => {
+    let client = autoScalingClients.get(region);
+    if (!client) {
+      client = new AutoScalingClient({
+        endpoint: motoEndpoint,
+        region,
+        credentials: {
+          accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
+          secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+        },
+      });
+      autoScalingClients.set(region, client);
+    }
+    return client;
+  };
   const faults = new FaultInjector();
   const validator = options.validator ?? new RequestValidator();
   const iam = options.iam;
@@ -564,7 +635,7 @@ export const startMotoGapProxy = async (
         ),
       };
     }
-    if (service === 'iam' || service === 'sts') {
+    if (service === 'iam' || service === 'sts' || service === 'autoscaling') {
       return {
         status: 403,
         headers: { 'content-type': 'text/xml' },
@@ -1184,6 +1255,89 @@ export const startMotoGapProxy = async (
     return undefined;
   };
 
+  /** An error of the awsQuery protocol (EC2 Auto Scaling): `ErrorResponse/Error/{Type,Code,Message}`. */
+  const queryError = (code: string, message: string) => ({
+    reply: {
+      status: 400,
+      headers: { 'content-type': 'text/xml' },
+      body: Buffer.from(
+        `<ErrorResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><Error><Type>Sender</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+      ),
+    },
+    by: 'double' as const,
+  });
+
+  /**
+   * InstanceRefreshDouble: `StartInstanceRefresh` and `DescribeInstanceRefreshes` (moto answers
+   * HTTP 500), for the groups moto holds in the request's region. Refuses what AWS refuses: an
+   * unknown group (`ValidationError`), `MaxHealthyPercentage` without `MinHealthyPercentage` or
+   * more than 100 above it (API_RefreshPreferences), a second refresh while one is active
+   * (`InstanceRefreshInProgress`, API_StartInstanceRefresh). The ranges of the percentages and the
+   * warmup are the service model's, checked by the validator before this.
+   */
+  const autoScaling = async (operation: string, input: Record<string, unknown>, region: string) => {
+    if (operation !== 'StartInstanceRefresh' && operation !== 'DescribeInstanceRefreshes') return undefined;
+    const group = String(input.AutoScalingGroupName ?? '');
+    const { AutoScalingGroups } = await autoScalingIn(region).send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }),
+    );
+    if ((AutoScalingGroups ?? []).length === 0)
+      return queryError(
+        'ValidationError',
+        `AutoScalingGroup name not found - AutoScalingGroup '${group}' not found`,
+      );
+    const requestId = `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata>`;
+    if (operation === 'DescribeInstanceRefreshes') {
+      const members = instanceRefreshes
+        .of(region, group)
+        .map(
+          (refresh) =>
+            `<member><InstanceRefreshId>${refresh.InstanceRefreshId}</InstanceRefreshId><AutoScalingGroupName>${escapeXml(group)}</AutoScalingGroupName><Status>${refresh.Status}</Status><StartTime>${refresh.StartTime.toISOString()}</StartTime>${refresh.EndTime ? `<EndTime>${refresh.EndTime.toISOString()}</EndTime>` : ''}${refresh.Preferences?.MinHealthyPercentage === undefined ? '' : `<Preferences><MinHealthyPercentage>${Number(refresh.Preferences.MinHealthyPercentage)}</MinHealthyPercentage></Preferences>`}</member>`,
+        )
+        .join('');
+      return {
+        reply: xml(
+          `<DescribeInstanceRefreshesResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><DescribeInstanceRefreshesResult><InstanceRefreshes>${members}</InstanceRefreshes></DescribeInstanceRefreshesResult>${requestId}</DescribeInstanceRefreshesResponse>`,
+        ),
+        by: 'double' as const,
+      };
+    }
+    const preferences = (input.Preferences ?? {}) as Record<string, unknown>;
+    const min = preferences.MinHealthyPercentage as number | undefined;
+    const max = preferences.MaxHealthyPercentage as number | undefined;
+    if (max !== undefined && min === undefined)
+      return queryError(
+        'ValidationError',
+        'MaxHealthyPercentage requires MinHealthyPercentage to be specified',
+      );
+    if (max !== undefined && min !== undefined && max - min > 100)
+      return queryError(
+        'ValidationError',
+        'The difference between MaxHealthyPercentage and MinHealthyPercentage cannot be greater than 100',
+      );
+    if (instanceRefreshes.active(region, group))
+      return queryError(
+        'InstanceRefreshInProgress',
+        'An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.',
+      );
+    const refresh: InstanceRefreshRecord = {
+      region,
+      AutoScalingGroupName: group,
+      InstanceRefreshId: randomUUID(),
+      Status: 'Pending',
+      StartTime: new Date(),
+      ...(input.Preferences ? { Preferences: preferences } : {}),
+      ...(input.Strategy ? { Strategy: String(input.Strategy) } : {}),
+    };
+    instanceRefreshes.refreshes.push(refresh);
+    return {
+      reply: xml(
+        `<StartInstanceRefreshResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><StartInstanceRefreshResult><InstanceRefreshId>${refresh.InstanceRefreshId}</InstanceRefreshId></StartInstanceRefreshResult>${requestId}</StartInstanceRefreshResponse>`,
+      ),
+      by: 'double' as const,
+    };
+  };
+
   const incidentManager = (path: string, input: Record<string, unknown>) => {
     if (path === '/listIncidentRecords')
       return {
@@ -1282,6 +1436,8 @@ export const startMotoGapProxy = async (
       };
     } else if (form) {
       if (service === 'ec2') answer = await ec2Query(incoming, form, body, caller);
+      if (service === 'autoscaling')
+        answer = await autoScaling(operation, structured, regionOf(incoming.headers));
     } else {
       if (service === 'ssm') answer = await ssm(incoming, operation, input, body);
       if (service === 'ssm-incidents') answer = incidentManager(path, input);
@@ -1344,6 +1500,7 @@ export const startMotoGapProxy = async (
     ssmAgent,
     incidents,
     executions,
+    instanceRefreshes,
     faults,
     validator,
     snapshotKeys,
@@ -1366,6 +1523,7 @@ export const startMotoGapProxy = async (
         clients.ec2.destroy();
         clients.ssm.destroy();
       }
+      for (const client of autoScalingClients.values()) client.destroy();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
     },

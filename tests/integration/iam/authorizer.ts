@@ -18,6 +18,7 @@
  * `arn:aws:ssm:<region>:<account>:session/<SessionId>` (Service Authorization Reference, ssm), and
  * a session that was never recorded has no tags.
  */
+import { type AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeImagesCommand,
   DescribeKeyPairsCommand,
@@ -148,6 +149,8 @@ export class IamAuthorizer {
     otherStages: readonly Stack[] = [],
     /** EC2 clients straight to moto in other regions (distribution); default: {@link ec2} only. */
     private readonly ec2In: (region: string) => EC2Client = () => ec2,
+    /** EC2 Auto Scaling clients straight to moto, per region (the groups' ARNs and tags). */
+    private readonly autoScalingIn?: (region: string) => AutoScalingClient,
   ) {
     this.#roles = new Map(stack.roles());
     this.#instanceProfileRoles = new Map();
@@ -210,6 +213,27 @@ export class IamAuthorizer {
     return {
       resource: ec2Arn(id, region),
       context: tagContext('aws:ResourceTag', await this.#tags(id, region)),
+    };
+  }
+
+  /**
+   * An Auto Scaling group as IAM sees it: its ARN
+   * (`arn:aws:autoscaling:<region>:<account>:autoScalingGroup:<uuid>:autoScalingGroupName/<name>`)
+   * and its tags as `aws:ResourceTag/*` and `autoscaling:ResourceTag/*` (Service Authorization
+   * Reference, Amazon EC2 Auto Scaling). A group moto does not hold has no tags.
+   */
+  async #autoScalingGroup(name: string, region: string): Promise<{ resource: string; context: Context }> {
+    if (!this.autoScalingIn) throw new Error('no Auto Scaling client: pass autoScalingIn to the authorizer');
+    const { AutoScalingGroups } = await this.autoScalingIn(region).send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+    );
+    const group = AutoScalingGroups?.[0];
+    const tags = tagsOf(group?.Tags);
+    return {
+      resource:
+        group?.AutoScalingGroupARN ??
+        `arn:aws:autoscaling:${region}:${MOTO_ACCOUNT_ID}:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/${name}`,
+      context: { ...tagContext('aws:ResourceTag', tags), ...tagContext('autoscaling:ResourceTag', tags) },
     };
   }
 
@@ -540,6 +564,15 @@ export class IamAuthorizer {
           },
         );
       });
+    }
+    if (service === 'autoscaling') {
+      // Describe* have no resource type (Resource '*'); StartInstanceRefresh is on the group, with
+      // its tags (Service Authorization Reference, Amazon EC2 Auto Scaling).
+      if (/^Describe/.test(operation)) return [one('*')];
+      if (operation === 'StartInstanceRefresh') {
+        const group = await this.#autoScalingGroup(String(input.AutoScalingGroupName), region);
+        return [one(group.resource, group.context)];
+      }
     }
     if (service === 'states' && operation === 'StartExecution') return [one(String(input.stateMachineArn))];
     if (service === 'states' && operation === 'DescribeExecution') return [one(String(input.executionArn))];
