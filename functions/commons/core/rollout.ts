@@ -30,13 +30,23 @@
  *   (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_Filter.html).
  */
 import * as z from 'zod';
+import { type Architecture, DEFAULT_ARCHITECTURE, trackOf } from './architectures.js';
 import { TAG } from './tags.js';
 
 /** The tag a consumer puts on an Auto Scaling group to have it refreshed: `factory:channel`. */
 export const ROLLOUT_TAG_KEY = TAG.channel;
 
-/** The value of {@link ROLLOUT_TAG_KEY} on the groups of a channel: `<pipeline>/<channel>`. */
-export const rolloutTagValue = (pipeline: string, channel: string): string => `${pipeline}/${channel}`;
+/**
+ * The value of {@link ROLLOUT_TAG_KEY} on the groups of a channel: `<pipeline>/<channel>` for
+ * x86_64, `<pipeline>/<architecture>/<channel>` for another architecture's track, the path its
+ * channel pointer has under the channel prefix (`core/architectures.ts` `trackOf`): a group
+ * launching from the arm64 pointer is tagged `web/arm64/stable` and refreshed by arm64 builds only.
+ */
+export const rolloutTagValue = (
+  pipeline: string,
+  channel: string,
+  architecture: Architecture = DEFAULT_ARCHITECTURE,
+): string => `${trackOf(pipeline, architecture)}/${channel}`;
 
 /** A key of the `rollout` stage parameter: `<pipeline>/<channel>` (two names, one slash). */
 export const ROLLOUT_KEY_PATTERN = /^[a-z][a-z0-9-]{0,31}\/[a-z][a-z0-9-]{0,31}$/;
@@ -102,8 +112,11 @@ export interface RefreshPreferences {
 }
 
 /**
- * Resolve the rollout of a build of `pipeline` promoted to `channel`.
+ * Resolve the rollout of a build of `pipeline` promoted to `channel`. The setting is the channel's
+ * (`<pipeline>/<channel>`, every architecture alike); the groups are the build's architecture's
+ * ({@link rolloutTagValue}).
  * @param settings the `rollout` stage parameter, parsed by {@link parseRolloutSettings}.
+ * @param architecture the build's architecture (default x86_64).
  * @returns the rollout, or undefined when the channel has no entry (no rollout).
  * @throws Error (its message lists every problem) when the channel's entry does not parse.
  */
@@ -112,6 +125,7 @@ export const resolveRollout = (
   pipeline: string,
   channel: string,
   describe: (problems: string) => Error = (problems) => new Error(problems),
+  architecture: Architecture = DEFAULT_ARCHITECTURE,
 ): Rollout | undefined => {
   const key = rolloutTagValue(pipeline, channel);
   if (!Object.hasOwn(settings, key)) return undefined;
@@ -124,7 +138,7 @@ export const resolveRollout = (
     );
   const entry = parsed.data;
   return {
-    tag: { key: ROLLOUT_TAG_KEY, value: key },
+    tag: { key: ROLLOUT_TAG_KEY, value: rolloutTagValue(pipeline, channel, architecture) },
     preferences: {
       ...(entry.minHealthyPercentage === undefined
         ? {}

@@ -261,6 +261,7 @@ export async function prepareBuild(
     request.input.channel,
     (problems) =>
       new InvalidRollout(rolloutTagValue(request.input.pipeline, request.input.channel), problems),
+    architecture,
   );
   const input = ports.revisions
     ? { ...request.input, ...(await resolveSource(request.input, ports.revisions, options.defaultSource)) }

@@ -48,6 +48,15 @@ describe('resolveRollout', () => {
     expect(resolveRollout({}, 'web', 'stable')).toBeUndefined();
   });
 
+  it("an arm64 build refreshes the groups of the channel's arm64 track (<pipeline>/arm64/<channel>), with the channel's setting", () => {
+    expect(
+      resolveRollout({ 'web/stable': { minHealthyPercentage: 50 } }, 'web', 'stable', undefined, 'arm64'),
+    ).toEqual({
+      tag: { key: 'factory:channel', value: 'web/arm64/stable' },
+      preferences: { MinHealthyPercentage: 50 },
+    });
+  });
+
   it('tags the groups factory:channel=<pipeline>/<channel> (the one channel tag key)', () => {
     expect(ROLLOUT_TAG_KEY).toBe(TAG.channel);
     expect(resolveRollout({ 'web/stable': {} }, 'web', 'stable')).toEqual({
@@ -55,6 +64,8 @@ describe('resolveRollout', () => {
       preferences: {},
     });
     expect(rolloutTagValue('base', 'canary')).toBe('base/canary');
+    expect(rolloutTagValue('base', 'canary', 'x86_64')).toBe('base/canary');
+    expect(rolloutTagValue('base', 'canary', 'arm64')).toBe('base/arm64/canary');
   });
 
   it('maps the entry to RefreshPreferences names and never sets SkipMatching', () => {
