@@ -28,6 +28,7 @@ export const PHASE_STARTS: ReadonlyArray<readonly [state: string, phase: string]
   ['DistributeImage', 'distribute'],
   ['AcquirePromotionLease', 'promote'],
   ['ApplyRetention', 'retention'],
+  ['RolloutChannel', 'rollout'],
   ['NotifySuccess', 'notify'],
   ['CleanupAfterFailure', 'cleanup'],
   ['NotifyFailure', 'notify'],
