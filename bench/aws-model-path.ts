@@ -8,6 +8,7 @@
  */
 import '#local/compat.js';
 import { StateMachine } from 'aws-local-stepfunctions';
+import type { BuildUsage } from '#commons/core/build-cost.js';
 import {
   allStates,
   loadDefinition,
@@ -117,23 +118,15 @@ export function checksUntil(readyAfter: number, firstWait: number, wait: number,
   return readyAfter <= firstWait ? 1 : Math.ceil((readyAfter - firstWait) / (check + wait)) + 1;
 }
 
-/** One execution's timeline: seconds from its start. */
-export interface Timeline {
+/**
+ * One execution's timeline: seconds from its start, and what it used (`BuildUsage`, the cost
+ * formula's input: transitions, Lambda, Fargate, builder and test instance time).
+ */
+export interface Timeline extends BuildUsage {
   /** End of PromoteImage (the channel points at the new image). */
   promoted: number;
   /** End of the execution (PipelineSucceeded entered). */
   end: number;
-  /** States entered (= state transitions). */
-  transitions: number;
-  /** Lambda invocations and their billed seconds (init included). */
-  lambdaInvocations: number;
-  lambdaSeconds: number;
-  /** BakeImage (the Fargate task) and the builder instance, running and stopped (EBS only). */
-  bakeSeconds: number;
-  builderRunningSeconds: number;
-  builderStoppedSeconds: number;
-  /** Test instance: RunInstances to the end of TerminateTestInstance. */
-  testInstanceSeconds: number;
   /** Start times of each poll's checks, relative to the end of its entry state. */
   checkStarts: Record<string, number[]>;
 }

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { COST_ITEMS } from '#commons/core/build-cost.js';
 import { HANDLER_POLL_BOUNDS } from '#commons/core/poll-bounds.js';
 import { loadDefinition, type PollLoop, pollLoops } from '#statemachines/definition.js';
 import {
@@ -146,16 +147,7 @@ async function main(): Promise<void> {
       (v) => fmt(v, 1),
     );
   }
-  for (const item of [
-    'Step Functions',
-    'Lambda',
-    'Fargate',
-    'EC2 builder',
-    'EC2 test',
-    'EBS gp3',
-    'public IPv4',
-    'total',
-  ]) {
+  for (const item of [...COST_ITEMS, 'total']) {
     row(`cost: ${item}`, (r) => r.cost[item] as number, usd);
   }
   out.push(

@@ -24,6 +24,7 @@
  *   (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
  */
 import * as z from 'zod';
+import { parseJsonObjectSetting } from './json-setting.js';
 
 /** An AWS region name of the commercial and GovCloud partitions (`eu-west-1`, `us-gov-west-1`). */
 export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
@@ -201,22 +202,11 @@ export const resolveDistribution = (
  * {@link resolveDistribution} when a build of its pipeline starts.
  * @throws Error when the value is not a JSON object of objects.
  */
-export const parseDistributionSettings = (value: string): Record<string, unknown> => {
-  if (value.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (error) {
-    throw new Error(`not JSON: ${(error as Error).message}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new Error('must be a JSON object keyed by pipeline name');
-  for (const [pipeline, entry] of Object.entries(parsed)) {
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
-      throw new Error(`the entry of pipeline ${pipeline} must be an object`);
-  }
-  return parsed as Record<string, unknown>;
-};
+export const parseDistributionSettings = (value: string): Record<string, unknown> =>
+  parseJsonObjectSetting(value, {
+    keyedBy: 'pipeline name',
+    entryName: (pipeline) => `pipeline ${pipeline}`,
+  });
 
 /**
  * The `CopyImage` client token of a build's copy into a region: the same for every retry of the

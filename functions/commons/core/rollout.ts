@@ -31,6 +31,7 @@
  */
 import * as z from 'zod';
 import { type Architecture, DEFAULT_ARCHITECTURE, trackOf } from './architectures.js';
+import { parseJsonObjectSetting } from './json-setting.js';
 import { TAG } from './tags.js';
 
 /** The tag a consumer puts on an Auto Scaling group to have it refreshed: `factory:channel`. */
@@ -157,26 +158,15 @@ export const resolveRollout = (
  * {@link resolveRollout} when a build of its channel starts.
  * @throws Error when the value is not a JSON object of objects, or a key is not `<pipeline>/<channel>`.
  */
-export const parseRolloutSettings = (value: string): Record<string, unknown> => {
-  if (value.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (error) {
-    throw new Error(`not JSON: ${(error as Error).message}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new Error('must be a JSON object keyed by "<pipeline>/<channel>"');
-  for (const [key, entry] of Object.entries(parsed)) {
-    if (!ROLLOUT_KEY_PATTERN.test(key))
-      throw new Error(
-        `key "${key}" is not "<pipeline>/<channel>" (lowercase names such as "web/stable", one slash)`,
-      );
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
-      throw new Error(`the entry of ${key} must be an object ({} for the groups' own preferences)`);
-  }
-  return parsed as Record<string, unknown>;
-};
+export const parseRolloutSettings = (value: string): Record<string, unknown> =>
+  parseJsonObjectSetting(value, {
+    keyedBy: '"<pipeline>/<channel>"',
+    keyProblem: (key) =>
+      ROLLOUT_KEY_PATTERN.test(key)
+        ? undefined
+        : `key "${key}" is not "<pipeline>/<channel>" (lowercase names such as "web/stable", one slash)`,
+    entryHint: " ({} for the groups' own preferences)",
+  });
 
 /** What happened to one group (`$.rollout.groups[]`). */
 export type GroupRefresh =

@@ -94,8 +94,10 @@ describe('VM lifecycle with a stand-in qemu', () => {
       [
         '#!/bin/bash',
         'while (($#)); do case "$1" in -pidfile) pf="$2"; shift ;; esac; shift; done',
-        `setsid "${process.execPath}" -e 'setTimeout(() => {}, 600000)' "$pf" </dev/null >/dev/null 2>&1 &`,
-        'echo $! >"$pf"',
+        // Like qemu -daemonize: the process that stays writes its own pid, and the launcher exits
+        // once the pid file exists (no window in which the file names a process still exec-ing).
+        `"${process.execPath}" -e 'require("node:fs").writeFileSync(process.argv[1], String(process.pid)); setTimeout(() => {}, 600000)' "$pf" </dev/null >/dev/null 2>&1 &`,
+        'while [ ! -s "$pf" ]; do sleep 0.05; done',
         '',
       ].join('\n'),
     );
