@@ -21,6 +21,12 @@ export const TAG = {
   /** The parent pipeline's image a layered build was baked from (absent on images baked from a base image). */
   parentImage: 'factory:parent-image',
   commit: 'factory:commit',
+  /**
+   * Where the image's SBOM (CycloneDX 1.5 JSON, made by syft at bake time) is stored:
+   * `s3://<bucket>/sboms/<pipeline>/<buildId>.cdx.json` on AWS, `file://<absolute path>` in the
+   * local catalog. Absent on images baked before SBOMs existed.
+   */
+  sbom: 'factory:sbom',
   buildDate: 'factory:build-date',
   protected: 'factory:protected',
   execution: 'factory:execution',
