@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CANDIDATE_CHANNEL, TAG } from '#commons/core/tags.js';
 import { FactoryError } from '#commons/errors.js';
@@ -124,6 +124,7 @@ export async function bakeLocally(
   const keys = await ensureSshKeyPair(workDir, 'build-key');
   const outputDir = path.join(workDir, 'output');
   const manifestPath = path.join(workDir, 'manifest.json');
+  const sbomPath = path.join(workDir, 'sbom.cdx.json');
   const logFile = path.join(workDir, 'packer.log');
   const vars: Record<string, string> = {
     pipeline: environment.PIPELINE,
@@ -135,6 +136,7 @@ export async function bakeLocally(
     image_definition: environment.IMAGE_DEFINITION,
     parent_image: environment.PARENT_IMAGE,
     manifest_path: manifestPath,
+    sbom_path: sbomPath,
     qemu_base_image: options.baseImagePath(environment.SOURCE_AMI_ID),
     qemu_output_directory: outputDir,
     qemu_ssh_private_key_file: keys.privateKeyPath,
@@ -176,10 +178,14 @@ export async function bakeLocally(
   const disk = build?.files?.find((file) => file.name.endsWith('.qcow2'))?.name;
   if (!build || !disk)
     throw new BakeFailed(`packer manifest ${manifestPath} lists no qcow2 image for this run`);
+  // The bake's SBOM (packer/scripts/sbom.sh), stored with the image like the runner's S3 upload.
+  const sbom = build.custom_data?.sbom_path ?? sbomPath;
+  if (!(await exists(sbom))) throw new BakeFailed(`the bake wrote no SBOM at ${sbom} (log: ${logFile})`);
   const image = await options.catalog.registerImage({
     disk: path.resolve(PROJECT_ROOT, disk),
     name: build.custom_data?.image_name ?? `${environment.BUILD_ID}-${build.build_time}`,
     tags: imageTags(environment, build.custom_data ?? {}),
+    sbom,
   });
   await rm(outputDir, { recursive: true, force: true });
   return {
@@ -218,12 +224,55 @@ export async function importLocally(
   } catch (error) {
     throw new BakeFailed(`cannot import ${options.file} as a disk image: ${(error as Error).message}`);
   }
+  // Its SBOM, made like a bake's: the same inventory script, here on the read-only mounted disk.
+  const sbom = await sbomOfDisk(disk, environment, {
+    workDir,
+    ...pick(options, 'signal'),
+  });
   const image = await options.catalog.registerImage({
     disk,
     name: `${environment.PIPELINE}-${environment.BUILD_ID}-imported`,
     tags: imageTags(environment, {}),
+    sbom,
   });
   return { TaskArn: `local:import/${environment.BUILD_ID}`, LastStatus: 'STOPPED', image };
+}
+
+/**
+ * The SBOM of a disk that was not baked here: `scripts/image-inventory.sh` packs the package
+ * inventory of its root filesystem (mounted read-only, as root), `packer/scripts/sbom.sh` runs
+ * syft on it, as the bake's SBOM provisioners do.
+ * @returns the path of the CycloneDX 1.5 JSON file, in `workDir`.
+ * @throws BakeFailed when the disk holds no package database or syft fails (log in `workDir`).
+ */
+async function sbomOfDisk(
+  disk: string,
+  environment: BakeEnvironment,
+  options: { workDir: string; signal?: AbortSignal },
+): Promise<string> {
+  const inventory = path.join(options.workDir, 'package-inventory.tar.gz');
+  const sbom = path.join(options.workDir, 'sbom.cdx.json');
+  const run = { logFile: path.join(options.workDir, 'sbom.log'), ...pick(options, 'signal') };
+  try {
+    await runTool('bash', [path.join(PROJECT_ROOT, 'scripts/image-inventory.sh'), disk, inventory], run);
+    await runTool(
+      'bash',
+      [
+        path.join(PROJECT_ROOT, 'packer/scripts/sbom.sh'),
+        inventory,
+        sbom,
+        environment.PIPELINE,
+        environment.BUILD_ID,
+      ],
+      run,
+    );
+  } catch (error) {
+    throw new BakeFailed(
+      `cannot make the SBOM of ${disk} (log: ${run.logFile}): ${(error as Error).message}`,
+    );
+  }
+  await rm(inventory, { force: true });
+  return sbom;
 }
 
 /**
@@ -254,4 +303,14 @@ function pick<T extends object, K extends keyof T>(value: T, ...keys: K[]): Part
   const out: Partial<Pick<T, K>> = {};
   for (const key of keys) if (value[key] !== undefined) out[key] = value[key];
   return out;
+}
+
+/** True when `file` exists. */
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { isArchitecture } from '#commons/core/architectures.js';
+import { TAG } from '#commons/core/tags.js';
 import type {
   ChannelPointer,
   ChannelPosition,
@@ -17,6 +19,7 @@ import type {
  * ```
  * images/<imageId>/image.json      ImageRecord (tags, createdAt ISO 8601, snapshotIds)
  * images/<imageId>/disk.qcow2      the image's only "snapshot": its disk
+ * images/<imageId>/sbom.cdx.json   its SBOM (CycloneDX 1.5), named by the `factory:sbom` tag
  * channels/<pipeline>/<channel>.json  { history: ChannelPosition[] } newest first
  * ```
  *
@@ -46,10 +49,17 @@ export class LocalCatalog {
     return path.join(this.imageDir(imageId), 'disk.qcow2');
   }
 
+  /** Path of an image's SBOM (CycloneDX 1.5 JSON); the image's `factory:sbom` tag names it. */
+  sbomPath(imageId: string): string {
+    return path.join(this.imageDir(imageId), 'sbom.cdx.json');
+  }
+
   /**
    * Register a baked disk as an image, the way Packer registers an AMI: the disk file is moved
    * into the catalog and the record written with the given tags.
    * @param disk path of a qcow2 file; moved, not copied.
+   * @param sbom path of the image's SBOM; moved next to the disk and named by the `factory:sbom`
+   *   tag (`file://<absolute path>`), like the S3 URI an AMI's tag holds.
    * @returns the new record.
    */
   async registerImage(input: {
@@ -57,16 +67,21 @@ export class LocalCatalog {
     name: string;
     tags: Record<string, string>;
     createdAt?: string;
+    sbom?: string;
   }): Promise<ImageRecord> {
     const imageId = `local-img-${randomBytes(9).toString('hex').slice(0, 17)}`;
     const dir = this.imageDir(imageId);
     await mkdir(dir, { recursive: true });
     await rename(input.disk, this.diskPath(imageId));
+    if (input.sbom) await rename(input.sbom, this.sbomPath(imageId));
     const record: ImageRecord = {
       imageId,
       name: input.name,
       createdAt: input.createdAt ?? new Date().toISOString(),
-      tags: { ...input.tags },
+      tags: {
+        ...input.tags,
+        ...(input.sbom ? { [TAG.sbom]: pathToFileURL(this.sbomPath(imageId)).href } : {}),
+      },
       snapshotIds: [`local-snap-${imageId.slice(10)}`],
     };
     await writeJson(path.join(dir, 'image.json'), record);

@@ -89,6 +89,32 @@ build {
     ]
   }
 
+  # SBOM: the image's package inventory (package databases and their metadata, no binaries:
+  # scripts/package-inventory.sh) is packed in the build machine, downloaded, and turned into a
+  # CycloneDX 1.5 SBOM by syft on the Packer host (scripts/sbom.sh): the Fargate runner on AWS,
+  # this machine locally. So no SBOM tool ever enters the image and the guest does no scanning
+  # (seconds under TCG instead of a whole-filesystem scan). Before the finalize step, which
+  # removes the build user that the download needs; cleanup.sh adds or removes no package.
+  provisioner "shell" {
+    except          = local.skipped_provisioner_sources
+    execute_command = "sudo -n env {{ .Vars }} bash '{{ .Path }}'"
+    inline          = ["bash ${local.staging_dir}/package-inventory.sh ${local.staging_dir}/package-inventory.tar.gz"]
+  }
+  provisioner "file" {
+    except      = local.skipped_provisioner_sources
+    direction   = "download"
+    source      = "${local.staging_dir}/package-inventory.tar.gz"
+    destination = "${local.sbom_path}.inventory.tar.gz"
+  }
+  provisioner "shell-local" {
+    except           = local.skipped_provisioner_sources
+    environment_vars = ["SYFT=${var.syft_path}"]
+    inline = [
+      "bash '${local.root}/scripts/sbom.sh' '${local.sbom_path}.inventory.tar.gz' '${local.sbom_path}' '${var.pipeline}' '${var.build_id}'",
+      "rm -f '${local.sbom_path}.inventory.tar.gz'",
+    ]
+  }
+
   # Finalize, as ONE root process (a single sudo): cleanup.sh removes the machine's identity
   # and the build user itself (the user running this SSH session), then validate-image.sh
   # fails the build if anything is left. Both must run in the same root process because once

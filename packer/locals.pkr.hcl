@@ -74,7 +74,11 @@ locals {
     "factory:commit"          = var.commit
     "factory:build-date"      = local.build_date
     "factory:execution"       = var.execution_name
-  }, local.layered ? { "factory:parent-image" = var.parent_image } : {})
+    },
+    local.layered ? { "factory:parent-image" = var.parent_image } : {},
+    # Only when the SBOM is made: the emulator test's communicator-less build runs no provisioner.
+    var.sbom_uri != "" && var.aws_communicator != "none" ? { "factory:sbom" = var.sbom_uri } : {},
+  )
   # The build instance is temporary: marked so that cleanup can find a leaked one.
   aws_run_tags = merge(local.aws_owner_tags, local.aws_tags, {
     "Name"         = "packer-${var.build_id}"
@@ -94,6 +98,9 @@ locals {
   # Where the probe runner lives in the image (the pipeline's probe command runs it from there).
   probe_install_dir = "/usr/local/libexec/image-factory"
 
+  # The SBOM on the Packer host (packer/scripts/sbom.sh writes it, the manifest names it).
+  sbom_path = var.sbom_path != "" ? var.sbom_path : "${local.repo}/output-packer/${var.build_id}.cdx.json"
+
   manifest_path = var.manifest_path != "" ? var.manifest_path : "${local.repo}/output-packer/manifest.json"
 
   # Build metadata both manifests carry (post-processor custom_data; the pipeline reads it back).
@@ -108,6 +115,7 @@ locals {
     image_definition = var.image_definition
     image_name       = local.image_name
     parent_image     = var.parent_image
+    sbom_path        = local.sbom_path
   }
 
   # Sources whose provisioners are skipped (see build.pkr.hcl): only the emulator test's

@@ -135,6 +135,28 @@ variable "manifest_path" {
   default     = ""
 }
 
+variable "sbom_path" {
+  type        = string
+  default     = ""
+  description = "Where the bake writes the image's SBOM (CycloneDX 1.5 JSON) on the Packer host; default output-packer/<build_id>.cdx.json."
+}
+
+variable "sbom_uri" {
+  type        = string
+  default     = ""
+  description = "Where the SBOM will be stored once the bake succeeds (the runner uploads sbom_path there): the AMI's factory:sbom tag. Empty: no tag (the local backend tags its catalog image itself)."
+  validation {
+    condition     = var.sbom_uri == "" || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+\\.cdx\\.json$", var.sbom_uri))
+    error_message = "The sbom_uri must be s3://<bucket>/<key>.cdx.json (or empty)."
+  }
+}
+
+variable "syft_path" {
+  type        = string
+  default     = "syft"
+  description = "The syft binary on the Packer host that makes the SBOM (the runner image has it on PATH; locally scripts/setup.sh builds .cache/bin/syft)."
+}
+
 variable "ansible_extra_arguments" {
   type        = list(string)
   description = "Extra arguments for ansible-playbook (e.g. [\"--tags\", \"web\"] or [\"-vv\"])."

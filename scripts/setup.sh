@@ -8,10 +8,12 @@
 #   packer  Packer + amazon/ansible/qemu plugins built from source at the versions pinned in
 #           tools/versions.env: .cache/bin/packer, plugins in .cache/packer-plugins; Go's build
 #           and module caches in .cache/go, so a rebuild after a pin bump compiles only what changed
+#   syft    syft (the bake's SBOM generator, packer/scripts/sbom.sh) built from source at
+#           SYFT_VERSION of tools/versions.env: .cache/bin/syft, same Go caches as packer
 #   lock    (only when named) writes tools/uv-requirements.txt for UV_VERSION and resolves
 #           requirements.in into requirements.txt, both with hashes
 #
-# Usage: scripts/setup.sh [--force] [apt] [node] [python] [packer] [lock]   (no component: all but lock)
+# Usage: scripts/setup.sh [--force] [apt] [node] [python] [packer] [syft] [lock]   (no component: all but lock)
 # apt runs first; the other components run concurrently (mostly network-bound, while Packer's
 # compile is CPU-bound). Ends with a table of the phases with their start, end and duration.
 # Each step records a stamp in .cache/stamps keyed by what it depends on (pinned versions,
@@ -237,18 +239,51 @@ step_packer() {
   stamp_write "${STAMPS}" packer "${key}"
 }
 
+step_syft() {
+  local bin="${CACHE}/bin" work="${CACHE}/build/syft" key
+  toolchain_load_versions
+  if ! have "${GO:-go}" && [[ -x /usr/local/go/bin/go ]]; then
+    export PATH="/usr/local/go/bin:${PATH}"
+  fi
+  toolchain_check_go
+  key="$(hash_of "$(grep -E '^(SYFT_|GO_MIN_VERSION=)' "${ROOT}/tools/versions.env")" \
+    "${ROOT}/scripts/lib/packer-toolchain.sh" "$("${GO:-go}" env GOVERSION GOOS GOARCH)")"
+  if [[ -x "${bin}/syft" ]] && fresh syft "${key}"; then
+    log "syft: ${SYFT_VERSION} up to date"
+    return
+  fi
+  # Machine-wide copy, as for packer (SETUP_TOOL_CACHE= disables it).
+  local shared="${SETUP_TOOL_CACHE-${XDG_CACHE_HOME:-${HOME}/.cache}/image-factory}"
+  shared="${shared:+${shared}/syft-${key:0:16}}"
+  if [[ "${FORCE}" != 1 && -n "${shared}" && -x "${shared}/syft" ]]; then
+    log "syft: reusing the build in ${shared}"
+    mkdir -p "${bin}"
+    cp -f "${shared}/syft" "${bin}/syft"
+  else
+    export GOCACHE="${CACHE}/go/build" GOMODCACHE="${CACHE}/go/mod"
+    syft_build "${bin}" "${work}"
+    rm -rf "${work}"
+    if [[ -n "${shared}" ]] && mkdir -p "${shared}.tmp" 2>/dev/null; then
+      cp -f "${bin}/syft" "${shared}.tmp/syft"
+      rm -rf "${shared}"
+      mv "${shared}.tmp" "${shared}"
+    fi
+  fi
+  stamp_write "${STAMPS}" syft "${key}"
+}
+
 main() {
   local steps=() step pids=() names=() failed=() i
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --force) FORCE=1 ;;
-      -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
-      apt | node | python | packer | lock) steps+=("$1") ;;
-      *) die "unknown component '$1' (apt, node, python, packer, lock)" ;;
+      -h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
+      apt | node | python | packer | syft | lock) steps+=("$1") ;;
+      *) die "unknown component '$1' (apt, node, python, packer, syft, lock)" ;;
     esac
     shift
   done
-  [[ ${#steps[@]} -gt 0 ]] || steps=(apt node python packer)
+  [[ ${#steps[@]} -gt 0 ]] || steps=(apt node python packer syft)
   mkdir -p "${CACHE}"
   PHASE_LOG="$(mktemp)"
   PHASE_T0="${EPOCHREALTIME}"

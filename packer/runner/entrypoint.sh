@@ -36,6 +36,11 @@
 #   INSTANCE_TYPE          from BUILD_JSON `instanceTypes.builder` (PrepareBuild matched it to the
 #                          architecture); empty: Packer's default (x86_64 only)
 #   MANIFEST_S3_URI        optional: where to copy packer's manifest.json
+#   SBOM_BUCKET            required (task definition; not with PKR_VAR_aws_communicator=none): the bake's SBOM (packer/scripts/sbom.sh,
+#                          CycloneDX 1.5) is uploaded to s3://SBOM_BUCKET/sboms/PIPELINE/BUILD_ID.cdx.json
+#                          once Packer succeeds; the AMI's factory:sbom tag names that URI. A
+#                          successful build without the file fails (exit 2), except a build whose
+#                          provisioners are skipped (PKR_VAR_aws_communicator=none, the emulator test)
 # Packer also reads PKR_VAR_<name> variables from the environment.
 set -o nounset -o errexit -o pipefail
 
@@ -153,6 +158,8 @@ forward() {
 
 main() {
   require BUILD_ID PIPELINE SOURCE_AMI_ID STAGE
+  # A build whose provisioners are skipped makes no SBOM, so it needs no bucket.
+  [[ "${PKR_VAR_aws_communicator:-ssh}" == none ]] || require SBOM_BUCKET
   # A build without a commit has no $.build.commit, so the state machine sends the whole build.
   COMMIT="${COMMIT:-$(build_field commit)}"
   REPOSITORY_URL="${REPOSITORY_URL:-$(build_field repository)}"
@@ -181,6 +188,8 @@ main() {
     die "no image definition ${IMAGE_DEFINITION} (ansible/images/${IMAGE_DEFINITION}.yml) at ${COMMIT:-this checkout}; it has: ${known[*]%.yml}"
   fi
 
+  local sbom_uri=""
+  [[ -z "${SBOM_BUCKET:-}" ]] || sbom_uri="s3://${SBOM_BUCKET}/sboms/${PIPELINE}/${BUILD_ID}.cdx.json"
   local args=(
     -only=amazon-ebs.golden
     -var "build_id=${BUILD_ID}"
@@ -197,6 +206,8 @@ main() {
     -var "architecture=${ARCHITECTURE:-x86_64}"
     -var "build_date=${BUILD_DATE:-}"
     -var "manifest_path=${workdir}/manifest.json"
+    -var "sbom_path=${workdir}/sbom.cdx.json"
+    -var "sbom_uri=${sbom_uri}"
   )
   [[ -z "${BUILDER_SUBNET_ID:-}" ]] || args+=(-var "aws_subnet_id=${BUILDER_SUBNET_ID}")
   [[ -z "${BUILDER_SECURITY_GROUP_ID:-}" ]] || args+=(-var "aws_security_group_id=${BUILDER_SECURITY_GROUP_ID}")
@@ -230,6 +241,16 @@ main() {
     fi
   fi
   log "packer exited with ${status}"
+  if [[ ${status} -eq 0 ]]; then
+    if [[ -f "${workdir}/sbom.cdx.json" && -n "${sbom_uri}" ]]; then
+      s3_copy "${workdir}/sbom.cdx.json" "${sbom_uri}"
+      log "SBOM stored at ${sbom_uri}"
+    elif [[ "${PKR_VAR_aws_communicator:-ssh}" == none ]]; then
+      log "no SBOM: the provisioners were skipped (aws_communicator=none), so the AMI has no factory:sbom tag"
+    else
+      die "packer succeeded but wrote no SBOM (${workdir}/sbom.cdx.json); the AMI's factory:sbom tag would point at nothing"
+    fi
+  fi
   exit "${status}"
 }
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds Packer and the plugins pinned in tools/versions.env from source (Go module proxy)
-# and installs the plugins into a plugin directory. Used by scripts/setup.sh and by the
-# builder stage of packer/Dockerfile, so both get byte-for-byte the same recipe.
+# and installs the plugins into a plugin directory; builds syft (the bake's SBOM generator,
+# packer/scripts/sbom.sh) the same way. Used by scripts/setup.sh and by the builder stage of
+# packer/Dockerfile, so both get byte-for-byte the same recipe.
 #
 # Usage:
 #   packer-toolchain.sh build   BIN_DIR WORK_DIR              # BIN_DIR/packer, WORK_DIR/plugins/*
 #   packer-toolchain.sh install PACKER PLUGIN_DIR WORK_DIR    # packer plugins install --path
 #   packer-toolchain.sh all     BIN_DIR PLUGIN_DIR WORK_DIR   # both
+#   packer-toolchain.sh syft    BIN_DIR WORK_DIR              # BIN_DIR/syft
 # Environment: VERSIONS_FILE (default: tools/versions.env of this checkout), GO (default: go),
 # TOOLCHAIN_LANES=serial (compile one module at a time), GOCACHE/GOMODCACHE (Go's defaults),
 # PHASE_LOG/PHASE_T0 (phase timings, see common.sh).
@@ -59,18 +61,29 @@ json_field() {
   sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p" | head -n1
 }
 
-# module_of NAME — Go module of NAME (packer, or a plugin name of PACKER_PLUGINS).
+# module_of NAME — Go module of NAME (packer, syft, or a plugin name of PACKER_PLUGINS).
 module_of() {
   if [[ "$1" == packer ]]; then
     printf 'github.com/hashicorp/packer\n'
+  elif [[ "$1" == syft ]]; then
+    printf 'github.com/anchore/syft\n'
   else
     printf 'github.com/hashicorp/packer-plugin-%s\n' "$1"
   fi
 }
 
-# version_of NAME — pinned version of NAME (packer or a plugin).
+# version_of NAME — pinned version of NAME (packer, syft or a plugin).
 version_of() {
-  if [[ "$1" == packer ]]; then printf '%s\n' "${PACKER_VERSION}"; else plugin_version "$1"; fi
+  case "$1" in
+    packer) printf '%s\n' "${PACKER_VERSION}" ;;
+    syft) printf '%s\n' "${SYFT_VERSION}" ;;
+    *) plugin_version "$1" ;;
+  esac
+}
+
+# main_package_of NAME — the directory of NAME's main package inside its module.
+main_package_of() {
+  if [[ "$1" == syft ]]; then printf './cmd/syft\n'; else printf '.\n'; fi
 }
 
 # go_env COMMAND... — run a go COMMAND the way every step of the recipe runs it: static, local
@@ -99,7 +112,7 @@ fetch_module() {
   cp -R "${dir}" "${src}"
   chmod -R u+w "${src}"
   json_field Hash <<<"${meta}" >"${src}.commit"
-  (cd "${src}" && go_env list -deps . >/dev/null) || die "cannot download the dependencies of ${module}@v${version}"
+  (cd "${src}" && go_env list -deps "$(main_package_of "${name}")" >/dev/null) || die "cannot download the dependencies of ${module}@v${version}"
 }
 
 # build_module NAME WORK_DIR OUTPUT — compile NAME's main package (fetched by fetch_module) to
@@ -108,20 +121,26 @@ build_module() {
   local name="$1" work="$2" output="$3" module version ldflags reported commit
   module="$(module_of "${name}")"
   version="$(version_of "${name}")"
+  commit="$(<"${work}/src/${name}.commit")"
   if [[ "${name}" == packer ]]; then
-    commit="$(<"${work}/src/${name}.commit")"
     ldflags="-s -w -X ${module}/version.GitCommit=${commit:-unknown}"
+  elif [[ "${name}" == syft ]]; then
+    # As syft's .goreleaser.yaml sets them (main.version without the "v").
+    ldflags="-s -w -X main.version=${version} -X main.gitCommit=${commit:-unknown} -X main.gitDescription=v${version}"
   else
     # Same flags as the plugins' .goreleaser.yml: a release (empty pre-release) version,
     # so `packer plugins install --path` accepts it and required_plugins "= X.Y.Z" matches.
     ldflags="-s -w -X ${module}/version.Version=${version} -X ${module}/version.VersionPrerelease= -X ${module}/version.VersionMetadata="
   fi
   log "building ${module}@v${version}"
-  (cd "${work}/src/${name}" && go_env build -trimpath -ldflags "${ldflags}" -o "${output}" .) ||
+  (cd "${work}/src/${name}" && go_env build -trimpath -ldflags "${ldflags}" -o "${output}" "$(main_package_of "${name}")") ||
     die "cannot build ${module}@v${version}"
   if [[ "${name}" == packer ]]; then
     reported="$("${output}" version | head -n1)"
     [[ "${reported}" == "Packer v${version}" ]] || die "built packer reports '${reported}'"
+  elif [[ "${name}" == syft ]]; then
+    reported="$(SYFT_CHECK_FOR_APP_UPDATE=false "${output}" version --output json)"
+    [[ "${reported}" == *"\"version\": \"${version}\""* ]] || die "built syft reports ${reported}"
   else
     reported="$("${output}" describe)"
     [[ "${reported}" == *"\"version\":\"${version}\""* ]] || die "packer-plugin-${name} describes itself as ${reported}"
@@ -191,8 +210,24 @@ toolchain_install() {
   done
 }
 
+# syft_build BIN_DIR WORK_DIR — BIN_DIR/syft at SYFT_VERSION (static, CGO off: syft's sqlite
+# is modernc.org/sqlite, pure Go).
+syft_build() {
+  local bin="$1" work="$2"
+  toolchain_load_versions
+  toolchain_check_go
+  mkdir -p "${bin}" "${work}"
+  bin="$(cd "${bin}" && pwd)"
+  work="$(cd "${work}" && pwd)"
+  phase "syft: fetch" fetch_module syft "${work}"
+  phase "syft: build" build_module syft "${work}" "${bin}/syft.new"
+  mv -f "${bin}/syft.new" "${bin}/syft"
+  rm -rf "${work}/src"
+}
+
 toolchain_main() {
   case "${1:-}" in
+    syft) [[ $# -eq 3 ]] || die "usage: $0 syft BIN_DIR WORK_DIR"; syft_build "$2" "$3" ;;
     build) [[ $# -eq 3 ]] || die "usage: $0 build BIN_DIR WORK_DIR"; toolchain_build "$2" "$3" ;;
     install) [[ $# -eq 4 ]] || die "usage: $0 install PACKER PLUGIN_DIR WORK_DIR"; toolchain_install "$2" "$3" "$4" ;;
     all)
@@ -200,7 +235,7 @@ toolchain_main() {
       toolchain_build "$2" "$4"
       toolchain_install "$2/packer" "$3" "$4"
       ;;
-    *) die "usage: $0 build|install|all ..." ;;
+    *) die "usage: $0 build|install|all|syft ..." ;;
   esac
 }
 

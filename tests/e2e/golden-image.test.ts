@@ -25,6 +25,7 @@
  */
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TAG } from '#commons/core/tags.js';
 import { FileChannelPointer, LocalCatalog } from '#local/catalog.js';
@@ -141,6 +142,20 @@ describe('golden images: one full bake of web, shared by every test (qemu)', () 
     expect(tags[TAG.channel]).toBe(CHANNEL);
     expect(tags[TAG.baseImage]).toBe('debian-12');
     expect(tags).not.toHaveProperty([TAG.parentImage]);
+    // The bake's SBOM (packer/scripts/sbom.sh): stored with the image, named by its tag, CycloneDX
+    // 1.5 with the Debian packages the roles installed.
+    expect(tags[TAG.sbom]).toBe(pathToFileURL(catalog.sbomPath(promotedId)).href);
+    const sbom = JSON.parse(await readFile(catalog.sbomPath(promotedId), 'utf8')) as {
+      specVersion: string;
+      components: Array<{ purl?: string }>;
+    };
+    expect(sbom.specVersion).toBe('1.5');
+    const purls = sbom.components.map((component) => component.purl ?? '');
+    for (const name of ['nginx', 'openssh-server', 'chrony', 'linux-image-cloud-amd64'])
+      expect(
+        purls.some((purl) => purl.startsWith(`pkg:deb/debian/${name}@`) && purl.includes('distro=debian-12')),
+        name,
+      ).toBe(true);
     // The catalog's event log: Image Promoted for this image, valid against its schema.
     const promotedEvent = (await new FileEventLog(catalog.root).read()).find(
       (event) => event['detail-type'] === 'Image Promoted' && event.detail.imageId === promotedId,
