@@ -20,7 +20,7 @@ import { PROJECT_ROOT } from '#local/process.js';
 import { guestShell, waitForAgent } from '#local/qemu/guest-agent.js';
 import { ensureSshKeyPair, waitForSsh } from '#local/qemu/ssh.js';
 import { launchVm, stopVm, type Vm } from '#local/qemu/vm.js';
-import { median } from './local-pipeline.js';
+import { median } from './stats.js';
 
 interface BootRun {
   agentSeconds: number;
@@ -29,6 +29,7 @@ interface BootRun {
   userspaceSeconds: number;
   blame: Array<{ unit: string; seconds: number }>;
   chains: string;
+  cloudInit: string;
 }
 
 /** Seconds of a systemd time span such as `1min 2.345s`, `812ms` or `3.1s`. */
@@ -95,7 +96,14 @@ async function bootOnce(image: string, workDir: string, index: number): Promise<
       vm.qgaSocket,
       'systemd-analyze critical-chain --no-pager ssh.service cloud-final.service qemu-guest-agent.service',
     );
+    const cloudInit = await guestShell(
+      vm.qgaSocket,
+      // cloud-init's own per-module times, then what one Python start and cloud-init's import cost
+      // (each cloud-init stage is a Python process: the gap between its unit time and its modules).
+      "cloud-init analyze blame 2>&1 | head -25; for i in 1 2; do /usr/bin/time -f 'python3 -c pass: %e s' python3 -c pass; /usr/bin/time -f 'python3 import cloudinit.cmd.main: %e s' python3 -c 'import cloudinit.cmd.main'; done 2>&1",
+    );
     return {
+      cloudInit: cloudInit.stdout,
       agentSeconds,
       sshSeconds,
       ...parseAnalyzeTime(time.stdout),
@@ -143,6 +151,8 @@ async function main(): Promise<void> {
   for (const { unit, seconds } of slowest) console.log(`    ${seconds.toFixed(2).padStart(7)} s  ${unit}`);
   console.log('\ncritical chains of the last run:');
   console.log(runs.at(-1)?.chains ?? '');
+  console.log('cloud-init analyze blame of the last run:');
+  console.log(runs.at(-1)?.cloudInit ?? '');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

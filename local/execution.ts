@@ -62,6 +62,8 @@ export async function runExecution(
   const waits = {
     // Sized for an EC2 boot; a local VM is polled from the start, as before the wait existed.
     WaitForInstanceBoot: 0,
+    // The local checks wait themselves (up to the poll interval, answering as soon as the agent
+    // or the probe does: local/wiring.ts), so the Wait states between them take no time.
     WaitForInstanceOnline: run.waitMs.online,
     WaitForProbe: run.waitMs.probe,
   };

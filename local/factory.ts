@@ -168,7 +168,8 @@ export async function runLocalFactory(
       started,
       context,
       vmDir: wiring.vmDir,
-      waitMs: { online: options.onlinePollSeconds * 1000, probe: options.pollSeconds * 1000 },
+      // The checks wait up to these intervals themselves (wireLocalPorts): no Wait between them.
+      waitMs: { online: 0, probe: 0 },
       signal: options.signal,
       write,
     },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TAG, TEST_INSTANCE_ROLE } from '#commons/core/tags.js';
 import type { CommandResult, CommandRunner, LaunchRequest, MachineLauncher } from '#commons/ports.js';
 import type { LocalCatalog } from '#local/catalog.js';
@@ -38,6 +39,13 @@ export class QemuMachineLauncher implements MachineLauncher {
       memoryMiB?: number;
       /** vCPUs (default 2). */
       cpus?: number;
+      /**
+       * Seconds `isReady` keeps asking the guest agent before it answers false (default 0: one
+       * ask). The local runner sets it to its online poll interval and skips the ASL's Wait
+       * (`local/execution.ts`), so a boot is seen within a second instead of at the next poll,
+       * while the loop's budget (attempts × interval) stays what it was.
+       */
+      readinessWaitSeconds?: number;
     },
   ) {}
 
@@ -73,18 +81,22 @@ export class QemuMachineLauncher implements MachineLauncher {
   }
 
   async isReady(instanceId: string): Promise<boolean> {
-    const vm = await readVm(this.options.workDir, instanceId);
-    if (!vm || !isVmRunning(vm)) return false;
-    try {
-      const session = await GuestAgentSession.open(vm.qgaSocket, 3);
+    const deadline = Date.now() + (this.options.readinessWaitSeconds ?? 0) * 1000;
+    for (;;) {
+      const vm = await readVm(this.options.workDir, instanceId);
+      if (!vm || !isVmRunning(vm)) return false;
       try {
-        await session.ping();
-        return true;
-      } finally {
-        session.close();
+        const session = await GuestAgentSession.open(vm.qgaSocket, 3);
+        try {
+          await session.ping();
+          return true;
+        } finally {
+          session.close();
+        }
+      } catch {
+        if (Date.now() >= deadline) return false;
+        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
       }
-    } catch {
-      return false;
     }
   }
 
@@ -145,6 +157,12 @@ export class GuestAgentCommandRunner implements CommandRunner {
     private readonly launcher: QemuMachineLauncher,
     /** Probe suite path inside the image and its arguments. */
     private readonly command: { path: string; args: string[] },
+    /**
+     * Seconds `readProbe` waits for a running probe to finish before it answers InProgress
+     * (default 0), like `readinessWaitSeconds` of the launcher: set to the local probe poll
+     * interval, with the ASL's WaitForProbe skipped.
+     */
+    private readonly resultWaitSeconds = 0,
   ) {}
 
   async startProbe(
@@ -168,11 +186,16 @@ export class GuestAgentCommandRunner implements CommandRunner {
 
   async readProbe(commandId: string, instanceId: string): Promise<CommandResult> {
     const vm = await this.launcher.vm(instanceId);
+    const deadline = Date.now() + this.resultWaitSeconds * 1000;
     const session = await GuestAgentSession.open(vm.qgaSocket, 10);
     try {
-      const status = (await session.execute('guest-exec-status', { pid: Number(commandId) })) as Parameters<
+      let status = (await session.execute('guest-exec-status', { pid: Number(commandId) })) as Parameters<
         typeof toResult
       >[0];
+      while (!status.exited && Date.now() < deadline) {
+        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+        status = (await session.execute('guest-exec-status', { pid: Number(commandId) })) as typeof status;
+      }
       if (!status.exited) return { status: 'InProgress', stdout: '', stderr: '' };
       const result = toResult(status, 0);
       // coreutils `timeout` exits 124 when it had to stop the command.

@@ -58,13 +58,21 @@ export async function wireLocalPorts(options: {
   write: (text: string) => void;
   notifier?: Notifier | undefined;
   signal?: AbortSignal | undefined;
+  /** Seconds one online check may wait for the guest agent (see `QemuMachineLauncher`); default 0. */
+  onlinePollSeconds?: number;
+  /** Seconds one probe read may wait for the probe to finish (see `GuestAgentCommandRunner`); default 0. */
+  pollSeconds?: number;
 }): Promise<LocalWiring> {
   const stateDir = path.resolve(PROJECT_ROOT, options.stateDir);
   const vmDir = path.join(stateDir, 'vm');
   await mkdir(vmDir, { recursive: true });
   const catalog = new LocalCatalog(path.join(stateDir, 'catalog'));
   const keys = await ensureSshKeyPair(path.join(stateDir, 'keys'), 'launch-key');
-  const launcher = new QemuMachineLauncher(catalog, { workDir: vmDir, sshPublicKey: keys.publicKey });
+  const launcher = new QemuMachineLauncher(catalog, {
+    workDir: vmDir,
+    sshPublicKey: keys.publicKey,
+    readinessWaitSeconds: options.onlinePollSeconds ?? 0,
+  });
   const progress = (line: string): void => options.write(`    │ ${line}\n`);
   const ports: LocalPorts = {
     sources: new LocalBaseImageResolver({
@@ -75,7 +83,11 @@ export async function wireLocalPorts(options: {
     pointer: new FileChannelPointer(catalog),
     ledger: new FilePromotionLedger(path.join(stateDir, 'catalog')),
     launcher,
-    runner: new GuestAgentCommandRunner(launcher, { path: PROBE_PATH, args: ['--backend', 'local'] }),
+    runner: new GuestAgentCommandRunner(
+      launcher,
+      { path: PROBE_PATH, args: ['--backend', 'local'] },
+      options.pollSeconds ?? 0,
+    ),
     notifier: new TerminalNotifier(options.write, options.notifier),
     events: new FileEventLog(catalog.root),
     history: new LocalExecutionHistory(),
