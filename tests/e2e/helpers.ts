@@ -49,8 +49,8 @@ export function roleTasks(output: string, role: string): string[] {
   );
 }
 
-/** pids of live qemu-system processes whose command line names `dir`. */
-export function qemuPidsUnder(dir: string): number[] {
+/** pids of live qemu-system processes whose command line names `dir` (and not `except`). */
+export function qemuPidsUnder(dir: string, except?: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -58,7 +58,8 @@ export function qemuPidsUnder(dir: string): number[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) continue;
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('qemu-system') && cmdline.includes(dir)) pids.push(Number(entry));
+      if (cmdline.includes('qemu-system') && cmdline.includes(dir) && !(except && cmdline.includes(except)))
+        pids.push(Number(entry));
     } catch {
       // the process ended while scanning
     }
