@@ -194,17 +194,28 @@ check_plugin_pins() {
   done
 }
 
-step_packer() {
-  local bin="${CACHE}/bin" plugins="${CACHE}/packer-plugins" work="${CACHE}/build/packer" key
-  toolchain_load_versions
-  check_plugin_pins
+# use_go — put /usr/local/go/bin on PATH when no go is there, and check Go's version.
+use_go() {
   if ! have "${GO:-go}" && [[ -x /usr/local/go/bin/go ]]; then
     export PATH="/usr/local/go/bin:${PATH}"
   fi
   toolchain_check_go
+}
+
+# go_tool_key PATTERN — the stamp key of a tool built from source: the versions.env lines that
+# match PATTERN, the build recipe and the Go toolchain (after use_go).
+go_tool_key() {
+  hash_of "$(grep -E "$1" "${ROOT}/tools/versions.env")" \
+    "${ROOT}/scripts/lib/packer-toolchain.sh" "$("${GO:-go}" env GOVERSION GOOS GOARCH)"
+}
+
+step_packer() {
+  local bin="${CACHE}/bin" plugins="${CACHE}/packer-plugins" work="${CACHE}/build/packer" key
+  toolchain_load_versions
+  check_plugin_pins
+  use_go
   # Keyed by the Packer pins only (other entries of versions.env do not force a rebuild).
-  key="$(hash_of "$(grep -E '^(PACKER_|GO_MIN_VERSION=)' "${ROOT}/tools/versions.env")" \
-    "${ROOT}/scripts/lib/packer-toolchain.sh" "$("${GO:-go}" env GOVERSION GOOS GOARCH)")"
+  key="$(go_tool_key '^(PACKER_|GO_MIN_VERSION=)')"
   if [[ -x "${bin}/packer" ]] && compgen -G "${plugins}/github.com/hashicorp/qemu/packer-plugin-qemu_*" >/dev/null &&
     fresh packer "${key}"; then
     log "packer: $("${bin}/packer" version | head -n1) and plugins up to date"
@@ -242,12 +253,8 @@ step_packer() {
 step_syft() {
   local bin="${CACHE}/bin" work="${CACHE}/build/syft" key
   toolchain_load_versions
-  if ! have "${GO:-go}" && [[ -x /usr/local/go/bin/go ]]; then
-    export PATH="/usr/local/go/bin:${PATH}"
-  fi
-  toolchain_check_go
-  key="$(hash_of "$(grep -E '^(SYFT_|GO_MIN_VERSION=)' "${ROOT}/tools/versions.env")" \
-    "${ROOT}/scripts/lib/packer-toolchain.sh" "$("${GO:-go}" env GOVERSION GOOS GOARCH)")"
+  use_go
+  key="$(go_tool_key '^(SYFT_|GO_MIN_VERSION=)')"
   if [[ -x "${bin}/syft" ]] && fresh syft "${key}"; then
     log "syft: ${SYFT_VERSION} up to date"
     return
