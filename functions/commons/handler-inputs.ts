@@ -47,6 +47,8 @@ export type PrepareBuildInput = z.infer<typeof PrepareBuildInput>;
 
 export const FindCandidateImageInput = z.looseObject({ build: Build });
 export type FindCandidateImageInput = z.infer<typeof FindCandidateImageInput>;
+export const InspectCandidateInput = z.looseObject({ build: Build, candidate: Candidate });
+export type InspectCandidateInput = z.infer<typeof InspectCandidateInput>;
 export const LaunchTestInstanceInput = z.looseObject({ build: Build, candidate: Candidate });
 export type LaunchTestInstanceInput = z.infer<typeof LaunchTestInstanceInput>;
 export const CheckInstanceOnlineInput = z.looseObject({

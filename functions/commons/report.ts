@@ -15,6 +15,7 @@ import type {
   Build,
   Candidate,
   CaughtError,
+  Inspection,
   ProbeResult,
   Promotion,
   Retention,
@@ -41,6 +42,8 @@ export interface SuccessReport {
   candidate: Candidate;
   promotion: Promotion;
   probeResult?: ProbeResult | undefined;
+  /** `$.inspection` (InspectCandidate): package diff and vulnerability gate; absent in builds before it. */
+  inspection?: Inspection | undefined;
   retention?: Retention | undefined;
   /** `$.rollout` (RolloutChannel or RolloutIncomplete); absent when the channel does not roll out. */
   rollout?: RolloutReportState | undefined;
@@ -88,6 +91,33 @@ const probeSummary = (probe: ProbeResult | undefined): string => {
 };
 
 /**
+ * The `Packages` field (the package diff against the channel's image: counts and first lines, or
+ * why there is none) and the `Vulnerabilities` field (the gate's verdict and the counts per
+ * severity), from `$.inspection`; none when the build has no inspection.
+ */
+export const inspectionFields = (
+  inspection: Inspection | undefined,
+): Array<{ label: string; value: string }> => {
+  if (inspection === undefined) return [];
+  const diff = inspection.diff.available
+    ? `against ${inspection.diff.againstImageId}: ${inspection.diff.summary}`
+    : `not available: ${inspection.diff.reason}`;
+  const counts = inspection.vulnerabilities
+    ? Object.entries(inspection.vulnerabilities)
+        .filter(([, count]) => count > 0)
+        .map(([severity, count]) => `${count} ${severity}`)
+        .join(', ') || 'no findings'
+    : undefined;
+  return [
+    { label: 'Packages', value: `${inspection.packages} (SBOM ${inspection.sbom}); ${diff}` },
+    {
+      label: 'Vulnerabilities',
+      value: `${inspection.verdict.summary} [scanner ${inspection.scanner}${counts === undefined ? '' : `: ${counts}`}]`,
+    },
+  ];
+};
+
+/**
  * Report of a successful build: pipeline, source and new image, commit, duration, probe, retention
  * and, when the channel rolls out, the rollout (`core/rollout.ts` `rolloutSummary`).
  * A superseded build (`promotion.outcome: superseded`: a build at least as new was already current)
@@ -126,8 +156,7 @@ export const buildSuccessNotification = (
         : { label: 'Previous image', value: promotion.previousImageId ?? 'none' },
       { label: 'Commit', value: build.commit ?? 'not pinned' },
       ...timeAndCostFields(build.startedAt, now, run, build.instanceTypes),
-      // Seam for issue 11 point 4's package diff: a field here, from the SBOMs of point 2 (not on
-      // main yet; `factory diff` waits for them too).
+      ...inspectionFields(report.inspection),
       { label: 'Probe', value: probeSummary(report.probeResult) },
       { label: 'Retention', value: retentionSummary(report.retention) },
       ...(build.rollout && !superseded ? [{ label: 'Rollout', value: rolloutSummary(report.rollout) }] : []),
@@ -144,6 +173,7 @@ export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: str
   ['PrepareBuild', 'build'],
   ['BakeImage', 'bake'],
   ['FindCandidateImage', 'candidate'],
+  ['InspectCandidate', 'inspection'],
   ['LaunchTestInstance', 'testInstance'],
   ['CheckInstanceOnline', 'online'],
   ['ProbeTestInstance', 'probe'],
@@ -170,6 +200,9 @@ export const ERROR_STATES: Readonly<Record<string, string>> = {
   UnknownImageDefinition: 'PrepareBuild',
   ForeignBaseImage: 'PrepareBuild',
   CandidateNotFound: 'FindCandidateImage',
+  CandidateWithoutSbom: 'InspectCandidate',
+  SbomUnreadable: 'InspectCandidate',
+  VulnerabilityGateFailed: 'InspectCandidate',
   InstanceNeverOnline: 'CheckInstanceOnline',
   ProbeFailed: 'CheckProbeResult',
   ProbeTimedOut: 'CheckProbeResult',
@@ -193,7 +226,11 @@ export const inferFailedState = (state: Record<string, unknown>, error: CaughtEr
 
 /** Report of a failed execution: pipeline, failed state, error and cause. */
 export const buildFailureNotification = (
-  state: Record<string, unknown> & { build?: Build | undefined; pipeline?: string | undefined },
+  state: Record<string, unknown> & {
+    build?: Build | undefined;
+    pipeline?: string | undefined;
+    inspection?: Inspection | undefined;
+  },
   error: CaughtError | undefined,
   executionUrl?: string,
   run?: { runs: ReportRuns; backend: ReportBackend; now: Date },
@@ -215,6 +252,7 @@ export const buildFailureNotification = (
           ]
         : []),
       ...(run ? timeAndCostFields(state.build?.startedAt, run.now, run, state.build?.instanceTypes) : []),
+      ...inspectionFields(state.inspection),
       ...(state.cleanup === undefined ? [] : [{ label: 'Cleanup', value: cleanupSummary(state.cleanup) }]),
     ],
     detail: (error?.Cause ?? 'no cause recorded').slice(0, 2900),
