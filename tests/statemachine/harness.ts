@@ -163,8 +163,8 @@ export const inspectWith = (
   void pointer.point('web', 'stable', CURRENT_IMAGE_ID);
   const sboms = new MemorySbomStore(
     new Map([
-      [CURRENT_SBOM, eventFixture('sbom/debian-12.cdx.json')],
-      [CANDIDATE_SBOM, eventFixture('sbom/debian-12-updated.cdx.json')],
+      [CURRENT_SBOM, eventFixture('sbom/syft-debian12-before.cdx.json')],
+      [CANDIDATE_SBOM, eventFixture('sbom/syft-debian12-after.cdx.json')],
     ]),
   );
   return async (input) =>

@@ -207,7 +207,7 @@ describe('pipeline paths', () => {
         diff: {
           available: true,
           againstImageId: CURRENT_IMAGE_ID,
-          counts: { added: 2, removed: 2, upgraded: 4, downgraded: 0 },
+          counts: { added: 1, removed: 1, upgraded: 1, downgraded: 1 },
         },
         verdict: { outcome: 'pass', threshold: 'CRITICAL', applied: true },
       });
@@ -229,7 +229,7 @@ describe('pipeline paths', () => {
         ...FAILURE_TAIL,
       ]);
       expect(String(run.error?.Cause)).toMatch(
-        /^blocked: 2 findings at or above CRITICAL: CVE-2024-5535 \(critical\) in libssl3 .*, fixed in 3\.0\.15-1~deb12u1/,
+        /^blocked: 2 findings at or above CRITICAL: CVE-2024-5535 \(critical\) in libssl3 3\.0\.19-1~deb12u2, fixed in 3\.0\.21-1~deb12u1/,
       );
       expect(run.calls.LaunchTestInstance).toBeUndefined();
       expect(run.calls.PromoteImage).toBeUndefined();

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   compareDebianVersions,
@@ -203,5 +204,31 @@ describe('diffPackages', () => {
     expect(diffSummary(diffPackages(before, before))).toBe(
       '0 added, 0 removed, 0 upgraded, 0 downgraded (6 unchanged)',
     );
+  });
+});
+
+describe('real syft v1.57.1 output (tests/events/sbom, trimmed from a Debian 12 inventory)', () => {
+  const read = (name: string) =>
+    packageSet(parseSbom(readFileSync(new URL(`../../events/sbom/${name}`, import.meta.url), 'utf8'), name));
+
+  it('diffs the two inventories: nginx added, adwaita-icon-theme removed, openssl upgraded, curl downgraded', () => {
+    const diff = diffPackages(read('syft-debian12-before.cdx.json'), read('syft-debian12-after.cdx.json'));
+
+    expect(diffSummary(diff).split('\n')).toEqual([
+      '1 added, 1 removed, 1 upgraded, 1 downgraded (37 unchanged)',
+      '+ nginx:amd64 1.22.1-9+deb12u3',
+      '- adwaita-icon-theme:all 43-1',
+      '↑ openssl:amd64 3.0.19-1~deb12u2 → 3.0.20-1~deb12u1',
+      '↓ curl:amd64 7.88.1-10+deb12u14 → 7.88.1-10+deb12u5',
+    ]);
+  });
+
+  it('keys deb packages with their arch and pypi packages without, and skips the operating-system component', () => {
+    const keys = [...read('syft-debian12-before.cdx.json').keys()];
+
+    expect(keys).toContain('deb/debian/libssl3?arch=amd64');
+    expect(keys).toContain('deb/debian/adduser?arch=all');
+    expect(keys.filter((key) => key.startsWith('pypi/'))).toHaveLength(5);
+    expect(keys.some((key) => key.includes('debian?') || key.endsWith('/debian'))).toBe(false);
   });
 });

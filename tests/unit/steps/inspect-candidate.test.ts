@@ -33,8 +33,8 @@ const account = async (sbom: string | undefined, architecture?: 'arm64') => {
   await pointer.point(architecture ? `web/${architecture}` : 'web', 'stable', 'ami-0000000000000000a');
   const sboms = new MemorySbomStore(
     new Map([
-      [BEFORE, fixture('sbom/debian-12.cdx.json')],
-      [AFTER, fixture('sbom/debian-12-updated.cdx.json')],
+      [BEFORE, fixture('sbom/syft-debian12-before.cdx.json')],
+      [AFTER, fixture('sbom/syft-debian12-after.cdx.json')],
     ]),
   );
   return { images, pointer, sboms };
@@ -53,16 +53,16 @@ describe('inspectCandidate', () => {
 
     expect(inspection).toMatchObject({
       sbom: AFTER,
-      components: 14,
-      packages: 13,
+      components: 42,
+      packages: 40,
       scanner: 'inspector',
       diff: { available: true, againstImageId: 'ami-0000000000000000a', againstSbom: BEFORE },
       vulnerabilities: { critical: 0, high: 0 },
       verdict: { outcome: 'pass', applied: true },
     });
     expect(inspection.diff.available && inspection.diff.summary.split('\n').slice(0, 2)).toEqual([
-      '2 added, 2 removed, 4 upgraded, 0 downgraded (7 unchanged)',
-      '+ jq:amd64 1.6-2.1',
+      '1 added, 1 removed, 1 upgraded, 1 downgraded (37 unchanged)',
+      '+ nginx:amd64 1.22.1-9+deb12u3',
     ]);
     expect(scanner.scanned).toHaveLength(1);
   });
