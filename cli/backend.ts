@@ -9,6 +9,7 @@ import type {
   EventPublisher,
   ImageStore,
   PromotionLedger,
+  SbomStore,
   SourceImageResolver,
 } from '#commons/ports.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
@@ -55,6 +56,8 @@ export interface CommandPorts {
   sources: SourceImageResolver;
   /** The stage's events (`promote`, `rollback` publish as the pipeline does). */
   events: EventPublisher;
+  /** The images' SBOMs (`factory diff`): the stack's SBOM bucket, or the local catalog. */
+  sboms: SbomStore;
 }
 
 /** Retention as the stage applies it (`ApplyRetention`'s settings). */

@@ -7,6 +7,7 @@
  * `<state dir>/executions/<start time>-<name>.json` (an {@link ExecutionSummary}); `list` and
  * `status` read those records.
  */
+
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failingState } from '#commons/core/execution-history.js';
@@ -25,6 +26,7 @@ import type { LocalRunSummary } from '#local/factory.js';
 import { QemuMachineLauncher } from '#local/machines.js';
 import { PROJECT_ROOT } from '#local/process.js';
 import { FilePromotionLedger } from '#local/promotion-ledger.js';
+import { FileSbomStore } from '#local/sbom.js';
 import { LocalBaseImageResolver } from '#local/sources.js';
 import { renderSummary } from '#local/summary.js';
 import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
@@ -117,6 +119,7 @@ export class LocalBackend implements Backend {
         ledger: new FilePromotionLedger(this.catalog.root),
         sources: new LocalBaseImageResolver(),
         events: new FileEventLog(this.catalog.root),
+        sboms: new FileSbomStore(this.catalog.root),
       };
     })();
     return this.#ports;
