@@ -46,6 +46,13 @@ export interface ExecutionSummary {
   cost?: { total: number; items: Record<string, number>; unpriced: string[] };
   /** Why there is no {@link cost}: a local run, or the deployment's sizes could not be read. */
   costNote?: string;
+  /**
+   * From the execution's `$.inspection` (InspectCandidate), as the build report words them
+   * (`functions/commons/report.ts` `inspectionFields`): the package diff against the channel's
+   * previous image and the vulnerability gate's verdict.
+   */
+  packages?: string;
+  vulnerabilities?: string;
 }
 
 /** The pipeline's ports the commands use. */

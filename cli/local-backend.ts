@@ -18,7 +18,7 @@ import {
 } from '#commons/core/retention.js';
 import { TAG } from '#commons/core/tags.js';
 import type { ExecutionInput } from '#commons/execution-input.js';
-import { LOCAL_COST_NOTE } from '#commons/report.js';
+import { inspectionSummary, LOCAL_COST_NOTE } from '#commons/report.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { FileEventLog } from '#local/event-log.js';
@@ -72,6 +72,7 @@ export const localExecutionSummary = (
     seconds: summary.executionSeconds,
     ...(failing ? { failingState: failing } : {}),
     ...(summary.error ? { error: summary.error.Error, cause: summary.error.Cause } : {}),
+    ...inspectionSummary(summary.output),
     states: summary.timings.map((timing) => ({
       state: timing.state,
       seconds: timing.seconds,

@@ -14,6 +14,7 @@ import {
   ChannelName,
   DistributionVerdictSchema,
   ImageId,
+  InspectionSchema,
   Online,
   PipelineName,
   Probe,
@@ -126,6 +127,8 @@ export type RolloutChannelInput = z.infer<typeof RolloutChannelInput>;
 export const NotifySuccessInput = z.looseObject({
   build: Build,
   candidate: Candidate,
+  /** InspectCandidate's result (package diff, vulnerability gate); absent in executions before it. */
+  inspection: InspectionSchema.optional(),
   probeResult: ProbeResult.optional(),
   promotion: Promotion,
   retention: Retention.optional(),
@@ -139,6 +142,7 @@ export const NotifyFailureInput = z.looseObject({
   error: CaughtError.optional(),
   failedState: z.string().optional(),
   candidate: Candidate.optional(),
+  inspection: InspectionSchema.optional(),
   probeResult: ProbeResult.optional(),
 });
 export type NotifyFailureInput = z.infer<typeof NotifyFailureInput>;

@@ -11,15 +11,16 @@ import { timePerPhase, usageOfRuns } from './core/build-times.js';
 import type { StateRun } from './core/execution-history.js';
 import { rolloutSummary } from './core/rollout.js';
 import type { Notification } from './ports.js';
-import type {
-  Build,
-  Candidate,
-  CaughtError,
-  Inspection,
-  ProbeResult,
-  Promotion,
-  Retention,
-  RolloutReportState,
+import {
+  type Build,
+  type Candidate,
+  type CaughtError,
+  type Inspection,
+  InspectionSchema,
+  type ProbeResult,
+  type Promotion,
+  type Retention,
+  type RolloutReportState,
 } from './schemas.js';
 
 /**
@@ -97,7 +98,7 @@ const probeSummary = (probe: ProbeResult | undefined): string => {
  */
 export const inspectionFields = (
   inspection: Inspection | undefined,
-): Array<{ label: string; value: string }> => {
+): Array<{ label: 'Packages' | 'Vulnerabilities'; value: string }> => {
   if (inspection === undefined) return [];
   const diff = inspection.diff.available
     ? `against ${inspection.diff.againstImageId}: ${inspection.diff.summary}`
@@ -115,6 +116,20 @@ export const inspectionFields = (
       value: `${inspection.verdict.summary} [scanner ${inspection.scanner}${counts === undefined ? '' : `: ${counts}`}]`,
     },
   ];
+};
+
+/**
+ * `inspectionFields` of an execution's output, when it has a readable `$.inspection` (the CLI's
+ * `status`); `{}` otherwise.
+ */
+export const inspectionSummary = (output: unknown): { packages?: string; vulnerabilities?: string } => {
+  const parsed = InspectionSchema.safeParse((output as { inspection?: unknown } | null)?.inspection);
+  if (!parsed.success) return {};
+  const fields = Object.fromEntries(inspectionFields(parsed.data).map(({ label, value }) => [label, value]));
+  return { packages: fields.Packages, vulnerabilities: fields.Vulnerabilities } as {
+    packages?: string;
+    vulnerabilities?: string;
+  };
 };
 
 /**
