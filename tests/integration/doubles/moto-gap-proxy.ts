@@ -518,6 +518,19 @@ const serviceOf = (headers: IncomingMessage['headers']): string =>
   /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(String(headers.authorization ?? ''))?.[1] ??
   'unknown';
 
+/** An S3 object call of a path-style request (`/<bucket>/<key>`), by its method; undefined for any other. */
+const s3ObjectCall = (
+  method: string,
+  path: string,
+): { operation: 'GetObject' | 'HeadObject' | 'PutObject'; bucket: string; key: string } | undefined => {
+  const match = /^\/([^/]+)\/(.+)$/.exec(path);
+  if (!match) return undefined;
+  const operation = ({ GET: 'GetObject', HEAD: 'HeadObject', PUT: 'PutObject' } as const)[
+    method as 'GET' | 'HEAD' | 'PUT'
+  ];
+  return operation && { operation, bucket: match[1] as string, key: decodeURIComponent(match[2] as string) };
+};
+
 const json = (status: number, body: unknown, contentType = 'application/x-amz-json-1.1'): Reply => ({
   status,
   headers: { 'content-type': contentType },
@@ -632,6 +645,16 @@ export const startMotoGapProxy = async (
         headers: { 'content-type': 'text/xml;charset=UTF-8' },
         body: Buffer.from(
           `<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+        ),
+      };
+    }
+    if (service === 's3') {
+      // S3's REST error document (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+      return {
+        status: 403,
+        headers: { 'content-type': 'application/xml' },
+        body: Buffer.from(
+          `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${escapeXml(message)}</Message><RequestId>${randomUUID()}</RequestId></Error>`,
         ),
       };
     }
@@ -1383,7 +1406,17 @@ export const startMotoGapProxy = async (
     const query = contentType.startsWith('application/x-www-form-urlencoded');
     const form = query ? new URLSearchParams(body.toString()) : undefined;
     const path = (incoming.url ?? '/').split('?')[0] ?? '/';
-    if (form) {
+    // S3 (rest-xml, path-style on a loopback endpoint): the object calls the factory makes, addressed
+    // by method and path; the body is the object, not a request document.
+    const s3 = service === 's3' ? s3ObjectCall(incoming.method ?? 'GET', path) : undefined;
+    if (service === 's3' && s3 === undefined)
+      throw new Error(
+        `${incoming.method} ${path}: not an S3 call the factory makes (GetObject, HeadObject, PutObject)`,
+      );
+    if (s3) {
+      operation = s3.operation;
+      input = { Bucket: s3.bucket, Key: s3.key };
+    } else if (form) {
       operation = form.get('Action') ?? '';
       input = Object.fromEntries(form.entries());
     } else {
