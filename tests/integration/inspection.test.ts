@@ -130,7 +130,7 @@ describe('InspectCandidate on the emulator', () => {
       aws,
       handlers,
       SOURCE.imageId,
-      { pipeline: 'api', baseImage: 'ubuntu-24.04', channel: 'beta' },
+      { pipeline: 'web', baseImage: 'ubuntu-24.04', channel: 'beta' },
       { sbom: null },
     );
 
@@ -140,8 +140,10 @@ describe('InspectCandidate on the emulator', () => {
     expect(String(run.error?.Cause)).toContain('the bake produced no SBOM');
     expect(run.visited).not.toContain('LaunchTestInstance');
     expect(run.visited).toContain('CleanupAfterFailure');
-    const left = (await ownImages(aws.ec2)).filter((image) => tagsOf(image)['factory:pipeline'] === 'api');
-    expect(left).toEqual([]);
+    const candidates = (await ownImages(aws.ec2)).filter(
+      (image) => tagsOf(image)['factory:channel'] === 'candidate',
+    );
+    expect(candidates).toEqual([]);
   });
 });
 
