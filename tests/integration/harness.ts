@@ -508,6 +508,7 @@ export const importHandler = async <Out = unknown>(
     import('#commons/clients/sfn.js').then((m) => m.sfn()),
     import('#commons/clients/ssm.js').then((m) => m.ssm()),
     import('#commons/clients/ssm-incidents.js').then((m) => m.ssmIncidents()),
+    import('#commons/clients/s3.js').then((m) => m.s3()),
     // The per-region clients of distributed pipelines, in every region the tests use.
     ...[TEST_REGION, ...DISTRIBUTION_REGIONS].flatMap((region) => [
       import('#commons/clients/ec2.js').then((m) => m.ec2In(region)),
