@@ -67,6 +67,15 @@ const API_CALLS: Duration = {
 export const LAMBDA_TASKS: Record<string, Duration> = {
   PrepareBuild: API_CALLS,
   FindCandidateImage: API_CALLS,
+  // Two S3 GetObject (the candidate's SBOM and the channel image's, a few MB each), the diff, and
+  // one Inspector ScanSbom of up to 5000 components with a response of up to 10 MB.
+  InspectCandidate: {
+    low: 1,
+    expected: 3,
+    high: 10,
+    source:
+      'assumed: two S3 reads of a few MB plus one ScanSbom call; AWS publishes no ScanSbom latency (API reference: at most 5000 components, 10 MB response)',
+  },
   LaunchTestInstance: {
     low: 1,
     expected: 1.5,

@@ -70,6 +70,8 @@ async function runPath(k: number, m: number): Promise<string[]> {
       },
     }),
     BakeImage: () => ({ TaskArn: 'arn:aws:ecs:us-east-1:123456789012:task/model', LastStatus: 'STOPPED' }),
+    // A successful execution passed the vulnerability gate (IsVulnerabilityGatePassed reads the outcome).
+    InspectCandidate: () => ({ verdict: { outcome: 'pass' } }),
     CheckInstanceOnline: (input) => {
       const attempt = previous(input, 'online') + 1;
       return { online: attempt >= k, attempt };

@@ -12,12 +12,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDbPromotionLedger } from '#commons/aws/dynamodb-promotion-ledger.js';
 import { Ec2ImageStore } from '#commons/aws/ec2-image-store.js';
 import { Ec2LeftoverStore } from '#commons/aws/ec2-leftover-store.js';
 import { EventBridgePublisher } from '#commons/aws/eventbridge-publisher.js';
+import { S3SbomStore } from '#commons/aws/s3-sbom-store.js';
 import { SfnExecutionStatus } from '#commons/aws/sfn-execution-status.js';
 import { PublicParameterSourceImageResolver } from '#commons/aws/source-image-resolver.js';
 import { SsmChannelPointer } from '#commons/aws/ssm-channel-pointer.js';
@@ -40,6 +42,16 @@ import { findStack, type StackFacts } from './aws-stack.js';
 import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
 import { OperatorError } from './errors.js';
 import { cliHolder } from './holder.js';
+
+/** The SBOM store of a stack without an SBOM bucket (deployed before SBOMs): every read says so. */
+const noSbomBucket = (where: string) => ({
+  read: async (uri: string): Promise<string> => {
+    throw new OperatorError(
+      `${where} has no output SbomBucketName, so ${uri} cannot be read`,
+      'it was deployed before SBOMs: deploy this version of the factory (npx serverless deploy)',
+    );
+  },
+});
 
 /** A whole-number setting of a function's environment, or `fallback` when unset. */
 const whole = (environment: Record<string, string>, key: string, fallback: number, where: string): number => {
@@ -66,6 +78,7 @@ export class AwsBackend implements Backend {
   readonly #dynamodb: DynamoDBClient;
   readonly #lambda: LambdaClient;
   readonly #eventBridge: EventBridgeClient;
+  readonly #s3: S3Client;
   readonly #executions: SfnExecutions;
   readonly #environments = new Map<string, Promise<Record<string, string>>>();
   #ports: CommandPorts | undefined;
@@ -85,6 +98,7 @@ export class AwsBackend implements Backend {
     this.#dynamodb = new DynamoDBClient(config);
     this.#lambda = new LambdaClient(config);
     this.#eventBridge = new EventBridgeClient(config);
+    this.#s3 = new S3Client(config);
     this.#executions = new SfnExecutions(this.#sfn, stack.stateMachineArn, this.where);
   }
 
@@ -104,7 +118,15 @@ export class AwsBackend implements Backend {
   }
 
   close(): void {
-    for (const client of [this.#ec2, this.#ssm, this.#sfn, this.#dynamodb, this.#lambda, this.#eventBridge])
+    for (const client of [
+      this.#ec2,
+      this.#ssm,
+      this.#sfn,
+      this.#dynamodb,
+      this.#lambda,
+      this.#eventBridge,
+      this.#s3,
+    ])
       client.destroy();
   }
 
@@ -134,6 +156,10 @@ export class AwsBackend implements Backend {
           stage: this.stage,
           region: this.region,
         }),
+        sboms:
+          this.stack.sbomBucket === undefined
+            ? noSbomBucket(this.where)
+            : new S3SbomStore(() => this.#s3, this.stack.sbomBucket),
       };
     })();
     return this.#ports;

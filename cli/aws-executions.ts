@@ -21,7 +21,7 @@ import {
   readHistory,
   timePerState,
 } from '#commons/core/execution-history.js';
-import { executionConsoleUrl, imageConsoleUrl } from '#commons/report.js';
+import { executionConsoleUrl, imageConsoleUrl, inspectionSummary } from '#commons/report.js';
 import type { ExecutionSummary, StartOptions } from './backend.js';
 import { OperatorError, UsageError } from './errors.js';
 import { followHistory } from './follow.js';
@@ -63,6 +63,15 @@ const imageOf = (described: DescribeExecutionCommandOutput): string | undefined 
     return typeof imageId === 'string' ? imageId : undefined;
   } catch {
     return undefined;
+  }
+};
+
+/** The package diff and gate of an execution's output (`report.ts` `inspectionSummary`). */
+const inspectionOf = (described: DescribeExecutionCommandOutput) => {
+  try {
+    return inspectionSummary(JSON.parse(described.output ?? 'null'));
+  } catch {
+    return {};
   }
 };
 
@@ -207,6 +216,7 @@ export class SfnExecutions {
     }
     return {
       ...this.#summary(described, events, now),
+      ...inspectionOf(described),
       states: timePerState(runs, now.getTime()),
       ...(imageId ? { imageId } : {}),
       ...(imageLink ? { imageLink } : {}),

@@ -20,8 +20,17 @@ export const STACK_OUTPUTS = {
   eventBusName: 'EventBusName',
 } as const;
 
-/** The value of each of {@link STACK_OUTPUTS}. */
-export type StackFacts = Record<keyof typeof STACK_OUTPUTS, string>;
+/**
+ * Outputs only some commands need, absent from stacks deployed before them: a command that needs
+ * one says so when it is missing (`factory diff` and `SbomBucketName`).
+ */
+export const OPTIONAL_STACK_OUTPUTS = {
+  sbomBucket: 'SbomBucketName',
+} as const;
+
+/** The value of each of {@link STACK_OUTPUTS}, and of each {@link OPTIONAL_STACK_OUTPUTS} the stack has. */
+export type StackFacts = Record<keyof typeof STACK_OUTPUTS, string> &
+  Partial<Record<keyof typeof OPTIONAL_STACK_OUTPUTS, string>>;
 
 /** The service name of `serverless.yml`: stacks are `<service>-<stage>`. */
 export const SERVICE = 'golden-image-factory';
@@ -55,7 +64,13 @@ export async function findStack(options: {
     cloudFormation.destroy();
   }
   const facts: Partial<StackFacts> = {};
-  for (const [key, output] of Object.entries(STACK_OUTPUTS) as Array<[keyof StackFacts, string]>) {
+  for (const [key, output] of Object.entries(OPTIONAL_STACK_OUTPUTS) as Array<
+    [keyof typeof OPTIONAL_STACK_OUTPUTS, string]
+  >) {
+    const value = outputs.get(output);
+    if (value) facts[key] = value;
+  }
+  for (const [key, output] of Object.entries(STACK_OUTPUTS) as Array<[keyof typeof STACK_OUTPUTS, string]>) {
     const value = outputs.get(output);
     if (!value) {
       throw new OperatorError(

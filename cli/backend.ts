@@ -9,6 +9,7 @@ import type {
   EventPublisher,
   ImageStore,
   PromotionLedger,
+  SbomStore,
   SourceImageResolver,
 } from '#commons/ports.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
@@ -45,6 +46,13 @@ export interface ExecutionSummary {
   cost?: { total: number; items: Record<string, number>; unpriced: string[] };
   /** Why there is no {@link cost}: a local run, or the deployment's sizes could not be read. */
   costNote?: string;
+  /**
+   * From the execution's `$.inspection` (InspectCandidate), as the build report words them
+   * (`functions/commons/report.ts` `inspectionFields`): the package diff against the channel's
+   * previous image and the vulnerability gate's verdict.
+   */
+  packages?: string;
+  vulnerabilities?: string;
 }
 
 /** The pipeline's ports the commands use. */
@@ -55,6 +63,8 @@ export interface CommandPorts {
   sources: SourceImageResolver;
   /** The stage's events (`promote`, `rollback` publish as the pipeline does). */
   events: EventPublisher;
+  /** The images' SBOMs (`factory diff`): the stack's SBOM bucket, or the local catalog. */
+  sboms: SbomStore;
 }
 
 /** Retention as the stage applies it (`ApplyRetention`'s settings). */

@@ -7,6 +7,7 @@
  * `<state dir>/executions/<start time>-<name>.json` (an {@link ExecutionSummary}); `list` and
  * `status` read those records.
  */
+
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failingState } from '#commons/core/execution-history.js';
@@ -17,7 +18,7 @@ import {
 } from '#commons/core/retention.js';
 import { TAG } from '#commons/core/tags.js';
 import type { ExecutionInput } from '#commons/execution-input.js';
-import { LOCAL_COST_NOTE } from '#commons/report.js';
+import { inspectionSummary, LOCAL_COST_NOTE } from '#commons/report.js';
 import type { SweepReport } from '#commons/steps/sweep-leftovers.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { FileEventLog } from '#local/event-log.js';
@@ -25,6 +26,7 @@ import type { LocalRunSummary } from '#local/factory.js';
 import { QemuMachineLauncher } from '#local/machines.js';
 import { PROJECT_ROOT } from '#local/process.js';
 import { FilePromotionLedger } from '#local/promotion-ledger.js';
+import { FileSbomStore } from '#local/sbom.js';
 import { LocalBaseImageResolver } from '#local/sources.js';
 import { renderSummary } from '#local/summary.js';
 import type { Backend, CommandPorts, ExecutionSummary, RetentionSettings, StartOptions } from './backend.js';
@@ -70,6 +72,7 @@ export const localExecutionSummary = (
     seconds: summary.executionSeconds,
     ...(failing ? { failingState: failing } : {}),
     ...(summary.error ? { error: summary.error.Error, cause: summary.error.Cause } : {}),
+    ...inspectionSummary(summary.output),
     states: summary.timings.map((timing) => ({
       state: timing.state,
       seconds: timing.seconds,
@@ -117,6 +120,7 @@ export class LocalBackend implements Backend {
         ledger: new FilePromotionLedger(this.catalog.root),
         sources: new LocalBaseImageResolver(),
         events: new FileEventLog(this.catalog.root),
+        sboms: new FileSbomStore(this.catalog.root),
       };
     })();
     return this.#ports;

@@ -107,7 +107,7 @@ const program = (io: CliIo, state: RunState): Command => {
   registerImages(root, context);
   registerChannels(root, context);
   registerCleanup(root, context);
-  registerDiff(root);
+  registerDiff(root, context);
   return root;
 };
 

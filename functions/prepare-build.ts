@@ -5,7 +5,8 @@
  * channel pointer), DISTRIBUTION (the pipelines' distribution settings), ROLLOUT (the channels'
  * rollout settings) and AWS_REGION (the stack's region, first of every distribution),
  * ARCHITECTURES (what each pipeline builds), BUILDER_INSTANCE_TYPE[_ARM64] and
- * TEST_INSTANCE_TYPE[_ARM64] (per architecture).
+ * TEST_INSTANCE_TYPE[_ARM64] (per architecture), VULNERABILITY_THRESHOLD (checked only: a
+ * malformed value fails here, before the bake; InspectCandidate applies it).
  */
 import {
   channelPointer,
@@ -26,6 +27,8 @@ const ports = {
   ledger: promotionLedger(),
   parents: { pointer: channelPointer(), images: imageStore() },
 };
+// Read here too, so a malformed VULNERABILITY_THRESHOLD fails the build before its bake (InspectCandidate applies it).
+const vulnerabilityThreshold = config.vulnerabilityThreshold;
 const options = {
   probeTimeoutSeconds: config.probeTimeoutSeconds,
   incidentResponsePlanArn: config.incidentResponsePlanArn,
@@ -51,6 +54,7 @@ async function handlePrepareBuild(input: PrepareBuildInput) {
     order: build.order,
     regions: build.distribution?.regions.map((target) => target.region),
     rollout: build.rollout,
+    vulnerabilityThreshold,
   });
   return build;
 }

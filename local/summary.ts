@@ -1,3 +1,4 @@
+import type { Inspection } from '#commons/schemas.js';
 import type { LocalRunSummary } from '#local/factory.js';
 
 /** The final summary as printed to the terminal. */
@@ -31,6 +32,7 @@ export function renderSummary(summary: LocalRunSummary): string {
         outcomes: Array<{ imageId: string; action: string; outcome: string; reason: string }>;
       }
     | undefined;
+  const inspection = output.inspection as Inspection | undefined;
   const lines = ['', `══ local factory: ${summary.status} ══`, `execution     ${summary.executionName}`];
   if (build?.parent)
     lines.push(
@@ -42,6 +44,16 @@ export function renderSummary(summary: LocalRunSummary): string {
   if (build?.imageDefinition) lines.push(`definition    ${build.imageDefinition}`);
   if (candidate?.imageId)
     lines.push(`image         ${candidate.imageId}${summary.imagePath ? `  ${summary.imagePath}` : ''}`);
+  if (inspection) {
+    const sbom = inspection.sbom.startsWith('file://') ? new URL(inspection.sbom).pathname : inspection.sbom;
+    lines.push(`sbom          ${sbom} (${inspection.packages} packages)`);
+    const diff = inspection.diff.available
+      ? [`against ${inspection.diff.againstImageId}: ${inspection.diff.summary}`]
+      : [`not available: ${inspection.diff.reason}`];
+    const [first = '', ...rest] = diff.join('\n').split('\n');
+    lines.push(`packages      ${first}`, ...rest.map((line) => `              ${line}`));
+    lines.push(`vulnerability ${inspection.verdict.summary}`);
+  }
   for (const check of probe?.checks ?? [])
     lines.push(`probe         ${check.ok ? 'pass' : 'FAIL'} ${check.name}: ${check.detail}`);
   if (promotion) {

@@ -8,6 +8,7 @@
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { z } from 'zod';
 import type { PollCheck } from '#commons/core/poll-bounds.js';
+import { DEFAULT_VULNERABILITY_THRESHOLD } from '#commons/core/vulnerability-gate.js';
 import { FactoryError } from '#commons/errors.js';
 import {
   AcquirePromotionLeaseInput,
@@ -19,6 +20,7 @@ import {
   CleanupAfterFailureInput,
   CopyImageToRegionInput,
   FindCandidateImageInput,
+  InspectCandidateInput,
   LaunchTestInstanceInput,
   NotifyFailureInput,
   NotifySuccessInput,
@@ -42,6 +44,7 @@ import {
   shareRegionCopy,
 } from '#commons/steps/distribute-image.js';
 import { findCandidateImage } from '#commons/steps/find-candidate-image.js';
+import { inspectCandidate } from '#commons/steps/inspect-candidate.js';
 import { launchTestInstance } from '#commons/steps/launch-test-instance.js';
 import { notifyFailure } from '#commons/steps/notify-failure.js';
 import { notifySuccess } from '#commons/steps/notify-success.js';
@@ -103,6 +106,14 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
   BakeImage: { schema: undefined, run: (raw, { bake }) => bake(raw as RunTaskRequest) },
   FindCandidateImage: step(FindCandidateImageInput, (input, { ports }) =>
     findCandidateImage(input, { images: ports.images }),
+  ),
+  // No vulnerability database locally: the threshold is reported, the gate not applied.
+  InspectCandidate: step(InspectCandidateInput, (input, { ports }) =>
+    inspectCandidate(
+      input,
+      { images: ports.images, pointer: ports.pointer, sboms: ports.sboms, scanner: ports.scanner },
+      { threshold: DEFAULT_VULNERABILITY_THRESHOLD },
+    ),
   ),
   LaunchTestInstance: step(LaunchTestInstanceInput, (input, { ports }) =>
     launchTestInstance(input, { launcher: ports.launcher }),

@@ -14,6 +14,7 @@ import { LocalExecutionHistory } from '#local/observe.js';
 import { PROJECT_ROOT } from '#local/process.js';
 import { FilePromotionLedger } from '#local/promotion-ledger.js';
 import { ensureSshKeyPair } from '#local/qemu/ssh.js';
+import { FileSbomStore, NoVulnerabilityScanner } from '#local/sbom.js';
 import { LocalBaseImageResolver, TerminalNotifier } from '#local/sources.js';
 
 /** Path of the probe suite inside every image (installed by the Packer template). */
@@ -33,6 +34,10 @@ export interface LocalPorts {
   readonly events: FileEventLog;
   /** The runs of the execution in progress (fed by its event log), for the reports' time per state. */
   readonly history: LocalExecutionHistory;
+  /** The images' SBOMs in the catalog (`file://` URIs inside it only). */
+  readonly sboms: FileSbomStore;
+  /** No vulnerability database locally: the gate says so and passes. */
+  readonly scanner: NoVulnerabilityScanner;
 }
 
 /** The ports and where they keep their state. */
@@ -91,6 +96,8 @@ export async function wireLocalPorts(options: {
     notifier: new TerminalNotifier(options.write, options.notifier),
     events: new FileEventLog(catalog.root),
     history: new LocalExecutionHistory(),
+    sboms: new FileSbomStore(catalog.root),
+    scanner: new NoVulnerabilityScanner(),
   };
   return { ports, catalog, stateDir, vmDir, progress };
 }

@@ -21,10 +21,15 @@ const statusText = (summary: ExecutionSummary): string => {
     ['console', summary.link],
     ['image', summary.imageId],
     ['image console', summary.imageLink],
+    ['packages', summary.packages],
+    ['vulnerability', summary.vulnerabilities],
     ['cost', summary.costNote],
   ]
     .filter(([, value]) => value !== undefined && value !== '')
-    .map(([label, value]) => `${String(label).padEnd(14)}${value}\n`)
+    .map(
+      ([label, value]) =>
+        `${String(label).padEnd(14)}${String(value).replaceAll('\n', `\n${' '.repeat(14)}`)}\n`,
+    )
     .join('');
   const states = summary.states ?? [];
   const stateTable =

@@ -24,6 +24,7 @@ import {
   parseRepositoryAllowList,
   type RepositoryAllowList,
 } from './core/trigger-guards.js';
+import { parseVulnerabilityThreshold, type VulnerabilityThreshold } from './core/vulnerability-gate.js';
 import { flag, once, optional, positiveInt, readRequired, required } from './env.js';
 import { MissingConfiguration } from './errors.js';
 import { readEventBusName } from './event-bus-config.js';
@@ -339,6 +340,27 @@ export const config = {
         throw new MissingConfiguration(`environment variable ROLLOUT ${(error as Error).message}`);
       }
     });
+  },
+  /**
+   * `VULNERABILITY_THRESHOLD` (default `CRITICAL`): the least severity of a finding that blocks a
+   * promotion at InspectCandidate; `NONE` never blocks (`core/vulnerability-gate.ts`).
+   */
+  get vulnerabilityThreshold(): VulnerabilityThreshold {
+    return once('VULNERABILITY_THRESHOLD', () => {
+      try {
+        return parseVulnerabilityThreshold(
+          getStringFromEnv({ key: 'VULNERABILITY_THRESHOLD', defaultValue: '' }),
+        );
+      } catch (error) {
+        throw new MissingConfiguration(
+          `environment variable VULNERABILITY_THRESHOLD ${(error as Error).message}`,
+        );
+      }
+    });
+  },
+  /** `SBOM_BUCKET` (required where used): the S3 bucket of the images' SBOMs (`sboms/<pipeline>/<buildId>.cdx.json`). */
+  get sbomBucket(): string {
+    return required('SBOM_BUCKET', 'S3 bucket of the image SBOMs');
   },
   /** `AWS_REGION` (set by Lambda). */
   get region(): string {

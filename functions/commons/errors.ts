@@ -205,3 +205,32 @@ export class InvalidRollout extends FactoryError {
     super('InvalidRollout', `rollout of ${key}: ${problems}`);
   }
 }
+
+/** The candidate carries no `factory:sbom` tag: its bake produced no SBOM (InspectCandidate). */
+export class CandidateWithoutSbom extends FactoryError {
+  constructor(imageId: string, buildId: string) {
+    super(
+      'CandidateWithoutSbom',
+      `candidate ${imageId} of build ${buildId} has no factory:sbom tag: the bake produced no SBOM, so the image cannot be inspected; check the bake's syft step`,
+    );
+  }
+}
+
+/** An SBOM could not be read from its URI (the `factory:sbom` tag's value). */
+export class SbomUnreadable extends FactoryError {
+  constructor(uri: string, detail: string, options?: ErrorOptions) {
+    super('SbomUnreadable', `cannot read the SBOM at ${uri}: ${detail}`, options);
+  }
+}
+
+/**
+ * A finding at or above the stage's `vulnerabilityThreshold`: the build is not promoted. The ASL
+ * records it (Pass state `VulnerabilityGateFailed`, cause = the verdict's summary with the blocking
+ * findings) from InspectCandidate's result; this class is the name's source for code that raises
+ * it outside the state machine.
+ */
+export class VulnerabilityGateFailed extends FactoryError {
+  constructor(summary: string) {
+    super('VulnerabilityGateFailed', summary);
+  }
+}

@@ -14,6 +14,7 @@ import {
   ChannelName,
   DistributionVerdictSchema,
   ImageId,
+  InspectionSchema,
   Online,
   PipelineName,
   Probe,
@@ -47,6 +48,8 @@ export type PrepareBuildInput = z.infer<typeof PrepareBuildInput>;
 
 export const FindCandidateImageInput = z.looseObject({ build: Build });
 export type FindCandidateImageInput = z.infer<typeof FindCandidateImageInput>;
+export const InspectCandidateInput = z.looseObject({ build: Build, candidate: Candidate });
+export type InspectCandidateInput = z.infer<typeof InspectCandidateInput>;
 export const LaunchTestInstanceInput = z.looseObject({ build: Build, candidate: Candidate });
 export type LaunchTestInstanceInput = z.infer<typeof LaunchTestInstanceInput>;
 export const CheckInstanceOnlineInput = z.looseObject({
@@ -124,6 +127,8 @@ export type RolloutChannelInput = z.infer<typeof RolloutChannelInput>;
 export const NotifySuccessInput = z.looseObject({
   build: Build,
   candidate: Candidate,
+  /** InspectCandidate's result (package diff, vulnerability gate); absent in executions before it. */
+  inspection: InspectionSchema.optional(),
   probeResult: ProbeResult.optional(),
   promotion: Promotion,
   retention: Retention.optional(),
@@ -137,6 +142,7 @@ export const NotifyFailureInput = z.looseObject({
   error: CaughtError.optional(),
   failedState: z.string().optional(),
   candidate: Candidate.optional(),
+  inspection: InspectionSchema.optional(),
   probeResult: ProbeResult.optional(),
 });
 export type NotifyFailureInput = z.infer<typeof NotifyFailureInput>;

@@ -9,6 +9,7 @@ import type { Architecture } from './core/architectures.js';
 import type { ShareTargets } from './core/distribution.js';
 import type { EventOrigin, FactoryEvent } from './core/events.js';
 import type { StateRun } from './core/execution-history.js';
+import type { CycloneDxDocument } from './core/sbom.js';
 import type { ExecutionFacts, Leftover } from './core/sweep.js';
 
 /** A machine image (an AMI on AWS, a qcow2 + catalog entry locally). */
@@ -373,4 +374,37 @@ export interface ScalingGroups {
     group: string,
     preferences: { MinHealthyPercentage?: number; MaxHealthyPercentage?: number; InstanceWarmup?: number },
   ): Promise<RefreshStart>;
+}
+
+/**
+ * Where images' SBOMs are stored (the `factory:sbom` tag's URI, `core/tags.ts`): S3 on AWS
+ * (`s3://<bucket>/sboms/…`), the local catalog locally (`file://<absolute path>` inside it).
+ */
+export interface SbomStore {
+  /**
+   * The SBOM's text.
+   * @throws SbomUnreadable when the URI is not one this store reads (another scheme, a bucket or
+   *   path outside its own) or the object cannot be read (missing, denied).
+   */
+  read(uri: string): Promise<string>;
+}
+
+/** What a {@link VulnerabilityScanner} reports. */
+export type ScanOutcome =
+  /** `report`: the scanner's CycloneDX 1.5 vulnerability report (`core/vulnerability-gate.ts`). */
+  | { scanned: true; report: unknown }
+  /** No scan happened; `reason` says why (e.g. the local backend has no vulnerability database). */
+  | { scanned: false; reason: string };
+
+/** Scans an SBOM for known vulnerabilities (Amazon Inspector `ScanSbom` on AWS; none locally). */
+export interface VulnerabilityScanner {
+  /** `inspector` or `none`: reported with the inspection. */
+  readonly name: 'inspector' | 'none';
+  /**
+   * @param sbom a CycloneDX 1.5 document (at most `SCAN_SBOM_MAX_COMPONENTS` components: the
+   *   caller checks).
+   * @throws the backend's error (Inspector: AccessDeniedException, InternalServerException,
+   *   ValidationException; ThrottlingException after the SDK's own retries).
+   */
+  scan(sbom: CycloneDxDocument): Promise<ScanOutcome>;
 }

@@ -11,14 +11,16 @@ import { timePerPhase, usageOfRuns } from './core/build-times.js';
 import type { StateRun } from './core/execution-history.js';
 import { rolloutSummary } from './core/rollout.js';
 import type { Notification } from './ports.js';
-import type {
-  Build,
-  Candidate,
-  CaughtError,
-  ProbeResult,
-  Promotion,
-  Retention,
-  RolloutReportState,
+import {
+  type Build,
+  type Candidate,
+  type CaughtError,
+  type Inspection,
+  InspectionSchema,
+  type ProbeResult,
+  type Promotion,
+  type Retention,
+  type RolloutReportState,
 } from './schemas.js';
 
 /**
@@ -41,6 +43,8 @@ export interface SuccessReport {
   candidate: Candidate;
   promotion: Promotion;
   probeResult?: ProbeResult | undefined;
+  /** `$.inspection` (InspectCandidate): package diff and vulnerability gate; absent in builds before it. */
+  inspection?: Inspection | undefined;
   retention?: Retention | undefined;
   /** `$.rollout` (RolloutChannel or RolloutIncomplete); absent when the channel does not roll out. */
   rollout?: RolloutReportState | undefined;
@@ -88,6 +92,47 @@ const probeSummary = (probe: ProbeResult | undefined): string => {
 };
 
 /**
+ * The `Packages` field (the package diff against the channel's image: counts and first lines, or
+ * why there is none) and the `Vulnerabilities` field (the gate's verdict and the counts per
+ * severity), from `$.inspection`; none when the build has no inspection.
+ */
+export const inspectionFields = (
+  inspection: Inspection | undefined,
+): Array<{ label: 'Packages' | 'Vulnerabilities'; value: string }> => {
+  if (inspection === undefined) return [];
+  const diff = inspection.diff.available
+    ? `against ${inspection.diff.againstImageId}: ${inspection.diff.summary}`
+    : `not available: ${inspection.diff.reason}`;
+  const counts = inspection.vulnerabilities
+    ? Object.entries(inspection.vulnerabilities)
+        .filter(([, count]) => count > 0)
+        .map(([severity, count]) => `${count} ${severity}`)
+        .join(', ') || 'no findings'
+    : undefined;
+  return [
+    { label: 'Packages', value: `${inspection.packages} (SBOM ${inspection.sbom}); ${diff}` },
+    {
+      label: 'Vulnerabilities',
+      value: `${inspection.verdict.summary} [scanner ${inspection.scanner}${counts === undefined ? '' : `: ${counts}`}]`,
+    },
+  ];
+};
+
+/**
+ * `inspectionFields` of an execution's output, when it has a readable `$.inspection` (the CLI's
+ * `status`); `{}` otherwise.
+ */
+export const inspectionSummary = (output: unknown): { packages?: string; vulnerabilities?: string } => {
+  const parsed = InspectionSchema.safeParse((output as { inspection?: unknown } | null)?.inspection);
+  if (!parsed.success) return {};
+  const fields = Object.fromEntries(inspectionFields(parsed.data).map(({ label, value }) => [label, value]));
+  return { packages: fields.Packages, vulnerabilities: fields.Vulnerabilities } as {
+    packages?: string;
+    vulnerabilities?: string;
+  };
+};
+
+/**
  * Report of a successful build: pipeline, source and new image, commit, duration, probe, retention
  * and, when the channel rolls out, the rollout (`core/rollout.ts` `rolloutSummary`).
  * A superseded build (`promotion.outcome: superseded`: a build at least as new was already current)
@@ -126,8 +171,7 @@ export const buildSuccessNotification = (
         : { label: 'Previous image', value: promotion.previousImageId ?? 'none' },
       { label: 'Commit', value: build.commit ?? 'not pinned' },
       ...timeAndCostFields(build.startedAt, now, run, build.instanceTypes),
-      // Seam for issue 11 point 4's package diff: a field here, from the SBOMs of point 2 (not on
-      // main yet; `factory diff` waits for them too).
+      ...inspectionFields(report.inspection),
       { label: 'Probe', value: probeSummary(report.probeResult) },
       { label: 'Retention', value: retentionSummary(report.retention) },
       ...(build.rollout && !superseded ? [{ label: 'Rollout', value: rolloutSummary(report.rollout) }] : []),
@@ -144,6 +188,7 @@ export const RESULT_PATHS: ReadonlyArray<readonly [state: string, resultKey: str
   ['PrepareBuild', 'build'],
   ['BakeImage', 'bake'],
   ['FindCandidateImage', 'candidate'],
+  ['InspectCandidate', 'inspection'],
   ['LaunchTestInstance', 'testInstance'],
   ['CheckInstanceOnline', 'online'],
   ['ProbeTestInstance', 'probe'],
@@ -170,6 +215,9 @@ export const ERROR_STATES: Readonly<Record<string, string>> = {
   UnknownImageDefinition: 'PrepareBuild',
   ForeignBaseImage: 'PrepareBuild',
   CandidateNotFound: 'FindCandidateImage',
+  CandidateWithoutSbom: 'InspectCandidate',
+  SbomUnreadable: 'InspectCandidate',
+  VulnerabilityGateFailed: 'InspectCandidate',
   InstanceNeverOnline: 'CheckInstanceOnline',
   ProbeFailed: 'CheckProbeResult',
   ProbeTimedOut: 'CheckProbeResult',
@@ -193,7 +241,11 @@ export const inferFailedState = (state: Record<string, unknown>, error: CaughtEr
 
 /** Report of a failed execution: pipeline, failed state, error and cause. */
 export const buildFailureNotification = (
-  state: Record<string, unknown> & { build?: Build | undefined; pipeline?: string | undefined },
+  state: Record<string, unknown> & {
+    build?: Build | undefined;
+    pipeline?: string | undefined;
+    inspection?: Inspection | undefined;
+  },
   error: CaughtError | undefined,
   executionUrl?: string,
   run?: { runs: ReportRuns; backend: ReportBackend; now: Date },
@@ -215,6 +267,7 @@ export const buildFailureNotification = (
           ]
         : []),
       ...(run ? timeAndCostFields(state.build?.startedAt, run.now, run, state.build?.instanceTypes) : []),
+      ...inspectionFields(state.inspection),
       ...(state.cleanup === undefined ? [] : [{ label: 'Cleanup', value: cleanupSummary(state.cleanup) }]),
     ],
     detail: (error?.Cause ?? 'no cause recorded').slice(0, 2900),

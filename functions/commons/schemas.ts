@@ -229,6 +229,8 @@ export const Candidate = z.object({
   name: z.string(),
   createdAt: z.string(),
   snapshotIds: z.array(z.string()),
+  /** The `factory:sbom` tag's URI (`core/tags.ts`); absent on an image baked without an SBOM. */
+  sbom: z.string().min(1).optional(),
 });
 export type Candidate = z.infer<typeof Candidate>;
 
@@ -356,6 +358,54 @@ export const RolloutReportSchema = z.object({
   error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
 });
 export type RolloutReportState = z.infer<typeof RolloutReportSchema>;
+
+/** A finding of the vulnerability gate (`core/vulnerability-gate.ts` `Finding`). */
+const FindingSchema = z.object({
+  id: z.string(),
+  severity: z.string(),
+  package: z.string(),
+  fixedVersion: z.string().optional(),
+});
+
+/** `$.inspection`, InspectCandidate's result (`steps/inspect-candidate.ts`). */
+export const InspectionSchema = z.object({
+  /** The candidate's SBOM (`factory:sbom`). */
+  sbom: z.string(),
+  /** Components in the SBOM, and the packages among them (components with a package URL). */
+  components: z.number().int().nonnegative(),
+  packages: z.number().int().nonnegative(),
+  /** The package diff against the image the channel serves. */
+  diff: z.discriminatedUnion('available', [
+    z.object({
+      available: z.literal(true),
+      /** The image compared against, and its SBOM. */
+      againstImageId: z.string(),
+      againstSbom: z.string(),
+      counts: z.object({
+        added: z.number().int().nonnegative(),
+        removed: z.number().int().nonnegative(),
+        upgraded: z.number().int().nonnegative(),
+        downgraded: z.number().int().nonnegative(),
+        unchanged: z.number().int().nonnegative(),
+      }),
+      /** `core/sbom.ts` `diffSummary`: counts, then the first change lines. */
+      summary: z.string(),
+    }),
+    z.object({ available: z.literal(false), reason: z.string() }),
+  ]),
+  scanner: z.enum(['inspector', 'none']),
+  /** Findings per severity; null when nothing was scanned. */
+  vulnerabilities: z.record(z.string(), z.number().int().nonnegative()).nullable(),
+  verdict: z.object({
+    outcome: z.enum(['pass', 'block']),
+    threshold: z.string(),
+    applied: z.boolean(),
+    blocking: z.array(FindingSchema),
+    blockingCount: z.number().int().nonnegative(),
+    summary: z.string(),
+  }),
+});
+export type Inspection = z.infer<typeof InspectionSchema>;
 
 /** `$.error` as written by a Catch with `ResultPath: $.error`. */
 export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optional() });

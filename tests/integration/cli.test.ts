@@ -32,7 +32,12 @@ import { DynamoDbPromotionLedger } from '#commons/aws/dynamodb-promotion-ledger.
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { buildId, executionArnOf, executionName } from '#commons/core/build-key.js';
 import { promotionLeaseKey } from '#commons/core/promotion-lease.js';
-import { bakeCandidate, bakeImageLikePacker } from './doubles/packer-bake-double.js';
+import {
+  bakeCandidate,
+  bakeImageLikePacker,
+  sbomFixture,
+  uploadSbomLikeRunner,
+} from './doubles/packer-bake-double.js';
 import { buildDocument } from './fixtures/build.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';
 import {
@@ -684,6 +689,48 @@ describe('start, status, list', () => {
   });
 });
 
+describe('diff', () => {
+  it('prints the package changes between two images from their SBOMs in the stack`s bucket; --json', async () => {
+    // Prepare: two builds of web, each with its SBOM uploaded and tagged as the runner does.
+    const baked = [];
+    for (const [n, fixture] of [
+      [1, 'syft-debian12-before.cdx.json'],
+      [2, 'syft-debian12-after.cdx.json'],
+    ] as const) {
+      const build = buildDocument({ pipeline: 'web', commit: String(n).repeat(40) });
+      const image = await bakeImageLikePacker(aws.ec2, build);
+      await uploadSbomLikeRunner(
+        aws.ec2,
+        { s3: aws.s3, bucket: aws.sbomBucket, document: sbomFixture(fixture) },
+        { imageId: image.imageId, pipeline: 'web', buildId: `${build.buildId}-${n}` },
+      );
+      baked.push(image.imageId);
+    }
+    const [a = '', b = ''] = baked;
+    const unsbomed = await bakeImageLikePacker(
+      aws.ec2,
+      buildDocument({ pipeline: 'web', commit: '9'.repeat(40) }),
+    );
+
+    // Act
+    const text = await factory('diff', a, b);
+    const asJson = await factory('--json', 'diff', a, b);
+    const without = await factory('diff', unsbomed.imageId, b);
+
+    // Assess
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`${a} → ${b}: 1 added, 1 removed, 1 upgraded, 1 downgraded (37 unchanged)`);
+    expect(text.stdout).toMatch(/^upgraded\s+openssl:amd64\s+3\.0\.19-1~deb12u2\s+3\.0\.20-1~deb12u1$/m);
+    expect(json<{ added: Array<{ name: string }>; from: { sbom: string } }>(asJson)).toMatchObject({
+      added: [{ name: 'nginx' }],
+      from: { sbom: expect.stringMatching(new RegExp(`^s3://${aws.sbomBucket}/sboms/web/`)) },
+    });
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain(`image ${unsbomed.imageId} has no SBOM (no factory:sbom tag)`);
+    expect(without.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe('errors say what is wrong and what to do', () => {
   it('a stage that is not deployed, a missing region, sweep without --dry-run, diff, a bad image id', async () => {
     // Act
@@ -712,8 +759,10 @@ describe('errors say what is wrong and what to do', () => {
     expect(stderr).toContain('no AWS region');
     expect(sweep.code).toBe(2);
     expect(sweep.stderr).toContain('sweep needs --dry-run');
-    expect(diff.code).toBe(2);
-    expect(diff.stderr).toContain('issue 11 point 2');
+    expect(diff.code).toBe(1);
+    expect(diff.stderr).toContain(
+      'factory: image ami-0123456789abcdef0 is not an image of stack golden-image-factory-dev in us-east-1',
+    );
     expect(badImage.code).toBe(2);
     expect(badImage.stderr).toContain('must be an image id');
     for (const run of [noStack, sweep, diff, badImage]) expect(run.stderr).not.toMatch(/\n\s+at /);

@@ -26,6 +26,7 @@ import {
   type Image,
   type Instance,
 } from '@aws-sdk/client-ec2';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
@@ -204,6 +205,10 @@ export interface AwsSide {
   readonly ssm: SSMClient;
   readonly sfn: SFNClient;
   readonly dynamodb: DynamoDBClient;
+  /** Straight to moto: the stack's SBOM bucket ({@link sbomBucket}) exists in it. */
+  readonly s3: S3Client;
+  /** The stack's `SbomBucket` (the name the packaged template gives it here). */
+  readonly sbomBucket: string;
   /**
    * The image definition repository on a real git server (`SOURCE_REPOSITORY`, branch `main`,
    * one initial commit): what PrepareBuild resolves builds without a commit to.
@@ -219,6 +224,8 @@ export interface AwsSide {
 const FACTORY_SETTINGS = [
   'DISTRIBUTION',
   'ROLLOUT',
+  'VULNERABILITY_THRESHOLD',
+  'SBOM_BUCKET',
   'STATE_MACHINE_ARN',
   'CHANNEL_PARAMETER_PREFIX',
   'LAST_SEEN_PARAMETER_PREFIX',
@@ -285,8 +292,12 @@ export const startAwsSide = async (
   const ssm = new SSMClient(clientConfig(motoEndpoint));
   const sfn = new SFNClient(clientConfig(motoEndpoint));
   const dynamodb = new DynamoDBClient(clientConfig(motoEndpoint));
+  const s3 = new S3Client({ ...clientConfig(motoEndpoint), forcePathStyle: true });
+  // The bucket the packaged inspect-candidate function is told (SBOM_BUCKET: Ref SbomBucket).
+  const sbomBucket = packagedStack().functionEnvironment('inspect-candidate').SBOM_BUCKET ?? '';
   try {
     await resetMoto(motoEndpoint);
+    await s3.send(new CreateBucketCommand({ Bucket: sbomBucket }));
     const stacks = [packagedStack(), ...(options.otherStages ?? [])];
     for (const stack of stacks) {
       await createPromotionLedger(dynamodb, stack);
@@ -328,6 +339,10 @@ export const startAwsSide = async (
     ...settings,
     SOURCE_REPOSITORY: git.url,
     SOURCE_BRANCH: 'main',
+    SBOM_BUCKET: sbomBucket,
+    // The AWS scanner fails closed until @aws-sdk/client-inspector-scan is a dependency
+    // (functions/commons/aws/unavailable-scanner.ts): the gate is off unless a file turns it on.
+    VULNERABILITY_THRESHOLD: 'NONE',
     ...options.env,
   });
   return {
@@ -337,10 +352,13 @@ export const startAwsSide = async (
     ssm,
     sfn,
     dynamodb,
+    s3,
+    sbomBucket,
     git,
     initialCommit,
     close: async () => {
       ec2.destroy();
+      s3.destroy();
       ssm.destroy();
       sfn.destroy();
       dynamodb.destroy();
@@ -490,6 +508,7 @@ export const importHandler = async <Out = unknown>(
     import('#commons/clients/sfn.js').then((m) => m.sfn()),
     import('#commons/clients/ssm.js').then((m) => m.ssm()),
     import('#commons/clients/ssm-incidents.js').then((m) => m.ssmIncidents()),
+    import('#commons/clients/s3.js').then((m) => m.s3()),
     // The per-region clients of distributed pipelines, in every region the tests use.
     ...[TEST_REGION, ...DISTRIBUTION_REGIONS].flatMap((region) => [
       import('#commons/clients/ec2.js').then((m) => m.ec2In(region)),

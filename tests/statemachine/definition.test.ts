@@ -35,6 +35,9 @@ const DESIGN: Record<string, [string, string | null | undefined]> = {
   PrepareBuild: ['Task', '$.build'],
   BakeImage: ['Task', '$.bake'],
   FindCandidateImage: ['Task', '$.candidate'],
+  InspectCandidate: ['Task', '$.inspection'],
+  IsVulnerabilityGatePassed: ['Choice', undefined],
+  VulnerabilityGateFailed: ['Pass', undefined],
   LaunchTestInstance: ['Task', '$.testInstance'],
   WaitForInstanceBoot: ['Wait', undefined],
   CheckInstanceOnline: ['Task', '$.online'],
@@ -165,7 +168,7 @@ describe('image-factory.asl.yaml', () => {
   it('names every Lambda task after its handler file (PrepareBuild → prepare-build)', () => {
     const keys = lambdaFunctionKeys();
 
-    expect(Object.keys(keys)).toHaveLength(20);
+    expect(Object.keys(keys)).toHaveLength(21);
     for (const [state, key] of Object.entries(keys)) expect(key).toBe(kebab(state));
   });
 

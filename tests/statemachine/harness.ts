@@ -11,11 +11,20 @@
  * Waits and retry pauses are overridden to 0 ms, so a run takes milliseconds.
  * Library reference: https://github.com/nibble-4bits/aws-local-stepfunctions#staterunninput-options
  */
+
+import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { RefreshStart, ScalingGroups } from '#commons/ports.js';
 import { checkDistribution } from '#commons/steps/distribute-image.js';
+import { inspectCandidate } from '#commons/steps/inspect-candidate.js';
 import { rolloutChannel } from '#commons/steps/rollout-channel.js';
 import { loadDefinition, taskStateNames, waitStateNames } from '#statemachines/definition.js';
+import {
+  MemoryChannelPointer,
+  MemoryImageStore,
+  MemorySbomStore,
+  ScriptedScanner,
+} from '../unit/helpers/fakes.js';
 
 /** Any JSON value a Task receives or returns. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -33,6 +42,7 @@ export type TaskName =
   | 'PrepareBuild'
   | 'BakeImage'
   | 'FindCandidateImage'
+  | 'InspectCandidate'
   | 'LaunchTestInstance'
   | 'CheckInstanceOnline'
   | 'ProbeTestInstance'
@@ -121,6 +131,60 @@ export const DISTRIBUTION: JsonObject = {
 export const regionImageId = (region: string): string =>
   region === 'us-east-1' ? CANDIDATE_IMAGE_ID : `ami-0c0ffee${region === 'eu-west-1' ? 'e' : 'a'}0c0ffee002`;
 export const TEST_INSTANCE_ID = 'i-0feedface0000001';
+
+/** The candidate's SBOM (the `factory:sbom` tag FindCandidateImage returns) and the channel image's. */
+export const CANDIDATE_SBOM = `s3://golden-image-factory-dev-sboms-123456789012/sboms/web/${BUILD_ID}.cdx.json`;
+export const CURRENT_IMAGE_ID = 'ami-0b0b0b0b0b0b0b0b0';
+export const CURRENT_SBOM =
+  's3://golden-image-factory-dev-sboms-123456789012/sboms/web/web-20251201t120000z-1a2b3c4.cdx.json';
+
+/** A real-shaped fixture under `tests/events/`. */
+export const eventFixture = (path: string): string =>
+  readFileSync(new URL(`../events/${path}`, import.meta.url), 'utf8');
+
+/**
+ * The InspectCandidate double: the real step over in-memory ports: the channel `web/stable` serves
+ * {@link CURRENT_IMAGE_ID}, whose SBOM is the Debian 12 fixture; the candidate's is the updated
+ * one; `scanner` answers the scan. `threshold` is the stage's `vulnerabilityThreshold`.
+ */
+export const inspectWith = (
+  scanner: ScriptedScanner,
+  threshold: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'NONE' = 'CRITICAL',
+): TaskDouble => {
+  const images = new MemoryImageStore();
+  images.images.push({
+    imageId: CURRENT_IMAGE_ID,
+    name: 'web-current',
+    createdAt: '2025-12-01T12:40:00.000Z',
+    tags: { 'factory:pipeline': 'web', 'factory:channel': 'stable', 'factory:sbom': CURRENT_SBOM },
+    snapshotIds: [],
+  });
+  const pointer = new MemoryChannelPointer();
+  void pointer.point('web', 'stable', CURRENT_IMAGE_ID);
+  const sboms = new MemorySbomStore(
+    new Map([
+      [CURRENT_SBOM, eventFixture('sbom/syft-debian12-before.cdx.json')],
+      [CANDIDATE_SBOM, eventFixture('sbom/syft-debian12-after.cdx.json')],
+    ]),
+  );
+  return async (input) =>
+    (await inspectCandidate(
+      input as never,
+      { images, pointer, sboms, scanner },
+      { threshold },
+    )) as unknown as Json;
+};
+
+/** A ScanSbom report (outputFormat CYCLONE_DX_1_5) with no vulnerabilities. */
+export const CLEAN_SCAN = {
+  scanned: true as const,
+  report: { bomFormat: 'CycloneDX', specVersion: '1.5', vulnerabilities: [] },
+};
+/** The recorded ScanSbom response's report: one critical, one high, one medium finding. */
+export const FINDINGS_SCAN = {
+  scanned: true as const,
+  report: (JSON.parse(eventFixture('inspector-scan/scan-sbom-cyclonedx.json')) as { sbom: unknown }).sbom,
+};
 
 /** `$.build.rollout` of a channel that rolls out (PrepareBuild resolves it from the rollout parameter). */
 export const ROLLOUT: JsonObject = {
@@ -213,7 +277,9 @@ export function happyPath(): Record<TaskName, TaskDouble> {
       name: `web-ubuntu-24.04-${BUILD_ID}`,
       createdAt: '2026-01-01T12:40:00.000Z',
       snapshotIds: ['snap-0aaaaaaaaaaaaaaa1'],
+      sbom: CANDIDATE_SBOM,
     }),
+    InspectCandidate: inspectWith(new ScriptedScanner('inspector', CLEAN_SCAN)),
     LaunchTestInstance: () => ({ instanceId: TEST_INSTANCE_ID }),
     CheckInstanceOnline: (input) => {
       const attempt = previousAttempt(input, 'online') + 1;

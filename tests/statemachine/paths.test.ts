@@ -12,14 +12,19 @@ import {
   MemoryImageStore,
   MemoryLauncher,
   MemoryPromotionLedger,
+  ScriptedScanner,
 } from '../unit/helpers/fakes.js';
 import {
   BUILD_ID,
   CANDIDATE_IMAGE_ID,
+  CANDIDATE_SBOM,
+  CURRENT_IMAGE_ID,
   DISTRIBUTION,
   EXECUTION,
+  FINDINGS_SCAN,
   happyPath,
   inputOf,
+  inspectWith,
   type Json,
   leavesNoTestInstance,
   namedError,
@@ -37,6 +42,8 @@ const SUCCESS_PATH = [
   'PrepareBuild',
   'BakeImage',
   'FindCandidateImage',
+  'InspectCandidate',
+  'IsVulnerabilityGatePassed',
   'LaunchTestInstance',
   'WaitForInstanceBoot',
   'CheckInstanceOnline',
@@ -182,6 +189,122 @@ describe('pipeline paths', () => {
       termination: {},
       promotion: {},
       retention: {},
+    });
+  });
+
+  describe('InspectCandidate: SBOM, package diff and vulnerability gate, before any test instance', () => {
+    const UP_TO_INSPECTION = ['PrepareBuild', 'BakeImage', 'FindCandidateImage', 'InspectCandidate'];
+
+    it('gate passes: the diff against the channel image and the verdict are in $.inspection, the build goes on', async () => {
+      // Act
+      const run = await runPipeline();
+
+      // Assess
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.output?.inspection).toMatchObject({
+        sbom: CANDIDATE_SBOM,
+        scanner: 'inspector',
+        diff: {
+          available: true,
+          againstImageId: CURRENT_IMAGE_ID,
+          counts: { added: 1, removed: 1, upgraded: 1, downgraded: 1 },
+        },
+        verdict: { outcome: 'pass', threshold: 'CRITICAL', applied: true },
+      });
+      expect(inputOf(run, 'NotifySuccess').inspection).toEqual(run.output?.inspection);
+    });
+
+    it('gate blocks: VulnerabilityGateFailed with the findings, cleanup, nothing launched or promoted', async () => {
+      // Act
+      const run = await runPipeline({
+        InspectCandidate: inspectWith(new ScriptedScanner('inspector', FINDINGS_SCAN)),
+      });
+
+      // Assess
+      expectFailedWith(run, 'VulnerabilityGateFailed');
+      expect(run.visited).toEqual([
+        ...UP_TO_INSPECTION,
+        'IsVulnerabilityGatePassed',
+        'VulnerabilityGateFailed',
+        ...FAILURE_TAIL,
+      ]);
+      expect(String(run.error?.Cause)).toMatch(
+        /^blocked: 2 findings at or above CRITICAL: CVE-2024-5535 \(critical\) in libssl3 3\.0\.19-1~deb12u2, fixed in 3\.0\.21-1~deb12u1/,
+      );
+      expect(run.calls.LaunchTestInstance).toBeUndefined();
+      expect(run.calls.PromoteImage).toBeUndefined();
+    });
+
+    it('a lower threshold blocks on a high finding; NONE never blocks and scans nothing', async () => {
+      const high = {
+        scanned: true as const,
+        report: {
+          bomFormat: 'CycloneDX',
+          vulnerabilities: [
+            { id: 'CVE-2024-2398', ratings: [{ severity: 'high' }], affects: [{ ref: 'x' }] },
+          ],
+        },
+      };
+      const blocked = await runPipeline({
+        InspectCandidate: inspectWith(new ScriptedScanner('inspector', high), 'HIGH'),
+      });
+      const none = new ScriptedScanner('inspector', FINDINGS_SCAN);
+      const open = await runPipeline({ InspectCandidate: inspectWith(none, 'NONE') });
+
+      expectFailedWith(blocked, 'VulnerabilityGateFailed');
+      expect(open.status).toBe('SUCCEEDED');
+      expect(none.scanned).toHaveLength(0);
+      expect(open.output?.inspection).toMatchObject({
+        scanner: 'none',
+        vulnerabilities: null,
+        verdict: { applied: false },
+      });
+    });
+
+    it('scan error: the scanner`s error goes to cleanup, nothing launched', async () => {
+      // Act
+      const run = await runPipeline({
+        InspectCandidate: inspectWith(new ScriptedScanner('inspector', namedError('AccessDeniedException'))),
+      });
+
+      // Assess
+      expectFailedWith(run, 'AccessDeniedException');
+      expect(run.visited).toEqual([...UP_TO_INSPECTION, ...FAILURE_TAIL]);
+      expect(run.calls.LaunchTestInstance).toBeUndefined();
+    });
+
+    it('candidate without SBOM: CandidateWithoutSbom says the bake produced none, nothing launched', async () => {
+      // Act
+      const run = await runPipeline({
+        FindCandidateImage: () => ({
+          imageId: CANDIDATE_IMAGE_ID,
+          name: `web-${BUILD_ID}`,
+          createdAt: '2026-01-01T12:40:00.000Z',
+          snapshotIds: [],
+        }),
+      });
+
+      // Assess
+      expectFailedWith(run, 'CandidateWithoutSbom');
+      expect(String(run.error?.Cause)).toMatch(/has no factory:sbom tag: the bake produced no SBOM/);
+      expect(run.visited).toEqual([...UP_TO_INSPECTION, ...FAILURE_TAIL]);
+    });
+
+    it('Lambda errors are retried with the standard retrier, then the inspection goes on', async () => {
+      // Act
+      const inspect = inspectWith(
+        new ScriptedScanner('inspector', { scanned: true, report: { bomFormat: 'CycloneDX' } }),
+      );
+      const run = await runPipeline({
+        InspectCandidate: (input, call) => {
+          if (call === 1) throw namedError('Lambda.ServiceException');
+          return inspect(input, call);
+        },
+      });
+
+      // Assess
+      expect(run.status).toBe('SUCCEEDED');
+      expect(retriesOf(run, 'InspectCandidate')).toBe(1);
     });
   });
 
@@ -591,7 +714,12 @@ describe('candidate cleanup on every failure before promotion', () => {
         imageId: CANDIDATE_IMAGE_ID,
         name: `web-${BUILD_ID}`,
         createdAt: '2026-01-01T12:40:00.000Z',
-        tags: { 'factory:pipeline': 'web', 'factory:build-id': BUILD_ID, 'factory:channel': 'candidate' },
+        tags: {
+          'factory:pipeline': 'web',
+          'factory:build-id': BUILD_ID,
+          'factory:channel': 'candidate',
+          'factory:sbom': CANDIDATE_SBOM,
+        },
         snapshotIds: ['snap-0aaaaaaaaaaaaaaa1'],
       });
     const doubles: Partial<Record<TaskName, TaskDouble>> = {
@@ -656,6 +784,18 @@ describe('candidate cleanup on every failure before promotion', () => {
         'FindCandidateImage fails with the AMI there',
         () => ({ FindCandidateImage: throwing('Lambda.Unknown') }),
         'Lambda.Unknown',
+        'deregistered',
+      ],
+      [
+        'the vulnerability gate blocks',
+        () => ({ InspectCandidate: inspectWith(new ScriptedScanner('inspector', FINDINGS_SCAN)) }),
+        'VulnerabilityGateFailed',
+        'deregistered',
+      ],
+      [
+        'the scan fails',
+        () => ({ InspectCandidate: throwing('ValidationException') }),
+        'ValidationException',
         'deregistered',
       ],
       [

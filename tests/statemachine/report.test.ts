@@ -81,16 +81,20 @@ describe('report facts against the ASL', () => {
       expect(states[state]?.Type, error).toBe('Task');
   });
 
-  it('ERROR_STATES maps every error a poll loop records to that loop`s check state', () => {
+  it('ERROR_STATES maps every error a Pass state records to the Task whose result its Choice tests', () => {
     const checkOf = Object.fromEntries(Object.values(pollLoops()).map((loop) => [loop.choice, loop.check]));
+    const taskBefore = (choice: string) =>
+      checkOf[choice] ??
+      Object.entries(states).find(([, state]) => state.Type === 'Task' && state.Next === choice)?.[0];
     const recorded = recordedErrors();
 
     expect(recorded.map(({ error }) => error).sort()).toEqual([
       'InstanceNeverOnline',
       'ProbeFailed',
       'ProbeTimedOut',
+      'VulnerabilityGateFailed',
     ]);
-    for (const { error, choice } of recorded) expect(ERROR_STATES[error], error).toBe(checkOf[choice]);
+    for (const { error, choice } of recorded) expect(ERROR_STATES[error], error).toBe(taskBefore(choice));
   });
 
   it('ERROR_STATES maps every error a Task retries by name to that Task, where it can become $.error', () => {

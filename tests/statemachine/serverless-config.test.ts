@@ -74,12 +74,47 @@ describe('serverless.yml', () => {
     expect(suffixes?.sort()).toEqual(taskFunctions.map(([, key]) => key).sort());
   });
 
-  it('grants no wildcard action anywhere', () => {
-    const actions =
-      JSON.stringify(serverless.resources.Resources).match(/"Action":(\[[^\]]*\]|"[^"]*")/g) ?? [];
+  it('grants no wildcard action anywhere (a Deny may name every action: it only takes away)', () => {
+    const allows = JSON.stringify(serverless.resources.Resources, (_key, value) =>
+      value !== null && typeof value === 'object' && (value as { Effect?: unknown }).Effect === 'Deny'
+        ? undefined
+        : value,
+    );
+    const actions = allows.match(/"Action":(\[[^\]]*\]|"[^"]*")/g) ?? [];
 
     expect(actions.length).toBeGreaterThan(20);
     for (const action of actions) expect(action).not.toMatch(/"\*"|:\*"/);
+  });
+
+  it('keeps the SBOM bucket private, encrypted, TLS-only, versioned and retained on stack delete', () => {
+    const resources = serverless.resources.Resources as Record<string, Record<string, unknown>>;
+    const bucket = resources.SbomBucket as {
+      DeletionPolicy: string;
+      UpdateReplacePolicy: string;
+      Properties: Record<string, unknown>;
+    };
+    const policy = resources.SbomBucketPolicy?.Properties as {
+      PolicyDocument: { Statement: Array<Record<string, unknown>> };
+    };
+
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.UpdateReplacePolicy).toBe('Retain');
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(JSON.stringify(bucket.Properties.BucketEncryption)).toContain('AES256');
+    expect(policy.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
   });
 
   it('keeps every image retention can delete, and its snapshots, restorable in the Recycle Bin', () => {
@@ -143,6 +178,7 @@ describe('serverless.yml', () => {
       `\${file(./serverless/resources-recycle-bin.yml)}`,
       `\${file(./serverless/guards.yml)}`,
       `\${file(./serverless/resources-promotion-ledger.yml)}`,
+      `\${file(./serverless/resources-sbom-bucket.yml)}`,
     ]);
     expect(Object.keys(serverless.params.default)).toContain('bakeSubnetIds');
     expect(Object.keys(serverless.resources.Resources)).toEqual(

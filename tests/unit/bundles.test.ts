@@ -115,6 +115,7 @@ describe('function bundles', () => {
     'copy-image-to-region': ['ec2'],
     'find-candidate-image': ['ec2'],
     'github-webhook': ['ec2', 'sfn', 'ssm'],
+    'inspect-candidate': ['ec2', 's3', 'ssm'],
     'launch-test-instance': ['ec2'],
     'notify-failure': ['eventbridge', 'sfn', 'ssm'],
     'notify-success': ['sfn', 'ssm'],

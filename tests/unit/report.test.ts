@@ -8,6 +8,8 @@ import {
   formatDuration,
   formatSeconds,
   imageConsoleUrl,
+  inspectionFields,
+  inspectionSummary,
   LOCAL_COST_NOTE,
   retentionSummary,
   timeAndCostFields,
@@ -228,5 +230,85 @@ describe('failure report: cleanup outcome', () => {
   it('has no cleanup line when cleanup did not run', () => {
     const notification = buildFailureNotification({ pipeline: 'web' }, { Error: 'InvalidInput' });
     expect(notification.fields.map((field) => field.label)).not.toContain('Cleanup');
+  });
+});
+
+describe('report: package diff and vulnerability gate ($.inspection)', () => {
+  const inspection = {
+    sbom: 's3://bucket/sboms/web/web-b.cdx.json',
+    components: 42,
+    packages: 40,
+    diff: {
+      available: true as const,
+      againstImageId: 'ami-0000000000000000a',
+      againstSbom: 's3://bucket/sboms/web/web-a.cdx.json',
+      counts: { added: 1, removed: 0, upgraded: 1, downgraded: 0, unchanged: 38 },
+      summary: '1 added, 0 removed, 1 upgraded, 0 downgraded (38 unchanged)\n+ nginx:amd64 1.22.1-9+deb12u3',
+    },
+    scanner: 'inspector' as const,
+    vulnerabilities: { critical: 0, high: 2, medium: 1, low: 0, info: 0, none: 0, unknown: 0 },
+    verdict: {
+      outcome: 'pass' as const,
+      threshold: 'CRITICAL',
+      applied: true,
+      blocking: [],
+      blockingCount: 0,
+      summary: 'passed: no finding at or above CRITICAL (3 findings)',
+    },
+  };
+
+  it('shows the diff against the previous image and the gate, with the counts per severity', () => {
+    expect(inspectionFields(inspection)).toEqual([
+      {
+        label: 'Packages',
+        value:
+          '40 (SBOM s3://bucket/sboms/web/web-b.cdx.json); against ami-0000000000000000a: 1 added, 0 removed, 1 upgraded, 0 downgraded (38 unchanged)\n+ nginx:amd64 1.22.1-9+deb12u3',
+      },
+      {
+        label: 'Vulnerabilities',
+        value: 'passed: no finding at or above CRITICAL (3 findings) [scanner inspector: 2 high, 1 medium]',
+      },
+    ]);
+    expect(inspectionSummary({ inspection })).toEqual({
+      packages: inspectionFields(inspection)[0]?.value,
+      vulnerabilities: inspectionFields(inspection)[1]?.value,
+    });
+  });
+
+  it('says why there is no diff, and that the local gate was not applied', () => {
+    const local = {
+      ...inspection,
+      diff: { available: false as const, reason: 'channel stable of web serves no image yet' },
+      scanner: 'none' as const,
+      vulnerabilities: null,
+      verdict: { ...inspection.verdict, applied: false, summary: 'not applied: no vulnerability database' },
+    };
+    expect(inspectionFields(local).map((field) => field.value)).toEqual([
+      '40 (SBOM s3://bucket/sboms/web/web-b.cdx.json); not available: channel stable of web serves no image yet',
+      'not applied: no vulnerability database [scanner none]',
+    ]);
+    expect(inspectionSummary({})).toEqual({});
+    expect(inspectionSummary(null)).toEqual({});
+  });
+
+  it('the failure report of a blocked gate carries the fields; the cause lists the findings', () => {
+    const blocked = {
+      ...inspection,
+      verdict: {
+        ...inspection.verdict,
+        outcome: 'block' as const,
+        summary: 'blocked: 1 finding at or above HIGH: CVE-2024-2398 (high) in curl 7.88.1-10+deb12u5',
+      },
+    };
+    const report = buildFailureNotification(
+      { pipeline: 'web', inspection: blocked },
+      { Error: 'VulnerabilityGateFailed', Cause: blocked.verdict.summary },
+    );
+    expect(report.title).toBe('web: build failed in InspectCandidate');
+    expect(report.fields).toContainEqual({
+      label: 'Vulnerabilities',
+      value: `${blocked.verdict.summary} [scanner inspector: 2 high, 1 medium]`,
+    });
+    expect(report.detail).toContain('CVE-2024-2398');
   });
 });

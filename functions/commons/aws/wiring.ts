@@ -11,6 +11,7 @@ import { codeCommit } from '../clients/codecommit.js';
 import { dynamodb } from '../clients/dynamodb.js';
 import { ec2, ec2In } from '../clients/ec2.js';
 import { eventBridge } from '../clients/eventbridge.js';
+import { s3 } from '../clients/s3.js';
 import { sfn } from '../clients/sfn.js';
 import { ssm, ssmIn } from '../clients/ssm.js';
 import { ssmIncidents } from '../clients/ssm-incidents.js';
@@ -29,6 +30,7 @@ import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { GitRevisionResolver, HttpsRevisionResolver } from './git-revisions.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
 import { OpsCenterReporter } from './ops-center-reporter.js';
+import { S3SbomStore } from './s3-sbom-store.js';
 import { SfnExecutionHistory } from './sfn-execution-history.js';
 import { SfnExecutionStatus } from './sfn-execution-status.js';
 import { PublicParameterSourceImageResolver } from './source-image-resolver.js';
@@ -36,6 +38,13 @@ import { SsmChannelPointer } from './ssm-channel-pointer.js';
 import { SsmCommandRunner } from './ssm-command-runner.js';
 import { SsmInstanceReadiness } from './ssm-instance-readiness.js';
 import { ssmSecureString } from './ssm-secure-string.js';
+import { UnavailableScanner } from './unavailable-scanner.js';
+
+/** The images' SBOMs in the stack's bucket (`SBOM_BUCKET`), read by `factory:sbom` URI. */
+export const sbomStore = (): S3SbomStore => new S3SbomStore(s3, config.sbomBucket);
+
+/** Amazon Inspector ScanSbom: not wired yet (`unavailable-scanner.ts`), so it fails closed. */
+export const vulnerabilityScanner = (): UnavailableScanner => new UnavailableScanner();
 
 export const imageStore = (): Ec2ImageStore =>
   new Ec2ImageStore(ec2, config.stage, (imageIds, error) =>

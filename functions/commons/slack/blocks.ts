@@ -13,6 +13,18 @@ export interface SlackMessage {
 const escapeMrkdwn = (text: string): string =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/**
+ * Most characters of a section field's text (https://docs.slack.dev/reference/block-kit/blocks/section-block:
+ * "Maximum length for the text in each item is 2000 characters"); longer values (a package diff,
+ * a list of findings) are cut with `…`.
+ */
+export const FIELD_TEXT_MAX = 2000;
+
+const fieldText = (label: string, value: string): string => {
+  const text = `*${escapeMrkdwn(label)}*\n${escapeMrkdwn(value)}`;
+  return text.length <= FIELD_TEXT_MAX ? text : `${text.slice(0, FIELD_TEXT_MAX - 1)}…`;
+};
+
 /** Render a notification as Block Kit (header, fields in groups of ≤ 10, detail, one button per link). */
 export const toSlackMessage = (notification: Notification): SlackMessage => {
   const icon = notification.outcome === 'success' ? ':white_check_mark:' : ':x:';
@@ -27,7 +39,7 @@ export const toSlackMessage = (notification: Notification): SlackMessage => {
       type: 'section',
       fields: notification.fields.slice(i, i + 10).map((field) => ({
         type: 'mrkdwn',
-        text: `*${escapeMrkdwn(field.label)}*\n${escapeMrkdwn(field.value)}`,
+        text: fieldText(field.label, field.value),
       })),
     });
   }

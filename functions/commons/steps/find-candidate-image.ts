@@ -6,7 +6,8 @@ import type { Build, Candidate } from '../schemas.js';
 /**
  * State `FindCandidateImage`: the image the bake produced, found by its ownership tags
  * (`factory:pipeline`, `factory:build-id`). The newest wins if a retried bake registered two.
- * @returns `$.candidate` `{ imageId, name, createdAt, snapshotIds }`.
+ * @returns `$.candidate` `{ imageId, name, createdAt, snapshotIds, sbom? }` (`sbom`: the
+ *   `factory:sbom` tag's URI, absent when the bake produced none; InspectCandidate refuses that).
  * @throws CandidateNotFound when no available image carries the build id.
  */
 export async function findCandidateImage(
@@ -25,5 +26,6 @@ export async function findCandidateImage(
     name: newest.name,
     createdAt: newest.createdAt,
     snapshotIds: newest.snapshotIds,
+    ...(newest.tags[TAG.sbom] ? { sbom: newest.tags[TAG.sbom] } : {}),
   };
 }

@@ -409,6 +409,96 @@ export interface InstanceRefreshRecord {
 /** The statuses of a refresh that blocks another (API_InstanceRefresh `Status`). */
 const ACTIVE_REFRESH = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
 
+/** A finding the {@link InspectorScanDouble} reports for every component of that name. */
+export interface ConfiguredFinding {
+  /** CVE or advisory id. */
+  id: string;
+  /** CycloneDX severity (`critical`, `high`, …). */
+  severity: string;
+  /** The component's `name` in the scanned SBOM (`openssl`). */
+  component: string;
+  /** Reported as `amazon:inspector:sbom_scanner:fixed_version:<bom-ref>` when given. */
+  fixedVersion?: string;
+}
+
+/**
+ * Plays Amazon Inspector Scan's `ScanSbom` (`POST /scan/sbom`), which moto does not implement.
+ * The proxy validates the request against botocore's `inspector-scan` model and evaluates
+ * `inspector-scan:ScanSbom` as the caller's role first. Then, as the API reference states
+ * (https://docs.aws.amazon.com/inspector/v2/APIReference/API_scan_ScanSbom.html): an SBOM that is
+ * no CycloneDX 1.5 document or has more than 5000 components is a `ValidationException`. Only
+ * `outputFormat: CYCLONE_DX_1_5` is modelled (another format fails the call, HTTP 500): the
+ * report is a CycloneDX 1.5 document whose `vulnerabilities[]` are the configured findings of the
+ * SBOM's components, each with `ratings[].severity`, `affects[].ref` and the fixed-version property.
+ */
+export class InspectorScanDouble {
+  /** What the next scans find (`configure`), and the component count of each scan made. */
+  #findings: ConfiguredFinding[] = [];
+  readonly scans: number[] = [];
+
+  configure(findings: readonly ConfiguredFinding[]): void {
+    this.#findings = [...findings];
+  }
+
+  /** The reply to one validated, authorized request body. */
+  answer(input: Record<string, unknown>): Reply {
+    const sbom = input.sbom as { bomFormat?: unknown; specVersion?: unknown; components?: unknown };
+    const refuse = (message: string) =>
+      json(400, { message, reason: 'OTHER' }, 'application/json', {
+        'x-amzn-errortype': 'ValidationException',
+      });
+    if (sbom?.bomFormat !== 'CycloneDX' || sbom.specVersion !== '1.5')
+      return refuse('the SBOM must be a CycloneDX 1.5 document');
+    const components = Array.isArray(sbom.components)
+      ? (sbom.components as Array<{ 'bom-ref'?: string; name?: string; version?: string; purl?: string }>)
+      : [];
+    if (components.length > 5000)
+      return refuse(`the SBOM has ${components.length} components; at most 5000 are scanned`);
+    if ((input.outputFormat ?? 'CYCLONE_DX_1_5') !== 'CYCLONE_DX_1_5')
+      throw new Error(
+        `InspectorScanDouble models outputFormat CYCLONE_DX_1_5 only, got ${String(input.outputFormat)}`,
+      );
+    this.scans.push(components.length);
+    const vulnerabilities = this.#findings.flatMap((finding, index) => {
+      const affected = components.filter(
+        (component) => component.name === finding.component && component['bom-ref'],
+      );
+      if (affected.length === 0) return [];
+      return [
+        {
+          'bom-ref': `vuln-${index + 1}`,
+          id: finding.id,
+          ratings: [{ severity: finding.severity, source: { name: 'NVD' } }],
+          affects: affected.map((component) => ({ ref: component['bom-ref'] })),
+          properties: finding.fixedVersion
+            ? affected.map((component) => ({
+                name: `amazon:inspector:sbom_scanner:fixed_version:${component['bom-ref']}`,
+                value: finding.fixedVersion,
+              }))
+            : [],
+        },
+      ];
+    });
+    return json(
+      200,
+      {
+        sbom: {
+          bomFormat: 'CycloneDX',
+          specVersion: '1.5',
+          version: 1,
+          components: components.filter((component) =>
+            vulnerabilities.some((vulnerability) =>
+              vulnerability.affects.some((a) => a.ref === component['bom-ref']),
+            ),
+          ),
+          vulnerabilities,
+        },
+      },
+      'application/json',
+    );
+  }
+}
+
 /** Plays EC2 Auto Scaling's instance refreshes, which moto does not implement. */
 export class InstanceRefreshDouble {
   readonly refreshes: InstanceRefreshRecord[] = [];
@@ -464,6 +554,8 @@ export interface MotoGapProxy {
   readonly executions: ExecutionOutcomeDouble;
   /** Instance refreshes of Auto Scaling groups (moto has none). */
   readonly instanceRefreshes: InstanceRefreshDouble;
+  /** Amazon Inspector Scan's ScanSbom (moto has no inspector-scan). */
+  readonly inspectorScan: InspectorScanDouble;
   readonly faults: FaultInjector;
   /** The service-model validator every request passes first (its `checked` constraints). */
   readonly validator: RequestValidator;
@@ -518,9 +610,27 @@ const serviceOf = (headers: IncomingMessage['headers']): string =>
   /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(String(headers.authorization ?? ''))?.[1] ??
   'unknown';
 
-const json = (status: number, body: unknown, contentType = 'application/x-amz-json-1.1'): Reply => ({
+/** An S3 object call of a path-style request (`/<bucket>/<key>`), by its method; undefined for any other. */
+const s3ObjectCall = (
+  method: string,
+  path: string,
+): { operation: 'GetObject' | 'HeadObject' | 'PutObject'; bucket: string; key: string } | undefined => {
+  const match = /^\/([^/]+)\/(.+)$/.exec(path);
+  if (!match) return undefined;
+  const operation = ({ GET: 'GetObject', HEAD: 'HeadObject', PUT: 'PutObject' } as const)[
+    method as 'GET' | 'HEAD' | 'PUT'
+  ];
+  return operation && { operation, bucket: match[1] as string, key: decodeURIComponent(match[2] as string) };
+};
+
+const json = (
+  status: number,
+  body: unknown,
+  contentType = 'application/x-amz-json-1.1',
+  headers: Record<string, string> = {},
+): Reply => ({
   status,
-  headers: { 'content-type': contentType },
+  headers: { 'content-type': contentType, ...headers },
   body: Buffer.from(JSON.stringify(body)),
 });
 
@@ -589,6 +699,7 @@ export const startMotoGapProxy = async (
   const incidents = new IncidentManagerDouble();
   const executions = new ExecutionOutcomeDouble();
   const instanceRefreshes = new InstanceRefreshDouble();
+  const inspectorScan = new InspectorScanDouble();
   /** moto's Auto Scaling in a region (the groups the refresh double acts on). */
   const autoScalingClients = new Map<string, AutoScalingClient>();
   const autoScalingIn = (region: string): AutoScalingClient => {
@@ -632,6 +743,16 @@ export const startMotoGapProxy = async (
         headers: { 'content-type': 'text/xml;charset=UTF-8' },
         body: Buffer.from(
           `<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+        ),
+      };
+    }
+    if (service === 's3') {
+      // S3's REST error document (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+      return {
+        status: 403,
+        headers: { 'content-type': 'application/xml' },
+        body: Buffer.from(
+          `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${escapeXml(message)}</Message><RequestId>${randomUUID()}</RequestId></Error>`,
         ),
       };
     }
@@ -1383,7 +1504,17 @@ export const startMotoGapProxy = async (
     const query = contentType.startsWith('application/x-www-form-urlencoded');
     const form = query ? new URLSearchParams(body.toString()) : undefined;
     const path = (incoming.url ?? '/').split('?')[0] ?? '/';
-    if (form) {
+    // S3 (rest-xml, path-style on a loopback endpoint): the object calls the factory makes, addressed
+    // by method and path; the body is the object, not a request document.
+    const s3 = service === 's3' ? s3ObjectCall(incoming.method ?? 'GET', path) : undefined;
+    if (service === 's3' && s3 === undefined)
+      throw new Error(
+        `${incoming.method} ${path}: not an S3 call the factory makes (GetObject, HeadObject, PutObject)`,
+      );
+    if (s3) {
+      operation = s3.operation;
+      input = { Bucket: s3.bucket, Key: s3.key };
+    } else if (form) {
       operation = form.get('Action') ?? '';
       input = Object.fromEntries(form.entries());
     } else {
@@ -1393,7 +1524,8 @@ export const startMotoGapProxy = async (
 
     // rest-json services address the operation by method and URI (Lambda: the operator CLI's
     // GetFunctionConfiguration).
-    const rest = !form && (service === 'ssm-incidents' || service === 'lambda');
+    const rest =
+      !form && (service === 'ssm-incidents' || service === 'lambda' || service === 'inspector-scan');
     if (rest) operation = validator.restOperation(service, incoming.method ?? 'POST', path) ?? operation;
     const structured = form
       ? validator.decode(service, operation, form)
@@ -1441,6 +1573,8 @@ export const startMotoGapProxy = async (
     } else {
       if (service === 'ssm') answer = await ssm(incoming, operation, input, body);
       if (service === 'ssm-incidents') answer = incidentManager(path, input);
+      if (service === 'inspector-scan' && operation === 'ScanSbom')
+        answer = { reply: inspectorScan.answer(input), by: 'double' };
       if (service === 'events' && operation === 'PutEvents')
         answer = await putEventsEntryChecks(incoming, input);
       if (service === 'states' && operation === 'DescribeExecution') {
@@ -1501,6 +1635,7 @@ export const startMotoGapProxy = async (
     incidents,
     executions,
     instanceRefreshes,
+    inspectorScan,
     faults,
     validator,
     snapshotKeys,

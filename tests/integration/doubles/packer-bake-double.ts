@@ -17,12 +17,15 @@
  * the image and the snapshot moto created for it are tagged with `CreateTags`, as Packer itself
  * does for `tags` / `snapshot_tags`.
  */
+
+import { readFileSync } from 'node:fs';
 import {
   CreateTagsCommand,
   DescribeImagesCommand,
   type EC2Client,
   RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { TAG } from '#commons/core/tags.js';
 import { stackSettings } from '../harness.js';
 
@@ -167,6 +170,40 @@ const parentImageOf = (env: Record<string, string>): string | undefined => {
   return typeof parent?.imageId === 'string' ? parent.imageId : undefined;
 };
 
+/** A real syft CycloneDX fixture (`tests/events/sbom/`). */
+export const sbomFixture = (name: 'syft-debian12-before.cdx.json' | 'syft-debian12-after.cdx.json'): string =>
+  readFileSync(new URL(`../../events/sbom/${name}`, import.meta.url), 'utf8');
+
+/** Where the runner puts a build's SBOM and the `factory:sbom` value it tags the AMI with. */
+export const sbomUri = (bucket: string, pipeline: string, buildId: string): string =>
+  `s3://${bucket}/sboms/${pipeline}/${buildId}.cdx.json`;
+
+/**
+ * What the runner does after Packer (the lead's `packer/runner/entrypoint.sh`): uploads the bake's
+ * SBOM to `s3://<SBOM_BUCKET>/sboms/<pipeline>/<buildId>.cdx.json` and tags the AMI `factory:sbom`.
+ * Straight to moto, like the image registration (the Packer task role's S3 rights are checked in
+ * iam-negative.test.ts).
+ */
+export const uploadSbomLikeRunner = async (
+  ec2: EC2Client,
+  sbom: { s3: S3Client; bucket: string; document: string },
+  image: { imageId: string; pipeline: string; buildId: string },
+): Promise<string> => {
+  const uri = sbomUri(sbom.bucket, image.pipeline, image.buildId);
+  await sbom.s3.send(
+    new PutObjectCommand({
+      Bucket: sbom.bucket,
+      Key: uri.slice(`s3://${sbom.bucket}/`.length),
+      Body: sbom.document,
+      ContentType: 'application/vnd.cyclonedx+json',
+    }),
+  );
+  await ec2.send(
+    new CreateTagsCommand({ Resources: [image.imageId], Tags: [{ Key: TAG.sbom, Value: uri }] }),
+  );
+  return uri;
+};
+
 /**
  * A `BakeImage` Task handler for aws-local-stepfunctions. It receives what Step Functions would send
  * to `ecs:runTask.sync` (the state's `Parameters`), reads the runner's environment from it, looks
@@ -174,7 +211,14 @@ const parentImageOf = (env: Record<string, string>): string | undefined => {
  * `registersImage: false`, stops "successfully" without registering anything.
  */
 export const packerBakeDouble =
-  (ec2: EC2Client, options: { registersImage?: boolean } = {}) =>
+  (
+    ec2: EC2Client,
+    options: {
+      registersImage?: boolean;
+      /** The SBOM the runner uploads and tags (none: the bake produced no SBOM). */
+      sbom?: { s3: S3Client; bucket: string; document: string } | undefined;
+    } = {},
+  ) =>
   async (runTaskParameters: unknown): Promise<{ TaskArn: string; LastStatus: string; StopCode: string }> => {
     const env = bakeEnvironment(runTaskParameters);
     for (const name of ['BUILD_ID', 'PIPELINE', 'SOURCE_AMI_ID'] as const) {
@@ -190,7 +234,7 @@ export const packerBakeDouble =
       );
     const source = (await ec2.send(new DescribeImagesCommand({ ImageIds: [sourceImageId] }))).Images?.[0];
     if (options.registersImage !== false) {
-      await bakeImageLikePacker(
+      const baked = await bakeImageLikePacker(
         ec2,
         {
           ...(env.STAGE ? { stage: env.STAGE } : {}),
@@ -205,6 +249,12 @@ export const packerBakeDouble =
         },
         env.BUILD_DATE ? new Date(env.BUILD_DATE) : new Date(),
       );
+      if (options.sbom)
+        await uploadSbomLikeRunner(ec2, options.sbom, {
+          imageId: baked.imageId,
+          pipeline: env.PIPELINE as string,
+          buildId: env.BUILD_ID as string,
+        });
     }
     return {
       TaskArn: `arn:aws:ecs:us-east-1:123456789012:task/image-factory/${crypto.randomUUID().replace(/-/g, '')}`,

@@ -590,6 +590,20 @@ export class IamAuthorizer {
     if (service === 'codecommit' && operation === 'GetBranch') {
       return [one(`arn:aws:codecommit:${TEST_REGION}:${MOTO_ACCOUNT_ID}:${String(input.repositoryName)}`)];
     }
+    // S3 object calls authorize the object's ARN (Service Authorization Reference, Amazon S3: HeadObject
+    // needs s3:GetObject); CreateBucket the bucket's.
+    if (service === 's3' && ['GetObject', 'PutObject', 'HeadObject'].includes(operation)) {
+      const object = `arn:aws:s3:::${String(input.Bucket)}/${String(input.Key)}`;
+      return [
+        {
+          action: operation === 'PutObject' ? 's3:PutObject' : 's3:GetObject',
+          resource: object,
+          context: {},
+        },
+      ];
+    }
+    // inspector-scan:ScanSbom has no resource types (Service Authorization Reference, Amazon InspectorScan).
+    if (service === 'inspector-scan' && operation === 'ScanSbom') return [one('*')];
     // sts:GetCallerIdentity needs no permission (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
     if (service === 'sts' && operation === 'GetCallerIdentity') return [];
     throw new Error(`no IAM authorization mapping for ${action}`);

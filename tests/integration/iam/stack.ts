@@ -262,6 +262,9 @@ export class Stack {
         return String(p.FunctionName);
       case 'AWS::DynamoDB::Table':
         return String(p.TableName);
+      // CloudFormation names a bucket without BucketName `<stack>-<logical id>-<suffix>`, lower-cased.
+      case 'AWS::S3::Bucket':
+        return String(p.BucketName ?? `${this.#physicalPrefix}${id}-1a2b3c4d5e6f`.toLowerCase());
       default:
         return String(p.RoleName ?? p.InstanceProfileName ?? this.#physicalPrefix + id);
     }
@@ -287,6 +290,8 @@ export class Stack {
         return `arn:aws:ssm-incidents::${MOTO_ACCOUNT_ID}:response-plan/${String(this.resolve(p.Name))}`;
       case 'AWS::Lambda::Function':
         return `arn:aws:lambda:${at}:function:${String(p.FunctionName)}`;
+      case 'AWS::S3::Bucket':
+        return `arn:aws:s3:::${this.#ref(id)}`;
       default:
         return this.#ref(id);
     }

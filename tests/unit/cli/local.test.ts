@@ -7,9 +7,10 @@
  */
 
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalRunner } from '#cli/local-backend.js';
 import { runCli } from '#cli/main.js';
@@ -228,6 +229,69 @@ describe('factory --local: images, rollback, promote, retention plan', () => {
     expect(channel.code).toBe(2);
     expect(channel.stderr).toContain('channel must not be');
     expect(region.code).toBe(2);
+  });
+});
+
+describe('factory --local diff', () => {
+  /** Put a real syft SBOM fixture where the local bake writes it and tag the image with it. */
+  const withSbom = async (image: ImageRecord, fixture: string) => {
+    const file = path.join(catalog.imageDir(image.imageId), 'sbom.cdx.json');
+    await copyFile(fileURLToPath(new URL(`../../events/sbom/${fixture}`, import.meta.url)), file);
+    const record = (await catalog.readImage(image.imageId)) as ImageRecord;
+    await catalog.writeImage({
+      ...record,
+      tags: { ...record.tags, 'factory:sbom': pathToFileURL(file).href },
+    });
+  };
+
+  it('prints added, removed, upgraded and downgraded packages with versions; --json gives the lists', async () => {
+    await withSbom(b, 'syft-debian12-before.cdx.json');
+    await withSbom(c, 'syft-debian12-after.cdx.json');
+
+    const text = await factory(['diff', b.imageId, c.imageId]);
+    const json = await factory(['--json', 'diff', b.imageId, c.imageId]);
+
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(
+      `${b.imageId} → ${c.imageId}: 1 added, 1 removed, 1 upgraded, 1 downgraded (37 unchanged)`,
+    );
+    for (const line of [
+      /^added\s+nginx:amd64\s+-\s+1\.22\.1-9\+deb12u3$/m,
+      /^removed\s+adwaita-icon-theme:all\s+43-1\s+-$/m,
+      /^upgraded\s+openssl:amd64\s+3\.0\.19-1~deb12u2\s+3\.0\.20-1~deb12u1$/m,
+      /^downgraded\s+curl:amd64\s+7\.88\.1-10\+deb12u14\s+7\.88\.1-10\+deb12u5$/m,
+    ])
+      expect(text.stdout).toMatch(line);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      from: { imageId: b.imageId, packages: 40 },
+      to: { imageId: c.imageId, packages: 40 },
+      added: [{ name: 'nginx', arch: 'amd64', version: '1.22.1-9+deb12u3' }],
+      removed: [{ name: 'adwaita-icon-theme', arch: 'all', version: '43-1' }],
+      upgraded: [{ name: 'openssl', from: '3.0.19-1~deb12u2', to: '3.0.20-1~deb12u1' }],
+      downgraded: [{ name: 'curl', from: '7.88.1-10+deb12u14', to: '7.88.1-10+deb12u5' }],
+      unchanged: 37,
+    });
+  });
+
+  it('refuses an unknown image, an image without SBOM and an SBOM outside the catalog, in two lines each', async () => {
+    await withSbom(c, 'syft-debian12-after.cdx.json');
+    const record = (await catalog.readImage(b.imageId)) as ImageRecord;
+    await catalog.writeImage({ ...record, tags: { ...record.tags, 'factory:sbom': 'file:///etc/passwd' } });
+
+    const unknown = await factory(['diff', 'local-img-00000000000000000', c.imageId]);
+    const without = await factory(['diff', a.imageId, c.imageId]);
+    const outside = await factory(['diff', b.imageId, c.imageId]);
+
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('image local-img-00000000000000000 is not an image of local catalog');
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain(
+      `image ${a.imageId} has no SBOM (no factory:sbom tag): it was baked before the factory made SBOMs`,
+    );
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toContain('outside the local catalog');
+    for (const run of [unknown, without, outside]) expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });
 

@@ -2,8 +2,9 @@
 
 import type { FactoryEvent } from '#commons/core/events.js';
 import { promotionLeaseKey } from '#commons/core/promotion-lease.js';
+import type { CycloneDxDocument } from '#commons/core/sbom.js';
 import type { ExecutionFacts, Leftover } from '#commons/core/sweep.js';
-import { EventPublishFailed, PromotionLeaseHeld } from '#commons/errors.js';
+import { EventPublishFailed, PromotionLeaseHeld, SbomUnreadable } from '#commons/errors.js';
 import type {
   ChannelPointer,
   ChannelPosition,
@@ -22,9 +23,12 @@ import type {
   Notifier,
   PromotionLease,
   PromotionLedger,
+  SbomStore,
+  ScanOutcome,
   SnapshotOutcome,
   SourceImage,
   SourceImageResolver,
+  VulnerabilityScanner,
 } from '#commons/ports.js';
 
 /** A copy of an image record (what a describe call returns: later changes to the store do not show). */
@@ -250,5 +254,31 @@ export class MemoryPromotionLedger implements PromotionLedger {
     this.leases.delete(key);
     this.released.push(`${key} ${holder}`);
     return true;
+  }
+}
+
+/** SBOMs by URI; an unknown URI is unreadable, as a missing S3 object or file is. */
+export class MemorySbomStore implements SbomStore {
+  readonly reads: string[] = [];
+  constructor(readonly documents: Map<string, string> = new Map()) {}
+  async read(uri: string): Promise<string> {
+    this.reads.push(uri);
+    const text = this.documents.get(uri);
+    if (text === undefined) throw new SbomUnreadable(uri, 'NoSuchKey: the object does not exist');
+    return text;
+  }
+}
+
+/** A scanner answering a fixed outcome (or throwing `error`), recording the SBOMs it was given. */
+export class ScriptedScanner implements VulnerabilityScanner {
+  readonly scanned: CycloneDxDocument[] = [];
+  constructor(
+    readonly name: 'inspector' | 'none',
+    private readonly answer: ScanOutcome | Error,
+  ) {}
+  async scan(sbom: CycloneDxDocument): Promise<ScanOutcome> {
+    this.scanned.push(sbom);
+    if (this.answer instanceof Error) throw this.answer;
+    return structuredClone(this.answer);
   }
 }

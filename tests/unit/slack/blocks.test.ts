@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toSlackMessage } from '#commons/slack/blocks.js';
+import { FIELD_TEXT_MAX, toSlackMessage } from '#commons/slack/blocks.js';
 
 describe('slack rendering', () => {
   it('renders header, fields, escaped detail and one button per link', () => {
@@ -31,5 +31,23 @@ describe('slack rendering', () => {
     const message = toSlackMessage({ outcome: 'success', title: 't', fields: [{ label: 'a', value: 'b' }] });
 
     expect(message.blocks.map((b) => b.type)).toEqual(['header', 'section']);
+  });
+});
+
+describe('slack rendering of long fields', () => {
+  it('cuts a field over Slack`s 2000 characters (a long package diff or list of findings) with …', () => {
+    const message = toSlackMessage({
+      outcome: 'failure',
+      title: 'web: build failed in InspectCandidate',
+      fields: [
+        { label: 'Vulnerabilities', value: 'x'.repeat(3000) },
+        { label: 'Packages', value: 'short' },
+      ],
+    });
+    const fields = (message.blocks[1] as { fields: Array<{ text: string }> }).fields;
+
+    expect(fields[0]?.text).toHaveLength(FIELD_TEXT_MAX);
+    expect(fields[0]?.text.endsWith('x…')).toBe(true);
+    expect(fields[1]?.text).toBe('*Packages*\nshort');
   });
 });
