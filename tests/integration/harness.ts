@@ -340,9 +340,6 @@ export const startAwsSide = async (
     SOURCE_REPOSITORY: git.url,
     SOURCE_BRANCH: 'main',
     SBOM_BUCKET: sbomBucket,
-    // The AWS scanner fails closed until @aws-sdk/client-inspector-scan is a dependency
-    // (functions/commons/aws/unavailable-scanner.ts): the gate is off unless a file turns it on.
-    VULNERABILITY_THRESHOLD: 'NONE',
     ...options.env,
   });
   return {
@@ -509,6 +506,7 @@ export const importHandler = async <Out = unknown>(
     import('#commons/clients/ssm.js').then((m) => m.ssm()),
     import('#commons/clients/ssm-incidents.js').then((m) => m.ssmIncidents()),
     import('#commons/clients/s3.js').then((m) => m.s3()),
+    import('#commons/clients/inspector-scan.js').then((m) => m.inspectorScan()),
     // The per-region clients of distributed pipelines, in every region the tests use.
     ...[TEST_REGION, ...DISTRIBUTION_REGIONS].flatMap((region) => [
       import('#commons/clients/ec2.js').then((m) => m.ec2In(region)),

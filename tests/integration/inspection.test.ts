@@ -7,11 +7,12 @@
  * build before any test instance. The S3 and Inspector rights of the runner and the function are
  * checked against the packaged roles.
  *
- * Not here: a ScanSbom through the real ASL. `@aws-sdk/client-inspector-scan` is not a dependency
- * yet, so the AWS scanner fails closed (`functions/commons/aws/unavailable-scanner.ts`) and these
- * runs keep the harness's `VULNERABILITY_THRESHOLD=NONE`; the gate itself is proven by the path
- * matrix (tests/statemachine/paths.test.ts) and the unit tests.
+ * The scan is the real client (`functions/commons/aws/inspector-scanner.ts`) against the proxy's
+ * InspectorScanDouble (request validated against botocore's `inspector-scan` model, IAM evaluated
+ * as InspectCandidateRole), with the stack's default threshold (CRITICAL): no finding passes, a
+ * critical finding stops the build before any test instance and promotes nothing.
  */
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_IMAGES } from '#commons/core/base-images.js';
 import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
@@ -35,6 +36,13 @@ const { CHANNEL_PARAMETER_PREFIX: PREFIX, SLACK_WEBHOOK_PARAMETER: SLACK_PARAMET
 const SOURCE = PUBLISHED['ubuntu-24.04'].current;
 
 let aws: AwsSide;
+
+/** The web pipeline's pointer value on `channel` (undefined while it names nothing). */
+const channelValue = (channel: string): Promise<string | undefined> =>
+  aws.ssm
+    .send(new GetParameterCommand({ Name: `${PREFIX}/web/${channel}` }))
+    .then((answer) => answer.Parameter?.Value)
+    .catch(() => undefined);
 let slack: SlackWebhookDouble;
 let handlers: Map<string, LambdaHandler>;
 
@@ -110,10 +118,10 @@ describe('InspectCandidate on the emulator', () => {
         againstSbom: previousSbom,
         counts: { added: 1, removed: 1, upgraded: 1, downgraded: 1, unchanged: 37 },
       },
-      scanner: 'none',
-      vulnerabilities: null,
-      verdict: { outcome: 'pass', threshold: 'NONE', applied: false },
+      scanner: 'inspector',
+      verdict: { outcome: 'pass', threshold: 'CRITICAL', applied: true },
     });
+    expect(aws.proxy.inspectorScan.scans.at(-1)).toBe(42);
     const report = slack.received
       .slice(slackBefore)
       .map((message) => JSON.stringify(message))
@@ -121,7 +129,35 @@ describe('InspectCandidate on the emulator', () => {
     expect(report).toContain('Packages');
     expect(report).toContain('+ nginx:amd64 1.22.1-9+deb12u3');
     expect(report).toContain('↓ curl:amd64 7.88.1-10+deb12u14 → 7.88.1-10+deb12u5');
-    expect(report).toContain('not applied: threshold NONE');
+    expect(report).not.toContain('not applied');
+  });
+
+  it('stops a candidate with a CRITICAL finding before any test instance (ScanSbom through the real ASL)', async () => {
+    // Prepare: Inspector reports a critical vulnerability in openssl.
+    aws.proxy.inspectorScan.configure([
+      { id: 'CVE-2026-0001', severity: 'critical', component: 'openssl', fixedVersion: '3.0.21-1~deb12u1' },
+    ]);
+    const channelBefore = await channelValue('gate');
+
+    // Act
+    const run = await runPipelineOnMoto(
+      aws,
+      handlers,
+      SOURCE.imageId,
+      { pipeline: 'web', baseImage: 'ubuntu-24.04', channel: 'gate' },
+      { sbom: sbomFixture('syft-debian12-after.cdx.json') },
+    ).finally(() => aws.proxy.inspectorScan.configure([]));
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error?.Error).toBe('VulnerabilityGateFailed');
+    expect(String(run.error?.Cause)).toContain('CVE-2026-0001');
+    expect(run.visited).toContain('VulnerabilityGateFailed');
+    expect(run.visited).not.toContain('LaunchTestInstance');
+    expect(run.visited).not.toContain('PromoteImage');
+    expect(run.visited).toContain('CleanupAfterFailure');
+    const channelAfter = await channelValue('gate');
+    expect(channelAfter).toBe(channelBefore);
   });
 
   it('stops a candidate without SBOM before any test instance, and deregisters it', async () => {

@@ -11,6 +11,7 @@ import { codeCommit } from '../clients/codecommit.js';
 import { dynamodb } from '../clients/dynamodb.js';
 import { ec2, ec2In } from '../clients/ec2.js';
 import { eventBridge } from '../clients/eventbridge.js';
+import { inspectorScan } from '../clients/inspector-scan.js';
 import { s3 } from '../clients/s3.js';
 import { sfn } from '../clients/sfn.js';
 import { ssm, ssmIn } from '../clients/ssm.js';
@@ -29,6 +30,7 @@ import { Ec2MachineLauncher } from './ec2-machine-launcher.js';
 import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { GitRevisionResolver, HttpsRevisionResolver } from './git-revisions.js';
 import { SsmIncidentReporter } from './incident-reporter.js';
+import { InspectorScanner } from './inspector-scanner.js';
 import { OpsCenterReporter } from './ops-center-reporter.js';
 import { S3SbomStore } from './s3-sbom-store.js';
 import { SfnExecutionHistory } from './sfn-execution-history.js';
@@ -38,13 +40,12 @@ import { SsmChannelPointer } from './ssm-channel-pointer.js';
 import { SsmCommandRunner } from './ssm-command-runner.js';
 import { SsmInstanceReadiness } from './ssm-instance-readiness.js';
 import { ssmSecureString } from './ssm-secure-string.js';
-import { UnavailableScanner } from './unavailable-scanner.js';
 
 /** The images' SBOMs in the stack's bucket (`SBOM_BUCKET`), read by `factory:sbom` URI. */
 export const sbomStore = (): S3SbomStore => new S3SbomStore(s3, config.sbomBucket);
 
-/** Amazon Inspector ScanSbom: not wired yet (`unavailable-scanner.ts`), so it fails closed. */
-export const vulnerabilityScanner = (): UnavailableScanner => new UnavailableScanner();
+/** Amazon Inspector ScanSbom in the function's region (`inspector-scanner.ts`). */
+export const vulnerabilityScanner = (): InspectorScanner => new InspectorScanner(inspectorScan());
 
 export const imageStore = (): Ec2ImageStore =>
   new Ec2ImageStore(ec2, config.stage, (imageIds, error) =>

@@ -2,7 +2,6 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_SBOM_BYTES, parseS3Uri, S3SbomStore } from '#commons/aws/s3-sbom-store.js';
-import { UnavailableScanner, VulnerabilityScannerUnavailable } from '#commons/aws/unavailable-scanner.js';
 import { SbomUnreadable } from '#commons/errors.js';
 
 const s3 = mockClient(S3Client);
@@ -56,17 +55,5 @@ describe('S3SbomStore', () => {
   it('parses s3:// URIs', () => {
     expect(parseS3Uri('s3://b/k/x.json')).toEqual({ bucket: 'b', key: 'k/x.json' });
     expect(parseS3Uri('s3://b')).toBeUndefined();
-  });
-});
-
-describe('UnavailableScanner', () => {
-  it('fails closed with a named error that says how to go on', async () => {
-    const scanner = new UnavailableScanner();
-
-    expect(scanner.name).toBe('inspector');
-    await expect(scanner.scan()).rejects.toThrow(VulnerabilityScannerUnavailable);
-    await expect(scanner.scan()).rejects.toThrow(
-      /client-inspector-scan is not installed.*vulnerabilityThreshold to NONE/,
-    );
   });
 });
