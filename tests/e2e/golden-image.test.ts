@@ -239,6 +239,10 @@ describe('golden images: one full bake of web, shared by every test (qemu)', () 
     expect(summary.testInstanceIdentity?.machineId).toMatch(/^[0-9a-f]{32}$/);
     expect(hostKeyFingerprints(summary.testInstanceIdentity?.hostKeys ?? '').length).toBeGreaterThan(0);
     expect(stdout).toContain('local factory: SUCCEEDED');
+    // The run's summary names the SBOM and the package diff (none: the channel served nothing before).
+    expect(stdout).toContain(`sbom          ${catalog.sbomPath(promotedId)}`);
+    expect(stdout).toMatch(/packages {6}not available: /);
+    expect(stdout).toMatch(/vulnerability .*no vulnerability database on the local backend/);
     // The factory left no VM behind (the machine of step 3, in VM_DIR, is this test's own).
     expect(qemuPidsUnder(STATE_DIR, VM_DIR)).toEqual([]);
   });
@@ -333,7 +337,7 @@ describe('golden images: one full bake of web, shared by every test (qemu)', () 
     const before = await pointer.current(PIPELINE, CHANNEL);
 
     // Act
-    const { code, summary } = await timed('factory run on the broken image (--image-file)', () =>
+    const { code, summary, stdout } = await timed('factory run on the broken image (--image-file)', () =>
       runFactoryCli(STATE_DIR, [...WEB_RUN, '--image-file', machine.overlayPath]),
     );
 
@@ -345,6 +349,13 @@ describe('golden images: one full bake of web, shared by every test (qemu)', () 
     );
     expect(summary.statesVisited).not.toContain('PromoteImage');
     expect(summary.error?.Error).toBe('ProbeFailed');
+    // The imported disk's SBOM (made from the disk itself) against the image the channel serves:
+    // nginx was disabled, not removed, so no package changed.
+    expect(stdout).toContain(`packages      against ${promotedId}: `);
+    expect(
+      (summary.output as { inspection?: { diff?: { counts?: Record<string, number> } } }).inspection?.diff
+        ?.counts,
+    ).toMatchObject({ added: 0, removed: 0, upgraded: 0, downgraded: 0 });
     expect(summary.error?.Cause ?? '').toMatch(/service-nginx/);
     expect(summary.error?.Cause ?? '').toMatch(/health-endpoint/);
     // The report names web's own failing checks with their detail; the common ones pass.
