@@ -125,15 +125,11 @@ locals {
   # Where the image definition's helper files are staged on the build machine.
   staging_dir = "/tmp/image-factory"
 
-  # Bake-only package manager settings (apt-based build machines; build.pkr.hcl writes them
-  # before Ansible, packer/scripts/cleanup.sh removes them, validate-image.sh fails the build
-  # if they remain, so no instance of the image runs with them):
-  # - apt: no translated package descriptions (`Acquire::Languages "none"`, apt.conf(5)),
-  #   so every index refresh downloads and decompresses only the package lists;
-  # - dpkg: `force-unsafe-io` (dpkg(1) --force-unsafe-io: no fsync before each unpacked file's
-  #   rename). A build machine that crashes mid-bake is thrown away, never captured.
+  # Bake-only apt setting (apt-based build machines; build.pkr.hcl writes it before Ansible,
+  # packer/scripts/cleanup.sh removes it, validate-image.sh fails the build if it remains, so
+  # no instance of the image runs with it): no translated package descriptions
+  # (`Acquire::Languages "none"`, apt.conf(5) "Languages"), so every index refresh downloads
+  # and decompresses only the package lists.
   bake_apt_conf_path = "/etc/apt/apt.conf.d/99image-factory-bake"
   bake_apt_conf      = "Acquire::Languages \"none\";"
-  bake_dpkg_cfg_path = "/etc/dpkg/dpkg.cfg.d/99image-factory-bake"
-  bake_dpkg_cfg      = "force-unsafe-io"
 }

@@ -34,8 +34,8 @@ if command -v apt-get >/dev/null 2>&1; then
   apt-get -q clean
   rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 fi
-# The bake-only apt and dpkg settings (packer/locals.pkr.hcl): instances get the defaults.
-rm -f /etc/apt/apt.conf.d/99image-factory-bake /etc/dpkg/dpkg.cfg.d/99image-factory-bake
+# The bake-only apt setting (packer/locals.pkr.hcl): instances get apt's defaults.
+rm -f /etc/apt/apt.conf.d/99image-factory-bake
 if command -v dnf >/dev/null 2>&1; then
   dnf -q clean all || true
   rm -rf /var/cache/dnf/*

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails the build when the image would still carry the build machine's identity or access:
 # SSH host keys, a non-empty /etc/machine-id, any authorized_keys, cloud-init instance state,
-# shell history, the bake-only apt/dpkg settings, or the build user (account, home, sudo
+# shell history, the bake-only apt setting, or the build user (account, home, sudo
 # rule). Runs as root right after cleanup.sh (build.pkr.hcl, "finalize"); prints every
 # finding, exits 1 if there is any.
 #
@@ -74,9 +74,9 @@ done < <(home_dirs)
 found="$(present "${history[@]}")"
 if [[ -n "${found}" ]]; then fail "shell history remains: ${found//$'\n'/ }"; else ok "no shell history"; fi
 
-# the bake-only package settings (packer/locals.pkr.hcl: no translations, dpkg unsafe I/O)
-found="$(present "${R}/etc/apt/apt.conf.d/99image-factory-bake" "${R}/etc/dpkg/dpkg.cfg.d/99image-factory-bake")"
-if [[ -n "${found}" ]]; then fail "bake package settings remain: ${found//$'\n'/ }"; else ok "no bake package settings"; fi
+# the bake-only apt setting (packer/locals.pkr.hcl: no translations)
+found="$(present "${R}/etc/apt/apt.conf.d/99image-factory-bake")"
+if [[ -n "${found}" ]]; then fail "bake apt setting remains: ${found}"; else ok "no bake apt setting"; fi
 
 # the build user: account, group, home, sudo rule
 before=${failures}
