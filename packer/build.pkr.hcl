@@ -12,10 +12,13 @@ build {
   # Let first-boot cloud-init finish (user creation, host keys and the sshd restart that
   # follows, the AWS user data installing the SSM agent, apt locks) before configuring.
   # An error status is reported but not fatal: cleanup.sh wipes cloud-init state anyway.
+  # Then the bake-only apt setting (locals.pkr.hcl), on apt-based machines only.
   provisioner "shell" {
-    except = local.skipped_provisioner_sources
+    except          = local.skipped_provisioner_sources
+    execute_command = "sudo -n env {{ .Vars }} bash '{{ .Path }}'"
     inline = [
       "cloud-init status --wait >/dev/null || echo \"cloud-init finished with status $? (continuing)\"",
+      "if [ -d /etc/apt/apt.conf.d ]; then printf '%s\\n' '${local.bake_apt_conf}' >${local.bake_apt_conf_path}; fi",
     ]
   }
 

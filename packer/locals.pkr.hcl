@@ -124,4 +124,12 @@ locals {
 
   # Where the image definition's helper files are staged on the build machine.
   staging_dir = "/tmp/image-factory"
+
+  # Bake-only apt setting (apt-based build machines; build.pkr.hcl writes it before Ansible,
+  # packer/scripts/cleanup.sh removes it, validate-image.sh fails the build if it remains, so
+  # no instance of the image runs with it): no translated package descriptions
+  # (`Acquire::Languages "none"`, apt.conf(5) "Languages"), so every index refresh downloads
+  # and decompresses only the package lists.
+  bake_apt_conf_path = "/etc/apt/apt.conf.d/99image-factory-bake"
+  bake_apt_conf      = "Acquire::Languages \"none\";"
 }

@@ -113,9 +113,20 @@ source "qemu" "golden" {
   # QEMU refuses together with "-accel"; the -accel argument below selects the accelerator
   # and multi-threaded TCG (one host thread per vCPU).
   accelerator = "none"
+  # The guest agent's virtio-serial port, as the local test instance has it (local/qemu/qemu-args.ts).
+  # Without it the base image's qemu-guest-agent.service waits for
+  # /dev/virtio-ports/org.qemu.guest_agent.0 until systemd's default device timeout (90 s), which
+  # holds multi-user.target and so cloud-final and `cloud-init status --wait` (measured: the build
+  # machine's cloud-init finished at 100 s of uptime instead of about 35 s). Nothing talks to this
+  # agent (a null chardev): the bake reaches the machine over SSH. A `-device` here replaces
+  # Packer's default device list, to which packer-plugin-qemu adds back only the network device
+  # (step_run.go applyUserOverrides); the disk is a `-drive if=virtio` and needs none.
   qemuargs = [
     ["-accel", var.qemu_accelerator == "tcg" ? "tcg,thread=multi" : "kvm"],
     ["-cpu", var.qemu_accelerator == "tcg" ? "max" : "host"],
+    ["-chardev", "null,id=factory-qga0"],
+    ["-device", "virtio-serial-pci,id=factory-serial0"],
+    ["-device", "virtserialport,bus=factory-serial0.0,chardev=factory-qga0,name=org.qemu.guest_agent.0"],
   ]
   boot_wait = "5s"
 

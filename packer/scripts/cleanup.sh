@@ -34,6 +34,8 @@ if command -v apt-get >/dev/null 2>&1; then
   apt-get -q clean
   rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 fi
+# The bake-only apt setting (packer/locals.pkr.hcl): instances get apt's defaults.
+rm -f /etc/apt/apt.conf.d/99image-factory-bake
 if command -v dnf >/dev/null 2>&1; then
   dnf -q clean all || true
   rm -rf /var/cache/dnf/*

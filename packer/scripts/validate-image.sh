@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fails the build when the image would still carry the build machine's identity or access:
 # SSH host keys, a non-empty /etc/machine-id, any authorized_keys, cloud-init instance state,
-# shell history, or the build user (account, home, sudo rule). Runs as root right after
-# cleanup.sh (build.pkr.hcl, "finalize"); prints every finding, exits 1 if there is any.
+# shell history, the bake-only apt setting, or the build user (account, home, sudo
+# rule). Runs as root right after cleanup.sh (build.pkr.hcl, "finalize"); prints every
+# finding, exits 1 if there is any.
 #
 # Environment:
 #   FACTORY_BUILD_USER   the temporary build user that must be gone (required)
@@ -72,6 +73,10 @@ while read -r home; do
 done < <(home_dirs)
 found="$(present "${history[@]}")"
 if [[ -n "${found}" ]]; then fail "shell history remains: ${found//$'\n'/ }"; else ok "no shell history"; fi
+
+# the bake-only apt setting (packer/locals.pkr.hcl: no translations)
+found="$(present "${R}/etc/apt/apt.conf.d/99image-factory-bake")"
+if [[ -n "${found}" ]]; then fail "bake apt setting remains: ${found}"; else ok "no bake apt setting"; fi
 
 # the build user: account, group, home, sudo rule
 before=${failures}

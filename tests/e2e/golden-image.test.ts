@@ -263,6 +263,8 @@ describe('golden images: one full bake of web, shared by every test (qemu)', () 
     // The identity cleanup and the image validation ran as on every bake; a full bake, not layered.
     expect(log).toMatch(/cleanup: done/);
     expect(log).toMatch(/validate-image: image is clean/);
+    // The bake-only apt setting (packer/locals.pkr.hcl) was removed before capture.
+    expect(log).toMatch(/validate-image: ok: no bake apt setting/);
     expect(log).toMatch(/--extra-vars image_factory_layered=false/);
   });
 
