@@ -18,9 +18,10 @@ import { bakeCandidate } from './doubles/packer-bake-double.js';
 import { PUBLISHED, PUBLISHED_ARM64 } from './fixtures/image-catalog.js';
 import {
   type AwsSide,
-  DISTRIBUTION_KEYS,
+  clientsPerRegion,
   DISTRIBUTION_REGIONS,
-  importHandler,
+  DISTRIBUTION_SETTING,
+  importHandlers,
   invoke,
   invokeExpectingError,
   type LambdaHandler,
@@ -29,17 +30,11 @@ import {
   startAwsSide,
   tagsOf,
 } from './harness.js';
-import { DUMMY_AWS_ENV, TEST_REGION } from './moto.js';
+import { TEST_REGION } from './moto.js';
 
 const PREFIX = stackSettings().CHANNEL_PARAMETER_PREFIX;
 const REGIONS = [TEST_REGION, ...DISTRIBUTION_REGIONS];
-const ACCOUNT = '444455556666';
-const OU = 'arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdefghij';
-const SETTING = {
-  regions: [...DISTRIBUTION_REGIONS],
-  kmsKeys: DISTRIBUTION_KEYS,
-  shareWith: { accounts: [ACCOUNT], organizationalUnits: [OU] },
-};
+const SETTING = DISTRIBUTION_SETTING;
 const ARCHITECTURES = ['x86_64', 'arm64'] as const;
 type Arch = (typeof ARCHITECTURES)[number];
 const VENDOR: Record<Arch, string> = {
@@ -51,26 +46,13 @@ const POINTER: Record<Arch, string> = {
   arm64: `${PREFIX}/multi/arm64/stable`,
 };
 
-const handlers: Record<string, LambdaHandler<Record<string, unknown>>> = {};
+let handlers: Record<string, LambdaHandler<Record<string, unknown>>> = {};
 const handler = (key: string) => handlers[key] as LambdaHandler<Record<string, unknown>>;
 let aws: AwsSide;
-const clients = new Map<string, { ec2: EC2Client; ssm: SSMClient }>();
-const inRegion = (region: string) => {
-  let pair = clients.get(region);
-  if (!pair) {
-    const config = {
-      endpoint: aws.motoEndpoint,
-      region,
-      credentials: {
-        accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
-        secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
-      },
-    };
-    pair = { ec2: new EC2Client(config), ssm: new SSMClient(config) };
-    clients.set(region, pair);
-  }
-  return pair;
-};
+const { inRegion, destroy: destroyClients } = clientsPerRegion(
+  (config) => ({ ec2: new EC2Client(config), ssm: new SSMClient(config) }),
+  () => aws.motoEndpoint,
+);
 
 beforeAll(async () => {
   aws = await startAwsSide({
@@ -84,7 +66,7 @@ beforeAll(async () => {
   });
   aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, VENDOR.x86_64);
   aws.proxy.publicParameters.publish(BASE_IMAGES['ubuntu-24.04'].ssmParameters.arm64, VENDOR.arm64);
-  for (const key of [
+  handlers = await importHandlers([
     'prepare-build',
     'launch-test-instance',
     'copy-image-to-region',
@@ -94,16 +76,12 @@ beforeAll(async () => {
     'promote-image',
     'rollback-channel',
     'apply-retention',
-  ])
-    handlers[key] = await importHandler(key);
+  ]);
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   vi.useRealTimers();
-  for (const pair of clients.values()) {
-    pair.ec2.destroy();
-    pair.ssm.destroy();
-  }
+  destroyClients();
   await aws?.close();
 });
 

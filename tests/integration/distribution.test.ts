@@ -22,48 +22,34 @@ import { bakeCandidate } from './doubles/packer-bake-double.js';
 import { buildDocument } from './fixtures/build.js';
 import {
   type AwsSide,
+  clientsPerRegion,
   DISTRIBUTION_KEYS,
   DISTRIBUTION_REGIONS,
-  importHandler,
+  DISTRIBUTION_SETTING,
+  importHandlers,
   invoke,
   type LambdaHandler,
   SETUP_TIMEOUT_MS,
+  SHARE_ACCOUNT,
+  SHARE_OU,
   stackSettings,
   startAwsSide,
   tagsOf,
 } from './harness.js';
-import { DUMMY_AWS_ENV, TEST_REGION } from './moto.js';
+import { TEST_REGION } from './moto.js';
 
 const PREFIX = stackSettings().CHANNEL_PARAMETER_PREFIX;
 const REGIONS = [TEST_REGION, ...DISTRIBUTION_REGIONS];
-const ACCOUNT = '444455556666';
-const OU = 'arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdefghij';
-const SETTING = {
-  regions: [...DISTRIBUTION_REGIONS],
-  kmsKeys: DISTRIBUTION_KEYS,
-  shareWith: { accounts: [ACCOUNT], organizationalUnits: [OU] },
-};
-const handlers: Record<string, LambdaHandler<Record<string, unknown>>> = {};
+const ACCOUNT = SHARE_ACCOUNT;
+const OU = SHARE_OU;
+const SETTING = DISTRIBUTION_SETTING;
+let handlers: Record<string, LambdaHandler<Record<string, unknown>>> = {};
 let aws: AwsSide;
-const clients = new Map<string, { ec2: EC2Client; ssm: SSMClient }>();
 /** moto in a region, straight (assertions), or through the proxy without a role (the emulator's refusals). */
-const inRegion = (region: string, endpoint = aws.motoEndpoint) => {
-  const key = `${endpoint}|${region}`;
-  let pair = clients.get(key);
-  if (!pair) {
-    const config = {
-      endpoint,
-      region,
-      credentials: {
-        accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
-        secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
-      },
-    };
-    pair = { ec2: new EC2Client(config), ssm: new SSMClient(config) };
-    clients.set(key, pair);
-  }
-  return pair;
-};
+const { inRegion, destroy: destroyClients } = clientsPerRegion(
+  (config) => ({ ec2: new EC2Client(config), ssm: new SSMClient(config) }),
+  () => aws.motoEndpoint,
+);
 
 beforeAll(async () => {
   // Keep only the newest image besides a channel's current and previous ones: retention then has
@@ -71,7 +57,7 @@ beforeAll(async () => {
   aws = await startAwsSide({
     env: { DISTRIBUTION: JSON.stringify({ dist: SETTING }), RETENTION_KEEP_LATEST: '1' },
   });
-  for (const key of [
+  handlers = await importHandlers([
     'copy-image-to-region',
     'check-region-copy',
     'share-region-copy',
@@ -79,16 +65,12 @@ beforeAll(async () => {
     'promote-image',
     'rollback-channel',
     'apply-retention',
-  ])
-    handlers[key] = await importHandler(key);
+  ]);
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   vi.useRealTimers();
-  for (const pair of clients.values()) {
-    pair.ec2.destroy();
-    pair.ssm.destroy();
-  }
+  destroyClients();
   await aws?.close();
 });
 

@@ -54,6 +54,16 @@ export const DISTRIBUTION_KEYS: Readonly<Record<string, string>> = Object.fromEn
   ]),
 );
 
+/** The account and the AWS Organizations OU the distribution tests share their images with. */
+export const SHARE_ACCOUNT = '444455556666';
+export const SHARE_OU = 'arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdefghij';
+/** A pipeline's `DISTRIBUTION` setting: copies to {@link DISTRIBUTION_REGIONS}, shared with both. */
+export const DISTRIBUTION_SETTING = {
+  regions: [...DISTRIBUTION_REGIONS],
+  kmsKeys: DISTRIBUTION_KEYS,
+  shareWith: { accounts: [SHARE_ACCOUNT], organizationalUnits: [SHARE_OU] },
+};
+
 /** Timeout of a file's `beforeAll` (moto reset, proxy, dynamic import of the handlers): 1 minute. */
 export const SETUP_TIMEOUT_MS = 60_000;
 
@@ -516,6 +526,43 @@ export const importHandler = async <Out = unknown>(
   ]);
   for (const client of clients) attributeCallsToRole(client as never);
   return handler;
+};
+
+/** {@link importHandler} for each of `keys`, after {@link startAwsSide}: handler by function key. */
+export const importHandlers = async <Out = unknown>(
+  keys: readonly string[],
+): Promise<Record<string, LambdaHandler<Out>>> => {
+  const handlers: Record<string, LambdaHandler<Out>> = {};
+  for (const key of keys) handlers[key] = await importHandler<Out>(key);
+  return handlers;
+};
+
+/**
+ * SDK clients per endpoint and region, made by `create` (with the dummy credentials) on first use
+ * and destroyed together. `inRegion(region)` talks to moto directly (`defaultEndpoint()`, for
+ * preparing and asserting); `inRegion(region, aws.proxy.endpoint)` goes through the proxy with no
+ * role (the emulator's refusals).
+ */
+export const clientsPerRegion = <Clients extends Record<string, { destroy(): void }>>(
+  create: (config: ReturnType<typeof clientConfig>) => Clients,
+  defaultEndpoint: () => string,
+): { inRegion: (region: string, endpoint?: string) => Clients; destroy: () => void } => {
+  const pool = new Map<string, Clients>();
+  return {
+    inRegion: (region, endpoint = defaultEndpoint()) => {
+      const key = `${endpoint}|${region}`;
+      let clients = pool.get(key);
+      if (!clients) {
+        clients = create({ ...clientConfig(endpoint), region });
+        pool.set(key, clients);
+      }
+      return clients;
+    },
+    destroy: () => {
+      for (const clients of pool.values()) for (const client of Object.values(clients)) client.destroy();
+      pool.clear();
+    },
+  };
 };
 
 /**

@@ -20,7 +20,7 @@ import { bakeImageLikePacker, sbomFixture, uploadSbomLikeRunner } from './double
 import type { SlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { buildDocument, PASSING_PROBE } from './fixtures/build.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';
-import { runPipelineOnMoto, startPipelineSide } from './fixtures/pipeline-run.js';
+import { runPipelineOnMoto, startPipelineSide, stopPipelineSide } from './fixtures/pipeline-run.js';
 import {
   type AwsSide,
   invoke,
@@ -32,7 +32,7 @@ import {
 } from './harness.js';
 import type { IamAuthorizer } from './iam/authorizer.js';
 
-const { CHANNEL_PARAMETER_PREFIX: PREFIX, SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER } = stackSettings();
+const { CHANNEL_PARAMETER_PREFIX: PREFIX } = stackSettings();
 const SOURCE = PUBLISHED['ubuntu-24.04'].current;
 
 let aws: AwsSide;
@@ -47,21 +47,14 @@ let slack: SlackWebhookDouble;
 let handlers: Map<string, LambdaHandler>;
 
 beforeAll(async () => {
-  ({ aws, slack, handlers } = await startPipelineSide(
-    {
-      CHANNEL_PARAMETER_PREFIX: PREFIX,
-      SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER,
-      ONLINE_MAX_ATTEMPTS: '3',
-      PROBE_MAX_ATTEMPTS: '5',
-      RETENTION_DRY_RUN: 'true',
-    },
-    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, imageId: SOURCE.imageId },
-  ));
+  ({ aws, slack, handlers } = await startPipelineSide({
+    parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
+    imageId: SOURCE.imageId,
+  }));
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
-  await slack?.close();
-  await aws?.close();
+  await stopPipelineSide({ aws, slack });
 });
 
 describe('InspectCandidate on the emulator', () => {

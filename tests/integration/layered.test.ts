@@ -14,7 +14,13 @@ import { ANY_INSTANCE } from './doubles/moto-gap-proxy.js';
 import type { SlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { PASSING_PROBE } from './fixtures/build.js';
 import { IMPOSTOR_IMAGE, PUBLISHED } from './fixtures/image-catalog.js';
-import { type Run, type RunInput, runPipelineOnMoto, startPipelineSide } from './fixtures/pipeline-run.js';
+import {
+  type Run,
+  type RunInput,
+  runPipelineOnMoto,
+  startPipelineSide,
+  stopPipelineSide,
+} from './fixtures/pipeline-run.js';
 import {
   type AwsSide,
   type LambdaHandler,
@@ -24,7 +30,7 @@ import {
   tagsOf,
 } from './harness.js';
 
-const { CHANNEL_PARAMETER_PREFIX: PREFIX, SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER } = stackSettings();
+const { CHANNEL_PARAMETER_PREFIX: PREFIX } = stackSettings();
 const VENDOR = PUBLISHED['ubuntu-24.04'].current;
 
 let aws: AwsSide;
@@ -45,21 +51,14 @@ const probePasses = (): void => {
 };
 
 beforeAll(async () => {
-  ({ aws, slack, handlers } = await startPipelineSide(
-    {
-      CHANNEL_PARAMETER_PREFIX: PREFIX,
-      SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER,
-      ONLINE_MAX_ATTEMPTS: '3',
-      PROBE_MAX_ATTEMPTS: '5',
-      RETENTION_DRY_RUN: 'true',
-    },
-    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, imageId: VENDOR.imageId },
-  ));
+  ({ aws, slack, handlers } = await startPipelineSide({
+    parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64,
+    imageId: VENDOR.imageId,
+  }));
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
-  await slack?.close();
-  await aws?.close();
+  await stopPipelineSide({ aws, slack });
 });
 
 describe('layered builds on moto', () => {

@@ -17,7 +17,13 @@ import { bakeImageLikePacker } from './doubles/packer-bake-double.js';
 import type { SlackWebhookDouble } from './doubles/slack-webhook-double.js';
 import { buildDocument, FAILING_PROBE, PASSING_PROBE } from './fixtures/build.js';
 import { PUBLISHED } from './fixtures/image-catalog.js';
-import { type Run, type RunInput, runPipelineOnMoto, startPipelineSide } from './fixtures/pipeline-run.js';
+import {
+  type Run,
+  type RunInput,
+  runPipelineOnMoto,
+  startPipelineSide,
+  stopPipelineSide,
+} from './fixtures/pipeline-run.js';
 import {
   type AwsSide,
   invoke,
@@ -29,7 +35,7 @@ import {
   tagsOf,
 } from './harness.js';
 
-const { CHANNEL_PARAMETER_PREFIX: PREFIX, SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER } = stackSettings();
+const { CHANNEL_PARAMETER_PREFIX: PREFIX } = stackSettings();
 const PLAN = stackSettings().INCIDENT_RESPONSE_PLAN_ARN;
 const SOURCE = PUBLISHED['ubuntu-24.04'].current;
 
@@ -63,23 +69,18 @@ const messagesSince = (count: number): string[] => slack.received.slice(count).m
 
 beforeAll(async () => {
   ({ aws, slack, handlers } = await startPipelineSide(
+    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, imageId: SOURCE.imageId },
     {
-      CHANNEL_PARAMETER_PREFIX: PREFIX,
-      SLACK_WEBHOOK_PARAMETER: SLACK_PARAMETER,
       INCIDENT_RESPONSE_PLAN_ARN: PLAN,
-      ONLINE_MAX_ATTEMPTS: '3',
-      PROBE_MAX_ATTEMPTS: '5',
       RETENTION_MAX_AGE_DAYS: '30',
       RETENTION_KEEP_LATEST: '3',
       RETENTION_DRY_RUN: 'false',
     },
-    { parameter: BASE_IMAGES['ubuntu-24.04'].ssmParameters.x86_64, imageId: SOURCE.imageId },
   ));
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
-  await slack?.close();
-  await aws?.close();
+  await stopPipelineSide({ aws, slack });
 });
 
 describe('image factory pipeline on moto', () => {

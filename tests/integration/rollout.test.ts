@@ -22,6 +22,7 @@ import type { Promotion } from '#commons/schemas.js';
 import { buildDocument } from './fixtures/build.js';
 import {
   type AwsSide,
+  clientsPerRegion,
   DISTRIBUTION_REGIONS,
   importHandler,
   invoke,
@@ -31,7 +32,7 @@ import {
   stackSettings,
   startAwsSide,
 } from './harness.js';
-import { DUMMY_AWS_ENV, TEST_REGION } from './moto.js';
+import { TEST_REGION } from './moto.js';
 
 const PREFIX = stackSettings().CHANNEL_PARAMETER_PREFIX;
 const OTHER = DISTRIBUTION_REGIONS[0];
@@ -54,25 +55,11 @@ const GROUPS: Record<string, Record<string, string | undefined>> = {
 
 let aws: AwsSide;
 let rolloutChannel: LambdaHandler<RolloutReport>;
-const clients = new Map<string, { ec2: EC2Client; autoscaling: AutoScalingClient }>();
 /** moto in a region, straight (preparation), or through the proxy without a role (the emulator's refusals). */
-const inRegion = (region: string, endpoint = aws.motoEndpoint) => {
-  const key = `${endpoint}|${region}`;
-  let pair = clients.get(key);
-  if (!pair) {
-    const config = {
-      endpoint,
-      region,
-      credentials: {
-        accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
-        secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
-      },
-    };
-    pair = { ec2: new EC2Client(config), autoscaling: new AutoScalingClient(config) };
-    clients.set(key, pair);
-  }
-  return pair;
-};
+const { inRegion, destroy: destroyClients } = clientsPerRegion(
+  (config) => ({ ec2: new EC2Client(config), autoscaling: new AutoScalingClient(config) }),
+  () => aws.motoEndpoint,
+);
 
 /** The state document after a promotion of web/stable in the stack's region and OTHER. */
 const promotedState = () => {
@@ -138,10 +125,7 @@ beforeAll(async () => {
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
-  for (const pair of clients.values()) {
-    pair.ec2.destroy();
-    pair.autoscaling.destroy();
-  }
+  destroyClients();
   await aws?.close();
 });
 
