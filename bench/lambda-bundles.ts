@@ -60,11 +60,15 @@ interface Side {
 }
 
 /**
- * Environment of a Lambda of `config`: a `Ref` to one of the template's parameters becomes that
- * parameter's default (the handlers validate some, e.g. ALERTING's allowed values); other
- * CloudFormation intrinsics become placeholders.
+ * Environment variables as the template declares them, resolved for a local import: a `Ref` to one
+ * of the template's parameters becomes that parameter's default (the handlers validate some, e.g.
+ * ALERTING's allowed values); other CloudFormation intrinsics (a resource's `Ref`, `Fn::Sub`)
+ * become placeholders.
  */
-function lambdaEnv(config: ServiceConfig, taskRoot: string): NodeJS.ProcessEnv {
+function resolveEnvironment(
+  config: ServiceConfig,
+  environment: Record<string, unknown> | undefined,
+): Record<string, string> {
   const parameters = config.resources?.Parameters ?? {};
   const resolve = (key: string, value: unknown): string => {
     if (typeof value === 'string') return value;
@@ -72,14 +76,21 @@ function lambdaEnv(config: ServiceConfig, taskRoot: string): NodeJS.ProcessEnv {
     const fallback = typeof ref === 'string' ? parameters[ref]?.Default : undefined;
     return typeof fallback === 'string' ? fallback : `bench-placeholder-${key.toLowerCase()}`;
   };
-  const provider = Object.entries(config.provider.environment ?? {}).map(([key, value]) => [
-    key,
-    resolve(key, value),
-  ]);
+  return Object.fromEntries(
+    Object.entries(environment ?? {}).map(([key, value]) => [key, resolve(key, value)]),
+  );
+}
+
+/**
+ * Environment of a Lambda of `config`: the provider's variables (each function adds its own at
+ * import, as Lambda merges `functions.<key>.environment` over them), dummy credentials and the
+ * runtime's own variables.
+ */
+function lambdaEnv(config: ServiceConfig, taskRoot: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    ...Object.fromEntries(provider),
+    ...resolveEnvironment(config, config.provider.environment),
     AWS_REGION: 'us-east-1',
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'bench',
@@ -129,7 +140,11 @@ function measure(sides: readonly Side[], keys: readonly string[], runs: number):
       for (const side of sides) {
         const bundle = side.bundles.get(key);
         if (bundle === undefined) continue;
-        const env = { ...side.env, AWS_LAMBDA_FUNCTION_NAME: `golden-image-factory-dev-${key}` };
+        const env = {
+          ...side.env,
+          ...resolveEnvironment(side.config, side.config.functions[key]?.environment),
+          AWS_LAMBDA_FUNCTION_NAME: `golden-image-factory-dev-${key}`,
+        };
         const timing = timeNode(`await import(${JSON.stringify(pathToFileURL(bundle.main).href)});`, env);
         side.imports.set(key, [...(side.imports.get(key) ?? []), timing]);
       }
