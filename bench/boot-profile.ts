@@ -100,7 +100,8 @@ async function bootOnce(image: string, workDir: string, index: number): Promise<
       vm.qgaSocket,
       // cloud-init's own per-module times, then what one Python start and cloud-init's import cost
       // (each cloud-init stage is a Python process: the gap between its unit time and its modules).
-      "cloud-init analyze blame 2>&1 | head -25; for i in 1 2; do /usr/bin/time -f 'python3 -c pass: %e s' python3 -c pass; /usr/bin/time -f 'python3 import cloudinit.cmd.main: %e s' python3 -c 'import cloudinit.cmd.main'; done 2>&1",
+      // Timed with date(1) and awk: the base image has no /usr/bin/time (Debian's `time` package).
+      `cloud-init analyze blame 2>&1 | head -25; for i in 1 2; do for code in 'pass' 'import cloudinit.cmd.main'; do s=$(date +%s.%N); python3 -c "$code"; e=$(date +%s.%N); awk -v s="$s" -v e="$e" -v c="$code" 'BEGIN { printf "python3 -c %s: %.2f s\\n", c, e - s }'; done; done 2>&1`,
     );
     return {
       cloudInit: cloudInit.stdout,
