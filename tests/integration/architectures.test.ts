@@ -34,7 +34,6 @@ import { TEST_REGION } from './moto.js';
 
 const PREFIX = stackSettings().CHANNEL_PARAMETER_PREFIX;
 const REGIONS = [TEST_REGION, ...DISTRIBUTION_REGIONS];
-const SETTING = DISTRIBUTION_SETTING;
 const ARCHITECTURES = ['x86_64', 'arm64'] as const;
 type Arch = (typeof ARCHITECTURES)[number];
 const VENDOR: Record<Arch, string> = {
@@ -57,7 +56,7 @@ const { inRegion, destroy: destroyClients } = clientsPerRegion(
 beforeAll(async () => {
   aws = await startAwsSide({
     env: {
-      DISTRIBUTION: JSON.stringify({ multi: SETTING }),
+      DISTRIBUTION: JSON.stringify({ multi: DISTRIBUTION_SETTING }),
       ARCHITECTURES: 'multi=x86_64+arm64',
       BUILDER_INSTANCE_TYPE_ARM64: 'c7g.large',
       TEST_INSTANCE_TYPE_ARM64: 't4g.micro',

@@ -40,9 +40,6 @@ import { TEST_REGION } from './moto.js';
 
 const PREFIX = stackSettings().CHANNEL_PARAMETER_PREFIX;
 const REGIONS = [TEST_REGION, ...DISTRIBUTION_REGIONS];
-const ACCOUNT = SHARE_ACCOUNT;
-const OU = SHARE_OU;
-const SETTING = DISTRIBUTION_SETTING;
 let handlers: Record<string, LambdaHandler<Record<string, unknown>>> = {};
 let aws: AwsSide;
 /** moto in a region, straight (assertions), or through the proxy without a role (the emulator's refusals). */
@@ -55,7 +52,7 @@ beforeAll(async () => {
   // Keep only the newest image besides a channel's current and previous ones: retention then has
   // an expired image in every region once the clock moves on.
   aws = await startAwsSide({
-    env: { DISTRIBUTION: JSON.stringify({ dist: SETTING }), RETENTION_KEEP_LATEST: '1' },
+    env: { DISTRIBUTION: JSON.stringify({ dist: DISTRIBUTION_SETTING }), RETENTION_KEEP_LATEST: '1' },
   });
   handlers = await importHandlers([
     'copy-image-to-region',
@@ -78,7 +75,7 @@ afterAll(async () => {
 const bake = async (commit: string) => {
   const build: Build = {
     ...buildDocument({ pipeline: 'dist', commit }),
-    distribution: resolveDistribution(SETTING, TEST_REGION),
+    distribution: resolveDistribution(DISTRIBUTION_SETTING, TEST_REGION),
   };
   const baked = await bakeCandidate(aws.ec2, build);
   for (const snapshotId of baked.candidate.snapshotIds)
@@ -153,12 +150,12 @@ describe('a pipeline in three regions shared with an account and an OU', () => {
         }),
       );
       expect(LaunchPermissions).toEqual(
-        expect.arrayContaining([{ UserId: ACCOUNT }, { OrganizationalUnitArn: OU }]),
+        expect.arrayContaining([{ UserId: SHARE_ACCOUNT }, { OrganizationalUnitArn: SHARE_OU }]),
       );
       const { CreateVolumePermissions } = await inRegion(region).ec2.send(
         new DescribeSnapshotAttributeCommand({ SnapshotId: snapshotId, Attribute: 'createVolumePermission' }),
       );
-      expect(CreateVolumePermissions).toEqual([{ UserId: ACCOUNT }]);
+      expect(CreateVolumePermissions).toEqual([{ UserId: SHARE_ACCOUNT }]);
     }
     // A retried CopyImageToRegion (same client token) returns the same copy.
     const target = first.build.distribution?.regions[1];
@@ -309,7 +306,7 @@ describe('IAM: the new calls are allowed only where they should be', () => {
         'DistributeImageRole',
         'ec2',
         'ModifyImageAttribute',
-        { ImageId, LaunchPermission: { Add: [{ UserId: ACCOUNT }] } },
+        { ImageId, LaunchPermission: { Add: [{ UserId: SHARE_ACCOUNT }] } },
         TEST_REGION,
       ),
     ).toBe(true);
@@ -370,7 +367,7 @@ describe('the emulator refuses what EC2 refuses', () => {
         }),
       );
 
-    await expect(share([ACCOUNT])).rejects.toMatchObject({ name: 'InvalidParameter' });
+    await expect(share([SHARE_ACCOUNT])).rejects.toMatchObject({ name: 'InvalidParameter' });
     await expect(share(['12345'])).rejects.toMatchObject({ name: 'InvalidParameterValue' });
   });
 });

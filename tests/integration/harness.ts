@@ -130,30 +130,6 @@ export const STACK_PARAMETERS = {
   ].join(','),
 } as const;
 
-/** EC2 clients straight to moto in other regions, one per endpoint and region. */
-const regionalClients = new Map<string, EC2Client>();
-const regionalEc2 = (endpoint: string, region: string): EC2Client => {
-  const key = `${endpoint}|${region}`;
-  let client = regionalClients.get(key);
-  if (!client) {
-    client = new EC2Client({ ...clientConfig(endpoint), region });
-    regionalClients.set(key, client);
-  }
-  return client;
-};
-
-/** EC2 Auto Scaling clients straight to moto, one per endpoint and region. */
-const autoScalingClients = new Map<string, AutoScalingClient>();
-const regionalAutoScaling = (endpoint: string, region: string): AutoScalingClient => {
-  const key = `${endpoint}|${region}`;
-  let client = autoScalingClients.get(key);
-  if (!client) {
-    client = new AutoScalingClient({ ...clientConfig(endpoint), region });
-    autoScalingClients.set(key, client);
-  }
-  return client;
-};
-
 let stack: Stack | undefined;
 /** The packaged stack (`serverless package` output, made fresh by the global setup). */
 export const packagedStack = (): Stack => {
@@ -320,8 +296,8 @@ export const startAwsSide = async (
         packagedStack(),
         ec2,
         options.otherStages ?? [],
-        (region) => regionalEc2(motoEndpoint, region),
-        (region) => regionalAutoScaling(motoEndpoint, region),
+        (region) => harnessClients.inRegion(region, motoEndpoint).ec2,
+        (region) => harnessClients.inRegion(region, motoEndpoint).autoscaling,
       ),
     });
     git = await startGitHttpsServer(inject('testTls'));
@@ -564,6 +540,15 @@ export const clientsPerRegion = <Clients extends Record<string, { destroy(): voi
     },
   };
 };
+
+/**
+ * EC2 and EC2 Auto Scaling clients straight to moto in any region, for the IAM evaluation of calls
+ * in other regions (startAwsSide names the endpoint; the default is the shared server).
+ */
+const harnessClients = clientsPerRegion(
+  (config) => ({ ec2: new EC2Client(config), autoscaling: new AutoScalingClient(config) }),
+  () => inject('motoEndpoint'),
+);
 
 /**
  * Invoke a handler the way Lambda does (fresh context per call), as its stack role: every AWS call
