@@ -12,6 +12,17 @@
  * objects, and esbuild can drop the unused schemas. Only keys that are a module-level
  * `const _x = "…"` string of the same file are rewritten; anything else is left as it is. Once the
  * SDK ships literal keys, the plugin finds nothing to rewrite.
+ *
+ * `zodNamespaceImports`: esbuild cannot tree-shake zod 4 imported as `import { z } from 'zod'`
+ * (the package's `z` is a namespace re-exported as a binding), so such a module pulls in all of
+ * zod, its ~45 message locales included: about 360 KB of minified code in each function that
+ * parses with one of the Powertools parser's built-in schemas, which import zod that way
+ * (https://github.com/colinhacks/zod/issues/6597; zod's own `index.js` notes that Rollup and
+ * Webpack shake this form, esbuild does not). The plugin rewrites that one import line in the
+ * Powertools parser's modules to `import * as z from 'zod'`, the form zod recommends and ours use:
+ * the namespace of `zod` holds the same exports as `z` (zod's `index.js`:
+ * `import * as z from "./v4/classic/external.js"; export * from "./v4/classic/external.js";
+ * export { z }`), so every `z.<name>` is the same function, and esbuild keeps only those used.
  */
 const { readFile } = require('node:fs/promises');
 
@@ -52,6 +63,35 @@ const sdkSchemaLiteralKeys = {
   },
 };
 
-module.exports = [sdkSchemaLiteralKeys];
+/** Powertools parser modules (the ESM build esbuild bundles). */
+const POWERTOOLS_PARSER_MODULE = /[\\/]@aws-lambda-powertools[\\/]parser[\\/]lib[\\/]esm[\\/].+\.js$/;
+
+/** The named import of zod's `z` namespace, as a whole line. */
+const NAMED_Z_IMPORT = /^import \{ z \} from (['"])zod\1;$/gm;
+
+/** The module source with `import { z } from 'zod';` lines made namespace imports. @returns `{ contents, rewritten }`. */
+function namespaceZodImports(source) {
+  let rewritten = 0;
+  const contents = source.replace(NAMED_Z_IMPORT, (_line, quote) => {
+    rewritten += 1;
+    return `import * as z from ${quote}zod${quote};`;
+  });
+  return { contents, rewritten };
+}
+
+/** @type {import('esbuild').Plugin} */
+const zodNamespaceImports = {
+  name: 'zod-namespace-imports',
+  setup(build) {
+    build.onLoad({ filter: POWERTOOLS_PARSER_MODULE }, async (args) => ({
+      contents: namespaceZodImports(await readFile(args.path, 'utf8')).contents,
+      loader: 'js',
+    }));
+  },
+};
+
+module.exports = [sdkSchemaLiteralKeys, zodNamespaceImports];
 module.exports.literalKeys = literalKeys;
 module.exports.SCHEMA_MODULE = SCHEMA_MODULE;
+module.exports.namespaceZodImports = namespaceZodImports;
+module.exports.POWERTOOLS_PARSER_MODULE = POWERTOOLS_PARSER_MODULE;

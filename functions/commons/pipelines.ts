@@ -3,7 +3,7 @@
  * which channel it promotes to. Parsed here (pure: no environment access); `config.ts` reads the
  * variable, the CLI and the local image-definition tool parse a function's or a file's copy.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Architecture, type ArchitectureSettings, architecturesOf } from './core/architectures.js';
 import type { ParentRef } from './core/layering.js';
 import { MissingConfiguration } from './errors.js';
