@@ -52,16 +52,21 @@ function literalKeys(source) {
   return { contents, rewritten };
 }
 
-/** @type {import('esbuild').Plugin} */
-const sdkSchemaLiteralKeys = {
-  name: 'sdk-schema-literal-keys',
+/**
+ * An esbuild plugin that loads the JavaScript modules whose path matches `filter` through
+ * `rewrite` (a pure source → `{ contents }` function). @returns {import('esbuild').Plugin}
+ */
+const sourceRewrite = (name, filter, rewrite) => ({
+  name,
   setup(build) {
-    build.onLoad({ filter: SCHEMA_MODULE }, async (args) => ({
-      contents: literalKeys(await readFile(args.path, 'utf8')).contents,
+    build.onLoad({ filter }, async (args) => ({
+      contents: rewrite(await readFile(args.path, 'utf8')).contents,
       loader: 'js',
     }));
   },
-};
+});
+
+const sdkSchemaLiteralKeys = sourceRewrite('sdk-schema-literal-keys', SCHEMA_MODULE, literalKeys);
 
 /** Powertools parser modules (the ESM build esbuild bundles). */
 const POWERTOOLS_PARSER_MODULE = /[\\/]@aws-lambda-powertools[\\/]parser[\\/]lib[\\/]esm[\\/].+\.js$/;
@@ -79,16 +84,11 @@ function namespaceZodImports(source) {
   return { contents, rewritten };
 }
 
-/** @type {import('esbuild').Plugin} */
-const zodNamespaceImports = {
-  name: 'zod-namespace-imports',
-  setup(build) {
-    build.onLoad({ filter: POWERTOOLS_PARSER_MODULE }, async (args) => ({
-      contents: namespaceZodImports(await readFile(args.path, 'utf8')).contents,
-      loader: 'js',
-    }));
-  },
-};
+const zodNamespaceImports = sourceRewrite(
+  'zod-namespace-imports',
+  POWERTOOLS_PARSER_MODULE,
+  namespaceZodImports,
+);
 
 module.exports = [sdkSchemaLiteralKeys, zodNamespaceImports];
 module.exports.literalKeys = literalKeys;
