@@ -12,7 +12,7 @@
 #     /etc/machine-id empty (zero bytes); apt pointing to bookworm, bookworm-updates, security.
 # With --arch arm64 (the local arm64 option, README "Architectures"), for qemu-system-aarch64 -M virt
 # booted by the AAVMF UEFI firmware (Debian's qemu-efi-aarch64):
-#   - GPT: an EFI system partition (FAT32, 1 MiB to 128 MiB, mounted at /boot/efi) and the ext4
+#   - GPT: an EFI system partition (FAT32, 1 MiB to 128 MiB, /boot/efi in the guest) and the ext4
 #     root from 128 MiB; GRUB for arm64-efi (grub-efi-arm64) at the removable-media path
 #     \EFI\BOOT\BOOTAA64.EFI, which the firmware boots with no NVRAM boot entry (UEFI 2.x
 #     "Removable Media Boot Behavior"), and debconf grub2/force_efi_extra_removable=true so that a
@@ -41,7 +41,11 @@
 # Environment: FACTORY_CACHE_DIR (default <repo>/.cache), DEBIAN_MIRROR (default http://deb.debian.org/debian)
 # Output: the path of the image on the last line of stdout. Logs go to stderr.
 # Requires root and: debootstrap qemu-utils fdisk (sfdisk) e2fsprogs util-linux coreutils; for
-# arm64 also qemu-user-static and dosfstools (scripts/setup.sh installs them with FACTORY_LOCAL_ARM64=1).
+# arm64 also qemu-user-static, dosfstools and mtools (scripts/setup.sh installs them with
+# FACTORY_LOCAL_ARM64=1).
+#
+# The EFI system partition is written with mtools, not mounted: this host's kernel has no vfat
+# (/proc/filesystems), so nothing is mounted at /boot/efi while building; the guest mounts it.
 set -o nounset -o errexit -o pipefail
 
 SCRIPT_PATH="$(readlink -f "${BASH_SOURCE[0]}")"
@@ -165,7 +169,9 @@ for tool in debootstrap qemu-img sfdisk losetup mkfs.ext4 mount chroot sha256sum
   command -v "${tool}" >/dev/null || die "missing tool: ${tool}"
 done
 if [[ "${arch}" == arm64 ]]; then
-  command -v mkfs.vfat >/dev/null || die 'missing tool: mkfs.vfat (dosfstools; FACTORY_LOCAL_ARM64=1 scripts/setup.sh apt)'
+  for tool in mkfs.vfat mcopy mmd mdir; do
+    command -v "${tool}" >/dev/null || die "missing tool: ${tool} (dosfstools, mtools: FACTORY_LOCAL_ARM64=1 scripts/setup.sh apt)"
+  done
 fi
 
 # arm64 on an x86_64 host: debootstrap's second stage and every maintainer script run arm64
@@ -304,10 +310,7 @@ mount -t proc proc "${ROOT}/proc"
 mount -t sysfs sysfs "${ROOT}/sys"
 mount --bind /dev "${ROOT}/dev"
 mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts "${ROOT}/dev/pts"
-if [[ -n "${esp_loop}" ]]; then
-  mkdir -p "${ROOT}/boot/efi"
-  mount -t vfat -o umask=0077 "${esp_loop}" "${ROOT}/boot/efi"
-fi
+[[ -z "${esp_loop}" ]] || mkdir -p "${ROOT}/boot/efi"
 # Maintainer scripts must not start services in the chroot.
 write_file /usr/sbin/policy-rc.d 0755 <<<$'#!/bin/sh\nexit 101'
 # No fsync per unpacked file while building (removed again before the image is generalised):
@@ -359,7 +362,9 @@ write_file /etc/fstab 0644 <<EOF
 # <file system>  <mount point>  <type>  <options>  <dump>  <pass>
 UUID=${FS_UUID}  /  ext4  errors=remount-ro,discard  0  1
 EOF
-[[ -z "${ESP_UUID}" ]] || printf 'UUID=%s  /boot/efi  vfat  umask=0077  0  1\n' "${ESP_UUID}" >>"${ROOT}/etc/fstab"
+# nofail and no fsck pass: the image has no fsck.vfat (dosfstools), and a missing ESP must not
+# stop the boot; it is only needed when GRUB is reinstalled.
+[[ -z "${ESP_UUID}" ]] || printf 'UUID=%s  /boot/efi  vfat  umask=0077,nofail  0  0\n' "${ESP_UUID}" >>"${ROOT}/etc/fstab"
 printf '%s\n' "${HOSTNAME_DEFAULT}" >"${ROOT}/etc/hostname"
 printf 'LANG=C.UTF-8\n' >"${ROOT}/etc/default/locale"
 write_file /etc/hosts 0644 <<EOF
@@ -448,11 +453,13 @@ else
   # whose presence makes a grub-efi-arm64 upgrade in the guest run grub-install (its postinst).
   log 'installing GRUB (arm64-efi, EFI system partition)'
   cp -r "${ROOT}/usr/lib/grub/arm64-efi" "${ROOT}/boot/grub/"
-  mkdir -p "${ROOT}/boot/efi/EFI/BOOT" "${ROOT}/boot/efi/EFI/debian"
-  in_chroot grub-mkimage --format=arm64-efi --output=/boot/efi/EFI/BOOT/BOOTAA64.EFI \
+  in_chroot grub-mkimage --format=arm64-efi --output=/boot/grub/BOOTAA64.EFI \
     --config=/boot/grub/early.cfg --prefix=/boot/grub \
     part_gpt fat ext2 search_fs_uuid
-  cp "${ROOT}/boot/efi/EFI/BOOT/BOOTAA64.EFI" "${ROOT}/boot/efi/EFI/debian/grubaa64.efi"
+  mmd -i "${esp_loop}" ::/EFI ::/EFI/BOOT ::/EFI/debian
+  mcopy -i "${esp_loop}" "${ROOT}/boot/grub/BOOTAA64.EFI" ::/EFI/BOOT/BOOTAA64.EFI
+  mcopy -i "${esp_loop}" "${ROOT}/boot/grub/BOOTAA64.EFI" ::/EFI/debian/grubaa64.efi
+  rm -f "${ROOT}/boot/grub/BOOTAA64.EFI"
 fi
 rm -f "${ROOT}/boot/grub/early.cfg"
 in_chroot grub-editenv /boot/grub/grubenv create
@@ -511,7 +518,7 @@ compgen -G "${ROOT}/boot/vmlinuz-*" >/dev/null || die 'no kernel in /boot'
 compgen -G "${ROOT}/boot/initrd.img-*" >/dev/null || die 'no initrd in /boot'
 [[ -x "${ROOT}/usr/sbin/qemu-ga" ]] || die 'qemu-guest-agent missing'
 if [[ "${arch}" == arm64 ]]; then
-  [[ -s "${ROOT}/boot/efi/EFI/BOOT/BOOTAA64.EFI" ]] || die 'no EFI/BOOT/BOOTAA64.EFI on the EFI system partition'
+  mdir -i "${esp_loop}" ::/EFI/BOOT/BOOTAA64.EFI >/dev/null || die 'no EFI/BOOT/BOOTAA64.EFI on the EFI system partition'
   [[ "$(in_chroot dpkg --print-architecture)" == arm64 ]] || die 'the root is not arm64'
 fi
 grep -q '^datasource_list: \[ NoCloud, None \]$' "${ROOT}/etc/cloud/cloud.cfg.d/90_dpkg.cfg" ||
@@ -523,7 +530,6 @@ in_chroot dpkg-query -W -f '${Package} ${Version}\n' >"${WORK}/packages.txt"
 # --- unmount, shrink, convert ---------------------------------------------------------------------
 kill_chroot_processes
 if [[ -n "${esp_loop}" ]]; then
-  umount "${ROOT}/boot/efi"
   losetup -d "${esp_loop}"
   esp_loop=''
 fi

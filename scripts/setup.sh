@@ -49,6 +49,7 @@ readonly APT_PACKAGES_ARM64=(
   qemu-efi-aarch64 # AAVMF UEFI firmware: /usr/share/AAVMF/AAVMF_{CODE,VARS}.fd
   qemu-user-static # debootstrap --arch=arm64 runs the target's binaries through binfmt_misc
   dosfstools       # mkfs.vfat for the EFI system partition of the arm64 base image
+  mtools           # mcopy: write that partition without mounting it (no vfat in this kernel)
 )
 
 FORCE="${SETUP_FORCE:-0}"
