@@ -165,7 +165,7 @@ if [[ "${force}" == false && -f "${IMAGE}" ]]; then
 fi
 
 [[ "${EUID}" -eq 0 ]] || die 'must run as root (debootstrap, losetup, mount, chroot)'
-for tool in debootstrap qemu-img sfdisk losetup mkfs.ext4 mount chroot sha256sum flock fstrim; do
+for tool in debootstrap qemu-img sfdisk partx losetup mkfs.ext4 mount chroot sha256sum flock fstrim; do
   command -v "${tool}" >/dev/null || die "missing tool: ${tool}"
 done
 if [[ "${arch}" == arm64 ]]; then
@@ -278,8 +278,13 @@ else
     sfdisk --quiet "${RAW}"
 fi
 disk_bytes="$(stat -c %s "${RAW}")"
-loop="$(losetup --find --show --offset "${PART_OFFSET_BYTES}" \
-  --sizelimit "$((disk_bytes - PART_OFFSET_BYTES))" "${RAW}")"
+# The root partition's size as the table has it: on GPT it ends before the backup header in the
+# disk's last sectors (and sfdisk aligns its end), so "the rest of the disk" would be too big and
+# the guest kernel would refuse the file system ("block count exceeds size of device").
+root_part="$([[ "${arch}" == x86_64 ]] && echo 1 || echo 2)"
+read -r root_start root_sectors < <(partx --noheadings --raw -o START,SECTORS -n "${root_part}" "${RAW}")
+((root_start * 512 == PART_OFFSET_BYTES)) || die "partition ${root_part} starts at sector ${root_start}, not at ${PART_OFFSET_BYTES} bytes"
+loop="$(losetup --find --show --offset "${PART_OFFSET_BYTES}" --sizelimit "$((root_sectors * 512))" "${RAW}")"
 mkfs.ext4 -q -L rootfs -m 1 "${loop}"
 FS_UUID="$(blkid -s UUID -o value "${loop}")"
 readonly FS_UUID
@@ -456,9 +461,10 @@ else
   in_chroot grub-mkimage --format=arm64-efi --output=/boot/grub/BOOTAA64.EFI \
     --config=/boot/grub/early.cfg --prefix=/boot/grub \
     part_gpt fat ext2 search_fs_uuid
-  mmd -i "${esp_loop}" ::/EFI ::/EFI/BOOT ::/EFI/debian
-  mcopy -i "${esp_loop}" "${ROOT}/boot/grub/BOOTAA64.EFI" ::/EFI/BOOT/BOOTAA64.EFI
-  mcopy -i "${esp_loop}" "${ROOT}/boot/grub/BOOTAA64.EFI" ::/EFI/debian/grubaa64.efi
+  # mtools on the disk file at the partition's offset (its "@@offset" syntax, mtools(1)).
+  mmd -i "${RAW}@@${ESP_OFFSET_BYTES}" ::/EFI ::/EFI/BOOT ::/EFI/debian
+  mcopy -i "${RAW}@@${ESP_OFFSET_BYTES}" "${ROOT}/boot/grub/BOOTAA64.EFI" ::/EFI/BOOT/BOOTAA64.EFI
+  mcopy -i "${RAW}@@${ESP_OFFSET_BYTES}" "${ROOT}/boot/grub/BOOTAA64.EFI" ::/EFI/debian/grubaa64.efi
   rm -f "${ROOT}/boot/grub/BOOTAA64.EFI"
 fi
 rm -f "${ROOT}/boot/grub/early.cfg"
@@ -518,7 +524,7 @@ compgen -G "${ROOT}/boot/vmlinuz-*" >/dev/null || die 'no kernel in /boot'
 compgen -G "${ROOT}/boot/initrd.img-*" >/dev/null || die 'no initrd in /boot'
 [[ -x "${ROOT}/usr/sbin/qemu-ga" ]] || die 'qemu-guest-agent missing'
 if [[ "${arch}" == arm64 ]]; then
-  mdir -i "${esp_loop}" ::/EFI/BOOT/BOOTAA64.EFI >/dev/null || die 'no EFI/BOOT/BOOTAA64.EFI on the EFI system partition'
+  mdir -i "${RAW}@@${ESP_OFFSET_BYTES}" ::/EFI/BOOT/BOOTAA64.EFI >/dev/null || die 'no EFI/BOOT/BOOTAA64.EFI on the EFI system partition'
   [[ "$(in_chroot dpkg --print-architecture)" == arm64 ]] || die 'the root is not arm64'
 fi
 grep -q '^datasource_list: \[ NoCloud, None \]$' "${ROOT}/etc/cloud/cloud.cfg.d/90_dpkg.cfg" ||
