@@ -4,8 +4,9 @@
  * The local backend runs on an x86_64 host with TCG only. x86_64 is the default and all CI runs.
  * arm64 is an option (README "Architectures", "Locally"): the same pipeline under
  * `qemu-system-aarch64 -machine virt` with UEFI firmware, every instruction of the guest emulated,
- * so a base image takes the best part of an hour once and each boot several minutes. It needs
- * Debian packages the default setup does not install. Both are why it is opt-in:
+ * so a base image takes about ten minutes once and a run about twice an x86_64 one (README
+ * "Architectures", measured), much more on a loaded machine. It needs Debian packages the default
+ * setup does not install. Both are why it is opt-in:
  * `FACTORY_LOCAL_ARM64=1` makes `scripts/setup.sh` install those packages and lets the local
  * backend resolve, bake and boot arm64 ({@link LOCAL_ARM64_OPT_IN}).
  */
@@ -90,9 +91,10 @@ export interface LocalWaits {
 
 /**
  * Per architecture. x86_64: the local runner's values from before arm64 (a TCG boot takes 30–60 s
- * on an idle 2-core machine, a few minutes on a busy one). arm64: its boot was measured at about 8
- * minutes to a login prompt on a loaded 2-core machine (README "Architectures"), so 39 checks 50 s
- * apart give it half an hour.
+ * on an idle 2-core machine, a few minutes on a busy one). arm64 (README "Architectures",
+ * measured): the test instance reached its guest agent in 77 s and the probe took 53 s with a load
+ * average of 1–3, but a boot took about 8 minutes to a login prompt at a load average near 9; 39
+ * checks 50 s apart give it half an hour, the probe as long.
  */
 export const LOCAL_WAITS: Readonly<Record<Architecture, LocalWaits>> = {
   x86_64: { onlinePollSeconds: 10, pollSeconds: 5, probeTimeoutSeconds: 600, cloneBootSeconds: 360 },
