@@ -1,5 +1,6 @@
 import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { type Architecture, DEFAULT_ARCHITECTURE, isArchitecture } from '#commons/core/architectures.js';
 import { CANDIDATE_CHANNEL, TAG } from '#commons/core/tags.js';
 import { FactoryError } from '#commons/errors.js';
 import type { ImageRecord } from '#commons/ports.js';
@@ -20,8 +21,9 @@ export interface RunTaskRequest {
 
 /**
  * The build variables the Fargate Packer runner reads from its environment. `COMMIT`,
- * `IMAGE_DEFINITION` and `PARENT_IMAGE` come out of `BUILD_JSON` (the whole `$.build`), since a
- * build without a commit (or a parent) has no `$.build.commit` (`$.build.parent`) path.
+ * `IMAGE_DEFINITION`, `PARENT_IMAGE` and `ARCHITECTURE` come out of `BUILD_JSON` (the whole
+ * `$.build`), since a build without a commit (or a parent) has no `$.build.commit`
+ * (`$.build.parent`) path; the runner reads `architecture` there too (packer/runner/entrypoint.sh).
  */
 export interface BakeEnvironment {
   BASE_IMAGE: string;
@@ -34,6 +36,8 @@ export interface BakeEnvironment {
   IMAGE_DEFINITION: string;
   /** `BUILD_JSON.parent.imageId`: the parent image of a layered build (= `SOURCE_AMI_ID`), else ''. */
   PARENT_IMAGE: string;
+  /** `BUILD_JSON.architecture` (default x86_64): Packer's `architecture`, tagged `factory:architecture`. */
+  ARCHITECTURE: Architecture;
 }
 
 /** Bake failed: Packer exited non-zero or produced no image. Caught by the ASL as any task error. */
@@ -54,7 +58,12 @@ export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
     if (!found) throw new BakeFailed(`bake request has no ${name} in its container environment`);
     return found;
   };
-  let build: { commit?: unknown; imageDefinition?: unknown; parent?: { imageId?: unknown } };
+  let build: {
+    commit?: unknown;
+    imageDefinition?: unknown;
+    parent?: { imageId?: unknown };
+    architecture?: unknown;
+  };
   try {
     build = JSON.parse(value('BUILD_JSON')) as typeof build;
   } catch (error) {
@@ -62,6 +71,9 @@ export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
   }
   if (typeof build.imageDefinition !== 'string' || build.imageDefinition === '')
     throw new BakeFailed('bake request has no imageDefinition in its BUILD_JSON');
+  const architecture = build.architecture ?? DEFAULT_ARCHITECTURE;
+  if (!isArchitecture(architecture))
+    throw new BakeFailed(`BUILD_JSON names an unknown architecture ${JSON.stringify(architecture)}`);
   const parentImage = typeof build.parent?.imageId === 'string' ? build.parent.imageId : '';
   if (parentImage !== '' && parentImage !== value('SOURCE_AMI_ID'))
     throw new BakeFailed(
@@ -77,6 +89,7 @@ export function bakeEnvironment(request: RunTaskRequest): BakeEnvironment {
     COMMIT: typeof build.commit === 'string' ? build.commit : '',
     IMAGE_DEFINITION: build.imageDefinition,
     PARENT_IMAGE: parentImage,
+    ARCHITECTURE: architecture,
   };
 }
 
@@ -135,6 +148,8 @@ export async function bakeLocally(
     base_image: environment.BASE_IMAGE,
     image_definition: environment.IMAGE_DEFINITION,
     parent_image: environment.PARENT_IMAGE,
+    // The QEMU emulator, board and firmware follow it (packer/locals.pkr.hcl qemu_architectures).
+    architecture: environment.ARCHITECTURE,
     manifest_path: manifestPath,
     sbom_path: sbomPath,
     qemu_base_image: options.baseImagePath(environment.SOURCE_AMI_ID),
@@ -288,6 +303,7 @@ export function imageTags(
     [TAG.name]: custom.image_name ?? environment.BUILD_ID,
     [TAG.pipeline]: custom.pipeline ?? environment.PIPELINE,
     [TAG.buildId]: custom.build_id ?? environment.BUILD_ID,
+    [TAG.architecture]: environment.ARCHITECTURE,
     [TAG.channel]: CANDIDATE_CHANNEL,
     [TAG.sourceAmi]: environment.SOURCE_AMI_ID,
     [TAG.sourceAmiName]: custom.source_image_name ?? environment.BASE_IMAGE,

@@ -64,12 +64,15 @@ export async function readIdentity(launcher: QemuMachineLauncher, instanceId: st
 /**
  * Boots a second machine from `imageId`, reads its identity once first boot finished, and
  * terminates it whatever happens.
- * @throws what launching or the guest agent throws (agent wait and first boot: 360 s each).
+ * The machine boots on the image's architecture (its `factory:architecture` tag).
+ * @param waitSeconds for the guest agent, and then for first boot, each (default 360).
+ * @throws what launching or the guest agent throws (agent wait and first boot: `waitSeconds` each).
  */
 export async function bootAndReadIdentity(
   launcher: QemuMachineLauncher,
   imageId: string,
   executionName: string,
+  waitSeconds = 360,
 ): Promise<Identity> {
   const { instanceId } = await launcher.launch({
     imageId,
@@ -80,10 +83,10 @@ export async function bootAndReadIdentity(
   });
   try {
     const vm = await launcher.vm(instanceId);
-    await waitForAgent(vm.qgaSocket, 360);
+    await waitForAgent(vm.qgaSocket, waitSeconds);
     // Host keys appear once cloud-init/ssh finished first boot.
     await guestShell(vm.qgaSocket, 'cloud-init status --wait >/dev/null 2>&1 || true', {
-      timeoutSeconds: 360,
+      timeoutSeconds: waitSeconds,
     });
     return await readIdentity(launcher, instanceId);
   } finally {

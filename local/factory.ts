@@ -2,11 +2,18 @@ import '#local/compat.js';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
+import {
+  type Architecture,
+  type ArchitectureSettings,
+  DEFAULT_ARCHITECTURE,
+  trackOf,
+} from '#commons/core/architectures.js';
 import { executionName as deterministicExecutionName } from '#commons/core/build-key.js';
 import { UnusableParentImage } from '#commons/errors.js';
 import { ExecutionInput } from '#commons/execution-input.js';
 import type { Notifier, SourceImage } from '#commons/ports.js';
 import { parseOrThrow } from '#commons/validation.js';
+import { LOCAL_WAITS } from '#local/architectures.js';
 import { bakeLocally, importLocally, type RunTaskRequest } from '#local/bake.js';
 import { isCatalogImageId } from '#local/catalog.js';
 import { bootAndReadIdentity, type Identity, readIdentity, sameIdentity } from '#local/clone-check.js';
@@ -31,6 +38,15 @@ export interface LocalFactoryOptions {
   /** Only `debian-12` runs locally. Ignored with `parent` (the parent image's base image is used). */
   baseImage: string;
   /**
+   * What this execution builds (default x86_64). arm64 needs `enabledArchitectures` to include it
+   * (the local arm64 option, `local/architectures.ts`) and the pipeline to declare it.
+   */
+  architecture?: Architecture;
+  /** What the pipelines declare, for PrepareBuild (the `ARCHITECTURES` setting; default x86_64 only). */
+  declaredArchitectures?: ArchitectureSettings;
+  /** What the local backend may build (`localArchitectures(process.env)`; default x86_64 only). */
+  enabledArchitectures?: readonly Architecture[];
+  /**
    * Layered build: bake from the image this pipeline's channel names in the same state directory
    * (`--parent <pipeline>[/<channel>]`); only the image definition's own roles run.
    */
@@ -38,7 +54,7 @@ export interface LocalFactoryOptions {
   /** State directory: catalog, VMs, build work dirs (default `.factory`). */
   stateDir: string;
   retention: { maxAgeDays: number; keepLatest: number; dryRun: boolean };
-  /** Seconds the probe suite may run on the test machine. */
+  /** Seconds the probe suite may run on the test machine (default: the architecture's `LOCAL_WAITS`). */
   probeTimeoutSeconds: number;
   /** Seconds between polls of the probe's Wait state (the ASL's 15 s are meant for AWS). */
   pollSeconds: number;
@@ -92,12 +108,15 @@ export interface LocalRunSummary {
   bakeDir?: string;
 }
 
-const defaults = (stateDir: string): Omit<LocalFactoryOptions, 'pipeline' | 'channel' | 'baseImage'> => ({
+const defaults = (
+  stateDir: string,
+  architecture: Architecture,
+): Omit<LocalFactoryOptions, 'pipeline' | 'channel' | 'baseImage'> => ({
   stateDir,
   retention: { maxAgeDays: 30, keepLatest: 3, dryRun: false },
-  probeTimeoutSeconds: 600,
-  pollSeconds: 5,
-  onlinePollSeconds: 10,
+  probeTimeoutSeconds: LOCAL_WAITS[architecture].probeTimeoutSeconds,
+  pollSeconds: LOCAL_WAITS[architecture].pollSeconds,
+  onlinePollSeconds: LOCAL_WAITS[architecture].onlinePollSeconds,
   cloneCheck: true,
 });
 
@@ -118,7 +137,8 @@ const defaults = (stateDir: string): Omit<LocalFactoryOptions, 'pipeline' | 'cha
 export async function runLocalFactory(
   input: Pick<LocalFactoryOptions, 'pipeline' | 'channel' | 'baseImage'> & Partial<LocalFactoryOptions>,
 ): Promise<LocalRunSummary> {
-  const options: LocalFactoryOptions = { ...defaults(input.stateDir ?? '.factory'), ...input };
+  const architecture = input.architecture ?? DEFAULT_ARCHITECTURE;
+  const options: LocalFactoryOptions = { ...defaults(input.stateDir ?? '.factory', architecture), ...input };
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const definition = loadDefinition({ stage: 'local' });
   assertLocalTasks(definition);
@@ -134,11 +154,14 @@ export async function runLocalFactory(
     trigger: 'manual',
     ...(options.parent ? { parent: options.parent } : { baseImage: options.baseImage }),
     ...(options.imageDefinition ? { imageDefinition: options.imageDefinition } : {}),
+    // As the triggers do: an x86_64 input has no architecture key.
+    ...(architecture === DEFAULT_ARCHITECTURE ? {} : { architecture }),
     ...commitOf(),
   });
   const source = await resolveSource(request, wiring, write);
   const name = deterministicExecutionName({
     pipeline: request.pipeline,
+    architecture,
     channel: request.channel,
     sourceImageId: source.imageId,
     commit: request.commit,
@@ -148,6 +171,7 @@ export async function runLocalFactory(
     ports: wiring.ports,
     probeTimeoutSeconds: options.probeTimeoutSeconds,
     retention: options.retention,
+    architectures: options.declaredArchitectures ?? {},
     bounds: localPollBounds(),
     bake: (runTask) => bake(runTask, wiring, options, name),
     // Local instrumentation, not part of the verdict: the test instance's identity for the clone
@@ -198,7 +222,12 @@ export async function runLocalFactory(
     write(`▶ clone check not run: ${summary.cloneCheckNotRun}\n`);
   } else if (run.status === 'SUCCEEDED' && options.cloneCheck && promoted && identity) {
     write('▶ clone check: booting a second machine from the promoted image\n');
-    const second = await bootAndReadIdentity(wiring.ports.launcher, promoted, name);
+    const second = await bootAndReadIdentity(
+      wiring.ports.launcher,
+      promoted,
+      name,
+      LOCAL_WAITS[architecture].cloneBootSeconds,
+    );
     summary.clone = { first: identity, second, identical: sameIdentity(identity, second) };
   }
   summary.totalSeconds = (Date.now() - started) / 1000;
@@ -215,9 +244,11 @@ async function resolveSource(
   wiring: LocalWiring,
   write: (text: string) => void,
 ): Promise<SourceImage> {
+  const architecture = request.architecture ?? DEFAULT_ARCHITECTURE;
   if (request.parent) {
     const { pipeline, channel } = request.parent;
-    const position = await wiring.ports.pointer.current(pipeline, channel);
+    // The parent's track of this architecture (an arm64 child builds on the parent's arm64 channel).
+    const position = await wiring.ports.pointer.current(trackOf(pipeline, architecture), channel);
     if (!position)
       throw new UnusableParentImage(
         request.parent,
@@ -233,8 +264,8 @@ async function resolveSource(
     };
   }
   const baseImage = request.baseImage ?? '';
-  write(`▶ base image ${baseImage}: building or reusing the local base image\n`);
-  return wiring.ports.sources.resolve(baseImage);
+  write(`▶ base image ${baseImage} (${architecture}): building or reusing the local base image\n`);
+  return wiring.ports.sources.resolve(baseImage, architecture);
 }
 
 /** BakeImage: bake the image (or import `--image-file`) into the catalog; the stopped-task shape. */

@@ -2,6 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type Architecture,
+  DEFAULT_ARCHITECTURE,
+  imageArchitecture,
+  isArchitecture,
+} from '#commons/core/architectures.js';
 import { TAG, TEST_INSTANCE_ROLE } from '#commons/core/tags.js';
 import type { CommandResult, CommandRunner, LaunchRequest, MachineLauncher } from '#commons/ports.js';
 import type { LocalCatalog } from '#local/catalog.js';
@@ -58,6 +64,7 @@ export class QemuMachineLauncher implements MachineLauncher {
     const instanceId = `local-i-${randomBytes(9).toString('hex').slice(0, 17)}`;
     const vm = await launchVm({
       image: this.catalog.diskPath(request.imageId),
+      architecture: request.architecture ?? (await this.architectureOf(request.imageId)),
       id: instanceId,
       workDir: this.options.workDir,
       sshPublicKey: this.options.sshPublicKey,
@@ -78,6 +85,21 @@ export class QemuMachineLauncher implements MachineLauncher {
     };
     await writeFile(path.join(vm.vmDir, 'instance.json'), `${JSON.stringify(instance, null, 2)}\n`);
     return { instanceId };
+  }
+
+  /**
+   * The architecture a catalog image boots on (`imageArchitecture`: its `factory:architecture`
+   * tag, x86_64 for images from before architectures), for a launch that names none (the clone check).
+   * @throws Error for an image of an architecture the local backend does not know.
+   */
+  private async architectureOf(imageId: string): Promise<Architecture> {
+    const record = await this.catalog.readImage(imageId);
+    const architecture = record ? imageArchitecture(record) : undefined;
+    if (architecture === undefined || isArchitecture(architecture))
+      return architecture ?? DEFAULT_ARCHITECTURE;
+    throw new Error(
+      `image ${imageId} is of architecture ${architecture}, which the local backend cannot boot`,
+    );
   }
 
   async isReady(instanceId: string): Promise<boolean> {

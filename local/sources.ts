@@ -4,17 +4,41 @@ import { type Architecture, DEFAULT_ARCHITECTURE } from '#commons/core/architect
 import { getBaseImage } from '#commons/core/base-images.js';
 import { InvalidInput } from '#commons/errors.js';
 import type { Notification, Notifier, SourceImage, SourceImageResolver } from '#commons/ports.js';
+import { assertLocalArchitecture } from '#local/architectures.js';
 import { PROJECT_ROOT, runTool } from '#local/process.js';
 
-/** Where scripts/build-base-image.sh caches the Debian 12 base image. */
+/** Where scripts/build-base-image.sh caches the Debian 12 base images. */
 export const BASE_IMAGE_DIR = path.join(PROJECT_ROOT, '.cache', 'base');
 
-const LOCAL_BASE = /^local-base-debian-12-([0-9a-f]{12,64})$/;
+/**
+ * The base image's file name stem per architecture (scripts/build-base-image.sh `NAME`):
+ * `<stem>-<recipe hash>.qcow2`, with the stable symlink `<stem>.qcow2` to the current one.
+ */
+const BASE_NAME: Readonly<Record<Architecture, string>> = {
+  x86_64: 'debian-12',
+  arm64: 'debian-12-arm64',
+};
+
+/** `local-base-debian-12-<hash>` (x86_64) or `local-base-debian-12-arm64-<hash>`; the hash is hex, `arm64` is not. */
+const LOCAL_BASE = /^local-base-(debian-12(?:-arm64)?)-([0-9a-f]{12,64})$/;
+
+/** Architecture and recipe hash of a local base image id, or undefined for another id. Pure. */
+export function parseLocalBaseImageId(
+  imageId: string,
+): { architecture: Architecture; hash: string } | undefined {
+  const match = LOCAL_BASE.exec(imageId);
+  if (!match) return undefined;
+  const architecture = match[1] === BASE_NAME.arm64 ? 'arm64' : DEFAULT_ARCHITECTURE;
+  return { architecture, hash: match[2] ?? '' };
+}
 
 /**
  * `SourceImageResolver` for the local backend: the local stand-in for the vendor's public AMI
  * parameter. `resolve('debian-12')` builds (or reuses, when its recipe is unchanged) the Debian 12
- * base image with scripts/build-base-image.sh and names it `local-base-debian-12-<recipe hash>`.
+ * base image with scripts/build-base-image.sh and names it `local-base-debian-12-<recipe hash>`;
+ * `resolve('debian-12', 'arm64')` does the same with `--arch arm64` (a UEFI disk for
+ * `qemu-system-aarch64 -machine virt`), named `local-base-debian-12-arm64-<recipe hash>`, but only
+ * when the local arm64 option is on (`architectures`, from {@link localArchitectures}).
  *
  * The owner reported is the base image definition's publisher (Debian's account for `debian-12`):
  * the local image is made only from Debian's own archive, so it stands for Debian's image and
@@ -22,36 +46,49 @@ const LOCAL_BASE = /^local-base-debian-12-([0-9a-f]{12,64})$/;
  * Other base images (Ubuntu, Amazon Linux) exist only on AWS.
  */
 export class LocalBaseImageResolver implements SourceImageResolver {
-  constructor(private readonly options: { onLine?: (line: string) => void; signal?: AbortSignal } = {}) {}
+  constructor(
+    private readonly options: {
+      onLine?: (line: string) => void;
+      signal?: AbortSignal;
+      /** The architectures it resolves (default x86_64 only: `localArchitectures`). */
+      architectures?: readonly Architecture[];
+    } = {},
+  ) {}
 
+  /**
+   * @throws InvalidInput for an architecture that is not enabled (the message names the opt-in) or
+   *   a base image that exists only on AWS; what the build script throws when it fails.
+   */
   async resolve(baseImage: string, architecture: Architecture = DEFAULT_ARCHITECTURE): Promise<SourceImage> {
     const base = getBaseImage(baseImage);
-    if (architecture !== DEFAULT_ARCHITECTURE) {
-      throw new InvalidInput(
-        `the local backend bakes x86_64 only, not ${architecture} (README "Architectures": arm64 under qemu-system-aarch64)`,
-      );
-    }
+    assertLocalArchitecture(architecture, this.options.architectures ?? [DEFAULT_ARCHITECTURE]);
     if (!base.local) {
       throw new InvalidInput(
         `base image ${baseImage} is only available on AWS; the local backend bakes from: debian-12`,
       );
     }
-    await runTool('bash', ['scripts/build-base-image.sh'], this.options);
-    const target = await readlink(path.join(BASE_IMAGE_DIR, 'debian-12.qcow2'));
-    const hash = /^debian-12-([0-9a-f]+)\.qcow2$/.exec(path.basename(target))?.[1];
+    const { onLine, signal } = this.options;
+    await runTool('bash', ['scripts/build-base-image.sh', '--arch', architecture], {
+      ...(onLine ? { onLine } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    const name = BASE_NAME[architecture];
+    const target = await readlink(path.join(BASE_IMAGE_DIR, `${name}.qcow2`));
+    const hash = new RegExp(`^${name}-([0-9a-f]{12,64})\\.qcow2$`).exec(path.basename(target))?.[1];
     if (!hash) throw new Error(`unexpected base image link target ${target}`);
-    return this.record(hash, await this.createdAt(hash));
+    return this.record(architecture, hash, await this.createdAt(architecture, hash));
   }
 
   async describe(imageId: string): Promise<SourceImage | undefined> {
-    const hash = LOCAL_BASE.exec(imageId)?.[1];
-    if (!hash) return undefined;
+    const parsed = parseLocalBaseImageId(imageId);
+    if (!parsed) return undefined;
+    const { architecture, hash } = parsed;
     try {
-      await readFile(path.join(BASE_IMAGE_DIR, `debian-12-${hash}.json`));
+      await readFile(path.join(BASE_IMAGE_DIR, `${BASE_NAME[architecture]}-${hash}.json`));
     } catch {
       return undefined;
     }
-    return this.record(hash, await this.createdAt(hash));
+    return this.record(architecture, hash, await this.createdAt(architecture, hash));
   }
 
   /**
@@ -59,24 +96,27 @@ export class LocalBaseImageResolver implements SourceImageResolver {
    * @throws InvalidInput for an id that is not a local base image id.
    */
   static pathOf(imageId: string): string {
-    const hash = LOCAL_BASE.exec(imageId)?.[1];
-    if (!hash) throw new InvalidInput(`not a local base image id: ${imageId}`);
-    return path.join(BASE_IMAGE_DIR, `debian-12-${hash}.qcow2`);
+    const parsed = parseLocalBaseImageId(imageId);
+    if (!parsed) throw new InvalidInput(`not a local base image id: ${imageId}`);
+    return path.join(BASE_IMAGE_DIR, `${BASE_NAME[parsed.architecture]}-${parsed.hash}.qcow2`);
   }
 
   /** When the base image was built: the modification time of its disk (ISO 8601). */
-  private async createdAt(hash: string): Promise<string> {
-    return (await stat(path.join(BASE_IMAGE_DIR, `debian-12-${hash}.qcow2`))).mtime.toISOString();
+  private async createdAt(architecture: Architecture, hash: string): Promise<string> {
+    return (
+      await stat(path.join(BASE_IMAGE_DIR, `${BASE_NAME[architecture]}-${hash}.qcow2`))
+    ).mtime.toISOString();
   }
 
-  private record(hash: string, createdAt: string): SourceImage {
+  private record(architecture: Architecture, hash: string, createdAt: string): SourceImage {
+    const name = `${BASE_NAME[architecture]}-${hash}`;
     return {
-      imageId: `local-base-debian-12-${hash}`,
-      name: `debian-12-${hash}`,
+      imageId: `local-base-${name}`,
+      name,
       ownerId: getBaseImage('debian-12').owners[0],
       createdAt,
-      // scripts/build-base-image.sh debootstraps the host's architecture: x86_64 (README "Architectures").
-      architecture: DEFAULT_ARCHITECTURE,
+      // scripts/build-base-image.sh --arch: debootstrap --arch=amd64 or arm64.
+      architecture,
     };
   }
 }

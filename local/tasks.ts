@@ -7,6 +7,7 @@
  */
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { z } from 'zod';
+import type { ArchitectureSettings } from '#commons/core/architectures.js';
 import type { PollCheck } from '#commons/core/poll-bounds.js';
 import { DEFAULT_VULNERABILITY_THRESHOLD } from '#commons/core/vulnerability-gate.js';
 import { FactoryError } from '#commons/errors.js';
@@ -67,6 +68,8 @@ export interface LocalTaskContext {
   /** Seconds the probe suite may run on the test machine. */
   readonly probeTimeoutSeconds: number;
   readonly retention: { maxAgeDays: number; keepLatest: number; dryRun: boolean };
+  /** What the pipelines declare (PrepareBuild refuses an undeclared architecture); absent: x86_64 only. */
+  readonly architectures?: ArchitectureSettings;
   /** Checks before InstanceNeverOnline / ProbeTimedOut (`localPollBounds()`). */
   readonly bounds: Readonly<Record<PollCheck, number>>;
   /** BakeImage: bake (or import) the image the ECS RunTask request describes; the stopped-task shape. */
@@ -92,7 +95,7 @@ const step = <S extends z.ZodType>(
 
 /** The table, keyed by Task state name. */
 export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
-  PrepareBuild: step(PrepareBuildInput, (input, { ports, probeTimeoutSeconds }) =>
+  PrepareBuild: step(PrepareBuildInput, (input, { ports, probeTimeoutSeconds, architectures }) =>
     prepareBuild(
       input,
       {
@@ -100,7 +103,11 @@ export const LOCAL_TASKS: Readonly<Record<string, LocalTask>> = {
         ledger: ports.ledger,
         parents: { pointer: ports.pointer, images: ports.images },
       },
-      { probeTimeoutSeconds, distribution: { settings: {}, homeRegion: LOCAL_REGION } },
+      {
+        probeTimeoutSeconds,
+        distribution: { settings: {}, homeRegion: LOCAL_REGION },
+        ...(architectures ? { architectures } : {}),
+      },
     ),
   ),
   BakeImage: { schema: undefined, run: (raw, { bake }) => bake(raw as RunTaskRequest) },

@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { Architecture } from '#commons/core/architectures.js';
 import type { Notifier } from '#commons/ports.js';
 import { FileChannelPointer, LocalCatalog, LocalImageStore } from '#local/catalog.js';
 import { FileEventLog } from '#local/event-log.js';
@@ -67,6 +68,8 @@ export async function wireLocalPorts(options: {
   onlinePollSeconds?: number;
   /** Seconds one probe read may wait for the probe to finish (see `GuestAgentCommandRunner`); default 0. */
   pollSeconds?: number;
+  /** The architectures the source resolver builds base images of (default x86_64 only). */
+  enabledArchitectures?: readonly Architecture[] | undefined;
 }): Promise<LocalWiring> {
   const stateDir = path.resolve(PROJECT_ROOT, options.stateDir);
   const vmDir = path.join(stateDir, 'vm');
@@ -83,6 +86,7 @@ export async function wireLocalPorts(options: {
     sources: new LocalBaseImageResolver({
       onLine: progress,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.enabledArchitectures ? { architectures: options.enabledArchitectures } : {}),
     }),
     images: new LocalImageStore(catalog, (ids) => launcher.imagesInUse(ids)),
     pointer: new FileChannelPointer(catalog),

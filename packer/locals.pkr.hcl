@@ -94,6 +94,37 @@ locals {
   )
   qemu_output_directory = var.qemu_output_directory != "" ? var.qemu_output_directory : "output-packer/${var.build_id}"
 
+  # Local backend: how QEMU runs each architecture (TCG on an x86_64 host). x86_64 keeps
+  # packer-plugin-qemu's defaults (qemu-system-x86_64, machine "pc", BIOS). arm64 (the local arm64
+  # option, README "Architectures") is qemu-system-aarch64's "virt" board booted by the AAVMF UEFI
+  # firmware of Debian's qemu-efi-aarch64 (`dpkg -L qemu-efi-aarch64`): setting efi_firmware_code /
+  # efi_firmware_vars turns on packer-plugin-qemu's efi_boot, which gives the code read-only as
+  # pflash unit 0 and a per-build copy of the vars (output directory, efivars.fd) as unit 1
+  # (v1.0.9 config.go QemuEFIBootConfig, step_prepare_efivars.go, step_run.go). On "virt" the
+  # plugin's default disk, CD (the NoCloud seed: a -drive without if=, the board's default virtio)
+  # and net devices are all virtio PCI. An emulated arm64 guest boots several times slower than an
+  # x86_64 one, hence the longer waits.
+  qemu_architectures = {
+    x86_64 = {
+      binary           = "qemu-system-x86_64"
+      machine_type     = "pc"
+      efi_code         = ""
+      efi_vars         = ""
+      ssh_timeout      = "15m"
+      shutdown_timeout = "5m"
+    }
+    arm64 = {
+      binary           = "qemu-system-aarch64"
+      machine_type     = "virt"
+      efi_code         = "/usr/share/AAVMF/AAVMF_CODE.fd"
+      efi_vars         = "/usr/share/AAVMF/AAVMF_VARS.fd"
+      ssh_timeout      = "60m"
+      shutdown_timeout = "15m"
+    }
+  }
+  qemu_architecture = local.qemu_architectures[var.architecture]
+  qemu_ssh_timeout  = var.qemu_ssh_timeout != "" ? var.qemu_ssh_timeout : local.qemu_architecture.ssh_timeout
+
   probe_dir = var.probe_dir != "" ? var.probe_dir : "${local.repo}/probe"
   # Where the probe runner lives in the image (the pipeline's probe command runs it from there).
   probe_install_dir = "/usr/local/libexec/image-factory"

@@ -106,6 +106,12 @@ source "qemu" "golden" {
   output_directory = local.qemu_output_directory
   vm_name          = "${var.build_id}.qcow2"
 
+  # The architecture's emulator, board and firmware (locals.pkr.hcl, qemu_architectures).
+  qemu_binary       = local.qemu_architecture.binary
+  machine_type      = local.qemu_architecture.machine_type
+  efi_firmware_code = local.qemu_architecture.efi_code
+  efi_firmware_vars = local.qemu_architecture.efi_vars
+
   headless = true
   cpus     = var.qemu_cpus
   memory   = var.qemu_memory_mb
@@ -148,9 +154,9 @@ source "qemu" "golden" {
   communicator         = "ssh"
   ssh_username         = var.qemu_build_user
   ssh_private_key_file = var.qemu_ssh_private_key_file
-  ssh_timeout          = var.qemu_ssh_timeout
+  ssh_timeout          = local.qemu_ssh_timeout
   # The build user is gone by now (see build.pkr.hcl, "finalize"): the root finalize step
   # armed a transient poweroff timer; this session only waits for it, no sudo needed.
   shutdown_command = "sleep 300"
-  shutdown_timeout = "5m"
+  shutdown_timeout = local.qemu_architecture.shutdown_timeout
 }

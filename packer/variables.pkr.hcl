@@ -98,7 +98,7 @@ variable "base_image" {
 
 variable "architecture" {
   type        = string
-  description = "CPU architecture of the AMI (EC2's name; functions/commons/core/architectures.ts): the source AMI's, and tagged factory:architecture. aws_instance_type must run it."
+  description = "CPU architecture of the image (EC2's name; functions/commons/core/architectures.ts): the source AMI's, and tagged factory:architecture; aws_instance_type must run it. Locally (qemu.golden) it picks the QEMU binary, board and firmware (local.qemu_architectures); qemu_base_image must be of this architecture."
   default     = "x86_64"
 
   validation {
@@ -359,8 +359,8 @@ variable "qemu_memory_mb" {
 
 variable "qemu_ssh_timeout" {
   type        = string
-  description = "How long Packer waits for SSH on the local VM (TCG boots in about a minute)."
-  default     = "15m"
+  description = "How long Packer waits for SSH on the local VM. Empty: 15m for x86_64 (TCG boots it in about a minute), 60m for arm64 (emulated on an x86_64 host, several times slower)."
+  default     = ""
 }
 
 variable "probe_dir" {

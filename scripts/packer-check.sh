@@ -50,6 +50,9 @@ for playbook in ansible/images/*.yml; do
   check "packer validate qemu.golden image_definition=${definition}" packer validate "${qemu[@]}" \
     -var "image_definition=${definition}" packer/
 done
+# The local arm64 option: qemu-system-aarch64, board virt, AAVMF firmware (locals.pkr.hcl).
+check "packer validate qemu.golden for arm64" packer validate "${qemu[@]}" \
+  -var image_definition=web -var architecture=arm64 packer/
 # A layered build (parent_image: the parent's image, its qcow2 as qemu_base_image), on both sources.
 check "packer validate qemu.golden layered (parent_image)" packer validate "${qemu[@]}" \
   -var image_definition=web -var parent_image=local-img-0123456789abcdef0 packer/

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the project's toolchain, pinned and cached, into the work tree:
-#   apt     Debian packages (qemu, debootstrap, shellcheck, xorriso, ...) when missing
+#   apt     Debian packages (qemu, debootstrap, shellcheck, xorriso, ...) when missing; with
+#           FACTORY_LOCAL_ARM64=1 also those of the local arm64 option (APT_PACKAGES_ARM64)
 #   node    npm install when node_modules is missing or package-lock.json changed
 #   python  .cache/venv from the hash-locked requirements.txt, by uv (UV_VERSION of
 #           tools/versions.env, hashes in tools/uv-requirements.txt; installed into .cache/uv,
@@ -41,6 +42,16 @@ readonly APT_PACKAGES=(
   python3-venv                               # .cache/uv (the venv pip installs the pinned uv into)
 )
 
+# Only with FACTORY_LOCAL_ARM64=1 (README "Architectures", local arm64 bakes): emulating arm64 on
+# an x86_64 host. CI and the default setup do not install them.
+readonly APT_PACKAGES_ARM64=(
+  qemu-system-arm  # qemu-system-aarch64 (machine virt, TCG)
+  qemu-efi-aarch64 # AAVMF UEFI firmware: /usr/share/AAVMF/AAVMF_{CODE,VARS}.fd
+  qemu-user-static # debootstrap --arch=arm64 runs the target's binaries through binfmt_misc
+  dosfstools       # mkfs.vfat for the EFI system partition of the arm64 base image
+  mtools           # mcopy: write that partition without mounting it (no vfat in this kernel)
+)
+
 FORCE="${SETUP_FORCE:-0}"
 
 # fresh NAME KEY — true when step NAME is up to date for KEY (and not forced).
@@ -49,14 +60,15 @@ fresh() {
 }
 
 step_apt() {
-  local pkg missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
+  local pkg missing=() wanted=("${APT_PACKAGES[@]}")
+  [[ "${FACTORY_LOCAL_ARM64:-}" != 1 ]] || wanted+=("${APT_PACKAGES_ARM64[@]}")
+  for pkg in "${wanted[@]}"; do
     if [[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "${pkg}" 2>/dev/null)" != "ii " ]]; then
       missing+=("${pkg}")
     fi
   done
   if [[ ${#missing[@]} -eq 0 ]]; then
-    log "apt: all ${#APT_PACKAGES[@]} packages present"
+    log "apt: all ${#wanted[@]} packages present"
     return
   fi
   log "apt: installing ${missing[*]}"

@@ -1,13 +1,15 @@
 /**
  * Boot the base image (or any qcow2) by hand, e.g. for an Ansible converge over SSH.
  *
- *   npx tsx local/qemu/cli.ts up <id> [--image PATH] [--memory MiB] [--cpus N] [--disk GiB] [--work-dir DIR]
+ *   npx tsx local/qemu/cli.ts up <id> [--image PATH] [--architecture x86_64|arm64] [--memory MiB] [--cpus N] [--disk GiB] [--work-dir DIR]
  *   npx tsx local/qemu/cli.ts exec <id> [--work-dir DIR] -- <command…>   (through the guest agent)
  *   npx tsx local/qemu/cli.ts down <id> [--work-dir DIR] [--remove]
  *   npx tsx local/qemu/cli.ts list [--work-dir DIR]
  *   npx tsx local/qemu/cli.ts reap [--work-dir DIR]                       (stop every VM of the work dir)
  *
- * Defaults: image `.cache/base/debian-12.qcow2`, work dir `.factory/qemu`, 2048 MiB, 2 vCPUs.
+ * Defaults: image `.cache/base/debian-12.qcow2` (with `--architecture arm64`:
+ * `.cache/base/debian-12-arm64.qcow2`, booted by `qemu-system-aarch64 -machine virt`; give it a
+ * `--timeout` of 1800), work dir `.factory/qemu`, 2048 MiB, 2 vCPUs.
  * `up` waits for the guest agent and SSH, then prints one JSON object: the VM record plus
  * `privateKeyPath`, `ssh` (a ready command line), `ansibleInventory` (an INI host line) and
  * `inventoryPath` (`<vmDir>/inventory.ini`, group `factory`, ready for `ansible-playbook -i`).
@@ -16,19 +18,21 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isArchitecture } from '#commons/core/architectures.js';
 import { guestExec, waitForAgent } from './guest-agent.js';
 import { ensureSshKeyPair, sshOptions, waitForSsh } from './ssh.js';
 import { launchVm, listVms, readVm, reapVms, stopVm } from './vm.js';
 
 const USAGE =
-  'usage: cli.ts up|exec|down|list|reap [id] [--image P] [--memory MiB] [--cpus N] [--disk GiB] [--work-dir D]';
+  'usage: cli.ts up|exec|down|list|reap [id] [--image P] [--architecture A] [--memory MiB] [--cpus N] [--disk GiB] [--work-dir D]';
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      image: { type: 'string', default: '.cache/base/debian-12.qcow2' },
+      image: { type: 'string' },
+      architecture: { type: 'string', default: 'x86_64' },
       'work-dir': { type: 'string', default: '.factory/qemu' },
       memory: { type: 'string', default: '2048' },
       cpus: { type: 'string', default: '2' },
@@ -40,13 +44,20 @@ async function main(argv: string[]): Promise<number> {
   const [command, id, ...rest] = positionals;
   const workDir = resolve(values['work-dir']);
   const timeoutSeconds = Number(values.timeout);
+  const { architecture } = values;
+  if (!isArchitecture(architecture)) {
+    process.stderr.write(`--architecture must be x86_64 or arm64, got ${architecture}\n${USAGE}\n`);
+    return 2;
+  }
 
   switch (command) {
     case 'up': {
       if (id === undefined) break;
       const key = await ensureSshKeyPair(resolve(workDir, 'keys'));
       const options: Parameters<typeof launchVm>[0] = {
-        image: values.image,
+        image:
+          values.image ?? `.cache/base/${architecture === 'arm64' ? 'debian-12-arm64' : 'debian-12'}.qcow2`,
+        architecture,
         id,
         workDir,
         sshPublicKey: key.publicKey,

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Architecture } from '#commons/core/architectures.js';
 
 /**
  * A VM's directory `<workDir>/vms/<id>/` and the record (`vm.json`) kept in it; see `vm.ts` for
@@ -19,7 +20,7 @@ export interface Vm {
   qgaSocket: string;
   /** host unix socket of QMP */
   qmpSocket: string;
-  /** serial console output (ttyS0: GRUB, kernel, getty) */
+  /** serial console output (ttyS0, arm64 ttyAMA0: firmware, GRUB, kernel, getty) */
   consoleLog: string;
   /** copy-on-write disk of this VM */
   overlayPath: string;
@@ -29,6 +30,8 @@ export interface Vm {
   pidFile: string;
   /** epoch milliseconds when QEMU was started */
   startedAt: number;
+  /** guest architecture (absent in records from before arm64: x86_64) */
+  architecture?: Architecture;
 }
 
 /** Paths of one VM's files. Pure. */
@@ -43,6 +46,8 @@ export function vmPaths(workDir: string, id: string) {
     consoleLog: join(vmDir, 'console.log'),
     pidFile: join(vmDir, 'qemu.pid'),
     recordPath: join(vmDir, 'vm.json'),
+    /** The VM's UEFI variable store (a copy of the firmware's template; arm64 only). */
+    efiVarsPath: join(vmDir, 'efivars.fd'),
   };
 }
 

@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
+import { type Architecture, DEFAULT_ARCHITECTURE } from '#commons/core/architectures.js';
 import { FactoryError } from '#commons/errors.js';
-import { buildQemuArgs } from './qemu-args.js';
+import { buildQemuArgs, QEMU_ARCHITECTURES } from './qemu-args.js';
 import { createSeedIso, DEFAULT_USER } from './seed.js';
 import { type Vm, vmPaths } from './vm-dir.js';
 import { isOurQemu, readPid } from './vm-process.js';
 
 // The VM API in one import: the command line, the directory and record, QMP, and the process's life.
-export { buildQemuArgs, type QemuArgsInput } from './qemu-args.js';
+export { buildQemuArgs, QEMU_ARCHITECTURES, type QemuArchitecture, type QemuArgsInput } from './qemu-args.js';
 export { qmp } from './qmp.js';
 export { listVms, readVm, type Vm, vmPaths } from './vm-dir.js';
 export { isVmRunning, reapVms, reapVmsSync, type StopVmOptions, stopVm, VmStopFailed } from './vm-process.js';
@@ -56,7 +57,9 @@ export interface LaunchVmOptions {
   user?: string;
   /** extra top-level cloud-config appended to the generated user-data */
   extraCloudConfig?: string;
-  /** QEMU binary; default `qemu-system-x86_64` */
+  /** guest architecture, the image's; default x86_64 (arm64: emulated, several times slower) */
+  architecture?: Architecture;
+  /** QEMU binary; default the architecture's (`QEMU_ARCHITECTURES`: `qemu-system-x86_64`, `qemu-system-aarch64`) */
   qemuBinary?: string;
 }
 
@@ -108,12 +111,17 @@ export async function launchVm(options: LaunchVmOptions): Promise<Vm> {
   const seed: Parameters<typeof createSeedIso>[1] = { instanceId: id, sshPublicKeys: keys, user };
   if (options.extraCloudConfig !== undefined) seed.extraCloudConfig = options.extraCloudConfig;
   await createSeedIso(paths.seedPath, seed);
+  const architecture = options.architecture ?? DEFAULT_ARCHITECTURE;
+  const { firmware, binary } = QEMU_ARCHITECTURES[architecture];
+  // Each UEFI machine gets its own variable store, as the firmware writes boot entries into it.
+  if (firmware) await copyFile(firmware.vars, paths.efiVarsPath);
 
-  const qemu = options.qemuBinary ?? 'qemu-system-x86_64';
+  const qemu = options.qemuBinary ?? binary;
   for (let attempt = 1; ; attempt++) {
     const sshPort = await findFreePort();
     const args = buildQemuArgs({
       id,
+      architecture,
       ...paths,
       sshPort,
       memoryMiB: options.memoryMiB ?? 2048,
@@ -143,6 +151,7 @@ export async function launchVm(options: LaunchVmOptions): Promise<Vm> {
       vmDir: paths.vmDir,
       pidFile: paths.pidFile,
       startedAt,
+      ...(architecture === DEFAULT_ARCHITECTURE ? {} : { architecture }),
     };
     await writeFile(paths.recordPath, `${JSON.stringify(vm, null, 2)}\n`);
     return vm;

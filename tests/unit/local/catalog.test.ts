@@ -278,6 +278,39 @@ describe('bake request', () => {
     });
   });
 
+  it('reads the architecture from BUILD_JSON (x86_64 when absent) and tags the image with it', () => {
+    // Prepare
+    const arm64 = full.map((entry) =>
+      entry.Name === 'BUILD_JSON'
+        ? { ...entry, Value: JSON.stringify({ imageDefinition: 'base', architecture: 'arm64' }) }
+        : entry,
+    );
+
+    // Act
+    const x86 = bakeEnvironment(request(full));
+    const arm = bakeEnvironment(request(arm64));
+
+    // Assess
+    expect(x86.ARCHITECTURE).toBe('x86_64');
+    expect(imageTags(x86, {})).toMatchObject({ [TAG.architecture]: 'x86_64' });
+    expect(arm.ARCHITECTURE).toBe('arm64');
+    expect(imageTags(arm, {})).toMatchObject({ [TAG.architecture]: 'arm64' });
+  });
+
+  it('refuses a BUILD_JSON architecture it does not know', () => {
+    const sparc = full.map((entry) =>
+      entry.Name === 'BUILD_JSON'
+        ? { ...entry, Value: JSON.stringify({ imageDefinition: 'base', architecture: 'aarch64' }) }
+        : entry,
+    );
+    expect(() => bakeEnvironment(request(sparc))).toThrow(
+      expect.objectContaining({
+        name: 'BakeFailed',
+        message: 'BUILD_JSON names an unknown architecture "aarch64"',
+      }),
+    );
+  });
+
   it("reads a layered build's parent image from BUILD_JSON and tags the image with its lineage", () => {
     const parent = 'local-img-0123456789abcdef0';
     const layered = [

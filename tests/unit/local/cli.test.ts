@@ -73,6 +73,38 @@ describe('chooseImageDefinition', () => {
 });
 
 describe('npm run factory', { timeout: 60_000 }, () => {
+  const factory = (args: string[], env: Record<string, string>) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      execFile(
+        'node',
+        ['--import', 'tsx', 'local/cli.ts', ...args],
+        { cwd: repoRoot, env: { ...process.env, PIPELINES: '', ...env }, timeout: 60_000 },
+        (error, stdout, stderr) => done({ code: error ? Number(error.code) : 0, stdout, stderr }),
+      );
+    });
+
+  it('exits 2 before anything runs when arm64 is asked for without the opt-in, naming it', async () => {
+    // Act: by flag, and by a declaration of both architectures (x86_64 would run first).
+    const byFlag = await factory(['--architecture', 'arm64'], { FACTORY_LOCAL_ARM64: '' });
+    const byDeclaration = await factory([], { FACTORY_LOCAL_ARM64: '', ARCHITECTURES: 'web=x86_64+arm64' });
+
+    // Assess
+    for (const { code, stdout, stderr } of [byFlag, byDeclaration]) {
+      expect(code).toBe(2);
+      expect(stderr).toContain(
+        'factory: the local backend bakes arm64 only when opted in: set FACTORY_LOCAL_ARM64=1',
+      );
+      // Nothing ran: no base image, no execution, no summary.
+      expect(stdout).toBe('');
+    }
+  });
+
+  it('exits 2 for an unknown --architecture', async () => {
+    const { code, stderr } = await factory(['--architecture', 'aarch64'], {});
+    expect(code).toBe(2);
+    expect(stderr).toContain('factory: --architecture must be one of x86_64, arm64, got aarch64');
+  });
+
   it('exits 2 and names the known definitions for an unknown --image', async () => {
     // Act
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((done) => {

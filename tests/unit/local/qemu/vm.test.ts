@@ -12,6 +12,7 @@ import {
   isVmRunning,
   launchVm,
   listVms,
+  QEMU_ARCHITECTURES,
   reapVms,
   reapVmsSync,
   stopVm,
@@ -67,6 +68,71 @@ describe('buildQemuArgs', () => {
     expect(args).toContain('-pidfile /w/vms/vm-1/qemu.pid');
     expect(args).toContain('-daemonize');
     expect(args).not.toContain('-kernel');
+    expect(args).not.toContain('pflash');
+  });
+
+  it('boots arm64 on the virt board with the AAVMF code read-only and the VM its own variable store', () => {
+    // Prepare
+    const paths = vmPaths('/w', 'vm-2');
+
+    // Act
+    const args = buildQemuArgs({
+      id: 'vm-2',
+      architecture: 'arm64',
+      ...paths,
+      sshPort: 2222,
+      memoryMiB: 2048,
+      cpus: 2,
+    }).join(' ');
+
+    // Assess
+    expect(args).toContain('-machine virt');
+    expect(args).not.toContain('q35');
+    expect(args).toContain(
+      '-drive if=pflash,unit=0,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd',
+    );
+    expect(args).toContain('-drive if=pflash,unit=1,format=raw,file=/w/vms/vm-2/efivars.fd');
+    expect(args).toContain('-accel tcg,thread=multi');
+    expect(args).toContain('-cpu max');
+    // The same virtio PCI devices as on x86_64 (virt has a PCIe host bridge).
+    expect(args).toContain('virtio-blk-pci,drive=disk0,bootindex=0');
+    expect(args).toContain('virtio-net-pci,netdev=net0');
+    expect(args).toContain('name=org.qemu.guest_agent.0');
+  });
+
+  it('refuses a UEFI architecture without a variable store path', () => {
+    const { efiVarsPath: _, ...paths } = vmPaths('/w', 'vm-3');
+    expect(() =>
+      buildQemuArgs({ id: 'vm-3', architecture: 'arm64', ...paths, sshPort: 2222, memoryMiB: 2048, cpus: 2 }),
+    ).toThrow('VM vm-3: virt boots UEFI and needs efiVarsPath');
+  });
+});
+
+describe('QEMU_ARCHITECTURES', () => {
+  // packer/locals.pkr.hcl qemu_architectures is the Packer copy of the table: the bake and the
+  // test instance must run the same emulator and firmware.
+  const hcl = readFileSync(join(import.meta.dirname, '../../../../packer/locals.pkr.hcl'), 'utf8');
+  const block = (architecture: string): string => {
+    const match = new RegExp(`\\n    ${architecture} = \\{\\n([\\s\\S]*?)\\n    \\}`).exec(hcl);
+    if (!match?.[1])
+      throw new Error(`no ${architecture} block in qemu_architectures of packer/locals.pkr.hcl`);
+    return match[1];
+  };
+  const value = (architecture: string, key: string): string =>
+    new RegExp(`^\\s*${key}\\s*=\\s*"([^"]*)"$`, 'm').exec(block(architecture))?.[1] ?? '<missing>';
+
+  it.each(['x86_64', 'arm64'] as const)(
+    '%s: the Packer source runs the same binary and firmware',
+    (architecture) => {
+      const local = QEMU_ARCHITECTURES[architecture];
+      expect(value(architecture, 'binary')).toBe(local.binary);
+      expect(value(architecture, 'efi_code')).toBe(local.firmware?.code ?? '');
+      expect(value(architecture, 'efi_vars')).toBe(local.firmware?.vars ?? '');
+    },
+  );
+
+  it('arm64 is the virt board in both (x86_64: Packer keeps the plugin default pc, the launcher q35)', () => {
+    expect(value('arm64', 'machine_type')).toBe(QEMU_ARCHITECTURES.arm64.machine);
   });
 });
 
