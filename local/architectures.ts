@@ -39,7 +39,7 @@ export function assertLocalArchitecture(architecture: Architecture, enabled: rea
   if (enabled.includes(architecture)) return;
   throw new InvalidInput(
     `the local backend bakes ${architecture} only when opted in: set ${LOCAL_ARM64_OPT_IN}=1 ` +
-      `(emulated by qemu-system-aarch64: an hour for the base image once, then slow bakes and boots; README "Architectures")`,
+      `(emulated by qemu-system-aarch64: about ten minutes for the base image once, then runs about twice as long as x86_64; README "Architectures")`,
   );
 }
 

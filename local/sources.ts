@@ -14,10 +14,14 @@ export const BASE_IMAGE_DIR = path.join(PROJECT_ROOT, '.cache', 'base');
  * The base image's file name stem per architecture (scripts/build-base-image.sh `NAME`):
  * `<stem>-<recipe hash>.qcow2`, with the stable symlink `<stem>.qcow2` to the current one.
  */
-const BASE_NAME: Readonly<Record<Architecture, string>> = {
+export const BASE_NAME: Readonly<Record<Architecture, string>> = {
   x86_64: 'debian-12',
   arm64: 'debian-12-arm64',
 };
+
+/** A file of the base image of `architecture` built from recipe `hash`: `.qcow2`, `.json`, …. */
+const baseFile = (architecture: Architecture, hash: string, extension: string): string =>
+  path.join(BASE_IMAGE_DIR, `${BASE_NAME[architecture]}-${hash}${extension}`);
 
 /** `local-base-debian-12-<hash>` (x86_64) or `local-base-debian-12-arm64-<hash>`; the hash is hex, `arm64` is not. */
 const LOCAL_BASE = /^local-base-(debian-12(?:-arm64)?)-([0-9a-f]{12,64})$/;
@@ -84,7 +88,7 @@ export class LocalBaseImageResolver implements SourceImageResolver {
     if (!parsed) return undefined;
     const { architecture, hash } = parsed;
     try {
-      await readFile(path.join(BASE_IMAGE_DIR, `${BASE_NAME[architecture]}-${hash}.json`));
+      await readFile(baseFile(architecture, hash, '.json'));
     } catch {
       return undefined;
     }
@@ -98,14 +102,12 @@ export class LocalBaseImageResolver implements SourceImageResolver {
   static pathOf(imageId: string): string {
     const parsed = parseLocalBaseImageId(imageId);
     if (!parsed) throw new InvalidInput(`not a local base image id: ${imageId}`);
-    return path.join(BASE_IMAGE_DIR, `${BASE_NAME[parsed.architecture]}-${parsed.hash}.qcow2`);
+    return baseFile(parsed.architecture, parsed.hash, '.qcow2');
   }
 
   /** When the base image was built: the modification time of its disk (ISO 8601). */
   private async createdAt(architecture: Architecture, hash: string): Promise<string> {
-    return (
-      await stat(path.join(BASE_IMAGE_DIR, `${BASE_NAME[architecture]}-${hash}.qcow2`))
-    ).mtime.toISOString();
+    return (await stat(baseFile(architecture, hash, '.qcow2'))).mtime.toISOString();
   }
 
   private record(architecture: Architecture, hash: string, createdAt: string): SourceImage {

@@ -19,6 +19,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isArchitecture } from '#commons/core/architectures.js';
+import { BASE_NAME } from '#local/sources.js';
 import { guestExec, waitForAgent } from './guest-agent.js';
 import { ensureSshKeyPair, sshOptions, waitForSsh } from './ssh.js';
 import { launchVm, listVms, readVm, reapVms, stopVm } from './vm.js';
@@ -55,8 +56,7 @@ async function main(argv: string[]): Promise<number> {
       if (id === undefined) break;
       const key = await ensureSshKeyPair(resolve(workDir, 'keys'));
       const options: Parameters<typeof launchVm>[0] = {
-        image:
-          values.image ?? `.cache/base/${architecture === 'arm64' ? 'debian-12-arm64' : 'debian-12'}.qcow2`,
+        image: values.image ?? `.cache/base/${BASE_NAME[architecture]}.qcow2`,
         architecture,
         id,
         workDir,
