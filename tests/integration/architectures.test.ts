@@ -25,6 +25,7 @@ import {
   invoke,
   invokeExpectingError,
   type LambdaHandler,
+  nextSecond,
   SETUP_TIMEOUT_MS,
   stackSettings,
   startAwsSide,
@@ -270,10 +271,8 @@ describe('one pipeline, two architectures, three regions, two share targets', ()
   });
 
   it('retention of one architecture deregisters only its own expired images, in every region', async () => {
-    // moto dates an image to the second (CreationDate `…:SS.000Z`), and retention breaks a tie in
-    // creation time by image id: on a fast machine the second and third builds could share a second,
-    // and the second build would then count as the newest by chance. Bake the third one a second on.
-    await new Promise((done) => setTimeout(done, 1_000 - (Date.now() % 1_000) + 50));
+    // The second and third builds must not share a CreationDate second (see nextSecond).
+    await nextSecond();
     const third = await release('arm64', 'c'.repeat(40));
     // 40 days on: arm64's rolled-back second build is expired (current: third, previous: first),
     // and so is each architecture's never-promoted candidate of the first tests.

@@ -29,6 +29,7 @@ import {
   importHandlers,
   invoke,
   type LambdaHandler,
+  nextSecond,
   SETUP_TIMEOUT_MS,
   SHARE_ACCOUNT,
   SHARE_OU,
@@ -202,6 +203,8 @@ describe('a pipeline in three regions shared with an account and an OU', () => {
   });
 
   it('retention in every region deregisters the expired copies and their snapshots', async () => {
+    // The second and third builds' copies must not share a CreationDate second (see nextSecond).
+    await nextSecond();
     const third = await bake('f'.repeat(40));
     const { verdict } = await distribute(third);
     const promotion = await invoke(handlers['promote-image'] as LambdaHandler<Record<string, unknown>>, {

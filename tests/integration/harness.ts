@@ -602,6 +602,15 @@ export const invokeExpectingError = async (handler: LambdaHandler, event: unknow
 
 // ---- reading the emulator's state ----
 
+/**
+ * Waits until the next wall-clock second (plus 50 ms). moto dates an image to the second
+ * (CreationDate `…:SS.000Z`, moto 5), and retention breaks a tie in creation time by image id: a
+ * test whose retention must tell two of its builds apart by age bakes the later one after this,
+ * or on a fast machine both share a second and the older may count as the newer by chance.
+ */
+export const nextSecond = (): Promise<void> =>
+  new Promise((done) => setTimeout(done, 1_000 - (Date.now() % 1_000) + 50));
+
 export const tagsOf = (resource: {
   Tags?: Array<{ Key?: string; Value?: string }>;
 }): Record<string, string> =>
